@@ -1,0 +1,39 @@
+// buildApp(deps): the Fastify instance with its plugins, error handler and the explicit list of route
+// modules. It never listens; main.ts does, tests use app.inject or listen on port 0.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Deps } from './deps.js';
+import { errorHandler, toAppError, sendError } from './http/error-handler.js';
+import { registerWebPlugins } from './http/plugins/web.js';
+import healthRoutes from './http/routes/health.js';
+import jwksRoutes from './http/routes/jwks.js';
+import keymasterTokenRoutes from './http/routes/keymaster-tokens.js';
+import loginRoutes from './http/routes/login.js';
+import ssoLogoutRoutes from './http/routes/sso-logout.js';
+
+export type App = FastifyInstance;
+
+export async function buildApp(deps: Deps) {
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    trustProxy: deps.config.trustProxy,
+    bodyLimit: deps.config.bodyLimit,
+    requestIdHeader: false,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => sendError(req, reply, toAppError({ statusCode: 404, message: 'Not found' })));
+
+  await registerWebPlugins(app, deps.config);
+
+  // The route table, in one place.
+  await app.register(healthRoutes, { deps });
+  await app.register(jwksRoutes, { deps });
+  await app.register(loginRoutes, { deps });
+  await app.register(keymasterTokenRoutes, { deps });
+  await app.register(ssoLogoutRoutes, { deps });
+
+  return app;
+}

@@ -1,0 +1,128 @@
+// keymaster apps create|list|show|update|rotate-secret|delete
+import type { Command } from 'commander';
+import { createApp, deleteApp, getApp, listApps, rotateClientSecret, updateApp, type App } from '../../domain/apps/apps.js';
+import { print, table, withDeps } from '../context.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+const csv = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+function appJson(app: App) {
+  return {
+    app_id: app.appId,
+    name: app.name,
+    redirect_uris: app.redirectUris,
+    post_logout_redirect_uris: app.postLogoutRedirectUris,
+    logo_url: app.logoUrl,
+    primary_color: app.primaryColor,
+    providers: app.providers,
+    created_at: app.createdAt.toISOString(),
+  };
+}
+
+function appText(app: App): string {
+  return [
+    `app_id:         ${app.appId}`,
+    `name:           ${app.name}`,
+    `redirect_uris:  ${app.redirectUris.join(' ')}`,
+    `logout_uris:    ${app.postLogoutRedirectUris.join(' ') || '(none)'}`,
+    `providers:      ${app.providers.join(',')}`,
+    `logo_url:       ${app.logoUrl ?? '(none)'}`,
+    `color:          ${app.primaryColor ?? '(default)'}`,
+  ].join('\n');
+}
+
+export function registerAppCommands(program: Command): void {
+  const apps = program.command('apps').description('register and manage apps (OAuth clients)');
+
+  apps
+    .command('create')
+    .description('register an app; prints its client_secret once')
+    .requiredOption('--name <name>', 'display name shown on the sign-in page')
+    .requiredOption('--redirect-uri <uri>', 'exact callback URI (repeatable)', collect)
+    .option('--logout-uri <uri>', 'allowed post_logout_redirect_uri (repeatable)', collect)
+    .option('--logo-url <url>', 'https URL of the logo')
+    .option('--color <hex>', 'brand colour, e.g. #1a73e8')
+    .option('--providers <list>', 'enabled sign-in methods, comma-separated (password,google)', csv)
+    .option('--json', 'machine-readable output')
+    .action(async (o) => {
+      await withDeps(async (deps) => {
+        const { app, clientSecret } = await createApp(deps, {
+          name: o.name,
+          redirectUris: o.redirectUri,
+          postLogoutRedirectUris: o.logoutUri ?? [],
+          logoUrl: o.logoUrl,
+          primaryColor: o.color,
+          providers: o.providers,
+        });
+        print(o.json, { ...appJson(app), client_secret: clientSecret }, `${appText(app)}\nclient_secret:  ${clientSecret}\n\nStore the client secret now: it is shown only once.`);
+      });
+    });
+
+  apps
+    .command('list')
+    .description('list apps')
+    .option('--json', 'machine-readable output')
+    .action(async (o) => {
+      await withDeps(async (deps) => {
+        const all = await listApps(deps);
+        print(o.json, all.map(appJson), table(all.map((a) => ({ app_id: a.appId, name: a.name, providers: a.providers, redirect_uris: a.redirectUris }))));
+      });
+    });
+
+  apps
+    .command('show <app_id>')
+    .description('show one app')
+    .option('--json', 'machine-readable output')
+    .action(async (appId: string, o) => {
+      await withDeps(async (deps) => {
+        const app = await getApp(deps, appId);
+        print(o.json, appJson(app), appText(app));
+      });
+    });
+
+  apps
+    .command('update <app_id>')
+    .description('change an app; list options replace the whole list')
+    .option('--name <name>')
+    .option('--redirect-uri <uri>', 'exact callback URI (repeatable)', collect)
+    .option('--logout-uri <uri>', 'allowed post_logout_redirect_uri (repeatable)', collect)
+    .option('--logo-url <url>')
+    .option('--color <hex>')
+    .option('--providers <list>', 'comma-separated', csv)
+    .option('--json', 'machine-readable output')
+    .action(async (appId: string, o) => {
+      await withDeps(async (deps) => {
+        const app = await updateApp(deps, appId, {
+          name: o.name,
+          redirectUris: o.redirectUri,
+          postLogoutRedirectUris: o.logoutUri,
+          logoUrl: o.logoUrl,
+          primaryColor: o.color,
+          providers: o.providers,
+        });
+        print(o.json, appJson(app), appText(app));
+      });
+    });
+
+  apps
+    .command('rotate-secret <app_id>')
+    .description('replace the client secret (the old one stops working at once); prints the new one once')
+    .option('--json', 'machine-readable output')
+    .action(async (appId: string, o) => {
+      await withDeps(async (deps) => {
+        const secret = await rotateClientSecret(deps, appId);
+        print(o.json, { app_id: appId, client_secret: secret }, `client_secret:  ${secret}\n\nStore it now: it is shown only once.`);
+      });
+    });
+
+  apps
+    .command('delete <app_id>')
+    .description('delete an app and every token issued to it')
+    .option('--json', 'machine-readable output')
+    .action(async (appId: string, o) => {
+      await withDeps(async (deps) => {
+        await deleteApp(deps, appId);
+        print(o.json, { app_id: appId, deleted: true }, `deleted ${appId}`);
+      });
+    });
+}

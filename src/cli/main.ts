@@ -1,0 +1,56 @@
+// `keymaster` — the admin CLI. Calls the same domain functions as the server, never HTTP.
+import { Command, CommanderError } from 'commander';
+import { migrate } from '../storage/migrate.js';
+import { registerAppCommands } from './commands/apps.js';
+import { registerUserCommands } from './commands/users.js';
+import { loadConfig } from '../config.js';
+import { openDatabase } from '../storage/db.js';
+import { print, reportError } from './context.js';
+
+export function buildProgram(): Command {
+  const program = new Command('keymaster')
+    .description('Keymaster identity server administration')
+    .showHelpAfterError(false);
+
+  program
+    .command('migrate')
+    .description('apply pending database migrations')
+    .option('--json', 'machine-readable output')
+    .action(async (o) => {
+      // Opens the database alone: createDeps would migrate first and leave nothing to report.
+      const handle = await openDatabase(loadConfig(), 'cli');
+      try {
+        const applied = await migrate(handle.db);
+        print(o.json, { applied }, applied.length ? `applied ${applied.join(', ')}` : 'database is up to date');
+      } finally {
+        await handle.close();
+      }
+    });
+
+  registerAppCommands(program);
+  registerUserCommands(program);
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  // Commander's own parse errors, on every (sub)command: one line, no help dump.
+  const writeErr = (s: string) => process.stderr.write(`keymaster: ${s.split('\n')[0]!.replace(/^error: /, '')}\n`);
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const cmd of all(program)) cmd.exitOverride().configureOutput({ writeErr });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; every other parse problem is a usage error.
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.help' ? 0 : 2;
+    }
+    return reportError(err);
+  }
+}
+
+// Run directly (`tsx src/cli/main.ts …`, `npm run cli -- …`); bin/keymaster.js calls runCli itself.
+if (process.argv[1] && /cli[\\/]main\.ts$/.test(process.argv[1])) {
+  runCli(process.argv.slice(2)).then((code) => process.exit(code));
+}

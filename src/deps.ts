@@ -1,0 +1,97 @@
+// createDeps(config): the one place that wires config, database, clock, key ring and logger.
+// The server, the CLI and the tests all build their dependencies here.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config.js';
+import { ensureActiveKey, KeyRing } from './domain/keys/keys.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { randomToken } from './lib/crypto.js';
+import { redactUrl } from './lib/redact-url.js';
+import { openDatabase, type Db, type DbHandle } from './storage/db.js';
+import { migrate } from './storage/migrate.js';
+
+export interface Deps {
+  config: Config;
+  db: Db;
+  clock: Clock;
+  keys: KeyRing;
+  log: Logger;
+  /** KEYMASTER_SECRET, or the one generated and kept in the data dir in embedded mode. */
+  secret: string;
+  close(): Promise<void>;
+}
+
+/** Every path at which a secret could appear in a log line; pino replaces them with [Redacted]. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  '*.password',
+  '*.new_password',
+  '*.current_password',
+  '*.client_secret',
+  '*.refresh_token',
+  '*.access_token',
+  '*.id_token',
+  '*.code',
+  '*.code_verifier',
+  '*.token',
+  '*.secret',
+];
+
+export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level: config.logLevel,
+      redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
+      serializers: {
+        // Query strings can carry codes, tokens and hints: log URLs with those values redacted.
+        req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+        err: pino.stdSerializers.err,
+      },
+    },
+    destination,
+  );
+}
+
+export interface CreateDepsOptions {
+  role?: 'server' | 'cli';
+  clock?: Clock;
+  log?: Logger;
+  /** Use this database handle instead of opening one from config (tests). */
+  database?: DbHandle;
+  /** Apply pending migrations before anything else (the server does; `keymaster migrate` does). */
+  migrate?: boolean;
+}
+
+export async function createDeps(config: Config, opts: CreateDepsOptions = {}): Promise<Deps> {
+  const log = opts.log ?? createLogger(config);
+  const handle = opts.database ?? (await openDatabase(config, opts.role ?? 'server'));
+  try {
+    const secret = config.secret ?? embeddedSecret(config.dataDir);
+    if (opts.migrate ?? true) {
+      const applied = await migrate(handle.db);
+      if (applied.length) log.info({ event: 'db.migrated', applied }, 'applied migrations');
+    }
+    const clock = opts.clock ?? systemClock;
+    await ensureActiveKey({ db: handle.db, clock, secret });
+    const keys = new KeyRing({ db: handle.db, clock, secret });
+    await keys.reload();
+    return { config, db: handle.db, clock, keys, log, secret, close: () => handle.close() };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/** Embedded mode only: a secret generated on first start and kept (0600) beside the database. */
+function embeddedSecret(dataDir: string): string {
+  const file = join(dataDir, 'secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const secret = randomToken(32);
+  writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  return secret;
+}

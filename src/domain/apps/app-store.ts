@@ -1,0 +1,24 @@
+// apps queries.
+import type { Db } from '../../storage/db.js';
+import type { AppRow, AppUpdate, NewApp } from '../../storage/schema.js';
+
+export async function insertApp(db: Db, row: NewApp): Promise<AppRow> {
+  return db.insertInto('apps').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function findAppById(db: Db, appId: string): Promise<AppRow | undefined> {
+  return db.selectFrom('apps').selectAll().where('app_id', '=', appId).executeTakeFirst();
+}
+
+export async function listApps(db: Db): Promise<AppRow[]> {
+  return db.selectFrom('apps').selectAll().orderBy('created_at').execute();
+}
+
+export async function updateApp(db: Db, appId: string, changes: AppUpdate): Promise<AppRow | undefined> {
+  return db.updateTable('apps').set(changes).where('app_id', '=', appId).returningAll().executeTakeFirst();
+}
+
+export async function deleteApp(db: Db, appId: string): Promise<boolean> {
+  const res = await db.deleteFrom('apps').where('app_id', '=', appId).executeTakeFirst();
+  return Number(res.numDeletedRows) > 0;
+}

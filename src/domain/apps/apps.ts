@@ -1,0 +1,161 @@
+// Apps (OAuth clients): registration, branding, exact redirect-URI matching and client authentication.
+// Client secrets are 256-bit random values, so a SHA-256 hash is enough at rest (DESIGN.md §4.1) and
+// authentication costs one hash instead of an argon2 run on every token request.
+import { z } from 'zod';
+import type { Deps } from '../../deps.js';
+import { invalidClient, invalidRequest, notFound } from '../../errors.js';
+import { randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
+import type { AppRow } from '../../storage/schema.js';
+import * as store from './app-store.js';
+
+export const PROVIDERS = ['password', 'google'] as const;
+
+/** Absolute URI without a fragment (RFC 6749 §3.1.2): http(s), or a private-use scheme for native apps. */
+export const RedirectUri = z
+  .string()
+  .max(2000)
+  .refine((v) => {
+    if (!URL.canParse(v)) return false;
+    const u = new URL(v);
+    if (u.hash || v.includes('#')) return false;
+    if (u.protocol === 'https:') return true;
+    if (u.protocol === 'http:') return true;
+    // Native apps may use private-use schemes (RFC 8252 §7.1), e.g. com.example.app:/callback.
+    return /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(u.protocol);
+  }, 'must be an absolute URI without a fragment');
+
+export const HexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour like #1a73e8');
+
+export const AppInput = z.object({
+  name: z.string().trim().min(1).max(100),
+  redirectUris: z.array(RedirectUri).min(1, 'at least one redirect URI is required').max(50),
+  postLogoutRedirectUris: z.array(RedirectUri).max(50).default([]),
+  logoUrl: z.url({ protocol: /^https?$/ }).max(2000).optional(),
+  primaryColor: HexColor.optional(),
+  providers: z.array(z.enum(PROVIDERS)).min(1).default(['password']),
+});
+export type AppInput = z.input<typeof AppInput>;
+
+export const AppUpdateInput = AppInput.partial().extend({
+  logoUrl: AppInput.shape.logoUrl.nullable(),
+  primaryColor: HexColor.nullable().optional(),
+});
+
+export interface App {
+  appId: string;
+  name: string;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  logoUrl: string | null;
+  primaryColor: string | null;
+  providers: string[];
+  accessTokenTtl: number | null;
+  refreshTokenTtlDays: number | null;
+  createdAt: Date;
+}
+
+export function toApp(row: AppRow): App {
+  return {
+    appId: row.app_id,
+    name: row.name,
+    redirectUris: row.redirect_uris,
+    postLogoutRedirectUris: row.post_logout_redirect_uris,
+    logoUrl: row.logo_url,
+    primaryColor: row.primary_color,
+    providers: row.providers,
+    accessTokenTtl: row.access_token_ttl,
+    refreshTokenTtlDays: row.refresh_token_ttl_days,
+    createdAt: row.created_at,
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (v: string) => UUID.test(v);
+
+export async function createApp(deps: Pick<Deps, 'db'>, input: AppInput): Promise<{ app: App; clientSecret: string }> {
+  const v = AppInput.parse(input);
+  const clientSecret = randomToken(32);
+  const row = await store.insertApp(deps.db, {
+    name: v.name,
+    client_secret_hash: sha256(clientSecret),
+    redirect_uris: v.redirectUris,
+    post_logout_redirect_uris: v.postLogoutRedirectUris,
+    logo_url: v.logoUrl ?? null,
+    primary_color: v.primaryColor ?? null,
+    providers: v.providers,
+  });
+  return { app: toApp(row), clientSecret };
+}
+
+export async function findApp(deps: Pick<Deps, 'db'>, appId: string): Promise<App | undefined> {
+  if (!isUuid(appId)) return undefined;
+  const row = await store.findAppById(deps.db, appId);
+  return row && toApp(row);
+}
+
+export async function getApp(deps: Pick<Deps, 'db'>, appId: string): Promise<App> {
+  const app = await findApp(deps, appId);
+  if (!app) throw notFound(`No app with id ${appId}`);
+  return app;
+}
+
+export async function listApps(deps: Pick<Deps, 'db'>): Promise<App[]> {
+  return (await store.listApps(deps.db)).map(toApp);
+}
+
+export async function updateApp(deps: Pick<Deps, 'db' | 'clock'>, appId: string, input: z.input<typeof AppUpdateInput>): Promise<App> {
+  const v = AppUpdateInput.parse(input);
+  await getApp(deps, appId);
+  const row = await store.updateApp(deps.db, appId, {
+    ...(v.name !== undefined && { name: v.name }),
+    ...(v.redirectUris !== undefined && { redirect_uris: v.redirectUris }),
+    ...(v.postLogoutRedirectUris !== undefined && { post_logout_redirect_uris: v.postLogoutRedirectUris }),
+    ...(v.logoUrl !== undefined && { logo_url: v.logoUrl }),
+    ...(v.primaryColor !== undefined && { primary_color: v.primaryColor }),
+    ...(v.providers !== undefined && { providers: v.providers }),
+    updated_at: deps.clock.now(),
+  });
+  return toApp(row!);
+}
+
+/** A new secret replaces the old one at once; the old secret stops working immediately. */
+export async function rotateClientSecret(deps: Pick<Deps, 'db' | 'clock'>, appId: string): Promise<string> {
+  await getApp(deps, appId);
+  const clientSecret = randomToken(32);
+  await store.updateApp(deps.db, appId, { client_secret_hash: sha256(clientSecret), updated_at: deps.clock.now() });
+  return clientSecret;
+}
+
+export async function deleteApp(deps: Pick<Deps, 'db'>, appId: string): Promise<void> {
+  if (!isUuid(appId) || !(await store.deleteApp(deps.db, appId))) throw notFound(`No app with id ${appId}`);
+}
+
+/**
+ * Client authentication (RFC 6749 §2.3.1). Unknown client and wrong secret give the same error, and
+ * both cost one constant-time comparison.
+ */
+export async function authenticateClient(deps: Pick<Deps, 'db'>, appId: string, secret: string): Promise<App> {
+  const row = isUuid(appId) ? await store.findAppById(deps.db, appId) : undefined;
+  const ok = safeEqual(row?.client_secret_hash ?? sha256('unknown-client'), sha256(secret));
+  if (!row || !ok) throw invalidClient('Client authentication failed');
+  return toApp(row);
+}
+
+/** Exact, byte-for-byte match against a registered URI (RFC 9700 §4.1.3): no prefix, no wildcard, no normalising. */
+export function isRegisteredRedirectUri(app: App, uri: string): boolean {
+  return app.redirectUris.includes(uri);
+}
+
+export function isRegisteredLogoutUri(app: App, uri: string): boolean {
+  return app.postLogoutRedirectUris.includes(uri);
+}
+
+/** For hosted pages: the app and redirect URI must both check out, or the page shows an error and never redirects. */
+export async function resolveAppForRedirect(deps: Pick<Deps, 'db'>, appId: string, redirectUri: string): Promise<App> {
+  const app = await findApp(deps, appId);
+  if (!app) throw invalidRequest('Unknown app_id', { detail: `app ${appId} not found` });
+  if (!isRegisteredRedirectUri(app, redirectUri)) {
+    throw invalidRequest('The redirect_uri is not registered for this app', { detail: `redirect_uri ${redirectUri}` });
+  }
+  return app;
+}

@@ -1,0 +1,54 @@
+// SSO sessions: the km_sso cookie holds 32 random bytes; the database holds only their SHA-256.
+// A live session lets /login return at once with fresh tokens (the SSO fast path).
+import type { Deps } from '../../deps.js';
+import { HOUR } from '../../lib/clock.js';
+import { randomToken, sha256 } from '../../lib/crypto.js';
+import type { SessionRow } from '../../storage/schema.js';
+import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
+import { findUserById } from '../users/user-store.js';
+import { toUser, type User } from '../users/users.js';
+import * as store from './session-store.js';
+
+export async function startSession(
+  deps: Pick<Deps, 'db' | 'clock' | 'config'>,
+  userId: string,
+  meta: RequestMeta = {},
+): Promise<{ cookieValue: string; session: SessionRow }> {
+  // A new random id at every sign-in: a cookie planted before sign-in is never promoted (no fixation).
+  const cookieValue = randomToken(32);
+  const now = deps.clock.now();
+  const session = await store.insertSession(deps.db, {
+    token_hash: sha256(cookieValue),
+    user_id: userId,
+    auth_time: now,
+    created_at: now,
+    expires_at: new Date(now.getTime() + deps.config.ssoSessionTtlHours * HOUR),
+    user_agent: meta.userAgent?.slice(0, 512) ?? null,
+    ip: meta.ip ?? null,
+  });
+  return { cookieValue, session };
+}
+
+export async function findSession(deps: Pick<Deps, 'db' | 'clock'>, cookieValue: string | undefined): Promise<SessionRow | undefined> {
+  if (!cookieValue || !/^[0-9a-f]{64}$/.test(cookieValue)) return undefined;
+  return store.findLiveSession(deps.db, sha256(cookieValue), deps.clock.now());
+}
+
+export async function endSession(deps: Pick<Deps, 'db' | 'clock'>, cookieValue: string | undefined, meta: RequestMeta = {}): Promise<SessionRow | undefined> {
+  if (!cookieValue || !/^[0-9a-f]{64}$/.test(cookieValue)) return undefined;
+  const ended = await store.revokeSessionByHash(deps.db, sha256(cookieValue), deps.clock.now());
+  if (ended) await recordAuditEvent(deps, { event: 'session.ended', userId: ended.user_id, data: { sessionId: ended.id } }, meta);
+  return ended;
+}
+
+/** The SSO fast path: the live session's user, if that user may still sign in. */
+export async function resumeSession(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  cookieValue: string | undefined,
+): Promise<{ session: SessionRow; user: User } | undefined> {
+  const session = await findSession(deps, cookieValue);
+  if (!session) return undefined;
+  const row = await findUserById(deps.db, session.user_id);
+  if (!row || row.disabled_at || !row.email_verified_at) return undefined;
+  return { session, user: toUser(row) };
+}

@@ -1,0 +1,81 @@
+// Access tokens: RS256 JWTs with the quick start's claims (sub email name roles aud iss iat exp) + jti,
+// header kid and typ "at+jwt" (RFC 9068 §2.1), so an ID token can never pass for an access token.
+import { randomUUID } from 'node:crypto';
+import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import type { Deps } from '../../deps.js';
+import { invalidToken } from '../../errors.js';
+import { epochSeconds } from '../../lib/clock.js';
+import type { App } from '../apps/apps.js';
+import type { User } from '../users/users.js';
+
+export interface AccessTokenClaims extends JWTPayload {
+  sub: string;
+  email: string;
+  name: string | null;
+  roles: string[];
+  aud: string;
+  iss: string;
+  iat: number;
+  exp: number;
+  jti: string;
+}
+
+export function accessTokenTtl(deps: Pick<Deps, 'config'>, app: App): number {
+  return app.accessTokenTtl ?? deps.config.accessTokenTtl;
+}
+
+export async function issueAccessToken(
+  deps: Pick<Deps, 'config' | 'clock' | 'keys'>,
+  user: Pick<User, 'id' | 'email' | 'name' | 'roles'>,
+  app: App,
+  extra: Record<string, unknown> = {},
+): Promise<{ token: string; expiresIn: number; claims: AccessTokenClaims }> {
+  const iat = epochSeconds(deps.clock.now());
+  const expiresIn = accessTokenTtl(deps, app);
+  const claims: AccessTokenClaims = {
+    sub: user.id,
+    email: user.email,
+    name: user.name,
+    roles: user.roles,
+    aud: app.appId,
+    iss: deps.config.issuer,
+    iat,
+    exp: iat + expiresIn,
+    jti: randomUUID(),
+    ...extra,
+  };
+  return { token: await deps.keys.sign(claims, 'at+jwt'), expiresIn, claims };
+}
+
+/**
+ * Verifies a user access token: RS256 only (never `none`, never HS256 with our public key), a kid we
+ * publish, typ at+jwt, our issuer, not expired (by deps.clock). `audience` is checked when given.
+ */
+export async function verifyAccessToken(
+  deps: Pick<Deps, 'config' | 'clock' | 'keys'>,
+  token: string,
+  opts: { audience?: string } = {},
+): Promise<AccessTokenClaims> {
+  try {
+    const { payload } = await jwtVerify(
+      token,
+      async (header) => {
+        const jwk = header.kid ? deps.keys.publicKey(header.kid) : undefined;
+        if (!jwk) throw new joseErrors.JWKSNoMatchingKey();
+        return jwk;
+      },
+      {
+        algorithms: ['RS256'],
+        issuer: deps.config.issuer,
+        typ: 'at+jwt',
+        currentDate: deps.clock.now(),
+        ...(opts.audience !== undefined && { audience: opts.audience }),
+      },
+    );
+    if (typeof payload.sub !== 'string' || typeof payload.aud !== 'string') throw new Error('missing sub or aud');
+    return payload as AccessTokenClaims;
+  } catch (err) {
+    const expired = err instanceof joseErrors.JWTExpired;
+    throw invalidToken(expired ? 'Token has expired' : 'The access token is invalid', { detail: (err as Error).message });
+  }
+}

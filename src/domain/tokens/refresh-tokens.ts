@@ -1,0 +1,158 @@
+// Refresh tokens: 32 random bytes (64 hex chars), stored as SHA-256, bound to one app, rotated on every
+// use. Each sign-in starts a family; a rotated token presented again is a replay and revokes the whole
+// family (RFC 9700 §4.14.2). The race between concurrent presenters is decided by one conditional
+// UPDATE inside the transaction, never in process memory.
+import { randomUUID } from 'node:crypto';
+import type { Deps } from '../../deps.js';
+import { AppError, invalidGrant } from '../../errors.js';
+import { DAY } from '../../lib/clock.js';
+import { randomToken, sha256 } from '../../lib/crypto.js';
+import type { RefreshTokenRow } from '../../storage/schema.js';
+import { findApp, type App } from '../apps/apps.js';
+import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
+import { findUserById } from '../users/user-store.js';
+import { toUser, type User } from '../users/users.js';
+import { issueAccessToken } from './access-tokens.js';
+import * as store from './refresh-token-store.js';
+
+type TokenDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log'>;
+
+export interface TokenSet {
+  access_token: string;
+  refresh_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+}
+
+export function refreshTokenTtlMs(deps: Pick<Deps, 'config'>, app: App): number {
+  return (app.refreshTokenTtlDays ?? deps.config.refreshTokenTtlDays) * DAY;
+}
+
+interface FamilyContext {
+  familyId?: string;
+  parentJti?: string | null;
+  sessionId?: string | null;
+  scope?: string | null;
+  authTime?: Date | null;
+}
+
+function newRefreshRow(deps: Pick<Deps, 'clock' | 'config'>, user: User, app: App, ctx: FamilyContext, meta: RequestMeta, jti = randomUUID()) {
+  const token = randomToken(32);
+  const now = deps.clock.now();
+  return {
+    token,
+    row: {
+      jti,
+      token_hash: sha256(token),
+      family_id: ctx.familyId ?? randomUUID(),
+      parent_jti: ctx.parentJti ?? null,
+      app_id: app.appId,
+      user_id: user.id,
+      session_id: ctx.sessionId ?? null,
+      scope: ctx.scope ?? null,
+      claims: JSON.stringify({ email: user.email, name: user.name, roles: user.roles }),
+      auth_time: ctx.authTime ?? null,
+      created_at: now,
+      expires_at: new Date(now.getTime() + refreshTokenTtlMs(deps, app)),
+      user_agent: meta.userAgent?.slice(0, 512) ?? null,
+      ip: meta.ip ?? null,
+    },
+  };
+}
+
+/** Issues an access token and the first refresh token of a new family (a sign-in). */
+export async function issueTokenSet(
+  deps: TokenDeps,
+  user: User,
+  app: App,
+  ctx: Omit<FamilyContext, 'familyId' | 'parentJti'> = {},
+  meta: RequestMeta = {},
+): Promise<TokenSet & { familyId: string }> {
+  const { token, row } = newRefreshRow(deps, user, app, ctx, meta);
+  await store.insertRefreshToken(deps.db, row);
+  const access = await issueAccessToken(deps, user, app);
+  return { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn, familyId: row.family_id };
+}
+
+export const invalidRefreshToken = () => invalidGrant('Invalid or expired refresh token', { status: 401 });
+
+type RotateOutcome =
+  | { kind: 'rotated'; user: User; app: App; refreshToken: string; parent: RefreshTokenRow }
+  | { kind: 'invalid'; reason: string }
+  | { kind: 'wrong_app' }
+  | { kind: 'replay'; familyId: string; userId: string; revoked: number }
+  | { kind: 'suspended'; userId: string };
+
+/**
+ * Rotates a refresh token presented by `appId`. Returns a new token set, or throws invalid_grant
+ * (401). A replay's family revocation commits before the error is thrown (STYLE.md §8).
+ */
+export async function rotateRefreshToken(
+  deps: TokenDeps,
+  input: { refreshToken: string; appId: string },
+  meta: RequestMeta = {},
+): Promise<TokenSet & { scope: string | null }> {
+  const app = await findApp(deps, input.appId);
+  if (!app) throw invalidRefreshToken();
+  const hash = sha256(input.refreshToken);
+  const now = deps.clock.now();
+  const successorJti = randomUUID();
+
+  const outcome = await deps.db.transaction().execute(async (trx): Promise<RotateOutcome> => {
+    const spent = await store.spendRefreshToken(trx, hash, app.appId, successorJti, now);
+    if (spent) {
+      const userRow = await findUserById(trx, spent.user_id);
+      if (!userRow || userRow.disabled_at) {
+        await store.revokeFamily(trx, spent.family_id, now, 'account_disabled');
+        return { kind: 'suspended', userId: spent.user_id };
+      }
+      const user = toUser(userRow);
+      const ctx = { familyId: spent.family_id, parentJti: spent.jti, sessionId: spent.session_id, scope: spent.scope, authTime: spent.auth_time };
+      const { token, row } = newRefreshRow(deps, user, app, ctx, meta, successorJti);
+      await store.insertRefreshToken(trx, row);
+      return { kind: 'rotated', user, app, refreshToken: token, parent: spent };
+    }
+    const existing = await store.findRefreshTokenByHash(trx, hash);
+    if (!existing) return { kind: 'invalid', reason: 'unknown' };
+    if (existing.app_id !== app.appId) return { kind: 'wrong_app' };
+    if (existing.rotated_at) {
+      const revoked = await store.revokeFamily(trx, existing.family_id, now, 'replay');
+      return { kind: 'replay', familyId: existing.family_id, userId: existing.user_id, revoked };
+    }
+    return { kind: 'invalid', reason: existing.revoked_at ? 'revoked' : 'expired' };
+  });
+
+  switch (outcome.kind) {
+    case 'rotated': {
+      const access = await issueAccessToken(deps, outcome.user, app);
+      return { access_token: access.token, refresh_token: outcome.refreshToken, token_type: 'Bearer', expires_in: access.expiresIn, scope: outcome.parent.scope };
+    }
+    case 'replay':
+      deps.log.warn({ event: 'refresh_token.replay', familyId: outcome.familyId, appId: app.appId, revoked: outcome.revoked }, 'refresh token replay: family revoked');
+      await recordAuditEvent(deps, { event: 'refresh_token.replay', userId: outcome.userId, appId: app.appId, data: { familyId: outcome.familyId, revoked: outcome.revoked } }, meta);
+      throw invalidRefreshToken();
+    case 'wrong_app':
+      throw invalidGrant('Token does not belong to this app', { status: 401 });
+    case 'suspended':
+      throw new AppError('forbidden', 'Account suspended');
+    case 'invalid':
+      throw invalidRefreshToken();
+  }
+}
+
+/**
+ * Revokes the family of a refresh token (logout). Unknown or already revoked tokens are not an error
+ * (RFC 7009 §2.2). When `appId` is given, a token of another app is left alone.
+ */
+export async function revokeRefreshToken(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  input: { refreshToken: string; appId?: string },
+  meta: RequestMeta = {},
+): Promise<void> {
+  const existing = await store.findRefreshTokenByHash(deps.db, sha256(input.refreshToken));
+  if (!existing || (input.appId && existing.app_id !== input.appId)) return;
+  const revoked = await store.revokeFamily(deps.db, existing.family_id, deps.clock.now(), 'revoked');
+  if (revoked > 0) {
+    await recordAuditEvent(deps, { event: 'refresh_token.revoked', userId: existing.user_id, appId: existing.app_id, data: { familyId: existing.family_id, revoked } }, meta);
+  }
+}

@@ -1,0 +1,30 @@
+// Password hashing: argon2id at OWASP's minimum (m=19 MiB, t=2, p=1) or stronger. argon2 runs on the
+// libuv pool, off the event loop. Unknown emails still cost one verification (against a dummy hash)
+// so response time does not reveal whether an account exists.
+import argon2 from 'argon2';
+
+export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+/** Longer inputs are refused before argon2 runs (a 1 MB "password" is a CPU attack, not a password). */
+export const MAX_PASSWORD_BYTES = 1024;
+
+export function hashPassword(password: string): Promise<string> {
+  return argon2.hash(password, ARGON2_OPTIONS);
+}
+
+let dummyHash: Promise<string> | undefined;
+
+/** Verifies `password` against `hash`, or against a dummy hash when there is no user, so both cost the same. */
+export async function verifyPassword(hash: string | null | undefined, password: string): Promise<boolean> {
+  dummyHash ??= hashPassword('keymaster-dummy-password');
+  const target = hash ?? (await dummyHash);
+  try {
+    const ok = await argon2.verify(target, password);
+    return ok && hash != null;
+  } catch {
+    return false;
+  }
+}
+
+export function needsRehash(hash: string): boolean {
+  return argon2.needsRehash(hash, ARGON2_OPTIONS);
+}

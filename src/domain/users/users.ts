@@ -1,0 +1,130 @@
+// Users: creation, password sign-in with lockout, and the claims a token carries about them.
+import { z } from 'zod';
+import type { Deps } from '../../deps.js';
+import { AppError, conflict, invalidRequest, notFound } from '../../errors.js';
+import { MINUTE } from '../../lib/clock.js';
+import type { UserRow } from '../../storage/schema.js';
+import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
+import { hashPassword, MAX_PASSWORD_BYTES, needsRehash, verifyPassword } from './passwords.js';
+import * as store from './user-store.js';
+
+export const Email = z.string().trim().max(254).pipe(z.email({ message: 'must be a valid email address' }));
+/** Bounded before argon2 ever sees it (DESIGN.md §4.10). */
+export const Password = z
+  .string()
+  .min(1, 'is required')
+  .refine((p) => Buffer.byteLength(p, 'utf8') <= MAX_PASSWORD_BYTES, `must be at most ${MAX_PASSWORD_BYTES} bytes`);
+export const Role = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'roles are 1-64 letters, digits or _.:-');
+
+export const UserInput = z.object({
+  email: Email,
+  password: Password.optional(),
+  name: z.string().trim().min(1).max(200).optional(),
+  roles: z.array(Role).max(50).default([]),
+  verified: z.boolean().default(false),
+});
+export type UserInput = z.input<typeof UserInput>;
+
+export interface User {
+  id: string;
+  email: string;
+  name: string | null;
+  roles: string[];
+  emailVerified: boolean;
+  disabled: boolean;
+  lockedUntil: Date | null;
+  createdAt: Date;
+  lastLoginAt: Date | null;
+}
+
+export function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    roles: row.roles,
+    emailVerified: row.email_verified_at !== null,
+    disabled: row.disabled_at !== null,
+    lockedUntil: row.locked_until,
+    createdAt: row.created_at,
+    lastLoginAt: row.last_login_at,
+  };
+}
+
+export async function createUser(deps: Pick<Deps, 'db' | 'clock'>, input: UserInput): Promise<User> {
+  const v = UserInput.parse(input);
+  const row = await store.insertUser(deps.db, {
+    email: v.email,
+    name: v.name ?? null,
+    roles: v.roles,
+    password_hash: v.password ? await hashPassword(v.password) : null,
+    email_verified_at: v.verified ? deps.clock.now() : null,
+  });
+  if (!row) throw conflict('Email already registered');
+  return toUser(row);
+}
+
+export async function getUser(deps: Pick<Deps, 'db'>, id: string): Promise<User> {
+  const row = await store.findUserById(deps.db, id);
+  if (!row) throw notFound('No such user');
+  return toUser(row);
+}
+
+export async function findUserByEmailOrId(deps: Pick<Deps, 'db'>, ref: string): Promise<User | undefined> {
+  const row = ref.includes('@') ? await store.findUserByEmail(deps.db, ref) : await store.findUserById(deps.db, ref).catch(() => undefined);
+  return row && toUser(row);
+}
+
+export async function listUsers(deps: Pick<Deps, 'db'>): Promise<User[]> {
+  return (await store.listUsers(deps.db)).map(toUser);
+}
+
+export const invalidCredentials = () => new AppError('invalid_grant', 'Invalid email or password', { status: 401 });
+
+/**
+ * Password sign-in. Always runs exactly one argon2 verification, whether or not the email exists.
+ * Order of checks: credentials → lock → disabled → verified, so that the documented 403 messages
+ * (seed 004) are only ever shown to someone who knows the password, except "Account is locked",
+ * which a locked account shows whatever is typed (the lock must hold even for the right password).
+ */
+export async function authenticatePassword(
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'log'>,
+  input: { email: string; password: string; appId?: string },
+  meta: RequestMeta = {},
+): Promise<User> {
+  const row = await store.findUserByEmail(deps.db, input.email);
+  const ok = await verifyPassword(row?.password_hash, input.password);
+  const now = deps.clock.now();
+  if (!row) {
+    await recordAuditEvent(deps, { event: 'login.failure', appId: input.appId, data: { reason: 'unknown_email' } }, meta);
+    throw invalidCredentials();
+  }
+  if (row.locked_until && row.locked_until > now) {
+    await recordAuditEvent(deps, { event: 'login.locked', userId: row.id, appId: input.appId }, meta);
+    throw new AppError('forbidden', 'Account is locked', { detail: `locked until ${row.locked_until.toISOString()}` });
+  }
+  if (!ok) {
+    const lockUntil = new Date(now.getTime() + deps.config.lockoutMinutes * MINUTE);
+    const res = await store.recordFailedLogin(deps.db, row.id, deps.config.lockoutThreshold, lockUntil);
+    const lockedNow = res?.locked_until != null && res.failed_logins === deps.config.lockoutThreshold;
+    await recordAuditEvent(deps, { event: 'login.failure', userId: row.id, appId: input.appId, data: { reason: 'bad_password', failedLogins: res?.failed_logins } }, meta);
+    if (lockedNow) {
+      deps.log.warn({ event: 'user.locked', userId: row.id }, 'account locked after repeated failures');
+      await recordAuditEvent(deps, { event: 'user.locked', userId: row.id, appId: input.appId }, meta);
+    }
+    throw invalidCredentials();
+  }
+  if (row.disabled_at) throw new AppError('forbidden', 'Account is disabled');
+  if (!row.email_verified_at) throw new AppError('forbidden', 'Email not verified');
+  const rehash = needsRehash(row.password_hash!) ? await hashPassword(input.password) : undefined;
+  await store.recordSuccessfulLogin(deps.db, row.id, now, rehash);
+  await recordAuditEvent(deps, { event: 'login.success', userId: row.id, appId: input.appId, data: { method: 'password' } }, meta);
+  return toUser({ ...row, failed_logins: 0, locked_until: null, last_login_at: now });
+}
+
+export function parseRoles(csv: string): string[] {
+  const roles = csv.split(',').map((r) => r.trim()).filter(Boolean);
+  const bad = roles.find((r) => !Role.safeParse(r).success);
+  if (bad) throw invalidRequest(`Invalid role "${bad}": roles are 1-64 letters, digits or _.:-`);
+  return roles;
+}

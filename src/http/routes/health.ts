@@ -1,0 +1,18 @@
+// Liveness (the process answers) and readiness (the database answers).
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { sql } from 'kysely';
+import type { Deps } from '../../deps.js';
+import { AppError } from '../../errors.js';
+
+const healthRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async () => {
+    try {
+      await sql`select 1`.execute(deps.db);
+    } catch (err) {
+      throw new AppError('server_error', 'Database unreachable', { status: 503, detail: (err as Error).message });
+    }
+    return { status: 'ok' };
+  });
+};
+export default healthRoutes;

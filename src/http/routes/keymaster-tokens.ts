@@ -1,0 +1,20 @@
+// The Keymaster token API: POST /token/refresh (rotate) and POST /token/revoke (RFC 7009 semantics).
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Deps } from '../../deps.js';
+import { revokeRefreshToken, rotateRefreshToken } from '../../domain/tokens/refresh-tokens.js';
+import { requestMeta } from '../request-meta.js';
+import { RefreshBody, RevokeBody, StatusOk, TokenResponse } from '../schemas/keymaster.js';
+
+const keymasterTokenRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
+  app.post('/token/refresh', { schema: { body: RefreshBody, response: { 200: TokenResponse } } }, async (req, reply) => {
+    const { scope: _scope, ...tokens } = await rotateRefreshToken(deps, { refreshToken: req.body.refresh_token, appId: req.body.app_id }, requestMeta(req));
+    reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
+    return tokens;
+  });
+
+  app.post('/token/revoke', { schema: { body: RevokeBody, response: { 200: StatusOk } } }, async (req) => {
+    await revokeRefreshToken(deps, { refreshToken: req.body.refresh_token, appId: req.body.app_id }, requestMeta(req));
+    return { status: 'ok' as const };
+  });
+};
+export default keymasterTokenRoutes;

@@ -1,0 +1,103 @@
+// The hosted sign-in page (seed 000): GET /login renders the app's branded page, or, with a live SSO
+// session and no prompt=login, returns straight to the app with fresh tokens. POST /login checks the
+// password and redirects (303) to the registered redirect_uri with the tokens in the query.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Deps } from '../../deps.js';
+import { resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
+import { resumeSession, startSession } from '../../domain/sessions/sessions.js';
+import { issueTokenSet, type TokenSet } from '../../domain/tokens/refresh-tokens.js';
+import { authenticatePassword, type User } from '../../domain/users/users.js';
+import { AppError, invalidRequest } from '../../errors.js';
+import { renderPage } from '../render.js';
+import { requestMeta } from '../request-meta.js';
+import { LoginForm, LoginQuery } from '../schemas/login.js';
+import { readSsoCookie, setSsoCookie } from '../sso-cookie.js';
+
+interface LoginParams {
+  app_id: string;
+  redirect_uri: string;
+  state?: string | undefined;
+}
+
+export function renderLoginPage(
+  reply: FastifyReply,
+  app: App,
+  params: LoginParams,
+  opts: { error?: string; email?: string; status?: number } = {},
+) {
+  const hidden: Record<string, string> = { app_id: params.app_id, redirect_uri: params.redirect_uri };
+  if (params.state !== undefined) hidden.state = params.state;
+  return renderPage(
+    reply,
+    'login.eta',
+    {
+      title: 'Sign in',
+      app,
+      action: '/login',
+      csrfToken: reply.generateCsrf(),
+      hidden,
+      providers: app.providers,
+      error: opts.error,
+      email: opts.email,
+      links: [],
+    },
+    opts.status ?? 200,
+  );
+}
+
+/** 303 to the app's callback with the tokens (and state) in the query, as the quick start documents. */
+function redirectWithTokens(reply: FastifyReply, redirectUri: string, tokens: TokenSet, state: string | undefined) {
+  const url = new URL(redirectUri);
+  url.searchParams.set('access_token', tokens.access_token);
+  url.searchParams.set('refresh_token', tokens.refresh_token);
+  url.searchParams.set('token_type', tokens.token_type);
+  url.searchParams.set('expires_in', String(tokens.expires_in));
+  if (state !== undefined) url.searchParams.set('state', state);
+  return reply.header('Cache-Control', 'no-store').redirect(url.toString(), 303);
+}
+
+async function completeSignIn(deps: Deps, req: FastifyRequest, reply: FastifyReply, app: App, user: User, params: LoginParams) {
+  const meta = requestMeta(req);
+  const { cookieValue, session } = await startSession(deps, user.id, meta);
+  setSsoCookie(deps.config, reply, cookieValue);
+  const tokens = await issueTokenSet(deps, user, app, { sessionId: session.id, authTime: session.auth_time }, meta);
+  return redirectWithTokens(reply, params.redirect_uri, tokens, params.state);
+}
+
+const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
+  app.get('/login', { schema: { querystring: LoginQuery }, config: { errorFormat: 'html' } }, async (req, reply) => {
+    const q = req.query;
+    const client = await resolveAppForRedirect(deps, q.app_id, q.redirect_uri);
+    if (q.prompt !== 'login') {
+      const resumed = await resumeSession(deps, readSsoCookie(deps.config, req));
+      if (resumed) {
+        const tokens = await issueTokenSet(deps, resumed.user, client, { sessionId: resumed.session.id, authTime: resumed.session.auth_time }, requestMeta(req));
+        return redirectWithTokens(reply, q.redirect_uri, tokens, q.state);
+      }
+    }
+    return renderLoginPage(reply, client, q);
+  });
+
+  app.post(
+    '/login',
+    { schema: { body: LoginForm }, config: { errorFormat: 'html' }, preValidation: app.csrfProtection },
+    async (req, reply) => {
+      const f = req.body;
+      const client = await resolveAppForRedirect(deps, f.app_id, f.redirect_uri);
+      if (!client.providers.includes('password')) throw invalidRequest('Password login not enabled');
+      if (!f.email || !f.password) {
+        return renderLoginPage(reply, client, f, { error: 'Enter your email and password.', email: f.email, status: 400 });
+      }
+      try {
+        const user = await authenticatePassword(deps, { email: f.email, password: f.password, appId: client.appId }, requestMeta(req));
+        return await completeSignIn(deps, req, reply, client, user, f);
+      } catch (err) {
+        if (!(err instanceof AppError) || (err.status !== 401 && err.status !== 403)) throw err;
+        const message = err.status === 401 ? 'Incorrect email or password.' : `${err.description}.`;
+        return renderLoginPage(reply, client, f, { error: message, email: f.email, status: err.status });
+      }
+    },
+  );
+};
+export default loginRoutes;

@@ -1,0 +1,19 @@
+// zod schemas of the Keymaster API (seed 000, KEYMASTER-API.md).
+import { z } from 'zod';
+
+/** Opaque values we issued are 64 hex chars; anything much longer is not ours (and not worth hashing). */
+export const OpaqueToken = z.string().min(1, 'is required').max(512, 'is too long');
+export const AppId = z.string().min(1, 'is required').max(100, 'is too long');
+export const Uri = z.string().min(1).max(2000, 'is too long');
+export const State = z.string().max(1000, 'is too long');
+
+export const RefreshBody = z.object({ refresh_token: OpaqueToken, app_id: AppId });
+export const RevokeBody = z.object({ refresh_token: OpaqueToken, app_id: AppId.optional() });
+
+export const TokenResponse = z.object({
+  access_token: z.string(),
+  refresh_token: z.string(),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().int(),
+});
+export const StatusOk = z.object({ status: z.literal('ok') });

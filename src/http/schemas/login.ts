@@ -1,0 +1,29 @@
+// zod schemas of the hosted sign-in and SSO logout pages.
+import { z } from 'zod';
+import { AppId, State, Uri } from './keymaster.js';
+
+export const LoginQuery = z.object({
+  app_id: AppId,
+  redirect_uri: Uri,
+  state: State.optional(),
+  prompt: z.string().max(100).optional(),
+});
+
+export const LoginForm = z.object({
+  _csrf: z.string().max(200).optional(),
+  app_id: AppId,
+  redirect_uri: Uri,
+  state: State.optional(),
+  email: z.string().trim().max(320, 'is too long').default(''),
+  // Bounded here so argon2 never sees a huge input (DESIGN.md §4.10).
+  password: z.string().max(1024, 'is too long').default(''),
+});
+
+export const SsoLogoutQuery = z.object({
+  app_id: AppId.optional(),
+  client_id: AppId.optional(),
+  post_logout_redirect_uri: Uri.optional(),
+  state: State.optional(),
+});
+
+export const SsoLogoutForm = SsoLogoutQuery.extend({ _csrf: z.string().max(200).optional() });

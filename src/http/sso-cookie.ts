@@ -1,0 +1,22 @@
+// The SSO session cookie km_sso: HttpOnly, SameSite=Lax, Secure + __Host- prefix on https, 8 h.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
+import { cookieName } from './plugins/web.js';
+
+export function readSsoCookie(config: Config, req: FastifyRequest): string | undefined {
+  return req.cookies[cookieName(config, 'km_sso')];
+}
+
+export function setSsoCookie(config: Config, reply: FastifyReply, value: string): void {
+  reply.setCookie(cookieName(config, 'km_sso'), value, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: config.secureCookies,
+    maxAge: config.ssoSessionTtlHours * 3600,
+  });
+}
+
+export function clearSsoCookie(config: Config, reply: FastifyReply): void {
+  reply.clearCookie(cookieName(config, 'km_sso'), { path: '/', httpOnly: true, sameSite: 'lax', secure: config.secureCookies });
+}

@@ -1,0 +1,116 @@
+// Opens the database: Postgres through pg when DATABASE_URL is set, else embedded PGlite in the data
+// dir, guarded by a lock file so two processes never open the same directory (PGlite is single-process).
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Config } from '../config.js';
+import { PgliteDialect } from './pglite-dialect.js';
+import type { Database } from './schema.js';
+
+// Same JS types on both engines: int8 → number (counts, ids; all far below 2^53).
+pg.types.setTypeParser(20, (v) => Number(v));
+const PGLITE_PARSERS = { 20: (v: string) => Number(v) };
+
+export type Db = Kysely<Database>;
+
+export interface DbHandle {
+  readonly db: Db;
+  readonly kind: 'postgres' | 'embedded';
+  close(): Promise<void>;
+}
+
+export class DataDirLockedError extends Error {
+  constructor(readonly lockFile: string, readonly holder: string) {
+    super(`The embedded database in ${resolve(lockFile, '..')} is in use by ${holder}.`);
+    this.name = 'DataDirLockedError';
+  }
+}
+
+export async function openDatabase(config: Config, role: 'server' | 'cli' = 'server'): Promise<DbHandle> {
+  if (config.databaseUrl) return openPostgres(config.databaseUrl, config.databasePoolMax);
+  return openEmbedded(config.dataDir, role);
+}
+
+export function openPostgres(connectionString: string, max = 10): DbHandle {
+  const pool = new pg.Pool({ connectionString, max });
+  // An idle client's error (e.g. the server restarted) must not crash the process; the pool drops it.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, kind: 'postgres', close: () => db.destroy() };
+}
+
+/** An embedded database in memory, optionally restored from a dumpDataDir() snapshot (tests). */
+export async function openEmbeddedInMemory(snapshot?: Blob): Promise<DbHandle & { pglite: PGlite }> {
+  const pglite = await PGlite.create({ parsers: PGLITE_PARSERS, ...(snapshot ? { loadDataDir: snapshot } : {}) });
+  const db = new Kysely<Database>({ dialect: new PgliteDialect(pglite) });
+  return { db, pglite, kind: 'embedded', close: () => db.destroy() };
+}
+
+async function openEmbedded(dataDir: string, role: 'server' | 'cli'): Promise<DbHandle> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const releaseLock = acquireDataDirLock(dataDir, role);
+  try {
+    const pglite = await PGlite.create({ dataDir: join(dataDir, 'pg'), parsers: PGLITE_PARSERS });
+    const db = new Kysely<Database>({ dialect: new PgliteDialect(pglite) });
+    return {
+      db,
+      kind: 'embedded',
+      close: async () => {
+        await db.destroy();
+        releaseLock();
+      },
+    };
+  } catch (err) {
+    releaseLock();
+    throw err;
+  }
+}
+
+/**
+ * Creates `<dataDir>/keymaster.lock` exclusively, holding "pid role host". A lock whose process is
+ * gone (crash, kill -9) on this host is stale and taken over.
+ */
+export function acquireDataDirLock(dataDir: string, role: string): () => void {
+  const file = join(dataDir, 'keymaster.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o600);
+      writeSync(fd, `${process.pid} ${role} ${hostname()}\n`);
+      closeSync(fd);
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        try {
+          if (readFileSync(file, 'utf8').startsWith(`${process.pid} `)) rmSync(file);
+        } catch {
+          /* already gone */
+        }
+      };
+      process.once('exit', release);
+      return release;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const [pid, holderRole, host] = (existsSync(file) ? readFileSync(file, 'utf8') : '').trim().split(' ');
+      const pidNum = Number(pid);
+      if (host === hostname() && Number.isInteger(pidNum) && pidNum > 0 && !isAlive(pidNum)) {
+        rmSync(file, { force: true });
+        continue;
+      }
+      throw new DataDirLockedError(file, `the Keymaster ${holderRole ?? 'process'} with pid ${pid ?? '?'} on ${host ?? '?'}`);
+    }
+  }
+  throw new DataDirLockedError(file, 'another process');
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,118 @@
+// The typed Database interface Kysely checks every query against. Mirrors migrations/ (the truth).
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type DefaultedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export interface AppsTable {
+  app_id: Generated<string>;
+  name: string;
+  client_secret_hash: string;
+  redirect_uris: ColumnType<string[], string[] | undefined, string[]>;
+  post_logout_redirect_uris: ColumnType<string[], string[] | undefined, string[]>;
+  logo_url: string | null;
+  primary_color: string | null;
+  providers: ColumnType<string[], string[] | undefined, string[]>;
+  access_token_ttl: number | null;
+  refresh_token_ttl_days: number | null;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+}
+
+export interface UsersTable {
+  id: Generated<string>;
+  email: string;
+  email_verified_at: Timestamp | null;
+  password_hash: string | null;
+  name: string | null;
+  roles: ColumnType<string[], string[] | undefined, string[]>;
+  failed_logins: Generated<number>;
+  locked_until: Timestamp | null;
+  disabled_at: Timestamp | null;
+  last_login_at: Timestamp | null;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: Generated<string>;
+  public_jwk: Json<Record<string, unknown>>;
+  private_key_enc: string;
+  state: 'next' | 'active' | 'retired';
+  created_at: DefaultedTimestamp;
+  activated_at: Timestamp | null;
+  retired_at: Timestamp | null;
+}
+
+export interface SessionsTable {
+  id: Generated<string>;
+  token_hash: string;
+  user_id: string;
+  auth_time: Timestamp;
+  created_at: DefaultedTimestamp;
+  expires_at: Timestamp;
+  last_seen_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  user_agent: string | null;
+  ip: string | null;
+}
+
+export interface RefreshTokensTable {
+  jti: Generated<string>;
+  token_hash: string;
+  family_id: string;
+  parent_jti: string | null;
+  app_id: string;
+  user_id: string;
+  session_id: string | null;
+  scope: string | null;
+  claims: Json<Record<string, unknown>>;
+  auth_time: Timestamp | null;
+  created_at: DefaultedTimestamp;
+  expires_at: Timestamp;
+  last_used_at: Timestamp | null;
+  rotated_at: Timestamp | null;
+  successor_jti: string | null;
+  revoked_at: Timestamp | null;
+  revoked_reason: string | null;
+  user_agent: string | null;
+  ip: string | null;
+}
+
+export interface AuditEventsTable {
+  id: Generated<number>;
+  at: DefaultedTimestamp;
+  event: string;
+  user_id: string | null;
+  app_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  data: Json<Record<string, unknown>>;
+}
+
+export interface SchemaMigrationsTable {
+  name: string;
+  applied_at: DefaultedTimestamp;
+}
+
+export interface Database {
+  apps: AppsTable;
+  users: UsersTable;
+  signing_keys: SigningKeysTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
+  audit_events: AuditEventsTable;
+  schema_migrations: SchemaMigrationsTable;
+}
+
+export type AppRow = Selectable<AppsTable>;
+export type NewApp = Insertable<AppsTable>;
+export type AppUpdate = Updateable<AppsTable>;
+export type UserRow = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type SigningKeyRow = Selectable<SigningKeysTable>;
+export type SessionRow = Selectable<SessionsTable>;
+export type RefreshTokenRow = Selectable<RefreshTokensTable>;
+export type NewRefreshToken = Insertable<RefreshTokensTable>;
