@@ -92,6 +92,12 @@ export interface AuditEventsTable {
   data: Json<Record<string, unknown>>;
 }
 
+export interface RateLimitsTable {
+  key: string;
+  window_start: Timestamp;
+  count: number;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: DefaultedTimestamp;
@@ -104,6 +110,7 @@ export interface Database {
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
   audit_events: AuditEventsTable;
+  rate_limits: RateLimitsTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

@@ -73,6 +73,8 @@ export async function verifyAccessToken(
       },
     );
     if (typeof payload.sub !== 'string' || typeof payload.aud !== 'string') throw new Error('missing sub or aud');
+    // A service token (client credentials) is never a user's access token, and the reverse.
+    if (payload.token_type === 'service') throw new Error('service token where a user token is expected');
     return payload as AccessTokenClaims;
   } catch (err) {
     const expired = err instanceof joseErrors.JWTExpired;

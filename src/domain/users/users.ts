@@ -5,6 +5,7 @@ import { AppError, conflict, invalidRequest, notFound } from '../../errors.js';
 import { MINUTE } from '../../lib/clock.js';
 import type { UserRow } from '../../storage/schema.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
+import { checkRateLimit, clearRateLimit, hitRateLimit, RULES } from '../rate-limits/rate-limits.js';
 import { hashPassword, MAX_PASSWORD_BYTES, needsRehash, verifyPassword } from './passwords.js';
 import * as store from './user-store.js';
 
@@ -92,10 +93,19 @@ export async function authenticatePassword(
   input: { email: string; password: string; appId?: string },
   meta: RequestMeta = {},
 ): Promise<User> {
+  // Refused before argon2 runs: repeated failures per email and per IP (KEYMASTER-API.md limits;
+  // failures only, so a busy office behind one IP is not throttled by its successful sign-ins).
+  await checkRateLimit(deps, RULES.loginFailuresPerEmail, input.email);
+  if (meta.ip) await checkRateLimit(deps, RULES.loginFailuresPerIp, meta.ip);
   const row = await store.findUserByEmail(deps.db, input.email);
   const ok = await verifyPassword(row?.password_hash, input.password);
   const now = deps.clock.now();
+  const countFailure = async () => {
+    await hitRateLimit(deps, RULES.loginFailuresPerEmail, input.email);
+    if (meta.ip) await hitRateLimit(deps, RULES.loginFailuresPerIp, meta.ip);
+  };
   if (!row) {
+    await countFailure();
     await recordAuditEvent(deps, { event: 'login.failure', appId: input.appId, data: { reason: 'unknown_email' } }, meta);
     throw invalidCredentials();
   }
@@ -104,6 +114,7 @@ export async function authenticatePassword(
     throw new AppError('forbidden', 'Account is locked', { detail: `locked until ${row.locked_until.toISOString()}` });
   }
   if (!ok) {
+    await countFailure();
     const lockUntil = new Date(now.getTime() + deps.config.lockoutMinutes * MINUTE);
     const res = await store.recordFailedLogin(deps.db, row.id, deps.config.lockoutThreshold, lockUntil);
     const lockedNow = res?.locked_until != null && res.failed_logins === deps.config.lockoutThreshold;
@@ -118,6 +129,7 @@ export async function authenticatePassword(
   if (!row.email_verified_at) throw new AppError('forbidden', 'Email not verified');
   const rehash = needsRehash(row.password_hash!) ? await hashPassword(input.password) : undefined;
   await store.recordSuccessfulLogin(deps.db, row.id, now, rehash);
+  await clearRateLimit(deps, RULES.loginFailuresPerEmail, input.email);
   await recordAuditEvent(deps, { event: 'login.success', userId: row.id, appId: input.appId, data: { method: 'password' } }, meta);
   return toUser({ ...row, failed_logins: 0, locked_until: null, last_login_at: now });
 }

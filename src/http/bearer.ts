@@ -1,0 +1,19 @@
+// Bearer authentication for JSON endpoints (RFC 6750 §2.1): the user access token from the
+// Authorization header, verified by the domain. Routes call it first thing; it throws invalid_token.
+import type { FastifyRequest } from 'fastify';
+import type { Deps } from '../deps.js';
+import { verifyAccessToken, type AccessTokenClaims } from '../domain/tokens/access-tokens.js';
+import { invalidToken } from '../errors.js';
+
+export function bearerToken(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h !== 'string') return undefined;
+  const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(h.trim());
+  return m?.[1];
+}
+
+export async function authenticateBearer(deps: Deps, req: FastifyRequest, opts: { audience?: string } = {}): Promise<AccessTokenClaims> {
+  const token = bearerToken(req);
+  if (!token) throw invalidToken('Missing bearer token');
+  return verifyAccessToken(deps, token, opts);
+}
