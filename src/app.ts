@@ -5,6 +5,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Deps } from './deps.js';
 import { errorHandler, toAppError, sendError } from './http/error-handler.js';
 import { registerWebPlugins } from './http/plugins/web.js';
+import assetRoutes from './http/routes/assets.js';
 import healthRoutes from './http/routes/health.js';
 import jwksRoutes from './http/routes/jwks.js';
 import keymasterTokenRoutes from './http/routes/keymaster-tokens.js';
@@ -30,6 +31,7 @@ export async function buildApp(deps: Deps) {
 
   // The route table, in one place.
   await app.register(healthRoutes, { deps });
+  await app.register(assetRoutes, { deps });
   await app.register(jwksRoutes, { deps });
   await app.register(loginRoutes, { deps });
   await app.register(keymasterTokenRoutes, { deps });

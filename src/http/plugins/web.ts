@@ -1,5 +1,5 @@
-// Browser-facing plumbing: cookies, form bodies, security headers (CSP with style nonces, no inline
-// script, frame-ancestors 'none', no-referrer), eta views and CSRF tokens for every form.
+// Browser-facing plumbing: cookies, form bodies, security headers (CSP without any inline script or
+// style, frame-ancestors 'none', no-referrer), eta views and CSRF tokens for every form.
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
@@ -21,7 +21,6 @@ export async function registerWebPlugins(app: FastifyInstance, config: Config): 
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: config.bodyLimit });
   await app.register(helmet, {
-    enableCSPNonces: true,
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'none'"],

@@ -1,0 +1,27 @@
+// Static styles: the shared stylesheet and a per-app one with the brand colour, so pages carry no
+// inline CSS and the CSP stays `style-src 'self'` with no nonces.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Deps } from '../../deps.js';
+import { findApp } from '../../domain/apps/apps.js';
+import { VIEWS_DIR } from '../plugins/web.js';
+
+const assetRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
+  const css = readFileSync(join(VIEWS_DIR, 'keymaster.css'), 'utf8');
+
+  app.get('/assets/keymaster.css', (_req, reply) =>
+    reply.type('text/css; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(css),
+  );
+
+  app.get('/branding/:file', { schema: { params: z.object({ file: z.string().regex(/^[0-9a-fA-F-]{36}\.css$/) }) } }, async (req, reply) => {
+    const client = await findApp(deps, req.params.file.slice(0, 36));
+    // The colour was validated as #rrggbb when the app was saved; nothing else reaches this file.
+    const body = client?.primaryColor ? `:root { --brand: ${client.primaryColor}; }\n` : '';
+    return reply.type('text/css; charset=utf-8').header('Cache-Control', 'public, max-age=300').send(body);
+  });
+
+  app.get('/favicon.ico', (_req, reply) => reply.header('Cache-Control', 'public, max-age=86400').status(204).send());
+};
+export default assetRoutes;

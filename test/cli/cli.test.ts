@@ -1,0 +1,97 @@
+// The keymaster CLI as an admin runs it: a real process (src/cli/bin.js), on a Postgres database
+// (TEST_DATABASE_URL runs) or a fresh embedded data dir.
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acquireDataDirLock } from '../../src/storage/db.js';
+import { TEST_SECRET } from '../helpers/app.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+const run = promisify(execFile);
+const BIN = join(process.cwd(), 'src/cli/bin.js');
+let database: TestDatabase | undefined;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  database = process.env.TEST_DATABASE_URL ? await createTestDatabase() : undefined;
+  env = database?.url
+    ? { DATABASE_URL: database.url, KEYMASTER_SECRET: TEST_SECRET }
+    : { KEYMASTER_DATA_DIR: mkdtempSync(join(tmpdir(), 'km-cli-')) };
+});
+afterAll(async () => {
+  await database?.close();
+});
+
+async function cli(args: string[], extraEnv: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH!, ...env, ...extraEnv }, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+describe('keymaster CLI', () => {
+  it('apps create --json prints the app with its secret once; list/show never show it again', async () => {
+    const created = await cli(['apps', 'create', '--name', 'Demo', '--redirect-uri', 'https://a.example.com/cb', '--redirect-uri', 'https://b.example.com/cb', '--logout-uri', 'https://a.example.com/', '--color', '#112233', '--json']);
+    expect(created.code).toBe(0);
+    const app = JSON.parse(created.stdout);
+    expect(app.app_id).toMatch(UUID);
+    expect(app.client_secret).toMatch(/^[0-9a-f]{64}$/);
+    expect(app).toMatchObject({ name: 'Demo', redirect_uris: ['https://a.example.com/cb', 'https://b.example.com/cb'] });
+    const show = await cli(['apps', 'show', app.app_id, '--json']);
+    expect(JSON.parse(show.stdout).app_id).toBe(app.app_id);
+    const list = await cli(['apps', 'list']);
+    expect(list.stdout).toContain(app.app_id);
+    expect(show.stdout + list.stdout).not.toContain(app.client_secret);
+    const rotated = await cli(['apps', 'rotate-secret', app.app_id, '--json']);
+    expect(JSON.parse(rotated.stdout).client_secret).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.parse(rotated.stdout).client_secret).not.toBe(app.client_secret);
+  });
+
+  it('users create --json and users list', async () => {
+    const created = await cli(['users', 'create', '--email', 'Jane@Example.com', '--password', 'Sup3r-secret!', '--name', 'Jane Doe', '--roles', 'user,admin', '--verified', '--json']);
+    expect(created.code).toBe(0);
+    const user = JSON.parse(created.stdout);
+    expect(user.id).toMatch(UUID);
+    expect(user).toMatchObject({ email: 'Jane@Example.com', roles: ['user', 'admin'], email_verified: true });
+    const dup = await cli(['users', 'create', '--email', 'jane@example.com', '--password', 'x']);
+    expect(dup.code).toBe(2);
+    expect(dup.stderr.trim()).toBe('keymaster: Email already registered');
+    const list = await cli(['users', 'list', '--json']);
+    expect(JSON.parse(list.stdout).map((u: { email: string }) => u.email)).toContain('Jane@Example.com');
+    expect(list.stdout).not.toContain('argon2');
+  });
+
+  it.each([
+    [['apps', 'create', '--name', 'X'], /required option '--redirect-uri/],
+    [['apps', 'create', '--name', 'X', '--redirect-uri', 'not a url'], /redirectUris\.0: must be an absolute URI/],
+    [['apps', 'create', '--name', 'X', '--redirect-uri', 'https://x/cb', '--color', 'red'], /colour/],
+    [['users', 'create', '--email', 'not-an-email', '--password', 'x'], /email/],
+    [['users', 'create', '--email', 'a@b.co', '--password', 'x', '--roles', 'bad role!'], /Invalid role/],
+    [['bogus'], /unknown command 'bogus'/],
+  ])('bad arguments %j → one line on stderr, exit 2', async (args, message) => {
+    const res = await cli(args);
+    expect(res.code).toBe(2);
+    expect(res.stderr.trim().split('\n')).toHaveLength(1);
+    expect(res.stderr).toMatch(message);
+  });
+
+  it.runIf(!process.env.TEST_DATABASE_URL)('says to stop the server or use Postgres when the data dir is in use', async () => {
+    const release = acquireDataDirLock(env.KEYMASTER_DATA_DIR!, 'server');
+    try {
+      const res = await cli(['apps', 'list']);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain(`in use by the Keymaster server with pid ${process.pid}`);
+      expect(res.stderr).toContain('Stop the server first, or set DATABASE_URL');
+    } finally {
+      release();
+    }
+  });
+});

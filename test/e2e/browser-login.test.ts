@@ -1,0 +1,74 @@
+// The hosted sign-in page in real headless Chromium (Debian's package, driven by playwright-core):
+// open /login, fill Email and Password, click Sign in, land on the app's callback with tokens.
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestContext } from '../helpers/app.js';
+import { makeApp, makeUser } from '../helpers/factories.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+let ctx: TestContext;
+let browser: Browser;
+let appServer: Server;
+let callback: string;
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)`);
+  ctx = await startTestServer();
+  // The relying app: a real server on loopback whose callback just answers 200.
+  appServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('app callback'));
+  await new Promise<void>((resolve) => appServer.listen(0, '127.0.0.1', resolve));
+  callback = `http://127.0.0.1:${(appServer.address() as AddressInfo).port}/callback`;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+});
+afterAll(async () => {
+  await browser?.close();
+  await ctx?.close();
+  appServer?.close();
+});
+
+describe('hosted sign-in in Chromium', () => {
+  it('signs in and lands on the callback with tokens; the SSO session skips the form next time', async () => {
+    const { app } = await makeApp(ctx.deps, { name: 'Browser App', redirectUris: [callback], primaryColor: '#0b7285' });
+    const { user, password } = await makeUser(ctx.deps);
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('response', (r) => r.status() === 404 && errors.push(`404 ${r.url()}`));
+
+    await page.goto(`${ctx.baseUrl}/login?app_id=${app.appId}&redirect_uri=${encodeURIComponent(callback)}&state=st8`);
+    await expect(page.title()).resolves.toContain('Browser App');
+    await page.getByLabel('Email').fill(user.email);
+    await page.getByLabel('Password').fill(password);
+    await Promise.all([page.waitForURL(`${callback}**`), page.getByRole('button', { name: 'Sign in' }).click()]);
+    const landed = new URL(page.url());
+    expect(landed.searchParams.get('access_token')).toMatch(/^ey/);
+    expect(landed.searchParams.get('refresh_token')).toMatch(/^[0-9a-f]{64}$/);
+    expect(landed.searchParams.get('state')).toBe('st8');
+    // No CSP violations (they are reported as console errors).
+    expect(errors, errors.join('\n')).toEqual([]);
+
+    // SSO: a second visit goes straight back with fresh tokens.
+    await page.goto(`${ctx.baseUrl}/login?app_id=${app.appId}&redirect_uri=${encodeURIComponent(callback)}`);
+    await page.waitForURL(`${callback}**`);
+    expect(new URL(page.url()).searchParams.get('refresh_token')).not.toBe(landed.searchParams.get('refresh_token'));
+    await page.close();
+  });
+
+  it('a wrong password shows a generic error on the same page', async () => {
+    const { app } = await makeApp(ctx.deps, { redirectUris: [callback] });
+    const { user } = await makeUser(ctx.deps);
+    const page = await browser.newPage();
+    await page.goto(`${ctx.baseUrl}/login?app_id=${app.appId}&redirect_uri=${encodeURIComponent(callback)}`);
+    await page.getByLabel('Email').fill(user.email);
+    await page.getByLabel('Password').fill('wrong-Password-1');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('Incorrect email or password.');
+    expect(new URL(page.url()).pathname).toBe('/login');
+    await page.screenshot({ path: '.test-cache/login-error.png' });
+    await page.close();
+  });
+});
