@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { AppError, conflict, invalidRequest, notFound } from '../../errors.js';
+import { isUuid } from '../apps/apps.js';
 import { MINUTE } from '../../lib/clock.js';
 import type { UserRow } from '../../storage/schema.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
@@ -66,13 +67,13 @@ export async function createUser(deps: Pick<Deps, 'db' | 'clock'>, input: UserIn
 }
 
 export async function getUser(deps: Pick<Deps, 'db'>, id: string): Promise<User> {
-  const row = await store.findUserById(deps.db, id);
+  const row = isUuid(id) ? await store.findUserById(deps.db, id) : undefined;
   if (!row) throw notFound('No such user');
   return toUser(row);
 }
 
 export async function findUserByEmailOrId(deps: Pick<Deps, 'db'>, ref: string): Promise<User | undefined> {
-  const row = ref.includes('@') ? await store.findUserByEmail(deps.db, ref) : await store.findUserById(deps.db, ref).catch(() => undefined);
+  const row = ref.includes('@') ? await store.findUserByEmail(deps.db, ref) : isUuid(ref) ? await store.findUserById(deps.db, ref) : undefined;
   return row && toUser(row);
 }
 
