@@ -7,6 +7,7 @@ import Provider from 'oidc-provider';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { updateApp } from '../../src/domain/apps/apps.js';
+import { UPSTREAM_STARTS_PER_IP } from '../../src/domain/upstream/upstream-login.js';
 import { createTestContext, freePort, startTestServer, type TestContext } from '../helpers/app.js';
 import { DEFAULT_REDIRECT, makeApp, makeUser } from '../helpers/factories.js';
 
@@ -149,6 +150,10 @@ describe('sign in with Google (upstream OpenID provider)', () => {
     const html = await (await fetch(loginUrl(both.appId))).text();
     expect(html).toContain('Continue with Google');
     expect(html).toContain(`href="/login/google?app_id=${both.appId}&amp;redirect_uri=`);
+    const googleOnly = (await makeApp(ctx.deps, { providers: ['google'] })).app;
+    const only = await (await fetch(loginUrl(googleOnly.appId))).text();
+    expect(only).toContain('Continue with Google');
+    expect(only).not.toContain('name="password"');
   });
 
   it('creates a new user on first sign-in, then the same user on return; tokens and SSO like password sign-in', async () => {
@@ -391,4 +396,24 @@ describe('upstream down', () => {
     }
   });
 
+
+  it('limits flow starts per IP (each writes a row), on the branded page with Retry-After', async () => {
+    // Nothing listens on this port: every allowed start fails discovery quickly (503, no row).
+    const issuer = `http://127.0.0.1:${await freePort()}`;
+    const limited = await createTestContext({
+      clock: 'fixed',
+      env: { KEYMASTER_GOOGLE_ISSUER: issuer, KEYMASTER_GOOGLE_CLIENT_ID: UPSTREAM_CLIENT_ID, KEYMASTER_GOOGLE_CLIENT_SECRET: UPSTREAM_SECRET },
+    });
+    try {
+      const { app } = await makeApp(limited.deps, { providers: ['google'] });
+      const url = `/login/google?app_id=${app.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}`;
+      for (let i = 0; i < UPSTREAM_STARTS_PER_IP.limit; i++) expect((await limited.app.inject({ url })).statusCode).toBe(503);
+      const refused = await limited.app.inject({ url });
+      expect(refused.statusCode).toBe(429);
+      expect(refused.headers['retry-after']).toBe('900');
+      expect(refused.body).toContain('Go back');
+    } finally {
+      await limited.close();
+    }
+  });
 });

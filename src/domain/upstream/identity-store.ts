@@ -22,7 +22,3 @@ export async function insertIdentity(
 export async function touchIdentity(db: Db, id: string, at: Date): Promise<void> {
   await db.updateTable('identities').set({ last_login_at: at }).where('id', '=', id).execute();
 }
-
-export async function listIdentitiesOfUser(db: Db, userId: string): Promise<IdentityRow[]> {
-  return db.selectFrom('identities').selectAll().where('user_id', '=', userId).orderBy('created_at').execute();
-}

@@ -11,12 +11,15 @@ import { decrypt, deriveKey, encrypt, randomToken, safeEqual, sha256 } from '../
 import type { App } from '../apps/apps.js';
 import { findApp } from '../apps/apps.js';
 import type { RequestMeta } from '../audit/audit.js';
+import { consumeRateLimit, type RateLimitRule } from '../rate-limits/rate-limits.js';
 import type { User } from '../users/users.js';
 import * as flows from './flow-store.js';
 import { signInWithUpstreamProfile } from './identities.js';
 import { PROVIDER_LABELS, upstreamEnabled, upstreamUnavailable, type UpstreamProviderName } from './upstream-providers.js';
 
 export const FLOW_TTL_MS = 10 * MINUTE;
+/** Each start writes a flow row: bound per IP so nobody can flood the table (or the upstream) for free. */
+export const UPSTREAM_STARTS_PER_IP: RateLimitRule = { name: 'upstream_starts_ip', limit: 60, windowSeconds: 900 };
 const SCOPE = 'openid email profile';
 
 /** Where the upstream sends the browser back; must be registered with the upstream exactly. */
@@ -34,10 +37,12 @@ export async function startUpstreamLogin(
   provider: UpstreamProviderName,
   app: App,
   client: ClientRequest,
+  meta: RequestMeta = {},
 ): Promise<{ cookieValue: string; authorizationUrl: string }> {
   if (!upstreamEnabled(deps.config, app, provider)) {
     throw invalidRequest(`Sign-in with ${PROVIDER_LABELS[provider]} is not enabled for this app`);
   }
+  if (meta.ip) await consumeRateLimit(deps, UPSTREAM_STARTS_PER_IP, meta.ip);
   const upstream = await deps.upstream.get(provider);
   const cookieValue = randomToken(32);
   const idHash = sha256(cookieValue);

@@ -16,17 +16,14 @@ import { requestMeta } from '../request-meta.js';
 import { LoginQuery } from '../schemas/login.js';
 import { completeSignIn, type LoginParams } from './login.js';
 
+// Bounds what we read; other parameters an upstream adds (Google's authuser, hd, prompt) pass through
+// untouched to openid-client, which reads the full callback URL.
 const CallbackQuery = z.object({
   code: z.string().max(2000).optional(),
   state: z.string().max(1000).optional(),
   error: z.string().max(200).optional(),
   error_description: z.string().max(2000).optional(),
   iss: z.string().max(2000).optional(),
-  scope: z.string().max(2000).optional(),
-  authuser: z.string().max(100).optional(),
-  hd: z.string().max(300).optional(),
-  prompt: z.string().max(300).optional(),
-  session_state: z.string().max(2000).optional(),
 });
 
 const PROVIDER: UpstreamProviderName = 'google';
@@ -40,7 +37,7 @@ const upstreamLoginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
     // Unknown app or unregistered redirect_uri: the plain error page (no link back to a URI we refuse).
     const client = await resolveAppForRedirect(deps, q.app_id, q.redirect_uri);
     try {
-      const started = await startUpstreamLogin(deps, PROVIDER, client, { redirectUri: q.redirect_uri, state: q.state });
+      const started = await startUpstreamLogin(deps, PROVIDER, client, { redirectUri: q.redirect_uri, state: q.state }, requestMeta(req));
       reply.setCookie(flowCookie, started.cookieValue, { ...cookieOpts, maxAge: FLOW_TTL_MS / 1000 });
       return reply.header('Cache-Control', 'no-store').redirect(started.authorizationUrl, 302);
     } catch (err) {
@@ -67,6 +64,7 @@ export default upstreamLoginRoutes;
 function renderUpstreamError(req: FastifyRequest, reply: FastifyReply, err: unknown, app: App, params: LoginParams) {
   if (!(err instanceof AppError) || err.code === 'server_error') throw err;
   req.log.info({ event: 'upstream_login.failed', code: err.code, status: err.status, detail: err.detail ?? err.description }, 'upstream sign-in failed');
+  if (err.retryAfter !== undefined) reply.header('Retry-After', String(err.retryAfter));
   const back = new URLSearchParams({ app_id: params.app_id, redirect_uri: params.redirect_uri });
   if (params.state !== undefined) back.set('state', params.state);
   return renderPage(
