@@ -280,6 +280,8 @@ describe('sign in with Google (upstream OpenID provider)', () => {
     expect(await page.getByRole('alert').textContent()).toBe('The answer from Google could not be verified. Go back and try again.');
     expect(await identitiesOf(sub)).toHaveLength(0);
     expect(await userByEmail(`${sub}@gmail.example`)).toBeUndefined();
+    const audit = await ctx.deps.db.selectFrom('audit_events').select('data').where('app_id', '=', app.appId).where('event', '=', 'login.failure').execute();
+    expect(audit.map((a) => a.data)).toEqual([expect.objectContaining({ method: 'google', reason: 'invalid_request', detail: expect.stringMatching(/^OAUTH_JWT_CLAIM_COMPARISON_FAILED: .*nonce/) })]);
     await context.close();
   });
 

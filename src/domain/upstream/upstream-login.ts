@@ -10,11 +10,11 @@ import { HOUR, MINUTE } from '../../lib/clock.js';
 import { decrypt, deriveKey, encrypt, randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
 import type { App } from '../apps/apps.js';
 import { findApp } from '../apps/apps.js';
-import type { RequestMeta } from '../audit/audit.js';
+import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { consumeRateLimit, type RateLimitRule } from '../rate-limits/rate-limits.js';
 import type { User } from '../users/users.js';
 import * as flows from './flow-store.js';
-import { signInWithUpstreamProfile } from './identities.js';
+import { signInWithUpstreamProfile, type UpstreamProfile } from './identities.js';
 import { PROVIDER_LABELS, upstreamEnabled, upstreamUnavailable, type UpstreamProviderName } from './upstream-providers.js';
 
 export const FLOW_TTL_MS = 10 * MINUTE;
@@ -118,6 +118,21 @@ export async function completeUpstreamLogin(
   callbackUrl: URL,
   meta: RequestMeta = {},
 ): Promise<User> {
+  let profile: UpstreamProfile;
+  try {
+    profile = await verifyUpstreamCallback(deps, flow, callbackUrl);
+  } catch (err) {
+    if (err instanceof AppError) {
+      const data = { method: flow.provider, reason: err.code, ...(err.detail && { detail: err.detail.slice(0, 200) }) };
+      await recordAuditEvent(deps, { event: 'login.failure', appId: flow.app.appId, data }, meta);
+    }
+    throw err;
+  }
+  return signInWithUpstreamProfile(deps, profile, { appId: flow.app.appId }, meta);
+}
+
+/** State, the upstream's own error, then the code exchange and ID-token checks (all in openid-client). */
+async function verifyUpstreamCallback(deps: Pick<Deps, 'config' | 'upstream'>, flow: UpstreamFlow, callbackUrl: URL): Promise<UpstreamProfile> {
   const label = PROVIDER_LABELS[flow.provider];
   const params = callbackUrl.searchParams;
   const state = params.get('state') ?? '';
@@ -138,7 +153,6 @@ export async function completeUpstreamLogin(
     });
   }
   const upstream = await deps.upstream.get(flow.provider);
-  let profile;
   try {
     const tokens = await oidc.authorizationCodeGrant(upstream, callbackUrl, {
       pkceCodeVerifier: flow.codeVerifier,
@@ -153,7 +167,7 @@ export async function completeUpstreamLogin(
       const info = await oidc.fetchUserInfo(upstream, tokens.access_token, claims.sub);
       ({ email, email_verified: emailVerified, name } = info);
     }
-    profile = {
+    return {
       provider: flow.provider,
       subject: claims.sub,
       email: typeof email === 'string' ? email : undefined,
@@ -163,7 +177,6 @@ export async function completeUpstreamLogin(
   } catch (err) {
     throw upstreamFailure(flow.provider, err);
   }
-  return signInWithUpstreamProfile(deps, profile, { appId: flow.app.appId }, meta);
 }
 
 const VERIFICATION_FAILURES = new Set([
@@ -181,7 +194,9 @@ const VERIFICATION_FAILURES = new Set([
 function upstreamFailure(provider: UpstreamProviderName, err: unknown): AppError {
   const label = PROVIDER_LABELS[provider];
   const e = err as { code?: unknown; error?: unknown; message?: string };
-  const detail = `${typeof e.code === 'string' ? e.code : 'error'}: ${e.message ?? String(err)}`;
+  // oauth4webapi names the failing claim (never its value) two causes down: say which check failed.
+  const claim = (err as { cause?: { cause?: { claim?: unknown } } }).cause?.cause?.claim;
+  const detail = `${typeof e.code === 'string' ? e.code : 'error'}: ${e.message ?? String(err)}${typeof claim === 'string' ? ` (${claim})` : ''}`;
   if (err instanceof oidc.ResponseBodyError || err instanceof oidc.AuthorizationResponseError || err instanceof oidc.WWWAuthenticateChallengeError) {
     return new AppError('invalid_request', `${label} could not sign you in. Try again, or use another way to sign in.`, { detail });
   }
