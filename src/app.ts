@@ -11,6 +11,7 @@ import jwksRoutes from './http/routes/jwks.js';
 import keymasterTokenRoutes from './http/routes/keymaster-tokens.js';
 import loginRoutes from './http/routes/login.js';
 import ssoLogoutRoutes from './http/routes/sso-logout.js';
+import upstreamLoginRoutes from './http/routes/upstream-login.js';
 
 export type App = FastifyInstance;
 
@@ -36,6 +37,7 @@ export async function buildApp(deps: Deps) {
   await app.register(loginRoutes, { deps });
   await app.register(keymasterTokenRoutes, { deps });
   await app.register(ssoLogoutRoutes, { deps });
+  await app.register(upstreamLoginRoutes, { deps });
 
   return app;
 }

@@ -27,7 +27,35 @@ const EnvSchema = z.object({
   KEYMASTER_LOCKOUT_MINUTES: int(1, 10_080).default(60),
   KEYMASTER_TRUST_PROXY: bool.default(false),
   KEYMASTER_BODY_LIMIT: int(1024, 10 * 1024 * 1024).default(64 * 1024),
+  KEYMASTER_GOOGLE_ISSUER: z.url({ protocol: /^https?$/ }).max(500).default('https://accounts.google.com'),
+  KEYMASTER_GOOGLE_CLIENT_ID: z.string().max(500).optional(),
+  KEYMASTER_GOOGLE_CLIENT_SECRET: z.string().max(500).optional(),
 });
+
+/** An upstream OpenID provider Keymaster signs users in through (discovered from `issuer`). */
+export interface UpstreamConfig {
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** True only for http issuers on a loopback host (tests, local development). */
+  readonly allowHttp: boolean;
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+function upstreamConfig(name: string, issuer: string, clientId: string | undefined, clientSecret: string | undefined, problems: string[]): UpstreamConfig | undefined {
+  if (!clientId && !clientSecret) return undefined;
+  if (!clientId) problems.push(`KEYMASTER_${name}_CLIENT_ID: required when KEYMASTER_${name}_CLIENT_SECRET is set`);
+  if (!clientSecret) problems.push(`KEYMASTER_${name}_CLIENT_SECRET: required when KEYMASTER_${name}_CLIENT_ID is set`);
+  const url = new URL(issuer);
+  const allowHttp = url.protocol === 'http:';
+  if (allowHttp && !LOOPBACK_HOSTS.has(url.hostname)) {
+    problems.push(`KEYMASTER_${name}_ISSUER: must be https (http is allowed only for loopback hosts)`);
+  }
+  if (url.search || url.hash) problems.push(`KEYMASTER_${name}_ISSUER: must not have a query or fragment`);
+  if (!clientId || !clientSecret) return undefined;
+  return Object.freeze({ issuer, clientId, clientSecret, allowHttp });
+}
 
 export interface Config {
   readonly databaseUrl: string | undefined;
@@ -48,6 +76,8 @@ export interface Config {
   readonly bodyLimit: number;
   /** Cookies get `Secure` (and the `__Host-` prefix) when the issuer is https. */
   readonly secureCookies: boolean;
+  /** "Continue with Google": set when both KEYMASTER_GOOGLE_CLIENT_ID and _SECRET are. */
+  readonly google: UpstreamConfig | undefined;
 }
 
 export class ConfigError extends Error {
@@ -68,6 +98,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.DATABASE_URL && !e.KEYMASTER_SECRET) {
     throw new ConfigError(['KEYMASTER_SECRET: required when DATABASE_URL is set (it encrypts the signing keys)']);
   }
+  const problems: string[] = [];
+  const google = upstreamConfig('GOOGLE', e.KEYMASTER_GOOGLE_ISSUER, e.KEYMASTER_GOOGLE_CLIENT_ID, e.KEYMASTER_GOOGLE_CLIENT_SECRET, problems);
+  if (problems.length) throw new ConfigError(problems);
   const issuer = e.KEYMASTER_ISSUER ?? `http://localhost:${e.PORT}`;
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
@@ -86,5 +119,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy: e.KEYMASTER_TRUST_PROXY,
     bodyLimit: e.KEYMASTER_BODY_LIMIT,
     secureCookies: issuer.startsWith('https://'),
+    google,
   });
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
 import { ensureActiveKey, KeyRing } from './domain/keys/keys.js';
+import { UpstreamProviders } from './domain/upstream/upstream-providers.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { randomToken } from './lib/crypto.js';
 import { redactUrl } from './lib/redact-url.js';
@@ -17,6 +18,8 @@ export interface Deps {
   clock: Clock;
   keys: KeyRing;
   log: Logger;
+  /** Upstream OpenID providers (Google): discovered lazily, cached in this process. */
+  upstream: UpstreamProviders;
   /** KEYMASTER_SECRET, or the one generated and kept in the data dir in embedded mode. */
   secret: string;
   close(): Promise<void>;
@@ -79,7 +82,8 @@ export async function createDeps(config: Config, opts: CreateDepsOptions = {}): 
     await ensureActiveKey({ db: handle.db, clock, secret });
     const keys = new KeyRing({ db: handle.db, clock, secret });
     await keys.reload();
-    return { config, db: handle.db, clock, keys, log, secret, close: () => handle.close() };
+    const upstream = new UpstreamProviders(config);
+    return { config, db: handle.db, clock, keys, log, upstream, secret, close: () => handle.close() };
   } catch (err) {
     await handle.close();
     throw err;

@@ -15,7 +15,8 @@ export type ErrorCode =
   | 'forbidden'
   | 'conflict'
   | 'rate_limited'
-  | 'server_error';
+  | 'server_error'
+  | 'temporarily_unavailable';
 
 const DEFAULT_STATUS: Record<ErrorCode, number> = {
   invalid_request: 400,
@@ -33,6 +34,7 @@ const DEFAULT_STATUS: Record<ErrorCode, number> = {
   conflict: 409,
   rate_limited: 429,
   server_error: 500,
+  temporarily_unavailable: 503,
 };
 
 export class AppError extends Error {

@@ -98,6 +98,29 @@ export interface RateLimitsTable {
   count: number;
 }
 
+export interface IdentitiesTable {
+  id: Generated<string>;
+  user_id: string;
+  provider: string;
+  subject: string;
+  email: string | null;
+  created_at: DefaultedTimestamp;
+  last_login_at: Timestamp | null;
+}
+
+export interface UpstreamFlowsTable {
+  id_hash: string;
+  provider: string;
+  state_hash: string;
+  secrets_enc: string;
+  app_id: string;
+  redirect_uri: string;
+  client_state: string | null;
+  created_at: DefaultedTimestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: DefaultedTimestamp;
@@ -111,6 +134,8 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   audit_events: AuditEventsTable;
   rate_limits: RateLimitsTable;
+  identities: IdentitiesTable;
+  upstream_flows: UpstreamFlowsTable;
   schema_migrations: SchemaMigrationsTable;
 }
 
@@ -123,3 +148,5 @@ export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 export type NewRefreshToken = Insertable<RefreshTokensTable>;
+export type IdentityRow = Selectable<IdentitiesTable>;
+export type UpstreamFlowRow = Selectable<UpstreamFlowsTable>;

@@ -3,6 +3,7 @@
 // password and redirects (303) to the registered redirect_uri with the tokens in the query.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Config } from '../../config.js';
 import type { Deps } from '../../deps.js';
 import { resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
 import { resumeSession, startSession } from '../../domain/sessions/sessions.js';
@@ -13,8 +14,9 @@ import { renderPage } from '../render.js';
 import { requestMeta } from '../request-meta.js';
 import { LoginForm, LoginQuery } from '../schemas/login.js';
 import { readSsoCookie, setSsoCookie } from '../sso-cookie.js';
+import { upstreamLinks } from '../upstream-links.js';
 
-interface LoginParams {
+export interface LoginParams {
   app_id: string;
   redirect_uri: string;
   state?: string | undefined;
@@ -24,7 +26,8 @@ export function renderLoginPage(
   reply: FastifyReply,
   app: App,
   params: LoginParams,
-  opts: { error?: string; email?: string; status?: number } = {},
+  // `config` turns on the "Continue with Google" link when Google is configured and enabled for the app.
+  opts: { error?: string; email?: string; status?: number; config?: Pick<Config, 'google'> } = {},
 ) {
   const hidden: Record<string, string> = { app_id: params.app_id, redirect_uri: params.redirect_uri };
   if (params.state !== undefined) hidden.state = params.state;
@@ -38,6 +41,7 @@ export function renderLoginPage(
       csrfToken: reply.generateCsrf(),
       hidden,
       providers: app.providers,
+      upstreamLinks: upstreamLinks(opts.config, app, params),
       error: opts.error,
       email: opts.email,
       links: [],
@@ -57,7 +61,7 @@ function redirectWithTokens(reply: FastifyReply, redirectUri: string, tokens: To
   return reply.header('Cache-Control', 'no-store').redirect(url.toString(), 303);
 }
 
-async function completeSignIn(deps: Deps, req: FastifyRequest, reply: FastifyReply, app: App, user: User, params: LoginParams) {
+export async function completeSignIn(deps: Deps, req: FastifyRequest, reply: FastifyReply, app: App, user: User, params: LoginParams) {
   const meta = requestMeta(req);
   const { cookieValue, session } = await startSession(deps, user.id, meta);
   setSsoCookie(deps.config, reply, cookieValue);
@@ -76,7 +80,7 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
         return redirectWithTokens(reply, q.redirect_uri, tokens, q.state);
       }
     }
-    return renderLoginPage(reply, client, q);
+    return renderLoginPage(reply, client, q, { config: deps.config });
   });
 
   app.post(
@@ -87,7 +91,7 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
       const client = await resolveAppForRedirect(deps, f.app_id, f.redirect_uri);
       if (!client.providers.includes('password')) throw invalidRequest('Password login not enabled');
       if (!f.email || !f.password) {
-        return renderLoginPage(reply, client, f, { error: 'Enter your email and password.', email: f.email, status: 400 });
+        return renderLoginPage(reply, client, f, { error: 'Enter your email and password.', email: f.email, status: 400, config: deps.config });
       }
       try {
         const user = await authenticatePassword(deps, { email: f.email, password: f.password, appId: client.appId }, requestMeta(req));
@@ -95,7 +99,7 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
       } catch (err) {
         if (!(err instanceof AppError) || (err.status !== 401 && err.status !== 403)) throw err;
         const message = err.status === 401 ? 'Incorrect email or password.' : `${err.description}.`;
-        return renderLoginPage(reply, client, f, { error: message, email: f.email, status: err.status });
+        return renderLoginPage(reply, client, f, { error: message, email: f.email, status: err.status, config: deps.config });
       }
     },
   );
