@@ -82,6 +82,12 @@ describe('openid-client as the relying party (oidcc-server, oidcc-refresh-token,
     const session = await ctx.deps.db.selectFrom('sessions').select('revoked_at').where('id', '=', idClaims.sid as string).executeTakeFirstOrThrow();
     expect(session.revoked_at).not.toBeNull();
 
+    // Nothing secret reached the logs.
+    const logs = ctx.logText();
+    for (const secret of [code, tokens.access_token, tokens.refresh_token!, tokens.id_token!, refreshed.refresh_token!, clientSecret, password, verifier]) {
+      expect(logs).not.toContain(secret);
+    }
+
     // Signed out: prompt=none now reports login_required to the client.
     const again = oidc.buildAuthorizationUrl(config, { redirect_uri: DEFAULT_REDIRECT, scope: 'openid', prompt: 'none', state: 's2', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
     const res = await get(again, jar);

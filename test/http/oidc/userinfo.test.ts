@@ -45,6 +45,21 @@ describe('/userinfo', () => {
     }
   });
 
+  it('accepts the token in a POST form body (RFC 6750 §2.2), but not in both places', async () => {
+    const s = await signedIn();
+    const body = await ctx.app.inject({ method: 'POST', url: '/userinfo', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `access_token=${s.tokens.access_token}` });
+    expect(body.statusCode).toBe(200);
+    expect(body.json().sub).toBe(s.user.id);
+    const both = await ctx.app.inject({
+      method: 'POST',
+      url: '/userinfo',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${s.tokens.access_token}` },
+      payload: `access_token=${s.tokens.access_token}`,
+    });
+    expect(both.statusCode).toBe(400);
+    expect(both.json().error).toBe('invalid_request');
+  });
+
   it('refuses alg none, HS256 keyed with our public key, unknown kid, wrong iss, expired, an ID token and a service token', async () => {
     const s = await signedIn();
     const kid = JSON.parse(ctx.deps.keys.jwksBody).keys[0].kid;
