@@ -8,6 +8,7 @@ ALTER TABLE apps ADD COLUMN allowed_scopes text[] NOT NULL DEFAULT '{openid,prof
 
 -- Codes are 32 random bytes; only their SHA-256 is stored. Spent by one conditional UPDATE
 -- (used_at IS NULL); family_id is fixed before the code is spent, so a replay can revoke what it issued.
+-- A replay racing the first redemption marks replayed_at; the winner re-reads it after issuing.
 CREATE TABLE authorization_codes (
   code_hash              text PRIMARY KEY,
   app_id                 uuid NOT NULL REFERENCES apps (app_id) ON DELETE CASCADE,
@@ -22,6 +23,7 @@ CREATE TABLE authorization_codes (
   family_id              uuid NOT NULL,
   created_at             timestamptz NOT NULL,
   expires_at             timestamptz NOT NULL,
-  used_at                timestamptz
+  used_at                timestamptz,
+  replayed_at            timestamptz            -- a second redemption was attempted
 );
 CREATE INDEX authorization_codes_expires_idx ON authorization_codes (expires_at);

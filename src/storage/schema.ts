@@ -116,6 +116,7 @@ export interface AuthorizationCodesTable {
   created_at: Timestamp;
   expires_at: Timestamp;
   used_at: Timestamp | null;
+  replayed_at: Timestamp | null;
 }
 
 export interface SchemaMigrationsTable {

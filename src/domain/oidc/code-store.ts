@@ -20,6 +20,18 @@ export async function spendCode(db: Db, codeHash: string, appId: string, now: Da
     .executeTakeFirst();
 }
 
+/** Records a second redemption attempt of a used code of `appId`; returns the row if there was one. */
+export async function markCodeReplayed(db: Db, codeHash: string, appId: string, now: Date): Promise<AuthorizationCodeRow | undefined> {
+  return db
+    .updateTable('authorization_codes')
+    .set({ replayed_at: now })
+    .where('code_hash', '=', codeHash)
+    .where('app_id', '=', appId)
+    .where('used_at', 'is not', null)
+    .returningAll()
+    .executeTakeFirst();
+}
+
 export async function findCode(db: Db, codeHash: string): Promise<AuthorizationCodeRow | undefined> {
   return db.selectFrom('authorization_codes').selectAll().where('code_hash', '=', codeHash).executeTakeFirst();
 }

@@ -14,7 +14,7 @@ import { issueTokenSet, rotateRefreshToken } from '../tokens/refresh-tokens.js';
 import { findUserById } from '../users/user-store.js';
 import { toUser } from '../users/users.js';
 import { checkPkce } from './authorization.js';
-import { findCode, spendCode } from './code-store.js';
+import { findCode, markCodeReplayed, spendCode } from './code-store.js';
 import { issueIdToken } from './id-tokens.js';
 import { formatScope, hasScope, parseScope } from './scopes.js';
 
@@ -40,12 +40,12 @@ export async function exchangeAuthorizationCode(
   const now = deps.clock.now();
   const row = await spendCode(deps.db, hash, app.appId, now);
   if (!row) {
-    const existing = await findCode(deps.db, hash);
-    if (existing?.used_at && existing.app_id === app.appId) {
+    const replayed = await markCodeReplayed(deps.db, hash, app.appId, now);
+    if (replayed) {
       // RFC 6749 §4.1.2 / RFC 9700 §4.2.4: a second use revokes what the first one issued.
-      const revoked = await revokeFamily(deps.db, existing.family_id, now, 'code_replay');
-      deps.log.warn({ event: 'authorization_code.replay', appId: app.appId, familyId: existing.family_id, revoked }, 'authorization code replay');
-      await recordAuditEvent(deps, { event: 'authorization_code.replay', userId: existing.user_id, appId: app.appId, data: { familyId: existing.family_id, revoked } }, meta);
+      const revoked = await revokeFamily(deps.db, replayed.family_id, now, 'code_replay');
+      deps.log.warn({ event: 'authorization_code.replay', appId: app.appId, familyId: replayed.family_id, revoked }, 'authorization code replay');
+      await recordAuditEvent(deps, { event: 'authorization_code.replay', userId: replayed.user_id, appId: app.appId, data: { familyId: replayed.family_id, revoked } }, meta);
     }
     throw invalidGrant('The authorization code is invalid, expired or already used');
   }
@@ -82,7 +82,14 @@ export async function exchangeAuthorizationCode(
       ttl: accessTokenTtl(deps, app),
     });
   }
-  if (refreshToken) res.refresh_token = refreshToken;
+  if (refreshToken) {
+    // A replay that raced this redemption may have revoked the family before it existed: look again.
+    if ((await findCode(deps.db, hash))?.replayed_at) {
+      await revokeFamily(deps.db, row.family_id, deps.clock.now(), 'code_replay');
+      throw invalidGrant('The authorization code is invalid, expired or already used');
+    }
+    res.refresh_token = refreshToken;
+  }
   return res;
 }
 

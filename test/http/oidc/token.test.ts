@@ -75,6 +75,15 @@ describe('POST /token: authorization_code', () => {
     expect(refresh.json().error).toBe('invalid_grant');
   });
 
+  it('concurrent redemptions: at most one wins, and no refresh token stays live', async () => {
+    const s = await setup();
+    const results = await Promise.all([exchange(s), exchange(s), exchange(s)]);
+    expect(results.filter((r) => r.statusCode === 200).length).toBeLessThanOrEqual(1);
+    expect(results.filter((r) => r.statusCode === 400).every((r) => r.json().error === 'invalid_grant')).toBe(true);
+    const live = await ctx.deps.db.selectFrom('refresh_tokens').select('jti').where('user_id', '=', s.user.id).where('revoked_at', 'is', null).execute();
+    expect(live).toHaveLength(0);
+  });
+
   it('a code expires after 60 s', async () => {
     const s = await setup();
     (ctx.clock as FixedClock).advance(61 * SECOND);
