@@ -66,7 +66,9 @@ export function registerAppCommands(program: Command): void {
           grantTypes: o.grantTypes,
           allowedScopes: o.scopes,
         });
-        print(o.json, { ...appJson(app), client_secret: clientSecret }, `${appText(app)}\nclient_secret:  ${clientSecret}\n\nStore the client secret now: it is shown only once.`);
+        // A public app never authenticates with a secret (PKCE only), so none is shown.
+        if (app.clientType === 'public') print(o.json, appJson(app), `${appText(app)}\n\nPublic app: no client secret; it must use PKCE (S256).`);
+        else print(o.json, { ...appJson(app), client_secret: clientSecret }, `${appText(app)}\nclient_secret:  ${clientSecret}\n\nStore the client secret now: it is shown only once.`);
       });
     });
 

@@ -8,7 +8,6 @@ import { invalidRequest } from '../../errors.js';
 import { MINUTE, SECOND } from '../../lib/clock.js';
 import { decrypt, deriveKey, encrypt, randomToken, sha256 } from '../../lib/crypto.js';
 import { findApp, isRegisteredRedirectUri, USER_SCOPES, type App } from '../apps/apps.js';
-import type { RequestMeta } from '../audit/audit.js';
 import { resumeSession } from '../sessions/sessions.js';
 import type { User } from '../users/users.js';
 import { insertCode } from './code-store.js';
@@ -157,7 +156,6 @@ export async function issueCodeRedirect(
   user: User,
   pending: PendingAuthorization,
   session: { sessionId: string | null; authTime: Date },
-  _meta: RequestMeta = {},
 ): Promise<string> {
   if (pending.clientId !== app.appId) throw invalidRequest('The sign-in request does not match this app');
   const code = randomToken(32);

@@ -68,7 +68,7 @@ export async function completeSignIn(deps: Deps, req: FastifyRequest, reply: Fas
   const { cookieValue, session } = await startSession(deps, user.id, meta);
   setSsoCookie(deps.config, reply, cookieValue);
   if (pending) {
-    const url = await issueCodeRedirect(deps, app, user, pending, { sessionId: session.id, authTime: session.auth_time }, meta);
+    const url = await issueCodeRedirect(deps, app, user, pending, { sessionId: session.id, authTime: session.auth_time });
     return reply.header('Cache-Control', 'no-store').redirect(url, 303);
   }
   const tokens = await issueTokenSet(deps, user, app, { sessionId: session.id, authTime: session.auth_time }, meta);
