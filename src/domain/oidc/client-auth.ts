@@ -25,7 +25,7 @@ export async function authenticateTokenClient(
   const secret = creds.basic?.clientSecret ?? creds.clientSecret;
   if (!clientId) throw invalidClient('Client authentication failed', { detail: 'no client_id' });
   const limited = isUuid(clientId);
-  if (limited) await checkRateLimit(deps, RULES.clientCredentialsFailuresPerClient, clientId);
+  const failures = limited ? await checkRateLimit(deps, RULES.clientCredentialsFailuresPerClient, clientId) : 0;
 
   if (secret === undefined) {
     // No secret: only a public app may go on (and only where the endpoint allows it).
@@ -37,7 +37,7 @@ export async function authenticateTokenClient(
   try {
     const app = await authenticateClient(deps, clientId, secret);
     if (app.clientType === 'public') throw invalidClient('Client authentication failed', { detail: 'public client sent a secret' });
-    if (limited) await clearRateLimit(deps, RULES.clientCredentialsFailuresPerClient, clientId);
+    if (failures > 0) await clearRateLimit(deps, RULES.clientCredentialsFailuresPerClient, clientId);
     return app;
   } catch (err) {
     if (limited) await hitRateLimit(deps, RULES.clientCredentialsFailuresPerClient, clientId);
