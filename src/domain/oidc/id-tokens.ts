@@ -35,7 +35,7 @@ export async function issueIdToken(
     ...(input.nonce && { nonce: input.nonce }),
     ...(input.sessionId && { sid: input.sessionId }),
     ...(hasScope(scope, 'email') && { email: user.email, email_verified: user.emailVerified }),
-    ...(hasScope(scope, 'profile') && { name: user.name }),
+    ...(hasScope(scope, 'profile') && user.name !== null && { name: user.name }),
     ...(hasScope(scope, 'roles') && { roles: user.roles }),
   };
   return deps.keys.sign(claims, 'JWT');

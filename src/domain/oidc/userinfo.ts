@@ -9,5 +9,6 @@ export async function userInfo(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'key
   const claims = await verifyAccessToken(deps, accessToken);
   const row = await findUserById(deps.db, claims.sub);
   if (!row || row.disabled_at) throw invalidToken('The access token is invalid', { detail: 'user gone or disabled' });
-  return { sub: row.id, email: row.email, email_verified: row.email_verified_at !== null, name: row.name, roles: row.roles };
+  // OIDC Core §5.3.2: a claim without a value is omitted, never null.
+  return { sub: row.id, email: row.email, email_verified: row.email_verified_at !== null, ...(row.name !== null && { name: row.name }), roles: row.roles };
 }

@@ -89,6 +89,20 @@ describe('/userinfo', () => {
   });
 });
 
+describe('claims without a value (OIDC Core §5.3.2)', () => {
+  it('are omitted from userinfo and the ID token, never null', async () => {
+    const { app, clientSecret } = await makeApp(ctx.deps);
+    const { user, password } = await makeUser(ctx.deps, { name: undefined });
+    const withoutName = await ctx.deps.db.updateTable('users').set({ name: null }).where('id', '=', user.id).returning('name').executeTakeFirstOrThrow();
+    expect(withoutName.name).toBeNull();
+    const { code } = await obtainCode(ctx, app.appId, { email: user.email, password });
+    const tokens = (await postForm(ctx, '/token', { grant_type: 'authorization_code', code, redirect_uri: DEFAULT_REDIRECT }, { authorization: basicAuth(app.appId, clientSecret) })).json();
+    const info = (await userinfo(tokens.access_token)).json();
+    expect(info).not.toHaveProperty('name');
+    expect(JSON.parse(Buffer.from(tokens.id_token.split('.')[1], 'base64url').toString())).not.toHaveProperty('name');
+  });
+});
+
 describe('/introspect (RFC 7662)', () => {
   it('is client-authenticated, and shows only the caller its own live tokens', async () => {
     const s = await signedIn();
