@@ -10,8 +10,15 @@ import healthRoutes from './http/routes/health.js';
 import jwksRoutes from './http/routes/jwks.js';
 import keymasterTokenRoutes from './http/routes/keymaster-tokens.js';
 import loginRoutes from './http/routes/login.js';
+import oidcAuthorizeRoutes from './http/routes/oidc-authorize.js';
+import oidcDiscoveryRoutes from './http/routes/oidc-discovery.js';
+import oidcEndSessionRoutes from './http/routes/oidc-end-session.js';
+import oidcTokenOpsRoutes from './http/routes/oidc-token-ops.js';
+import oidcTokenRoutes from './http/routes/oidc-token.js';
+import oidcUserinfoRoutes from './http/routes/oidc-userinfo.js';
 import ssoLogoutRoutes from './http/routes/sso-logout.js';
 import upstreamLoginRoutes from './http/routes/upstream-login.js';
+import tokenVerifyRoutes from './http/routes/token-verify.js';
 
 export type App = FastifyInstance;
 
@@ -38,6 +45,14 @@ export async function buildApp(deps: Deps) {
   await app.register(keymasterTokenRoutes, { deps });
   await app.register(ssoLogoutRoutes, { deps });
   await app.register(upstreamLoginRoutes, { deps });
+  await app.register(tokenVerifyRoutes, { deps });
+  // OpenID Provider (seeds 002, 003).
+  await app.register(oidcDiscoveryRoutes, { deps });
+  await app.register(oidcAuthorizeRoutes, { deps });
+  await app.register(oidcTokenRoutes, { deps });
+  await app.register(oidcTokenOpsRoutes, { deps });
+  await app.register(oidcUserinfoRoutes, { deps });
+  await app.register(oidcEndSessionRoutes, { deps });
 
   return app;
 }

@@ -41,6 +41,8 @@ export const REDACT_PATHS = [
   '*.code_verifier',
   '*.token',
   '*.secret',
+  '*.authz',
+  '*.id_token_hint',
 ];
 
 export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pino.DestinationStream): Logger {

@@ -16,6 +16,9 @@ export interface AppsTable {
   providers: ColumnType<string[], string[] | undefined, string[]>;
   access_token_ttl: number | null;
   refresh_token_ttl_days: number | null;
+  client_type: ColumnType<'confidential' | 'public', 'confidential' | 'public' | undefined, 'confidential' | 'public'>;
+  grant_types: ColumnType<string[], string[] | undefined, string[]>;
+  allowed_scopes: ColumnType<string[], string[] | undefined, string[]>;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
 }
@@ -121,6 +124,24 @@ export interface UpstreamFlowsTable {
   used_at: Timestamp | null;
 }
 
+export interface AuthorizationCodesTable {
+  code_hash: string;
+  app_id: string;
+  user_id: string;
+  session_id: string | null;
+  redirect_uri: string;
+  scope: string;
+  nonce: string | null;
+  code_challenge: string | null;
+  code_challenge_method: string | null;
+  auth_time: Timestamp;
+  family_id: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  replayed_at: Timestamp | null;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: DefaultedTimestamp;
@@ -136,6 +157,7 @@ export interface Database {
   rate_limits: RateLimitsTable;
   identities: IdentitiesTable;
   upstream_flows: UpstreamFlowsTable;
+  authorization_codes: AuthorizationCodesTable;
   schema_migrations: SchemaMigrationsTable;
 }
 
@@ -150,3 +172,5 @@ export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 export type NewRefreshToken = Insertable<RefreshTokensTable>;
 export type IdentityRow = Selectable<IdentitiesTable>;
 export type UpstreamFlowRow = Selectable<UpstreamFlowsTable>;
+export type AuthorizationCodeRow = Selectable<AuthorizationCodesTable>;
+export type NewAuthorizationCode = Insertable<AuthorizationCodesTable>;

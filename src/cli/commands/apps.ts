@@ -15,6 +15,9 @@ function appJson(app: App) {
     logo_url: app.logoUrl,
     primary_color: app.primaryColor,
     providers: app.providers,
+    client_type: app.clientType,
+    grant_types: app.grantTypes,
+    allowed_scopes: app.allowedScopes,
     created_at: app.createdAt.toISOString(),
   };
 }
@@ -26,6 +29,9 @@ function appText(app: App): string {
     `redirect_uris:  ${app.redirectUris.join(' ')}`,
     `logout_uris:    ${app.postLogoutRedirectUris.join(' ') || '(none)'}`,
     `providers:      ${app.providers.join(',')}`,
+    `type:           ${app.clientType}`,
+    `grant_types:    ${app.grantTypes.join(',')}`,
+    `scopes:         ${app.allowedScopes.join(' ') || '(none)'}`,
     `logo_url:       ${app.logoUrl ?? '(none)'}`,
     `color:          ${app.primaryColor ?? '(default)'}`,
   ].join('\n');
@@ -43,6 +49,9 @@ export function registerAppCommands(program: Command): void {
     .option('--logo-url <url>', 'https URL of the logo')
     .option('--color <hex>', 'brand colour, e.g. #1a73e8')
     .option('--providers <list>', 'enabled sign-in methods, comma-separated (password,google)', csv)
+    .option('--type <type>', 'confidential (has a client secret) or public (PKCE only: SPAs, native apps)')
+    .option('--grant-types <list>', 'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials)', csv)
+    .option('--scopes <list>', 'allowed scopes, comma-separated (openid,profile,email,offline_access,roles,push:send,…)', csv)
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {
@@ -53,8 +62,13 @@ export function registerAppCommands(program: Command): void {
           logoUrl: o.logoUrl,
           primaryColor: o.color,
           providers: o.providers,
+          clientType: o.type,
+          grantTypes: o.grantTypes,
+          allowedScopes: o.scopes,
         });
-        print(o.json, { ...appJson(app), client_secret: clientSecret }, `${appText(app)}\nclient_secret:  ${clientSecret}\n\nStore the client secret now: it is shown only once.`);
+        // A public app never authenticates with a secret (PKCE only), so none is shown.
+        if (app.clientType === 'public') print(o.json, appJson(app), `${appText(app)}\n\nPublic app: no client secret; it must use PKCE (S256).`);
+        else print(o.json, { ...appJson(app), client_secret: clientSecret }, `${appText(app)}\nclient_secret:  ${clientSecret}\n\nStore the client secret now: it is shown only once.`);
       });
     });
 
@@ -89,6 +103,9 @@ export function registerAppCommands(program: Command): void {
     .option('--logo-url <url>')
     .option('--color <hex>')
     .option('--providers <list>', 'comma-separated', csv)
+    .option('--type <type>', 'confidential (has a client secret) or public (PKCE only: SPAs, native apps)')
+    .option('--grant-types <list>', 'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials)', csv)
+    .option('--scopes <list>', 'allowed scopes, comma-separated (openid,profile,email,offline_access,roles,push:send,…)', csv)
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
@@ -99,6 +116,9 @@ export function registerAppCommands(program: Command): void {
           logoUrl: o.logoUrl,
           primaryColor: o.color,
           providers: o.providers,
+          clientType: o.type,
+          grantTypes: o.grantTypes,
+          allowedScopes: o.scopes,
         });
         print(o.json, appJson(app), appText(app));
       });

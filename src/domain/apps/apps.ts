@@ -9,6 +9,13 @@ import type { AppRow } from '../../storage/schema.js';
 import * as store from './app-store.js';
 
 export const PROVIDERS = ['password', 'google'] as const;
+export const CLIENT_TYPES = ['confidential', 'public'] as const;
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+/** Scopes a user grants through /authorize (OIDC Core §5.4, plus `roles`). */
+export const USER_SCOPES = ['openid', 'profile', 'email', 'offline_access', 'roles'] as const;
+/** Scopes of service tokens (client credentials), KEYMASTER-API.md §5. */
+export const SERVICE_SCOPES = ['push:send', 'invites:create', 'users:read', 'users:create'] as const;
+export const SCOPES = [...USER_SCOPES, ...SERVICE_SCOPES] as const;
 
 /** Absolute URI without a fragment (RFC 6749 §3.1.2): http(s), or a private-use scheme for native apps. */
 export const RedirectUri = z
@@ -33,10 +40,26 @@ export const AppInput = z.object({
   logoUrl: z.url({ protocol: /^https?$/ }).max(2000).optional(),
   primaryColor: HexColor.optional(),
   providers: z.array(z.enum(PROVIDERS)).min(1).default(['password']),
+  clientType: z.enum(CLIENT_TYPES).default('confidential'),
+  grantTypes: z.array(z.enum(GRANT_TYPES)).min(1).default(['authorization_code', 'refresh_token']),
+  allowedScopes: z.array(z.enum(SCOPES)).default([...USER_SCOPES]),
 });
 export type AppInput = z.input<typeof AppInput>;
 
+/** A public client has no secret to keep, so it cannot act on its own behalf (RFC 6749 §4.4). */
+function checkClientSettings(v: { clientType?: string | undefined; grantTypes?: readonly string[] | undefined }) {
+  if (v.clientType === 'public' && v.grantTypes?.includes('client_credentials')) {
+    throw invalidRequest('A public app cannot use the client_credentials grant');
+  }
+}
+
+// Defaults are stripped: zod 4 applies a default inside .partial(), which would reset omitted fields.
 export const AppUpdateInput = AppInput.partial().extend({
+  postLogoutRedirectUris: z.array(RedirectUri).max(50).optional(),
+  providers: z.array(z.enum(PROVIDERS)).min(1).optional(),
+  clientType: z.enum(CLIENT_TYPES).optional(),
+  grantTypes: z.array(z.enum(GRANT_TYPES)).min(1).optional(),
+  allowedScopes: z.array(z.enum(SCOPES)).optional(),
   logoUrl: AppInput.shape.logoUrl.nullable(),
   primaryColor: HexColor.nullable().optional(),
 });
@@ -51,6 +74,9 @@ export interface App {
   providers: string[];
   accessTokenTtl: number | null;
   refreshTokenTtlDays: number | null;
+  clientType: 'confidential' | 'public';
+  grantTypes: string[];
+  allowedScopes: string[];
   createdAt: Date;
 }
 
@@ -65,6 +91,9 @@ export function toApp(row: AppRow): App {
     providers: row.providers,
     accessTokenTtl: row.access_token_ttl,
     refreshTokenTtlDays: row.refresh_token_ttl_days,
+    clientType: row.client_type,
+    grantTypes: row.grant_types,
+    allowedScopes: row.allowed_scopes,
     createdAt: row.created_at,
   };
 }
@@ -74,6 +103,7 @@ export const isUuid = (v: string) => UUID.test(v);
 
 export async function createApp(deps: Pick<Deps, 'db'>, input: AppInput): Promise<{ app: App; clientSecret: string }> {
   const v = AppInput.parse(input);
+  checkClientSettings(v);
   const clientSecret = randomToken(32);
   const row = await store.insertApp(deps.db, {
     name: v.name,
@@ -83,6 +113,9 @@ export async function createApp(deps: Pick<Deps, 'db'>, input: AppInput): Promis
     logo_url: v.logoUrl ?? null,
     primary_color: v.primaryColor ?? null,
     providers: v.providers,
+    client_type: v.clientType,
+    grant_types: v.grantTypes,
+    allowed_scopes: v.allowedScopes,
   });
   return { app: toApp(row), clientSecret };
 }
@@ -105,7 +138,8 @@ export async function listApps(deps: Pick<Deps, 'db'>): Promise<App[]> {
 
 export async function updateApp(deps: Pick<Deps, 'db' | 'clock'>, appId: string, input: z.input<typeof AppUpdateInput>): Promise<App> {
   const v = AppUpdateInput.parse(input);
-  await getApp(deps, appId);
+  const current = await getApp(deps, appId);
+  checkClientSettings({ clientType: v.clientType ?? current.clientType, grantTypes: v.grantTypes ?? current.grantTypes });
   const row = await store.updateApp(deps.db, appId, {
     ...(v.name !== undefined && { name: v.name }),
     ...(v.redirectUris !== undefined && { redirect_uris: v.redirectUris }),
@@ -113,6 +147,9 @@ export async function updateApp(deps: Pick<Deps, 'db' | 'clock'>, appId: string,
     ...(v.logoUrl !== undefined && { logo_url: v.logoUrl }),
     ...(v.primaryColor !== undefined && { primary_color: v.primaryColor }),
     ...(v.providers !== undefined && { providers: v.providers }),
+    ...(v.clientType !== undefined && { client_type: v.clientType }),
+    ...(v.grantTypes !== undefined && { grant_types: v.grantTypes }),
+    ...(v.allowedScopes !== undefined && { allowed_scopes: v.allowedScopes }),
     updated_at: deps.clock.now(),
   });
   return toApp(row!);

@@ -30,12 +30,16 @@ function retryAfterSeconds(windowStart: Date, rule: RateLimitRule, now: Date): n
   return Math.max(1, Math.ceil((windowStart.getTime() + rule.windowSeconds * 1000 - now.getTime()) / 1000));
 }
 
-/** Throws 429 if `subject` has already used up `rule` in the current window; counts nothing. */
-export async function checkRateLimit(deps: Pick<Deps, 'db' | 'clock'>, rule: RateLimitRule, subject: string): Promise<void> {
+/**
+ * Throws 429 if `subject` has already used up `rule` in the current window; counts nothing.
+ * Returns the count in the current window (0 when none), so a caller can skip a needless clear.
+ */
+export async function checkRateLimit(deps: Pick<Deps, 'db' | 'clock'>, rule: RateLimitRule, subject: string): Promise<number> {
   const row = await store.readCounter(deps.db, keyOf(rule, subject));
   const now = deps.clock.now();
-  if (!row || row.window_start.getTime() + rule.windowSeconds * 1000 <= now.getTime()) return;
+  if (!row || row.window_start.getTime() + rule.windowSeconds * 1000 <= now.getTime()) return 0;
   if (row.count >= rule.limit) throw rateLimited(retryAfterSeconds(row.window_start, rule, now));
+  return row.count;
 }
 
 /** Counts one event; returns whether the limit is now reached (the next check will refuse). */

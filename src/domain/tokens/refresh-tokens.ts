@@ -65,7 +65,8 @@ export async function issueTokenSet(
   deps: TokenDeps,
   user: User,
   app: App,
-  ctx: Omit<FamilyContext, 'familyId' | 'parentJti'> = {},
+  // familyId may be chosen by the caller (an authorization code records it before it is spent).
+  ctx: Omit<FamilyContext, 'parentJti'> = {},
   meta: RequestMeta = {},
 ): Promise<TokenSet & { familyId: string }> {
   const { token, row } = newRefreshRow(deps, user, app, ctx, meta);

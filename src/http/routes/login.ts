@@ -6,6 +6,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Config } from '../../config.js';
 import type { Deps } from '../../deps.js';
 import { resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
+import { issueCodeRedirect, openPending } from '../../domain/oidc/authorization.js';
 import { resumeSession, startSession } from '../../domain/sessions/sessions.js';
 import { issueTokenSet, type TokenSet } from '../../domain/tokens/refresh-tokens.js';
 import { authenticatePassword, type User } from '../../domain/users/users.js';
@@ -20,6 +21,8 @@ export interface LoginParams {
   app_id: string;
   redirect_uri: string;
   state?: string | undefined;
+  /** A sealed OIDC authorization request (/authorize): sign-in then ends with a code, not tokens. */
+  authz?: string | undefined;
 }
 
 export function renderLoginPage(
@@ -31,6 +34,7 @@ export function renderLoginPage(
 ) {
   const hidden: Record<string, string> = { app_id: params.app_id, redirect_uri: params.redirect_uri };
   if (params.state !== undefined) hidden.state = params.state;
+  if (params.authz !== undefined) hidden.authz = params.authz;
   return renderPage(
     reply,
     'login.eta',
@@ -63,8 +67,14 @@ function redirectWithTokens(reply: FastifyReply, redirectUri: string, tokens: To
 
 export async function completeSignIn(deps: Deps, req: FastifyRequest, reply: FastifyReply, app: App, user: User, params: LoginParams) {
   const meta = requestMeta(req);
+  // Open the pending authorization request before anything is written: a bad one is an error page.
+  const pending = params.authz !== undefined ? openPending(deps, params.authz) : undefined;
   const { cookieValue, session } = await startSession(deps, user.id, meta);
   setSsoCookie(deps.config, reply, cookieValue);
+  if (pending) {
+    const url = await issueCodeRedirect(deps, app, user, pending, { sessionId: session.id, authTime: session.auth_time });
+    return reply.header('Cache-Control', 'no-store').redirect(url, 303);
+  }
   const tokens = await issueTokenSet(deps, user, app, { sessionId: session.id, authTime: session.auth_time }, meta);
   return redirectWithTokens(reply, params.redirect_uri, tokens, params.state);
 }
@@ -90,6 +100,10 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
       const f = req.body;
       const client = await resolveAppForRedirect(deps, f.app_id, f.redirect_uri);
       if (!client.providers.includes('password')) throw invalidRequest('Password login not enabled');
+      if (f.authz !== undefined) {
+        const pending = openPending(deps, f.authz);
+        if (pending.clientId !== client.appId || pending.redirectUri !== f.redirect_uri) throw invalidRequest('The sign-in request does not match this app');
+      }
       if (!f.email || !f.password) {
         return renderLoginPage(reply, client, f, { error: 'Enter your email and password.', email: f.email, status: 400, config: deps.config });
       }

@@ -14,6 +14,7 @@ export const LoginForm = z.object({
   app_id: AppId,
   redirect_uri: Uri,
   state: State.optional(),
+  authz: z.string().max(8000, 'is too long').optional(),
   email: z.string().trim().max(320, 'is too long').default(''),
   // Bounded here so argon2 never sees a huge input (DESIGN.md §4.10).
   password: z.string().max(1024, 'is too long').default(''),

@@ -1,0 +1,191 @@
+// Authorization requests (RFC 6749 §4.1, OIDC Core §3.1.2): validation, the sealed pending request the
+// sign-in page carries, and the decision (code now, sign-in page, or an error redirect).
+// Until client_id and redirect_uri check out, every error is a page, never a redirect (§4.1.2.1).
+import { createHash, randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Deps } from '../../deps.js';
+import { invalidRequest } from '../../errors.js';
+import { MINUTE, SECOND } from '../../lib/clock.js';
+import { decrypt, deriveKey, encrypt, randomToken, sha256 } from '../../lib/crypto.js';
+import { findApp, isRegisteredRedirectUri, USER_SCOPES, type App } from '../apps/apps.js';
+import { resumeSession } from '../sessions/sessions.js';
+import type { User } from '../users/users.js';
+import { insertCode } from './code-store.js';
+import { formatScope, parseScope } from './scopes.js';
+
+export const CODE_TTL_MS = 60 * SECOND;
+const PENDING_TTL_MS = 15 * MINUTE;
+const PKCE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/; // base64url(SHA-256), RFC 7636 §4.2
+const PKCE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/; // RFC 7636 §4.1
+
+/** What survives the sign-in page: the validated request, sealed (AES-256-GCM) into a hidden field. */
+export interface PendingAuthorization {
+  clientId: string;
+  redirectUri: string;
+  scope: string;
+  state?: string | undefined;
+  nonce?: string | undefined;
+  codeChallenge?: string | undefined;
+  codeChallengeMethod?: string | undefined;
+  exp: number;
+}
+
+const PendingSchema = z.object({
+  clientId: z.string(),
+  redirectUri: z.string(),
+  scope: z.string(),
+  state: z.string().optional(),
+  nonce: z.string().optional(),
+  codeChallenge: z.string().optional(),
+  codeChallengeMethod: z.string().optional(),
+  exp: z.number(),
+});
+
+export type AuthorizationParams = Partial<Record<
+  'client_id' | 'redirect_uri' | 'response_type' | 'scope' | 'state' | 'nonce' | 'code_challenge' | 'code_challenge_method' | 'prompt' | 'max_age' | 'login_hint' | 'request' | 'request_uri' | 'response_mode',
+  string
+>>;
+
+export type AuthorizationOutcome =
+  | { kind: 'redirect'; url: string }
+  | { kind: 'login'; app: App; pending: string; loginHint?: string | undefined };
+
+/** The error redirect of RFC 6749 §4.1.2.1 (with RFC 9207 `iss`). */
+export function errorRedirect(deps: Pick<Deps, 'config'>, redirectUri: string, error: string, description: string, state?: string): AuthorizationOutcome {
+  const url = new URL(redirectUri);
+  url.searchParams.set('error', error);
+  url.searchParams.set('error_description', description);
+  if (state !== undefined) url.searchParams.set('state', state);
+  url.searchParams.set('iss', deps.config.issuer);
+  return { kind: 'redirect', url: url.toString() };
+}
+
+export function sealPending(deps: Pick<Deps, 'secret'>, p: PendingAuthorization): string {
+  return encrypt(deriveKey(deps.secret, 'authorization-request'), JSON.stringify(p), 'authz');
+}
+
+/** The pending request from the sign-in form, or an error page if it was tampered with or is stale. */
+export function openPending(deps: Pick<Deps, 'secret' | 'clock'>, sealed: string): PendingAuthorization {
+  let parsed: PendingAuthorization;
+  try {
+    parsed = PendingSchema.parse(JSON.parse(decrypt(deriveKey(deps.secret, 'authorization-request'), sealed, 'authz')));
+  } catch {
+    throw invalidRequest('The sign-in request is not valid. Go back to the app and try again.');
+  }
+  if (parsed.exp * 1000 < deps.clock.now().getTime()) throw invalidRequest('The sign-in request has expired. Go back to the app and try again.');
+  return parsed;
+}
+
+/**
+ * Validates an authorization request and decides: a code straight away (live SSO session, no
+ * prompt=login, max_age satisfied), the sign-in page, or an error redirect.
+ */
+export async function authorize(
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'secret'>,
+  p: AuthorizationParams,
+  session: { cookieValue: string | undefined },
+): Promise<AuthorizationOutcome> {
+  // 1. Client and redirect URI: failures here are pages, never redirects.
+  if (!p.client_id) throw invalidRequest('Missing client_id');
+  const app = await findApp(deps, p.client_id);
+  if (!app) throw invalidRequest('Unknown client_id', { detail: `client ${p.client_id}` });
+  if (!p.redirect_uri) throw invalidRequest('Missing redirect_uri');
+  if (!isRegisteredRedirectUri(app, p.redirect_uri)) {
+    throw invalidRequest('The redirect_uri is not registered for this client', { detail: `redirect_uri ${p.redirect_uri}` });
+  }
+  const fail = (error: string, description: string) => errorRedirect(deps, p.redirect_uri!, error, description, p.state);
+
+  // 2. Everything else is reported to the client by redirect.
+  if (p.request !== undefined) return fail('request_not_supported', 'Request objects are not supported');
+  if (p.request_uri !== undefined) return fail('request_uri_not_supported', 'request_uri is not supported');
+  if (!p.response_type) return fail('invalid_request', 'Missing response_type');
+  if (p.response_type !== 'code') return fail('unsupported_response_type', 'Only response_type=code is supported');
+  if (p.response_mode !== undefined && p.response_mode !== 'query') return fail('invalid_request', 'Only response_mode=query is supported');
+  if (!app.grantTypes.includes('authorization_code')) return fail('unauthorized_client', 'This client may not use the authorization code grant');
+
+  // PKCE (RFC 7636, RFC 9700 §2.1.1): S256 only; required for public clients.
+  if (p.code_challenge !== undefined || p.code_challenge_method !== undefined) {
+    if (p.code_challenge_method !== 'S256') return fail('invalid_request', 'code_challenge_method must be S256');
+    if (!p.code_challenge || !PKCE_CHALLENGE.test(p.code_challenge)) return fail('invalid_request', 'code_challenge is malformed');
+  } else if (app.clientType === 'public') {
+    return fail('invalid_request', 'PKCE (code_challenge with S256) is required for this client');
+  }
+
+  // Scopes: unknown values are ignored (OIDC Core §3.1.2.1); the grant is what the app may have.
+  const requested = parseScope(p.scope);
+  const granted = requested.filter((s) => (USER_SCOPES as readonly string[]).includes(s) && app.allowedScopes.includes(s));
+  if (granted.length === 0) return fail('invalid_scope', 'No requested scope is allowed for this client');
+
+  const prompts = parseScope(p.prompt);
+  if (prompts.includes('none') && prompts.length > 1) return fail('invalid_request', 'prompt=none cannot be combined with other values');
+  let maxAge: number | undefined;
+  if (p.max_age !== undefined) {
+    if (!/^\d{1,9}$/.test(p.max_age)) return fail('invalid_request', 'max_age must be a non-negative integer');
+    maxAge = Number(p.max_age);
+  }
+  if (p.state !== undefined && p.state.length > 1000) return fail('invalid_request', 'state is too long');
+  if (p.nonce !== undefined && p.nonce.length > 1000) return fail('invalid_request', 'nonce is too long');
+
+  const pending: PendingAuthorization = {
+    clientId: app.appId,
+    redirectUri: p.redirect_uri,
+    scope: formatScope(granted),
+    state: p.state,
+    nonce: p.nonce,
+    codeChallenge: p.code_challenge,
+    codeChallengeMethod: p.code_challenge_method,
+    exp: Math.floor((deps.clock.now().getTime() + PENDING_TTL_MS) / 1000),
+  };
+
+  // 3. The SSO session, unless the client asks for a fresh sign-in.
+  if (!prompts.includes('login')) {
+    const live = await resumeSession(deps, session.cookieValue);
+    const fresh = live && (maxAge === undefined || live.session.auth_time.getTime() + maxAge * 1000 >= deps.clock.now().getTime());
+    if (live && fresh) {
+      return { kind: 'redirect', url: await issueCodeRedirect(deps, app, live.user, pending, { sessionId: live.session.id, authTime: live.session.auth_time }) };
+    }
+  }
+  if (prompts.includes('none')) return fail('login_required', 'The user must sign in');
+  return { kind: 'login', app, pending: sealPending(deps, pending), loginHint: p.login_hint };
+}
+
+/** After a successful sign-in: the code for the pending request, as the redirect URL. */
+export async function issueCodeRedirect(
+  deps: Pick<Deps, 'db' | 'clock' | 'config'>,
+  app: App,
+  user: User,
+  pending: PendingAuthorization,
+  session: { sessionId: string | null; authTime: Date },
+): Promise<string> {
+  if (pending.clientId !== app.appId) throw invalidRequest('The sign-in request does not match this app');
+  const code = randomToken(32);
+  const now = deps.clock.now();
+  await insertCode(deps.db, {
+    code_hash: sha256(code),
+    app_id: app.appId,
+    user_id: user.id,
+    session_id: session.sessionId,
+    redirect_uri: pending.redirectUri,
+    scope: pending.scope,
+    nonce: pending.nonce ?? null,
+    code_challenge: pending.codeChallenge ?? null,
+    code_challenge_method: pending.codeChallengeMethod ?? null,
+    auth_time: session.authTime,
+    family_id: randomUUID(),
+    created_at: now,
+    expires_at: new Date(now.getTime() + CODE_TTL_MS),
+  });
+  const url = new URL(pending.redirectUri);
+  url.searchParams.set('code', code);
+  if (pending.state !== undefined) url.searchParams.set('state', pending.state);
+  url.searchParams.set('iss', deps.config.issuer);
+  return url.toString();
+}
+
+/** RFC 7636 §4.6: BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge. */
+export function checkPkce(challenge: string | null, verifier: string | undefined): 'ok' | 'missing' | 'mismatch' | 'unexpected' {
+  if (challenge === null) return verifier === undefined ? 'ok' : 'unexpected';
+  if (verifier === undefined) return 'missing';
+  if (!PKCE_VERIFIER.test(verifier)) return 'mismatch';
+  return createHash('sha256').update(verifier, 'ascii').digest('base64url') === challenge ? 'ok' : 'mismatch';
+}

@@ -1,0 +1,47 @@
+// ID tokens (OIDC Core §2, §3.1.3.6): RS256, typ JWT, aud = client_id, at_hash of the access token,
+// auth_time, nonce, sid; email and name only when the matching scope was granted.
+import { createHash } from 'node:crypto';
+import type { Deps } from '../../deps.js';
+import { epochSeconds } from '../../lib/clock.js';
+import type { App } from '../apps/apps.js';
+import type { User } from '../users/users.js';
+import { hasScope } from './scopes.js';
+
+/** ID tokens live as long as the app's access tokens. */
+export async function issueIdToken(
+  deps: Pick<Deps, 'config' | 'clock' | 'keys'>,
+  input: {
+    user: Pick<User, 'id' | 'email' | 'name' | 'roles' | 'emailVerified'>;
+    app: App;
+    scope: string;
+    accessToken: string;
+    authTime: Date | null;
+    nonce?: string | null;
+    sessionId?: string | null;
+    ttl: number;
+  },
+): Promise<string> {
+  const iat = epochSeconds(deps.clock.now());
+  const { user, scope } = input;
+  const claims: Record<string, unknown> = {
+    iss: deps.config.issuer,
+    sub: user.id,
+    aud: input.app.appId,
+    azp: input.app.appId,
+    iat,
+    exp: iat + input.ttl,
+    at_hash: atHash(input.accessToken),
+    ...(input.authTime && { auth_time: epochSeconds(input.authTime) }),
+    ...(input.nonce && { nonce: input.nonce }),
+    ...(input.sessionId && { sid: input.sessionId }),
+    ...(hasScope(scope, 'email') && { email: user.email, email_verified: user.emailVerified }),
+    ...(hasScope(scope, 'profile') && user.name !== null && { name: user.name }),
+    ...(hasScope(scope, 'roles') && { roles: user.roles }),
+  };
+  return deps.keys.sign(claims, 'JWT');
+}
+
+/** OIDC Core §3.1.3.6: base64url of the left half of SHA-256 of the access token (RS256). */
+export function atHash(accessToken: string): string {
+  return createHash('sha256').update(accessToken, 'ascii').digest().subarray(0, 16).toString('base64url');
+}

@@ -1,0 +1,62 @@
+// Introspection (RFC 7662) and revocation (RFC 7009) for the calling client's own tokens. Anything
+// not live, not ours or not issued to the caller is {"active": false} and nothing more (§2.2).
+import type { Deps } from '../../deps.js';
+import { sha256 } from '../../lib/crypto.js';
+import type { App } from '../apps/apps.js';
+import type { RequestMeta } from '../audit/audit.js';
+import { findRefreshTokenByHash } from '../tokens/refresh-token-store.js';
+import { revokeRefreshToken } from '../tokens/refresh-tokens.js';
+import { epochSeconds } from '../../lib/clock.js';
+import { verifyOurJwt } from './jwt.js';
+
+export type Introspection = { active: false } | ({ active: true } & Record<string, unknown>);
+
+const INACTIVE: Introspection = { active: false };
+const looksLikeJwt = (t: string) => t.split('.').length === 3;
+
+export async function introspectToken(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'keys'>, caller: App, token: string): Promise<Introspection> {
+  if (looksLikeJwt(token)) {
+    const v = await verifyOurJwt(deps, token, { typ: 'at+jwt' });
+    if (!v.ok) return INACTIVE;
+    const c = v.payload;
+    const service = c.token_type === 'service';
+    const owner = service ? c.sub : c.aud;
+    if (owner !== caller.appId) return INACTIVE;
+    return {
+      active: true,
+      token_type: service ? 'service' : 'Bearer',
+      client_id: caller.appId,
+      sub: c.sub,
+      iss: c.iss,
+      iat: c.iat,
+      exp: c.exp,
+      jti: c.jti,
+      ...(c.aud !== undefined && { aud: c.aud }),
+      ...(typeof c.scope === 'string' && { scope: c.scope }),
+      ...(typeof c.email === 'string' && { username: c.email }),
+    };
+  }
+  if (token.length > 512) return INACTIVE;
+  const row = await findRefreshTokenByHash(deps.db, sha256(token));
+  const now = deps.clock.now();
+  if (!row || row.app_id !== caller.appId || row.revoked_at || row.rotated_at || row.expires_at <= now) return INACTIVE;
+  return {
+    active: true,
+    token_type: 'refresh_token',
+    client_id: caller.appId,
+    sub: row.user_id,
+    iss: deps.config.issuer,
+    iat: epochSeconds(row.created_at),
+    exp: epochSeconds(row.expires_at),
+    ...(row.scope && { scope: row.scope }),
+  };
+}
+
+/**
+ * RFC 7009: refresh tokens of the caller are revoked with their family. Access tokens are
+ * self-contained JWTs that expire within minutes; the endpoint still answers 200 for them.
+ */
+export async function revokeToken(deps: Pick<Deps, 'db' | 'clock'>, caller: App, token: string, meta: RequestMeta = {}): Promise<void> {
+  if (looksLikeJwt(token) || token.length > 512) return;
+  await revokeRefreshToken(deps, { refreshToken: token, appId: caller.appId }, meta);
+}

@@ -1,0 +1,43 @@
+// RP-Initiated Logout 1.0 §2-§3: who is asking (id_token_hint and/or client_id) and where the browser
+// may go afterwards (post_logout_redirect_uri, exact match, with state). A hint that does not verify
+// (forged, alg none, unknown kid, not our issuer) is an error page: it never leads to a redirect.
+import type { Deps } from '../../deps.js';
+import { invalidRequest } from '../../errors.js';
+import { findApp, isRegisteredLogoutUri, type App } from '../apps/apps.js';
+import { verifyOurJwt } from './jwt.js';
+
+export interface EndSessionParams {
+  id_token_hint?: string | undefined;
+  client_id?: string | undefined;
+  post_logout_redirect_uri?: string | undefined;
+  state?: string | undefined;
+}
+
+export interface EndSessionTarget {
+  app?: App | undefined;
+  continueTo?: string | undefined;
+  /** The subject and session of a verified hint: enough to sign out without asking (§2, "SHOULD ask" unless the RP proves itself). */
+  hint?: { sub: string; sid?: string | undefined } | undefined;
+}
+
+export async function resolveEndSession(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'keys'>, p: EndSessionParams): Promise<EndSessionTarget> {
+  let hint: EndSessionTarget['hint'];
+  let clientId = p.client_id;
+  if (p.id_token_hint !== undefined) {
+    // §2: the OP need not check exp; an expired hint still identifies the RP and the user.
+    const v = await verifyOurJwt(deps, p.id_token_hint, { typ: 'JWT', allowExpired: true });
+    if (!v.ok || typeof v.payload.sub !== 'string') throw invalidRequest('The id_token_hint is not a valid ID token from this server', { detail: v.ok ? 'no sub' : v.reason });
+    const aud = Array.isArray(v.payload.aud) ? v.payload.aud[0] : v.payload.aud;
+    if (clientId !== undefined && clientId !== aud) throw invalidRequest('client_id does not match the id_token_hint');
+    clientId = aud;
+    hint = { sub: v.payload.sub, sid: typeof v.payload.sid === 'string' ? v.payload.sid : undefined };
+  }
+  const app = clientId ? await findApp(deps, clientId) : undefined;
+  if (clientId && !app) throw invalidRequest('Unknown client_id');
+  if (p.post_logout_redirect_uri === undefined) return { app, hint };
+  if (!app) throw invalidRequest('post_logout_redirect_uri requires client_id or id_token_hint');
+  if (!isRegisteredLogoutUri(app, p.post_logout_redirect_uri)) throw invalidRequest('The post_logout_redirect_uri is not registered for this client');
+  const url = new URL(p.post_logout_redirect_uri);
+  if (p.state !== undefined) url.searchParams.set('state', p.state);
+  return { app, hint, continueTo: url.toString() };
+}

@@ -1,0 +1,165 @@
+// The /token grants (RFC 6749 §4.1.3, §6, §4.4): authorization_code (single use, bound to client,
+// redirect_uri and PKCE; a replay revokes the refresh-token family it issued), refresh_token (the
+// Keymaster rotation, plus a new ID token), client_credentials (service tokens, KEYMASTER-API.md §3).
+import { randomUUID } from 'node:crypto';
+import type { Deps } from '../../deps.js';
+import { AppError, invalidGrant } from '../../errors.js';
+import { epochSeconds } from '../../lib/clock.js';
+import { sha256 } from '../../lib/crypto.js';
+import { SERVICE_SCOPES, type App } from '../apps/apps.js';
+import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
+import { accessTokenTtl, issueAccessToken } from '../tokens/access-tokens.js';
+import { findRefreshTokenByHash, revokeFamily } from '../tokens/refresh-token-store.js';
+import { issueTokenSet, rotateRefreshToken } from '../tokens/refresh-tokens.js';
+import { findUserById } from '../users/user-store.js';
+import { toUser } from '../users/users.js';
+import { checkPkce } from './authorization.js';
+import { findCode, markCodeReplayed, spendCode } from './code-store.js';
+import { issueIdToken } from './id-tokens.js';
+import { formatScope, hasScope, parseScope } from './scopes.js';
+
+type GrantDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log'>;
+
+export interface OAuthTokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  id_token?: string;
+  refresh_token?: string;
+}
+
+export async function exchangeAuthorizationCode(
+  deps: GrantDeps,
+  app: App,
+  input: { code: string; redirectUri?: string | undefined; codeVerifier?: string | undefined },
+  meta: RequestMeta = {},
+): Promise<OAuthTokenResponse> {
+  if (!app.grantTypes.includes('authorization_code')) throw new AppError('unauthorized_client', 'This client may not use the authorization code grant');
+  const hash = sha256(input.code);
+  const now = deps.clock.now();
+  const row = await spendCode(deps.db, hash, app.appId, now);
+  if (!row) {
+    const replayed = await markCodeReplayed(deps.db, hash, app.appId, now);
+    if (replayed) {
+      // RFC 6749 §4.1.2 / RFC 9700 §4.2.4: a second use revokes what the first one issued.
+      const revoked = await revokeFamily(deps.db, replayed.family_id, now, 'code_replay');
+      deps.log.warn({ event: 'authorization_code.replay', appId: app.appId, familyId: replayed.family_id, revoked }, 'authorization code replay');
+      await recordAuditEvent(deps, { event: 'authorization_code.replay', userId: replayed.user_id, appId: app.appId, data: { familyId: replayed.family_id, revoked } }, meta);
+    }
+    throw invalidGrant('The authorization code is invalid, expired or already used');
+  }
+  if (input.redirectUri !== row.redirect_uri) throw invalidGrant('redirect_uri does not match the authorization request');
+  const pkce = checkPkce(row.code_challenge, input.codeVerifier);
+  if (pkce === 'missing') throw invalidGrant('code_verifier is required');
+  if (pkce === 'mismatch') throw invalidGrant('code_verifier does not match the code_challenge');
+  if (pkce === 'unexpected') throw invalidGrant('code_verifier was sent but the authorization request had no code_challenge');
+
+  const userRow = await findUserById(deps.db, row.user_id);
+  if (!userRow || userRow.disabled_at) throw invalidGrant('The user can no longer sign in');
+  const user = toUser(userRow);
+  const offline = hasScope(row.scope, 'offline_access') && app.grantTypes.includes('refresh_token');
+  let accessToken: string;
+  let expiresIn: number;
+  let refreshToken: string | undefined;
+  if (offline) {
+    const set = await issueTokenSet(deps, user, app, { familyId: row.family_id, sessionId: row.session_id, authTime: row.auth_time, scope: row.scope }, meta);
+    ({ access_token: accessToken, expires_in: expiresIn, refresh_token: refreshToken } = set);
+  } else {
+    const access = await issueAccessToken(deps, user, app);
+    ({ token: accessToken, expiresIn } = access);
+  }
+  const res: OAuthTokenResponse = { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn, scope: row.scope };
+  if (hasScope(row.scope, 'openid')) {
+    res.id_token = await issueIdToken(deps, {
+      user,
+      app,
+      scope: row.scope,
+      accessToken,
+      authTime: row.auth_time,
+      nonce: row.nonce,
+      sessionId: row.session_id,
+      ttl: accessTokenTtl(deps, app),
+    });
+  }
+  if (refreshToken) {
+    // A replay that raced this redemption may have revoked the family before it existed: look again.
+    if ((await findCode(deps.db, hash))?.replayed_at) {
+      await revokeFamily(deps.db, row.family_id, deps.clock.now(), 'code_replay');
+      throw invalidGrant('The authorization code is invalid, expired or already used');
+    }
+    res.refresh_token = refreshToken;
+  }
+  return res;
+}
+
+/** RFC 6749 §5.2 wants 400 for invalid_grant; the Keymaster /token/refresh contract answers 401. */
+function asOAuthError(err: unknown): unknown {
+  if (err instanceof AppError && err.code === 'invalid_grant') return invalidGrant(err.description, { ...(err.detail && { detail: err.detail }) });
+  if (err instanceof AppError && err.code === 'forbidden') return invalidGrant(err.description);
+  return err;
+}
+
+export async function refreshGrant(
+  deps: GrantDeps,
+  app: App,
+  input: { refreshToken: string; scope?: string | undefined },
+  meta: RequestMeta = {},
+): Promise<OAuthTokenResponse> {
+  if (!app.grantTypes.includes('refresh_token')) throw new AppError('unauthorized_client', 'This client may not use the refresh token grant');
+  const rotated = await rotateRefreshToken(deps, { refreshToken: input.refreshToken, appId: app.appId }, meta).catch((err) => {
+    throw asOAuthError(err);
+  });
+  const scope = rotated.scope ?? '';
+  // RFC 6749 §6: a narrower scope may be asked for, never a wider one. The family keeps its scope.
+  if (input.scope !== undefined && parseScope(input.scope).some((s) => !hasScope(scope, s))) {
+    throw new AppError('invalid_scope', 'The requested scope exceeds the scope originally granted');
+  }
+  const res: OAuthTokenResponse = { access_token: rotated.access_token, token_type: 'Bearer', expires_in: rotated.expires_in, scope, refresh_token: rotated.refresh_token };
+  if (hasScope(scope, 'openid')) {
+    const child = await findRefreshTokenByHash(deps.db, sha256(rotated.refresh_token));
+    const userRow = child && (await findUserById(deps.db, child.user_id));
+    if (child && userRow) {
+      res.id_token = await issueIdToken(deps, {
+        user: toUser(userRow),
+        app,
+        scope,
+        accessToken: rotated.access_token,
+        authTime: child.auth_time,
+        sessionId: child.session_id,
+        ttl: accessTokenTtl(deps, app),
+      });
+    }
+  }
+  return res;
+}
+
+export interface ServiceTokenResponse {
+  access_token: string;
+  token_type: 'bearer';
+  expires_in: number;
+  scope: string;
+}
+
+/** Client credentials (RFC 6749 §4.4): a service token, sub = the app, only the app's allowed service scopes. */
+export async function clientCredentialsGrant(
+  deps: Pick<Deps, 'config' | 'clock' | 'keys'>,
+  app: App,
+  input: { scope?: string | undefined },
+): Promise<ServiceTokenResponse> {
+  if (app.clientType !== 'confidential' || !app.grantTypes.includes('client_credentials')) {
+    throw new AppError('unauthorized_client', 'This client may not use the client_credentials grant');
+  }
+  const requested = parseScope(input.scope);
+  const allowed = app.allowedScopes.filter((s) => (SERVICE_SCOPES as readonly string[]).includes(s));
+  const bad = requested.find((s) => !allowed.includes(s));
+  if (bad !== undefined) throw new AppError('invalid_scope', `invalid_scope: ${bad}`);
+  const scope = formatScope(requested.length ? requested : allowed);
+  const iat = epochSeconds(deps.clock.now());
+  const expiresIn = accessTokenTtl(deps, app);
+  const token = await deps.keys.sign(
+    { iss: deps.config.issuer, sub: app.appId, client_id: app.appId, scope, token_type: 'service', iat, exp: iat + expiresIn, jti: randomUUID() },
+    'at+jwt',
+  );
+  return { access_token: token, token_type: 'bearer', expires_in: expiresIn, scope };
+}

@@ -1,0 +1,28 @@
+// GET and POST /authorize (RFC 6749 §4.1.1, OIDC Core §3.1.2): a code at once for a live SSO
+// session, otherwise the branded sign-in page carrying the sealed request; errors before the client
+// and redirect_uri are known are pages, after that redirects (§4.1.2.1).
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { z } from 'zod';
+import type { Deps } from '../../deps.js';
+import { authorize } from '../../domain/oidc/authorization.js';
+import { AuthorizeParams } from '../schemas/oidc.js';
+import { readSsoCookie } from '../sso-cookie.js';
+import { renderLoginPage } from './login.js';
+
+const oidcAuthorizeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
+  async function handle(req: FastifyRequest, reply: FastifyReply, params: z.infer<typeof AuthorizeParams>) {
+    const outcome = await authorize(deps, params, { cookieValue: readSsoCookie(deps.config, req) });
+    if (outcome.kind === 'redirect') return reply.header('Cache-Control', 'no-store').redirect(outcome.url, 303);
+    return renderLoginPage(
+      reply,
+      outcome.app,
+      { app_id: outcome.app.appId, redirect_uri: params.redirect_uri!, authz: outcome.pending },
+      outcome.loginHint !== undefined ? { email: outcome.loginHint } : {},
+    );
+  }
+  const config = { errorFormat: 'html' as const };
+  app.get('/authorize', { schema: { querystring: AuthorizeParams }, config }, (req, reply) => handle(req, reply, req.query));
+  app.post('/authorize', { schema: { body: AuthorizeParams }, config }, (req, reply) => handle(req, reply, req.body));
+};
+export default oidcAuthorizeRoutes;

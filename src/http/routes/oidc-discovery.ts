@@ -1,0 +1,46 @@
+// GET /.well-known/openid-configuration (OIDC Discovery 1.0 §3) and /.well-known/oauth-authorization-server
+// (RFC 8414): one document, built once from the configured issuer. Every value listed is implemented.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Config } from '../../config.js';
+import type { Deps } from '../../deps.js';
+import { GRANT_TYPES, SCOPES } from '../../domain/apps/apps.js';
+
+export function discoveryDocument(config: Pick<Config, 'issuer'>) {
+  const at = (path: string) => `${config.issuer}${path}`;
+  const clientAuth = ['client_secret_basic', 'client_secret_post'];
+  return {
+    issuer: config.issuer,
+    authorization_endpoint: at('/authorize'),
+    token_endpoint: at('/token'),
+    userinfo_endpoint: at('/userinfo'),
+    jwks_uri: at('/.well-known/jwks.json'),
+    revocation_endpoint: at('/revoke'),
+    introspection_endpoint: at('/introspect'),
+    end_session_endpoint: at('/end_session'),
+    scopes_supported: [...SCOPES],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: [...GRANT_TYPES],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: ['RS256'],
+    token_endpoint_auth_methods_supported: [...clientAuth, 'none'],
+    revocation_endpoint_auth_methods_supported: [...clientAuth, 'none'],
+    introspection_endpoint_auth_methods_supported: clientAuth,
+    code_challenge_methods_supported: ['S256'],
+    prompt_values_supported: ['none', 'login'],
+    claims_supported: ['iss', 'sub', 'aud', 'azp', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'sid', 'email', 'email_verified', 'name', 'roles'],
+    claims_parameter_supported: false,
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    authorization_response_iss_parameter_supported: true,
+  };
+}
+
+const oidcDiscoveryRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
+  const body = JSON.stringify(discoveryDocument(deps.config));
+  const handler = (_req: unknown, reply: import('fastify').FastifyReply) =>
+    reply.header('Cache-Control', 'public, max-age=300').type('application/json; charset=utf-8').send(body);
+  app.get('/.well-known/openid-configuration', handler);
+  app.get('/.well-known/oauth-authorization-server', handler);
+};
+export default oidcDiscoveryRoutes;

@@ -1,0 +1,46 @@
+// POST /token (RFC 6749 §3.2, form-encoded): authorization_code, refresh_token and client_credentials;
+// POST /auth/token: the Keymaster API's client-credentials endpoint (KEYMASTER-API.md §5).
+// Errors are RFC 6749 §5.2 JSON; every response carries Cache-Control: no-store.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { z } from 'zod';
+import type { Deps } from '../../deps.js';
+import { authenticateTokenClient } from '../../domain/oidc/client-auth.js';
+import { clientCredentialsGrant, exchangeAuthorizationCode, refreshGrant } from '../../domain/oidc/token-grants.js';
+import { AppError, invalidRequest } from '../../errors.js';
+import { clientCredentialsOf } from '../client-credentials.js';
+import { requestMeta } from '../request-meta.js';
+import { TokenBody, TokenResponse } from '../schemas/oidc.js';
+
+type Body = z.infer<typeof TokenBody>;
+
+const oidcTokenRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
+  const noStore = (reply: FastifyReply) => reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
+  const required = (v: string | undefined, name: string) => {
+    if (!v) throw invalidRequest(`Missing ${name}`);
+    return v;
+  };
+
+  async function grant(req: FastifyRequest, b: Body, allowed: readonly string[]) {
+    const type = required(b.grant_type, 'grant_type');
+    if (!allowed.includes(type)) throw new AppError('unsupported_grant_type', `Unsupported grant_type: ${type.slice(0, 50)}`);
+    const client = await authenticateTokenClient(deps, clientCredentialsOf(req, b), { allowPublic: type !== 'client_credentials' });
+    const meta = requestMeta(req);
+    if (type === 'authorization_code') {
+      return exchangeAuthorizationCode(deps, client, { code: required(b.code, 'code'), redirectUri: b.redirect_uri, codeVerifier: b.code_verifier }, meta);
+    }
+    if (type === 'refresh_token') return refreshGrant(deps, client, { refreshToken: required(b.refresh_token, 'refresh_token'), scope: b.scope }, meta);
+    return clientCredentialsGrant(deps, client, { scope: b.scope });
+  }
+
+  const schema = { body: TokenBody, response: { 200: TokenResponse } };
+  app.post('/token', { schema, config: { errorFormat: 'oauth' } }, async (req, reply) => {
+    noStore(reply);
+    return grant(req, req.body, ['authorization_code', 'refresh_token', 'client_credentials']);
+  });
+  app.post('/auth/token', { schema, config: { errorFormat: 'oauth' } }, async (req, reply) => {
+    noStore(reply);
+    return grant(req, req.body, ['client_credentials']);
+  });
+};
+export default oidcTokenRoutes;
