@@ -37,7 +37,8 @@ async function cli(args: string[], extraEnv: Record<string, string> = {}) {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-describe('keymaster CLI', () => {
+// Each call is a new process that opens the database (a fresh embedded one takes seconds): allow time.
+describe('keymaster CLI', { timeout: 180_000 }, () => {
   it('apps create --json prints the app with its secret once; list/show never show it again', async () => {
     const created = await cli(['apps', 'create', '--name', 'Demo', '--redirect-uri', 'https://a.example.com/cb', '--redirect-uri', 'https://b.example.com/cb', '--logout-uri', 'https://a.example.com/', '--color', '#112233', '--json']);
     expect(created.code).toBe(0);
