@@ -5,6 +5,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Deps } from './deps.js';
 import { errorHandler, toAppError, sendError } from './http/error-handler.js';
 import { registerWebPlugins } from './http/plugins/web.js';
+import accountSessionRoutes from './http/routes/account-sessions.js';
 import healthRoutes from './http/routes/health.js';
 import jwksRoutes from './http/routes/jwks.js';
 import keymasterTokenRoutes from './http/routes/keymaster-tokens.js';
@@ -34,6 +35,7 @@ export async function buildApp(deps: Deps) {
   await app.register(loginRoutes, { deps });
   await app.register(keymasterTokenRoutes, { deps });
   await app.register(ssoLogoutRoutes, { deps });
+  await app.register(accountSessionRoutes, { deps });
 
   return app;
 }

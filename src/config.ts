@@ -27,6 +27,10 @@ const EnvSchema = z.object({
   KEYMASTER_LOCKOUT_MINUTES: int(1, 10_080).default(60),
   KEYMASTER_TRUST_PROXY: bool.default(false),
   KEYMASTER_BODY_LIMIT: int(1024, 10 * 1024 * 1024).default(64 * 1024),
+  KEYMASTER_WEBHOOK_WORKER: bool.default(true),
+  KEYMASTER_WEBHOOK_POLL_MS: int(100, 3_600_000).default(2000),
+  KEYMASTER_WEBHOOK_MAX_ATTEMPTS: int(1, 50).default(8),
+  KEYMASTER_WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000),
 });
 
 export interface Config {
@@ -46,6 +50,11 @@ export interface Config {
   readonly lockoutMinutes: number;
   readonly trustProxy: boolean;
   readonly bodyLimit: number;
+  /** The webhook delivery worker runs in this server process (any number of processes may run it). */
+  readonly webhookWorker: boolean;
+  readonly webhookPollMs: number;
+  readonly webhookMaxAttempts: number;
+  readonly webhookTimeoutMs: number;
   /** Cookies get `Secure` (and the `__Host-` prefix) when the issuer is https. */
   readonly secureCookies: boolean;
 }
@@ -85,6 +94,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     lockoutMinutes: e.KEYMASTER_LOCKOUT_MINUTES,
     trustProxy: e.KEYMASTER_TRUST_PROXY,
     bodyLimit: e.KEYMASTER_BODY_LIMIT,
+    webhookWorker: e.KEYMASTER_WEBHOOK_WORKER,
+    webhookPollMs: e.KEYMASTER_WEBHOOK_POLL_MS,
+    webhookMaxAttempts: e.KEYMASTER_WEBHOOK_MAX_ATTEMPTS,
+    webhookTimeoutMs: e.KEYMASTER_WEBHOOK_TIMEOUT_MS,
     secureCookies: issuer.startsWith('https://'),
   });
 }

@@ -98,6 +98,31 @@ export interface RateLimitsTable {
   count: number;
 }
 
+export interface WebhooksTable {
+  id: string;
+  app_id: string;
+  url: string;
+  events: ColumnType<string[], string[], string[]>;
+  secret_enc: string;
+  disabled_at: Timestamp | null;
+  created_at: DefaultedTimestamp;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhook_id: string;
+  app_id: string;
+  event: string;
+  payload: string;
+  status: ColumnType<'pending' | 'delivered' | 'failed', 'pending' | 'delivered' | 'failed' | undefined, 'pending' | 'delivered' | 'failed'>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: DefaultedTimestamp;
+  delivered_at: Timestamp | null;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: DefaultedTimestamp;
@@ -112,6 +137,8 @@ export interface Database {
   audit_events: AuditEventsTable;
   rate_limits: RateLimitsTable;
   schema_migrations: SchemaMigrationsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type AppRow = Selectable<AppsTable>;
@@ -123,3 +150,6 @@ export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 export type NewRefreshToken = Insertable<RefreshTokensTable>;
+export type WebhookRow = Selectable<WebhooksTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;

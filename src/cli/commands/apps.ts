@@ -1,7 +1,7 @@
 // keymaster apps create|list|show|update|rotate-secret|delete
 import type { Command } from 'commander';
 import { createApp, deleteApp, getApp, listApps, rotateClientSecret, updateApp, type App } from '../../domain/apps/apps.js';
-import { print, table, withDeps } from '../context.js';
+import { CLI, print, table, withDeps } from '../context.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const csv = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -53,7 +53,7 @@ export function registerAppCommands(program: Command): void {
           logoUrl: o.logoUrl,
           primaryColor: o.color,
           providers: o.providers,
-        });
+        }, CLI);
         print(o.json, { ...appJson(app), client_secret: clientSecret }, `${appText(app)}\nclient_secret:  ${clientSecret}\n\nStore the client secret now: it is shown only once.`);
       });
     });
@@ -99,7 +99,7 @@ export function registerAppCommands(program: Command): void {
           logoUrl: o.logoUrl,
           primaryColor: o.color,
           providers: o.providers,
-        });
+        }, CLI);
         print(o.json, appJson(app), appText(app));
       });
     });
@@ -110,7 +110,7 @@ export function registerAppCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
-        const secret = await rotateClientSecret(deps, appId);
+        const secret = await rotateClientSecret(deps, appId, CLI);
         print(o.json, { app_id: appId, client_secret: secret }, `client_secret:  ${secret}\n\nStore it now: it is shown only once.`);
       });
     });
@@ -121,7 +121,7 @@ export function registerAppCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
-        await deleteApp(deps, appId);
+        await deleteApp(deps, appId, CLI);
         print(o.json, { app_id: appId, deleted: true }, `deleted ${appId}`);
       });
     });
