@@ -46,8 +46,9 @@ export async function listLiveFamilies(db: Db, userId: string, now: Date): Promi
       'h.app_id',
       'a.name as app_name',
       'h.expires_at',
-      'h.user_agent',
-      'h.ip',
+      // The device is the one that signed in (the family's first token); refreshes often come from an app's backend.
+      sql<string | null>`(select f.user_agent from refresh_tokens f where f.family_id = h.family_id order by f.created_at limit 1)`.as('user_agent'),
+      sql<string | null>`(select f.ip from refresh_tokens f where f.family_id = h.family_id order by f.created_at limit 1)`.as('ip'),
       'h.session_id',
       sql<Date>`(select min(f.created_at) from refresh_tokens f where f.family_id = h.family_id)`.as('started_at'),
       sql<Date | null>`(select max(f.last_used_at) from refresh_tokens f where f.family_id = h.family_id)`.as('last_used_at'),
