@@ -37,7 +37,11 @@ export const AppInput = z.object({
 });
 export type AppInput = z.input<typeof AppInput>;
 
+// No defaults here: an update that leaves a field out must leave it unchanged (zod 4 applies a
+// .default() even inside .partial(), which would reset providers and logout URIs on every update).
 export const AppUpdateInput = AppInput.partial().extend({
+  postLogoutRedirectUris: z.array(RedirectUri).max(50).optional(),
+  providers: z.array(z.enum(PROVIDERS)).min(1).optional(),
   logoUrl: AppInput.shape.logoUrl.nullable(),
   primaryColor: HexColor.nullable().optional(),
 });
