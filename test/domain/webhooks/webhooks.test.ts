@@ -2,11 +2,13 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addWebhook, enqueueWebhookEvent, pingWebhook } from '../../../src/domain/webhooks/webhooks.js';
+import { addWebhook, enqueueUserEvent, enqueueWebhookEvent, pingWebhook } from '../../../src/domain/webhooks/webhooks.js';
 import { deliverDueWebhooks, type DeliveryOptions } from '../../../src/domain/webhooks/webhook-delivery.js';
 import { FixedClock, HOUR, SECOND } from '../../../src/lib/clock.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
 import { DEFAULT_LOGOUT, makeApp, makeUser } from '../../helpers/factories.js';
+import { issueTokenSet } from '../../../src/domain/tokens/refresh-tokens.js';
+import { createUser } from '../../../src/domain/users/users.js';
 import { cookieHeader, cookiesOf, csrfTokenOf, form, FORM } from '../../helpers/http.js';
 import { signIn } from '../../helpers/sign-in.js';
 
@@ -181,5 +183,25 @@ describe('delivery', () => {
     expect(rows.map((r) => r.event)).toEqual(['user.logout']);
     expect(JSON.parse(rows[0]!.payload).data).toEqual({ user_id: user.id, email: user.email, name: user.name });
     expect(await deliveries(other.id)).toEqual([]);
+  });
+
+  it('user events go to the apps that know the user, and only to subscribers of that event', async () => {
+    const { app: a1 } = await makeApp(ctx.deps);
+    const { app: a2 } = await makeApp(ctx.deps);
+    const { user } = await makeUser(ctx.deps);
+    const { webhook: h1 } = await addWebhook(ctx.deps, { appId: a1.appId, url: rx.url, events: ['user.role_changed', 'user.signup'] });
+    const { webhook: h2 } = await addWebhook(ctx.deps, { appId: a2.appId, url: rx.url, events: ['user.role_changed'] });
+    const { webhook: h1login } = await addWebhook(ctx.deps, { appId: a1.appId, url: rx.url, events: ['user.login'] });
+    await issueTokenSet(ctx.deps, user, a1);
+    const ids = await enqueueUserEvent(ctx.deps, { event: 'user.role_changed', user });
+    expect(ids).toHaveLength(1);
+    expect((await deliveries(h1.id)).map((d) => d.event)).toEqual(['user.role_changed']);
+    expect(await deliveries(h2.id)).toEqual([]);
+    expect(await deliveries(h1login.id)).toEqual([]);
+
+    // Sign-up through an app: user.signup to that app.
+    const signedUp = await createUser(ctx.deps, { email: `new-${Date.now()}@example.com`, name: 'Neo' }, { appId: a1.appId });
+    const signup = (await deliveries(h1.id)).find((d) => d.event === 'user.signup')!;
+    expect(JSON.parse(signup.payload)).toMatchObject({ event: 'user.signup', app_id: a1.appId, data: { user_id: signedUp.id, email: signedUp.email, name: 'Neo' } });
   });
 });
