@@ -58,7 +58,8 @@ export async function addWebhook(
     secret_enc: encrypt(secretKey(deps), secret, id),
     created_at: deps.clock.now(),
   });
-  await recordAuditEvent(deps, { event: 'webhook.created', appId: v.appId, data: { webhookId: id, url: v.url, events: row.events } }, meta);
+  // Only the origin: receivers sometimes put a token in the path or query.
+  await recordAuditEvent(deps, { event: 'webhook.created', appId: v.appId, data: { webhookId: id, origin: new URL(v.url).origin, events: row.events } }, meta);
   return { webhook: toWebhook(row), secret };
 }
 
