@@ -6,6 +6,7 @@ import type { Deps } from './deps.js';
 import { errorHandler, toAppError, sendError } from './http/error-handler.js';
 import { registerWebPlugins } from './http/plugins/web.js';
 import assetRoutes from './http/routes/assets.js';
+import accountSessionRoutes from './http/routes/account-sessions.js';
 import healthRoutes from './http/routes/health.js';
 import jwksRoutes from './http/routes/jwks.js';
 import keymasterTokenRoutes from './http/routes/keymaster-tokens.js';
@@ -53,6 +54,7 @@ export async function buildApp(deps: Deps) {
   await app.register(oidcTokenOpsRoutes, { deps });
   await app.register(oidcUserinfoRoutes, { deps });
   await app.register(oidcEndSessionRoutes, { deps });
+  await app.register(accountSessionRoutes, { deps });
 
   return app;
 }

@@ -30,6 +30,10 @@ const EnvSchema = z.object({
   KEYMASTER_GOOGLE_ISSUER: z.url({ protocol: /^https?$/ }).max(500).default('https://accounts.google.com'),
   KEYMASTER_GOOGLE_CLIENT_ID: z.string().max(500).optional(),
   KEYMASTER_GOOGLE_CLIENT_SECRET: z.string().max(500).optional(),
+  KEYMASTER_WEBHOOK_WORKER: bool.default(true),
+  KEYMASTER_WEBHOOK_POLL_MS: int(100, 3_600_000).default(2000),
+  KEYMASTER_WEBHOOK_MAX_ATTEMPTS: int(1, 50).default(8),
+  KEYMASTER_WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000),
 });
 
 /** An upstream OpenID provider Keymaster signs users in through (discovered from `issuer`). */
@@ -74,6 +78,11 @@ export interface Config {
   readonly lockoutMinutes: number;
   readonly trustProxy: boolean;
   readonly bodyLimit: number;
+  /** The webhook delivery worker runs in this server process (any number of processes may run it). */
+  readonly webhookWorker: boolean;
+  readonly webhookPollMs: number;
+  readonly webhookMaxAttempts: number;
+  readonly webhookTimeoutMs: number;
   /** Cookies get `Secure` (and the `__Host-` prefix) when the issuer is https. */
   readonly secureCookies: boolean;
   /** "Continue with Google": set when both KEYMASTER_GOOGLE_CLIENT_ID and _SECRET are. */
@@ -118,6 +127,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     lockoutMinutes: e.KEYMASTER_LOCKOUT_MINUTES,
     trustProxy: e.KEYMASTER_TRUST_PROXY,
     bodyLimit: e.KEYMASTER_BODY_LIMIT,
+    webhookWorker: e.KEYMASTER_WEBHOOK_WORKER,
+    webhookPollMs: e.KEYMASTER_WEBHOOK_POLL_MS,
+    webhookMaxAttempts: e.KEYMASTER_WEBHOOK_MAX_ATTEMPTS,
+    webhookTimeoutMs: e.KEYMASTER_WEBHOOK_TIMEOUT_MS,
     secureCookies: issuer.startsWith('https://'),
     google,
   });

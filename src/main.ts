@@ -3,12 +3,14 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createDeps } from './deps.js';
+import { startWebhookWorker } from './domain/webhooks/webhook-delivery.js';
 import { DataDirLockedError } from './storage/db.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const deps = await createDeps(config, { role: 'server' });
   const app = await buildApp(deps);
+  const webhookWorker = config.webhookWorker ? startWebhookWorker(deps) : undefined;
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
@@ -16,6 +18,7 @@ async function main(): Promise<void> {
     deps.log.info({ event: 'server.stopping', signal }, 'shutting down');
     try {
       await app.close();
+      await webhookWorker?.stop();
       await deps.close();
     } finally {
       process.exit(0);

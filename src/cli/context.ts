@@ -7,6 +7,9 @@ import { AppError } from '../errors.js';
 import { DataDirLockedError } from '../storage/db.js';
 
 
+/** Audit metadata for changes made from the admin CLI. */
+export const CLI = { actor: 'cli' } as const;
+
 export async function withDeps<T>(fn: (deps: Deps) => Promise<T>): Promise<T> {
   const config = loadConfig();
   // Logs go to stderr (warn and up) so stdout stays clean for --json output.

@@ -2,7 +2,10 @@
 import { Command, CommanderError } from 'commander';
 import { migrate } from '../storage/migrate.js';
 import { registerAppCommands } from './commands/apps.js';
+import { registerAuditCommands } from './commands/audit.js';
+import { registerTokenCommands } from './commands/tokens.js';
 import { registerUserCommands } from './commands/users.js';
+import { registerWebhookCommands } from './commands/webhooks.js';
 import { loadConfig } from '../config.js';
 import { openDatabase } from '../storage/db.js';
 import { print, reportError } from './context.js';
@@ -29,6 +32,9 @@ export function buildProgram(): Command {
 
   registerAppCommands(program);
   registerUserCommands(program);
+  registerTokenCommands(program);
+  registerAuditCommands(program);
+  registerWebhookCommands(program);
   return program;
 }
 

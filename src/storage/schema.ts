@@ -142,6 +142,31 @@ export interface AuthorizationCodesTable {
   replayed_at: Timestamp | null;
 }
 
+export interface WebhooksTable {
+  id: string;
+  app_id: string;
+  url: string;
+  events: ColumnType<string[], string[], string[]>;
+  secret_enc: string;
+  disabled_at: Timestamp | null;
+  created_at: DefaultedTimestamp;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhook_id: string;
+  app_id: string;
+  event: string;
+  payload: string;
+  status: ColumnType<'pending' | 'delivered' | 'failed', 'pending' | 'delivered' | 'failed' | undefined, 'pending' | 'delivered' | 'failed'>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: DefaultedTimestamp;
+  delivered_at: Timestamp | null;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: DefaultedTimestamp;
@@ -159,6 +184,8 @@ export interface Database {
   upstream_flows: UpstreamFlowsTable;
   authorization_codes: AuthorizationCodesTable;
   schema_migrations: SchemaMigrationsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type AppRow = Selectable<AppsTable>;
@@ -174,3 +201,6 @@ export type IdentityRow = Selectable<IdentitiesTable>;
 export type UpstreamFlowRow = Selectable<UpstreamFlowsTable>;
 export type AuthorizationCodeRow = Selectable<AuthorizationCodesTable>;
 export type NewAuthorizationCode = Insertable<AuthorizationCodesTable>;
+export type WebhookRow = Selectable<WebhooksTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;

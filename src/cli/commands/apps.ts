@@ -1,7 +1,7 @@
 // keymaster apps create|list|show|update|rotate-secret|delete
 import type { Command } from 'commander';
 import { createApp, deleteApp, getApp, listApps, rotateClientSecret, updateApp, type App } from '../../domain/apps/apps.js';
-import { print, table, withDeps } from '../context.js';
+import { CLI, print, table, withDeps } from '../context.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const csv = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -65,7 +65,7 @@ export function registerAppCommands(program: Command): void {
           clientType: o.type,
           grantTypes: o.grantTypes,
           allowedScopes: o.scopes,
-        });
+        }, CLI);
         // A public app never authenticates with a secret (PKCE only), so none is shown.
         if (app.clientType === 'public') print(o.json, appJson(app), `${appText(app)}\n\nPublic app: no client secret; it must use PKCE (S256).`);
         else print(o.json, { ...appJson(app), client_secret: clientSecret }, `${appText(app)}\nclient_secret:  ${clientSecret}\n\nStore the client secret now: it is shown only once.`);
@@ -119,7 +119,7 @@ export function registerAppCommands(program: Command): void {
           clientType: o.type,
           grantTypes: o.grantTypes,
           allowedScopes: o.scopes,
-        });
+        }, CLI);
         print(o.json, appJson(app), appText(app));
       });
     });
@@ -130,7 +130,7 @@ export function registerAppCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
-        const secret = await rotateClientSecret(deps, appId);
+        const secret = await rotateClientSecret(deps, appId, CLI);
         print(o.json, { app_id: appId, client_secret: secret }, `client_secret:  ${secret}\n\nStore it now: it is shown only once.`);
       });
     });
@@ -141,7 +141,7 @@ export function registerAppCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
-        await deleteApp(deps, appId);
+        await deleteApp(deps, appId, CLI);
         print(o.json, { app_id: appId, deleted: true }, `deleted ${appId}`);
       });
     });

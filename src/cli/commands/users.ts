@@ -1,7 +1,7 @@
 // keymaster users create|list
 import type { Command } from 'commander';
 import { createUser, listUsers, parseRoles, type User } from '../../domain/users/users.js';
-import { print, table, withDeps } from '../context.js';
+import { CLI, print, table, withDeps } from '../context.js';
 
 export function userJson(u: User) {
   return {
@@ -31,7 +31,7 @@ export function registerUserCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {
-        const user = await createUser(deps, { email: o.email, password: o.password, name: o.name, roles: o.roles ?? [], verified: Boolean(o.verified) });
+        const user = await createUser(deps, { email: o.email, password: o.password, name: o.name, roles: o.roles ?? [], verified: Boolean(o.verified) }, CLI);
         print(o.json, userJson(user), `created user ${user.id} <${user.email}>${user.emailVerified ? '' : ' (email not verified: it cannot sign in until verified)'}`);
       });
     });

@@ -6,6 +6,7 @@ import type { Deps } from '../../deps.js';
 import { invalidClient, invalidRequest, notFound } from '../../errors.js';
 import { randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
 import type { AppRow } from '../../storage/schema.js';
+import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import * as store from './app-store.js';
 
 export const PROVIDERS = ['password', 'google'] as const;
@@ -101,7 +102,7 @@ export function toApp(row: AppRow): App {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (v: string) => UUID.test(v);
 
-export async function createApp(deps: Pick<Deps, 'db'>, input: AppInput): Promise<{ app: App; clientSecret: string }> {
+export async function createApp(deps: Pick<Deps, 'db' | 'clock'>, input: AppInput, meta: RequestMeta = {}): Promise<{ app: App; clientSecret: string }> {
   const v = AppInput.parse(input);
   checkClientSettings(v);
   const clientSecret = randomToken(32);
@@ -117,6 +118,7 @@ export async function createApp(deps: Pick<Deps, 'db'>, input: AppInput): Promis
     grant_types: v.grantTypes,
     allowed_scopes: v.allowedScopes,
   });
+  await recordAuditEvent(deps, { event: 'app.created', appId: row.app_id, data: { name: row.name } }, meta);
   return { app: toApp(row), clientSecret };
 }
 
@@ -136,7 +138,7 @@ export async function listApps(deps: Pick<Deps, 'db'>): Promise<App[]> {
   return (await store.listApps(deps.db)).map(toApp);
 }
 
-export async function updateApp(deps: Pick<Deps, 'db' | 'clock'>, appId: string, input: z.input<typeof AppUpdateInput>): Promise<App> {
+export async function updateApp(deps: Pick<Deps, 'db' | 'clock'>, appId: string, input: z.input<typeof AppUpdateInput>, meta: RequestMeta = {}): Promise<App> {
   const v = AppUpdateInput.parse(input);
   const current = await getApp(deps, appId);
   checkClientSettings({ clientType: v.clientType ?? current.clientType, grantTypes: v.grantTypes ?? current.grantTypes });
@@ -152,19 +154,23 @@ export async function updateApp(deps: Pick<Deps, 'db' | 'clock'>, appId: string,
     ...(v.allowedScopes !== undefined && { allowed_scopes: v.allowedScopes }),
     updated_at: deps.clock.now(),
   });
+  const changed = Object.entries(v).filter(([, val]) => val !== undefined).map(([k]) => k);
+  await recordAuditEvent(deps, { event: 'app.updated', appId, data: { changed } }, meta);
   return toApp(row!);
 }
 
 /** A new secret replaces the old one at once; the old secret stops working immediately. */
-export async function rotateClientSecret(deps: Pick<Deps, 'db' | 'clock'>, appId: string): Promise<string> {
+export async function rotateClientSecret(deps: Pick<Deps, 'db' | 'clock'>, appId: string, meta: RequestMeta = {}): Promise<string> {
   await getApp(deps, appId);
   const clientSecret = randomToken(32);
   await store.updateApp(deps.db, appId, { client_secret_hash: sha256(clientSecret), updated_at: deps.clock.now() });
+  await recordAuditEvent(deps, { event: 'app.secret_rotated', appId }, meta);
   return clientSecret;
 }
 
-export async function deleteApp(deps: Pick<Deps, 'db'>, appId: string): Promise<void> {
+export async function deleteApp(deps: Pick<Deps, 'db' | 'clock'>, appId: string, meta: RequestMeta = {}): Promise<void> {
   if (!isUuid(appId) || !(await store.deleteApp(deps.db, appId))) throw notFound(`No app with id ${appId}`);
+  await recordAuditEvent(deps, { event: 'app.deleted', appId }, meta);
 }
 
 /**

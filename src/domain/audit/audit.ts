@@ -1,11 +1,16 @@
 // Audit trail: security-relevant events in audit_events (never secrets; ids and reasons only).
+// Who caused an event is `data.actor`: "cli" for the admin CLI, "user" for a signed-in user acting on
+// their own account, absent for anonymous requests (sign-in attempts, token presentations).
 import type { Clock } from '../../lib/clock.js';
 import type { Db } from '../../storage/db.js';
-import { insertAuditEvent } from './audit-store.js';
+import type { AuditEventRow } from '../../storage/schema.js';
+import { insertAuditEvent, listAuditEvents as listRows } from './audit-store.js';
 
 export interface RequestMeta {
   ip?: string | undefined;
   userAgent?: string | undefined;
+  /** Who acted: "cli", "user", "system"…; recorded in the audit event's data. */
+  actor?: string | undefined;
 }
 
 export interface AuditEvent {
@@ -16,6 +21,7 @@ export interface AuditEvent {
 }
 
 export async function recordAuditEvent(deps: { db: Db; clock: Clock }, e: AuditEvent, meta: RequestMeta = {}): Promise<void> {
+  const data = { ...(e.data ?? {}), ...(meta.actor !== undefined && { actor: meta.actor }) };
   await insertAuditEvent(deps.db, {
     at: deps.clock.now(),
     event: e.event,
@@ -23,6 +29,38 @@ export async function recordAuditEvent(deps: { db: Db; clock: Clock }, e: AuditE
     app_id: e.appId ?? null,
     ip: meta.ip ?? null,
     user_agent: meta.userAgent?.slice(0, 512) ?? null,
-    data: JSON.stringify(e.data ?? {}),
+    data: JSON.stringify(data),
   });
+}
+
+export interface AuditEntry {
+  id: number;
+  at: Date;
+  event: string;
+  userId: string | null;
+  appId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  data: Record<string, unknown>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function listAuditEvents(
+  deps: { db: Db },
+  f: { userId?: string | undefined; appId?: string | undefined; event?: string | undefined; limit?: number | undefined } = {},
+): Promise<AuditEntry[]> {
+  // A malformed id cannot match a uuid column; answer "nothing" rather than a database error.
+  if ((f.userId && !UUID.test(f.userId)) || (f.appId && !UUID.test(f.appId))) return [];
+  const rows = await listRows(deps.db, { userId: f.userId, appId: f.appId, event: f.event, limit: Math.min(Math.max(f.limit ?? 100, 1), 10_000) });
+  return rows.map((r: AuditEventRow) => ({
+    id: Number(r.id),
+    at: r.at,
+    event: r.event,
+    userId: r.user_id,
+    appId: r.app_id,
+    ip: r.ip,
+    userAgent: r.user_agent,
+    data: r.data,
+  }));
 }

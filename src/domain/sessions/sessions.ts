@@ -7,6 +7,7 @@ import type { SessionRow } from '../../storage/schema.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { findUserById } from '../users/user-store.js';
 import { toUser, type User } from '../users/users.js';
+import { enqueueUserEvent } from '../webhooks/webhooks.js';
 import * as store from './session-store.js';
 
 export async function startSession(
@@ -37,7 +38,12 @@ export async function findSession(deps: Pick<Deps, 'db' | 'clock'>, cookieValue:
 export async function endSession(deps: Pick<Deps, 'db' | 'clock'>, cookieValue: string | undefined, meta: RequestMeta = {}): Promise<SessionRow | undefined> {
   if (!cookieValue || !/^[0-9a-f]{64}$/.test(cookieValue)) return undefined;
   const ended = await store.revokeSessionByHash(deps.db, sha256(cookieValue), deps.clock.now());
-  if (ended) await recordAuditEvent(deps, { event: 'session.ended', userId: ended.user_id, data: { sessionId: ended.id } }, meta);
+  if (ended) {
+    await recordAuditEvent(deps, { event: 'session.ended', userId: ended.user_id, data: { sessionId: ended.id } }, meta);
+    // user.logout ("SSO session revoked") goes to every app this session signed in to.
+    const user = await findUserById(deps.db, ended.user_id);
+    if (user) await enqueueUserEvent(deps, { event: 'user.logout', user, sessionId: ended.id });
+  }
   return ended;
 }
 

@@ -6,6 +6,7 @@ import { isUuid } from '../apps/apps.js';
 import { MINUTE } from '../../lib/clock.js';
 import type { UserRow } from '../../storage/schema.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
+import { enqueueUserEvent, enqueueWebhookEvent } from '../webhooks/webhooks.js';
 import { checkRateLimit, clearRateLimit, hitRateLimit, RULES } from '../rate-limits/rate-limits.js';
 import { hashPassword, MAX_PASSWORD_BYTES, needsRehash, verifyPassword } from './passwords.js';
 import * as store from './user-store.js';
@@ -53,7 +54,8 @@ export function toUser(row: UserRow): User {
   };
 }
 
-export async function createUser(deps: Pick<Deps, 'db' | 'clock'>, input: UserInput): Promise<User> {
+/** `meta.appId`: the app the user signed up through (its webhooks get user.signup). */
+export async function createUser(deps: Pick<Deps, 'db' | 'clock'>, input: UserInput, meta: RequestMeta & { appId?: string } = {}): Promise<User> {
   const v = UserInput.parse(input);
   const row = await store.insertUser(deps.db, {
     email: v.email,
@@ -63,6 +65,9 @@ export async function createUser(deps: Pick<Deps, 'db' | 'clock'>, input: UserIn
     email_verified_at: v.verified ? deps.clock.now() : null,
   });
   if (!row) throw conflict('Email already registered');
+  const { appId, ...requestMeta } = meta;
+  await recordAuditEvent(deps, { event: 'user.created', userId: row.id, appId, data: { roles: row.roles } }, requestMeta);
+  if (appId) await enqueueUserEvent(deps, { event: 'user.signup', user: row, appIds: [appId] });
   return toUser(row);
 }
 
@@ -126,12 +131,16 @@ export async function authenticatePassword(
     }
     throw invalidCredentials();
   }
-  if (row.disabled_at) throw new AppError('forbidden', 'Account is disabled');
-  if (!row.email_verified_at) throw new AppError('forbidden', 'Email not verified');
+  if (row.disabled_at || !row.email_verified_at) {
+    const reason = row.disabled_at ? 'disabled' : 'email_not_verified';
+    await recordAuditEvent(deps, { event: 'login.failure', userId: row.id, appId: input.appId, data: { reason } }, meta);
+    throw new AppError('forbidden', row.disabled_at ? 'Account is disabled' : 'Email not verified');
+  }
   const rehash = needsRehash(row.password_hash!) ? await hashPassword(input.password) : undefined;
   await store.recordSuccessfulLogin(deps.db, row.id, now, rehash);
   await clearRateLimit(deps, RULES.loginFailuresPerEmail, input.email);
   await recordAuditEvent(deps, { event: 'login.success', userId: row.id, appId: input.appId, data: { method: 'password' } }, meta);
+  if (input.appId) await enqueueWebhookEvent(deps, { appId: input.appId, event: 'user.login', data: { user_id: row.id, email: row.email, name: row.name } });
   return toUser({ ...row, failed_logins: 0, locked_until: null, last_login_at: now });
 }
 

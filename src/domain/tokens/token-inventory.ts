@@ -1,0 +1,177 @@
+// Token inventory (seed 001) for admins and a user's own sessions. A "session" is a refresh-token
+// family: one sign-in on one device for one app; rotations add children to it. Revocation always works
+// on whole families: a single token of a family is useless without the rest (its descendants carry on
+// the same sign-in), so revoking by jti ends the family that jti belongs to.
+import type { Deps } from '../../deps.js';
+import { invalidRequest, notFound } from '../../errors.js';
+import type { RefreshTokenRow } from '../../storage/schema.js';
+import { isUuid } from '../apps/apps.js';
+import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
+import { findUserByEmailOrId } from '../users/users.js';
+import { enqueueUserEvent } from '../webhooks/webhooks.js';
+import { revokeFamily, revokeUserTokens } from './refresh-token-store.js';
+import * as store from './token-inventory-store.js';
+
+export interface TokenInfo {
+  jti: string;
+  familyId: string;
+  parentJti: string | null;
+  /** The audience: the app the token is bound to. */
+  appId: string;
+  userId: string;
+  sessionId: string | null;
+  scope: string | null;
+  claims: Record<string, unknown>;
+  /** First 12 hex chars of the SHA-256 of the token: enough to match a token in hand, useless to forge one. */
+  hashPrefix: string;
+  lifetimeSeconds: number;
+  createdAt: Date;
+  expiresAt: Date;
+  lastUsedAt: Date | null;
+  rotatedAt: Date | null;
+  revokedAt: Date | null;
+  revokedReason: string | null;
+  userAgent: string | null;
+  ip: string | null;
+  state: 'active' | 'rotated' | 'revoked' | 'expired';
+}
+
+export function toTokenInfo(r: RefreshTokenRow, now: Date): TokenInfo {
+  const state = r.revoked_at ? 'revoked' : r.rotated_at ? 'rotated' : r.expires_at <= now ? 'expired' : 'active';
+  return {
+    jti: r.jti,
+    familyId: r.family_id,
+    parentJti: r.parent_jti,
+    appId: r.app_id,
+    userId: r.user_id,
+    sessionId: r.session_id,
+    scope: r.scope,
+    claims: r.claims,
+    hashPrefix: r.token_hash.slice(0, 12),
+    lifetimeSeconds: Math.round((r.expires_at.getTime() - r.created_at.getTime()) / 1000),
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    lastUsedAt: r.last_used_at,
+    rotatedAt: r.rotated_at,
+    revokedAt: r.revoked_at,
+    revokedReason: r.revoked_reason,
+    userAgent: r.user_agent,
+    ip: r.ip,
+    state,
+  };
+}
+
+async function resolveUserId(deps: Pick<Deps, 'db'>, ref: string): Promise<string> {
+  const user = ref.includes('@') || isUuid(ref) ? await findUserByEmailOrId(deps, ref) : undefined;
+  if (!user) throw notFound(`No user ${ref}`);
+  return user.id;
+}
+
+/** Newest first. `user` is an email or a user id; `active` keeps only tokens that could still be used. */
+export async function listTokens(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  f: { user?: string | undefined; appId?: string | undefined; familyId?: string | undefined; active?: boolean | undefined; limit?: number | undefined } = {},
+): Promise<TokenInfo[]> {
+  const userId = f.user ? await resolveUserId(deps, f.user) : undefined;
+  if (f.appId && !isUuid(f.appId)) throw invalidRequest('--app must be an app id (uuid)');
+  if (f.familyId && !isUuid(f.familyId)) throw invalidRequest('family id must be a uuid');
+  const now = deps.clock.now();
+  const rows = await store.listRefreshTokens(deps.db, {
+    userId,
+    appId: f.appId,
+    familyId: f.familyId,
+    liveAt: f.active ? now : undefined,
+    limit: Math.min(Math.max(f.limit ?? 100, 1), 10_000),
+  });
+  return rows.map((r) => toTokenInfo(r, now));
+}
+
+export type RevokeTarget = { jti: string } | { familyId: string } | { user: string };
+
+/** Admin revocation (CLI). Returns how many tokens (and, for a user, SSO sessions) were ended. */
+export async function revokeTokens(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  target: RevokeTarget,
+  meta: RequestMeta = {},
+): Promise<{ revoked: number; sessions: number }> {
+  const now = deps.clock.now();
+  if ('user' in target) {
+    const userId = await resolveUserId(deps, target.user);
+    const r = await signOutEverywhere(deps, userId, meta);
+    return { revoked: r.revoked, sessions: r.sessions };
+  }
+  let familyId: string;
+  let row: RefreshTokenRow | undefined;
+  if ('jti' in target) {
+    row = isUuid(target.jti) ? await store.findRefreshTokenByJti(deps.db, target.jti) : undefined;
+    if (!row) throw notFound(`No refresh token with jti ${target.jti}`);
+    familyId = row.family_id;
+  } else {
+    if (!isUuid(target.familyId)) throw notFound(`No token family ${target.familyId}`);
+    [row] = await store.listRefreshTokens(deps.db, { familyId: target.familyId, limit: 1 });
+    if (!row) throw notFound(`No token family ${target.familyId}`);
+    familyId = target.familyId;
+  }
+  const revoked = await revokeFamily(deps.db, familyId, now, 'admin');
+  if (revoked > 0) {
+    await recordAuditEvent(deps, { event: 'refresh_token.revoked', userId: row.user_id, appId: row.app_id, data: { familyId, revoked, reason: 'admin' } }, meta);
+  }
+  return { revoked, sessions: 0 };
+}
+
+export interface UserSession {
+  id: string;
+  appId: string;
+  appName: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  expiresAt: Date;
+  userAgent: string | null;
+  ip: string | null;
+}
+
+/** The user's live sign-ins (refresh-token families), newest activity first. */
+export async function listUserSessions(deps: Pick<Deps, 'db' | 'clock'>, userId: string): Promise<UserSession[]> {
+  const rows = await store.listLiveFamilies(deps.db, userId, deps.clock.now());
+  return rows.map((r) => ({
+    id: r.family_id,
+    appId: r.app_id,
+    appName: r.app_name,
+    createdAt: new Date(r.started_at),
+    lastUsedAt: r.last_used_at ? new Date(r.last_used_at) : null,
+    expiresAt: r.expires_at,
+    userAgent: r.user_agent,
+    ip: r.ip,
+  }));
+}
+
+/** Ends one of the user's own sessions; someone else's (or an unknown or ended one) is 404, alike. */
+export async function revokeUserSession(deps: Pick<Deps, 'db' | 'clock'>, userId: string, familyId: string, meta: RequestMeta = {}): Promise<void> {
+  const now = deps.clock.now();
+  const live = isUuid(familyId) ? await store.listRefreshTokens(deps.db, { userId, familyId, liveAt: now, limit: 1 }) : [];
+  const revoked = live.length ? await store.revokeUserFamily(deps.db, userId, familyId, now, 'user_signed_out') : 0;
+  if (revoked === 0) throw notFound('Session not found');
+  await recordAuditEvent(deps, { event: 'refresh_token.revoked', userId, appId: live[0]!.app_id, data: { familyId, revoked, reason: 'user_signed_out' } }, meta);
+}
+
+/**
+ * "Sign out everywhere": every refresh token and SSO session of the user ends now (access tokens run
+ * out within their lifetime). The user's apps get a user.logout webhook.
+ */
+export async function signOutEverywhere(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  userId: string,
+  meta: RequestMeta = {},
+): Promise<{ revoked: number; sessions: number }> {
+  const now = deps.clock.now();
+  const { revoked, sessionIds } = await deps.db.transaction().execute(async (trx) => ({
+    revoked: await revokeUserTokens(trx, userId, now, 'signed_out_everywhere'),
+    sessionIds: await store.revokeUserSessions(trx, userId, now),
+  }));
+  await recordAuditEvent(deps, { event: 'user.signed_out_everywhere', userId, data: { revoked, sessions: sessionIds.length } }, meta);
+  if (revoked > 0 || sessionIds.length > 0) {
+    const user = await findUserByEmailOrId(deps, userId);
+    if (user) await enqueueUserEvent(deps, { event: 'user.logout', user });
+  }
+  return { revoked, sessions: sessionIds.length };
+}

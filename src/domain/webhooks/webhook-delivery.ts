@@ -1,0 +1,117 @@
+// The webhook delivery worker: claims due rows (FOR UPDATE SKIP LOCKED, so any number of processes can
+// run it), POSTs each signed body with a timeout, and records success (2xx), a retry with exponential
+// backoff and jitter, or, after the last attempt, 'failed'. Redirects are not followed: a 3xx is a failure.
+import { createHmac } from 'node:crypto';
+import type { Deps } from '../../deps.js';
+import { epochSeconds, HOUR, SECOND } from '../../lib/clock.js';
+import { startIntervalJob, type IntervalJob } from '../../lib/interval-job.js';
+import type { WebhookDeliveryRow } from '../../storage/schema.js';
+import * as store from './webhook-store.js';
+import { webhookSecret } from './webhooks.js';
+
+/** `sha256=<hex>`: HMAC-SHA256 of the raw body, keyed with the secret string's UTF-8 bytes (KEYMASTER-API.md §6). */
+export function signWebhookBody(secret: string, body: string): string {
+  return `sha256=${createHmac('sha256', Buffer.from(secret, 'utf8')).update(body, 'utf8').digest('hex')}`;
+}
+
+export interface DeliveryOptions {
+  maxAttempts: number;
+  timeoutMs: number;
+  batchSize?: number;
+  /** First retry delay; doubles each attempt, capped at 6 h, then scaled by a random 50–100 %. */
+  baseDelayMs?: number;
+  random?: () => number;
+  fetch?: typeof fetch;
+}
+
+export function retryDelayMs(attempts: number, baseDelayMs: number, random: () => number): number {
+  const exp = Math.min(baseDelayMs * 2 ** Math.max(attempts - 1, 0), 6 * HOUR);
+  return Math.round(exp * (0.5 + random() * 0.5));
+}
+
+export interface DeliveryRunResult {
+  claimed: number;
+  delivered: number;
+  retried: number;
+  failed: number;
+}
+
+type Deliverable = Pick<Deps, 'db' | 'clock' | 'secret' | 'log'>;
+
+/** One pass of the worker: claim what is due, send it, record the outcomes. */
+export async function deliverDueWebhooks(deps: Deliverable, opts: DeliveryOptions): Promise<DeliveryRunResult> {
+  const now = deps.clock.now();
+  // The lease outlasts the request timeout, so a slow send is never claimed again while in flight.
+  const lease = new Date(now.getTime() + opts.timeoutMs + 60 * SECOND);
+  const claimed = await store.claimDueDeliveries(deps.db, now, lease, opts.batchSize ?? 20);
+  const result: DeliveryRunResult = { claimed: claimed.length, delivered: 0, retried: 0, failed: 0 };
+  if (claimed.length === 0) return result;
+  const hooks = new Map((await store.findWebhooksByIds(deps.db, [...new Set(claimed.map((d) => d.webhook_id))])).map((h) => [h.id, h]));
+  await Promise.all(
+    claimed.map(async (d) => {
+      const hook = hooks.get(d.webhook_id);
+      const outcome = hook
+        ? await send(deps, d, hook.url, webhookSecret(deps, hook), opts)
+        : ({ ok: false, status: null, error: 'webhook removed' } as const);
+      const at = deps.clock.now();
+      if (outcome.ok) {
+        await store.recordAttempt(deps.db, d.id, d.attempts, { status: 'delivered', last_status: outcome.status, last_error: null, delivered_at: at });
+        result.delivered++;
+      } else if (d.attempts >= opts.maxAttempts || !hook) {
+        await store.recordAttempt(deps.db, d.id, d.attempts, { status: 'failed', last_status: outcome.status, last_error: outcome.error });
+        deps.log.warn({ event: 'webhook.failed', deliveryId: d.id, webhookId: d.webhook_id, attempts: d.attempts, status: outcome.status }, 'webhook delivery gave up');
+        result.failed++;
+      } else {
+        const delay = retryDelayMs(d.attempts, opts.baseDelayMs ?? 30 * SECOND, opts.random ?? Math.random);
+        await store.recordAttempt(deps.db, d.id, d.attempts, {
+          status: 'pending',
+          last_status: outcome.status,
+          last_error: outcome.error,
+          next_attempt_at: new Date(at.getTime() + delay),
+        });
+        result.retried++;
+      }
+    }),
+  );
+  return result;
+}
+
+async function send(
+  deps: Deliverable,
+  d: WebhookDeliveryRow,
+  url: string,
+  secret: string,
+  opts: DeliveryOptions,
+): Promise<{ ok: boolean; status: number | null; error: string | null }> {
+  try {
+    const res = await (opts.fetch ?? fetch)(url, {
+      method: 'POST',
+      redirect: 'manual',
+      signal: AbortSignal.timeout(opts.timeoutMs),
+      headers: {
+        'Content-Type': 'application/json',
+        'User-Agent': 'Keymaster-Webhooks/1',
+        'X-Keymaster-Event': d.event,
+        'X-Keymaster-Delivery': d.id,
+        'X-Keymaster-Timestamp': String(epochSeconds(deps.clock.now())),
+        'X-Keymaster-Signature': signWebhookBody(secret, d.payload),
+      },
+      body: d.payload,
+    });
+    await res.body?.cancel().catch(() => {});
+    return res.status >= 200 && res.status < 300 ? { ok: true, status: res.status, error: null } : { ok: false, status: res.status, error: `HTTP ${res.status}` };
+  } catch (err) {
+    const e = err as Error;
+    return { ok: false, status: null, error: (e.name === 'TimeoutError' ? 'timeout' : e.message).slice(0, 500) };
+  }
+}
+
+/** The server's worker: a pass every KEYMASTER_WEBHOOK_POLL_MS; stop() waits for the pass in flight. */
+export function startWebhookWorker(deps: Deliverable & Pick<Deps, 'config'>): IntervalJob {
+  const opts: DeliveryOptions = { maxAttempts: deps.config.webhookMaxAttempts, timeoutMs: deps.config.webhookTimeoutMs };
+  return startIntervalJob(
+    () => deliverDueWebhooks(deps, opts),
+    deps.config.webhookPollMs,
+    (err) => deps.log.error({ err, event: 'webhook.worker_error' }, 'webhook worker pass failed'),
+  );
+}
