@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { migrate } from '../storage/migrate.js';
 import { registerAppCommands } from './commands/apps.js';
+import { registerHousekeepingCommands } from './commands/housekeeping.js';
+import { registerKeyCommands } from './commands/keys.js';
 import { registerUserCommands } from './commands/users.js';
 import { loadConfig } from '../config.js';
 import { openDatabase } from '../storage/db.js';
@@ -29,6 +31,8 @@ export function buildProgram(): Command {
 
   registerAppCommands(program);
   registerUserCommands(program);
+  registerKeyCommands(program);
+  registerHousekeepingCommands(program);
   return program;
 }
 

@@ -1,9 +1,14 @@
 // keymaster apps create|list|show|update|rotate-secret|delete
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { createApp, deleteApp, getApp, listApps, rotateClientSecret, updateApp, type App } from '../../domain/apps/apps.js';
 import { print, table, withDeps } from '../context.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+const reuseInterval = (v: string): number | null => {
+  if (v === 'default') return null;
+  if (!/^\d{1,3}$/.test(v) || Number(v) > 300) throw new InvalidArgumentError('must be 0-300 seconds or "default"');
+  return Number(v);
+};
 const csv = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 
 function appJson(app: App) {
@@ -15,6 +20,7 @@ function appJson(app: App) {
     logo_url: app.logoUrl,
     primary_color: app.primaryColor,
     providers: app.providers,
+    refresh_reuse_interval: app.refreshReuseInterval,
     created_at: app.createdAt.toISOString(),
   };
 }
@@ -28,6 +34,7 @@ function appText(app: App): string {
     `providers:      ${app.providers.join(',')}`,
     `logo_url:       ${app.logoUrl ?? '(none)'}`,
     `color:          ${app.primaryColor ?? '(default)'}`,
+    `reuse_interval: ${app.refreshReuseInterval === null ? '(server default)' : `${app.refreshReuseInterval}s`}`,
   ].join('\n');
 }
 
@@ -89,6 +96,7 @@ export function registerAppCommands(program: Command): void {
     .option('--logo-url <url>')
     .option('--color <hex>')
     .option('--providers <list>', 'comma-separated', csv)
+    .option('--reuse-interval <seconds>', 'refresh reuse grace, 0-300 (0 = strict; "default" = server default)', reuseInterval)
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
@@ -99,6 +107,7 @@ export function registerAppCommands(program: Command): void {
           logoUrl: o.logoUrl,
           primaryColor: o.color,
           providers: o.providers,
+          refreshReuseInterval: o.reuseInterval,
         });
         print(o.json, appJson(app), appText(app));
       });

@@ -36,9 +36,13 @@ export const AppInput = z.object({
 });
 export type AppInput = z.input<typeof AppInput>;
 
+/** Seconds within which a rotated refresh token may be presented again for the same successor; 0 = strict. */
+export const ReuseInterval = z.number().int().min(0).max(300);
+
 export const AppUpdateInput = AppInput.partial().extend({
   logoUrl: AppInput.shape.logoUrl.nullable(),
   primaryColor: HexColor.nullable().optional(),
+  refreshReuseInterval: ReuseInterval.nullable().optional(),
 });
 
 export interface App {
@@ -51,6 +55,8 @@ export interface App {
   providers: string[];
   accessTokenTtl: number | null;
   refreshTokenTtlDays: number | null;
+  /** NULL = the server default (KEYMASTER_REFRESH_REUSE_INTERVAL). */
+  refreshReuseInterval: number | null;
   createdAt: Date;
 }
 
@@ -65,6 +71,7 @@ export function toApp(row: AppRow): App {
     providers: row.providers,
     accessTokenTtl: row.access_token_ttl,
     refreshTokenTtlDays: row.refresh_token_ttl_days,
+    refreshReuseInterval: row.refresh_reuse_interval,
     createdAt: row.created_at,
   };
 }
@@ -113,6 +120,7 @@ export async function updateApp(deps: Pick<Deps, 'db' | 'clock'>, appId: string,
     ...(v.logoUrl !== undefined && { logo_url: v.logoUrl }),
     ...(v.primaryColor !== undefined && { primary_color: v.primaryColor }),
     ...(v.providers !== undefined && { providers: v.providers }),
+    ...(v.refreshReuseInterval !== undefined && { refresh_reuse_interval: v.refreshReuseInterval }),
     updated_at: deps.clock.now(),
   });
   return toApp(row!);
