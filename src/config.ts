@@ -34,6 +34,12 @@ const EnvSchema = z.object({
   KEYMASTER_WEBHOOK_POLL_MS: int(100, 3_600_000).default(2000),
   KEYMASTER_WEBHOOK_MAX_ATTEMPTS: int(1, 50).default(8),
   KEYMASTER_WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  KEYMASTER_KEY_ROTATION_DAYS: int(0, 3650).default(90),
+  KEYMASTER_KEY_POLL_SECONDS: int(1, 3600).default(5),
+  KEYMASTER_REFRESH_REUSE_INTERVAL: int(0, 300).default(10),
+  KEYMASTER_PRUNE_INTERVAL_SECONDS: int(0, 86_400).default(600),
+  KEYMASTER_PRUNE_BATCH_SIZE: int(10, 100_000).default(1000),
+  KEYMASTER_PRUNE_RETENTION_DAYS: int(0, 365).default(7),
 });
 
 /** An upstream OpenID provider Keymaster signs users in through (discovered from `issuer`). */
@@ -83,6 +89,17 @@ export interface Config {
   readonly webhookPollMs: number;
   readonly webhookMaxAttempts: number;
   readonly webhookTimeoutMs: number;
+  /** Days a key signs before a successor is scheduled; 0 = rotate only by `keymaster keys rotate`. */
+  readonly keyRotationDays: number;
+  /** How often each process checks the signing_keys table for changes (seconds). */
+  readonly keyPollSeconds: number;
+  /** Default refresh reuse interval in seconds (apps may override); 0 = strict rotation. */
+  readonly refreshReuseInterval: number;
+  /** How often housekeeping runs in each process (seconds); 0 = never (run `keymaster prune`). */
+  readonly pruneIntervalSeconds: number;
+  readonly pruneBatchSize: number;
+  /** Expired or revoked rows are kept this many days (audit and support) before they are deleted. */
+  readonly pruneRetentionDays: number;
   /** Cookies get `Secure` (and the `__Host-` prefix) when the issuer is https. */
   readonly secureCookies: boolean;
   /** "Continue with Google": set when both KEYMASTER_GOOGLE_CLIENT_ID and _SECRET are. */
@@ -131,6 +148,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhookPollMs: e.KEYMASTER_WEBHOOK_POLL_MS,
     webhookMaxAttempts: e.KEYMASTER_WEBHOOK_MAX_ATTEMPTS,
     webhookTimeoutMs: e.KEYMASTER_WEBHOOK_TIMEOUT_MS,
+    keyRotationDays: e.KEYMASTER_KEY_ROTATION_DAYS,
+    keyPollSeconds: e.KEYMASTER_KEY_POLL_SECONDS,
+    refreshReuseInterval: e.KEYMASTER_REFRESH_REUSE_INTERVAL,
+    pruneIntervalSeconds: e.KEYMASTER_PRUNE_INTERVAL_SECONDS,
+    pruneBatchSize: e.KEYMASTER_PRUNE_BATCH_SIZE,
+    pruneRetentionDays: e.KEYMASTER_PRUNE_RETENTION_DAYS,
     secureCookies: issuer.startsWith('https://'),
     google,
   });

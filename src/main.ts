@@ -1,16 +1,16 @@
 // Server entry: loadConfig → createDeps → buildApp → listen; on SIGTERM/SIGINT stop accepting,
-// drain in-flight requests, close the database.
+// drain in-flight requests, stop the background jobs (src/jobs.ts), close the database.
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createDeps } from './deps.js';
-import { startWebhookWorker } from './domain/webhooks/webhook-delivery.js';
+import { startJobs } from './jobs.js';
 import { DataDirLockedError } from './storage/db.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const deps = await createDeps(config, { role: 'server' });
   const app = await buildApp(deps);
-  const webhookWorker = config.webhookWorker ? startWebhookWorker(deps) : undefined;
+  const jobs = startJobs(deps);
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     deps.log.info({ event: 'server.stopping', signal }, 'shutting down');
     try {
       await app.close();
-      await webhookWorker?.stop();
+      await jobs.stop();
       await deps.close();
     } finally {
       process.exit(0);

@@ -4,6 +4,8 @@ import { migrate } from '../storage/migrate.js';
 import { registerAppCommands } from './commands/apps.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerTokenCommands } from './commands/tokens.js';
+import { registerHousekeepingCommands } from './commands/housekeeping.js';
+import { registerKeyCommands } from './commands/keys.js';
 import { registerUserCommands } from './commands/users.js';
 import { registerWebhookCommands } from './commands/webhooks.js';
 import { loadConfig } from '../config.js';
@@ -35,6 +37,8 @@ export function buildProgram(): Command {
   registerTokenCommands(program);
   registerAuditCommands(program);
   registerWebhookCommands(program);
+  registerKeyCommands(program);
+  registerHousekeepingCommands(program);
   return program;
 }
 

@@ -19,6 +19,7 @@ export interface AppsTable {
   client_type: ColumnType<'confidential' | 'public', 'confidential' | 'public' | undefined, 'confidential' | 'public'>;
   grant_types: ColumnType<string[], string[] | undefined, string[]>;
   allowed_scopes: ColumnType<string[], string[] | undefined, string[]>;
+  refresh_reuse_interval: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
 }
@@ -38,15 +39,19 @@ export interface UsersTable {
   updated_at: DefaultedTimestamp;
 }
 
+export type KeyState = 'next' | 'active' | 'previous' | 'retired';
+
 export interface SigningKeysTable {
   kid: string;
   alg: Generated<string>;
   public_jwk: Json<Record<string, unknown>>;
   private_key_enc: string;
-  state: 'next' | 'active' | 'retired';
+  state: KeyState;
   created_at: DefaultedTimestamp;
   activated_at: Timestamp | null;
   retired_at: Timestamp | null;
+  activate_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  retire_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface SessionsTable {
@@ -82,6 +87,8 @@ export interface RefreshTokensTable {
   revoked_reason: string | null;
   user_agent: string | null;
   ip: string | null;
+  pair_enc: ColumnType<string | null, string | null | undefined, string | null>;
+  reuse_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface AuditEventsTable {

@@ -1,6 +1,7 @@
 // POST /token/refresh and /token/revoke: rotation, replay → family revoked, races decided by Postgres,
 // expiry, app binding, and bad input that changes nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { updateApp } from '../../src/domain/apps/apps.js';
 import { issueTokenSet } from '../../src/domain/tokens/refresh-tokens.js';
 import { DAY, type FixedClock } from '../../src/lib/clock.js';
 import { sha256 } from '../../src/lib/crypto.js';
@@ -50,6 +51,8 @@ describe('POST /token/refresh', () => {
   it('a rotated token presented again is a replay: the whole family is revoked', async () => {
     const { app, tokens } = await signIn();
     const first = (await refresh(tokens.refresh_token, app.appId)).json();
+    // After the reuse interval (default 10 s) a second presentation is a replay.
+    (ctx.clock as FixedClock).advance(11_000);
     const replay = await refresh(tokens.refresh_token, app.appId);
     expect(replay.statusCode).toBe(401);
     expect(replay.json()).toEqual({ error: 'invalid_grant', error_description: 'Invalid or expired refresh token' });
@@ -62,12 +65,22 @@ describe('POST /token/refresh', () => {
     expect(events).toHaveLength(1);
   });
 
-  it('of 20 concurrent refreshes of one token exactly one wins', async () => {
+  it('strict mode: of 20 concurrent refreshes of one token exactly one wins', async () => {
     const { app, tokens } = await signIn();
+    await updateApp(ctx.deps, app.appId, { refreshReuseInterval: 0 });
     const results = await Promise.all(Array.from({ length: 20 }, () => refresh(tokens.refresh_token, app.appId)));
     const codes = results.map((r) => r.statusCode);
     expect(codes.filter((c) => c === 200)).toHaveLength(1);
     expect(codes.filter((c) => c !== 200).every((c) => c === 401)).toBe(true);
+    const children = await ctx.deps.db.selectFrom('refresh_tokens').select('jti').where('parent_jti', '=', (await row(tokens.refresh_token)).jti).execute();
+    expect(children).toHaveLength(1);
+  });
+
+  it('default reuse grace: 20 concurrent refreshes converge on one successor pair', async () => {
+    const { app, tokens } = await signIn();
+    const results = await Promise.all(Array.from({ length: 20 }, () => refresh(tokens.refresh_token, app.appId)));
+    expect(results.map((r) => r.statusCode)).toEqual(Array(20).fill(200));
+    expect(new Set(results.map((r) => r.json().refresh_token)).size).toBe(1);
     const children = await ctx.deps.db.selectFrom('refresh_tokens').select('jti').where('parent_jti', '=', (await row(tokens.refresh_token)).jti).execute();
     expect(children).toHaveLength(1);
   });

@@ -8,16 +8,17 @@ describe('startIntervalJob', () => {
     let release!: () => void;
     let started!: () => void;
     const firstStarted = new Promise<void>((r) => (started = r));
-    const job = startIntervalJob(
-      async () => {
+    const job = startIntervalJob({
+      name: 'test',
+      intervalMs: 1,
+      log: { error: (obj: { err?: unknown }) => void errors.push(obj.err) },
+      run: async () => {
         runs++;
         if (runs === 1) throw new Error('boom');
         started();
         await new Promise<void>((r) => (release = r));
       },
-      1,
-      (err) => errors.push(err),
-    );
+    });
     await firstStarted;
     let stopped = false;
     const stopping = job.stop().then(() => (stopped = true));

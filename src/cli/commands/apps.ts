@@ -1,9 +1,14 @@
 // keymaster apps create|list|show|update|rotate-secret|delete
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { createApp, deleteApp, getApp, listApps, rotateClientSecret, updateApp, type App } from '../../domain/apps/apps.js';
 import { CLI, print, table, withDeps } from '../context.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+const reuseInterval = (v: string): number | null => {
+  if (v === 'default') return null;
+  if (!/^\d{1,3}$/.test(v) || Number(v) > 300) throw new InvalidArgumentError('must be 0-300 seconds or "default"');
+  return Number(v);
+};
 const csv = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 
 function appJson(app: App) {
@@ -18,6 +23,7 @@ function appJson(app: App) {
     client_type: app.clientType,
     grant_types: app.grantTypes,
     allowed_scopes: app.allowedScopes,
+    refresh_reuse_interval: app.refreshReuseInterval,
     created_at: app.createdAt.toISOString(),
   };
 }
@@ -34,6 +40,7 @@ function appText(app: App): string {
     `scopes:         ${app.allowedScopes.join(' ') || '(none)'}`,
     `logo_url:       ${app.logoUrl ?? '(none)'}`,
     `color:          ${app.primaryColor ?? '(default)'}`,
+    `reuse_interval: ${app.refreshReuseInterval === null ? '(server default)' : `${app.refreshReuseInterval}s`}`,
   ].join('\n');
 }
 
@@ -106,6 +113,7 @@ export function registerAppCommands(program: Command): void {
     .option('--type <type>', 'confidential (has a client secret) or public (PKCE only: SPAs, native apps)')
     .option('--grant-types <list>', 'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials)', csv)
     .option('--scopes <list>', 'allowed scopes, comma-separated (openid,profile,email,offline_access,roles,push:send,…)', csv)
+    .option('--reuse-interval <seconds>', 'refresh reuse grace, 0-300 (0 = strict; "default" = server default)', reuseInterval)
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
@@ -119,6 +127,7 @@ export function registerAppCommands(program: Command): void {
           clientType: o.type,
           grantTypes: o.grantTypes,
           allowedScopes: o.scopes,
+          refreshReuseInterval: o.reuseInterval,
         }, CLI);
         print(o.json, appJson(app), appText(app));
       });

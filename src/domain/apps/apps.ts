@@ -55,6 +55,9 @@ function checkClientSettings(v: { clientType?: string | undefined; grantTypes?: 
 }
 
 // Defaults are stripped: zod 4 applies a default inside .partial(), which would reset omitted fields.
+/** Seconds within which a rotated refresh token may be presented again for the same successor; 0 = strict. */
+export const ReuseInterval = z.number().int().min(0).max(300);
+
 export const AppUpdateInput = AppInput.partial().extend({
   postLogoutRedirectUris: z.array(RedirectUri).max(50).optional(),
   providers: z.array(z.enum(PROVIDERS)).min(1).optional(),
@@ -63,6 +66,7 @@ export const AppUpdateInput = AppInput.partial().extend({
   allowedScopes: z.array(z.enum(SCOPES)).optional(),
   logoUrl: AppInput.shape.logoUrl.nullable(),
   primaryColor: HexColor.nullable().optional(),
+  refreshReuseInterval: ReuseInterval.nullable().optional(),
 });
 
 export interface App {
@@ -78,6 +82,8 @@ export interface App {
   clientType: 'confidential' | 'public';
   grantTypes: string[];
   allowedScopes: string[];
+  /** NULL = the server default (KEYMASTER_REFRESH_REUSE_INTERVAL). */
+  refreshReuseInterval: number | null;
   createdAt: Date;
 }
 
@@ -95,6 +101,7 @@ export function toApp(row: AppRow): App {
     clientType: row.client_type,
     grantTypes: row.grant_types,
     allowedScopes: row.allowed_scopes,
+    refreshReuseInterval: row.refresh_reuse_interval,
     createdAt: row.created_at,
   };
 }
@@ -152,6 +159,7 @@ export async function updateApp(deps: Pick<Deps, 'db' | 'clock'>, appId: string,
     ...(v.clientType !== undefined && { client_type: v.clientType }),
     ...(v.grantTypes !== undefined && { grant_types: v.grantTypes }),
     ...(v.allowedScopes !== undefined && { allowed_scopes: v.allowedScopes }),
+    ...(v.refreshReuseInterval !== undefined && { refresh_reuse_interval: v.refreshReuseInterval }),
     updated_at: deps.clock.now(),
   });
   const changed = Object.entries(v).filter(([, val]) => val !== undefined).map(([k]) => k);

@@ -18,7 +18,7 @@ import { findCode, markCodeReplayed, spendCode } from './code-store.js';
 import { issueIdToken } from './id-tokens.js';
 import { formatScope, hasScope, parseScope } from './scopes.js';
 
-type GrantDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log'>;
+type GrantDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret'>;
 
 export interface OAuthTokenResponse {
   access_token: string;

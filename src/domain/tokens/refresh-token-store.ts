@@ -31,11 +31,15 @@ export async function findRefreshTokenByHash(db: Db, tokenHash: string): Promise
   return db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
 }
 
+export async function findRefreshTokenByJti(db: Db, jti: string): Promise<RefreshTokenRow | undefined> {
+  return db.selectFrom('refresh_tokens').selectAll().where('jti', '=', jti).executeTakeFirst();
+}
+
 /** Revokes every still-live token of a family; returns how many were revoked. */
 export async function revokeFamily(db: Db, familyId: string, now: Date, reason: string): Promise<number> {
   const res = await db
     .updateTable('refresh_tokens')
-    .set({ revoked_at: now, revoked_reason: reason })
+    .set({ revoked_at: now, revoked_reason: reason, pair_enc: null })
     .where('family_id', '=', familyId)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
@@ -45,7 +49,7 @@ export async function revokeFamily(db: Db, familyId: string, now: Date, reason: 
 export async function revokeUserTokens(db: Db, userId: string, now: Date, reason: string): Promise<number> {
   const res = await db
     .updateTable('refresh_tokens')
-    .set({ revoked_at: now, revoked_reason: reason })
+    .set({ revoked_at: now, revoked_reason: reason, pair_enc: null })
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();

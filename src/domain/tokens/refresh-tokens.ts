@@ -2,11 +2,17 @@
 // use. Each sign-in starts a family; a rotated token presented again is a replay and revokes the whole
 // family (RFC 9700 §4.14.2). The race between concurrent presenters is decided by one conditional
 // UPDATE inside the transaction, never in process memory.
+//
+// Reuse grace (per app, default 10 s, 0 = strict): two tabs refreshing at once must not log the user
+// out. The successor row keeps the pair it was issued in, encrypted under KEYMASTER_SECRET, until
+// reuse_until; the parent presented again before then gets that same pair back, so every presenter
+// converges on one live token. After the interval, or once the successor itself was used or revoked,
+// a presentation of the parent is a replay and revokes that family only.
 import { randomUUID } from 'node:crypto';
 import type { Deps } from '../../deps.js';
 import { AppError, invalidGrant } from '../../errors.js';
 import { DAY } from '../../lib/clock.js';
-import { randomToken, sha256 } from '../../lib/crypto.js';
+import { decrypt, deriveKey, encrypt, randomToken, sha256 } from '../../lib/crypto.js';
 import type { RefreshTokenRow } from '../../storage/schema.js';
 import { findApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
@@ -15,7 +21,7 @@ import { toUser, type User } from '../users/users.js';
 import { issueAccessToken } from './access-tokens.js';
 import * as store from './refresh-token-store.js';
 
-type TokenDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log'>;
+type TokenDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret'>;
 
 export interface TokenSet {
   access_token: string;
@@ -23,6 +29,12 @@ export interface TokenSet {
   token_type: 'Bearer';
   expires_in: number;
 }
+
+export function reuseIntervalSeconds(deps: Pick<Deps, 'config'>, app: App): number {
+  return app.refreshReuseInterval ?? deps.config.refreshReuseInterval;
+}
+
+const pairKey = (secret: string) => deriveKey(secret, 'refresh-reuse-pair');
 
 export function refreshTokenTtlMs(deps: Pick<Deps, 'config'>, app: App): number {
   return (app.refreshTokenTtlDays ?? deps.config.refreshTokenTtlDays) * DAY;
@@ -77,16 +89,23 @@ export async function issueTokenSet(
 
 export const invalidRefreshToken = () => invalidGrant('Invalid or expired refresh token', { status: 401 });
 
+interface Presenter {
+  ip: string | null;
+  userAgent: string | null;
+}
+
 type RotateOutcome =
-  | { kind: 'rotated'; user: User; app: App; refreshToken: string; parent: RefreshTokenRow }
+  | { kind: 'rotated'; tokens: TokenSet; scope: string | null }
+  | { kind: 'reused'; tokens: TokenSet; scope: string | null; familyId: string }
   | { kind: 'invalid'; reason: string }
   | { kind: 'wrong_app' }
-  | { kind: 'replay'; familyId: string; userId: string; revoked: number }
+  | { kind: 'replay'; familyId: string; userId: string; revoked: number; first: Presenter & { at: Date | null } }
   | { kind: 'suspended'; userId: string };
 
 /**
- * Rotates a refresh token presented by `appId`. Returns a new token set, or throws invalid_grant
- * (401). A replay's family revocation commits before the error is thrown (STYLE.md §8).
+ * Rotates a refresh token presented by `appId`. Returns a new token set (or, within the app's reuse
+ * interval, the set already issued for it), or throws invalid_grant (401). A replay's family
+ * revocation commits before the error is thrown (STYLE.md §8).
  */
 export async function rotateRefreshToken(
   deps: TokenDeps,
@@ -98,6 +117,7 @@ export async function rotateRefreshToken(
   const hash = sha256(input.refreshToken);
   const now = deps.clock.now();
   const successorJti = randomUUID();
+  const interval = reuseIntervalSeconds(deps, app);
 
   const outcome = await deps.db.transaction().execute(async (trx): Promise<RotateOutcome> => {
     const spent = await store.spendRefreshToken(trx, hash, app.appId, successorJti, now);
@@ -110,27 +130,66 @@ export async function rotateRefreshToken(
       const user = toUser(userRow);
       const ctx = { familyId: spent.family_id, parentJti: spent.jti, sessionId: spent.session_id, scope: spent.scope, authTime: spent.auth_time };
       const { token, row } = newRefreshRow(deps, user, app, ctx, meta, successorJti);
-      await store.insertRefreshToken(trx, row);
-      return { kind: 'rotated', user, app, refreshToken: token, parent: spent };
+      // Signed before the insert so the pair can be kept with the successor in the same statement.
+      const access = await issueAccessToken(deps, user, app);
+      const tokens: TokenSet = { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn };
+      await store.insertRefreshToken(trx, {
+        ...row,
+        ...(interval > 0 && {
+          pair_enc: encrypt(pairKey(deps.secret), JSON.stringify(tokens), successorJti),
+          reuse_until: new Date(now.getTime() + interval * 1000),
+        }),
+      });
+      return { kind: 'rotated', tokens, scope: spent.scope };
     }
     const existing = await store.findRefreshTokenByHash(trx, hash);
     if (!existing) return { kind: 'invalid', reason: 'unknown' };
     if (existing.app_id !== app.appId) return { kind: 'wrong_app' };
     if (existing.rotated_at) {
+      const successor = existing.successor_jti ? await store.findRefreshTokenByJti(trx, existing.successor_jti) : undefined;
+      if (
+        !existing.revoked_at &&
+        successor?.pair_enc &&
+        successor.reuse_until &&
+        successor.reuse_until.getTime() > now.getTime() &&
+        !successor.rotated_at &&
+        !successor.revoked_at
+      ) {
+        const tokens = JSON.parse(decrypt(pairKey(deps.secret), successor.pair_enc, successor.jti)) as TokenSet;
+        return { kind: 'reused', tokens, scope: existing.scope, familyId: existing.family_id };
+      }
       const revoked = await store.revokeFamily(trx, existing.family_id, now, 'replay');
-      return { kind: 'replay', familyId: existing.family_id, userId: existing.user_id, revoked };
+      // The successor was created by whoever rotated the parent first: its ip/ua are that presenter's.
+      const first = { ip: successor?.ip ?? null, userAgent: successor?.user_agent ?? null, at: existing.rotated_at };
+      return { kind: 'replay', familyId: existing.family_id, userId: existing.user_id, revoked, first };
     }
     return { kind: 'invalid', reason: existing.revoked_at ? 'revoked' : 'expired' };
   });
 
   switch (outcome.kind) {
-    case 'rotated': {
-      const access = await issueAccessToken(deps, outcome.user, app);
-      return { access_token: access.token, refresh_token: outcome.refreshToken, token_type: 'Bearer', expires_in: access.expiresIn, scope: outcome.parent.scope };
-    }
+    case 'rotated':
+      return { ...outcome.tokens, scope: outcome.scope };
+    case 'reused':
+      deps.log.info({ event: 'refresh_token.reuse_grace', familyId: outcome.familyId, appId: app.appId }, 'rotated refresh token presented again within the reuse interval');
+      return { ...outcome.tokens, scope: outcome.scope };
     case 'replay':
       deps.log.warn({ event: 'refresh_token.replay', familyId: outcome.familyId, appId: app.appId, revoked: outcome.revoked }, 'refresh token replay: family revoked');
-      await recordAuditEvent(deps, { event: 'refresh_token.replay', userId: outcome.userId, appId: app.appId, data: { familyId: outcome.familyId, revoked: outcome.revoked } }, meta);
+      await recordAuditEvent(
+        deps,
+        {
+          event: 'refresh_token.replay',
+          userId: outcome.userId,
+          appId: app.appId,
+          data: {
+            familyId: outcome.familyId,
+            revoked: outcome.revoked,
+            // Both presenters: who rotated the token first, and who presented it again (also in the row's ip/user_agent).
+            first_presenter: { ip: outcome.first.ip, user_agent: outcome.first.userAgent, at: outcome.first.at?.toISOString() ?? null },
+            replay_presenter: { ip: meta.ip ?? null, user_agent: meta.userAgent?.slice(0, 512) ?? null },
+          },
+        },
+        meta,
+      );
       throw invalidRefreshToken();
     case 'wrong_app':
       throw invalidGrant('Token does not belong to this app', { status: 401 });

@@ -109,9 +109,12 @@ async function send(
 /** The server's worker: a pass every KEYMASTER_WEBHOOK_POLL_MS; stop() waits for the pass in flight. */
 export function startWebhookWorker(deps: Deliverable & Pick<Deps, 'config'>): IntervalJob {
   const opts: DeliveryOptions = { maxAttempts: deps.config.webhookMaxAttempts, timeoutMs: deps.config.webhookTimeoutMs };
-  return startIntervalJob(
-    () => deliverDueWebhooks(deps, opts),
-    deps.config.webhookPollMs,
-    (err) => deps.log.error({ err, event: 'webhook.worker_error' }, 'webhook worker pass failed'),
-  );
+  return startIntervalJob({
+    name: 'webhook-delivery',
+    intervalMs: deps.config.webhookPollMs,
+    log: deps.log,
+    run: async () => {
+      await deliverDueWebhooks(deps, opts);
+    },
+  });
 }

@@ -9,7 +9,7 @@ import { makeApp, makeUser } from '../../helpers/factories.js';
 
 let ctx: TestContext;
 beforeAll(async () => {
-  ctx = await createTestContext({ env: { KEYMASTER_LOCKOUT_THRESHOLD: '2' } });
+  ctx = await createTestContext({ env: { KEYMASTER_LOCKOUT_THRESHOLD: '2', KEYMASTER_REFRESH_REUSE_INTERVAL: '0' } });
 });
 afterAll(() => ctx.close());
 
@@ -75,7 +75,15 @@ describe('audit events', () => {
     expect(second.refresh_token).not.toBe(first.refresh_token);
     const events = (await eventsFor({ userId: user.id })).filter((e) => e.event !== 'user.created');
     expect(events).toEqual([
-      { event: 'refresh_token.replay', data: { familyId: first.familyId, revoked: 2 } },
+      {
+        event: 'refresh_token.replay',
+        data: {
+          familyId: first.familyId,
+          revoked: 2,
+          first_presenter: { at: expect.any(String), ip: null, user_agent: null },
+          replay_presenter: { ip: '198.51.100.7', user_agent: 'curl/8' },
+        },
+      },
       { event: 'refresh_token.revoked', data: { familyId: other.familyId, revoked: 1 } },
       { event: 'session.ended', data: { sessionId: session.id } },
     ]);

@@ -8,7 +8,7 @@ import { basicAuth, obtainCode, pkcePair, postForm } from '../../helpers/oidc.js
 
 let ctx: TestContext;
 beforeAll(async () => {
-  ctx = await createTestContext({ clock: 'fixed' });
+  ctx = await createTestContext({ clock: 'fixed', env: { KEYMASTER_REFRESH_REUSE_INTERVAL: '0' } });
 });
 afterAll(() => ctx.close());
 

@@ -1,0 +1,112 @@
+// Housekeeping: deletes what no longer serves a purpose (expired or revoked tokens and sessions, old
+// rate-limit windows) and clears secret material past its use (reuse-grace pairs), in bounded batches.
+// Safe with any number of processes running it at once: batches lock with SKIP LOCKED, so two runs
+// split the work instead of repeating it. Adding a table is one entry in PRUNE_TARGETS.
+import { performance } from 'node:perf_hooks';
+import { sql, type RawBuilder } from 'kysely';
+import type { Deps } from '../../deps.js';
+import { DAY } from '../../lib/clock.js';
+import * as store from './housekeeping-store.js';
+
+interface PruneContext {
+  now: Date;
+  /** Expired/revoked rows older than this are deleted (now − KEYMASTER_PRUNE_RETENTION_DAYS). */
+  cutoff: Date;
+}
+
+export interface PruneTarget {
+  /** Label in logs and results, e.g. "refresh_tokens" or "refresh_tokens.pair_enc". */
+  name: string;
+  table: string;
+  where: (c: PruneContext) => RawBuilder<unknown>;
+  /** Absent: delete the rows. Present: an UPDATE … SET clause instead (e.g. clear a secret column). */
+  set?: RawBuilder<unknown>;
+}
+
+/** Rate-limit windows are at most 15 minutes; a day-old window is certainly over. */
+const RATE_LIMIT_KEEP_MS = DAY;
+
+export const PRUNE_TARGETS: PruneTarget[] = [
+  {
+    // Reuse-grace pairs are live credentials: cleared as soon as the interval is over, no retention.
+    name: 'refresh_tokens.pair_enc',
+    table: 'refresh_tokens',
+    set: sql`pair_enc = null`,
+    where: ({ now }) => sql`pair_enc is not null and reuse_until < ${now}`,
+  },
+  {
+    name: 'refresh_tokens',
+    table: 'refresh_tokens',
+    where: ({ cutoff }) => sql`(expires_at < ${cutoff} or revoked_at < ${cutoff})`,
+  },
+  {
+    name: 'sessions',
+    table: 'sessions',
+    where: ({ cutoff }) => sql`(expires_at < ${cutoff} or revoked_at < ${cutoff})`,
+  },
+  {
+    name: 'rate_limits',
+    table: 'rate_limits',
+    where: ({ now }) => sql`window_start < ${new Date(now.getTime() - RATE_LIMIT_KEEP_MS)}`,
+  },
+  // Codes are kept for the retention period after expiry so that a late replay is still recognised.
+  { name: 'authorization_codes', table: 'authorization_codes', where: ({ cutoff }) => sql`expires_at < ${cutoff}` },
+  { name: 'upstream_flows', table: 'upstream_flows', where: ({ cutoff }) => sql`expires_at < ${cutoff}` },
+];
+
+export interface PruneResult {
+  name: string;
+  affected: number;
+  batches: number;
+  /** Slowest single batch, in milliseconds (each batch is its own short transaction). */
+  maxBatchMs: number;
+  totalMs: number;
+}
+
+/**
+ * Runs every target until a batch comes back short (or `maxBatches` per target, so one run stays
+ * bounded). Each batch is its own statement: no long transaction, no long-held locks.
+ */
+export async function pruneExpired(
+  deps: Pick<Deps, 'db' | 'clock' | 'config'>,
+  opts: { batchSize?: number; maxBatches?: number; targets?: PruneTarget[] } = {},
+): Promise<PruneResult[]> {
+  const batchSize = opts.batchSize ?? deps.config.pruneBatchSize;
+  const maxBatches = opts.maxBatches ?? 1000;
+  const now = deps.clock.now();
+  const ctx: PruneContext = { now, cutoff: new Date(now.getTime() - deps.config.pruneRetentionDays * DAY) };
+  const results: PruneResult[] = [];
+  for (const target of opts.targets ?? PRUNE_TARGETS) {
+    const where = target.where(ctx);
+    const result: PruneResult = { name: target.name, affected: 0, batches: 0, maxBatchMs: 0, totalMs: 0 };
+    for (;;) {
+      const t0 = performance.now();
+      const n = target.set
+        ? await store.updateBatch(deps.db, target.table, target.set, where, batchSize)
+        : await store.deleteBatch(deps.db, target.table, where, batchSize);
+      const ms = performance.now() - t0;
+      result.batches += 1;
+      result.affected += n;
+      result.totalMs += ms;
+      result.maxBatchMs = Math.max(result.maxBatchMs, ms);
+      if (n < batchSize || result.batches >= maxBatches) break;
+    }
+    result.maxBatchMs = Math.round(result.maxBatchMs * 10) / 10;
+    result.totalMs = Math.round(result.totalMs * 10) / 10;
+    results.push(result);
+  }
+  return results;
+}
+
+export interface TableStat {
+  table: string;
+  rows: number;
+  bytes: number;
+}
+
+/** `keymaster stats`: exact row count and on-disk size (table + indexes + TOAST) of every table. */
+export async function collectTableStats(deps: Pick<Deps, 'db'>): Promise<TableStat[]> {
+  const out: TableStat[] = [];
+  for (const table of await store.listTables(deps.db)) out.push({ table, ...(await store.tableStats(deps.db, table)) });
+  return out;
+}

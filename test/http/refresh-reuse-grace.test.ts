@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { updateApp } from '../../src/domain/apps/apps.js';
+import { pruneExpired } from '../../src/domain/housekeeping/prune.js';
+import { issueTokenSet } from '../../src/domain/tokens/refresh-tokens.js';
+import { SECOND, type FixedClock } from '../../src/lib/clock.js';
+import { createTestContext, type TestContext } from '../helpers/app.js';
+import { makeApp, makeUser } from '../helpers/factories.js';
+
+let ctx: TestContext;
+let clock: FixedClock;
+beforeAll(async () => {
+  ctx = await createTestContext({ clock: 'fixed' });
+  clock = ctx.clock as FixedClock;
+});
+afterAll(() => ctx.close());
+
+const refresh = (appId: string, token: string, ua = 'tab-a') =>
+  ctx.app.inject({ method: 'POST', url: '/token/refresh', headers: { 'user-agent': ua }, payload: { refresh_token: token, app_id: appId } });
+
+const family = (familyId: string) => ctx.deps.db.selectFrom('refresh_tokens').selectAll().where('family_id', '=', familyId).orderBy('created_at').execute();
+const live = (rows: { rotated_at: Date | null; revoked_at: Date | null }[]) => rows.filter((r) => !r.rotated_at && !r.revoked_at);
+
+async function signIn(reuse?: number) {
+  const { app } = await makeApp(ctx.deps);
+  if (reuse !== undefined) await updateApp(ctx.deps, app.appId, { refreshReuseInterval: reuse });
+  const { user } = await makeUser(ctx.deps);
+  const fresh = { ...app, refreshReuseInterval: reuse ?? null };
+  const set = await issueTokenSet(ctx.deps, user, fresh, {}, { ip: '10.0.0.1', userAgent: 'sign-in' });
+  return { app: fresh, user, set };
+}
+
+describe('refresh reuse grace (default 10 s)', () => {
+  it('two concurrent refreshes of one token get the same successor pair: one family, one live token', async () => {
+    const { app, set } = await signIn();
+    const [a, b] = await Promise.all([refresh(app.appId, set.refresh_token, 'tab-a'), refresh(app.appId, set.refresh_token, 'tab-b')]);
+    expect(a.statusCode).toBe(200);
+    expect(b.statusCode).toBe(200);
+    expect(b.json().refresh_token).toBe(a.json().refresh_token);
+    expect(b.json().access_token).toBe(a.json().access_token);
+    const rows = await family(set.familyId);
+    expect(rows).toHaveLength(2);
+    expect(live(rows)).toHaveLength(1);
+    // The kept pair is encrypted, never the plaintext token.
+    expect(rows[1]!.pair_enc).toMatch(/^v1\./);
+    expect(rows[1]!.pair_enc).not.toContain(a.json().refresh_token);
+
+    // The converged successor keeps working.
+    const next = await refresh(app.appId, a.json().refresh_token);
+    expect(next.statusCode).toBe(200);
+  });
+
+  it('presenting the parent after the interval revokes the family and records both presenters', async () => {
+    const { app, user, set } = await signIn();
+    const first = await refresh(app.appId, set.refresh_token, 'first-browser');
+    expect(first.statusCode).toBe(200);
+    clock.advance(10 * SECOND);
+    const replay = await ctx.app.inject({
+      method: 'POST',
+      url: '/token/refresh',
+      headers: { 'user-agent': 'attacker-agent' },
+      remoteAddress: '203.0.113.9',
+      payload: { refresh_token: set.refresh_token, app_id: app.appId },
+    });
+    expect(replay.statusCode).toBe(401);
+    expect(replay.json().error).toBe('invalid_grant');
+    const rows = await family(set.familyId);
+    expect(rows.every((r) => r.revoked_at && r.pair_enc === null)).toBe(true);
+    expect((await refresh(app.appId, first.json().refresh_token)).statusCode).toBe(401);
+
+    const audit = await ctx.deps.db.selectFrom('audit_events').selectAll().where('user_id', '=', user.id).where('event', '=', 'refresh_token.replay').execute();
+    expect(audit).toHaveLength(1);
+    expect(audit[0]!.ip).toBe('203.0.113.9');
+    expect(audit[0]!.data).toMatchObject({
+      familyId: set.familyId,
+      first_presenter: { ip: '127.0.0.1', user_agent: 'first-browser' },
+      replay_presenter: { ip: '203.0.113.9', user_agent: 'attacker-agent' },
+    });
+  });
+
+  it('the parent presented after its successor was itself used is a replay, even within the interval', async () => {
+    const { app, set } = await signIn();
+    const first = await refresh(app.appId, set.refresh_token);
+    expect((await refresh(app.appId, first.json().refresh_token)).statusCode).toBe(200);
+    expect((await refresh(app.appId, set.refresh_token)).statusCode).toBe(401);
+    expect(live(await family(set.familyId))).toHaveLength(0);
+  });
+
+  it('a replay revokes only that family: the same user on another device stays signed in', async () => {
+    const { app, user, set } = await signIn();
+    const otherDevice = await issueTokenSet(ctx.deps, user, app);
+    await refresh(app.appId, set.refresh_token);
+    clock.advance(11 * SECOND);
+    expect((await refresh(app.appId, set.refresh_token)).statusCode).toBe(401);
+    expect(live(await family(set.familyId))).toHaveLength(0);
+    expect(live(await family(otherDevice.familyId))).toHaveLength(1);
+    expect((await refresh(app.appId, otherDevice.refresh_token)).statusCode).toBe(200);
+  });
+
+  it('housekeeping clears the kept pair once the interval is over', async () => {
+    const { app, set } = await signIn();
+    await refresh(app.appId, set.refresh_token);
+    await pruneExpired(ctx.deps);
+    expect((await family(set.familyId))[1]!.pair_enc).not.toBeNull();
+    clock.advance(10 * SECOND + 1);
+    const results = await pruneExpired(ctx.deps);
+    expect(results.find((r) => r.name === 'refresh_tokens.pair_enc')!.affected).toBeGreaterThanOrEqual(1);
+    expect((await family(set.familyId))[1]!.pair_enc).toBeNull();
+  });
+});
+
+describe('per-app reuse interval', () => {
+  it('0 = strict: the second presentation is a replay at once and no pair is kept', async () => {
+    const { app, set } = await signIn(0);
+    const a = await refresh(app.appId, set.refresh_token);
+    expect(a.statusCode).toBe(200);
+    expect((await family(set.familyId))[1]!.pair_enc).toBeNull();
+    const b = await refresh(app.appId, set.refresh_token);
+    expect(b.statusCode).toBe(401);
+    expect(live(await family(set.familyId))).toHaveLength(0);
+  });
+
+  it('a longer interval is honoured and rejected values never reach the database', async () => {
+    const { app, set } = await signIn(30);
+    const a = await refresh(app.appId, set.refresh_token);
+    clock.advance(25 * SECOND);
+    const b = await refresh(app.appId, set.refresh_token);
+    expect(b.statusCode).toBe(200);
+    expect(b.json().refresh_token).toBe(a.json().refresh_token);
+    await expect(updateApp(ctx.deps, app.appId, { refreshReuseInterval: 301 })).rejects.toThrow();
+    await expect(updateApp(ctx.deps, app.appId, { refreshReuseInterval: -1 })).rejects.toThrow();
+    const row = await ctx.deps.db.selectFrom('apps').select('refresh_reuse_interval').where('app_id', '=', app.appId).executeTakeFirstOrThrow();
+    expect(row.refresh_reuse_interval).toBe(30);
+  });
+});
