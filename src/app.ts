@@ -5,6 +5,8 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Deps } from './deps.js';
 import { errorHandler, toAppError, sendError } from './http/error-handler.js';
 import { registerWebPlugins } from './http/plugins/web.js';
+import accountApiRoutes from './http/routes/account-api.js';
+import accountPageRoutes from './http/routes/account-pages.js';
 import assetRoutes from './http/routes/assets.js';
 import healthRoutes from './http/routes/health.js';
 import jwksRoutes from './http/routes/jwks.js';
@@ -36,6 +38,8 @@ export async function buildApp(deps: Deps) {
   await app.register(loginRoutes, { deps });
   await app.register(keymasterTokenRoutes, { deps });
   await app.register(ssoLogoutRoutes, { deps });
+  await app.register(accountApiRoutes, { deps });
+  await app.register(accountPageRoutes, { deps });
 
   return app;
 }

@@ -27,6 +27,20 @@ const EnvSchema = z.object({
   KEYMASTER_LOCKOUT_MINUTES: int(1, 10_080).default(60),
   KEYMASTER_TRUST_PROXY: bool.default(false),
   KEYMASTER_BODY_LIMIT: int(1024, 10 * 1024 * 1024).default(64 * 1024),
+  // Per-email and per-IP limits (KEYMASTER-API.md: 5 and 20 per 15 min) for sign-in failures,
+  // registrations and reset requests.
+  KEYMASTER_RATE_LIMIT_EMAIL: int(1, 100_000).default(5),
+  KEYMASTER_RATE_LIMIT_IP: int(1, 1_000_000).default(20),
+  KEYMASTER_RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(900),
+  // Account API and email (seed 004).
+  SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+  KEYMASTER_MAIL_FROM: z.string().min(3).max(300).default('Keymaster <no-reply@localhost>'),
+  KEYMASTER_DEFAULT_APP_ID: z.uuid().optional(),
+  KEYMASTER_PASSWORD_MIN_LENGTH: int(1, 1024).default(8),
+  KEYMASTER_PASSWORD_MAX_LENGTH: int(8, 1024).default(128),
+  KEYMASTER_PASSWORD_REQUIRE_CLASSES: bool.default(true),
+  KEYMASTER_VERIFY_TOKEN_TTL_HOURS: int(1, 720).default(24),
+  KEYMASTER_RESET_TOKEN_TTL_MINUTES: int(5, 1440).default(60),
 });
 
 export interface Config {
@@ -46,6 +60,17 @@ export interface Config {
   readonly lockoutMinutes: number;
   readonly trustProxy: boolean;
   readonly bodyLimit: number;
+  readonly rateLimitEmail: number;
+  readonly rateLimitIp: number;
+  readonly rateLimitWindowSeconds: number;
+  /** Unset: messages are kept in the outbox table and logged (development). */
+  readonly smtpUrl: string | undefined;
+  readonly mailFrom: string;
+  /** The app the account API signs in to when a request names none. */
+  readonly defaultAppId: string | undefined;
+  readonly passwordPolicy: { readonly minLength: number; readonly maxLength: number; readonly requireClasses: boolean };
+  readonly verifyTokenTtlHours: number;
+  readonly resetTokenTtlMinutes: number;
   /** Cookies get `Secure` (and the `__Host-` prefix) when the issuer is https. */
   readonly secureCookies: boolean;
 }
@@ -68,6 +93,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.DATABASE_URL && !e.KEYMASTER_SECRET) {
     throw new ConfigError(['KEYMASTER_SECRET: required when DATABASE_URL is set (it encrypts the signing keys)']);
   }
+  if (e.KEYMASTER_PASSWORD_MIN_LENGTH > e.KEYMASTER_PASSWORD_MAX_LENGTH) {
+    throw new ConfigError(['KEYMASTER_PASSWORD_MIN_LENGTH: must not exceed KEYMASTER_PASSWORD_MAX_LENGTH']);
+  }
   const issuer = e.KEYMASTER_ISSUER ?? `http://localhost:${e.PORT}`;
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
@@ -85,6 +113,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     lockoutMinutes: e.KEYMASTER_LOCKOUT_MINUTES,
     trustProxy: e.KEYMASTER_TRUST_PROXY,
     bodyLimit: e.KEYMASTER_BODY_LIMIT,
+    rateLimitEmail: e.KEYMASTER_RATE_LIMIT_EMAIL,
+    rateLimitIp: e.KEYMASTER_RATE_LIMIT_IP,
+    rateLimitWindowSeconds: e.KEYMASTER_RATE_LIMIT_WINDOW_SECONDS,
+    smtpUrl: e.SMTP_URL,
+    mailFrom: e.KEYMASTER_MAIL_FROM,
+    defaultAppId: e.KEYMASTER_DEFAULT_APP_ID,
+    passwordPolicy: Object.freeze({
+      minLength: e.KEYMASTER_PASSWORD_MIN_LENGTH,
+      maxLength: e.KEYMASTER_PASSWORD_MAX_LENGTH,
+      requireClasses: e.KEYMASTER_PASSWORD_REQUIRE_CLASSES,
+    }),
+    verifyTokenTtlHours: e.KEYMASTER_VERIFY_TOKEN_TTL_HOURS,
+    resetTokenTtlMinutes: e.KEYMASTER_RESET_TOKEN_TTL_MINUTES,
     secureCookies: issuer.startsWith('https://'),
   });
 }

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
+import { createMailer, type Mailer } from './domain/email/mailer.js';
 import { ensureActiveKey, KeyRing } from './domain/keys/keys.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { randomToken } from './lib/crypto.js';
@@ -17,6 +18,8 @@ export interface Deps {
   clock: Clock;
   keys: KeyRing;
   log: Logger;
+  /** SMTP (SMTP_URL) or log-only email delivery; see domain/email. */
+  mailer: Mailer;
   /** KEYMASTER_SECRET, or the one generated and kept in the data dir in embedded mode. */
   secret: string;
   close(): Promise<void>;
@@ -79,7 +82,12 @@ export async function createDeps(config: Config, opts: CreateDepsOptions = {}): 
     await ensureActiveKey({ db: handle.db, clock, secret });
     const keys = new KeyRing({ db: handle.db, clock, secret });
     await keys.reload();
-    return { config, db: handle.db, clock, keys, log, secret, close: () => handle.close() };
+    const mailer = createMailer(config);
+    const close = async () => {
+      await mailer.close();
+      await handle.close();
+    };
+    return { config, db: handle.db, clock, keys, log, mailer, secret, close };
   } catch (err) {
     await handle.close();
     throw err;

@@ -3,12 +3,15 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createDeps } from './deps.js';
+import { startOutboxWorker } from './domain/email/outbox.js';
 import { DataDirLockedError } from './storage/db.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const deps = await createDeps(config, { role: 'server' });
   const app = await buildApp(deps);
+  // Retries emails whose first send failed (sending never blocks a request).
+  const outbox = startOutboxWorker(deps);
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
@@ -16,6 +19,7 @@ async function main(): Promise<void> {
     deps.log.info({ event: 'server.stopping', signal }, 'shutting down');
     try {
       await app.close();
+      await outbox.stop();
       await deps.close();
     } finally {
       process.exit(0);

@@ -33,6 +33,7 @@ export interface UsersTable {
   last_login_at: Timestamp | null;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
+  tokens_valid_after: Timestamp | null;
 }
 
 export interface SigningKeysTable {
@@ -98,6 +99,30 @@ export interface RateLimitsTable {
   count: number;
 }
 
+export interface EmailTokensTable {
+  id: Generated<string>;
+  token_hash: string;
+  user_id: string;
+  purpose: 'verify' | 'reset';
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+export interface EmailOutboxTable {
+  id: Generated<number>;
+  to_address: string;
+  template: string;
+  /** encrypt(JSON {subject, text, html}); null once sent. */
+  body_enc: string | null;
+  status: 'pending' | 'sent' | 'logged' | 'failed';
+  attempts: Generated<number>;
+  created_at: Timestamp;
+  next_attempt_at: Timestamp;
+  sent_at: Timestamp | null;
+  last_error: string | null;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: DefaultedTimestamp;
@@ -111,6 +136,8 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   audit_events: AuditEventsTable;
   rate_limits: RateLimitsTable;
+  email_tokens: EmailTokensTable;
+  email_outbox: EmailOutboxTable;
   schema_migrations: SchemaMigrationsTable;
 }
 
@@ -123,3 +150,5 @@ export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 export type NewRefreshToken = Insertable<RefreshTokensTable>;
+export type EmailTokenRow = Selectable<EmailTokensTable>;
+export type EmailOutboxRow = Selectable<EmailOutboxTable>;
