@@ -63,11 +63,12 @@ export async function registerAccount(
   ctx: AccountContext = {},
   meta: RequestMeta = {},
 ): Promise<User> {
-  const rules = accountRules(deps.config);
-  if (meta.ip) await consumeRateLimit(deps, rules.registerPerIp, meta.ip);
-  await consumeRateLimit(deps, rules.registerPerEmail, input.email);
+  // Bad input is refused before anything is written, the rate-limit counters included.
   const email = Email.parse(input.email);
   assertPasswordPolicy(deps.config.passwordPolicy, input.password);
+  const rules = accountRules(deps.config);
+  if (meta.ip) await consumeRateLimit(deps, rules.registerPerIp, meta.ip);
+  await consumeRateLimit(deps, rules.registerPerEmail, email);
   const app = await resolveAccountApp(deps, ctx.appId);
   const row = await users.insertUser(deps.db, { email, name: input.name ?? null, roles: [], password_hash: await hashPassword(input.password), email_verified_at: null });
   if (!row) throw invalidRequest('Email already registered');
