@@ -34,7 +34,7 @@ async function cli(args: string[]) {
   }
 }
 
-describe('keymaster users update | unlock', () => {
+describe('keymaster users update | unlock', { timeout: 120_000 }, () => {
   it('updates name, roles, verification and disabled state; unlocks a locked account', async () => {
     const created = await cli(['users', 'create', '--email', 'ops@example.com', '--password', 'Sup3r-secret!', '--json']);
     expect(created.code).toBe(0);

@@ -179,6 +179,7 @@ describe('account journey', () => {
     const noBearer = await c.post('/logout', { refresh_token: rotated.refresh_token });
     expect(noBearer.statusCode).toBe(401);
     expect(noBearer.json()).toEqual({ detail: 'Missing bearer token' });
+    expect(noBearer.headers['www-authenticate']).toBe('Bearer realm="keymaster", error="invalid_token"');
 
     // A's bearer with B's refresh token: 200, but B's token lives on.
     expect((await c.post('/logout', { refresh_token: lb.refresh_token }, la.access_token)).statusCode).toBe(200);

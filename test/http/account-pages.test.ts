@@ -116,6 +116,15 @@ describe('hosted account pages', () => {
     expect((await submit(`/login?${q(app.appId)}`, { email: user.email, password: 'N3w-Reset-Pass!' }, '/login')).statusCode).toBe(303);
   });
 
+  it('too many reset requests for one email: the page says so, with Retry-After', async () => {
+    const { app } = await makeApp(ctx.deps);
+    for (let i = 0; i < 5; i++) expect((await submit(`/account/forgot-password?${q(app.appId)}`, { email: 'flood@example.com' })).statusCode).toBe(200);
+    const limited = await submit(`/account/forgot-password?${q(app.appId)}`, { email: 'flood@example.com' });
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(limited.body).toContain('Too many attempts. Try again in 15 minutes.');
+  });
+
   it('forms without a valid CSRF token are refused, and nothing is written', async () => {
     const { app } = await makeApp(ctx.deps);
     const res = await ctx.app.inject({

@@ -113,7 +113,7 @@ export async function requestPasswordReset(deps: AccountDeps, input: { email: st
 }
 
 /** Sets a new password everywhere it matters: hash, lockout cleared, every session and refresh token ended. */
-async function replacePassword(deps: Pick<Deps, 'db' | 'clock'>, trx: Deps['db'], userId: string, hash: string, reason: string, now: Date) {
+async function replacePassword(trx: Deps['db'], userId: string, hash: string, reason: string, now: Date) {
   // Access tokens carry whole-second iat: tokens from this second on stay valid.
   const validAfter = new Date(Math.floor(now.getTime() / 1000) * 1000);
   const row = await users.updateUser(trx, userId, { password_hash: hash, failed_logins: 0, locked_until: null, tokens_valid_after: validAfter, updated_at: now });
@@ -131,7 +131,7 @@ export async function confirmPasswordReset(deps: AccountDeps, input: { token: st
     const spent = await store.spendEmailToken(trx, sha256(input.token), 'reset', now);
     if (!spent) return undefined;
     await store.retireEmailTokens(trx, spent.user_id, 'reset', now);
-    const done = await replacePassword(deps, trx, spent.user_id, hash, 'password_reset', now);
+    const done = await replacePassword(trx, spent.user_id, hash, 'password_reset', now);
     // Following the link proved the mailbox: the email counts as verified.
     if (!done.row.email_verified_at) done.row = (await users.updateUser(trx, spent.user_id, { email_verified_at: now }))!;
     return done;
@@ -206,7 +206,7 @@ export async function updateAccount(
   }
   const row = await deps.db.transaction().execute(async (trx) => {
     let r = input.name !== undefined ? await users.updateUser(trx, current.id, { name: input.name, updated_at: now }) : undefined;
-    if (hash) r = (await replacePassword(deps, trx, current.id, hash, 'password_changed', now)).row;
+    if (hash) r = (await replacePassword(trx, current.id, hash, 'password_changed', now)).row;
     return r ?? (await users.findUserById(trx, current.id))!;
   });
   const user = toUser(row);

@@ -40,8 +40,10 @@ async function pageContext(deps: Deps, appId: string | undefined, redirectUri: s
 /** Query string that carries app_id / redirect_uri from one page to the next. */
 const carry = (c: PageContext) => (Object.keys(c.hidden).length ? `?${new URLSearchParams(c.hidden)}` : '');
 
-function userMessage(err: unknown): { message: string; status: number } {
+/** A domain refusal as a message on the page (5xx are rethrown for the error handler). */
+function userMessage(reply: FastifyReply, err: unknown): { message: string; status: number } {
   if (!(err instanceof AppError) || err.status >= 500) throw err;
+  if (err.retryAfter !== undefined) reply.header('Retry-After', String(err.retryAfter));
   if (err.code === 'rate_limited') return { message: `Too many attempts. Try again in ${Math.ceil((err.retryAfter ?? 60) / 60)} minutes.`, status: 429 };
   return { message: err.description.endsWith('.') ? err.description : `${err.description}.`, status: err.status };
 }
@@ -73,7 +75,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     try {
       await registerAccount(deps, { email: f.email, password: f.password, name: f.name || undefined }, { appId: c.app?.appId, redirectUri: c.redirectUri }, requestMeta(req));
     } catch (err) {
-      const { message, status } = userMessage(err);
+      const { message, status } = userMessage(reply, err);
       return registerPage(reply, c, { error: message, name: f.name, email: f.email, status });
     }
     return done(reply, c, 'Check your email', `We sent a link to ${f.email}. Open it to verify your email address, then sign in.`);
@@ -91,7 +93,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     try {
       await verifyEmail(deps, { token: req.body.token }, requestMeta(req));
     } catch (err) {
-      const { status } = userMessage(err);
+      const { status } = userMessage(reply, err);
       return renderPage(reply, 'account-done.eta', { title: 'This link has expired', app: c.app, error: 'This verification link is invalid, expired or already used.', signInUrl: c.signInUrl }, status);
     }
     return done(reply, c, 'Email verified', 'Your email address is verified. You can now sign in.');
@@ -111,7 +113,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     try {
       await requestPasswordReset(deps, { email: f.email }, { appId: c.app?.appId, redirectUri: c.redirectUri }, requestMeta(req));
     } catch (err) {
-      const { message, status } = userMessage(err);
+      const { message, status } = userMessage(reply, err);
       return forgotPage(reply, c, { error: message, email: f.email, status });
     }
     // The same page whether or not the email has an account.
@@ -137,7 +139,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     try {
       await confirmPasswordReset(deps, { token: f.token, newPassword: f.new_password }, { appId: c.app?.appId }, requestMeta(req));
     } catch (err) {
-      const { message, status } = userMessage(err);
+      const { message, status } = userMessage(reply, err);
       if (message.startsWith('Password too weak')) return resetPage(reply, c, f.token, { error: message, status });
       return renderPage(
         reply,
