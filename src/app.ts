@@ -5,6 +5,8 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Deps } from './deps.js';
 import { errorHandler, toAppError, sendError } from './http/error-handler.js';
 import { registerWebPlugins } from './http/plugins/web.js';
+import accountApiRoutes from './http/routes/account-api.js';
+import accountPageRoutes from './http/routes/account-pages.js';
 import assetRoutes from './http/routes/assets.js';
 import accountSessionRoutes from './http/routes/account-sessions.js';
 import healthRoutes from './http/routes/health.js';
@@ -55,6 +57,8 @@ export async function buildApp(deps: Deps) {
   await app.register(oidcUserinfoRoutes, { deps });
   await app.register(oidcEndSessionRoutes, { deps });
   await app.register(accountSessionRoutes, { deps });
+  await app.register(accountApiRoutes, { deps });
+  await app.register(accountPageRoutes, { deps });
 
   return app;
 }

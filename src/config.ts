@@ -40,6 +40,20 @@ const EnvSchema = z.object({
   KEYMASTER_PRUNE_INTERVAL_SECONDS: int(0, 86_400).default(600),
   KEYMASTER_PRUNE_BATCH_SIZE: int(10, 100_000).default(1000),
   KEYMASTER_PRUNE_RETENTION_DAYS: int(0, 365).default(7),
+  // Per-email and per-IP limits (KEYMASTER-API.md: 5 and 20 per 15 min) for sign-in failures,
+  // registrations and reset requests.
+  KEYMASTER_RATE_LIMIT_EMAIL: int(1, 100_000).default(5),
+  KEYMASTER_RATE_LIMIT_IP: int(1, 1_000_000).default(20),
+  KEYMASTER_RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(900),
+  // Account API and email (seed 004).
+  SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+  KEYMASTER_MAIL_FROM: z.string().min(3).max(300).default('Keymaster <no-reply@localhost>'),
+  KEYMASTER_DEFAULT_APP_ID: z.uuid().optional(),
+  KEYMASTER_PASSWORD_MIN_LENGTH: int(1, 1024).default(8),
+  KEYMASTER_PASSWORD_MAX_LENGTH: int(8, 1024).default(128),
+  KEYMASTER_PASSWORD_REQUIRE_CLASSES: bool.default(true),
+  KEYMASTER_VERIFY_TOKEN_TTL_HOURS: int(1, 720).default(24),
+  KEYMASTER_RESET_TOKEN_TTL_MINUTES: int(5, 1440).default(60),
 });
 
 /** An upstream OpenID provider Keymaster signs users in through (discovered from `issuer`). */
@@ -100,6 +114,17 @@ export interface Config {
   readonly pruneBatchSize: number;
   /** Expired or revoked rows are kept this many days (audit and support) before they are deleted. */
   readonly pruneRetentionDays: number;
+  readonly rateLimitEmail: number;
+  readonly rateLimitIp: number;
+  readonly rateLimitWindowSeconds: number;
+  /** Unset: messages are kept in the outbox table and logged (development). */
+  readonly smtpUrl: string | undefined;
+  readonly mailFrom: string;
+  /** The app the account API signs in to when a request names none. */
+  readonly defaultAppId: string | undefined;
+  readonly passwordPolicy: { readonly minLength: number; readonly maxLength: number; readonly requireClasses: boolean };
+  readonly verifyTokenTtlHours: number;
+  readonly resetTokenTtlMinutes: number;
   /** Cookies get `Secure` (and the `__Host-` prefix) when the issuer is https. */
   readonly secureCookies: boolean;
   /** "Continue with Google": set when both KEYMASTER_GOOGLE_CLIENT_ID and _SECRET are. */
@@ -127,6 +152,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const problems: string[] = [];
   const google = upstreamConfig('GOOGLE', e.KEYMASTER_GOOGLE_ISSUER, e.KEYMASTER_GOOGLE_CLIENT_ID, e.KEYMASTER_GOOGLE_CLIENT_SECRET, problems);
   if (problems.length) throw new ConfigError(problems);
+  if (e.KEYMASTER_PASSWORD_MIN_LENGTH > e.KEYMASTER_PASSWORD_MAX_LENGTH) {
+    throw new ConfigError(['KEYMASTER_PASSWORD_MIN_LENGTH: must not exceed KEYMASTER_PASSWORD_MAX_LENGTH']);
+  }
   const issuer = e.KEYMASTER_ISSUER ?? `http://localhost:${e.PORT}`;
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
@@ -154,6 +182,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pruneIntervalSeconds: e.KEYMASTER_PRUNE_INTERVAL_SECONDS,
     pruneBatchSize: e.KEYMASTER_PRUNE_BATCH_SIZE,
     pruneRetentionDays: e.KEYMASTER_PRUNE_RETENTION_DAYS,
+    rateLimitEmail: e.KEYMASTER_RATE_LIMIT_EMAIL,
+    rateLimitIp: e.KEYMASTER_RATE_LIMIT_IP,
+    rateLimitWindowSeconds: e.KEYMASTER_RATE_LIMIT_WINDOW_SECONDS,
+    smtpUrl: e.SMTP_URL,
+    mailFrom: e.KEYMASTER_MAIL_FROM,
+    defaultAppId: e.KEYMASTER_DEFAULT_APP_ID,
+    passwordPolicy: Object.freeze({
+      minLength: e.KEYMASTER_PASSWORD_MIN_LENGTH,
+      maxLength: e.KEYMASTER_PASSWORD_MAX_LENGTH,
+      requireClasses: e.KEYMASTER_PASSWORD_REQUIRE_CLASSES,
+    }),
+    verifyTokenTtlHours: e.KEYMASTER_VERIFY_TOKEN_TTL_HOURS,
+    resetTokenTtlMinutes: e.KEYMASTER_RESET_TOKEN_TTL_MINUTES,
     secureCookies: issuer.startsWith('https://'),
     google,
   });

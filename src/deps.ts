@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
+import { createMailer, type Mailer } from './domain/email/mailer.js';
 import { ensureActiveKey, KeyRing } from './domain/keys/keys.js';
 import { UpstreamProviders } from './domain/upstream/upstream-providers.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -20,6 +21,8 @@ export interface Deps {
   log: Logger;
   /** Upstream OpenID providers (Google): discovered lazily, cached in this process. */
   upstream: UpstreamProviders;
+  /** SMTP (SMTP_URL) or log-only email delivery; see domain/email. */
+  mailer: Mailer;
   /** KEYMASTER_SECRET, or the one generated and kept in the data dir in embedded mode. */
   secret: string;
   close(): Promise<void>;
@@ -85,7 +88,12 @@ export async function createDeps(config: Config, opts: CreateDepsOptions = {}): 
     const keys = new KeyRing({ db: handle.db, clock, secret });
     await keys.reload();
     const upstream = new UpstreamProviders(config);
-    return { config, db: handle.db, clock, keys, log, upstream, secret, close: () => handle.close() };
+    const mailer = createMailer(config);
+    const close = async () => {
+      await mailer.close();
+      await handle.close();
+    };
+    return { config, db: handle.db, clock, keys, log, upstream, mailer, secret, close };
   } catch (err) {
     await handle.close();
     throw err;

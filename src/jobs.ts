@@ -3,10 +3,12 @@
 //  - key poll: notice key changes made by another process or the CLI (KEYMASTER_KEY_POLL_SECONDS)
 //  - key lifecycle: schedule, activate and retire signing keys when due (every minute)
 //  - prune: delete expired rows in batches (KEYMASTER_PRUNE_INTERVAL_SECONDS; 0 = off)
+//  - email outbox: retry emails whose first send failed (every 30 s)
 //  - webhook delivery: send due webhook deliveries (KEYMASTER_WEBHOOK_WORKER, KEYMASTER_WEBHOOK_POLL_MS)
 import type { Deps } from './deps.js';
 import { advanceKeyLifecycle } from './domain/keys/keys.js';
 import { pruneExpired } from './domain/housekeeping/prune.js';
+import { startOutboxWorker } from './domain/email/outbox.js';
 import { startWebhookWorker } from './domain/webhooks/webhook-delivery.js';
 import { SECOND } from './lib/clock.js';
 import { startIntervalJob, type IntervalJob } from './lib/interval-job.js';
@@ -18,6 +20,7 @@ export interface Jobs {
   keyLifecycle: IntervalJob;
   prune: IntervalJob | undefined;
   webhooks: IntervalJob | undefined;
+  outbox: IntervalJob;
   stop(): Promise<void>;
 }
 
@@ -58,13 +61,15 @@ export function startJobs(deps: Deps): Jobs {
         })
       : undefined;
   const webhooks = config.webhookWorker ? startWebhookWorker(deps) : undefined;
+  const outbox = startOutboxWorker(deps);
   return {
     keyPoll,
     keyLifecycle,
     prune,
     webhooks,
+    outbox,
     stop: async () => {
-      await Promise.all([keyPoll.stop(), keyLifecycle.stop(), prune?.stop(), webhooks?.stop()]);
+      await Promise.all([keyPoll.stop(), keyLifecycle.stop(), prune?.stop(), webhooks?.stop(), outbox.stop()]);
     },
   };
 }

@@ -65,6 +65,8 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, e: AppEr
     return renderPage(reply, 'error.eta', { title: e.status >= 500 ? 'Something went wrong' : 'This request cannot be completed', message: e.description }, e.status);
   }
   if (format === 'detail') {
+    // RFC 6750 §3: a refused bearer token is announced in WWW-Authenticate whatever the body shape.
+    if (e.code === 'invalid_token') reply.header('WWW-Authenticate', `Bearer realm="keymaster", error="invalid_token"`);
     if (e.code === 'rate_limited') return reply.send({ error: 'rate_limited', retry_after: e.retryAfter });
     return reply.send({ detail: e.description });
   }

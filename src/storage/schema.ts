@@ -37,6 +37,7 @@ export interface UsersTable {
   last_login_at: Timestamp | null;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
+  tokens_valid_after: Timestamp | null;
 }
 
 export type KeyState = 'next' | 'active' | 'previous' | 'retired';
@@ -174,6 +175,30 @@ export interface WebhookDeliveriesTable {
   delivered_at: Timestamp | null;
 }
 
+export interface EmailTokensTable {
+  id: Generated<string>;
+  token_hash: string;
+  user_id: string;
+  purpose: 'verify' | 'reset';
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+export interface EmailOutboxTable {
+  id: Generated<number>;
+  to_address: string;
+  template: string;
+  /** encrypt(JSON {subject, text, html}); null once sent. */
+  body_enc: string | null;
+  status: 'pending' | 'sent' | 'logged' | 'failed';
+  attempts: Generated<number>;
+  created_at: Timestamp;
+  next_attempt_at: Timestamp;
+  sent_at: Timestamp | null;
+  last_error: string | null;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: DefaultedTimestamp;
@@ -190,6 +215,8 @@ export interface Database {
   identities: IdentitiesTable;
   upstream_flows: UpstreamFlowsTable;
   authorization_codes: AuthorizationCodesTable;
+  email_tokens: EmailTokensTable;
+  email_outbox: EmailOutboxTable;
   schema_migrations: SchemaMigrationsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
@@ -211,3 +238,5 @@ export type NewAuthorizationCode = Insertable<AuthorizationCodesTable>;
 export type WebhookRow = Selectable<WebhooksTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
+export type EmailTokenRow = Selectable<EmailTokensTable>;
+export type EmailOutboxRow = Selectable<EmailOutboxTable>;

@@ -1,6 +1,9 @@
-// keymaster users create|list
+// keymaster users create|list|update|unlock
 import type { Command } from 'commander';
-import { createUser, listUsers, parseRoles, type User } from '../../domain/users/users.js';
+import { adminUpdateUser, unlockUser } from '../../domain/accounts/accounts.js';
+import { createUser, findUserByEmailOrId, listUsers, parseRoles, type User } from '../../domain/users/users.js';
+import type { Deps } from '../../deps.js';
+import { AppError, notFound } from '../../errors.js';
 import { CLI, print, table, withDeps } from '../context.js';
 
 export function userJson(u: User) {
@@ -15,6 +18,12 @@ export function userJson(u: User) {
     created_at: u.createdAt.toISOString(),
     last_login_at: u.lastLoginAt?.toISOString() ?? null,
   };
+}
+
+async function resolveUser(deps: Deps, ref: string): Promise<User> {
+  const user = await findUserByEmailOrId(deps, ref);
+  if (!user) throw notFound(`No user ${ref}`);
+  return user;
 }
 
 export function registerUserCommands(program: Command): void {
@@ -48,6 +57,44 @@ export function registerUserCommands(program: Command): void {
           all.map(userJson),
           table(all.map((u) => ({ id: u.id, email: u.email, name: u.name, roles: u.roles, verified: u.emailVerified, locked: u.lockedUntil ? 'yes' : '' }))),
         );
+      });
+    });
+
+  users
+    .command('update <user>')
+    .description('change a user (by email or id): name, roles, email verification, disabled')
+    .option('--name <name>')
+    .option('--roles <list>', 'comma-separated roles (replaces the current ones)', parseRoles)
+    .option('--verified', 'mark the email as verified')
+    .option('--unverified', 'mark the email as not verified')
+    .option('--disable', 'disable the account (ends its sessions and refresh tokens)')
+    .option('--enable', 'enable a disabled account')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, o) => {
+      if (o.verified && o.unverified) throw new AppError('invalid_request', '--verified and --unverified cannot be combined');
+      if (o.disable && o.enable) throw new AppError('invalid_request', '--disable and --enable cannot be combined');
+      const input = {
+        name: o.name as string | undefined,
+        roles: o.roles as string[] | undefined,
+        verified: o.verified ? true : o.unverified ? false : undefined,
+        disabled: o.disable ? true : o.enable ? false : undefined,
+      };
+      if (Object.values(input).every((v) => v === undefined)) throw new AppError('invalid_request', 'nothing to update: give --name, --roles, --verified, --unverified, --disable or --enable');
+      if (input.name !== undefined && !input.name.trim()) throw new AppError('invalid_request', '--name must not be empty');
+      await withDeps(async (deps) => {
+        const user = await adminUpdateUser(deps, (await resolveUser(deps, ref)).id, input);
+        print(o.json, userJson(user), `updated user ${user.id} <${user.email}>`);
+      });
+    });
+
+  users
+    .command('unlock <user>')
+    .description('clear the lockout (and failed sign-in count) of a user, by email or id')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, o) => {
+      await withDeps(async (deps) => {
+        const user = await unlockUser(deps, (await resolveUser(deps, ref)).id);
+        print(o.json, userJson(user), `unlocked user ${user.id} <${user.email}>`);
       });
     });
 }

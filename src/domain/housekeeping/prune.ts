@@ -52,6 +52,9 @@ export const PRUNE_TARGETS: PruneTarget[] = [
   // Codes are kept for the retention period after expiry so that a late replay is still recognised.
   { name: 'authorization_codes', table: 'authorization_codes', where: ({ cutoff }) => sql`expires_at < ${cutoff}` },
   { name: 'upstream_flows', table: 'upstream_flows', where: ({ cutoff }) => sql`expires_at < ${cutoff}` },
+  { name: 'email_tokens', table: 'email_tokens', where: ({ cutoff }) => sql`expires_at < ${cutoff}` },
+  // Delivered (or given-up) messages; pending ones stay until the outbox worker settles them.
+  { name: 'email_outbox', table: 'email_outbox', where: ({ cutoff }) => sql`status <> 'pending' and coalesce(sent_at, created_at) < ${cutoff}` },
 ];
 
 export interface PruneResult {

@@ -1,6 +1,7 @@
 // Rate limits kept in Postgres (fixed windows), so they hold across processes and restarts.
 // `checkRateLimit` reads without counting (used before expensive work such as argon2);
 // `hitRateLimit` counts one event and throws 429 once the limit is passed.
+import type { Config } from '../../config.js';
 import type { Deps } from '../../deps.js';
 import { rateLimited } from '../../errors.js';
 import { sha256 } from '../../lib/crypto.js';
@@ -21,6 +22,19 @@ export const RULES = {
   loginFailuresPerIp: { name: 'login_failures_ip', limit: 20, windowSeconds: 900 },
   clientCredentialsFailuresPerClient: { name: 'client_credentials_failures', limit: 10, windowSeconds: 900 },
 } satisfies Record<string, RateLimitRule>;
+
+/** The per-email / per-IP rules with the configured limits (KEYMASTER_RATE_LIMIT_*). */
+export function accountRules(config: Pick<Config, 'rateLimitEmail' | 'rateLimitIp' | 'rateLimitWindowSeconds'>) {
+  const windowSeconds = config.rateLimitWindowSeconds;
+  return {
+    loginFailuresPerEmail: { ...RULES.loginFailuresPerEmail, limit: config.rateLimitEmail, windowSeconds },
+    loginFailuresPerIp: { ...RULES.loginFailuresPerIp, limit: config.rateLimitIp, windowSeconds },
+    registerPerEmail: { name: 'register_email', limit: config.rateLimitEmail, windowSeconds, hashSubject: true },
+    registerPerIp: { name: 'register_ip', limit: config.rateLimitIp, windowSeconds },
+    resetRequestPerEmail: { name: 'reset_request_email', limit: config.rateLimitEmail, windowSeconds, hashSubject: true },
+    resetRequestPerIp: { name: 'reset_request_ip', limit: config.rateLimitIp, windowSeconds },
+  } satisfies Record<string, RateLimitRule>;
+}
 
 function keyOf(rule: RateLimitRule, subject: string): string {
   return `${rule.name}:${rule.hashSubject ? sha256(subject.toLowerCase()) : subject}`;

@@ -29,3 +29,9 @@ export async function revokeSessionByHash(db: Db, tokenHash: string, now: Date):
     .returningAll()
     .executeTakeFirst();
 }
+
+/** Ends every live session of a user (password reset); returns how many. */
+export async function revokeUserSessions(db: Db, userId: string, now: Date): Promise<number> {
+  const res = await db.updateTable('sessions').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}

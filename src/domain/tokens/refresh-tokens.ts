@@ -202,17 +202,24 @@ export async function rotateRefreshToken(
 
 /**
  * Revokes the family of a refresh token (logout). Unknown or already revoked tokens are not an error
- * (RFC 7009 §2.2). When `appId` is given, a token of another app is left alone.
+ * (RFC 7009 §2.2). When `appId` (or `userId`) is given, a token of another app (or user) is left alone.
  */
 export async function revokeRefreshToken(
   deps: Pick<Deps, 'db' | 'clock'>,
-  input: { refreshToken: string; appId?: string },
+  input: { refreshToken: string; appId?: string; userId?: string },
   meta: RequestMeta = {},
 ): Promise<void> {
   const existing = await store.findRefreshTokenByHash(deps.db, sha256(input.refreshToken));
   if (!existing || (input.appId && existing.app_id !== input.appId)) return;
+  // The account API's logout: a signed-in user can only end their own token families.
+  if (input.userId && existing.user_id !== input.userId) return;
   const revoked = await store.revokeFamily(deps.db, existing.family_id, deps.clock.now(), 'revoked');
   if (revoked > 0) {
     await recordAuditEvent(deps, { event: 'refresh_token.revoked', userId: existing.user_id, appId: existing.app_id, data: { familyId: existing.family_id, revoked } }, meta);
   }
+}
+
+/** The app a refresh token was issued to, if the token is ours (the account API refreshes without an app_id). */
+export async function findRefreshTokenAppId(deps: Pick<Deps, 'db'>, refreshToken: string): Promise<string | undefined> {
+  return (await store.findRefreshTokenByHash(deps.db, sha256(refreshToken)))?.app_id;
 }

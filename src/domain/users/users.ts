@@ -7,7 +7,7 @@ import { MINUTE } from '../../lib/clock.js';
 import type { UserRow } from '../../storage/schema.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { enqueueUserEvent, enqueueWebhookEvent } from '../webhooks/webhooks.js';
-import { checkRateLimit, clearRateLimit, hitRateLimit, RULES } from '../rate-limits/rate-limits.js';
+import { accountRules, checkRateLimit, clearRateLimit, hitRateLimit } from '../rate-limits/rate-limits.js';
 import { hashPassword, MAX_PASSWORD_BYTES, needsRehash, verifyPassword } from './passwords.js';
 import * as store from './user-store.js';
 
@@ -101,14 +101,15 @@ export async function authenticatePassword(
 ): Promise<User> {
   // Refused before argon2 runs: repeated failures per email and per IP (KEYMASTER-API.md limits;
   // failures only, so a busy office behind one IP is not throttled by its successful sign-ins).
-  await checkRateLimit(deps, RULES.loginFailuresPerEmail, input.email);
-  if (meta.ip) await checkRateLimit(deps, RULES.loginFailuresPerIp, meta.ip);
+  const rules = accountRules(deps.config);
+  await checkRateLimit(deps, rules.loginFailuresPerEmail, input.email);
+  if (meta.ip) await checkRateLimit(deps, rules.loginFailuresPerIp, meta.ip);
   const row = await store.findUserByEmail(deps.db, input.email);
   const ok = await verifyPassword(row?.password_hash, input.password);
   const now = deps.clock.now();
   const countFailure = async () => {
-    await hitRateLimit(deps, RULES.loginFailuresPerEmail, input.email);
-    if (meta.ip) await hitRateLimit(deps, RULES.loginFailuresPerIp, meta.ip);
+    await hitRateLimit(deps, rules.loginFailuresPerEmail, input.email);
+    if (meta.ip) await hitRateLimit(deps, rules.loginFailuresPerIp, meta.ip);
   };
   if (!row) {
     await countFailure();
@@ -138,7 +139,7 @@ export async function authenticatePassword(
   }
   const rehash = needsRehash(row.password_hash!) ? await hashPassword(input.password) : undefined;
   await store.recordSuccessfulLogin(deps.db, row.id, now, rehash);
-  await clearRateLimit(deps, RULES.loginFailuresPerEmail, input.email);
+  await clearRateLimit(deps, rules.loginFailuresPerEmail, input.email);
   await recordAuditEvent(deps, { event: 'login.success', userId: row.id, appId: input.appId, data: { method: 'password' } }, meta);
   if (input.appId) await enqueueWebhookEvent(deps, { appId: input.appId, event: 'user.login', data: { user_id: row.id, email: row.email, name: row.name } });
   return toUser({ ...row, failed_logins: 0, locked_until: null, last_login_at: now });

@@ -48,10 +48,20 @@ export function renderLoginPage(
       upstreamLinks: upstreamLinks(opts.config, app, params),
       error: opts.error,
       email: opts.email,
-      links: [],
+      links: accountLinks(app, params),
     },
     opts.status ?? 200,
   );
+}
+
+/** "Create account" and "Forgot password?" carry the app and callback, so the user comes back to this page. */
+function accountLinks(app: App, params: LoginParams): { href: string; label: string }[] {
+  if (!app.providers.includes('password')) return [];
+  const q = new URLSearchParams({ app_id: params.app_id, redirect_uri: params.redirect_uri }).toString();
+  return [
+    { href: `/account/register?${q}`, label: 'Create account' },
+    { href: `/account/forgot-password?${q}`, label: 'Forgot password?' },
+  ];
 }
 
 /** 303 to the app's callback with the tokens (and state) in the query, as the quick start documents. */

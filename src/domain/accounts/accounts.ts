@@ -1,0 +1,259 @@
+// Account journeys (seed 004): registration with email verification, password sign-in for the account
+// API, refresh, logout, password reset and the profile. Email tokens are 256-bit random values stored
+// as SHA-256, single use (one conditional UPDATE), 24 h for verification and 1 h for reset. A reset
+// ends every session and refresh token of the user and clears the lockout.
+import type { Deps } from '../../deps.js';
+import { AppError, invalidRequest } from '../../errors.js';
+import { HOUR, MINUTE } from '../../lib/clock.js';
+import { randomToken, sha256 } from '../../lib/crypto.js';
+import { findApp, type App } from '../apps/apps.js';
+import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
+import { queueEmail } from '../email/outbox.js';
+import type { EmailTemplate } from '../email/mailer.js';
+import { accountRules, clearRateLimit, consumeRateLimit } from '../rate-limits/rate-limits.js';
+import { revokeUserSessions } from '../sessions/session-store.js';
+import { revokeUserTokens } from '../tokens/refresh-token-store.js';
+import { findRefreshTokenAppId, issueTokenSet, revokeRefreshToken, rotateRefreshToken, type TokenSet } from '../tokens/refresh-tokens.js';
+import { hashPassword, verifyPassword } from '../users/passwords.js';
+import * as users from '../users/user-store.js';
+import { authenticatePassword, Email, toUser, type User } from '../users/users.js';
+import * as store from './email-token-store.js';
+import { assertPasswordPolicy } from './password-policy.js';
+
+type AccountDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'mailer' | 'secret'>;
+
+/** Where the links in an email lead back to: the app (branding, sign-in) and its registered callback. */
+export interface AccountContext {
+  appId?: string | undefined;
+  redirectUri?: string | undefined;
+}
+
+export const invalidAppId = () => invalidRequest('Invalid app_id');
+const invalidEmailToken = () => invalidRequest('Invalid or expired token');
+
+/** The app named by the request, else KEYMASTER_DEFAULT_APP_ID; undefined when neither exists. */
+export async function resolveAccountApp(deps: Pick<Deps, 'db' | 'config'>, appId: string | undefined): Promise<App | undefined> {
+  const id = appId ?? deps.config.defaultAppId;
+  return id ? findApp(deps, id) : undefined;
+}
+
+function accountLink(deps: Pick<Deps, 'config'>, path: string, token: string, ctx: AccountContext, app: App | undefined): string {
+  const url = new URL(`${deps.config.issuer}${path}`);
+  url.searchParams.set('token', token);
+  if (app) url.searchParams.set('app_id', app.appId);
+  if (app && ctx.redirectUri && app.redirectUris.includes(ctx.redirectUri)) url.searchParams.set('redirect_uri', ctx.redirectUri);
+  return url.toString();
+}
+
+async function issueEmailToken(deps: Pick<Deps, 'db' | 'clock'>, userId: string, purpose: 'verify' | 'reset', ttlMs: number): Promise<string> {
+  const token = randomToken(32);
+  const now = deps.clock.now();
+  await store.insertEmailToken(deps.db, { token_hash: sha256(token), user_id: userId, purpose, created_at: now, expires_at: new Date(now.getTime() + ttlMs) });
+  return token;
+}
+
+async function sendAccountEmail(deps: AccountDeps, user: Pick<User, 'email' | 'name'>, template: EmailTemplate, app: App | undefined, extra: Record<string, unknown> = {}) {
+  const brand = { appName: app?.name ?? 'Keymaster', logoUrl: app?.logoUrl ?? null, primaryColor: app?.primaryColor ?? '#2f5bea' };
+  await queueEmail(deps, { to: user.email, template, data: { ...brand, name: user.name, email: user.email, ...extra } });
+}
+
+export async function registerAccount(
+  deps: AccountDeps,
+  input: { email: string; password: string; name?: string | undefined },
+  ctx: AccountContext = {},
+  meta: RequestMeta = {},
+): Promise<User> {
+  // Bad input is refused before anything is written, the rate-limit counters included.
+  const email = Email.parse(input.email);
+  assertPasswordPolicy(deps.config.passwordPolicy, input.password);
+  const rules = accountRules(deps.config);
+  if (meta.ip) await consumeRateLimit(deps, rules.registerPerIp, meta.ip);
+  await consumeRateLimit(deps, rules.registerPerEmail, email);
+  const app = await resolveAccountApp(deps, ctx.appId);
+  const row = await users.insertUser(deps.db, { email, name: input.name ?? null, roles: [], password_hash: await hashPassword(input.password), email_verified_at: null });
+  if (!row) throw invalidRequest('Email already registered');
+  const token = await issueEmailToken(deps, row.id, 'verify', deps.config.verifyTokenTtlHours * HOUR);
+  await recordAuditEvent(deps, { event: 'user.registered', userId: row.id, appId: app?.appId }, meta);
+  await sendAccountEmail(deps, row, 'verify-email', app, { link: accountLink(deps, '/account/verify', token, ctx, app), hours: deps.config.verifyTokenTtlHours });
+  return toUser(row);
+}
+
+export async function verifyEmail(deps: Pick<Deps, 'db' | 'clock'>, input: { token: string }, meta: RequestMeta = {}): Promise<User> {
+  const now = deps.clock.now();
+  const row = await deps.db.transaction().execute(async (trx) => {
+    const spent = await store.spendEmailToken(trx, sha256(input.token), 'verify', now);
+    if (!spent) return undefined;
+    const user = await users.findUserById(trx, spent.user_id);
+    if (!user) return undefined;
+    if (user.email_verified_at) return user;
+    return users.updateUser(trx, user.id, { email_verified_at: now, updated_at: now });
+  });
+  if (!row) throw invalidEmailToken();
+  await recordAuditEvent(deps, { event: 'user.email_verified', userId: row.id }, meta);
+  return toUser(row);
+}
+
+/**
+ * Sends a reset link if the email belongs to an account. The caller answers the same whatever
+ * happened here; both paths count against the same rate limits.
+ */
+export async function requestPasswordReset(deps: AccountDeps, input: { email: string }, ctx: AccountContext = {}, meta: RequestMeta = {}): Promise<void> {
+  const rules = accountRules(deps.config);
+  if (meta.ip) await consumeRateLimit(deps, rules.resetRequestPerIp, meta.ip);
+  await consumeRateLimit(deps, rules.resetRequestPerEmail, input.email);
+  const row = await users.findUserByEmail(deps.db, input.email);
+  if (!row || row.disabled_at) {
+    await recordAuditEvent(deps, { event: 'password_reset.requested', data: { known: false } }, meta);
+    return;
+  }
+  const app = await resolveAccountApp(deps, ctx.appId);
+  const token = await issueEmailToken(deps, row.id, 'reset', deps.config.resetTokenTtlMinutes * MINUTE);
+  await recordAuditEvent(deps, { event: 'password_reset.requested', userId: row.id, appId: app?.appId, data: { known: true } }, meta);
+  await sendAccountEmail(deps, row, 'reset-password', app, { link: accountLink(deps, '/account/reset-password', token, ctx, app), minutes: deps.config.resetTokenTtlMinutes });
+}
+
+/** Sets a new password everywhere it matters: hash, lockout cleared, every session and refresh token ended. */
+async function replacePassword(trx: Deps['db'], userId: string, hash: string, reason: string, now: Date) {
+  // Access tokens carry whole-second iat: tokens from this second on stay valid.
+  const validAfter = new Date(Math.floor(now.getTime() / 1000) * 1000);
+  const row = await users.updateUser(trx, userId, { password_hash: hash, failed_logins: 0, locked_until: null, tokens_valid_after: validAfter, updated_at: now });
+  const tokens = await revokeUserTokens(trx, userId, now, reason);
+  const sessions = await revokeUserSessions(trx, userId, now);
+  return { row: row!, tokens, sessions };
+}
+
+export async function confirmPasswordReset(deps: AccountDeps, input: { token: string; newPassword: string }, ctx: AccountContext = {}, meta: RequestMeta = {}): Promise<User> {
+  // Policy first: a weak password must not burn the link.
+  assertPasswordPolicy(deps.config.passwordPolicy, input.newPassword);
+  const hash = await hashPassword(input.newPassword);
+  const now = deps.clock.now();
+  const result = await deps.db.transaction().execute(async (trx) => {
+    const spent = await store.spendEmailToken(trx, sha256(input.token), 'reset', now);
+    if (!spent) return undefined;
+    await store.retireEmailTokens(trx, spent.user_id, 'reset', now);
+    const done = await replacePassword(trx, spent.user_id, hash, 'password_reset', now);
+    // Following the link proved the mailbox: the email counts as verified.
+    if (!done.row.email_verified_at) done.row = (await users.updateUser(trx, spent.user_id, { email_verified_at: now }))!;
+    return done;
+  });
+  if (!result) throw invalidEmailToken();
+  const user = toUser(result.row);
+  await clearRateLimit(deps, accountRules(deps.config).loginFailuresPerEmail, user.email);
+  await recordAuditEvent(deps, { event: 'password_reset.completed', userId: user.id, data: { revokedTokens: result.tokens, revokedSessions: result.sessions } }, meta);
+  await sendAccountEmail(deps, user, 'password-changed', await resolveAccountApp(deps, ctx.appId), { at: now.toISOString() });
+  return user;
+}
+
+export async function loginAccount(
+  deps: AccountDeps,
+  input: { email: string; password: string; appId?: string | undefined },
+  meta: RequestMeta = {},
+): Promise<{ tokens: TokenSet; user: User }> {
+  const app = await resolveAccountApp(deps, input.appId);
+  if (!app) throw invalidAppId();
+  if (!app.providers.includes('password')) throw invalidRequest('Password login not enabled');
+  const user = await authenticatePassword(deps, { email: input.email, password: input.password, appId: app.appId }, meta);
+  const { familyId: _f, ...tokens } = await issueTokenSet(deps, user, app, {}, meta);
+  return { tokens, user };
+}
+
+/** Rotates a refresh token for the app it was issued to (or the one named); errors as seed 004. */
+export async function refreshAccount(deps: AccountDeps, input: { refreshToken: string; appId?: string | undefined }, meta: RequestMeta = {}): Promise<TokenSet> {
+  const appId = input.appId ?? (await findRefreshTokenAppId(deps, input.refreshToken)) ?? deps.config.defaultAppId;
+  if (!appId) throw new AppError('invalid_grant', 'Invalid refresh token', { status: 401 });
+  try {
+    const { scope: _s, ...tokens } = await rotateRefreshToken(deps, { refreshToken: input.refreshToken, appId }, meta);
+    return tokens;
+  } catch (err) {
+    if (err instanceof AppError && err.status === 401) throw new AppError('invalid_grant', 'Invalid refresh token', { status: 401, detail: err.description });
+    if (err instanceof AppError && err.status === 403) throw new AppError('forbidden', 'Account is disabled', { detail: err.description });
+    throw err;
+  }
+}
+
+export async function logoutAccount(deps: Pick<Deps, 'db' | 'clock'>, input: { userId: string; refreshToken: string }, meta: RequestMeta = {}): Promise<void> {
+  await revokeRefreshToken(deps, { refreshToken: input.refreshToken, userId: input.userId }, meta);
+}
+
+/**
+ * The user behind a verified access token, for /me. Tokens issued before the last password reset or
+ * change are refused, and so are disabled accounts.
+ */
+export async function getAccount(deps: Pick<Deps, 'db'>, claims: { sub: string; iat: number }): Promise<User> {
+  const row = await users.findUserById(deps.db, claims.sub);
+  if (!row || (row.tokens_valid_after && claims.iat * 1000 < row.tokens_valid_after.getTime())) {
+    throw new AppError('invalid_token', 'The access token is invalid');
+  }
+  if (row.disabled_at) throw new AppError('forbidden', 'Account is disabled');
+  return toUser(row);
+}
+
+export async function updateAccount(
+  deps: AccountDeps,
+  claims: { sub: string; iat: number },
+  input: { name?: string | undefined; currentPassword?: string | undefined; newPassword?: string | undefined },
+  meta: RequestMeta = {},
+): Promise<User> {
+  const current = await getAccount(deps, claims);
+  const now = deps.clock.now();
+  let hash: string | undefined;
+  if (input.newPassword !== undefined) {
+    if (!input.currentPassword) throw invalidRequest('Current password is required to change the password');
+    const row = await users.findUserById(deps.db, current.id);
+    if (!(await verifyPassword(row?.password_hash, input.currentPassword))) throw invalidRequest('Current password is incorrect');
+    assertPasswordPolicy(deps.config.passwordPolicy, input.newPassword);
+    hash = await hashPassword(input.newPassword);
+  }
+  const row = await deps.db.transaction().execute(async (trx) => {
+    let r = input.name !== undefined ? await users.updateUser(trx, current.id, { name: input.name, updated_at: now }) : undefined;
+    if (hash) r = (await replacePassword(trx, current.id, hash, 'password_changed', now)).row;
+    return r ?? (await users.findUserById(trx, current.id))!;
+  });
+  const user = toUser(row);
+  if (hash) {
+    await recordAuditEvent(deps, { event: 'user.password_changed', userId: user.id }, meta);
+    await sendAccountEmail(deps, user, 'password-changed', undefined, { at: now.toISOString() });
+  }
+  return user;
+}
+
+/** CLI: `keymaster users unlock` — clears the lockout and the per-email failure window. */
+export async function unlockUser(deps: Pick<Deps, 'db' | 'clock' | 'config'>, userId: string): Promise<User> {
+  const row = await users.updateUser(deps.db, userId, { failed_logins: 0, locked_until: null, updated_at: deps.clock.now() });
+  if (!row) throw new AppError('not_found', 'No such user');
+  await clearRateLimit(deps, accountRules(deps.config).loginFailuresPerEmail, row.email);
+  await recordAuditEvent(deps, { event: 'user.unlocked', userId: row.id }, {});
+  return toUser(row);
+}
+
+/**
+ * CLI: `keymaster users update`. Disabling ends every session and refresh token at once (a disabled
+ * account also fails rotation, but its live tokens should not wait for that).
+ */
+export async function adminUpdateUser(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  userId: string,
+  input: { name?: string | undefined; roles?: string[] | undefined; verified?: boolean | undefined; disabled?: boolean | undefined },
+  meta: RequestMeta = {},
+): Promise<User> {
+  const now = deps.clock.now();
+  const row = await deps.db.transaction().execute(async (trx) => {
+    const current = await users.findUserById(trx, userId);
+    if (!current) return undefined;
+    const r = await users.updateUser(trx, userId, {
+      ...(input.name !== undefined && { name: input.name }),
+      ...(input.roles !== undefined && { roles: input.roles }),
+      ...(input.verified !== undefined && { email_verified_at: input.verified ? (current.email_verified_at ?? now) : null }),
+      ...(input.disabled !== undefined && { disabled_at: input.disabled ? (current.disabled_at ?? now) : null }),
+      updated_at: now,
+    });
+    if (input.disabled && !current.disabled_at) {
+      await revokeUserTokens(trx, userId, now, 'account_disabled');
+      await revokeUserSessions(trx, userId, now);
+    }
+    return r;
+  });
+  if (!row) throw new AppError('not_found', 'No such user');
+  await recordAuditEvent(deps, { event: 'user.updated', userId, data: { fields: Object.keys(input).filter((k) => input[k as keyof typeof input] !== undefined) } }, meta);
+  return toUser(row);
+}

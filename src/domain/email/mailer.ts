@@ -1,0 +1,72 @@
+// The mailer: renders branded text + HTML emails from views/emails and hands them to SMTP (nodemailer)
+// when SMTP_URL is set. Without SMTP_URL it is in "log" mode: messages stay in the outbox table and
+// are written to the log, so links are usable in development. It also tracks background sends, so
+// shutdown can wait for them.
+import { Eta } from 'eta';
+import nodemailer, { type Transporter } from 'nodemailer';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../../config.js';
+
+const VIEWS_DIR = fileURLToPath(new URL('../../../views/', import.meta.url));
+
+export interface EmailContent {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export interface OutgoingEmail extends EmailContent {
+  to: string;
+}
+
+export interface Mailer {
+  readonly mode: 'smtp' | 'log';
+  render(template: EmailTemplate, data: Record<string, unknown>): EmailContent;
+  /** Sends over SMTP; throws on failure (the outbox records it and retries). */
+  send(msg: OutgoingEmail): Promise<void>;
+  /** Keeps a background send alive until close() has waited for it. */
+  track(p: Promise<unknown>): void;
+  close(): Promise<void>;
+}
+
+export const EMAIL_TEMPLATES = {
+  'verify-email': (d: Record<string, unknown>) => `Verify your email for ${String(d.appName)}`,
+  'reset-password': (d: Record<string, unknown>) => `Reset your ${String(d.appName)} password`,
+  'password-changed': (d: Record<string, unknown>) => `Your ${String(d.appName)} password was changed`,
+} as const;
+export type EmailTemplate = keyof typeof EMAIL_TEMPLATES;
+
+export function createMailer(config: Pick<Config, 'smtpUrl' | 'mailFrom'>): Mailer {
+  const html = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true });
+  const text = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: false });
+  const transport: Transporter | undefined = config.smtpUrl
+    ? nodemailer.createTransport(config.smtpUrl, { from: config.mailFrom })
+    : undefined;
+  const inFlight = new Set<Promise<unknown>>();
+  return {
+    mode: transport ? 'smtp' : 'log',
+    render(template, data) {
+      return {
+        subject: EMAIL_TEMPLATES[template](data),
+        text: text.render(`emails/${template}.text.eta`, data),
+        html: html.render(`emails/${template}.html.eta`, data),
+      };
+    },
+    async send(msg) {
+      if (!transport) throw new Error('no SMTP transport configured');
+      await transport.sendMail({ from: config.mailFrom, to: msg.to, subject: msg.subject, text: msg.text, html: msg.html });
+    },
+    track(p) {
+      const settled = p.then(
+        () => undefined,
+        () => undefined,
+      );
+      inFlight.add(settled);
+      void settled.then(() => inFlight.delete(settled));
+    },
+    async close() {
+      await Promise.all([...inFlight]);
+      transport?.close();
+    },
+  };
+}

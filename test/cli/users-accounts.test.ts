@@ -1,0 +1,68 @@
+// `keymaster users update` and `users unlock` as an admin runs them: a real process on a Postgres
+// database (TEST_DATABASE_URL runs) or a fresh embedded data dir.
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { openDatabase } from '../../src/storage/db.js';
+import { TEST_SECRET } from '../helpers/app.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+const run = promisify(execFile);
+const BIN = join(process.cwd(), 'src/cli/bin.js');
+let database: TestDatabase | undefined;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  database = process.env.TEST_DATABASE_URL ? await createTestDatabase() : undefined;
+  env = database?.url ? { DATABASE_URL: database.url, KEYMASTER_SECRET: TEST_SECRET } : { KEYMASTER_DATA_DIR: mkdtempSync(join(tmpdir(), 'km-cli-')) };
+});
+afterAll(async () => {
+  await database?.close();
+});
+
+async function cli(args: string[]) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH!, ...env }, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('keymaster users update | unlock', { timeout: 120_000 }, () => {
+  it('updates name, roles, verification and disabled state; unlocks a locked account', async () => {
+    const created = await cli(['users', 'create', '--email', 'ops@example.com', '--password', 'Sup3r-secret!', '--json']);
+    expect(created.code).toBe(0);
+    const id = JSON.parse(created.stdout).id as string;
+
+    const updated = await cli(['users', 'update', 'OPS@example.com', '--name', 'Ops Person', '--roles', 'user,admin', '--verified', '--disable', '--json']);
+    expect(updated.code).toBe(0);
+    expect(JSON.parse(updated.stdout)).toMatchObject({ id, name: 'Ops Person', roles: ['user', 'admin'], email_verified: true, disabled: true });
+
+    // Lock the account directly in the database (as ten failures would), then unlock it by id.
+    const handle = await openDatabase(loadConfig({ ...env }), 'cli');
+    await handle.db.updateTable('users').set({ failed_logins: 10, locked_until: new Date(Date.now() + 3_600_000) }).where('id', '=', id).execute();
+    await handle.close();
+
+    const unlocked = await cli(['users', 'unlock', id, '--json']);
+    expect(unlocked.code).toBe(0);
+    expect(JSON.parse(unlocked.stdout)).toMatchObject({ id, locked_until: null });
+    const enabled = await cli(['users', 'update', id, '--enable', '--unverified', '--json']);
+    expect(JSON.parse(enabled.stdout)).toMatchObject({ disabled: false, email_verified: false, name: 'Ops Person' });
+  });
+
+  it('bad arguments exit 2 with one line', async () => {
+    const none = await cli(['users', 'update', 'ops@example.com']);
+    expect(none.code).toBe(2);
+    expect(none.stderr.trim().split('\n')).toHaveLength(1);
+    expect(none.stderr).toContain('nothing to update');
+    const unknown = await cli(['users', 'unlock', 'nobody@example.com']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('No user nobody@example.com');
+  });
+});

@@ -1,0 +1,86 @@
+// The hosted account journeys in real headless Chromium with a real SMTP peer: from the sign-in page,
+// "Create account" → email → verify → "Continue to sign in" → signed in; then "Forgot password?" →
+// email → new password → signed in with it. No CSP violations on any page.
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestContext } from '../helpers/app.js';
+import { makeApp } from '../helpers/factories.js';
+import { linkIn, startSmtpCapture, type SmtpCapture } from '../helpers/smtp.js';
+
+// As in browser-login.test.ts (importing a test file would run its tests here too).
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+let ctx: TestContext;
+let smtp: SmtpCapture;
+let browser: Browser;
+let appServer: Server;
+let callback: string;
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)`);
+  smtp = await startSmtpCapture();
+  ctx = await startTestServer({ env: { SMTP_URL: smtp.url } });
+  appServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('app callback'));
+  await new Promise<void>((resolve) => appServer.listen(0, '127.0.0.1', resolve));
+  callback = `http://127.0.0.1:${(appServer.address() as AddressInfo).port}/callback`;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+});
+afterAll(async () => {
+  await browser?.close();
+  await ctx?.close();
+  await smtp?.close();
+  appServer?.close();
+});
+
+describe('hosted account pages in Chromium', () => {
+  it('create account → verify by email → sign in; forgot password → reset by email → sign in', async () => {
+    const { app } = await makeApp(ctx.deps, { name: 'Browser Accounts', redirectUris: [callback], primaryColor: '#0b7285' });
+    const email = 'browser-reg@example.com';
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('response', (r) => r.status() === 404 && errors.push(`404 ${r.url()}`));
+    const loginUrl = `${ctx.baseUrl}/login?app_id=${app.appId}&redirect_uri=${encodeURIComponent(callback)}`;
+
+    await page.goto(loginUrl);
+    await page.getByRole('link', { name: 'Create account' }).click();
+    await expect(page.title()).resolves.toContain('Browser Accounts');
+    await page.getByLabel('Name').fill('Browser User');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill('Br0wser-Passw0rd!');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toContain(email);
+
+    const verifyLink = linkIn(await smtp.next(email), '/account/verify');
+    await page.goto(verifyLink.toString());
+    await page.getByRole('button', { name: 'Verify email' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toContain('verified');
+    await page.getByRole('link', { name: 'Continue to sign in' }).click();
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill('Br0wser-Passw0rd!');
+    await Promise.all([page.waitForURL(`${callback}**`), page.getByRole('button', { name: 'Sign in' }).click()]);
+    expect(new URL(page.url()).searchParams.get('access_token')).toMatch(/^ey/);
+
+    await page.goto(`${loginUrl}&prompt=login`);
+    await page.getByRole('link', { name: 'Forgot password?' }).click();
+    await page.getByLabel('Email').fill(email);
+    await page.getByRole('button', { name: 'Send reset link' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toContain('If an account exists');
+
+    const resetLink = linkIn(await smtp.next(email, 0, 'Reset'), '/account/reset-password');
+    await page.goto(resetLink.toString());
+    await page.getByLabel('New password', { exact: true }).fill('N3w-Br0wser-Pass!');
+    await page.getByLabel('Confirm new password').fill('N3w-Br0wser-Pass!');
+    await page.getByRole('button', { name: 'Set new password' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toContain('Your password has been changed');
+    await page.getByRole('link', { name: 'Continue to sign in' }).click();
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill('N3w-Br0wser-Pass!');
+    await Promise.all([page.waitForURL(`${callback}**`), page.getByRole('button', { name: 'Sign in' }).click()]);
+    expect(errors, errors.join('\n')).toEqual([]);
+    await page.close();
+  });
+});
