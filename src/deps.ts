@@ -8,6 +8,7 @@ import { ensureActiveKey, KeyRing } from './domain/keys/keys.js';
 import { UpstreamProviders } from './domain/upstream/upstream-providers.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { randomToken } from './lib/crypto.js';
+import { createMetrics, type Metrics } from './lib/metrics.js';
 import { redactUrl } from './lib/redact-url.js';
 import { openDatabase, type Db, type DbHandle } from './storage/db.js';
 import { migrate } from './storage/migrate.js';
@@ -18,6 +19,8 @@ export interface Deps {
   clock: Clock;
   keys: KeyRing;
   log: Logger;
+  /** Prometheus counters and histograms (GET /metrics); one registry per Deps. */
+  metrics: Metrics;
   /** Upstream OpenID providers (Google): discovered lazily, cached in this process. */
   upstream: UpstreamProviders;
   /** KEYMASTER_SECRET, or the one generated and kept in the data dir in embedded mode. */
@@ -67,6 +70,8 @@ export interface CreateDepsOptions {
   database?: DbHandle;
   /** Apply pending migrations before anything else (the server does; `keymaster migrate` does). */
   migrate?: boolean;
+  /** Constant labels on every metric (the cluster worker id) and process metrics (server only). */
+  metrics?: { defaultLabels?: Record<string, string>; processMetrics?: boolean };
 }
 
 export async function createDeps(config: Config, opts: CreateDepsOptions = {}): Promise<Deps> {
@@ -83,7 +88,8 @@ export async function createDeps(config: Config, opts: CreateDepsOptions = {}): 
     const keys = new KeyRing({ db: handle.db, clock, secret });
     await keys.reload();
     const upstream = new UpstreamProviders(config);
-    return { config, db: handle.db, clock, keys, log, upstream, secret, close: () => handle.close() };
+    const metrics = createMetrics({ ...opts.metrics, poolStats: () => handle.poolStats?.() });
+    return { config, db: handle.db, clock, keys, log, metrics, upstream, secret, close: () => handle.close() };
   } catch (err) {
     await handle.close();
     throw err;

@@ -1,5 +1,6 @@
 // Audit trail: security-relevant events in audit_events (never secrets; ids and reasons only).
 import type { Clock } from '../../lib/clock.js';
+import { countAuditEvent, type Metrics } from '../../lib/metrics.js';
 import type { Db } from '../../storage/db.js';
 import { insertAuditEvent } from './audit-store.js';
 
@@ -15,7 +16,9 @@ export interface AuditEvent {
   data?: Record<string, unknown>;
 }
 
-export async function recordAuditEvent(deps: { db: Db; clock: Clock }, e: AuditEvent, meta: RequestMeta = {}): Promise<void> {
+/** Also counts the event in /metrics when `deps.metrics` is there (the server's deps always have it). */
+export async function recordAuditEvent(deps: { db: Db; clock: Clock; metrics?: Metrics }, e: AuditEvent, meta: RequestMeta = {}): Promise<void> {
+  if (deps.metrics) countAuditEvent(deps.metrics, e.event, e.data);
   await insertAuditEvent(deps.db, {
     at: deps.clock.now(),
     event: e.event,
