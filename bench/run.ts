@@ -7,6 +7,8 @@
 //                                                                              database per run)
 //   BENCH_WORKERS=2 (the clustered run; 0 skips it)   BENCH_MAX_RATE=3000 (tokens minted per second
 //   of load, per refresh job)   BENCH_SERVER_ARGS="--cpu-prof" (extra node flags for Keymaster)
+//   BENCH_ONLY=ceilings,keymaster,workers,peer (a subset)   BENCH_LOG_LEVEL=warn (Keymaster's LOG_LEVEL;
+//   other Keymaster variables such as DATABASE_POOL_MAX pass through from the environment)
 //
 // Writes bench/results/<timestamp>.json and bench/results/latest.md.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -230,7 +232,7 @@ async function startKeymaster(databaseUrl: string, port: number, workers: number
     KEYMASTER_ISSUER: `http://127.0.0.1:${port}`,
     PORT: String(port),
     HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: env.BENCH_LOG_LEVEL ?? 'warn',
     KEYMASTER_WORKERS: String(workers),
   });
   await waitForHttp(`http://127.0.0.1:${port}/healthz`);
