@@ -27,6 +27,10 @@ const EnvSchema = z.object({
   KEYMASTER_LOCKOUT_MINUTES: int(1, 10_080).default(60),
   KEYMASTER_TRUST_PROXY: bool.default(false),
   KEYMASTER_BODY_LIMIT: int(1024, 10 * 1024 * 1024).default(64 * 1024),
+  KEYMASTER_WORKERS: int(1, 64).default(1),
+  KEYMASTER_SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  KEYMASTER_REQUEST_LOG: bool.default(true),
+  KEYMASTER_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   KEYMASTER_GOOGLE_ISSUER: z.url({ protocol: /^https?$/ }).max(500).default('https://accounts.google.com'),
   KEYMASTER_GOOGLE_CLIENT_ID: z.string().max(500).optional(),
   KEYMASTER_GOOGLE_CLIENT_SECRET: z.string().max(500).optional(),
@@ -125,6 +129,14 @@ export interface Config {
   readonly passwordPolicy: { readonly minLength: number; readonly maxLength: number; readonly requireClasses: boolean };
   readonly verifyTokenTtlHours: number;
   readonly resetTokenTtlMinutes: number;
+  /** Server processes (node:cluster) sharing one Postgres; 1 = no cluster. Embedded PGlite allows only 1. */
+  readonly workers: number;
+  /** On SIGTERM, in-flight requests get this long to finish before the process exits non-zero. */
+  readonly shutdownTimeoutMs: number;
+  /** One info line per request (Fastify's request logging). Costs ~10% throughput on the hot paths. */
+  readonly requestLog: boolean;
+  /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
+  readonly metricsToken: string | undefined;
   /** Cookies get `Secure` (and the `__Host-` prefix) when the issuer is https. */
   readonly secureCookies: boolean;
   /** "Continue with Google": set when both KEYMASTER_GOOGLE_CLIENT_ID and _SECRET are. */
@@ -149,12 +161,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.DATABASE_URL && !e.KEYMASTER_SECRET) {
     throw new ConfigError(['KEYMASTER_SECRET: required when DATABASE_URL is set (it encrypts the signing keys)']);
   }
+  // Rules across variables: every problem is listed at once.
   const problems: string[] = [];
   const google = upstreamConfig('GOOGLE', e.KEYMASTER_GOOGLE_ISSUER, e.KEYMASTER_GOOGLE_CLIENT_ID, e.KEYMASTER_GOOGLE_CLIENT_SECRET, problems);
-  if (problems.length) throw new ConfigError(problems);
   if (e.KEYMASTER_PASSWORD_MIN_LENGTH > e.KEYMASTER_PASSWORD_MAX_LENGTH) {
-    throw new ConfigError(['KEYMASTER_PASSWORD_MIN_LENGTH: must not exceed KEYMASTER_PASSWORD_MAX_LENGTH']);
+    problems.push('KEYMASTER_PASSWORD_MIN_LENGTH: must not exceed KEYMASTER_PASSWORD_MAX_LENGTH');
   }
+  if (e.KEYMASTER_WORKERS > 1 && !e.DATABASE_URL) {
+    problems.push('KEYMASTER_WORKERS: embedded PGlite is single-process; set DATABASE_URL to a Postgres server to run more than 1 worker');
+  }
+  if (problems.length) throw new ConfigError(problems);
   const issuer = e.KEYMASTER_ISSUER ?? `http://localhost:${e.PORT}`;
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
@@ -195,6 +211,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }),
     verifyTokenTtlHours: e.KEYMASTER_VERIFY_TOKEN_TTL_HOURS,
     resetTokenTtlMinutes: e.KEYMASTER_RESET_TOKEN_TTL_MINUTES,
+    workers: e.KEYMASTER_WORKERS,
+    shutdownTimeoutMs: e.KEYMASTER_SHUTDOWN_TIMEOUT_MS,
+    requestLog: e.KEYMASTER_REQUEST_LOG,
+    metricsToken: e.KEYMASTER_METRICS_TOKEN,
     secureCookies: issuer.startsWith('https://'),
     google,
   });

@@ -9,6 +9,7 @@ import { ensureActiveKey, KeyRing } from './domain/keys/keys.js';
 import { UpstreamProviders } from './domain/upstream/upstream-providers.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { randomToken } from './lib/crypto.js';
+import { createMetrics, type Metrics } from './lib/metrics.js';
 import { redactUrl } from './lib/redact-url.js';
 import { openDatabase, type Db, type DbHandle } from './storage/db.js';
 import { migrate } from './storage/migrate.js';
@@ -19,6 +20,8 @@ export interface Deps {
   clock: Clock;
   keys: KeyRing;
   log: Logger;
+  /** Prometheus counters and histograms (GET /metrics); one registry per Deps. */
+  metrics: Metrics;
   /** Upstream OpenID providers (Google): discovered lazily, cached in this process. */
   upstream: UpstreamProviders;
   /** SMTP (SMTP_URL) or log-only email delivery; see domain/email. */
@@ -72,6 +75,8 @@ export interface CreateDepsOptions {
   database?: DbHandle;
   /** Apply pending migrations before anything else (the server does; `keymaster migrate` does). */
   migrate?: boolean;
+  /** Constant labels on every metric (the cluster worker id) and process metrics (server only). */
+  metrics?: { defaultLabels?: Record<string, string>; processMetrics?: boolean };
 }
 
 export async function createDeps(config: Config, opts: CreateDepsOptions = {}): Promise<Deps> {
@@ -89,11 +94,12 @@ export async function createDeps(config: Config, opts: CreateDepsOptions = {}): 
     await keys.reload();
     const upstream = new UpstreamProviders(config);
     const mailer = createMailer(config);
+    const metrics = createMetrics({ ...opts.metrics, poolStats: () => handle.poolStats?.() });
     const close = async () => {
       await mailer.close();
       await handle.close();
     };
-    return { config, db: handle.db, clock, keys, log, upstream, mailer, secret, close };
+    return { config, db: handle.db, clock, keys, log, metrics, upstream, mailer, secret, close };
   } catch (err) {
     await handle.close();
     throw err;

@@ -1,14 +1,22 @@
-// Server entry: loadConfig → createDeps → buildApp → listen; on SIGTERM/SIGINT stop accepting,
-// drain in-flight requests, stop the background jobs (src/jobs.ts), close the database.
+// Server entry: loadConfig → createDeps → buildApp → listen. With KEYMASTER_WORKERS > 1 the primary
+// migrates once, then forks that many identical workers (node:cluster) sharing the port and Postgres.
+// On SIGTERM/SIGINT: stop accepting, drain in-flight requests, stop the background jobs (src/jobs.ts),
+// close the pool; a hard timeout exits 1.
+import cluster from 'node:cluster';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
-import { createDeps } from './deps.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createDeps, createLogger } from './deps.js';
 import { startJobs } from './jobs.js';
 import { DataDirLockedError } from './storage/db.js';
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const deps = await createDeps(config, { role: 'server' });
+async function runServer(config: Config): Promise<void> {
+  // Workers skip migrations: the primary applied them before forking.
+  const deps = await createDeps(config, {
+    role: 'server',
+    migrate: cluster.isPrimary,
+    // Per-worker registries: each scrape answers for the worker that took it, labelled with its id.
+    metrics: { processMetrics: true, ...(cluster.isWorker && { defaultLabels: { worker: String(cluster.worker?.id) } }) },
+  });
   const app = await buildApp(deps);
   const jobs = startJobs(deps);
   let closing = false;
@@ -16,21 +24,73 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     deps.log.info({ event: 'server.stopping', signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      deps.log.error({ event: 'server.shutdown_timeout', timeoutMs: config.shutdownTimeoutMs }, 'in-flight requests did not finish in time');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    timer.unref();
+    // app.close() stops accepting and waits for in-flight requests, but only closes the keep-alive
+    // sockets that are idle when it starts: close the others as soon as their request is answered.
+    const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
     try {
       await app.close();
       await jobs.stop();
+      clearInterval(reaper);
       await deps.close();
-    } finally {
       process.exit(0);
+    } catch (err) {
+      deps.log.error({ event: 'server.shutdown_failed', err }, 'shutdown failed');
+      process.exit(1);
     }
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
   await app.listen({ port: config.port, host: config.host });
   deps.log.info(
-    { event: 'server.started', issuer: config.issuer, database: config.databaseUrl ? 'postgres' : `embedded (${config.dataDir})` },
+    {
+      event: 'server.started',
+      issuer: config.issuer,
+      database: config.databaseUrl ? 'postgres' : `embedded (${config.dataDir})`,
+      ...(cluster.isWorker && { worker: cluster.worker?.id }),
+    },
     `Keymaster listening on ${config.host}:${config.port}`,
   );
+}
+
+/** The cluster primary: migrate and make the first key once, fork, replace crashed workers, relay signals. */
+async function runPrimary(config: Config): Promise<void> {
+  const log = createLogger(config);
+  const deps = await createDeps(config, { role: 'server', log });
+  await deps.close();
+  let stopping = false;
+  const fork = () => cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    log.error({ event: 'worker.exited', worker: worker.id, code, signal }, 'worker exited; starting a new one');
+    fork();
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: 'server.stopping', signal, workers: config.workers }, 'stopping workers');
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    // Workers have their own drain timeout; this one only guards against a worker that hangs anyway.
+    setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 2_000).unref();
+    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  for (let i = 0; i < config.workers; i++) fork();
+  log.info({ event: 'cluster.started', workers: config.workers }, `Keymaster primary started ${config.workers} workers`);
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config);
+  return runServer(config);
 }
 
 main().catch((err) => {

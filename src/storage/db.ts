@@ -19,6 +19,8 @@ export type Db = Kysely<Database>;
 export interface DbHandle {
   readonly db: Db;
   readonly kind: 'postgres' | 'embedded';
+  /** Postgres only: the pool's current use, for /metrics. */
+  poolStats?(): { total: number; idle: number; waiting: number; max: number };
   close(): Promise<void>;
 }
 
@@ -39,7 +41,12 @@ export function openPostgres(connectionString: string, max = 10): DbHandle {
   // An idle client's error (e.g. the server restarted) must not crash the process; the pool drops it.
   pool.on('error', () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, kind: 'postgres', close: () => db.destroy() };
+  return {
+    db,
+    kind: 'postgres',
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
+    close: () => db.destroy(),
+  };
 }
 
 /** An embedded database in memory, optionally restored from a dumpDataDir() snapshot (tests). */

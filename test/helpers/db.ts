@@ -35,6 +35,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     db: h.db,
     kind: h.kind,
     url: u.toString(),
+    poolStats: h.poolStats,
     close: async () => {
       await h.close();
       const a = new pg.Client({ connectionString: url });

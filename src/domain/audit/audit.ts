@@ -2,6 +2,7 @@
 // Who caused an event is `data.actor`: "cli" for the admin CLI, "user" for a signed-in user acting on
 // their own account, absent for anonymous requests (sign-in attempts, token presentations).
 import type { Clock } from '../../lib/clock.js';
+import { countAuditEvent, type Metrics } from '../../lib/metrics.js';
 import type { Db } from '../../storage/db.js';
 import type { AuditEventRow } from '../../storage/schema.js';
 import { insertAuditEvent, listAuditEvents as listRows } from './audit-store.js';
@@ -20,7 +21,9 @@ export interface AuditEvent {
   data?: Record<string, unknown>;
 }
 
-export async function recordAuditEvent(deps: { db: Db; clock: Clock }, e: AuditEvent, meta: RequestMeta = {}): Promise<void> {
+/** Also counts the event in /metrics when `deps.metrics` is there (the server's deps always have it). */
+export async function recordAuditEvent(deps: { db: Db; clock: Clock; metrics?: Metrics }, e: AuditEvent, meta: RequestMeta = {}): Promise<void> {
+  if (deps.metrics) countAuditEvent(deps.metrics, e.event, e.data);
   const data = { ...(e.data ?? {}), ...(meta.actor !== undefined && { actor: meta.actor }) };
   await insertAuditEvent(deps.db, {
     at: deps.clock.now(),

@@ -25,7 +25,7 @@ export function accessTokenTtl(deps: Pick<Deps, 'config'>, app: App): number {
 }
 
 export async function issueAccessToken(
-  deps: Pick<Deps, 'config' | 'clock' | 'keys'>,
+  deps: Pick<Deps, 'config' | 'clock' | 'keys'> & Partial<Pick<Deps, 'metrics'>>,
   user: Pick<User, 'id' | 'email' | 'name' | 'roles'>,
   app: App,
   extra: Record<string, unknown> = {},
@@ -44,7 +44,9 @@ export async function issueAccessToken(
     jti: randomUUID(),
     ...extra,
   };
-  return { token: await deps.keys.sign(claims, 'at+jwt'), expiresIn, claims };
+  const token = await deps.keys.sign(claims, 'at+jwt');
+  deps.metrics?.tokensIssued.inc({ kind: claims.token_type === 'service' ? 'service' : 'access' });
+  return { token, expiresIn, claims };
 }
 
 /**

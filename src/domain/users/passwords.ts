@@ -1,14 +1,24 @@
 // Password hashing: argon2id at OWASP's minimum (m=19 MiB, t=2, p=1) or stronger. argon2 runs on the
 // libuv pool, off the event loop. Unknown emails still cost one verification (against a dummy hash)
 // so response time does not reveal whether an account exists.
+import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
+import { createLimiter } from '../../lib/limiter.js';
 
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 /** Longer inputs are refused before argon2 runs (a 1 MB "password" is a CPU attack, not a password). */
 export const MAX_PASSWORD_BYTES = 1024;
 
+/**
+ * argon2 runs on the libuv pool (4 threads by default), where jose's RS256 signatures (WebCrypto) run
+ * too. Unbounded, a sign-in flood fills every thread with 20-50 ms argon2 jobs and each token refresh
+ * waits behind them. Capped at one less than the pool (and at the cores this process may use, more
+ * would not add throughput), a signature always finds a free thread. Per process, like the pool.
+ */
+const argon2Slots = createLimiter(Math.max(1, Math.min(availableParallelism(), 3)));
+
 export function hashPassword(password: string): Promise<string> {
-  return argon2.hash(password, ARGON2_OPTIONS);
+  return argon2Slots.run(() => argon2.hash(password, ARGON2_OPTIONS));
 }
 
 let dummyHash: Promise<string> | undefined;
@@ -18,7 +28,7 @@ export async function verifyPassword(hash: string | null | undefined, password: 
   dummyHash ??= hashPassword('keymaster-dummy-password');
   const target = hash ?? (await dummyHash);
   try {
-    const ok = await argon2.verify(target, password);
+    const ok = await argon2Slots.run(() => argon2.verify(target, password));
     return ok && hash != null;
   } catch {
     return false;

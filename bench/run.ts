@@ -1,0 +1,483 @@
+// `npm run bench`: Keymaster side by side with its peer (panva's oidc-provider, in memory) and with
+// the machine's ceilings, in one run. Server under test on core 0, load generator on core 1 (taskset).
+//
+//   BENCH_DURATION=10 BENCH_CONNECTIONS=32 BENCH_WARMUP=2 npm run bench      (defaults; ~4 min)
+//   BENCH_DURATION=2 npm run bench                                            (quick mode)
+//   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres                  (admin URL; a fresh
+//                                                                              database per run)
+//   BENCH_WORKERS=2 (the clustered run; 0 skips it)   BENCH_MAX_RATE=3000 (tokens minted per second
+//   of load, per refresh job)   BENCH_SERVER_ARGS="--cpu-prof" (extra node flags for Keymaster)
+//   BENCH_ONLY=ceilings,keymaster,workers,peer (a subset)   BENCH_LOG_LEVEL=warn (Keymaster's LOG_LEVEL;
+//   other Keymaster variables such as DATABASE_POOL_MAX pass through from the environment)
+//
+// Writes bench/results/<timestamp>.json and bench/results/latest.md.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { loadConfig } from '../src/config.js';
+import { createDeps, type Deps } from '../src/deps.js';
+import { createApp } from '../src/domain/apps/apps.js';
+import { createUser } from '../src/domain/users/users.js';
+import { randomToken, sha256 } from '../src/lib/crypto.js';
+import type { LoadJob, LoadResult } from './load.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const env = process.env;
+const num = (v: string | undefined, d: number) => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d);
+const DURATION = num(env.BENCH_DURATION, 10);
+const CONNECTIONS = num(env.BENCH_CONNECTIONS, 32);
+const WARMUP = num(env.BENCH_WARMUP, Math.min(2, DURATION));
+const WORKERS = num(env.BENCH_WORKERS, 2);
+const MAX_RATE = num(env.BENCH_MAX_RATE, 3000);
+const PG_ADMIN = env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** Comma list of phases to run: ceilings,keymaster,workers,peer (all by default), e.g. for profiling. */
+const ONLY = new Set((env.BENCH_ONLY ?? 'ceilings,keymaster,workers,peer').split(','));
+const SERVER_ARGS = (env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean);
+const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
+const PASSWORD = 'Bench-Password-9!';
+const REDIRECT = 'https://app.example.com/callback';
+const TMP = mkdtempSync(join(tmpdir(), 'km-bench-'));
+const HAS_TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const pinned = (cores: string, cmd: string[]) => (HAS_TASKSET ? ['taskset', '-c', cores, ...cmd] : cmd);
+const NODE = [process.execPath, '--import', 'tsx'];
+const children = new Set<ChildProcess>();
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+// ---------- processes ----------
+
+function start(name: string, cmd: string[], extraEnv: Record<string, string> = {}): ChildProcess {
+  const child = spawn(cmd[0]!, cmd.slice(1), { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  child.stderr!.on('data', (d: Buffer) => {
+    const s = d.toString();
+    if (!/NOTICE|Unsupported runtime|ExperimentalWarning|--trace-warnings/.test(s)) process.stderr.write(`[${name}] ${s}`);
+  });
+  return child;
+}
+
+function waitForLine(child: ChildProcess, text: string, timeoutMs = 120_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for "${text}"`)), timeoutMs);
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes(text)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`process exited (${code}) before "${text}"`)));
+  });
+}
+
+async function waitForHttp(url: string, timeoutMs = 120_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(t);
+}
+
+/** Peak resident set size of a process (and its descendants' largest), sampled every 250 ms. */
+function sampleRss(pid: number): { stop(): number } {
+  let peak = 0;
+  const read = () => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) peak = Math.max(peak, Number(m[1]) * 1024);
+    } catch {
+      /* gone or not Linux */
+    }
+  };
+  const timer = setInterval(read, 250);
+  read();
+  return {
+    stop() {
+      clearInterval(timer);
+      return peak;
+    },
+  };
+}
+
+let jobSeq = 0;
+async function load(jobs: LoadJob[]): Promise<LoadResult[]> {
+  const file = join(TMP, `jobs-${jobSeq++}.json`);
+  writeFileSync(file, JSON.stringify(jobs));
+  const child = start('load', pinned('1', [...NODE, join(ROOT, 'bench/load.ts'), file]));
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  if (code !== 0) throw new Error(`load generator failed (${code})`);
+  return JSON.parse(out.trim().split('\n').pop()!) as LoadResult[];
+}
+
+const job = (name: string, url: string, o: Partial<LoadJob> & Pick<LoadJob, 'path'>): LoadJob => ({
+  name,
+  url,
+  method: 'GET',
+  connections: CONNECTIONS,
+  duration: DURATION,
+  warmup: WARMUP,
+  ...o,
+});
+
+function ports(): { km: number; peer: number; fastify: number } {
+  const base = 20_000 + Math.floor(Math.random() * 20_000);
+  return { km: base, peer: base + 1, fastify: base + 2 };
+}
+
+// ---------- ceilings ----------
+
+async function ceiling(mode: 'sign' | 'argon2'): Promise<number> {
+  const child = start(`ceiling-${mode}`, pinned('0', [...NODE, join(ROOT, 'bench/ceilings.ts'), mode, String(Math.max(2, Math.min(DURATION, 5)))]));
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((r) => child.once('exit', r));
+  const r = JSON.parse(out.trim()) as { signsPerSec?: number; verifiesPerSec?: number };
+  return r.signsPerSec ?? r.verifiesPerSec ?? 0;
+}
+
+async function bareFastify(port: number): Promise<LoadResult> {
+  const child = start('fastify', pinned('0', [...NODE, join(ROOT, 'bench/ceilings.ts'), 'fastify', String(port)]));
+  await waitForLine(child, 'ready');
+  try {
+    const [r] = await load([job('bare fastify', `http://127.0.0.1:${port}`, { path: '/' })]);
+    return r!;
+  } finally {
+    await stop(child);
+  }
+}
+
+// ---------- Keymaster ----------
+
+interface KmFixture {
+  appId: string;
+  clientSecret: string;
+  email: string;
+  deps: Deps;
+}
+
+async function fixture(databaseUrl: string): Promise<KmFixture> {
+  const config = loadConfig({ DATABASE_URL: databaseUrl, KEYMASTER_SECRET: SECRET, LOG_LEVEL: 'warn', DATABASE_POOL_MAX: '4' });
+  const deps = await createDeps(config, { migrate: false });
+  const { app, clientSecret } = await createApp(deps, { name: 'Bench App', redirectUris: [REDIRECT] });
+  const email = `bench-${randomUUID().slice(0, 8)}@example.com`;
+  await createUser(deps, { email, password: PASSWORD, name: 'Bench User', roles: ['user'], verified: true });
+  return { appId: app.appId, clientSecret, email, deps };
+}
+
+/**
+ * Mints `count` live refresh tokens, each the first of its own family (one sign-in each), written in
+ * bulk with the same row shape issueTokenSet writes. Returns the /token/refresh bodies.
+ */
+async function mintRefreshTokens(f: KmFixture, count: number): Promise<string> {
+  const user = await f.deps.db.selectFrom('users').select('id').where('email', '=', f.email).executeTakeFirstOrThrow();
+  const now = new Date();
+  const bodies: string[] = [];
+  for (let done = 0; done < count; done += 1000) {
+    const rows = [];
+    for (let i = done; i < Math.min(count, done + 1000); i++) {
+      const token = randomToken(32);
+      bodies.push(JSON.stringify({ refresh_token: token, app_id: f.appId }));
+      rows.push({
+        jti: randomUUID(),
+        token_hash: sha256(token),
+        family_id: randomUUID(),
+        parent_jti: null,
+        app_id: f.appId,
+        user_id: user.id,
+        session_id: null,
+        scope: null,
+        claims: JSON.stringify({ email: f.email, name: 'Bench User', roles: ['user'] }),
+        auth_time: now,
+        created_at: now,
+        expires_at: new Date(now.getTime() + 30 * 86_400_000),
+        user_agent: 'bench',
+        ip: '127.0.0.1',
+      });
+    }
+    await f.deps.db.insertInto('refresh_tokens').values(rows).execute();
+  }
+  const file = join(TMP, `km-tokens-${jobSeq++}.json`);
+  writeFileSync(file, JSON.stringify(bodies));
+  return file;
+}
+
+async function startKeymaster(databaseUrl: string, port: number, workers: number): Promise<ChildProcess> {
+  const cmd = [process.execPath, ...SERVER_ARGS, '--import', 'tsx', 'src/main.ts'];
+  // One worker: core 0, as the issue sets it up. Several workers need several cores: they share both
+  // with the load generator, which the note on the table says.
+  const child = start(`keymaster x${workers}`, workers > 1 ? cmd : pinned('0', cmd), {
+    DATABASE_URL: databaseUrl,
+    KEYMASTER_SECRET: SECRET,
+    KEYMASTER_ISSUER: `http://127.0.0.1:${port}`,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: env.BENCH_LOG_LEVEL ?? 'warn',
+    KEYMASTER_WORKERS: String(workers),
+  });
+  await waitForHttp(`http://127.0.0.1:${port}/healthz`);
+  return child;
+}
+
+async function signInForm(base: string, f: KmFixture): Promise<{ body: string; cookie: string }> {
+  const res = await fetch(`${base}/login?app_id=${f.appId}&redirect_uri=${encodeURIComponent(REDIRECT)}`);
+  const html = await res.text();
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
+  if (!csrf) throw new Error(`no CSRF token on /login (${res.status})`);
+  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const body = new URLSearchParams({ _csrf: csrf, app_id: f.appId, redirect_uri: REDIRECT, email: f.email, password: PASSWORD }).toString();
+  return { body, cookie };
+}
+
+const FORM = 'application/x-www-form-urlencoded';
+const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+
+/** Whether POST /token answers client_credentials (issue 3); a 404 means the endpoint is not there yet. */
+async function probeClientCredentials(base: string, id: string, secret: string): Promise<string | null> {
+  const res = await fetch(`${base}/token`, {
+    method: 'POST',
+    headers: { 'content-type': FORM, authorization: basic(id, secret) },
+    body: 'grant_type=client_credentials',
+  });
+  if (res.status === 404) return 'n/a (endpoint not present)';
+  if (res.status !== 200) return `n/a (POST /token answered ${res.status})`;
+  return null;
+}
+
+// ---------- the run ----------
+
+interface Row {
+  group: string;
+  name: string;
+  result?: LoadResult;
+  value?: number;
+  note?: string;
+}
+
+async function main() {
+  const started = new Date();
+  const load0 = loadavg();
+  const p = ports();
+  const dbName = `km_bench_${started.getTime()}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN });
+  await admin.connect();
+  await admin.query(`create database ${dbName}`);
+  const dbUrl = new URL(PG_ADMIN);
+  dbUrl.pathname = `/${dbName}`;
+  const databaseUrl = dbUrl.toString();
+  const tokensPerJob = Math.ceil(MAX_RATE * (DURATION + WARMUP));
+  const rows: Row[] = [];
+  let rssPeak = 0;
+  let fx: KmFixture | undefined;
+  log(`duration ${DURATION}s, warm-up ${WARMUP}s, ${CONNECTIONS} connections, taskset ${HAS_TASKSET ? 'yes' : 'no'}, load ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+  try {
+    // Ceilings
+    if (ONLY.has('ceilings')) {
+      log('ceilings: RS256 signs, argon2id verifies, bare Fastify');
+      const signs = await ceiling('sign');
+      const verifies = await ceiling('argon2');
+      const fastify = await bareFastify(p.fastify);
+      rows.push({ group: 'ceiling', name: 'RS256 signs/s (1 core)', value: signs });
+      rows.push({ group: 'ceiling', name: 'argon2id verifies/s (1 core)', value: verifies });
+      rows.push({ group: 'ceiling', name: 'bare Fastify GET', result: fastify });
+    }
+
+    // Keymaster, one process
+    const base = `http://127.0.0.1:${p.km}`;
+    const jsonHeaders = { 'content-type': 'application/json' };
+    let km: ChildProcess;
+    if (ONLY.has('keymaster')) {
+      log('Keymaster, one process');
+      km = await startKeymaster(databaseUrl, p.km, 1);
+      fx = await fixture(databaseUrl);
+      const rss = sampleRss(km.pid!);
+      const [jwks] = await load([job('jwks', base, { path: '/.well-known/jwks.json' })]);
+      rows.push({ group: 'keymaster', name: 'JWKS GET', result: jwks! });
+      const refreshFile = await mintRefreshTokens(fx, tokensPerJob);
+      const [refresh] = await load([job('refresh', base, { method: 'POST', path: '/token/refresh', headers: jsonHeaders, bodiesFile: refreshFile })]);
+      rows.push({ group: 'keymaster', name: 'refresh (rotation, durable)', result: refresh! });
+      const ccMissing = await probeClientCredentials(base, fx.appId, fx.clientSecret);
+      if (ccMissing) rows.push({ group: 'keymaster', name: 'client credentials', note: ccMissing });
+      else {
+        const [cc] = await load([
+          job('client credentials', base, { method: 'POST', path: '/token', headers: { 'content-type': FORM, authorization: basic(fx.appId, fx.clientSecret) }, body: 'grant_type=client_credentials' }),
+        ]);
+        rows.push({ group: 'keymaster', name: 'client credentials', result: cc! });
+      }
+      const signIn = await signInForm(base, fx);
+      const loginJob = job('sign-in', base, { method: 'POST', path: '/login', headers: { 'content-type': FORM, cookie: signIn.cookie }, body: signIn.body });
+      const [login] = await load([loginJob]);
+      rows.push({ group: 'keymaster', name: 'password sign-in (POST /login)', result: login! });
+      const floodFile = await mintRefreshTokens(fx, tokensPerJob);
+      const [floodRefresh, floodLogin] = await load([
+        job('refresh under sign-in flood', base, { method: 'POST', path: '/token/refresh', headers: jsonHeaders, bodiesFile: floodFile }),
+        { ...loginJob, name: 'sign-in flood' },
+      ]);
+      rows.push({ group: 'keymaster', name: 'refresh during sign-in flood', result: floodRefresh! });
+      rows.push({ group: 'keymaster', name: 'sign-in flood (alongside)', result: floodLogin! });
+      rssPeak = rss.stop();
+      await stop(km);
+    }
+
+    // Keymaster, clustered
+    if (WORKERS > 1 && ONLY.has('workers')) {
+      log(`Keymaster, ${WORKERS} workers`);
+      km = await startKeymaster(databaseUrl, p.km, WORKERS);
+      fx ??= await fixture(databaseUrl);
+      const wFile = await mintRefreshTokens(fx, tokensPerJob * 2);
+      const [wRefresh] = await load([job(`refresh x${WORKERS}`, base, { method: 'POST', path: '/token/refresh', headers: jsonHeaders, bodiesFile: wFile })]);
+      rows.push({ group: 'keymaster', name: `refresh, ${WORKERS} workers`, result: wRefresh! });
+      await stop(km);
+    }
+
+    // The peer
+    if (ONLY.has('peer')) {
+      log('peer: oidc-provider (in memory), minting refresh tokens');
+      const peerFile = join(TMP, 'peer-tokens.json');
+      const peer = start('peer', pinned('0', [...NODE, join(ROOT, 'bench/peer.ts'), String(p.peer), String(tokensPerJob), peerFile]));
+      await waitForLine(peer, 'ready', 300_000);
+      const { PEER_CLIENT } = await import('./peer-client.js');
+      const peerBase = `http://127.0.0.1:${p.peer}`;
+      const peerAuth = { 'content-type': FORM, authorization: basic(PEER_CLIENT.id, PEER_CLIENT.secret) };
+      const peerBodiesFile = join(TMP, 'peer-bodies.json');
+      writeFileSync(peerBodiesFile, JSON.stringify((JSON.parse(readFileSync(peerFile, 'utf8')) as string[]).map((t) => `grant_type=refresh_token&refresh_token=${t}`)));
+      const [pJwks] = await load([job('peer jwks', peerBase, { path: '/jwks' })]);
+      const [pRefresh] = await load([job('peer refresh', peerBase, { method: 'POST', path: '/token', headers: peerAuth, bodiesFile: peerBodiesFile })]);
+      const [pCc] = await load([job('peer client credentials', peerBase, { method: 'POST', path: '/token', headers: peerAuth, body: 'grant_type=client_credentials&scope=api' })]);
+      await stop(peer);
+      rows.push({ group: 'peer', name: 'JWKS GET', result: pJwks! });
+      rows.push({ group: 'peer', name: 'refresh (rotation, in memory)', result: pRefresh! });
+      rows.push({ group: 'peer', name: 'client credentials (JWT)', result: pCc! });
+      rows.push({ group: 'peer', name: 'password sign-in', note: 'n/a (no password endpoint)' });
+    }
+  } finally {
+    for (const c of [...children]) await stop(c);
+    await fx?.deps.close();
+    await admin.query(`drop database if exists ${dbName} with (force)`);
+    await admin.end();
+  }
+
+  const report = summarise(rows, rssPeak, { started, load0, load1: loadavg() });
+  const stamp = started.toISOString().replace(/[:.]/g, '-');
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, `bench/results/${stamp}.json`), `${JSON.stringify(report.json, null, 2)}\n`);
+  writeFileSync(join(ROOT, 'bench/results/latest.md'), report.markdown);
+  process.stdout.write(report.markdown);
+}
+
+// ---------- the table ----------
+
+function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: number[]; load1: number[] }) {
+  const find = (group: string, name: string) => rows.find((r) => r.group === group && r.name.startsWith(name));
+  const rps = (r: Row | undefined) => r?.result?.okRps ?? r?.value;
+  const signs = rps(find('ceiling', 'RS256'));
+  const argon = rps(find('ceiling', 'argon2id'));
+  const bare = rps(find('ceiling', 'bare Fastify'));
+  const peer = { jwks: rps(find('peer', 'JWKS')), refresh: rps(find('peer', 'refresh')), cc: rps(find('peer', 'client credentials')) };
+  const km1Refresh = rps(find('keymaster', 'refresh (rotation'));
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? a / b : undefined);
+  const cmp: Record<string, { peer?: number; ceiling?: number; ceilingName?: string }> = {
+    'JWKS GET': { peer: ratio(rps(find('keymaster', 'JWKS')), peer.jwks), ceiling: ratio(rps(find('keymaster', 'JWKS')), bare), ceilingName: 'bare Fastify' },
+    'refresh (rotation, durable)': { peer: ratio(km1Refresh, peer.refresh), ceiling: ratio(km1Refresh, signs), ceilingName: 'RS256' },
+    'client credentials': { peer: ratio(rps(find('keymaster', 'client credentials')), peer.cc), ceiling: ratio(rps(find('keymaster', 'client credentials')), signs), ceilingName: 'RS256' },
+    'password sign-in (POST /login)': { ceiling: ratio(rps(find('keymaster', 'password sign-in')), argon), ceilingName: 'argon2id' },
+    'sign-in flood (alongside)': { ceiling: ratio(rps(find('keymaster', 'sign-in flood')), argon), ceilingName: 'argon2id' },
+    'refresh during sign-in flood': { peer: ratio(rps(find('keymaster', 'refresh during')), peer.refresh), ceiling: ratio(rps(find('keymaster', 'refresh during')), signs), ceilingName: 'RS256' },
+    [`refresh, ${WORKERS} workers`]: { peer: ratio(rps(find('keymaster', `refresh, ${WORKERS}`)), peer.refresh), ceiling: ratio(rps(find('keymaster', `refresh, ${WORKERS}`)), signs), ceilingName: 'RS256' },
+    'refresh (rotation, in memory)': { ceiling: ratio(peer.refresh, signs), ceilingName: 'RS256' },
+    'client credentials (JWT)': { ceiling: ratio(peer.cc, signs), ceilingName: 'RS256' },
+  };
+  cmp['JWKS GET (peer)'] = { ceiling: ratio(peer.jwks, bare), ceilingName: 'bare Fastify' };
+  const f0 = (n: number | undefined) => (n === undefined ? '' : n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
+  const fx = (n: number | undefined) => (n === undefined ? '' : `${n.toFixed(2)}×`);
+  const ms = (n: number | undefined) => (n === undefined ? '' : `${n < 10 ? n.toFixed(2) : n.toFixed(1)}`);
+  const lines = [
+    `## Keymaster benchmark — ${when.started.toISOString()}`,
+    '',
+    `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; server under test on core 0, load generator on core 1${HAS_TASKSET ? '' : ' (taskset not available: unpinned)'}; ` +
+      `${DURATION} s per measurement after ${WARMUP} s warm-up, ${CONNECTIONS} connections; Postgres on 127.0.0.1 (unpinned). ` +
+      `Load average ${when.load0.map((l) => l.toFixed(2)).join(' ')} before, ${when.load1.map((l) => l.toFixed(2)).join(' ')} after (the machine is shared: compare ratios, not absolutes).`,
+    '',
+    '| | endpoint | req/s (ok) | p50 ms | p99 ms | non-2xx/3xx | vs peer | vs ceiling |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    const key = r.group === 'peer' && r.name === 'JWKS GET' ? 'JWKS GET (peer)' : r.name;
+    const c = r.group === 'ceiling' ? undefined : cmp[key];
+    const res = r.result;
+    const label = r.group === 'keymaster' ? 'Keymaster' : r.group === 'peer' ? 'oidc-provider (peer)' : 'ceiling';
+    if (r.note) {
+      lines.push(`| ${label} | ${r.name} | ${r.note} | | | | | |`);
+    } else if (res) {
+      lines.push(`| ${label} | ${r.name} | ${f0(res.okRps)} | ${ms(res.p50)} | ${ms(res.p99)} | ${res.failed + res.errors + res.timeouts} | ${fx(c?.peer)} | ${c?.ceiling !== undefined ? `${fx(c.ceiling)} ${c.ceilingName}` : ''} |`);
+    } else {
+      lines.push(`| ${label} | ${r.name} | ${f0(r.value)} | | | | | |`);
+    }
+  }
+  const idleP99 = find('keymaster', 'refresh (rotation')?.result?.p99;
+  const floodP99 = find('keymaster', 'refresh during')?.result?.p99;
+  const wRefresh = rps(find('keymaster', `refresh, ${WORKERS}`));
+  const targets = [
+    ['refresh ≥ 1.2× peer refresh', cmp['refresh (rotation, durable)']!.peer, 1.2],
+    ['refresh ≥ 0.6× RS256 ceiling', cmp['refresh (rotation, durable)']!.ceiling, 0.6],
+    ['client credentials ≥ 2× peer', cmp['client credentials']!.peer, 2],
+    ['JWKS ≥ 0.8× bare Fastify', cmp['JWKS GET']!.ceiling, 0.8],
+    ['sign-in ≥ 0.9× argon2id ceiling', cmp['password sign-in (POST /login)']!.ceiling, 0.9],
+    ['refresh p99 under sign-in flood < 3× idle p99', floodP99 !== undefined && idleP99 ? floodP99 / idleP99 : undefined, 3, 'below'],
+    [`${WORKERS} workers ≥ 1.6× one on refresh`, ratio(wRefresh, km1Refresh), 1.6],
+    ['RSS of one process under load < 200 MiB', rssPeak ? rssPeak / 2 ** 20 : undefined, 200, 'below', 'MiB'],
+  ] as const;
+  lines.push('', '| target | measured | met |', '|---|---:|:---:|');
+  const targetJson: Record<string, { value: number | undefined; met: boolean | undefined }> = {};
+  for (const [name, value, bound, dir, unit] of targets as unknown as [string, number | undefined, number, string?, string?][]) {
+    const met = value === undefined ? undefined : dir === 'below' ? value < bound : value >= bound;
+    targetJson[name] = { value, met };
+    lines.push(`| ${name} | ${value === undefined ? 'n/a' : unit ? `${value.toFixed(0)} ${unit}` : `${value.toFixed(2)}×`} | ${met === undefined ? '–' : met ? 'yes' : 'no'} |`);
+  }
+  lines.push(
+    '',
+    'req/s counts successful responses only (2xx; 303 for sign-in). Refresh: every request presents a distinct live token minted beforehand ' +
+      '(Keymaster: rows written in bulk in the shape issueTokenSet writes; peer: its own Grant + RefreshToken models). ' +
+      `"refresh, ${WORKERS} workers" runs unpinned (workers share both cores with the load generator and Postgres).`,
+    '',
+  );
+  const markdown = lines.join('\n');
+  return {
+    markdown,
+    json: {
+      started: when.started.toISOString(),
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, taskset: HAS_TASKSET, loadBefore: when.load0, loadAfter: when.load1 },
+      settings: { duration: DURATION, warmup: WARMUP, connections: CONNECTIONS, workers: WORKERS },
+      rows,
+      ratios: cmp,
+      rssPeakBytes: rssPeak,
+      targets: targetJson,
+    },
+  };
+}
+
+main().catch(async (err) => {
+  console.error(err);
+  for (const c of [...children]) await stop(c).catch(() => {});
+  process.exit(1);
+});
