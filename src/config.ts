@@ -27,7 +27,25 @@ const EnvSchema = z.object({
   KEYMASTER_LOCKOUT_MINUTES: int(1, 10_080).default(60),
   KEYMASTER_TRUST_PROXY: bool.default(false),
   KEYMASTER_BODY_LIMIT: int(1024, 10 * 1024 * 1024).default(64 * 1024),
+  // Multiplies every rate limit (benchmarks and load tests raise it; 1 = the documented limits).
+  KEYMASTER_RATE_LIMIT_SCALE: int(1, 1_000_000).default(1),
 });
+
+/** KEYMASTER_RATE_LIMIT_<RULE>=<limit>[/<windowSeconds>], e.g. KEYMASTER_RATE_LIMIT_LOGIN_FAILURES_EMAIL=5/900. */
+const RATE_LIMIT_ENV = /^KEYMASTER_RATE_LIMIT_([A-Z0-9_]+)$/;
+const RateLimitOverride = z
+  .string()
+  .regex(/^\d{1,9}(\/\d{1,9})?$/, 'must be <limit> or <limit>/<windowSeconds>, e.g. 20/900')
+  .transform((v) => {
+    const [limit, window] = v.split('/');
+    return { limit: Number(limit), ...(window !== undefined && { windowSeconds: Number(window) }) };
+  })
+  .refine((o) => o.limit >= 1 && (o.windowSeconds === undefined || o.windowSeconds >= 1), 'limit and window must be at least 1');
+
+export interface RateLimitOverrideValue {
+  readonly limit: number;
+  readonly windowSeconds?: number;
+}
 
 export interface Config {
   readonly databaseUrl: string | undefined;
@@ -46,6 +64,10 @@ export interface Config {
   readonly lockoutMinutes: number;
   readonly trustProxy: boolean;
   readonly bodyLimit: number;
+  /** Every rate-limit rule's limit is multiplied by this. */
+  readonly rateLimitScale: number;
+  /** Per-rule overrides keyed by rule name ("login_failures_email"), from KEYMASTER_RATE_LIMIT_<RULE>. */
+  readonly rateLimits: Readonly<Record<string, RateLimitOverrideValue>>;
   /** Cookies get `Secure` (and the `__Host-` prefix) when the issuer is https. */
   readonly secureCookies: boolean;
 }
@@ -61,9 +83,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // Empty strings mean "unset": docker-compose and .env files often pass VAR= for optional values.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = EnvSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  const rateLimits: Record<string, RateLimitOverrideValue> = {};
+  for (const [key, value] of Object.entries(cleaned)) {
+    const m = RATE_LIMIT_ENV.exec(key);
+    if (!m || key === 'KEYMASTER_RATE_LIMIT_SCALE') continue;
+    const o = RateLimitOverride.safeParse(value);
+    if (o.success) rateLimits[m[1]!.toLowerCase()] = o.data;
+    else problems.push(`${key}: ${o.error.issues[0]?.message}`);
   }
+  if (!parsed.success || problems.length) throw new ConfigError(problems);
   const e = parsed.data;
   if (e.DATABASE_URL && !e.KEYMASTER_SECRET) {
     throw new ConfigError(['KEYMASTER_SECRET: required when DATABASE_URL is set (it encrypts the signing keys)']);
@@ -85,6 +114,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     lockoutMinutes: e.KEYMASTER_LOCKOUT_MINUTES,
     trustProxy: e.KEYMASTER_TRUST_PROXY,
     bodyLimit: e.KEYMASTER_BODY_LIMIT,
+    rateLimitScale: e.KEYMASTER_RATE_LIMIT_SCALE,
+    rateLimits: Object.freeze(rateLimits),
     secureCookies: issuer.startsWith('https://'),
   });
 }

@@ -73,5 +73,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, e: AppEr
     reply.header('WWW-Authenticate', `Bearer realm="keymaster", error="invalid_token", error_description="${e.description.replace(/"/g, "'")}"`);
   }
   const code = e.code === 'not_found' || e.code === 'forbidden' || e.code === 'conflict' ? 'invalid_request' : e.code;
+  // KEYMASTER-API.md §2: a 429 carries retry_after in the body as well as the Retry-After header.
+  if (e.code === 'rate_limited') return reply.send({ error: code, error_description: e.description, retry_after: e.retryAfter });
   return reply.send({ error: code, error_description: e.description });
 }

@@ -1,5 +1,6 @@
 // zod schemas of the hosted sign-in and SSO logout pages.
 import { z } from 'zod';
+import { MAX_PASSWORD_BYTES } from '../../domain/users/passwords.js';
 import { AppId, State, Uri } from './keymaster.js';
 
 export const LoginQuery = z.object({
@@ -16,7 +17,10 @@ export const LoginForm = z.object({
   state: State.optional(),
   email: z.string().trim().max(320, 'is too long').default(''),
   // Bounded here so argon2 never sees a huge input (DESIGN.md §4.10).
-  password: z.string().max(1024, 'is too long').default(''),
+  password: z
+    .string()
+    .refine((p) => Buffer.byteLength(p, 'utf8') <= MAX_PASSWORD_BYTES, `is too long (at most ${MAX_PASSWORD_BYTES} bytes)`)
+    .default(''),
 });
 
 export const SsoLogoutQuery = z.object({
