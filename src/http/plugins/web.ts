@@ -6,7 +6,9 @@ import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import view from '@fastify/view';
 import { Eta } from 'eta';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config.js';
 import { enforceContentType } from './guards.js';
@@ -20,16 +22,22 @@ export function cookieName(config: Pick<Config, 'secureCookies'>, base: string):
 
 export async function registerWebPlugins(app: FastifyInstance, config: Config): Promise<void> {
   app.addHook('onRequest', enforceContentType);
+  // A fresh style nonce per response, made before helmet writes the CSP (helmet's own nonce option
+  // would also add a nonce to script-src, turning "'none'" into "any script with this nonce").
+  app.addHook('onRequest', async (_req, reply) => {
+    const nonce = randomBytes(16).toString('base64url');
+    (reply.raw as ServerResponse & { styleNonce?: string }).styleNonce = nonce;
+    (reply as FastifyReply & { cspNonce?: { script: string; style: string } }).cspNonce = { script: '', style: nonce };
+  });
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: config.bodyLimit });
   await app.register(helmet, {
-    enableCSPNonces: true,
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'none'"],
         baseUri: ["'none'"],
         scriptSrc: ["'none'"],
-        styleSrc: ["'self'"],
+        styleSrc: ["'self'", (_req, res) => `'nonce-${(res as ServerResponse & { styleNonce?: string }).styleNonce ?? ''}'`],
         imgSrc: ["'self'", 'https:', 'data:'],
         // form-action is left out on purpose: Chromium applies it to the redirect that follows a
         // form POST, and a successful sign-in redirects to the app's own origin.
