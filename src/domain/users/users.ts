@@ -93,6 +93,8 @@ export async function authenticatePassword(
   input: { email: string; password: string; appId?: string },
   meta: RequestMeta = {},
 ): Promise<User> {
+  // Postgres text cannot hold NUL; whatever route called us, that is bad input, not a 500.
+  if (input.email.includes('\u0000')) throw invalidRequest('Email must not contain NUL characters');
   // Refused before argon2 runs: repeated failures per email and per IP (KEYMASTER-API.md limits;
   // failures only, so a busy office behind one IP is not throttled by its successful sign-ins).
   await checkRateLimit(deps, RULES.loginFailuresPerEmail, input.email);

@@ -1,7 +1,7 @@
 // zod schemas of the hosted sign-in and SSO logout pages.
 import { z } from 'zod';
 import { MAX_PASSWORD_BYTES } from '../../domain/users/passwords.js';
-import { AppId, State, Uri } from './keymaster.js';
+import { AppId, NO_NUL, State, Uri } from './keymaster.js';
 
 export const LoginQuery = z.object({
   app_id: AppId,
@@ -15,7 +15,7 @@ export const LoginForm = z.object({
   app_id: AppId,
   redirect_uri: Uri,
   state: State.optional(),
-  email: z.string().trim().max(320, 'is too long').default(''),
+  email: z.string().trim().max(320, 'is too long').refine(...NO_NUL).default(''),
   // Bounded here so argon2 never sees a huge input (DESIGN.md §4.10).
   password: z
     .string()
