@@ -58,6 +58,8 @@ const EnvSchema = z.object({
   KEYMASTER_PASSWORD_REQUIRE_CLASSES: bool.default(true),
   KEYMASTER_VERIFY_TOKEN_TTL_HOURS: int(1, 720).default(24),
   KEYMASTER_RESET_TOKEN_TTL_MINUTES: int(5, 1440).default(60),
+  // Multiplies every rate limit (benchmarks and load tests raise it; 1 = the documented limits).
+  KEYMASTER_RATE_LIMIT_SCALE: int(1, 1_000_000).default(1),
 });
 
 /** An upstream OpenID provider Keymaster signs users in through (discovered from `issuer`). */
@@ -83,6 +85,23 @@ function upstreamConfig(name: string, issuer: string, clientId: string | undefin
   if (url.search || url.hash) problems.push(`KEYMASTER_${name}_ISSUER: must not have a query or fragment`);
   if (!clientId || !clientSecret) return undefined;
   return Object.freeze({ issuer, clientId, clientSecret, allowHttp });
+}
+
+/** KEYMASTER_RATE_LIMIT_<RULE>=<limit>[/<windowSeconds>], e.g. KEYMASTER_RATE_LIMIT_LOGIN_FAILURES_EMAIL=5/900. */
+const RATE_LIMIT_ENV = /^KEYMASTER_RATE_LIMIT_([A-Z0-9_]+)$/;
+const ACCOUNT_RATE_VARS = new Set(['KEYMASTER_RATE_LIMIT_SCALE', 'KEYMASTER_RATE_LIMIT_EMAIL', 'KEYMASTER_RATE_LIMIT_IP', 'KEYMASTER_RATE_LIMIT_WINDOW_SECONDS']);
+const RateLimitOverride = z
+  .string()
+  .regex(/^\d{1,9}(\/\d{1,9})?$/, 'must be <limit> or <limit>/<windowSeconds>, e.g. 20/900')
+  .transform((v) => {
+    const [limit, window] = v.split('/');
+    return { limit: Number(limit), ...(window !== undefined && { windowSeconds: Number(window) }) };
+  })
+  .refine((o) => o.limit >= 1 && (o.windowSeconds === undefined || o.windowSeconds >= 1), 'limit and window must be at least 1');
+
+export interface RateLimitOverrideValue {
+  readonly limit: number;
+  readonly windowSeconds?: number;
 }
 
 export interface Config {
@@ -137,6 +156,10 @@ export interface Config {
   readonly requestLog: boolean;
   /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
   readonly metricsToken: string | undefined;
+  /** Every rate-limit rule's limit is multiplied by this. */
+  readonly rateLimitScale: number;
+  /** Per-rule overrides keyed by rule name ("login_failures_email"), from KEYMASTER_RATE_LIMIT_<RULE>. */
+  readonly rateLimits: Readonly<Record<string, RateLimitOverrideValue>>;
   /** Cookies get `Secure` (and the `__Host-` prefix) when the issuer is https. */
   readonly secureCookies: boolean;
   /** "Continue with Google": set when both KEYMASTER_GOOGLE_CLIENT_ID and _SECRET are. */
@@ -154,15 +177,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // Empty strings mean "unset": docker-compose and .env files often pass VAR= for optional values.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = EnvSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  const rateLimits: Record<string, RateLimitOverrideValue> = {};
+  for (const [key, value] of Object.entries(cleaned)) {
+    const m = RATE_LIMIT_ENV.exec(key);
+    // SCALE and the account API's EMAIL / IP / WINDOW_SECONDS have their own schema entries.
+    if (!m || ACCOUNT_RATE_VARS.has(key)) continue;
+    const o = RateLimitOverride.safeParse(value);
+    if (o.success) rateLimits[m[1]!.toLowerCase()] = o.data;
+    else problems.push(`${key}: ${o.error.issues[0]?.message}`);
   }
+  if (!parsed.success || problems.length) throw new ConfigError(problems);
   const e = parsed.data;
-  if (e.DATABASE_URL && !e.KEYMASTER_SECRET) {
-    throw new ConfigError(['KEYMASTER_SECRET: required when DATABASE_URL is set (it encrypts the signing keys)']);
-  }
   // Rules across variables: every problem is listed at once.
-  const problems: string[] = [];
+  if (e.DATABASE_URL && !e.KEYMASTER_SECRET) {
+    problems.push('KEYMASTER_SECRET: required when DATABASE_URL is set (it encrypts the signing keys)');
+  }
   const google = upstreamConfig('GOOGLE', e.KEYMASTER_GOOGLE_ISSUER, e.KEYMASTER_GOOGLE_CLIENT_ID, e.KEYMASTER_GOOGLE_CLIENT_SECRET, problems);
   if (e.KEYMASTER_PASSWORD_MIN_LENGTH > e.KEYMASTER_PASSWORD_MAX_LENGTH) {
     problems.push('KEYMASTER_PASSWORD_MIN_LENGTH: must not exceed KEYMASTER_PASSWORD_MAX_LENGTH');
@@ -215,6 +245,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: e.KEYMASTER_SHUTDOWN_TIMEOUT_MS,
     requestLog: e.KEYMASTER_REQUEST_LOG,
     metricsToken: e.KEYMASTER_METRICS_TOKEN,
+    rateLimitScale: e.KEYMASTER_RATE_LIMIT_SCALE,
+    rateLimits: Object.freeze(rateLimits),
     secureCookies: issuer.startsWith('https://'),
     google,
   });

@@ -77,5 +77,8 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, e: AppEr
   // KEYMASTER-API.md §5: the OAuth endpoints answer a rate limit with `too_many_requests`.
   const code = e.code === 'not_found' || e.code === 'forbidden' || e.code === 'conflict' ? 'invalid_request' : e.code === 'rate_limited' ? 'too_many_requests' : e.code;
   // RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
-  return reply.send({ error: code, error_description: e.description.replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '?') });
+  const description = e.description.replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '?');
+  // KEYMASTER-API.md §2: a 429 carries retry_after in the body as well as the Retry-After header.
+  if (e.code === 'rate_limited') return reply.send({ error: code, error_description: description, retry_after: e.retryAfter });
+  return reply.send({ error: code, error_description: description });
 }

@@ -1,6 +1,8 @@
 // Rate limits kept in Postgres (fixed windows), so they hold across processes and restarts.
 // `checkRateLimit` reads without counting (used before expensive work such as argon2);
 // `hitRateLimit` counts one event and throws 429 once the limit is passed.
+// Limits come from RULES, scaled and overridden by config (KEYMASTER_RATE_LIMIT_SCALE and
+// KEYMASTER_RATE_LIMIT_<RULE>=limit/window) whenever the caller's deps carry the config.
 import type { Config } from '../../config.js';
 import type { Deps } from '../../deps.js';
 import { rateLimited } from '../../errors.js';
@@ -21,9 +23,17 @@ export const RULES = {
   loginFailuresPerEmail: { name: 'login_failures_email', limit: 5, windowSeconds: 900, hashSubject: true },
   loginFailuresPerIp: { name: 'login_failures_ip', limit: 20, windowSeconds: 900 },
   clientCredentialsFailuresPerClient: { name: 'client_credentials_failures', limit: 10, windowSeconds: 900 },
+  // Every attempt, successful or not, per client IP (ours; not in KEYMASTER-API.md). They bound the
+  // cost one address can impose (argon2, token rotation) without touching anyone else's account.
+  loginAttemptsPerIp: { name: 'login_attempts_ip', limit: 60, windowSeconds: 60 },
+  tokenRefreshPerIp: { name: 'token_refresh_ip', limit: 600, windowSeconds: 60 },
+  tokenRevokePerIp: { name: 'token_revoke_ip', limit: 600, windowSeconds: 60 },
 } satisfies Record<string, RateLimitRule>;
 
-/** The per-email / per-IP rules with the configured limits (KEYMASTER_RATE_LIMIT_*). */
+/**
+ * The per-email / per-IP rules with the account limits (KEYMASTER_RATE_LIMIT_EMAIL / _IP /
+ * _WINDOW_SECONDS); per-rule overrides and the scale still apply on top (effectiveRule).
+ */
 export function accountRules(config: Pick<Config, 'rateLimitEmail' | 'rateLimitIp' | 'rateLimitWindowSeconds'>) {
   const windowSeconds = config.rateLimitWindowSeconds;
   return {
@@ -34,6 +44,15 @@ export function accountRules(config: Pick<Config, 'rateLimitEmail' | 'rateLimitI
     resetRequestPerEmail: { name: 'reset_request_email', limit: config.rateLimitEmail, windowSeconds, hashSubject: true },
     resetRequestPerIp: { name: 'reset_request_ip', limit: config.rateLimitIp, windowSeconds },
   } satisfies Record<string, RateLimitRule>;
+}
+
+type LimitDeps = Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'config'>>;
+
+/** The rule as configured: env overrides by name, then the global scale. */
+export function effectiveRule(deps: Partial<Pick<Deps, 'config'>>, rule: RateLimitRule): RateLimitRule {
+  const o = deps.config?.rateLimits?.[rule.name];
+  const scale = deps.config?.rateLimitScale ?? 1;
+  return { ...rule, limit: (o?.limit ?? rule.limit) * scale, windowSeconds: o?.windowSeconds ?? rule.windowSeconds };
 }
 
 function keyOf(rule: RateLimitRule, subject: string): string {
@@ -48,7 +67,8 @@ function retryAfterSeconds(windowStart: Date, rule: RateLimitRule, now: Date): n
  * Throws 429 if `subject` has already used up `rule` in the current window; counts nothing.
  * Returns the count in the current window (0 when none), so a caller can skip a needless clear.
  */
-export async function checkRateLimit(deps: Pick<Deps, 'db' | 'clock'>, rule: RateLimitRule, subject: string): Promise<number> {
+export async function checkRateLimit(deps: LimitDeps, configured: RateLimitRule, subject: string): Promise<number> {
+  const rule = effectiveRule(deps, configured);
   const row = await store.readCounter(deps.db, keyOf(rule, subject));
   const now = deps.clock.now();
   if (!row || row.window_start.getTime() + rule.windowSeconds * 1000 <= now.getTime()) return 0;
@@ -57,13 +77,15 @@ export async function checkRateLimit(deps: Pick<Deps, 'db' | 'clock'>, rule: Rat
 }
 
 /** Counts one event; returns whether the limit is now reached (the next check will refuse). */
-export async function hitRateLimit(deps: Pick<Deps, 'db' | 'clock'>, rule: RateLimitRule, subject: string): Promise<{ count: number; limited: boolean }> {
+export async function hitRateLimit(deps: LimitDeps, configured: RateLimitRule, subject: string): Promise<{ count: number; limited: boolean }> {
+  const rule = effectiveRule(deps, configured);
   const { count } = await store.incrementCounter(deps.db, keyOf(rule, subject), deps.clock.now(), rule.windowSeconds);
   return { count, limited: count >= rule.limit };
 }
 
 /** Counts one event and throws 429 when it goes past the limit (for limits on every attempt). */
-export async function consumeRateLimit(deps: Pick<Deps, 'db' | 'clock'>, rule: RateLimitRule, subject: string): Promise<void> {
+export async function consumeRateLimit(deps: LimitDeps, configured: RateLimitRule, subject: string): Promise<void> {
+  const rule = effectiveRule(deps, configured);
   const now = deps.clock.now();
   const { count, windowStart } = await store.incrementCounter(deps.db, keyOf(rule, subject), now, rule.windowSeconds);
   if (count > rule.limit) throw rateLimited(retryAfterSeconds(windowStart, rule, now));

@@ -70,6 +70,8 @@ export async function verifyAccessToken(
         algorithms: ['RS256'],
         issuer: deps.config.issuer,
         typ: 'at+jwt',
+        // jose checks exp only when present: a token without one would never expire (RFC 9068 §2.2: required).
+        requiredClaims: ['exp', 'iat', 'sub', 'aud', 'iss'],
         currentDate: deps.clock.now(),
         ...(opts.audience !== undefined && { audience: opts.audience }),
       },

@@ -99,6 +99,8 @@ export async function authenticatePassword(
   input: { email: string; password: string; appId?: string },
   meta: RequestMeta = {},
 ): Promise<User> {
+  // Postgres text cannot hold NUL; whatever route called us, that is bad input, not a 500.
+  if (input.email.includes('\u0000')) throw invalidRequest('Email must not contain NUL characters');
   // Refused before argon2 runs: repeated failures per email and per IP (KEYMASTER-API.md limits;
   // failures only, so a busy office behind one IP is not throttled by its successful sign-ins).
   const rules = accountRules(deps.config);
@@ -107,13 +109,19 @@ export async function authenticatePassword(
   const row = await store.findUserByEmail(deps.db, input.email);
   const ok = await verifyPassword(row?.password_hash, input.password);
   const now = deps.clock.now();
-  const countFailure = async () => {
-    await hitRateLimit(deps, rules.loginFailuresPerEmail, input.email);
-    if (meta.ip) await hitRateLimit(deps, rules.loginFailuresPerIp, meta.ip);
+  // Both failure paths write their bookkeeping in ONE transaction (one commit), so an unknown email
+  // and a wrong password cost the same number of round trips and fsyncs: timing.test.ts measured a
+  // 14 % gap on Postgres when the wrong-password path committed one more statement on its own.
+  const countFailure = async (d: typeof deps) => {
+    await hitRateLimit(d, rules.loginFailuresPerEmail, input.email);
+    if (meta.ip) await hitRateLimit(d, rules.loginFailuresPerIp, meta.ip);
   };
   if (!row) {
-    await countFailure();
-    await recordAuditEvent(deps, { event: 'login.failure', appId: input.appId, data: { reason: 'unknown_email' } }, meta);
+    await deps.db.transaction().execute(async (trx) => {
+      const d = { ...deps, db: trx };
+      await countFailure(d);
+      await recordAuditEvent(d, { event: 'login.failure', appId: input.appId, data: { reason: 'unknown_email' } }, meta);
+    });
     throw invalidCredentials();
   }
   if (row.locked_until && row.locked_until > now) {
@@ -121,11 +129,14 @@ export async function authenticatePassword(
     throw new AppError('forbidden', 'Account is locked', { detail: `locked until ${row.locked_until.toISOString()}` });
   }
   if (!ok) {
-    await countFailure();
     const lockUntil = new Date(now.getTime() + deps.config.lockoutMinutes * MINUTE);
-    const res = await store.recordFailedLogin(deps.db, row.id, deps.config.lockoutThreshold, lockUntil);
-    const lockedNow = res?.locked_until != null && res.failed_logins === deps.config.lockoutThreshold;
-    await recordAuditEvent(deps, { event: 'login.failure', userId: row.id, appId: input.appId, data: { reason: 'bad_password', failedLogins: res?.failed_logins } }, meta);
+    const lockedNow = await deps.db.transaction().execute(async (trx) => {
+      const d = { ...deps, db: trx };
+      await countFailure(d);
+      const res = await store.recordFailedLogin(trx, row.id, deps.config.lockoutThreshold, lockUntil);
+      await recordAuditEvent(d, { event: 'login.failure', userId: row.id, appId: input.appId, data: { reason: 'bad_password', failedLogins: res?.failed_logins } }, meta);
+      return res?.locked_until != null && res.failed_logins === deps.config.lockoutThreshold;
+    });
     if (lockedNow) {
       deps.log.warn({ event: 'user.locked', userId: row.id }, 'account locked after repeated failures');
       await recordAuditEvent(deps, { event: 'user.locked', userId: row.id, appId: input.appId }, meta);

@@ -9,6 +9,7 @@ import { Eta } from 'eta';
 import type { FastifyInstance } from 'fastify';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config.js';
+import { enforceContentType } from './guards.js';
 
 export const VIEWS_DIR = fileURLToPath(new URL('../../../views/', import.meta.url));
 
@@ -18,6 +19,7 @@ export function cookieName(config: Pick<Config, 'secureCookies'>, base: string):
 }
 
 export async function registerWebPlugins(app: FastifyInstance, config: Config): Promise<void> {
+  app.addHook('onRequest', enforceContentType);
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: config.bodyLimit });
   await app.register(helmet, {

@@ -3,6 +3,7 @@
 // token; pages show the app's branding and end with "Continue to sign in" back to the app's /login.
 // Links in emails are opened with GET, which only shows a button: mail scanners that prefetch links
 // cannot spend the single-use token.
+import { safeEqual } from '../../lib/crypto.js';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
@@ -135,7 +136,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
   app.post('/account/reset-password', { config, schema: { body: ResetForm }, preValidation: app.csrfProtection }, async (req, reply) => {
     const f = req.body;
     const c = await pageContext(deps, f.app_id, f.redirect_uri);
-    if (f.new_password !== f.confirm_password) return resetPage(reply, c, f.token, { error: 'The two passwords do not match.', status: 400 });
+    if (!safeEqual(f.new_password, f.confirm_password)) return resetPage(reply, c, f.token, { error: 'The two passwords do not match.', status: 400 });
     try {
       await confirmPasswordReset(deps, { token: f.token, newPassword: f.new_password }, { appId: c.app?.appId }, requestMeta(req));
     } catch (err) {

@@ -10,7 +10,9 @@ import { issueCodeRedirect, openPending } from '../../domain/oidc/authorization.
 import { resumeSession, startSession } from '../../domain/sessions/sessions.js';
 import { issueTokenSet, type TokenSet } from '../../domain/tokens/refresh-tokens.js';
 import { authenticatePassword, type User } from '../../domain/users/users.js';
+import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { AppError, invalidRequest } from '../../errors.js';
+import { FORM_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
 import { renderPage } from '../render.js';
 import { requestMeta } from '../request-meta.js';
 import { LoginForm, LoginQuery } from '../schemas/login.js';
@@ -105,7 +107,13 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
 
   app.post(
     '/login',
-    { schema: { body: LoginForm }, config: { errorFormat: 'html' }, preValidation: app.csrfProtection },
+    {
+      schema: { body: LoginForm },
+      config: { errorFormat: 'html', accepts: 'form' },
+      bodyLimit: FORM_BODY_LIMIT,
+      preValidation: formGuard(app, deps.config),
+      preHandler: rateLimit(deps, RULES.loginAttemptsPerIp),
+    },
     async (req, reply) => {
       const f = req.body;
       const client = await resolveAppForRedirect(deps, f.app_id, f.redirect_uri);

@@ -8,6 +8,7 @@ import type { Deps } from '../../deps.js';
 import { findApp, isRegisteredLogoutUri, type App } from '../../domain/apps/apps.js';
 import { endSession, resumeSession } from '../../domain/sessions/sessions.js';
 import { invalidRequest } from '../../errors.js';
+import { FORM_BODY_LIMIT, formGuard } from '../plugins/guards.js';
 import { renderPage } from '../render.js';
 import { requestMeta } from '../request-meta.js';
 import { SsoLogoutForm, SsoLogoutQuery } from '../schemas/login.js';
@@ -61,7 +62,12 @@ const ssoLogoutRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
 
   app.post(
     '/sso/logout',
-    { schema: { body: SsoLogoutForm }, config: { errorFormat: 'html' }, preValidation: app.csrfProtection },
+    {
+      schema: { body: SsoLogoutForm },
+      config: { errorFormat: 'html', accepts: 'form' },
+      bodyLimit: FORM_BODY_LIMIT,
+      preValidation: formGuard(app, deps.config),
+    },
     async (req, reply) => {
       const { _csrf, ...params } = req.body;
       const target = await resolveLogoutTarget(deps, params);

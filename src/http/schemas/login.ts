@@ -1,6 +1,7 @@
 // zod schemas of the hosted sign-in and SSO logout pages.
 import { z } from 'zod';
-import { AppId, State, Uri } from './keymaster.js';
+import { MAX_PASSWORD_BYTES } from '../../domain/users/passwords.js';
+import { AppId, NO_NUL, State, Uri } from './keymaster.js';
 
 export const LoginQuery = z.object({
   app_id: AppId,
@@ -15,9 +16,12 @@ export const LoginForm = z.object({
   redirect_uri: Uri,
   state: State.optional(),
   authz: z.string().max(8000, 'is too long').optional(),
-  email: z.string().trim().max(320, 'is too long').default(''),
+  email: z.string().trim().max(320, 'is too long').refine(...NO_NUL).default(''),
   // Bounded here so argon2 never sees a huge input (DESIGN.md §4.10).
-  password: z.string().max(1024, 'is too long').default(''),
+  password: z
+    .string()
+    .refine((p) => Buffer.byteLength(p, 'utf8') <= MAX_PASSWORD_BYTES, `is too long (at most ${MAX_PASSWORD_BYTES} bytes)`)
+    .default(''),
 });
 
 export const SsoLogoutQuery = z.object({

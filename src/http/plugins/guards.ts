@@ -1,0 +1,85 @@
+// Per-route guards a route opts into with one line (see docs/SECURITY.md):
+//   form POSTs:   preValidation: formGuard(app, deps.config)        same-origin check, then CSRF token
+//   rate limits:  preHandler: rateLimit(deps, RULES.x)              per-IP counter in Postgres, 429
+//   body types:   config: { accepts: 'json' | 'form' }              anything else is 415
+// They run before the handler, so a refused request changes nothing.
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler, preValidationAsyncHookHandler, preValidationHookHandler } from 'fastify';
+import type { Config } from '../../config.js';
+import type { Deps } from '../../deps.js';
+import { consumeRateLimit, type RateLimitRule } from '../../domain/rate-limits/rate-limits.js';
+import { AppError, forbidden } from '../../errors.js';
+
+export type BodyKind = 'json' | 'form';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The one body media type this route accepts; any other (with a body) is 415. */
+    accepts?: BodyKind;
+  }
+}
+
+/** Route body limits: a sign-in form or a token request is well under these; KEYMASTER_BODY_LIMIT caps the rest. */
+export const FORM_BODY_LIMIT = 16 * 1024;
+export const JSON_BODY_LIMIT = 16 * 1024;
+
+const MEDIA: Record<BodyKind, string> = { json: 'application/json', form: 'application/x-www-form-urlencoded' };
+
+/**
+ * Refuses a state-changing browser POST that a browser says came from another site: a
+ * `Sec-Fetch-Site: cross-site`, or an `Origin` that is neither the issuer's origin nor this host's
+ * (`null` included, unless Sec-Fetch-Site says same-origin). A POST with no Origin (old browsers, non-browser clients) passes on to the CSRF
+ * token check, which then decides alone. OWASP CSRF cheat sheet, "Verifying Origin with standard headers".
+ */
+export function sameOriginOnly(config: Pick<Config, 'issuer'>): preValidationAsyncHookHandler {
+  const issuerOrigin = new URL(config.issuer).origin;
+  return async function sameOrigin(req: FastifyRequest) {
+    const site = req.headers['sec-fetch-site'];
+    if (site === 'cross-site') throw crossSite(`sec-fetch-site ${site}`);
+    const origin = req.headers.origin;
+    if (origin === undefined) return;
+    // Our pages send Referrer-Policy: no-referrer, under which browsers send `Origin: null` even for
+    // a same-origin form POST (Fetch §3.1 "append a request Origin header"). Sec-Fetch-Site still says
+    // where it came from; a null origin without it (sandboxed frame, data: URL) is refused.
+    if (origin === 'null' && site === 'same-origin') return;
+    if (origin === issuerOrigin || origin === `${req.protocol}://${req.host}`) return;
+    throw crossSite(`origin ${String(origin).slice(0, 200)}`);
+  };
+}
+
+const crossSite = (detail: string) =>
+  forbidden('This form was not sent from this site. Go back, reload the page and try again.', { detail: `cross-site form post refused: ${detail}` });
+
+/** Origin check, then the CSRF token: the preValidation every state-changing form route uses. */
+export function formGuard(app: FastifyInstance, config: Pick<Config, 'issuer'>): preValidationHookHandler[] {
+  return [sameOriginOnly(config) as unknown as preValidationHookHandler, app.csrfProtection];
+}
+
+/**
+ * Counts this request against `rule` for its subject (the client IP unless told otherwise) and refuses
+ * with 429 + Retry-After past the limit, in the route's own error format. The counter lives in
+ * Postgres, so every process behind the load balancer shares it. Runs as a preHandler: requests that
+ * fail validation are refused before they are counted (and before anything is written).
+ */
+export function rateLimit(
+  deps: Pick<Deps, 'db' | 'clock' | 'config'>,
+  rule: RateLimitRule,
+  subjectOf: (req: FastifyRequest) => string | undefined = (req) => req.ip,
+): preHandlerAsyncHookHandler {
+  return async function limit(req: FastifyRequest) {
+    const subject = subjectOf(req);
+    if (subject) await consumeRateLimit(deps, rule, subject);
+  };
+}
+
+/** Global onRequest hook: enforces each route's `config.accepts` on requests that carry a body. */
+export async function enforceContentType(req: FastifyRequest): Promise<void> {
+  const accepts = req.routeOptions.config?.accepts;
+  if (!accepts) return;
+  const length = req.headers['content-length'];
+  const hasBody = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+  if (!hasBody) return;
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== MEDIA[accepts]) {
+    throw new AppError('invalid_request', `Unsupported Content-Type: send ${MEDIA[accepts]}`, { status: 415 });
+  }
+}
