@@ -82,7 +82,7 @@ export function registerUserCommands(program: Command): void {
       if (Object.values(input).every((v) => v === undefined)) throw new AppError('invalid_request', 'nothing to update: give --name, --roles, --verified, --unverified, --disable or --enable');
       if (input.name !== undefined && !input.name.trim()) throw new AppError('invalid_request', '--name must not be empty');
       await withDeps(async (deps) => {
-        const user = await adminUpdateUser(deps, (await resolveUser(deps, ref)).id, input);
+        const user = await adminUpdateUser(deps, (await resolveUser(deps, ref)).id, input, CLI);
         print(o.json, userJson(user), `updated user ${user.id} <${user.email}>`);
       });
     });

@@ -2,6 +2,7 @@
 // API, refresh, logout, password reset and the profile. Email tokens are 256-bit random values stored
 // as SHA-256, single use (one conditional UPDATE), 24 h for verification and 1 h for reset. A reset
 // ends every session and refresh token of the user and clears the lockout.
+import { enqueueUserEvent } from '../webhooks/webhooks.js';
 import type { Deps } from '../../deps.js';
 import { AppError, invalidRequest } from '../../errors.js';
 import { HOUR, MINUTE } from '../../lib/clock.js';
@@ -237,7 +238,7 @@ export async function adminUpdateUser(
   meta: RequestMeta = {},
 ): Promise<User> {
   const now = deps.clock.now();
-  const row = await deps.db.transaction().execute(async (trx) => {
+  const result = await deps.db.transaction().execute(async (trx) => {
     const current = await users.findUserById(trx, userId);
     if (!current) return undefined;
     const r = await users.updateUser(trx, userId, {
@@ -251,9 +252,14 @@ export async function adminUpdateUser(
       await revokeUserTokens(trx, userId, now, 'account_disabled');
       await revokeUserSessions(trx, userId, now);
     }
-    return r;
+    return { before: current, row: r! };
   });
-  if (!row) throw new AppError('not_found', 'No such user');
+  if (!result) throw new AppError('not_found', 'No such user');
+  const { before, row } = result;
   await recordAuditEvent(deps, { event: 'user.updated', userId, data: { fields: Object.keys(input).filter((k) => input[k as keyof typeof input] !== undefined) } }, meta);
+  // Webhooks (KEYMASTER-API.md §6), to every app the user has signed in to.
+  const rolesChanged = input.roles !== undefined && [...before.roles].sort().join(',') !== [...row.roles].sort().join(',');
+  if (rolesChanged) await enqueueUserEvent(deps, { event: 'user.role_changed', user: row });
+  if (input.disabled && !before.disabled_at) await enqueueUserEvent(deps, { event: 'user.suspended', user: row });
   return toUser(row);
 }

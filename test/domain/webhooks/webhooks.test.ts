@@ -9,6 +9,7 @@ import { createTestContext, type TestContext } from '../../helpers/app.js';
 import { DEFAULT_LOGOUT, makeApp, makeUser } from '../../helpers/factories.js';
 import { issueTokenSet } from '../../../src/domain/tokens/refresh-tokens.js';
 import { createUser } from '../../../src/domain/users/users.js';
+import { adminUpdateUser } from '../../../src/domain/accounts/accounts.js';
 import { cookieHeader, cookiesOf, csrfTokenOf, form, FORM } from '../../helpers/http.js';
 import { signIn } from '../../helpers/sign-in.js';
 
@@ -203,5 +204,20 @@ describe('delivery', () => {
     const signedUp = await createUser(ctx.deps, { email: `new-${Date.now()}@example.com`, name: 'Neo' }, { appId: a1.appId });
     const signup = (await deliveries(h1.id)).find((d) => d.event === 'user.signup')!;
     expect(JSON.parse(signup.payload)).toMatchObject({ event: 'user.signup', app_id: a1.appId, data: { user_id: signedUp.id, email: signedUp.email, name: 'Neo' } });
+  });
+
+  it('an admin role change or suspension queues user.role_changed / user.suspended; an unchanged role list does not', async () => {
+    const { app } = await makeApp(ctx.deps);
+    const { user } = await makeUser(ctx.deps, { roles: ['user'] });
+    const { webhook } = await addWebhook(ctx.deps, { appId: app.appId, url: rx.url, events: ['user.role_changed', 'user.suspended'] });
+    await issueTokenSet(ctx.deps, user, app);
+    await adminUpdateUser(ctx.deps, user.id, { roles: ['user'] });
+    expect(await deliveries(webhook.id)).toEqual([]);
+    await adminUpdateUser(ctx.deps, user.id, { roles: ['user', 'admin'] });
+    await adminUpdateUser(ctx.deps, user.id, { disabled: true });
+    await adminUpdateUser(ctx.deps, user.id, { disabled: true });
+    const events = (await deliveries(webhook.id)).map((d) => JSON.parse(d.payload) as { event: string; data: { user_id: string } });
+    expect(events.map((e) => e.event).sort()).toEqual(['user.role_changed', 'user.suspended']);
+    expect(events.every((e) => e.data.user_id === user.id)).toBe(true);
   });
 });
