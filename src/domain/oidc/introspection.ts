@@ -7,7 +7,7 @@ import type { RequestMeta } from '../audit/audit.js';
 import { findRefreshTokenByHash } from '../tokens/refresh-token-store.js';
 import { revokeRefreshToken } from '../tokens/refresh-tokens.js';
 import { epochSeconds } from '../../lib/clock.js';
-import { verifyOurJwt } from './jwt.js';
+import { verifyOurJwt } from '../tokens/verify-jwt.js';
 
 export type Introspection = { active: false } | ({ active: true } & Record<string, unknown>);
 

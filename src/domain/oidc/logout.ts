@@ -4,7 +4,7 @@
 import type { Deps } from '../../deps.js';
 import { invalidRequest } from '../../errors.js';
 import { findApp, isRegisteredLogoutUri, type App } from '../apps/apps.js';
-import { verifyOurJwt } from './jwt.js';
+import { verifyOurJwt } from '../tokens/verify-jwt.js';
 
 export interface EndSessionParams {
   id_token_hint?: string | undefined;

@@ -1,12 +1,13 @@
 // Access tokens: RS256 JWTs with the quick start's claims (sub email name roles aud iss iat exp) + jti,
 // header kid and typ "at+jwt" (RFC 9068 §2.1), so an ID token can never pass for an access token.
 import { randomUUID } from 'node:crypto';
-import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import type { Deps } from '../../deps.js';
 import { invalidToken } from '../../errors.js';
 import { epochSeconds } from '../../lib/clock.js';
 import type { App } from '../apps/apps.js';
 import type { User } from '../users/users.js';
+import { verifyOurJwt } from './verify-jwt.js';
 
 export interface AccessTokenClaims extends JWTPayload {
   sub: string;
@@ -58,30 +59,10 @@ export async function verifyAccessToken(
   token: string,
   opts: { audience?: string } = {},
 ): Promise<AccessTokenClaims> {
-  try {
-    const { payload } = await jwtVerify(
-      token,
-      async (header) => {
-        const jwk = header.kid ? deps.keys.publicKey(header.kid) : undefined;
-        if (!jwk) throw new joseErrors.JWKSNoMatchingKey();
-        return jwk;
-      },
-      {
-        algorithms: ['RS256'],
-        issuer: deps.config.issuer,
-        typ: 'at+jwt',
-        // jose checks exp only when present: a token without one would never expire (RFC 9068 §2.2: required).
-        requiredClaims: ['exp', 'iat', 'sub', 'aud', 'iss'],
-        currentDate: deps.clock.now(),
-        ...(opts.audience !== undefined && { audience: opts.audience }),
-      },
-    );
-    if (typeof payload.sub !== 'string' || typeof payload.aud !== 'string') throw new Error('missing sub or aud');
-    // A service token (client credentials) is never a user's access token, and the reverse.
-    if (payload.token_type === 'service') throw new Error('service token where a user token is expected');
-    return payload as AccessTokenClaims;
-  } catch (err) {
-    const expired = err instanceof joseErrors.JWTExpired;
-    throw invalidToken(expired ? 'Token has expired' : 'The access token is invalid', { detail: (err as Error).message });
-  }
+  const v = await verifyOurJwt(deps, token, { typ: 'at+jwt', ...(opts.audience !== undefined && { audience: opts.audience }) });
+  if (!v.ok) throw invalidToken(v.expired ? 'Token has expired' : 'The access token is invalid', { detail: v.reason });
+  if (typeof v.payload.aud !== 'string') throw invalidToken('The access token is invalid', { detail: 'aud is not a single app' });
+  // A service token (client credentials) is never a user's access token, and the reverse.
+  if (v.payload.token_type === 'service') throw invalidToken('The access token is invalid', { detail: 'service token where a user token is expected' });
+  return v.payload as AccessTokenClaims;
 }

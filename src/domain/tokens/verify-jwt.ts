@@ -3,7 +3,7 @@
 import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Deps } from '../../deps.js';
 
-export type VerifyResult = { ok: true; payload: JWTPayload; expired: boolean } | { ok: false; reason: string };
+export type VerifyResult = { ok: true; payload: JWTPayload; expired: boolean } | { ok: false; reason: string; expired: boolean };
 
 export async function verifyOurJwt(
   deps: Pick<Deps, 'config' | 'clock' | 'keys'>,
@@ -22,6 +22,9 @@ export async function verifyOurJwt(
         algorithms: ['RS256'],
         issuer: deps.config.issuer,
         typ: opts.typ,
+        // jose checks exp only when present: a token without one would never expire (RFC 9068 §2.2,
+        // OIDC Core §2 make these claims required).
+        requiredClaims: ['exp', 'iat', 'iss', 'sub'],
         currentDate: deps.clock.now(),
         ...(opts.audience !== undefined && { audience: opts.audience }),
       },
@@ -29,7 +32,8 @@ export async function verifyOurJwt(
     return { ok: true, payload, expired: false };
   } catch (err) {
     // jose checks the signature before the claims, so an expired token's payload is authentic.
-    if (err instanceof joseErrors.JWTExpired && opts.allowExpired) return { ok: true, payload: err.payload, expired: true };
-    return { ok: false, reason: (err as Error).message };
+    const expired = err instanceof joseErrors.JWTExpired;
+    if (expired && opts.allowExpired) return { ok: true, payload: err.payload, expired: true };
+    return { ok: false, reason: (err as Error).message, expired };
   }
 }
