@@ -13,12 +13,13 @@ export interface UpstreamLink {
 export function upstreamLinks(
   config: Pick<Config, 'google'> | undefined,
   app: Pick<App, 'providers'>,
-  params: { app_id: string; redirect_uri: string; state?: string | undefined },
+  params: { app_id: string; redirect_uri: string; state?: string | undefined; authz?: string | undefined },
 ): UpstreamLink[] {
   if (!config) return [];
   return UPSTREAM_PROVIDERS.filter((p) => upstreamEnabled(config, app, p)).map((provider) => {
     const q = new URLSearchParams({ app_id: params.app_id, redirect_uri: params.redirect_uri });
     if (params.state !== undefined) q.set('state', params.state);
+    if (params.authz !== undefined) q.set('authz', params.authz);
     return { provider, label: `Continue with ${PROVIDER_LABELS[provider]}`, href: `/login/${provider}?${q}` };
   });
 }

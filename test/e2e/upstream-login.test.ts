@@ -1,6 +1,6 @@
 // Sign in with Google against a real OpenID provider (panva's oidc-provider on a loopback port) as the
 // upstream, driven through headless Chromium; negative cases that a browser adds nothing to use fetch.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import Provider from 'oidc-provider';
@@ -104,11 +104,11 @@ async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
 const backFromUpstream = (u: URL) => u.href.startsWith(DEFAULT_REDIRECT) || u.pathname === '/login/google/callback';
 
 /** From the app's sign-in page through the upstream's login (and consent) to wherever Keymaster sends the browser. */
-async function continueWithGoogle(page: Page, appId: string, login: string, opts: { cancel?: boolean; authorizationUrl?: string } = {}) {
+async function continueWithGoogle(page: Page, appId: string, login: string, opts: { cancel?: boolean; authorizationUrl?: string; signInPage?: string } = {}) {
   if (opts.authorizationUrl) {
     await page.goto(opts.authorizationUrl);
   } else {
-    await page.goto(loginUrl(appId));
+    await page.goto(opts.signInPage ?? loginUrl(appId));
     await page.getByRole('link', { name: 'Continue with Google' }).click();
   }
   await page.waitForURL((u) => u.href.startsWith(upstreamIssuer));
@@ -139,6 +139,39 @@ const userByEmail = (email: string) => ctx.deps.db.selectFrom('users').selectAll
 const refreshTokensOf = (userId: string) => ctx.deps.db.selectFrom('refresh_tokens').select('jti').where('user_id', '=', userId).execute();
 
 describe('sign in with Google (upstream OpenID provider)', () => {
+  it('an OpenID Connect client (/authorize + PKCE) can continue with Google and gets a code, then an ID token for that user', async () => {
+    const { app, clientSecret } = await makeApp(ctx.deps, { providers: ['password', 'google'] });
+    const sub = `oidc-${uniq()}`;
+    const email = `${sub}@gmail.example`;
+    accounts.set(sub, { email, email_verified: true, name: 'Oidc Person' });
+    const verifier = randomBytes(32).toString('base64url');
+    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    const authorize = new URL(`${ctx.baseUrl}/authorize`);
+    for (const [k, v] of Object.entries({ response_type: 'code', client_id: app.appId, redirect_uri: DEFAULT_REDIRECT, scope: 'openid email profile', state: 'oidc-st', nonce: 'n-1', code_challenge: challenge, code_challenge_method: 'S256' })) {
+      authorize.searchParams.set(k, v);
+    }
+    const { context, page } = await newPage();
+    const back = await continueWithGoogle(page, app.appId, sub, { signInPage: authorize.href });
+    await context.close();
+    // Back at the client with a code (not tokens), as the authorization code flow requires.
+    expect(back.origin + back.pathname).toBe(DEFAULT_REDIRECT);
+    expect(back.searchParams.get('state')).toBe('oidc-st');
+    expect(back.searchParams.get('iss')).toBe(ctx.baseUrl);
+    expect(back.searchParams.get('access_token')).toBeNull();
+    const code = back.searchParams.get('code')!;
+    const res = await fetch(`${ctx.baseUrl}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${app.appId}:${clientSecret}`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: DEFAULT_REDIRECT, code_verifier: verifier }),
+    });
+    expect(res.status).toBe(200);
+    const tokens = (await res.json()) as { id_token: string };
+    const jwks = createRemoteJWKSet(new URL(`${ctx.baseUrl}/.well-known/jwks.json`));
+    const { payload } = await jwtVerify(tokens.id_token, jwks, { issuer: ctx.baseUrl, audience: app.appId });
+    expect(payload.sub).toBe((await userByEmail(email))!.id);
+    expect(payload.nonce).toBe('n-1');
+  });
+
   it('shows "Continue with Google" only when the app enables google', async () => {
     const passwordOnly = (await makeApp(ctx.deps)).app;
     const res1 = await fetch(loginUrl(passwordOnly.appId));

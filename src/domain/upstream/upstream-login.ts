@@ -30,6 +30,8 @@ export function upstreamCallbackUrl(deps: Pick<Deps, 'config'>, provider: Upstre
 export interface ClientRequest {
   redirectUri: string;
   state: string | undefined;
+  /** A sealed OIDC authorization request (/authorize): the sign-in then ends with a code, not tokens. */
+  authz?: string | undefined;
 }
 
 export async function startUpstreamLogin(
@@ -55,7 +57,7 @@ export async function startUpstreamLogin(
     id_hash: idHash,
     provider,
     state_hash: sha256(state),
-    secrets_enc: encrypt(flowKey(deps), JSON.stringify({ codeVerifier, nonce }), idHash),
+    secrets_enc: encrypt(flowKey(deps), JSON.stringify({ codeVerifier, nonce, authz: client.authz }), idHash),
     app_id: app.appId,
     redirect_uri: client.redirectUri,
     client_state: client.state ?? null,
@@ -97,11 +99,11 @@ export async function claimUpstreamFlow(
   if (!row) throw expired();
   const app = await findApp(deps, row.app_id);
   if (!app) throw expired();
-  const secrets = JSON.parse(decrypt(flowKey(deps), row.secrets_enc, idHash)) as { codeVerifier: string; nonce: string };
+  const secrets = JSON.parse(decrypt(flowKey(deps), row.secrets_enc, idHash)) as { codeVerifier: string; nonce: string; authz?: string };
   return {
     provider,
     app,
-    client: { redirectUri: row.redirect_uri, state: row.client_state ?? undefined },
+    client: { redirectUri: row.redirect_uri, state: row.client_state ?? undefined, authz: secrets.authz },
     stateHash: row.state_hash,
     codeVerifier: secrets.codeVerifier,
     nonce: secrets.nonce,

@@ -18,7 +18,7 @@ const oidcAuthorizeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
       reply,
       outcome.app,
       { app_id: outcome.app.appId, redirect_uri: params.redirect_uri!, authz: outcome.pending },
-      outcome.loginHint !== undefined ? { email: outcome.loginHint } : {},
+      { config: deps.config, ...(outcome.loginHint !== undefined && { email: outcome.loginHint }) },
     );
   }
   const config = { errorFormat: 'html' as const };

@@ -14,6 +14,9 @@ import { cookieName } from '../plugins/web.js';
 import { renderPage } from '../render.js';
 import { requestMeta } from '../request-meta.js';
 import { LoginQuery } from '../schemas/login.js';
+
+/** /authorize's sign-in page passes its sealed request along, so the flow ends with a code. */
+const StartQuery = LoginQuery.extend({ authz: z.string().max(8000, 'is too long').optional() });
 import { completeSignIn, type LoginParams } from './login.js';
 
 // Bounds what we read; other parameters an upstream adds (Google's authuser, hd, prompt) pass through
@@ -32,12 +35,12 @@ const upstreamLoginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
   const flowCookie = cookieName(deps.config, 'km_upstream');
   const cookieOpts = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: deps.config.secureCookies };
 
-  app.get(`/login/${PROVIDER}`, { schema: { querystring: LoginQuery }, config: { errorFormat: 'html' } }, async (req, reply) => {
+  app.get(`/login/${PROVIDER}`, { schema: { querystring: StartQuery }, config: { errorFormat: 'html' } }, async (req, reply) => {
     const q = req.query;
     // Unknown app or unregistered redirect_uri: the plain error page (no link back to a URI we refuse).
     const client = await resolveAppForRedirect(deps, q.app_id, q.redirect_uri);
     try {
-      const started = await startUpstreamLogin(deps, PROVIDER, client, { redirectUri: q.redirect_uri, state: q.state }, requestMeta(req));
+      const started = await startUpstreamLogin(deps, PROVIDER, client, { redirectUri: q.redirect_uri, state: q.state, authz: q.authz }, requestMeta(req));
       reply.setCookie(flowCookie, started.cookieValue, { ...cookieOpts, maxAge: FLOW_TTL_MS / 1000 });
       return reply.header('Cache-Control', 'no-store').redirect(started.authorizationUrl, 302);
     } catch (err) {
@@ -49,7 +52,7 @@ const upstreamLoginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
     const cookieValue = req.cookies[flowCookie];
     reply.clearCookie(flowCookie, cookieOpts);
     const flow = await claimUpstreamFlow(deps, PROVIDER, cookieValue);
-    const params: LoginParams = { app_id: flow.app.appId, redirect_uri: flow.client.redirectUri, state: flow.client.state };
+    const params: LoginParams = { app_id: flow.app.appId, redirect_uri: flow.client.redirectUri, state: flow.client.state, authz: flow.client.authz };
     try {
       const user = await completeUpstreamLogin(deps, flow, new URL(req.url, deps.config.issuer), requestMeta(req));
       return await completeSignIn(deps, req, reply, flow.app, user, params);
