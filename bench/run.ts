@@ -234,6 +234,8 @@ async function startKeymaster(databaseUrl: string, port: number, workers: number
     HOST: '127.0.0.1',
     LOG_LEVEL: env.BENCH_LOG_LEVEL ?? 'warn',
     KEYMASTER_WORKERS: String(workers),
+    // Rate limits (per IP/app) would throttle a load generator on one address; the bench measures throughput.
+    KEYMASTER_RATE_LIMIT_SCALE: env.KEYMASTER_RATE_LIMIT_SCALE ?? '100000',
   });
   await waitForHttp(`http://127.0.0.1:${port}/healthz`);
   return child;
