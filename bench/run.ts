@@ -179,7 +179,7 @@ interface KmFixture {
 async function fixture(databaseUrl: string): Promise<KmFixture> {
   const config = loadConfig({ DATABASE_URL: databaseUrl, KEYMASTER_SECRET: SECRET, LOG_LEVEL: 'warn', DATABASE_POOL_MAX: '4' });
   const deps = await createDeps(config, { migrate: false });
-  const { app, clientSecret } = await createApp(deps, { name: 'Bench App', redirectUris: [REDIRECT] });
+  const { app, clientSecret } = await createApp(deps, { name: 'Bench App', redirectUris: [REDIRECT], grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'] });
   const email = `bench-${randomUUID().slice(0, 8)}@example.com`;
   await createUser(deps, { email, password: PASSWORD, name: 'Bench User', roles: ['user'], verified: true });
   return { appId: app.appId, clientSecret, email, deps };
