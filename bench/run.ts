@@ -179,7 +179,7 @@ interface KmFixture {
 async function fixture(databaseUrl: string): Promise<KmFixture> {
   const config = loadConfig({ DATABASE_URL: databaseUrl, KEYMASTER_SECRET: SECRET, LOG_LEVEL: 'warn', DATABASE_POOL_MAX: '4' });
   const deps = await createDeps(config, { migrate: false });
-  const { app, clientSecret } = await createApp(deps, { name: 'Bench App', redirectUris: [REDIRECT] });
+  const { app, clientSecret } = await createApp(deps, { name: 'Bench App', redirectUris: [REDIRECT], grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'] });
   const email = `bench-${randomUUID().slice(0, 8)}@example.com`;
   await createUser(deps, { email, password: PASSWORD, name: 'Bench User', roles: ['user'], verified: true });
   return { appId: app.appId, clientSecret, email, deps };
@@ -234,6 +234,8 @@ async function startKeymaster(databaseUrl: string, port: number, workers: number
     HOST: '127.0.0.1',
     LOG_LEVEL: env.BENCH_LOG_LEVEL ?? 'warn',
     KEYMASTER_WORKERS: String(workers),
+    // Rate limits (per IP/app) would throttle a load generator on one address; the bench measures throughput.
+    KEYMASTER_RATE_LIMIT_SCALE: env.KEYMASTER_RATE_LIMIT_SCALE ?? '100000',
   });
   await waitForHttp(`http://127.0.0.1:${port}/healthz`);
   return child;

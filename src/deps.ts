@@ -6,6 +6,7 @@ import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
 import { createMailer, type Mailer } from './domain/email/mailer.js';
 import { ensureActiveKey, KeyRing } from './domain/keys/keys.js';
+import { AppCache } from './domain/apps/app-cache.js';
 import { UpstreamProviders } from './domain/upstream/upstream-providers.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { randomToken } from './lib/crypto.js';
@@ -24,6 +25,8 @@ export interface Deps {
   metrics: Metrics;
   /** Upstream OpenID providers (Google): discovered lazily, cached in this process. */
   upstream: UpstreamProviders;
+  /** App settings for the token hot paths, kept ≤ 1 s (see domain/apps/app-cache.ts); never client secrets. */
+  apps: AppCache;
   /** SMTP (SMTP_URL) or log-only email delivery; see domain/email. */
   mailer: Mailer;
   /** KEYMASTER_SECRET, or the one generated and kept in the data dir in embedded mode. */
@@ -99,7 +102,7 @@ export async function createDeps(config: Config, opts: CreateDepsOptions = {}): 
       await mailer.close();
       await handle.close();
     };
-    return { config, db: handle.db, clock, keys, log, metrics, upstream, mailer, secret, close };
+    return { config, db: handle.db, clock, keys, log, metrics, upstream, mailer, secret, close, apps: new AppCache() };
   } catch (err) {
     await handle.close();
     throw err;

@@ -145,7 +145,7 @@ export async function listApps(deps: Pick<Deps, 'db'>): Promise<App[]> {
   return (await store.listApps(deps.db)).map(toApp);
 }
 
-export async function updateApp(deps: Pick<Deps, 'db' | 'clock'>, appId: string, input: z.input<typeof AppUpdateInput>, meta: RequestMeta = {}): Promise<App> {
+export async function updateApp(deps: Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'apps'>>, appId: string, input: z.input<typeof AppUpdateInput>, meta: RequestMeta = {}): Promise<App> {
   const v = AppUpdateInput.parse(input);
   const current = await getApp(deps, appId);
   checkClientSettings({ clientType: v.clientType ?? current.clientType, grantTypes: v.grantTypes ?? current.grantTypes });
@@ -162,22 +162,25 @@ export async function updateApp(deps: Pick<Deps, 'db' | 'clock'>, appId: string,
     ...(v.refreshReuseInterval !== undefined && { refresh_reuse_interval: v.refreshReuseInterval }),
     updated_at: deps.clock.now(),
   });
+  deps.apps?.invalidate(appId);
   const changed = Object.entries(v).filter(([, val]) => val !== undefined).map(([k]) => k);
   await recordAuditEvent(deps, { event: 'app.updated', appId, data: { changed } }, meta);
   return toApp(row!);
 }
 
 /** A new secret replaces the old one at once; the old secret stops working immediately. */
-export async function rotateClientSecret(deps: Pick<Deps, 'db' | 'clock'>, appId: string, meta: RequestMeta = {}): Promise<string> {
+export async function rotateClientSecret(deps: Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'apps'>>, appId: string, meta: RequestMeta = {}): Promise<string> {
   await getApp(deps, appId);
   const clientSecret = randomToken(32);
   await store.updateApp(deps.db, appId, { client_secret_hash: sha256(clientSecret), updated_at: deps.clock.now() });
+  deps.apps?.invalidate(appId);
   await recordAuditEvent(deps, { event: 'app.secret_rotated', appId }, meta);
   return clientSecret;
 }
 
-export async function deleteApp(deps: Pick<Deps, 'db' | 'clock'>, appId: string, meta: RequestMeta = {}): Promise<void> {
+export async function deleteApp(deps: Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'apps'>>, appId: string, meta: RequestMeta = {}): Promise<void> {
   if (!isUuid(appId) || !(await store.deleteApp(deps.db, appId))) throw notFound(`No app with id ${appId}`);
+  deps.apps?.invalidate(appId);
   await recordAuditEvent(deps, { event: 'app.deleted', appId }, meta);
 }
 

@@ -6,9 +6,9 @@
 // period (plus two polls, so every process serves it) before it signs; the key it replaces stays
 // published until every token it signed has expired, then retires. Every step runs under one advisory
 // lock, so any number of processes (and the CLI) may run advanceKeyLifecycle at once.
-import { createHash, createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPair, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { calculateJwkThumbprint, exportJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
+import { calculateJwkThumbprint, exportJWK, type JWK, type JWTPayload } from 'jose';
 import { sql } from 'kysely';
 import type { Deps } from '../../deps.js';
 import { DAY, SECOND, type Clock } from '../../lib/clock.js';
@@ -229,9 +229,16 @@ export class KeyRing {
   }
 
   /** Signs a JWT with the active key; `typ` distinguishes access tokens (at+jwt, RFC 9068) from ID tokens. */
+  // Signed synchronously with node:crypto (~0.35 ms for RSA-2048): jose signs through WebCrypto, which
+  // hops to the libuv pool and back for every token. The compact form is built by hand (RFC 7515 §7.1);
+  // jose and openid-client verify it in the tests.
   async sign(payload: JWTPayload, typ = 'JWT'): Promise<string> {
     const { kid, privateKey } = this.active;
-    return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid, typ }).sign(privateKey);
+    const header = Buffer.from(JSON.stringify({ alg: 'RS256', kid, typ })).toString('base64url');
+    const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
+    const input = `${header}.${body}`;
+    const signature = cryptoSign('sha256', Buffer.from(input), privateKey).toString('base64url');
+    return `${input}.${signature}`;
   }
 }
 

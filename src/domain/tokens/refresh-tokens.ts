@@ -21,7 +21,7 @@ import { toUser, type User } from '../users/users.js';
 import { issueAccessToken } from './access-tokens.js';
 import * as store from './refresh-token-store.js';
 
-type TokenDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret'>;
+type TokenDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret'> & Partial<Pick<Deps, 'apps'>>;
 
 export interface TokenSet {
   access_token: string;
@@ -48,7 +48,7 @@ interface FamilyContext {
   authTime?: Date | null;
 }
 
-function newRefreshRow(deps: Pick<Deps, 'clock' | 'config'>, user: User, app: App, ctx: FamilyContext, meta: RequestMeta, jti = randomUUID()) {
+function newRefreshRow(deps: Pick<Deps, 'clock' | 'config'>, user: Pick<User, 'id' | 'email' | 'name' | 'roles'>, app: App, ctx: FamilyContext, meta: RequestMeta, jti = randomUUID()) {
   const token = randomToken(32);
   const now = deps.clock.now();
   return {
@@ -112,12 +112,42 @@ export async function rotateRefreshToken(
   input: { refreshToken: string; appId: string },
   meta: RequestMeta = {},
 ): Promise<TokenSet & { scope: string | null }> {
-  const app = await findApp(deps, input.appId);
+  // App settings may be up to APP_CACHE_TTL_MS old here; the token itself authenticates the request.
+  const app = deps.apps ? await deps.apps.get(input.appId, () => findApp(deps, input.appId)) : await findApp(deps, input.appId);
   if (!app) throw invalidRefreshToken();
   const hash = sha256(input.refreshToken);
   const now = deps.clock.now();
   const successorJti = randomUUID();
   const interval = reuseIntervalSeconds(deps, app);
+
+  // Fast path (the common case: a live token of an enabled user): one read, the signature, then one
+  // statement that spends the parent and inserts the successor. Anything else — unknown, wrong app,
+  // rotated (grace or replay), revoked, expired, disabled user, or a race lost between the read and the
+  // write — falls through to the transaction below, which decides and classifies it as before.
+  const read = await store.findRefreshTokenWithUser(deps.db, hash);
+  if (
+    read &&
+    read.app_id === app.appId &&
+    !read.rotated_at &&
+    !read.revoked_at &&
+    read.expires_at.getTime() > now.getTime() &&
+    !read.u_disabled_at
+  ) {
+    const user = { id: read.user_id, email: read.u_email, name: read.u_name, roles: read.u_roles };
+    const ctx = { familyId: read.family_id, parentJti: read.jti, sessionId: read.session_id, scope: read.scope, authTime: read.auth_time };
+    const { token, row } = newRefreshRow(deps, user, app, ctx, meta, successorJti);
+    const access = await issueAccessToken(deps, user, app);
+    const tokens: TokenSet = { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn };
+    const child = {
+      ...row,
+      ...(interval > 0 && {
+        pair_enc: encrypt(pairKey(deps.secret), JSON.stringify(tokens), successorJti),
+        reuse_until: new Date(now.getTime() + interval * 1000),
+      }),
+    };
+    const done = await store.spendAndInsertSuccessor(deps.db, { tokenHash: hash, appId: app.appId, userId: read.user_id, familyId: read.family_id, now }, child);
+    if (done) return { ...tokens, scope: read.scope };
+  }
 
   const outcome = await deps.db.transaction().execute(async (trx): Promise<RotateOutcome> => {
     const spent = await store.spendRefreshToken(trx, hash, app.appId, successorJti, now);
