@@ -33,7 +33,6 @@ export const RULES = {
   tokenPerIp: { name: 'token_ip', limit: 600, windowSeconds: 60 },
   introspectPerIp: { name: 'introspect_ip', limit: 600, windowSeconds: 60 },
   tokenVerifyPerIp: { name: 'token_verify_ip', limit: 300, windowSeconds: 60 },
-  upstreamLoginPerIp: { name: 'upstream_login_ip', limit: 60, windowSeconds: 60 },
 } satisfies Record<string, RateLimitRule>;
 
 /**

@@ -6,8 +6,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
-import { FORM_BODY_LIMIT, JSON_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
-import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
 import { claimUpstreamFlow, completeUpstreamLogin, FLOW_TTL_MS, startUpstreamLogin } from '../../domain/upstream/upstream-login.js';
 import type { UpstreamProviderName } from '../../domain/upstream/upstream-providers.js';
@@ -34,7 +32,7 @@ const upstreamLoginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
   const flowCookie = cookieName(deps.config, 'km_upstream');
   const cookieOpts = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: deps.config.secureCookies };
 
-  app.get(`/login/${PROVIDER}`, { schema: { querystring: LoginQuery }, config: { errorFormat: 'html' }, preHandler: rateLimit(deps, RULES.upstreamLoginPerIp) }, async (req, reply) => {
+  app.get(`/login/${PROVIDER}`, { schema: { querystring: LoginQuery }, config: { errorFormat: 'html' } }, async (req, reply) => {
     const q = req.query;
     // Unknown app or unregistered redirect_uri: the plain error page (no link back to a URI we refuse).
     const client = await resolveAppForRedirect(deps, q.app_id, q.redirect_uri);
