@@ -88,6 +88,53 @@ export const ENDPOINTS: Row[] = [
   { name: 'POST /token/refresh app_id', json: true, build: (v, fx) => ({ method: 'POST', url: '/token/refresh', payload: { refresh_token: fx.refreshToken, app_id: v } }) },
   { name: 'POST /token/revoke refresh_token', json: true, build: (v) => ({ method: 'POST', url: '/token/revoke', payload: { refresh_token: v } }) },
   { name: 'POST /token/revoke app_id', json: true, build: (v) => ({ method: 'POST', url: '/token/revoke', payload: { refresh_token: 'a'.repeat(64), app_id: v } }) },
+  // Wave 2: OIDC provider, token endpoints, account API and pages, Google upstream.
+  ...['redirect_uri', 'state', 'login_hint', 'scope', 'code_challenge', 'nonce'].map((field): Row => ({
+    name: `GET /authorize ${field}`,
+    build: (v, fx) => ({ url: `/authorize?${new URLSearchParams({ response_type: 'code', client_id: fx.app.appId, redirect_uri: DEFAULT_REDIRECT, scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', state: 's' })}&${field}=${q(v)}` }),
+  })),
+  { name: 'POST /authorize redirect_uri + state', build: (v, fx) => ({ method: 'POST', url: '/authorize', headers: FORM, payload: form({ response_type: 'code', client_id: fx.app.appId, redirect_uri: String(v), state: String(v), scope: 'openid' }) }) },
+  ...(
+    [
+      ['authorization_code', ['code', 'redirect_uri', 'code_verifier', 'client_secret']],
+      ['refresh_token', ['refresh_token', 'scope', 'client_secret']],
+      ['client_credentials', ['scope', 'client_secret', 'audience']],
+      [undefined, ['grant_type', 'client_id']],
+    ] as const
+  ).flatMap(([grant, fields]) =>
+    ['/token', '/auth/token'].flatMap((url) =>
+      fields.map((field): Row => ({
+        name: `POST ${url} ${grant ?? ''} ${field}`,
+        build: (v, fx) => ({ method: 'POST', url, headers: FORM, payload: `${form({ grant_type: grant ?? 'authorization_code', client_id: fx.app.appId, client_secret: 'x' })}&${field}=${q(v)}` }),
+      })),
+    ),
+  ),
+  ...['/introspect', '/revoke'].flatMap((url) =>
+    ['token', 'token_type_hint', 'client_secret'].map((field): Row => ({
+      name: `POST ${url} ${field}`,
+      build: (v, fx) => ({ method: 'POST', url, headers: FORM, payload: `${form({ token: 'a', client_id: fx.app.appId, client_secret: 'x' })}&${field}=${q(v)}` }),
+    })),
+  ),
+  ...['id_token_hint', 'post_logout_redirect_uri', 'state', 'client_id'].map((field): Row => ({
+    name: `GET /end_session ${field}`,
+    build: (v) => ({ url: `/end_session?${field}=${q(v)}` }),
+  })),
+  { name: 'POST /end_session (RP) fields', build: (v) => ({ method: 'POST', url: '/end_session', headers: FORM, payload: form({ id_token_hint: String(v), post_logout_redirect_uri: String(v), state: String(v) }) }) },
+  { name: 'POST /token/verify token', json: true, build: (v) => ({ method: 'POST', url: '/token/verify', payload: { token: v } }) },
+  { name: 'POST /token/verify audience', json: true, build: (v) => ({ method: 'POST', url: '/token/verify', payload: { token: 'a.b.c', audience: v } }) },
+  { name: 'GET /userinfo bearer', build: (v) => ({ url: '/userinfo', headers: { authorization: `Bearer ${String(v).replace(/[\r\n\0]/g, '')}` } }) },
+  { name: 'POST /userinfo access_token', build: (v) => ({ method: 'POST', url: '/userinfo', headers: FORM, payload: form({ access_token: String(v) }) }) },
+  { name: 'POST /api/v1/auth/login email + password', json: true, build: (v, fx) => ({ method: 'POST', url: '/api/v1/auth/login', payload: { app_id: fx.app.appId, email: v, password: v } }) },
+  { name: 'POST /api/v1/auth/login app_id', json: true, build: (v, fx) => ({ method: 'POST', url: '/api/v1/auth/login', payload: { app_id: v, email: fx.email, password: 'x' } }) },
+  { name: 'POST /api/v1/auth/register email', json: true, build: (v, fx) => ({ method: 'POST', url: '/api/v1/auth/register', payload: { app_id: fx.app.appId, email: v, password: v } }) },
+  { name: 'POST /api/v1/auth/verify-email token', json: true, build: (v) => ({ method: 'POST', url: '/api/v1/auth/verify-email', payload: { token: v } }) },
+  { name: 'POST /api/v1/auth/refresh refresh_token', json: true, build: (v) => ({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: v } }) },
+  { name: 'POST /api/v1/auth/logout refresh_token', json: true, build: (v) => ({ method: 'POST', url: '/api/v1/auth/logout', payload: { refresh_token: v } }) },
+  { name: 'POST /api/v1/auth/password-reset/confirm token + password', json: true, build: (v) => ({ method: 'POST', url: '/api/v1/auth/password-reset/confirm', payload: { token: v, password: v } }) },
+  { name: 'GET /account/register query', build: (v) => ({ url: `/account/register?app_id=${q(v)}&redirect_uri=${q(v)}` }) },
+  { name: 'GET /account/reset-password token', build: (v) => ({ url: `/account/reset-password?token=${q(v)}` }) },
+  { name: 'POST /account/reset-password token + password', build: (v, fx) => formPost('/account/reset-password', fx, { token: v, password: v, password_confirm: v }) },
+  { name: 'GET /login/google/callback code + state', build: (v) => ({ url: `/login/google/callback?code=${q(v)}&state=${q(v)}` }) },
   { name: 'GET /.well-known/jwks.json query', build: (v) => ({ url: `/.well-known/jwks.json?kid=${q(v)}`, headers: { 'if-none-match': String(v).slice(0, 200).replace(/[\r\n\0]/g, '') } }) },
   { name: 'GET /healthz + /readyz query', build: (v) => ({ url: `/readyz?x=${q(v)}` }) },
 ];
@@ -107,6 +154,13 @@ export const RAW_BODIES: { name: string; url: string; headers: Record<string, st
   { name: 'multipart to a form endpoint', url: '/sso/logout', headers: { 'content-type': 'multipart/form-data; boundary=x' }, payload: '--x\r\n\r\n--x--', status: 415 },
   { name: 'JSON over the route body limit (413)', url: '/token/revoke', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ refresh_token: 'a'.repeat(20_000) }), status: 413 },
   { name: 'form over the route body limit (413)', url: '/login', headers: FORM, payload: `email=${'a'.repeat(20_000)}`, status: 413 },
+  { name: 'JSON to /token (form endpoint)', url: '/token', headers: { 'content-type': 'application/json' }, payload: '{"grant_type":"client_credentials"}', status: 415 },
+  { name: 'JSON to /introspect', url: '/introspect', headers: { 'content-type': 'application/json' }, payload: '{"token":"a"}', status: 415 },
+  { name: 'JSON to /revoke', url: '/revoke', headers: { 'content-type': 'application/json' }, payload: '{"token":"a"}', status: 415 },
+  { name: 'form to /token/verify (JSON endpoint)', url: '/token/verify', headers: FORM, payload: 'token=a', status: 415 },
+  { name: 'form to /api/v1/auth/login', url: '/api/v1/auth/login', headers: FORM, payload: 'email=a', status: 415 },
+  { name: 'form over the body limit at /token (413)', url: '/token', headers: FORM, payload: `code=${'a'.repeat(20_000)}`, status: 413 },
+  { name: 'repeated grant_type at /token', url: '/token', headers: FORM, payload: 'grant_type=client_credentials&grant_type=authorization_code', status: 400 },
   { name: 'form with repeated keys', url: '/login', headers: FORM, payload: 'app_id=a&app_id=b&redirect_uri=c', status: 403 },
 ];
 

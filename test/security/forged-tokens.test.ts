@@ -28,6 +28,20 @@ interface Acceptor {
 
 export const TOKEN_ACCEPTORS: Acceptor[] = [
   {
+    name: 'POST /token/verify',
+    accepts: async (ctx, token) => {
+      const res = await ctx.app.inject({ method: 'POST', url: '/token/verify', payload: { token } });
+      return res.statusCode === 200 && res.json().valid === true;
+    },
+  },
+  { name: 'GET /api/v1/auth/me', accepts: async (ctx, token) => (await ctx.app.inject({ url: '/api/v1/auth/me', headers: { authorization: `Bearer ${token}` } })).statusCode === 200 },
+  { name: 'GET /userinfo', accepts: async (ctx, token) => (await ctx.app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${token}` } })).statusCode === 200 },
+  {
+    name: 'POST /userinfo (form access_token)',
+    accepts: async (ctx, token) =>
+      (await ctx.app.inject({ method: 'POST', url: '/userinfo', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `access_token=${encodeURIComponent(token)}` })).statusCode === 200,
+  },
+  {
     name: 'verifyAccessToken (domain, with audience)',
     accepts: async (ctx, token, fx) =>
       verifyAccessToken(ctx.deps, token, { audience: fx.app.appId }).then(
@@ -133,12 +147,12 @@ describe('forged access tokens are refused everywhere a token is accepted', () =
   }
 
   it('the audience forgeries are refused wherever an audience is expected', async () => {
-    const withAud = TOKEN_ACCEPTORS[0]!;
+    const withAud = TOKEN_ACCEPTORS.find((a) => a.name === 'verifyAccessToken (domain, with audience)')!;
     for (const f of FORGERIES.filter((x) => x.needsAudienceCheck)) expect(await withAud.accepts(ctx, await f.make(ctx, fx), fx), f.name).toBe(false);
   });
 
   it('a token made with the forge helpers but otherwise genuine IS accepted (the helpers are not broken)', async () => {
-    expect(await TOKEN_ACCEPTORS[0]!.accepts(ctx, await signWithOurKey(ctx.deps, claimsOf(fx)), fx)).toBe(true);
+    expect(await TOKEN_ACCEPTORS.find((a) => a.name === 'verifyAccessToken (domain, with audience)')!.accepts(ctx, await signWithOurKey(ctx.deps, claimsOf(fx)), fx)).toBe(true);
   });
 });
 

@@ -28,6 +28,11 @@ export const RULES = {
   loginAttemptsPerIp: { name: 'login_attempts_ip', limit: 60, windowSeconds: 60 },
   tokenRefreshPerIp: { name: 'token_refresh_ip', limit: 600, windowSeconds: 60 },
   tokenRevokePerIp: { name: 'token_revoke_ip', limit: 600, windowSeconds: 60 },
+  // OIDC / token endpoints, every request per client IP (ours). Generous: they bound floods, not use.
+  authorizePerIp: { name: 'authorize_ip', limit: 300, windowSeconds: 60 },
+  tokenPerIp: { name: 'token_ip', limit: 600, windowSeconds: 60 },
+  introspectPerIp: { name: 'introspect_ip', limit: 600, windowSeconds: 60 },
+  tokenVerifyPerIp: { name: 'token_verify_ip', limit: 300, windowSeconds: 60 },
 } satisfies Record<string, RateLimitRule>;
 
 /**

@@ -1,6 +1,8 @@
 // The account API (seed 004): /api/v1/auth/* with the {detail} error shape and the documented messages.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
+import { FORM_BODY_LIMIT, JSON_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
+import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import {
   confirmPasswordReset,
   getAccount,
@@ -56,43 +58,44 @@ export const MESSAGES = {
 
 const accountApiRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   const config = { errorFormat: 'detail' as const };
+  const jsonConfig = { ...config, accepts: 'json' as const };
   app.addHook('onSend', async (_req, reply) => {
     reply.header('Cache-Control', 'no-store');
   });
 
-  app.post('/api/v1/auth/register', { config, schema: { body: RegisterBody, response: { 201: Message } } }, async (req, reply) => {
+  app.post('/api/v1/auth/register', { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: RegisterBody, response: { 201: Message } } }, async (req, reply) => {
     const b = req.body;
     await registerAccount(deps, { email: b.email, password: b.password, name: b.name }, { appId: b.app_id, redirectUri: b.redirect_uri }, requestMeta(req));
     return reply.status(201).send({ message: MESSAGES.registered });
   });
 
-  app.post('/api/v1/auth/verify-email', { config, schema: { body: VerifyEmailBody, response: { 200: Message } } }, async (req) => {
+  app.post('/api/v1/auth/verify-email', { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: VerifyEmailBody, response: { 200: Message } } }, async (req) => {
     await verifyEmail(deps, { token: req.body.token }, requestMeta(req));
     return { message: MESSAGES.verified };
   });
 
-  app.post('/api/v1/auth/login', { config, schema: { body: LoginBody, response: { 200: LoginResponse } } }, async (req) => {
+  app.post('/api/v1/auth/login', { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: LoginBody, response: { 200: LoginResponse } } }, async (req) => {
     const { tokens, user } = await loginAccount(deps, { email: req.body.email, password: req.body.password, appId: req.body.app_id }, requestMeta(req));
     return { ...tokensJson(tokens), user: accountUserJson(user) };
   });
 
-  app.post('/api/v1/auth/refresh', { config, schema: { body: RefreshBody, response: { 200: AccountTokens } } }, async (req) => {
+  app.post('/api/v1/auth/refresh', { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: RefreshBody, response: { 200: AccountTokens } } }, async (req) => {
     return tokensJson(await refreshAccount(deps, { refreshToken: req.body.refresh_token, appId: req.body.app_id }, requestMeta(req)));
   });
 
-  app.post('/api/v1/auth/logout', { config, schema: { body: LogoutBody, response: { 200: Message } } }, async (req) => {
+  app.post('/api/v1/auth/logout', { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: LogoutBody, response: { 200: Message } } }, async (req) => {
     const claims = await authenticateBearer(deps, req);
     await logoutAccount(deps, { userId: claims.sub, refreshToken: req.body.refresh_token }, requestMeta(req));
     return { message: MESSAGES.loggedOut };
   });
 
-  app.post('/api/v1/auth/password-reset/request', { config, schema: { body: ResetRequestBody, response: { 200: Message } } }, async (req) => {
+  app.post('/api/v1/auth/password-reset/request', { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: ResetRequestBody, response: { 200: Message } } }, async (req) => {
     const b = req.body;
     await requestPasswordReset(deps, { email: b.email }, { appId: b.app_id, redirectUri: b.redirect_uri }, requestMeta(req));
     return { message: MESSAGES.resetRequested };
   });
 
-  app.post('/api/v1/auth/password-reset/confirm', { config, schema: { body: ResetConfirmBody, response: { 200: Message } } }, async (req) => {
+  app.post('/api/v1/auth/password-reset/confirm', { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: ResetConfirmBody, response: { 200: Message } } }, async (req) => {
     await confirmPasswordReset(deps, { token: req.body.token, newPassword: req.body.new_password }, { appId: req.body.app_id }, requestMeta(req));
     return { message: MESSAGES.resetDone };
   });

@@ -7,6 +7,8 @@ import { safeEqual } from '../../lib/crypto.js';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
+import { FORM_BODY_LIMIT, JSON_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
+import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { confirmPasswordReset, registerAccount, requestPasswordReset, resolveAccountApp, verifyEmail } from '../../domain/accounts/accounts.js';
 import { describePolicy } from '../../domain/accounts/password-policy.js';
 import { findApp, resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
@@ -69,7 +71,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     return registerPage(reply, await pageContext(deps, req.query.app_id, req.query.redirect_uri));
   });
 
-  app.post('/account/register', { config, schema: { body: RegisterForm }, preValidation: app.csrfProtection }, async (req, reply) => {
+  app.post('/account/register', { config, schema: { body: RegisterForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT }, async (req, reply) => {
     const f = req.body;
     const c = await pageContext(deps, f.app_id, f.redirect_uri);
     if (!f.email || !f.password) return registerPage(reply, c, { error: 'Enter your email and a password.', name: f.name, email: f.email, status: 400 });
@@ -89,7 +91,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     return verifyPage(reply, await pageContext(deps, req.query.app_id, req.query.redirect_uri), req.query.token);
   });
 
-  app.post('/account/verify', { config, schema: { body: VerifyForm }, preValidation: app.csrfProtection }, async (req, reply) => {
+  app.post('/account/verify', { config, schema: { body: VerifyForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT }, async (req, reply) => {
     const c = await pageContext(deps, req.body.app_id, req.body.redirect_uri);
     try {
       await verifyEmail(deps, { token: req.body.token }, requestMeta(req));
@@ -107,7 +109,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     return forgotPage(reply, await pageContext(deps, req.query.app_id, req.query.redirect_uri));
   });
 
-  app.post('/account/forgot-password', { config, schema: { body: ForgotForm }, preValidation: app.csrfProtection }, async (req, reply) => {
+  app.post('/account/forgot-password', { config, schema: { body: ForgotForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT }, async (req, reply) => {
     const f = req.body;
     const c = await pageContext(deps, f.app_id, f.redirect_uri);
     if (!f.email) return forgotPage(reply, c, { error: 'Enter your email address.', status: 400 });
@@ -133,7 +135,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     return resetPage(reply, await pageContext(deps, req.query.app_id, req.query.redirect_uri), req.query.token);
   });
 
-  app.post('/account/reset-password', { config, schema: { body: ResetForm }, preValidation: app.csrfProtection }, async (req, reply) => {
+  app.post('/account/reset-password', { config, schema: { body: ResetForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT }, async (req, reply) => {
     const f = req.body;
     const c = await pageContext(deps, f.app_id, f.redirect_uri);
     if (!safeEqual(f.new_password, f.confirm_password)) return resetPage(reply, c, f.token, { error: 'The two passwords do not match.', status: 400 });

@@ -5,6 +5,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { Deps } from '../../deps.js';
+import { FORM_BODY_LIMIT, JSON_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
+import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { authorize } from '../../domain/oidc/authorization.js';
 import { AuthorizeParams } from '../schemas/oidc.js';
 import { readSsoCookie } from '../sso-cookie.js';
@@ -22,7 +24,7 @@ const oidcAuthorizeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
     );
   }
   const config = { errorFormat: 'html' as const };
-  app.get('/authorize', { schema: { querystring: AuthorizeParams }, config }, (req, reply) => handle(req, reply, req.query));
-  app.post('/authorize', { schema: { body: AuthorizeParams }, config }, (req, reply) => handle(req, reply, req.body));
+  app.get('/authorize', { schema: { querystring: AuthorizeParams }, config, preHandler: rateLimit(deps, RULES.authorizePerIp) }, (req, reply) => handle(req, reply, req.query));
+  app.post('/authorize', { schema: { body: AuthorizeParams }, config: { ...config, accepts: 'form' as const }, bodyLimit: FORM_BODY_LIMIT, preHandler: rateLimit(deps, RULES.authorizePerIp) }, (req, reply) => handle(req, reply, req.body));
 };
 export default oidcAuthorizeRoutes;

@@ -9,6 +9,7 @@ import type { Deps } from '../../deps.js';
 import { resolveEndSession, type EndSessionTarget } from '../../domain/oidc/logout.js';
 import { endSession, resumeSession } from '../../domain/sessions/sessions.js';
 import { renderPage } from '../render.js';
+import { sameOriginOnly, FORM_BODY_LIMIT } from '../plugins/guards.js';
 import { requestMeta } from '../request-meta.js';
 import { EndSessionForm, EndSessionParams } from '../schemas/oidc.js';
 import { clearSsoCookie, readSsoCookie } from '../sso-cookie.js';
@@ -45,10 +46,13 @@ const oidcEndSessionRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, 
   }
 
   const config = { errorFormat: 'html' as const };
+  const sameOrigin = sameOriginOnly(deps.config);
   app.get('/end_session', { schema: { querystring: EndSessionParams }, config }, (req, reply) => start(req, reply, req.query));
-  app.post('/end_session', { schema: { body: EndSessionForm }, config }, async (req, reply) => {
+  app.post('/end_session', { schema: { body: EndSessionForm }, config: { ...config, accepts: 'form' as const }, bodyLimit: FORM_BODY_LIMIT }, async (req, reply) => {
     // The confirmation form carries a CSRF token; an RP's own POST (RP-Initiated Logout §2) does not.
     if (req.body._csrf === undefined) return start(req, reply, req.body);
+    // Our own confirmation form: same-origin check (formGuard's first half), then the CSRF token.
+    await sameOrigin.call(app, req, reply);
     await new Promise<void>((resolve, reject) => app.csrfProtection(req, reply, (err?: Error) => (err ? reject(err) : resolve())));
     const target = await resolveEndSession(deps, req.body);
     await endSession(deps, readSsoCookie(deps.config, req), requestMeta(req));

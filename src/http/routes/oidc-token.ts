@@ -5,6 +5,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { Deps } from '../../deps.js';
+import { FORM_BODY_LIMIT, JSON_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
+import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { authenticateTokenClient } from '../../domain/oidc/client-auth.js';
 import { clientCredentialsGrant, exchangeAuthorizationCode, refreshGrant } from '../../domain/oidc/token-grants.js';
 import { AppError, invalidRequest } from '../../errors.js';
@@ -34,11 +36,11 @@ const oidcTokenRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
   }
 
   const schema = { body: TokenBody, response: { 200: TokenResponse } };
-  app.post('/token', { schema, config: { errorFormat: 'oauth' } }, async (req, reply) => {
+  app.post('/token', { schema, config: { errorFormat: 'oauth', accepts: 'form' }, bodyLimit: FORM_BODY_LIMIT, preHandler: rateLimit(deps, RULES.tokenPerIp) }, async (req, reply) => {
     noStore(reply);
     return grant(req, req.body, ['authorization_code', 'refresh_token', 'client_credentials']);
   });
-  app.post('/auth/token', { schema, config: { errorFormat: 'oauth' } }, async (req, reply) => {
+  app.post('/auth/token', { schema, config: { errorFormat: 'oauth', accepts: 'form' }, bodyLimit: FORM_BODY_LIMIT, preHandler: rateLimit(deps, RULES.tokenPerIp) }, async (req, reply) => {
     noStore(reply);
     return grant(req, req.body, ['client_credentials']);
   });

@@ -3,6 +3,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
+import { FORM_BODY_LIMIT, JSON_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
+import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { verifyAccessToken } from '../../domain/tokens/access-tokens.js';
 import { AppError } from '../../errors.js';
 import { VerifyBody } from '../schemas/oidc.js';
@@ -13,7 +15,7 @@ const VerifyResponse = z.union([
 ]);
 
 const tokenVerifyRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
-  app.post('/token/verify', { schema: { body: VerifyBody, response: { 200: VerifyResponse } } }, async (req, reply) => {
+  app.post('/token/verify', { schema: { body: VerifyBody, response: { 200: VerifyResponse } }, config: { accepts: 'json' }, bodyLimit: JSON_BODY_LIMIT, preHandler: rateLimit(deps, RULES.tokenVerifyPerIp) }, async (req, reply) => {
     reply.header('Cache-Control', 'no-store');
     try {
       const c = await verifyAccessToken(deps, req.body.token, req.body.audience !== undefined ? { audience: req.body.audience } : {});
