@@ -13,6 +13,7 @@ import { sameOriginOnly, FORM_BODY_LIMIT } from '../plugins/guards.js';
 import { requestMeta } from '../request-meta.js';
 import { EndSessionForm, EndSessionParams } from '../schemas/oidc.js';
 import { clearSsoCookie, readSsoCookie } from '../sso-cookie.js';
+import { renderLogoutConfirm } from './sso-logout.js';
 
 const oidcEndSessionRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   function finish(reply: FastifyReply, target: EndSessionTarget) {
@@ -33,16 +34,7 @@ const oidcEndSessionRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, 
     const hidden = Object.fromEntries(
       (['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'state'] as const).flatMap((k) => (params[k] !== undefined ? [[k, params[k]]] : [])),
     ) as Record<string, string>;
-    return renderPage(reply, 'logout-confirm.eta', {
-      title: 'Sign out?',
-      heading: 'Sign out',
-      app: target.app,
-      email: live.user.email,
-      csrfToken: reply.generateCsrf(),
-      action: '/end_session',
-      hidden,
-      cancel: target.continueTo,
-    });
+    return renderLogoutConfirm(reply, { action: '/end_session', app: target.app, email: live.user.email, hidden, cancel: target.continueTo });
   }
 
   const config = { errorFormat: 'html' as const };

@@ -31,6 +31,14 @@ async function resolveLogoutTarget(deps: Deps, q: LogoutParams): Promise<{ app?:
   return { app, continueTo: url.toString() };
 }
 
+/** The one-click confirmation (a CSRF-protected POST) shared by /sso/logout and /end_session. */
+export function renderLogoutConfirm(
+  reply: FastifyReply,
+  opts: { action: string; app: App | undefined; email: string; hidden: Record<string, string>; cancel: string | undefined },
+) {
+  return renderPage(reply, 'logout-confirm.eta', { title: 'Sign out?', heading: 'Sign out', csrfToken: reply.generateCsrf(), ...opts });
+}
+
 function renderSignedOut(reply: FastifyReply, target: { app?: App; continueTo?: string }) {
   return renderPage(reply, 'signed-out.eta', {
     title: 'Signed out',
@@ -49,15 +57,7 @@ const ssoLogoutRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
       return renderSignedOut(reply, target);
     }
     const hidden = Object.fromEntries(Object.entries(req.query).filter(([, v]) => v !== undefined)) as Record<string, string>;
-    return renderPage(reply, 'logout-confirm.eta', {
-      title: 'Sign out?',
-      heading: 'Sign out',
-      app: target.app,
-      email: live.user.email,
-      csrfToken: reply.generateCsrf(),
-      hidden,
-      cancel: target.continueTo,
-    });
+    return renderLogoutConfirm(reply, { action: '/sso/logout', app: target.app, email: live.user.email, hidden, cancel: target.continueTo });
   });
 
   app.post(
