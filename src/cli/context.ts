@@ -3,7 +3,7 @@
 import { ZodError } from 'zod';
 import { ConfigError, loadConfig } from '../config.js';
 import { createDeps, createLogger, type Deps } from '../deps.js';
-import { AppError } from '../errors.js';
+import { AppError, invalidRequest } from '../errors.js';
 import { DataDirLockedError } from '../storage/db.js';
 
 
@@ -48,4 +48,10 @@ export function reportError(err: unknown): number {
   }
   line((err as Error)?.message ?? String(err));
   return 1;
+}
+
+/** Commander option parser for `--limit <n>`: a whole number, else a one-line usage error (exit 2). */
+export function parseLimit(v: string): number {
+  if (!/^\d+$/.test(v)) throw invalidRequest('--limit must be a positive integer');
+  return Number(v);
 }

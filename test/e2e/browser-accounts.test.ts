@@ -1,18 +1,14 @@
 // The hosted account journeys in real headless Chromium with a real SMTP peer: from the sign-in page,
 // "Create account" → email → verify → "Continue to sign in" → signed in; then "Forgot password?" →
 // email → new password → signed in with it. No CSP violations on any page.
-import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Server } from 'node:http';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestContext } from '../helpers/app.js';
+import { launchChromium, startAppCallbackServer } from '../helpers/browser.js';
 import { makeApp } from '../helpers/factories.js';
 import { linkIn, startSmtpCapture, type SmtpCapture } from '../helpers/smtp.js';
 
-// As in browser-login.test.ts (importing a test file would run its tests here too).
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let ctx: TestContext;
 let smtp: SmtpCapture;
@@ -20,13 +16,11 @@ let browser: Browser;
 let appServer: Server;
 let callback: string;
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)`);
   smtp = await startSmtpCapture();
   ctx = await startTestServer({ env: { SMTP_URL: smtp.url } });
-  appServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('app callback'));
-  await new Promise<void>((resolve) => appServer.listen(0, '127.0.0.1', resolve));
-  callback = `http://127.0.0.1:${(appServer.address() as AddressInfo).port}/callback`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  // The relying app: a real server on loopback whose callback just answers 200.
+  ({ server: appServer, callback } = await startAppCallbackServer());
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

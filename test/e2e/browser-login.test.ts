@@ -1,28 +1,22 @@
 // The hosted sign-in page in real headless Chromium (Debian's package, driven by playwright-core):
 // open /login, fill Email and Password, click Sign in, land on the app's callback with tokens.
-import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Server } from 'node:http';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestContext } from '../helpers/app.js';
+import { launchChromium, startAppCallbackServer } from '../helpers/browser.js';
 import { makeApp, makeUser } from '../helpers/factories.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let ctx: TestContext;
 let browser: Browser;
 let appServer: Server;
 let callback: string;
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)`);
   ctx = await startTestServer();
   // The relying app: a real server on loopback whose callback just answers 200.
-  appServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('app callback'));
-  await new Promise<void>((resolve) => appServer.listen(0, '127.0.0.1', resolve));
-  callback = `http://127.0.0.1:${(appServer.address() as AddressInfo).port}/callback`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  ({ server: appServer, callback } = await startAppCallbackServer());
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

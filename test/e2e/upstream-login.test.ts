@@ -4,11 +4,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import Provider from 'oidc-provider';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { updateApp } from '../../src/domain/apps/apps.js';
 import { UPSTREAM_STARTS_PER_IP } from '../../src/domain/upstream/upstream-login.js';
 import { createTestContext, freePort, startTestServer, type TestContext } from '../helpers/app.js';
+import { launchChromium } from '../helpers/browser.js';
 import { DEFAULT_REDIRECT, makeApp, makeUser } from '../helpers/factories.js';
 
 const UPSTREAM_CLIENT_ID = 'keymaster-test';
@@ -70,10 +71,7 @@ beforeAll(async () => {
     env: { KEYMASTER_GOOGLE_ISSUER: upstreamIssuer, KEYMASTER_GOOGLE_CLIENT_ID: UPSTREAM_CLIENT_ID, KEYMASTER_GOOGLE_CLIENT_SECRET: UPSTREAM_SECRET },
   });
   upstream = await startUpstream(upstreamIssuer, upstreamPort, `${ctx.baseUrl}/login/google/callback`);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

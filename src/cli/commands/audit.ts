@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { listAuditEvents, type AuditEntry } from '../../domain/audit/audit.js';
 import { findUserByEmailOrId } from '../../domain/users/users.js';
-import { invalidRequest, notFound } from '../../errors.js';
-import { print, table, withDeps } from '../context.js';
+import { notFound } from '../../errors.js';
+import { parseLimit, print, table, withDeps } from '../context.js';
 
 export function auditJson(e: AuditEntry) {
   return { id: e.id, at: e.at.toISOString(), event: e.event, user_id: e.userId, app_id: e.appId, ip: e.ip, user_agent: e.userAgent, data: e.data };
@@ -17,10 +17,7 @@ export function registerAuditCommands(program: Command): void {
     .option('--user <email|id>', 'only events about this user')
     .option('--app <app_id>', 'only events about this app')
     .option('--event <name>', 'only this event, e.g. login.failure')
-    .option('--limit <n>', 'at most n events (default 100)', (v) => {
-      if (!/^\d+$/.test(v)) throw invalidRequest('--limit must be a positive integer');
-      return Number(v);
-    })
+    .option('--limit <n>', 'at most n events (default 100)', parseLimit)
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { listTokens, revokeTokens, type TokenInfo } from '../../domain/tokens/token-inventory.js';
 import { invalidRequest } from '../../errors.js';
-import { CLI, print, table, withDeps } from '../context.js';
+import { CLI, parseLimit, print, table, withDeps } from '../context.js';
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
@@ -43,10 +43,7 @@ export function registerTokenCommands(program: Command): void {
     .option('--app <app_id>', 'only this app (the audience)')
     .option('--family <id>', 'only this family')
     .option('--active', 'only tokens that can still be used')
-    .option('--limit <n>', 'at most n rows (default 100)', (v) => {
-      if (!/^\d+$/.test(v)) throw invalidRequest('--limit must be a positive integer');
-      return Number(v);
-    })
+    .option('--limit <n>', 'at most n rows (default 100)', parseLimit)
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {

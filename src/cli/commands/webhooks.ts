@@ -1,8 +1,7 @@
 // keymaster webhooks add|list|remove|ping|deliveries — identity webhooks (KEYMASTER-API.md §6).
 import type { Command } from 'commander';
 import { addWebhook, deleteWebhook, listDeliveries, listWebhooks, pingWebhook, WEBHOOK_EVENTS, type Webhook } from '../../domain/webhooks/webhooks.js';
-import { invalidRequest } from '../../errors.js';
-import { CLI, print, table, withDeps } from '../context.js';
+import { CLI, parseLimit, print, table, withDeps } from '../context.js';
 
 const csv = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 
@@ -69,10 +68,7 @@ export function registerWebhookCommands(program: Command): void {
     .option('--app <app_id>', 'only this app')
     .option('--webhook <id>', 'only this webhook')
     .option('--status <status>', 'pending, delivered or failed')
-    .option('--limit <n>', 'at most n rows (default 100)', (v) => {
-      if (!/^\d+$/.test(v)) throw invalidRequest('--limit must be a positive integer');
-      return Number(v);
-    })
+    .option('--limit <n>', 'at most n rows (default 100)', parseLimit)
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {

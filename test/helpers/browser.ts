@@ -1,0 +1,20 @@
+// Real headless Chromium (Debian's package, never a downloaded browser) and a real loopback "app"
+// whose callback answers 200, for the browser journeys.
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)`);
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
+
+export async function startAppCallbackServer(): Promise<{ server: Server; callback: string }> {
+  const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('app callback'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, callback: `http://127.0.0.1:${(server.address() as AddressInfo).port}/callback` };
+}
