@@ -25,6 +25,8 @@ export interface LoadResult {
   p50: number;
   p99: number;
   ok: number;
+  /** Successful responses during the warm-up (the server's CPU time covers both). */
+  warmupOk: number;
   failed: number;
   errors: number;
   timeouts: number;
@@ -50,7 +52,7 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
     }),
   };
   const base = { url: job.url, connections: job.connections, requests: [request], timeout: 10 };
-  if (job.warmup > 0) await run({ ...base, duration: job.warmup });
+  const warm = job.warmup > 0 ? await run({ ...base, duration: job.warmup }) : undefined;
   const r = await run({ ...base, duration: job.duration });
   // A sign-in answers 303; everything else must be 2xx.
   const ok = r['2xx'] + r['3xx'];
@@ -62,6 +64,7 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
     p50: r.latency.p50,
     p99: r.latency.p99,
     ok,
+    warmupOk: warm ? warm['2xx'] + warm['3xx'] : 0,
     failed: r['4xx'] + r['5xx'] + r['1xx'],
     errors: r.errors,
     timeouts: r.timeouts,

@@ -7,7 +7,8 @@
 //                                                                              database per run)
 //   BENCH_WORKERS=2 (the clustered run; 0 skips it)   BENCH_MAX_RATE=3000 (tokens minted per second
 //   of load, per refresh job)   BENCH_SERVER_ARGS="--cpu-prof" (extra node flags for Keymaster)
-//   BENCH_ONLY=ceilings,keymaster,workers,peer (a subset)   BENCH_LOG_LEVEL=warn (Keymaster's LOG_LEVEL;
+//   BENCH_ONLY=ceilings,keymaster,workers,peer (a subset)   BENCH_CASES=jwks,refresh,cc,signin,flood
+//   (a subset of the one-process measurements)   BENCH_LOG_LEVEL=warn (Keymaster's LOG_LEVEL;
 //   other Keymaster variables such as DATABASE_POOL_MAX pass through from the environment)
 //
 // Writes bench/results/<timestamp>.json and bench/results/latest.md.
@@ -36,6 +37,8 @@ const MAX_RATE = num(env.BENCH_MAX_RATE, 3000);
 const PG_ADMIN = env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /** Comma list of phases to run: ceilings,keymaster,workers,peer (all by default), e.g. for profiling. */
 const ONLY = new Set((env.BENCH_ONLY ?? 'ceilings,keymaster,workers,peer').split(','));
+/** Comma list of the one-process measurements: jwks,refresh,cc,signin,flood (all by default), e.g. to profile one. */
+const CASES = new Set((env.BENCH_CASES ?? 'jwks,refresh,cc,signin,flood').split(','));
 const SERVER_ARGS = (env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean);
 const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 const PASSWORD = 'Bench-Password-9!';
@@ -118,8 +121,25 @@ function sampleRss(pid: number): { stop(): number } {
   };
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+
 let jobSeq = 0;
-async function load(jobs: LoadJob[]): Promise<LoadResult[]> {
+/**
+ * Runs load jobs; with `server`, each result also gets the server's CPU milliseconds per successful
+ * request (warm-up included on both sides), a figure far steadier than req/s on a shared machine.
+ */
+async function load(jobs: LoadJob[], server?: ChildProcess): Promise<(LoadResult & { cpuMsPerReq?: number })[]> {
+  const cpu0 = cpuSeconds(server?.pid);
   const file = join(TMP, `jobs-${jobSeq++}.json`);
   writeFileSync(file, JSON.stringify(jobs));
   const child = start('load', pinned('1', [...NODE, join(ROOT, 'bench/load.ts'), file]));
@@ -127,7 +147,13 @@ async function load(jobs: LoadJob[]): Promise<LoadResult[]> {
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   if (code !== 0) throw new Error(`load generator failed (${code})`);
-  return JSON.parse(out.trim().split('\n').pop()!) as LoadResult[];
+  const cpu1 = cpuSeconds(server?.pid);
+  if (env.BENCH_DEBUG && server?.pid) log(`cpu ${jobs.map((j) => j.name).join('+')}: ${readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1]!.split(' ').slice(11, 13).join(' user/sys ticks ')}`);
+  const results = JSON.parse(out.trim().split('\n').pop()!) as LoadResult[];
+  const served = results.reduce((n, r) => n + r.ok + r.warmupOk, 0);
+  // With several jobs at once the CPU is shared among them: the figure is per request of any kind.
+  const cpuMsPerReq = cpu0 !== undefined && cpu1 !== undefined && served > 0 ? ((cpu1 - cpu0) * 1000) / served : undefined;
+  return results.map((r) => ({ ...r, ...(cpuMsPerReq !== undefined && { cpuMsPerReq }) }));
 }
 
 const job = (name: string, url: string, o: Partial<LoadJob> & Pick<LoadJob, 'path'>): LoadJob => ({
@@ -160,7 +186,7 @@ async function bareFastify(port: number): Promise<LoadResult> {
   const child = start('fastify', pinned('0', [...NODE, join(ROOT, 'bench/ceilings.ts'), 'fastify', String(port)]));
   await waitForLine(child, 'ready');
   try {
-    const [r] = await load([job('bare fastify', `http://127.0.0.1:${port}`, { path: '/' })]);
+    const [r] = await load([job('bare fastify', `http://127.0.0.1:${port}`, { path: '/' })], child);
     return r!;
   } finally {
     await stop(child);
@@ -271,7 +297,7 @@ async function probeClientCredentials(base: string, id: string, secret: string):
 interface Row {
   group: string;
   name: string;
-  result?: LoadResult;
+  result?: LoadResult & { cpuMsPerReq?: number };
   value?: number;
   note?: string;
 }
@@ -313,30 +339,40 @@ async function main() {
       km = await startKeymaster(databaseUrl, p.km, 1);
       fx = await fixture(databaseUrl);
       const rss = sampleRss(km.pid!);
-      const [jwks] = await load([job('jwks', base, { path: '/.well-known/jwks.json' })]);
-      rows.push({ group: 'keymaster', name: 'JWKS GET', result: jwks! });
-      const refreshFile = await mintRefreshTokens(fx, tokensPerJob);
-      const [refresh] = await load([job('refresh', base, { method: 'POST', path: '/token/refresh', headers: jsonHeaders, bodiesFile: refreshFile })]);
-      rows.push({ group: 'keymaster', name: 'refresh (rotation, durable)', result: refresh! });
-      const ccMissing = await probeClientCredentials(base, fx.appId, fx.clientSecret);
-      if (ccMissing) rows.push({ group: 'keymaster', name: 'client credentials', note: ccMissing });
+      if (CASES.has('jwks')) {
+        const [jwks] = await load([job('jwks', base, { path: '/.well-known/jwks.json' })], km);
+        rows.push({ group: 'keymaster', name: 'JWKS GET', result: jwks! });
+      }
+      if (CASES.has('refresh')) {
+        const refreshFile = await mintRefreshTokens(fx, tokensPerJob);
+        const [refresh] = await load([job('refresh', base, { method: 'POST', path: '/token/refresh', headers: jsonHeaders, bodiesFile: refreshFile })], km);
+        rows.push({ group: 'keymaster', name: 'refresh (rotation, durable)', result: refresh! });
+      }
+      const ccMissing = CASES.has('cc') ? await probeClientCredentials(base, fx.appId, fx.clientSecret) : 'skipped';
+      if (ccMissing === 'skipped') {
+        /* not selected */
+      } else if (ccMissing) rows.push({ group: 'keymaster', name: 'client credentials', note: ccMissing });
       else {
         const [cc] = await load([
           job('client credentials', base, { method: 'POST', path: '/token', headers: { 'content-type': FORM, authorization: basic(fx.appId, fx.clientSecret) }, body: 'grant_type=client_credentials' }),
-        ]);
+        ], km);
         rows.push({ group: 'keymaster', name: 'client credentials', result: cc! });
       }
       const signIn = await signInForm(base, fx);
       const loginJob = job('sign-in', base, { method: 'POST', path: '/login', headers: { 'content-type': FORM, cookie: signIn.cookie }, body: signIn.body });
-      const [login] = await load([loginJob]);
-      rows.push({ group: 'keymaster', name: 'password sign-in (POST /login)', result: login! });
-      const floodFile = await mintRefreshTokens(fx, tokensPerJob);
-      const [floodRefresh, floodLogin] = await load([
-        job('refresh under sign-in flood', base, { method: 'POST', path: '/token/refresh', headers: jsonHeaders, bodiesFile: floodFile }),
-        { ...loginJob, name: 'sign-in flood' },
-      ]);
-      rows.push({ group: 'keymaster', name: 'refresh during sign-in flood', result: floodRefresh! });
-      rows.push({ group: 'keymaster', name: 'sign-in flood (alongside)', result: floodLogin! });
+      if (CASES.has('signin')) {
+        const [login] = await load([loginJob], km);
+        rows.push({ group: 'keymaster', name: 'password sign-in (POST /login)', result: login! });
+      }
+      if (CASES.has('flood')) {
+        const floodFile = await mintRefreshTokens(fx, tokensPerJob);
+        const [floodRefresh, floodLogin] = await load([
+          job('refresh under sign-in flood', base, { method: 'POST', path: '/token/refresh', headers: jsonHeaders, bodiesFile: floodFile }),
+          { ...loginJob, name: 'sign-in flood' },
+        ]);
+        rows.push({ group: 'keymaster', name: 'refresh during sign-in flood', result: floodRefresh! });
+        rows.push({ group: 'keymaster', name: 'sign-in flood (alongside)', result: floodLogin! });
+      }
       rssPeak = rss.stop();
       await stop(km);
     }
@@ -363,9 +399,9 @@ async function main() {
       const peerAuth = { 'content-type': FORM, authorization: basic(PEER_CLIENT.id, PEER_CLIENT.secret) };
       const peerBodiesFile = join(TMP, 'peer-bodies.json');
       writeFileSync(peerBodiesFile, JSON.stringify((JSON.parse(readFileSync(peerFile, 'utf8')) as string[]).map((t) => `grant_type=refresh_token&refresh_token=${t}`)));
-      const [pJwks] = await load([job('peer jwks', peerBase, { path: '/jwks' })]);
-      const [pRefresh] = await load([job('peer refresh', peerBase, { method: 'POST', path: '/token', headers: peerAuth, bodiesFile: peerBodiesFile })]);
-      const [pCc] = await load([job('peer client credentials', peerBase, { method: 'POST', path: '/token', headers: peerAuth, body: 'grant_type=client_credentials&scope=api' })]);
+      const [pJwks] = await load([job('peer jwks', peerBase, { path: '/jwks' })], peer);
+      const [pRefresh] = await load([job('peer refresh', peerBase, { method: 'POST', path: '/token', headers: peerAuth, bodiesFile: peerBodiesFile })], peer);
+      const [pCc] = await load([job('peer client credentials', peerBase, { method: 'POST', path: '/token', headers: peerAuth, body: 'grant_type=client_credentials&scope=api' })], peer);
       await stop(peer);
       rows.push({ group: 'peer', name: 'JWKS GET', result: pJwks! });
       rows.push({ group: 'peer', name: 'refresh (rotation, in memory)', result: pRefresh! });
@@ -420,8 +456,8 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
       `${DURATION} s per measurement after ${WARMUP} s warm-up, ${CONNECTIONS} connections; Postgres on 127.0.0.1 (unpinned). ` +
       `Load average ${when.load0.map((l) => l.toFixed(2)).join(' ')} before, ${when.load1.map((l) => l.toFixed(2)).join(' ')} after (the machine is shared: compare ratios, not absolutes).`,
     '',
-    '| | endpoint | req/s (ok) | p50 ms | p99 ms | non-2xx/3xx | vs peer | vs ceiling |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| | endpoint | req/s (ok) | p50 ms | p99 ms | non-2xx/3xx | server CPU ms/req | vs peer | vs ceiling |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     const key = r.group === 'peer' && r.name === 'JWKS GET' ? 'JWKS GET (peer)' : r.name;
@@ -429,11 +465,12 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
     const res = r.result;
     const label = r.group === 'keymaster' ? 'Keymaster' : r.group === 'peer' ? 'oidc-provider (peer)' : 'ceiling';
     if (r.note) {
-      lines.push(`| ${label} | ${r.name} | ${r.note} | | | | | |`);
+      lines.push(`| ${label} | ${r.name} | ${r.note} | | | | | | |`);
     } else if (res) {
-      lines.push(`| ${label} | ${r.name} | ${f0(res.okRps)} | ${ms(res.p50)} | ${ms(res.p99)} | ${res.failed + res.errors + res.timeouts} | ${fx(c?.peer)} | ${c?.ceiling !== undefined ? `${fx(c.ceiling)} ${c.ceilingName}` : ''} |`);
+      lines.push(`| ${label} | ${r.name} | ${f0(res.okRps)} | ${ms(res.p50)} | ${ms(res.p99)} | ${res.failed + res.errors + res.timeouts} | ${res.cpuMsPerReq === undefined ? '' : res.cpuMsPerReq.toFixed(3)} | ${fx(c?.peer)} | ${c?.ceiling !== undefined ? `${fx(c.ceiling)} ${c.ceilingName}` : ''} |`);
     } else {
-      lines.push(`| ${label} | ${r.name} | ${f0(r.value)} | | | | | |`);
+      // A ceiling's CPU per operation is one core's second over its rate.
+      lines.push(`| ${label} | ${r.name} | ${f0(r.value)} | | | | ${r.value ? (1000 / r.value).toFixed(3) : ''} | | |`);
     }
   }
   const idleP99 = find('keymaster', 'refresh (rotation')?.result?.p99;
@@ -460,7 +497,9 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
     '',
     'req/s counts successful responses only (2xx; 303 for sign-in). Refresh: every request presents a distinct live token minted beforehand ' +
       '(Keymaster: rows written in bulk in the shape issueTokenSet writes; peer: its own Grant + RefreshToken models). ' +
-      `"refresh, ${WORKERS} workers" runs unpinned (workers share both cores with the load generator and Postgres).`,
+      `"refresh, ${WORKERS} workers" runs unpinned (workers share both cores with the load generator and Postgres). ` +
+      'Server CPU ms/req: user + system CPU time of the server process (all its threads, so argon2 and signing too) over the requests it answered, warm-up included; ' +
+      'on a ceiling row, one core-second over its rate. It includes the kernel work of its loopback sockets, and it is steadier than req/s when the machine is shared.',
     '',
   );
   const markdown = lines.join('\n');
