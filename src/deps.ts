@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { createMailer, type Mailer } from './domain/email/mailer.js';
 import { ensureActiveKey, KeyRing } from './domain/keys/keys.js';
 import { AppCache } from './domain/apps/app-cache.js';
+import { BatchedCounters } from './domain/rate-limits/batched-counters.js';
 import { UpstreamProviders } from './domain/upstream/upstream-providers.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { randomToken } from './lib/crypto.js';
@@ -27,6 +28,8 @@ export interface Deps {
   upstream: UpstreamProviders;
   /** App settings for the token hot paths, kept ≤ 1 s (see domain/apps/app-cache.ts); never client secrets. */
   apps: AppCache;
+  /** Rate-limit counters of the high-volume rules, added to Postgres in batches (domain/rate-limits/batched-counters.ts). */
+  rateCounters: BatchedCounters;
   /** SMTP (SMTP_URL) or log-only email delivery; see domain/email. */
   mailer: Mailer;
   /** KEYMASTER_SECRET, or the one generated and kept in the data dir in embedded mode. */
@@ -98,11 +101,13 @@ export async function createDeps(config: Config, opts: CreateDepsOptions = {}): 
     const upstream = new UpstreamProviders(config);
     const mailer = createMailer(config);
     const metrics = createMetrics({ ...opts.metrics, poolStats: () => handle.poolStats?.() });
+    const rateCounters = new BatchedCounters(handle.db, clock, log);
     const close = async () => {
+      await rateCounters.close().catch((err: unknown) => log.warn({ err }, 'rate-limit counters not flushed at close'));
       await mailer.close();
       await handle.close();
     };
-    return { config, db: handle.db, clock, keys, log, metrics, upstream, mailer, secret, close, apps: new AppCache() };
+    return { config, db: handle.db, clock, keys, log, metrics, upstream, mailer, secret, close, apps: new AppCache(), rateCounters };
   } catch (err) {
     await handle.close();
     throw err;

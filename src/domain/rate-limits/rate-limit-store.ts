@@ -3,19 +3,34 @@ import { sql } from 'kysely';
 import type { Db } from '../../storage/db.js';
 
 export async function incrementCounter(db: Db, key: string, now: Date, windowSeconds: number): Promise<{ count: number; windowStart: Date }> {
+  const [row] = await incrementCounters(db, [{ key, by: 1 }], now, windowSeconds);
+  return row!;
+}
+
+/**
+ * Adds `by` to each key's counter in one statement (the batched counters flush many keys at once) and
+ * restarts a window that has passed. All keys share one window length.
+ */
+export async function incrementCounters(
+  db: Db,
+  hits: { key: string; by: number }[],
+  now: Date,
+  windowSeconds: number,
+): Promise<{ key: string; count: number; windowStart: Date }[]> {
   // Asynchronous commit for this one statement (set_config(..., true) lasts until its implicit
   // transaction commits): every request from one address updates the same row, and with a synchronous
   // commit the row lock is held through the WAL flush, which serialised all of them (~1 fsync each).
   // A crash of Postgres may forget the last few hundred ms of counts; nothing else is affected.
-  const res = await sql<{ count: number; window_start: Date }>`
+  const values = sql.join(hits.map((h) => sql`(${h.key}::text, ${h.by}::int)`));
+  const res = await sql<{ key: string; count: number; window_start: Date }>`
     with async_commit as (select set_config('synchronous_commit', 'off', true))
-    insert into rate_limits (key, window_start, count) select ${key}, ${now}::timestamptz, 1 from async_commit
+    insert into rate_limits (key, window_start, count)
+    select v.key, ${now}::timestamptz, v.by from (values ${values}) as v(key, by), async_commit
     on conflict (key) do update set
-      count = case when rate_limits.window_start <= ${now}::timestamptz - make_interval(secs => ${windowSeconds}) then 1 else rate_limits.count + 1 end,
+      count = case when rate_limits.window_start <= ${now}::timestamptz - make_interval(secs => ${windowSeconds}) then excluded.count else rate_limits.count + excluded.count end,
       window_start = case when rate_limits.window_start <= ${now}::timestamptz - make_interval(secs => ${windowSeconds}) then ${now} else rate_limits.window_start end
-    returning count, window_start`.execute(db);
-  const row = res.rows[0]!;
-  return { count: row.count, windowStart: row.window_start };
+    returning key, count, window_start`.execute(db);
+  return res.rows.map((r) => ({ key: r.key, count: r.count, windowStart: r.window_start }));
 }
 
 export async function readCounter(db: Db, key: string): Promise<{ count: number; window_start: Date } | undefined> {

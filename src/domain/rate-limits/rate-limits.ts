@@ -7,6 +7,7 @@ import type { Config } from '../../config.js';
 import type { Deps } from '../../deps.js';
 import { rateLimited } from '../../errors.js';
 import { sha256 } from '../../lib/crypto.js';
+import { BATCH_MIN_LIMIT } from './batched-counters.js';
 import * as store from './rate-limit-store.js';
 
 export interface RateLimitRule {
@@ -51,7 +52,7 @@ export function accountRules(config: Pick<Config, 'rateLimitEmail' | 'rateLimitI
   } satisfies Record<string, RateLimitRule>;
 }
 
-type LimitDeps = Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'config'>>;
+type LimitDeps = Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'config' | 'rateCounters'>>;
 
 /** The rule as configured: env overrides by name, then the global scale. */
 export function effectiveRule(deps: Partial<Pick<Deps, 'config'>>, rule: RateLimitRule): RateLimitRule {
@@ -72,9 +73,18 @@ function retryAfterSeconds(windowStart: Date, rule: RateLimitRule, now: Date): n
  * Throws 429 if `subject` has already used up `rule` in the current window; counts nothing.
  * Returns the count in the current window (0 when none), so a caller can skip a needless clear.
  */
-export async function checkRateLimit(deps: LimitDeps, configured: RateLimitRule, subject: string): Promise<number> {
+export async function checkRateLimit(
+  deps: LimitDeps,
+  configured: RateLimitRule,
+  subject: string,
+  // A read this process made up to maxAgeMs ago will do (a check on every token request); its own hits
+  // and clears are never stale, other processes' may be up to maxAgeMs late.
+  opts: { maxAgeMs?: number } = {},
+): Promise<number> {
   const rule = effectiveRule(deps, configured);
-  const row = await store.readCounter(deps.db, keyOf(rule, subject));
+  const key = keyOf(rule, subject);
+  const row =
+    opts.maxAgeMs && deps.rateCounters ? await deps.rateCounters.read(key, opts.maxAgeMs, () => store.readCounter(deps.db, key)) : await store.readCounter(deps.db, key);
   const now = deps.clock.now();
   if (!row || row.window_start.getTime() + rule.windowSeconds * 1000 <= now.getTime()) return 0;
   if (row.count >= rule.limit) throw rateLimited(retryAfterSeconds(row.window_start, rule, now));
@@ -84,7 +94,9 @@ export async function checkRateLimit(deps: LimitDeps, configured: RateLimitRule,
 /** Counts one event; returns whether the limit is now reached (the next check will refuse). */
 export async function hitRateLimit(deps: LimitDeps, configured: RateLimitRule, subject: string): Promise<{ count: number; limited: boolean }> {
   const rule = effectiveRule(deps, configured);
-  const { count } = await store.incrementCounter(deps.db, keyOf(rule, subject), deps.clock.now(), rule.windowSeconds);
+  const key = keyOf(rule, subject);
+  deps.rateCounters?.forget(key);
+  const { count } = await store.incrementCounter(deps.db, key, deps.clock.now(), rule.windowSeconds);
   return { count, limited: count >= rule.limit };
 }
 
@@ -92,10 +104,17 @@ export async function hitRateLimit(deps: LimitDeps, configured: RateLimitRule, s
 export async function consumeRateLimit(deps: LimitDeps, configured: RateLimitRule, subject: string): Promise<void> {
   const rule = effectiveRule(deps, configured);
   const now = deps.clock.now();
-  const { count, windowStart } = await store.incrementCounter(deps.db, keyOf(rule, subject), now, rule.windowSeconds);
+  const key = keyOf(rule, subject);
+  // Flood bounds with large limits count in batches (batched-counters.ts); small limits, exactly.
+  const { count, windowStart } =
+    deps.rateCounters && rule.limit >= BATCH_MIN_LIMIT
+      ? await deps.rateCounters.hit(key, rule.limit, rule.windowSeconds, now)
+      : await store.incrementCounter(deps.db, key, now, rule.windowSeconds);
   if (count > rule.limit) throw rateLimited(retryAfterSeconds(windowStart, rule, now));
 }
 
-export async function clearRateLimit(deps: Pick<Deps, 'db'>, rule: RateLimitRule, subject: string): Promise<void> {
-  await store.deleteCounter(deps.db, keyOf(rule, subject));
+export async function clearRateLimit(deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'rateCounters'>>, rule: RateLimitRule, subject: string): Promise<void> {
+  const key = keyOf(rule, subject);
+  deps.rateCounters?.forget(key);
+  await store.deleteCounter(deps.db, key);
 }
