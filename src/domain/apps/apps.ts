@@ -8,6 +8,7 @@ import { randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
 import type { AppRow } from '../../storage/schema.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import * as store from './app-store.js';
+import type { CachedApp } from './app-cache.js';
 
 export const PROVIDERS = ['password', 'google'] as const;
 export const CLIENT_TYPES = ['confidential', 'public'] as const;
@@ -135,6 +136,19 @@ export async function findApp(deps: Pick<Deps, 'db'>, appId: string): Promise<Ap
   return row && toApp(row);
 }
 
+/**
+ * The app and its secret hash for the token hot paths: through deps.apps (≤ APP_CACHE_TTL_MS old)
+ * when the caller has it, else straight from the database.
+ */
+export async function findCachedApp(deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'apps'>>, appId: string): Promise<CachedApp | undefined> {
+  const load = async () => {
+    if (!isUuid(appId)) return undefined;
+    const row = await store.findAppById(deps.db, appId);
+    return row && { app: toApp(row), secretHash: row.client_secret_hash };
+  };
+  return deps.apps ? deps.apps.get(appId, load) : load();
+}
+
 export async function getApp(deps: Pick<Deps, 'db'>, appId: string): Promise<App> {
   const app = await findApp(deps, appId);
   if (!app) throw notFound(`No app with id ${appId}`);
@@ -188,11 +202,11 @@ export async function deleteApp(deps: Pick<Deps, 'db' | 'clock'> & Partial<Pick<
  * Client authentication (RFC 6749 §2.3.1). Unknown client and wrong secret give the same error, and
  * both cost one constant-time comparison.
  */
-export async function authenticateClient(deps: Pick<Deps, 'db'>, appId: string, secret: string): Promise<App> {
-  const row = isUuid(appId) ? await store.findAppById(deps.db, appId) : undefined;
-  const ok = safeEqual(row?.client_secret_hash ?? sha256('unknown-client'), sha256(secret));
-  if (!row || !ok) throw invalidClient('Client authentication failed');
-  return toApp(row);
+export async function authenticateClient(deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'apps'>>, appId: string, secret: string): Promise<App> {
+  const found = await findCachedApp(deps, appId);
+  const ok = safeEqual(found?.secretHash ?? sha256('unknown-client'), sha256(secret));
+  if (!found || !ok) throw invalidClient('Client authentication failed');
+  return found.app;
 }
 
 /** Exact, byte-for-byte match against a registered URI (RFC 9700 §4.1.3): no prefix, no wildcard, no normalising. */

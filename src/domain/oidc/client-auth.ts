@@ -3,6 +3,7 @@
 // here (PKCE does that for codes). Failures count against a per-client limit; success clears it.
 import type { Deps } from '../../deps.js';
 import { invalidClient, invalidRequest } from '../../errors.js';
+import { APP_CACHE_TTL_MS } from '../apps/app-cache.js';
 import { authenticateClient, findApp, isUuid, type App } from '../apps/apps.js';
 import { checkRateLimit, clearRateLimit, hitRateLimit, RULES } from '../rate-limits/rate-limits.js';
 
@@ -15,7 +16,7 @@ export interface ClientCredentials {
 }
 
 export async function authenticateTokenClient(
-  deps: Pick<Deps, 'db' | 'clock'>,
+  deps: Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'config' | 'apps' | 'rateCounters'>>,
   creds: ClientCredentials,
   opts: { allowPublic: boolean },
 ): Promise<App> {
@@ -25,7 +26,9 @@ export async function authenticateTokenClient(
   const secret = creds.basic?.clientSecret ?? creds.clientSecret;
   if (!clientId) throw invalidClient('Client authentication failed', { detail: 'no client_id' });
   const limited = isUuid(clientId);
-  const failures = limited ? await checkRateLimit(deps, RULES.clientCredentialsFailuresPerClient, clientId) : 0;
+  // Read on every token request: a read this process made within APP_CACHE_TTL_MS will do (its own
+  // failures are never stale), the same bound within which an app disabled elsewhere stops working.
+  const failures = limited ? await checkRateLimit(deps, RULES.clientCredentialsFailuresPerClient, clientId, { maxAgeMs: APP_CACHE_TTL_MS }) : 0;
 
   if (secret === undefined) {
     // No secret: only a public app may go on (and only where the endpoint allows it).
