@@ -57,53 +57,64 @@ export async function revokeUserTokens(db: Db, userId: string, now: Date, reason
   return Number(res.numUpdatedRows);
 }
 
-export type RefreshTokenWithUser = RefreshTokenRow & {
+/** What the refresh fast path needs from a token and its user (only these: each column costs parsing). */
+export interface LiveTokenRead {
+  family_id: string;
+  user_id: string;
+  scope: string | null;
+  /** Of `appId`, not rotated, not revoked, not expired at `now`, and its user not disabled. */
+  live: boolean;
   u_email: string;
   u_name: string | null;
   u_roles: string[];
-  u_disabled_at: Date | null;
-};
+}
 
-/** A token and the claims of its user, in one round trip (the refresh fast path reads before it spends). */
-export async function findRefreshTokenWithUser(db: Db, tokenHash: string): Promise<RefreshTokenWithUser | undefined> {
-  return db
-    .selectFrom('refresh_tokens')
-    .innerJoin('users', 'users.id', 'refresh_tokens.user_id')
-    .selectAll('refresh_tokens')
-    .select(['users.email as u_email', 'users.name as u_name', 'users.roles as u_roles', 'users.disabled_at as u_disabled_at'])
-    .where('refresh_tokens.token_hash', '=', tokenHash)
-    .executeTakeFirst();
+/**
+ * A token and the claims of its user in one round trip (the refresh fast path reads before it signs).
+ * Liveness is decided in SQL, so no timestamp has to be parsed.
+ */
+export async function findLiveTokenWithUser(db: Db, tokenHash: string, appId: string, now: Date): Promise<LiveTokenRead | undefined> {
+  const res = await sql<LiveTokenRead>`
+    select t.family_id, t.user_id, t.scope,
+           (t.app_id = ${appId}::uuid and t.rotated_at is null and t.revoked_at is null
+            and t.expires_at > ${now.toISOString()}::timestamptz and u.disabled_at is null) as live,
+           u.email as u_email, u.name as u_name, u.roles as u_roles
+      from refresh_tokens t join users u on u.id = t.user_id
+     where t.token_hash = ${tokenHash}`.execute(db);
+  return res.rows[0];
 }
 
 /**
  * Spends a live token and inserts its successor in ONE statement (atomic without BEGIN/COMMIT): the
  * UPDATE decides the race exactly as spendRefreshToken does, and additionally requires the user to be
  * enabled and the row to be the one the caller read (same family and user); the INSERT only runs for a
- * spent row. Returns false when nothing was spent: the caller classifies that case in a transaction.
+ * spent row and copies the family's columns (family, app, user, session, scope, auth_time) from it.
+ * Returns false when nothing was spent: the caller classifies that case in a transaction.
  */
 export async function spendAndInsertSuccessor(
   db: Db,
   spend: { tokenHash: string; appId: string; userId: string; familyId: string; now: Date },
-  child: NewRefreshToken & { jti: string },
+  child: { jti: string; token_hash: string; claims: string; expires_at: Date; user_agent: string | null; ip: string | null; pair_enc: string | null; reuse_until: Date | null },
 ): Promise<boolean> {
-  const { tokenHash, appId, userId, familyId, now } = spend;
+  const { tokenHash, appId, userId, familyId } = spend;
+  const now = spend.now.toISOString();
   const res = await sql<{ jti: string }>`
     with spent as (
       update refresh_tokens
-         set rotated_at = ${now}, last_used_at = ${now}, successor_jti = ${child.jti}
-       where token_hash = ${tokenHash} and app_id = ${appId} and user_id = ${userId} and family_id = ${familyId}
-         and rotated_at is null and revoked_at is null and expires_at > ${now}
+         set rotated_at = ${now}::timestamptz, last_used_at = ${now}::timestamptz, successor_jti = ${child.jti}::uuid
+       where token_hash = ${tokenHash} and app_id = ${appId}::uuid and user_id = ${userId}::uuid and family_id = ${familyId}::uuid
+         and rotated_at is null and revoked_at is null and expires_at > ${now}::timestamptz
          and exists (select 1 from users where users.id = refresh_tokens.user_id and users.disabled_at is null)
-      returning jti
+      returning jti, family_id, app_id, user_id, session_id, scope, auth_time
     )
     insert into refresh_tokens
       (jti, token_hash, family_id, parent_jti, app_id, user_id, session_id, scope, claims, auth_time,
        created_at, expires_at, user_agent, ip, pair_enc, reuse_until)
-    select ${child.jti}::uuid, ${child.token_hash}::text, ${child.family_id}::uuid, spent.jti, ${child.app_id}::uuid,
-           ${child.user_id}::uuid, ${child.session_id ?? null}::uuid, ${child.scope ?? null}::text, ${child.claims}::jsonb,
-           ${child.auth_time ?? null}::timestamptz, ${child.created_at ?? now}::timestamptz, ${child.expires_at}::timestamptz,
-           ${child.user_agent ?? null}::text, ${child.ip ?? null}::text, ${child.pair_enc ?? null}::text,
-           ${child.reuse_until ?? null}::timestamptz
+    select ${child.jti}::uuid, ${child.token_hash}::text, spent.family_id, spent.jti, spent.app_id,
+           spent.user_id, spent.session_id, spent.scope, ${child.claims}::jsonb,
+           spent.auth_time, ${now}::timestamptz, ${child.expires_at.toISOString()}::timestamptz,
+           ${child.user_agent}::text, ${child.ip}::text, ${child.pair_enc}::text,
+           ${child.reuse_until?.toISOString() ?? null}::timestamptz
       from spent
     returning jti`.execute(db);
   return res.rows.length === 1;

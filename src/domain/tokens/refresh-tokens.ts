@@ -14,7 +14,7 @@ import { AppError, invalidGrant } from '../../errors.js';
 import { DAY } from '../../lib/clock.js';
 import { decrypt, deriveKey, encrypt, randomToken, sha256 } from '../../lib/crypto.js';
 import type { RefreshTokenRow } from '../../storage/schema.js';
-import { findApp, type App } from '../apps/apps.js';
+import { findCachedApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { findUserById } from '../users/user-store.js';
 import { toUser, type User } from '../users/users.js';
@@ -113,7 +113,7 @@ export async function rotateRefreshToken(
   meta: RequestMeta = {},
 ): Promise<TokenSet & { scope: string | null }> {
   // App settings may be up to APP_CACHE_TTL_MS old here; the token itself authenticates the request.
-  const app = deps.apps ? await deps.apps.get(input.appId, () => findApp(deps, input.appId)) : await findApp(deps, input.appId);
+  const app = (await findCachedApp(deps, input.appId))?.app;
   if (!app) throw invalidRefreshToken();
   const hash = sha256(input.refreshToken);
   const now = deps.clock.now();
@@ -124,26 +124,21 @@ export async function rotateRefreshToken(
   // statement that spends the parent and inserts the successor. Anything else — unknown, wrong app,
   // rotated (grace or replay), revoked, expired, disabled user, or a race lost between the read and the
   // write — falls through to the transaction below, which decides and classifies it as before.
-  const read = await store.findRefreshTokenWithUser(deps.db, hash);
-  if (
-    read &&
-    read.app_id === app.appId &&
-    !read.rotated_at &&
-    !read.revoked_at &&
-    read.expires_at.getTime() > now.getTime() &&
-    !read.u_disabled_at
-  ) {
+  const read = await store.findLiveTokenWithUser(deps.db, hash, app.appId, now);
+  if (read?.live) {
     const user = { id: read.user_id, email: read.u_email, name: read.u_name, roles: read.u_roles };
-    const ctx = { familyId: read.family_id, parentJti: read.jti, sessionId: read.session_id, scope: read.scope, authTime: read.auth_time };
-    const { token, row } = newRefreshRow(deps, user, app, ctx, meta, successorJti);
+    const token = randomToken(32);
     const access = await issueAccessToken(deps, user, app);
     const tokens: TokenSet = { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn };
     const child = {
-      ...row,
-      ...(interval > 0 && {
-        pair_enc: encrypt(pairKey(deps.secret), JSON.stringify(tokens), successorJti),
-        reuse_until: new Date(now.getTime() + interval * 1000),
-      }),
+      jti: successorJti,
+      token_hash: sha256(token),
+      claims: JSON.stringify({ email: user.email, name: user.name, roles: user.roles }),
+      expires_at: new Date(now.getTime() + refreshTokenTtlMs(deps, app)),
+      user_agent: meta.userAgent?.slice(0, 512) ?? null,
+      ip: meta.ip ?? null,
+      pair_enc: interval > 0 ? encrypt(pairKey(deps.secret), JSON.stringify(tokens), successorJti) : null,
+      reuse_until: interval > 0 ? new Date(now.getTime() + interval * 1000) : null,
     };
     const done = await store.spendAndInsertSuccessor(deps.db, { tokenHash: hash, appId: app.appId, userId: read.user_id, familyId: read.family_id, now }, child);
     if (done) return { ...tokens, scope: read.scope };
