@@ -36,6 +36,8 @@ try {
   const tokens: string[] = [];
   await measure('issueTokenSet (sign-in)', N, async () => tokens.push((await issueTokenSet(deps, user, app)).refresh_token));
   await measure('select 1 (kysely)', N, () => sql`select 1`.execute(deps.db));
+  const { CompiledQuery } = await import('kysely');
+  await measure('select 1 (CompiledQuery.raw)', N, () => deps.db.executeQuery(CompiledQuery.raw('select 1', [])));
   await measure('findLiveTokenWithUser', N, (i) => findLiveTokenWithUser(deps.db, sha256(tokens[i]!), app.appId, new Date()));
   await measure('lean select (sql)', N, (i) =>
     sql`select t.jti, t.app_id, t.family_id, t.session_id, t.scope, t.auth_time, t.user_id,

@@ -7,6 +7,7 @@
 //                                                                              database per run)
 //   BENCH_WORKERS=2 (the clustered run; 0 skips it)   BENCH_MAX_RATE=3000 (tokens minted per second
 //   of load, per refresh job)   BENCH_SERVER_ARGS="--cpu-prof" (extra node flags for Keymaster)
+//   BENCH_PIN_POSTGRES=0 (leave the local Postgres unpinned; by default it joins the load generator on core 1)
 //   BENCH_ONLY=ceilings,keymaster,workers,peer (a subset)   BENCH_CASES=jwks,refresh,cc,signin,flood
 //   (a subset of the one-process measurements)   BENCH_LOG_LEVEL=warn (Keymaster's LOG_LEVEL;
 //   other Keymaster variables such as DATABASE_POOL_MAX pass through from the environment)
@@ -171,6 +172,37 @@ function ports(): { km: number; peer: number; fastify: number } {
   return { km: base, peer: base + 1, fastify: base + 2 };
 }
 
+// ---------- Postgres placement ----------
+
+/**
+ * Keymaster's Postgres runs beside the load generator on core 1 for the run (the server under test
+ * has core 0 to itself, as the peer does; a database is another machine in production). Unpinned,
+ * the scheduler wakes Postgres backends on the waker's core, and a third of core 0 went to them.
+ * Needs a local cluster whose postmaster.pid we can read (superuser) and taskset rights on it (root
+ * or its owner); otherwise Postgres stays unpinned and the table says so. The old mask is restored.
+ */
+async function pinPostgres(admin: pg.Client): Promise<{ restore(): void } | undefined> {
+  if (!HAS_TASKSET || env.BENCH_PIN_POSTGRES === '0') return undefined;
+  try {
+    const pidFile = (await admin.query<{ f: string }>(`select pg_read_file('postmaster.pid') as f`)).rows[0]!.f;
+    const pid = Number(pidFile.split('\n')[0]);
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    const before = /: ([0-9a-f,x-]+)\s*$/.exec(spawnSync('taskset', ['-p', String(pid)]).stdout.toString())?.[1];
+    const all = () => [pid, ...spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean).map(Number)];
+    for (const p of all()) if (spawnSync('taskset', ['-a', '-p', '-c', '1', String(p)]).status !== 0) throw new Error(`taskset ${p} failed`);
+    log(`Postgres (postmaster ${pid} and its children) pinned to core 1 for the run`);
+    return {
+      restore() {
+        for (const p of all()) spawnSync('taskset', ['-a', '-p', before ?? 'ffffffff', String(p)]);
+      },
+    };
+  } catch (err) {
+    log(`Postgres left unpinned (${(err as Error).message})`);
+    return undefined;
+  }
+}
+let postgresPinned = false;
+
 // ---------- ceilings ----------
 
 async function ceiling(mode: 'sign' | 'argon2'): Promise<number> {
@@ -310,6 +342,8 @@ async function main() {
   const admin = new pg.Client({ connectionString: PG_ADMIN });
   await admin.connect();
   await admin.query(`create database ${dbName}`);
+  const pgPin = await pinPostgres(admin);
+  postgresPinned = pgPin !== undefined;
   const dbUrl = new URL(PG_ADMIN);
   dbUrl.pathname = `/${dbName}`;
   const databaseUrl = dbUrl.toString();
@@ -413,6 +447,7 @@ async function main() {
     await fx?.deps.close();
     await admin.query(`drop database if exists ${dbName} with (force)`);
     await admin.end();
+    pgPin?.restore();
   }
 
   const report = summarise(rows, rssPeak, { started, load0, load1: loadavg() });
@@ -453,7 +488,7 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
     `## Keymaster benchmark — ${when.started.toISOString()}`,
     '',
     `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; server under test on core 0, load generator on core 1${HAS_TASKSET ? '' : ' (taskset not available: unpinned)'}; ` +
-      `${DURATION} s per measurement after ${WARMUP} s warm-up, ${CONNECTIONS} connections; Postgres on 127.0.0.1 (unpinned). ` +
+      `${DURATION} s per measurement after ${WARMUP} s warm-up, ${CONNECTIONS} connections; Postgres on 127.0.0.1 ${postgresPinned ? '(pinned to core 1 with the load generator)' : '(unpinned)'}. ` +
       `Load average ${when.load0.map((l) => l.toFixed(2)).join(' ')} before, ${when.load1.map((l) => l.toFixed(2)).join(' ')} after (the machine is shared: compare ratios, not absolutes).`,
     '',
     '| | endpoint | req/s (ok) | p50 ms | p99 ms | non-2xx/3xx | server CPU ms/req | vs peer | vs ceiling |',
