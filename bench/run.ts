@@ -281,7 +281,8 @@ async function mintRefreshTokens(f: KmFixture, count: number): Promise<string> {
 }
 
 async function startKeymaster(databaseUrl: string, port: number, workers: number): Promise<ChildProcess> {
-  const cmd = [process.execPath, ...SERVER_ARGS, '--import', 'tsx', 'src/main.ts'];
+  // What `npm start` and the Docker image run: the compiled server (built once per bench run).
+  const cmd = [process.execPath, ...SERVER_ARGS, 'dist/main.js'];
   // One worker: core 0, as the issue sets it up. Several workers need several cores: they share both
   // with the load generator, which the note on the table says.
   const child = start(`keymaster x${workers}`, workers > 1 ? cmd : pinned('0', cmd), {
@@ -351,6 +352,9 @@ async function main() {
   const rows: Row[] = [];
   let rssPeak = 0;
   let fx: KmFixture | undefined;
+  log('building dist/ (npm run build)');
+  const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (build.status !== 0) throw new Error('npm run build failed');
   log(`duration ${DURATION}s, warm-up ${WARMUP}s, ${CONNECTIONS} connections, taskset ${HAS_TASKSET ? 'yes' : 'no'}, load ${load0.map((l) => l.toFixed(2)).join(' ')}`);
   try {
     // Ceilings
