@@ -41,6 +41,7 @@ const EnvSchema = z.object({
   KEYMASTER_KEY_ROTATION_DAYS: int(0, 3650).default(90),
   KEYMASTER_KEY_POLL_SECONDS: int(1, 3600).default(5),
   KEYMASTER_REFRESH_REUSE_INTERVAL: int(0, 300).default(10),
+  KEYMASTER_SERVICE_TOKEN_REUSE: int(0, 300).default(30),
   KEYMASTER_PRUNE_INTERVAL_SECONDS: int(0, 86_400).default(600),
   KEYMASTER_PRUNE_BATCH_SIZE: int(10, 100_000).default(1000),
   KEYMASTER_PRUNE_RETENTION_DAYS: int(0, 365).default(7),
@@ -132,6 +133,8 @@ export interface Config {
   readonly keyPollSeconds: number;
   /** Default refresh reuse interval in seconds (apps may override); 0 = strict rotation. */
   readonly refreshReuseInterval: number;
+  /** Seconds within which a client-credentials request gets the service token this process last issued for the same client and scopes; 0 = always a new one. */
+  readonly serviceTokenReuse: number;
   /** How often housekeeping runs in each process (seconds); 0 = never (run `keymaster prune`). */
   readonly pruneIntervalSeconds: number;
   readonly pruneBatchSize: number;
@@ -225,6 +228,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keyRotationDays: e.KEYMASTER_KEY_ROTATION_DAYS,
     keyPollSeconds: e.KEYMASTER_KEY_POLL_SECONDS,
     refreshReuseInterval: e.KEYMASTER_REFRESH_REUSE_INTERVAL,
+    serviceTokenReuse: e.KEYMASTER_SERVICE_TOKEN_REUSE,
     pruneIntervalSeconds: e.KEYMASTER_PRUNE_INTERVAL_SECONDS,
     pruneBatchSize: e.KEYMASTER_PRUNE_BATCH_SIZE,
     pruneRetentionDays: e.KEYMASTER_PRUNE_RETENTION_DAYS,

@@ -45,7 +45,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     }),
     tokensIssued: new client.Counter({
       name: 'keymaster_tokens_issued_total',
-      help: 'Tokens issued, by kind (access, service, refresh, id)',
+      help: 'Tokens issued, by kind (access, service, refresh, id; service_reused: a recent service token handed out again)',
       labelNames: ['kind'],
       registers,
     }),

@@ -16,6 +16,13 @@ export interface CachedApp {
 export const APP_CACHE_TTL_MS = 1000;
 const MAX_ENTRIES = 1000;
 
+export interface ServiceToken {
+  token: string;
+  /** Epoch seconds. */
+  iat: number;
+  exp: number;
+}
+
 export class AppCache {
   #entries = new Map<string, { record: CachedApp; until: number }>();
 
@@ -35,5 +42,21 @@ export class AppCache {
 
   invalidate(appId: string): void {
     this.#entries.delete(appId);
+    for (const key of this.#serviceTokens.keys()) if (key.startsWith(`${appId} `)) this.#serviceTokens.delete(key);
+  }
+
+  // Service tokens (client credentials) this process issued, for KEYMASTER_SERVICE_TOKEN_REUSE seconds:
+  // a client asking again for the same scopes under the same signing key gets the same token (with
+  // its remaining lifetime) instead of a new RS256 signature. Dropped with the app (invalidate).
+  #serviceTokens = new Map<string, ServiceToken>();
+
+  recentServiceToken(appId: string, kid: string, variant: string, now: number, reuseSeconds: number): ServiceToken | undefined {
+    const hit = this.#serviceTokens.get(`${appId} ${kid} ${variant}`);
+    return hit && hit.iat + reuseSeconds > now && hit.exp > now ? hit : undefined;
+  }
+
+  rememberServiceToken(appId: string, kid: string, variant: string, token: ServiceToken): void {
+    if (this.#serviceTokens.size >= MAX_ENTRIES) this.#serviceTokens.clear();
+    this.#serviceTokens.set(`${appId} ${kid} ${variant}`, token);
   }
 }

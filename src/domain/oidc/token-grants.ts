@@ -141,9 +141,13 @@ export interface ServiceTokenResponse {
   scope: string;
 }
 
-/** Client credentials (RFC 6749 §4.4): a service token, sub = the app, only the app's allowed service scopes. */
+/**
+ * Client credentials (RFC 6749 §4.4): a service token, sub = the app, only the app's allowed service
+ * scopes. Within KEYMASTER_SERVICE_TOKEN_REUSE seconds of issuing one, the same client asking for the
+ * same scopes (same signing key) gets that token again, with its remaining lifetime in expires_in.
+ */
 export async function clientCredentialsGrant(
-  deps: Pick<Deps, 'config' | 'clock' | 'keys'>,
+  deps: Pick<Deps, 'config' | 'clock' | 'keys'> & Partial<Pick<Deps, 'apps' | 'metrics'>>,
   app: App,
   input: { scope?: string | undefined },
 ): Promise<ServiceTokenResponse> {
@@ -157,9 +161,21 @@ export async function clientCredentialsGrant(
   const scope = formatScope(requested.length ? requested : allowed);
   const iat = epochSeconds(deps.clock.now());
   const expiresIn = accessTokenTtl(deps, app);
+  const reuse = deps.config.serviceTokenReuse;
+  const kid = deps.keys.active.kid;
+  // Same client, signing key, scopes and lifetime setting, or a new token.
+  const variant = `${scope} ${expiresIn}`;
+  const recent = reuse > 0 ? deps.apps?.recentServiceToken(app.appId, kid, variant, iat, reuse) : undefined;
+  if (recent) {
+    deps.metrics?.tokensIssued.inc({ kind: 'service_reused' });
+    return { access_token: recent.token, token_type: 'bearer', expires_in: recent.exp - iat, scope };
+  }
+  const exp = iat + expiresIn;
   const token = await deps.keys.sign(
-    { iss: deps.config.issuer, sub: app.appId, client_id: app.appId, scope, token_type: 'service', iat, exp: iat + expiresIn, jti: randomUUID() },
+    { iss: deps.config.issuer, sub: app.appId, client_id: app.appId, scope, token_type: 'service', iat, exp, jti: randomUUID() },
     'at+jwt',
   );
+  deps.metrics?.tokensIssued.inc({ kind: 'service' });
+  if (reuse > 0) deps.apps?.rememberServiceToken(app.appId, kid, variant, { token, iat, exp });
   return { access_token: token, token_type: 'bearer', expires_in: expiresIn, scope };
 }

@@ -226,6 +226,43 @@ describe('client_credentials (/token and /auth/token)', () => {
     expect((await cc({ client_secret: 'nope' })).statusCode).toBe(401);
   });
 
+  it(`a repeated request within KEYMASTER_SERVICE_TOKEN_REUSE (30 s) gets the same token with its remaining lifetime; other scopes, a rotated secret or a later request get a new one`, async () => {
+    const { app, clientSecret } = await serviceApp();
+    const cc = (secret: string, scope = 'push:send') => postForm(ctx, '/token', { grant_type: 'client_credentials', client_id: app.appId, client_secret: secret, scope });
+    const first = (await cc(clientSecret)).json();
+    (ctx.clock as FixedClock).advance(10 * SECOND);
+    const again = (await cc(clientSecret)).json();
+    expect(again.access_token).toBe(first.access_token);
+    expect(again.expires_in).toBe(first.expires_in - 10);
+    expect(decodeJwt(again.access_token).exp).toBe(decodeJwt(first.access_token).exp);
+    // Another scope set is another token; so is the next request after the reuse interval.
+    const other = (await cc(clientSecret, 'users:read')).json();
+    expect(other.access_token).not.toBe(first.access_token);
+    expect(other.expires_in).toBe(900);
+    (ctx.clock as FixedClock).advance(21 * SECOND);
+    const later = (await cc(clientSecret)).json();
+    expect(later.access_token).not.toBe(first.access_token);
+    expect(later.expires_in).toBe(900);
+    // A wrong secret never gets the remembered token; a rotated secret drops it.
+    expect((await cc('wrong-secret')).statusCode).toBe(401);
+    const { rotateClientSecret } = await import('../../../src/domain/apps/apps.js');
+    const rotated = await rotateClientSecret(ctx.deps, app.appId);
+    expect((await cc(clientSecret)).statusCode).toBe(401);
+    const fresh = (await cc(rotated)).json();
+    expect(fresh.access_token).not.toBe(later.access_token);
+  });
+
+  it('KEYMASTER_SERVICE_TOKEN_REUSE=0: every request signs a new token', async () => {
+    const strict = await createTestContext({ env: { KEYMASTER_SERVICE_TOKEN_REUSE: '0' } });
+    try {
+      const { app, clientSecret } = await makeApp(strict.deps, { grantTypes: ['client_credentials'], allowedScopes: ['push:send'] });
+      const cc = async () => (await postForm(strict, '/token', { grant_type: 'client_credentials', client_id: app.appId, client_secret: clientSecret })).json().access_token;
+      expect(await cc()).not.toBe(await cc());
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('10 failures per 15 min per client_id → 429 too_many_requests with Retry-After; a success resets the count', async () => {
     const { app, clientSecret } = await serviceApp();
     const cc = (secret: string) => postForm(ctx, '/auth/token', { grant_type: 'client_credentials', client_id: app.appId, client_secret: secret });
