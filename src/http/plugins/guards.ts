@@ -71,15 +71,17 @@ export function rateLimit(
   };
 }
 
-/** Global onRequest hook: enforces each route's `config.accepts` on requests that carry a body. */
-export async function enforceContentType(req: FastifyRequest): Promise<void> {
+/**
+ * Part of the global onRequest hook: the 415 for a body that is not the route's `config.accepts`
+ * (undefined when the request may go on). Synchronous: it runs on every request.
+ */
+export function contentTypeError(req: FastifyRequest): AppError | undefined {
   const accepts = req.routeOptions.config?.accepts;
-  if (!accepts) return;
+  if (!accepts) return undefined;
   const length = req.headers['content-length'];
   const hasBody = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
-  if (!hasBody) return;
+  if (!hasBody) return undefined;
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== MEDIA[accepts]) {
-    throw new AppError('invalid_request', `Unsupported Content-Type: send ${MEDIA[accepts]}`, { status: 415 });
-  }
+  if (type === MEDIA[accepts]) return undefined;
+  return new AppError('invalid_request', `Unsupported Content-Type: send ${MEDIA[accepts]}`, { status: 415 });
 }

@@ -5,10 +5,23 @@ import type { FastifyInstance } from 'fastify';
 import type { Metrics } from '../../lib/metrics.js';
 
 export function registerMetricsHook(app: FastifyInstance, metrics: Metrics): void {
+  // The labelled children, looked up once per (method, route, status): prom-client hashes the label
+  // object on every inc/observe otherwise. Bounded: routes and methods are finite, statuses few.
+  const children = new Map<string, { requests: { inc(): void }; duration: { observe(v: number): void } }>();
   app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
-    metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
-    metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+    const status = reply.statusCode;
+    const key = `${req.method} ${status} ${route}`;
+    let child = children.get(key);
+    if (!child) {
+      child = {
+        requests: metrics.httpRequests.labels({ method: req.method, route, status: String(status) }),
+        duration: metrics.httpDuration.labels({ method: req.method, route }),
+      };
+      children.set(key, child);
+    }
+    child.requests.inc();
+    child.duration.observe(reply.elapsedTime / 1000);
     done();
   });
 }

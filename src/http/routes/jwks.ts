@@ -6,10 +6,12 @@ import { JWKS_MAX_AGE } from '../../domain/keys/keys.js';
 /** Resource servers may cache the JWKS this long; a new key is published at least this long before it signs. */
 export { JWKS_MAX_AGE };
 
+const CACHE_CONTROL = `public, max-age=${JWKS_MAX_AGE}, must-revalidate`;
+
 const jwksRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   app.get('/.well-known/jwks.json', (req, reply) => {
     const etag = deps.keys.etag;
-    reply.header('Cache-Control', `public, max-age=${JWKS_MAX_AGE}, must-revalidate`).header('ETag', etag);
+    reply.header('Cache-Control', CACHE_CONTROL).header('ETag', etag);
     if (matchesEtag(req.headers['if-none-match'], etag)) return reply.status(304).send();
     return reply.type('application/json; charset=utf-8').send(deps.keys.jwksBody);
   });
