@@ -11,7 +11,10 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim AS runtime
+# MALLOC_ARENA_MAX: argon2 takes 19 MiB per hash on libuv threads, and glibc kept a 19 MiB arena per
+# thread (RSS under a sign-in flood 211 -> 163 MiB with 2 arenas; same throughput within noise).
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
     HOST=0.0.0.0 \
     PORT=3000 \
     KEYMASTER_DATA_DIR=/data
