@@ -33,6 +33,14 @@ try {
     const c = process.cpuUsage(c0);
     console.log(`${label.padEnd(28)} cpu ${((c.user + c.system) / n).toFixed(0).padStart(5)} µs/call (user ${(c.user / n).toFixed(0)}, sys ${(c.system / n).toFixed(0)}), wall ${(((performance.now() - t0) * 1000) / n).toFixed(0)} µs/call`);
   }
+  if (process.env.MICRO_SIGNIN) {
+    const { authenticatePassword } = await import('../src/domain/users/users.js');
+    const { verifyPassword } = await import('../src/domain/users/passwords.js');
+    const row = await deps.db.selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow();
+    await measure('verifyPassword', 100, () => verifyPassword(row.password_hash, 'Micro-Password-9!'));
+    await measure('authenticatePassword', 100, () => authenticatePassword(deps, { email: user.email, password: 'Micro-Password-9!', appId: app.appId }, { ip: '127.0.0.1' }));
+    await measure('verifyPassword', 100, () => verifyPassword(row.password_hash, 'Micro-Password-9!'));
+  }
   const tokens: string[] = [];
   await measure('issueTokenSet (sign-in)', N, async () => tokens.push((await issueTokenSet(deps, user, app)).refresh_token));
   await measure('select 1 (kysely)', N, () => sql`select 1`.execute(deps.db));

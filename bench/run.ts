@@ -419,7 +419,9 @@ async function main() {
 
     // Keymaster, clustered
     if (WORKERS > 1 && ONLY.has('workers')) {
-      log(`Keymaster, ${WORKERS} workers`);
+      // Several workers are meant to use both cores: nothing is pinned for this run, Postgres included.
+      pgPin?.restore();
+      log(`Keymaster, ${WORKERS} workers (nothing pinned)`);
       km = await startKeymaster(databaseUrl, p.km, WORKERS);
       fx ??= await fixture(databaseUrl);
       const wFile = await mintRefreshTokens(fx, tokensPerJob * 2);
@@ -453,7 +455,7 @@ async function main() {
     await fx?.deps.close();
     await admin.query(`drop database if exists ${dbName} with (force)`);
     await admin.end();
-    pgPin?.restore();
+    pgPin?.restore(); // again: harmless
   }
 
   const report = summarise(rows, rssPeak, { started, load0, load1: loadavg() });
@@ -494,7 +496,7 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
     `## Keymaster benchmark — ${when.started.toISOString()}`,
     '',
     `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; server under test on core 0, load generator on core 1${HAS_TASKSET ? '' : ' (taskset not available: unpinned)'}; ` +
-      `${DURATION} s per measurement after ${WARMUP} s warm-up, ${CONNECTIONS} connections; Postgres on 127.0.0.1 ${postgresPinned ? '(pinned to core 1 with the load generator)' : '(unpinned)'}. ` +
+      `${DURATION} s per measurement after ${WARMUP} s warm-up, ${CONNECTIONS} connections; Postgres on 127.0.0.1 ${postgresPinned ? '(pinned to core 1 with the load generator for the one-process runs)' : '(unpinned)'}. ` +
       `Load average ${when.load0.map((l) => l.toFixed(2)).join(' ')} before, ${when.load1.map((l) => l.toFixed(2)).join(' ')} after (the machine is shared: compare ratios, not absolutes).`,
     '',
     '| | endpoint | req/s (ok) | p50 ms | p99 ms | non-2xx/3xx | server CPU ms/req | vs peer | vs ceiling |',
@@ -538,7 +540,7 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
     '',
     'req/s counts successful responses only (2xx; 303 for sign-in). Refresh: every request presents a distinct live token minted beforehand ' +
       '(Keymaster: rows written in bulk in the shape issueTokenSet writes; peer: its own Grant + RefreshToken models). ' +
-      `"refresh, ${WORKERS} workers" runs unpinned (workers share both cores with the load generator and Postgres). ` +
+      `"refresh, ${WORKERS} workers" runs with nothing pinned (workers share both cores with the load generator and Postgres). ` +
       'Server CPU ms/req: user + system CPU time of the server process (all its threads, so argon2 and signing too) over the requests it answered, warm-up included; ' +
       'on a ceiling row, one core-second over its rate. It includes the kernel work of its loopback sockets, and it is steadier than req/s when the machine is shared.',
     '',
