@@ -1,9 +1,14 @@
 // Domain-free crypto helpers: random secrets, hashing, constant-time comparison, AES-256-GCM.
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** 32 random bytes as 64 hex characters: the format of refresh tokens, client secrets and cookie ids. */
 export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('hex');
+}
+
+/** HMAC-SHA256 of `value` under `key`, hex. */
+export function hmacSha256(key: Buffer, value: string): string {
+  return createHmac('sha256', key).update(value, 'utf8').digest('hex');
 }
 
 export function sha256(value: string): string {

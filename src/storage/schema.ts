@@ -88,7 +88,6 @@ export interface RefreshTokensTable {
   revoked_reason: string | null;
   user_agent: string | null;
   ip: string | null;
-  pair_enc: ColumnType<string | null, string | null | undefined, string | null>;
   reuse_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 

@@ -76,7 +76,7 @@ describe('POST /token/refresh', () => {
     expect(children).toHaveLength(1);
   });
 
-  it('default reuse grace: 20 concurrent refreshes converge on one successor pair', async () => {
+  it('default reuse grace: 20 concurrent refreshes converge on one successor refresh token', async () => {
     const { app, tokens } = await signIn();
     const results = await Promise.all(Array.from({ length: 20 }, () => refresh(tokens.refresh_token, app.appId)));
     expect(results.map((r) => r.statusCode)).toEqual(Array(20).fill(200));

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { updateApp } from '../../src/domain/apps/apps.js';
-import { pruneExpired } from '../../src/domain/housekeeping/prune.js';
-import { issueTokenSet } from '../../src/domain/tokens/refresh-tokens.js';
+import { verifyAccessToken } from '../../src/domain/tokens/access-tokens.js';
+import { issueTokenSet, successorToken } from '../../src/domain/tokens/refresh-tokens.js';
+import { sha256 } from '../../src/lib/crypto.js';
 import { SECOND, type FixedClock } from '../../src/lib/clock.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
 import { makeApp, makeUser } from '../helpers/factories.js';
@@ -30,19 +31,24 @@ async function signIn(reuse?: number) {
 }
 
 describe('refresh reuse grace (default 10 s)', () => {
-  it('two concurrent refreshes of one token get the same successor pair: one family, one live token', async () => {
-    const { app, set } = await signIn();
+  it('two concurrent refreshes of one token get the same successor refresh token: one family, one live token', async () => {
+    const { app, user, set } = await signIn();
     const [a, b] = await Promise.all([refresh(app.appId, set.refresh_token, 'tab-a'), refresh(app.appId, set.refresh_token, 'tab-b')]);
     expect(a.statusCode).toBe(200);
     expect(b.statusCode).toBe(200);
     expect(b.json().refresh_token).toBe(a.json().refresh_token);
-    expect(b.json().access_token).toBe(a.json().access_token);
+    // Each presenter gets a valid access token of its own (signed when asked), for the same user and app.
+    for (const r of [a, b]) {
+      const claims = await verifyAccessToken(ctx.deps, r.json().access_token, { audience: app.appId });
+      expect(claims.sub).toBe(user.id);
+    }
     const rows = await family(set.familyId);
     expect(rows).toHaveLength(2);
     expect(live(rows)).toHaveLength(1);
-    // The kept pair is encrypted, never the plaintext token.
-    expect(rows[1]!.pair_enc).toMatch(/^v1\./);
-    expect(rows[1]!.pair_enc).not.toContain(a.json().refresh_token);
+    // No token is kept anywhere in the family's rows, not even encrypted: only hashes.
+    const stored = JSON.stringify(rows);
+    for (const t of [set.refresh_token, a.json().refresh_token, a.json().access_token, b.json().access_token]) expect(stored).not.toContain(t);
+    expect(rows[1]!.token_hash).toBe(sha256(a.json().refresh_token));
 
     // The converged successor keeps working.
     const next = await refresh(app.appId, a.json().refresh_token);
@@ -64,7 +70,7 @@ describe('refresh reuse grace (default 10 s)', () => {
     expect(replay.statusCode).toBe(401);
     expect(replay.json().error).toBe('invalid_grant');
     const rows = await family(set.familyId);
-    expect(rows.every((r) => r.revoked_at && r.pair_enc === null)).toBe(true);
+    expect(rows.every((r) => r.revoked_at)).toBe(true);
     expect((await refresh(app.appId, first.json().refresh_token)).statusCode).toBe(401);
 
     const audit = await ctx.deps.db.selectFrom('audit_events').selectAll().where('user_id', '=', user.id).where('event', '=', 'refresh_token.replay').execute();
@@ -96,24 +102,20 @@ describe('refresh reuse grace (default 10 s)', () => {
     expect((await refresh(app.appId, otherDevice.refresh_token)).statusCode).toBe(200);
   });
 
-  it('housekeeping clears the kept pair once the interval is over', async () => {
+  it('the successor is the HMAC of its parent under the secret: another secret derives another token', async () => {
     const { app, set } = await signIn();
-    await refresh(app.appId, set.refresh_token);
-    await pruneExpired(ctx.deps);
-    expect((await family(set.familyId))[1]!.pair_enc).not.toBeNull();
-    clock.advance(10 * SECOND + 1);
-    const results = await pruneExpired(ctx.deps);
-    expect(results.find((r) => r.name === 'refresh_tokens.pair_enc')!.affected).toBeGreaterThanOrEqual(1);
-    expect((await family(set.familyId))[1]!.pair_enc).toBeNull();
+    const a = await refresh(app.appId, set.refresh_token);
+    expect(a.json().refresh_token).toBe(successorToken(ctx.deps.secret, set.refresh_token));
+    expect(successorToken('another-secret-0123456789abcdef0123456789abcdef', set.refresh_token)).not.toBe(a.json().refresh_token);
+    expect(a.json().refresh_token).toMatch(/^[0-9a-f]{64}$/);
   });
 });
 
 describe('per-app reuse interval', () => {
-  it('0 = strict: the second presentation is a replay at once and no pair is kept', async () => {
+  it('0 = strict: the second presentation is a replay at once', async () => {
     const { app, set } = await signIn(0);
     const a = await refresh(app.appId, set.refresh_token);
     expect(a.statusCode).toBe(200);
-    expect((await family(set.familyId))[1]!.pair_enc).toBeNull();
     const b = await refresh(app.appId, set.refresh_token);
     expect(b.statusCode).toBe(401);
     expect(live(await family(set.familyId))).toHaveLength(0);

@@ -1,4 +1,4 @@
-// Housekeeping queries: batched deletes/updates that several processes may run at once, and table stats.
+// Housekeeping queries: batched deletes that several processes may run at once, and table stats.
 // A batch locks its rows with FOR UPDATE SKIP LOCKED, so concurrent runs take disjoint rows and never
 // wait on each other; `ctid = ANY(ARRAY(…))` makes the outer statement a TID scan.
 import { sql, type RawBuilder } from 'kysely';
@@ -7,13 +7,6 @@ import type { Db } from '../../storage/db.js';
 export async function deleteBatch(db: Db, table: string, where: RawBuilder<unknown>, limit: number): Promise<number> {
   const t = sql.table(table);
   const res = await sql`delete from ${t} where ctid = any(array(
-      select ctid from ${t} where ${where} limit ${limit} for update skip locked))`.execute(db);
-  return Number(res.numAffectedRows ?? 0);
-}
-
-export async function updateBatch(db: Db, table: string, set: RawBuilder<unknown>, where: RawBuilder<unknown>, limit: number): Promise<number> {
-  const t = sql.table(table);
-  const res = await sql`update ${t} set ${set} where ctid = any(array(
       select ctid from ${t} where ${where} limit ${limit} for update skip locked))`.execute(db);
   return Number(res.numAffectedRows ?? 0);
 }

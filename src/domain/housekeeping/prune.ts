@@ -1,5 +1,5 @@
 // Housekeeping: deletes what no longer serves a purpose (expired or revoked tokens and sessions, old
-// rate-limit windows) and clears secret material past its use (reuse-grace pairs), in bounded batches.
+// rate-limit windows, spent codes and flows, sent e-mails), in bounded batches.
 // Safe with any number of processes running it at once: batches lock with SKIP LOCKED, so two runs
 // split the work instead of repeating it. Adding a table is one entry in PRUNE_TARGETS.
 import { performance } from 'node:perf_hooks';
@@ -15,25 +15,16 @@ interface PruneContext {
 }
 
 export interface PruneTarget {
-  /** Label in logs and results, e.g. "refresh_tokens" or "refresh_tokens.pair_enc". */
+  /** Label in logs and results, e.g. "refresh_tokens". */
   name: string;
   table: string;
   where: (c: PruneContext) => RawBuilder<unknown>;
-  /** Absent: delete the rows. Present: an UPDATE … SET clause instead (e.g. clear a secret column). */
-  set?: RawBuilder<unknown>;
 }
 
 /** Rate-limit windows are at most 15 minutes; a day-old window is certainly over. */
 const RATE_LIMIT_KEEP_MS = DAY;
 
 export const PRUNE_TARGETS: PruneTarget[] = [
-  {
-    // Reuse-grace pairs are live credentials: cleared as soon as the interval is over, no retention.
-    name: 'refresh_tokens.pair_enc',
-    table: 'refresh_tokens',
-    set: sql`pair_enc = null`,
-    where: ({ now }) => sql`pair_enc is not null and reuse_until < ${now}`,
-  },
   {
     name: 'refresh_tokens',
     table: 'refresh_tokens',
@@ -84,9 +75,7 @@ export async function pruneExpired(
     const result: PruneResult = { name: target.name, affected: 0, batches: 0, maxBatchMs: 0, totalMs: 0 };
     for (;;) {
       const t0 = performance.now();
-      const n = target.set
-        ? await store.updateBatch(deps.db, target.table, target.set, where, batchSize)
-        : await store.deleteBatch(deps.db, target.table, where, batchSize);
+      const n = await store.deleteBatch(deps.db, target.table, where, batchSize);
       const ms = performance.now() - t0;
       result.batches += 1;
       result.affected += n;

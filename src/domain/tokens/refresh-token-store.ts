@@ -40,7 +40,7 @@ export async function findRefreshTokenByJti(db: Db, jti: string): Promise<Refres
 export async function revokeFamily(db: Db, familyId: string, now: Date, reason: string): Promise<number> {
   const res = await db
     .updateTable('refresh_tokens')
-    .set({ revoked_at: now, revoked_reason: reason, pair_enc: null })
+    .set({ revoked_at: now, revoked_reason: reason })
     .where('family_id', '=', familyId)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
@@ -50,79 +50,57 @@ export async function revokeFamily(db: Db, familyId: string, now: Date, reason: 
 export async function revokeUserTokens(db: Db, userId: string, now: Date, reason: string): Promise<number> {
   const res = await db
     .updateTable('refresh_tokens')
-    .set({ revoked_at: now, revoked_reason: reason, pair_enc: null })
+    .set({ revoked_at: now, revoked_reason: reason })
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
   return Number(res.numUpdatedRows);
 }
 
-/** What the refresh fast path needs from a token and its user (only these: each column costs parsing). */
-export interface LiveTokenRead {
-  family_id: string;
+/** What a rotation needs back: the user's claims (for the access token) and the family's scope. */
+export interface Rotated {
   user_id: string;
   scope: string | null;
-  /** Of `appId`, not rotated, not revoked, not expired at `now`, and its user not disabled. */
-  live: boolean;
-  u_email: string;
-  u_name: string | null;
-  u_roles: string[];
+  claims: { email: string; name: string | null; roles: string[] };
 }
 
 /**
- * A token and the claims of its user in one round trip (the refresh fast path reads before it signs).
- * Liveness is decided in SQL, so no timestamp has to be parsed.
+ * Rotation in ONE statement (atomic without BEGIN/COMMIT): spends the live token of `appId` whose
+ * user is enabled — the conditional UPDATE decides the race exactly as spendRefreshToken does — and
+ * inserts its successor, which copies the family's columns from the spent row and the user's current
+ * claims from users. Returns those claims, or nothing when nothing was spent (the caller classifies).
  */
-export async function findLiveTokenWithUser(db: Db, tokenHash: string, appId: string, now: Date): Promise<LiveTokenRead | undefined> {
-  const res = await db.executeQuery<LiveTokenRead>(CompiledQuery.raw(FIND_LIVE_SQL, [appId, now.toISOString(), tokenHash]));
+export async function rotateInOneStatement(
+  db: Db,
+  spend: { tokenHash: string; appId: string; now: Date },
+  successor: { jti: string; tokenHash: string; expiresAt: Date; userAgent: string | null; ip: string | null; reuseUntil: Date | null },
+): Promise<Rotated | undefined> {
+  const params = [
+    spend.now.toISOString(), successor.jti, spend.tokenHash, spend.appId, successor.tokenHash,
+    successor.expiresAt.toISOString(), successor.userAgent, successor.ip, successor.reuseUntil?.toISOString() ?? null,
+  ];
+  const res = await db.executeQuery<Rotated>(CompiledQuery.raw(ROTATE_SQL, params));
   return res.rows[0];
 }
 
-// The two fast-path statements are static text with positional parameters (CompiledQuery.raw): a
-// Kysely builder or sql`` template is compiled again on every call, ~30-70 us each on this path.
-const FIND_LIVE_SQL = `
-  select t.family_id, t.user_id, t.scope,
-         (t.app_id = $1::uuid and t.rotated_at is null and t.revoked_at is null
-          and t.expires_at > $2::timestamptz and u.disabled_at is null) as live,
-         u.email as u_email, u.name as u_name, u.roles as u_roles
-    from refresh_tokens t join users u on u.id = t.user_id
-   where t.token_hash = $3`;
-
-/**
- * Spends a live token and inserts its successor in ONE statement (atomic without BEGIN/COMMIT): the
- * UPDATE decides the race exactly as spendRefreshToken does, and additionally requires the user to be
- * enabled and the row to be the one the caller read (same family and user); the INSERT only runs for a
- * spent row and copies the family's columns (family, app, user, session, scope, auth_time) from it.
- * Returns false when nothing was spent: the caller classifies that case in a transaction.
- */
-export async function spendAndInsertSuccessor(
-  db: Db,
-  spend: { tokenHash: string; appId: string; userId: string; familyId: string; now: Date },
-  child: { jti: string; token_hash: string; claims: string; expires_at: Date; user_agent: string | null; ip: string | null; pair_enc: string | null; reuse_until: Date | null },
-): Promise<boolean> {
-  const { tokenHash, appId, userId, familyId } = spend;
-  const params = [
-    spend.now.toISOString(), child.jti, tokenHash, appId, userId, familyId, child.token_hash, child.claims,
-    child.expires_at.toISOString(), child.user_agent, child.ip, child.pair_enc, child.reuse_until?.toISOString() ?? null,
-  ];
-  const res = await db.executeQuery<{ jti: string }>(CompiledQuery.raw(SPEND_AND_INSERT_SQL, params));
-  return res.rows.length === 1;
-}
-
-const SPEND_AND_INSERT_SQL = `
+// Static text with positional parameters (CompiledQuery.raw): a Kysely builder or sql`` template is
+// compiled again on every call, ~30-70 us on the hottest path.
+const ROTATE_SQL = `
   with spent as (
-    update refresh_tokens
+    update refresh_tokens t
        set rotated_at = $1::timestamptz, last_used_at = $1::timestamptz, successor_jti = $2::uuid
-     where token_hash = $3 and app_id = $4::uuid and user_id = $5::uuid and family_id = $6::uuid
-       and rotated_at is null and revoked_at is null and expires_at > $1::timestamptz
-       and exists (select 1 from users where users.id = refresh_tokens.user_id and users.disabled_at is null)
-    returning jti, family_id, app_id, user_id, session_id, scope, auth_time
+      from users u
+     where t.token_hash = $3 and t.app_id = $4::uuid
+       and t.rotated_at is null and t.revoked_at is null and t.expires_at > $1::timestamptz
+       and u.id = t.user_id and u.disabled_at is null
+    returning t.jti, t.family_id, t.app_id, t.user_id, t.session_id, t.scope, t.auth_time,
+              jsonb_build_object('email', u.email, 'name', u.name, 'roles', u.roles) as claims
   )
   insert into refresh_tokens
     (jti, token_hash, family_id, parent_jti, app_id, user_id, session_id, scope, claims, auth_time,
-     created_at, expires_at, user_agent, ip, pair_enc, reuse_until)
-  select $2::uuid, $7::text, spent.family_id, spent.jti, spent.app_id, spent.user_id, spent.session_id,
-         spent.scope, $8::jsonb, spent.auth_time, $1::timestamptz, $9::timestamptz, $10::text, $11::text,
-         $12::text, $13::timestamptz
+     created_at, expires_at, user_agent, ip, reuse_until)
+  select $2::uuid, $5::text, spent.family_id, spent.jti, spent.app_id, spent.user_id, spent.session_id,
+         spent.scope, spent.claims, spent.auth_time, $1::timestamptz, $6::timestamptz, $7::text, $8::text,
+         $9::timestamptz
     from spent
-  returning jti`;
+  returning user_id, scope, claims`;

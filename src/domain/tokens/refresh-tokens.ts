@@ -1,18 +1,23 @@
 // Refresh tokens: 32 random bytes (64 hex chars), stored as SHA-256, bound to one app, rotated on every
 // use. Each sign-in starts a family; a rotated token presented again is a replay and revokes the whole
 // family (RFC 9700 §4.14.2). The race between concurrent presenters is decided by one conditional
-// UPDATE inside the transaction, never in process memory.
+// UPDATE, never in process memory.
+//
+// A successor token is HMAC-SHA256(key derived from KEYMASTER_SECRET, parent token): unpredictable
+// without both, and computable again from the parent alone. That makes a rotation ONE statement
+// (spend the parent, insert the successor's hash, return the user's claims), after which the access
+// token is signed; and it lets the reuse grace work without keeping any token, even encrypted.
 //
 // Reuse grace (per app, default 10 s, 0 = strict): two tabs refreshing at once must not log the user
-// out. The successor row keeps the pair it was issued in, encrypted under KEYMASTER_SECRET, until
-// reuse_until; the parent presented again before then gets that same pair back, so every presenter
-// converges on one live token. After the interval, or once the successor itself was used or revoked,
-// a presentation of the parent is a replay and revokes that family only.
+// out. The parent presented again before the successor's reuse_until gets the same successor refresh
+// token back (derived again) with a freshly signed access token, so every presenter converges on one
+// live token. After the interval, or once the successor itself was used or revoked, a presentation of
+// the parent is a replay and revokes that family only.
 import { randomUUID } from 'node:crypto';
 import type { Deps } from '../../deps.js';
 import { AppError, invalidGrant } from '../../errors.js';
 import { DAY } from '../../lib/clock.js';
-import { decrypt, deriveKey, encrypt, randomToken, sha256 } from '../../lib/crypto.js';
+import { deriveKey, hmacSha256, randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
 import type { RefreshTokenRow } from '../../storage/schema.js';
 import { findCachedApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
@@ -34,7 +39,10 @@ export function reuseIntervalSeconds(deps: Pick<Deps, 'config'>, app: App): numb
   return app.refreshReuseInterval ?? deps.config.refreshReuseInterval;
 }
 
-const pairKey = (secret: string) => deriveKey(secret, 'refresh-reuse-pair');
+/** The successor of a refresh token: HMAC-SHA256 under a key derived from the secret, hex like randomToken(32). */
+export function successorToken(secret: string, parentToken: string): string {
+  return hmacSha256(deriveKey(secret, 'refresh-successor'), parentToken);
+}
 
 export function refreshTokenTtlMs(deps: Pick<Deps, 'config'>, app: App): number {
   return (app.refreshTokenTtlDays ?? deps.config.refreshTokenTtlDays) * DAY;
@@ -120,33 +128,30 @@ export async function rotateRefreshToken(
   const successorJti = randomUUID();
   const interval = reuseIntervalSeconds(deps, app);
 
-  // Fast path (the common case: a live token of an enabled user): one read, the signature, then one
-  // statement that spends the parent and inserts the successor. Anything else — unknown, wrong app,
-  // rotated (grace or replay), revoked, expired, disabled user, or a race lost between the read and the
-  // write — falls through to the transaction below, which decides and classifies it as before.
-  const read = await store.findLiveTokenWithUser(deps.db, hash, app.appId, now);
-  if (read?.live) {
-    const user = { id: read.user_id, email: read.u_email, name: read.u_name, roles: read.u_roles };
-    const token = randomToken(32);
-    const access = await issueAccessToken(deps, user, app);
-    const tokens: TokenSet = { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn };
-    const child = {
-      jti: successorJti,
-      token_hash: sha256(token),
-      claims: JSON.stringify({ email: user.email, name: user.name, roles: user.roles }),
-      expires_at: new Date(now.getTime() + refreshTokenTtlMs(deps, app)),
-      user_agent: meta.userAgent?.slice(0, 512) ?? null,
-      ip: meta.ip ?? null,
-      pair_enc: interval > 0 ? encrypt(pairKey(deps.secret), JSON.stringify(tokens), successorJti) : null,
-      reuse_until: interval > 0 ? new Date(now.getTime() + interval * 1000) : null,
-    };
-    const done = await store.spendAndInsertSuccessor(deps.db, { tokenHash: hash, appId: app.appId, userId: read.user_id, familyId: read.family_id, now }, child);
-    if (done) return { ...tokens, scope: read.scope };
+  const token = successorToken(deps.secret, input.refreshToken);
+  const successor = {
+    jti: successorJti,
+    tokenHash: sha256(token),
+    expiresAt: new Date(now.getTime() + refreshTokenTtlMs(deps, app)),
+    userAgent: meta.userAgent?.slice(0, 512) ?? null,
+    ip: meta.ip ?? null,
+    reuseUntil: interval > 0 ? new Date(now.getTime() + interval * 1000) : null,
+  };
+
+  // Fast path (the common case: a live token of this app, user enabled): one statement spends it,
+  // inserts the successor and returns the user's claims; then the access token is signed. Anything
+  // else — unknown, wrong app, rotated (grace or replay), revoked, expired, disabled user — spends
+  // nothing and falls through to the transaction below, which classifies it.
+  const spent = await store.rotateInOneStatement(deps.db, { tokenHash: hash, appId: app.appId, now }, successor);
+  if (spent) {
+    const access = await issueAccessToken(deps, { id: spent.user_id, ...spent.claims }, app);
+    return { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn, scope: spent.scope };
   }
 
   const outcome = await deps.db.transaction().execute(async (trx): Promise<RotateOutcome> => {
     const spent = await store.spendRefreshToken(trx, hash, app.appId, successorJti, now);
     if (spent) {
+      // Spent here only when the fast path's statement found the user disabled (or lost a race).
       const userRow = await findUserById(trx, spent.user_id);
       if (!userRow || userRow.disabled_at) {
         await store.revokeFamily(trx, spent.family_id, now, 'account_disabled');
@@ -154,38 +159,37 @@ export async function rotateRefreshToken(
       }
       const user = toUser(userRow);
       const ctx = { familyId: spent.family_id, parentJti: spent.jti, sessionId: spent.session_id, scope: spent.scope, authTime: spent.auth_time };
-      const { token, row } = newRefreshRow(deps, user, app, ctx, meta, successorJti);
-      // Signed before the insert so the pair can be kept with the successor in the same statement.
+      const { row } = newRefreshRow(deps, user, app, ctx, meta, successorJti);
+      await store.insertRefreshToken(trx, { ...row, token_hash: successor.tokenHash, reuse_until: successor.reuseUntil });
       const access = await issueAccessToken(deps, user, app);
-      const tokens: TokenSet = { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn };
-      await store.insertRefreshToken(trx, {
-        ...row,
-        ...(interval > 0 && {
-          pair_enc: encrypt(pairKey(deps.secret), JSON.stringify(tokens), successorJti),
-          reuse_until: new Date(now.getTime() + interval * 1000),
-        }),
-      });
-      return { kind: 'rotated', tokens, scope: spent.scope };
+      return { kind: 'rotated', tokens: { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn }, scope: spent.scope };
     }
     const existing = await store.findRefreshTokenByHash(trx, hash);
     if (!existing) return { kind: 'invalid', reason: 'unknown' };
     if (existing.app_id !== app.appId) return { kind: 'wrong_app' };
     if (existing.rotated_at) {
-      const successor = existing.successor_jti ? await store.findRefreshTokenByJti(trx, existing.successor_jti) : undefined;
+      const next = existing.successor_jti ? await store.findRefreshTokenByJti(trx, existing.successor_jti) : undefined;
       if (
         !existing.revoked_at &&
-        successor?.pair_enc &&
-        successor.reuse_until &&
-        successor.reuse_until.getTime() > now.getTime() &&
-        !successor.rotated_at &&
-        !successor.revoked_at
+        next?.reuse_until &&
+        next.reuse_until.getTime() > now.getTime() &&
+        !next.rotated_at &&
+        !next.revoked_at &&
+        // Derived again from the presented parent; a successor written some other way never matches.
+        safeEqual(next.token_hash, successor.tokenHash)
       ) {
-        const tokens = JSON.parse(decrypt(pairKey(deps.secret), successor.pair_enc, successor.jti)) as TokenSet;
+        const userRow = await findUserById(trx, next.user_id);
+        if (!userRow || userRow.disabled_at) {
+          await store.revokeFamily(trx, next.family_id, now, 'account_disabled');
+          return { kind: 'suspended', userId: next.user_id };
+        }
+        const access = await issueAccessToken(deps, toUser(userRow), app);
+        const tokens: TokenSet = { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn };
         return { kind: 'reused', tokens, scope: existing.scope, familyId: existing.family_id };
       }
       const revoked = await store.revokeFamily(trx, existing.family_id, now, 'replay');
       // The successor was created by whoever rotated the parent first: its ip/ua are that presenter's.
-      const first = { ip: successor?.ip ?? null, userAgent: successor?.user_agent ?? null, at: existing.rotated_at };
+      const first = { ip: next?.ip ?? null, userAgent: next?.user_agent ?? null, at: existing.rotated_at };
       return { kind: 'replay', familyId: existing.family_id, userId: existing.user_id, revoked, first };
     }
     return { kind: 'invalid', reason: existing.revoked_at ? 'revoked' : 'expired' };
