@@ -87,6 +87,22 @@ describe('POST /login', () => {
     clock().advance(15 * 60_000 + 1000);
     expect((await postLogin(app.appId, user.email, password, freshIp())).statusCode).toBe(303);
   });
+
+  it('a successful sign-in clears the per-account failure count (and a sign-in with none writes nothing)', async () => {
+    const { app } = await makeApp(ctx.deps);
+    const { user, password } = await makeUser(ctx.deps);
+    const key = `login_failures_email:${sha256(user.email.toLowerCase())}`;
+    const counter = () => ctx.deps.db.selectFrom('rate_limits').select('count').where('key', '=', key).executeTakeFirst();
+    expect((await postLogin(app.appId, user.email, password, freshIp())).statusCode).toBe(303);
+    expect(await counter()).toBeUndefined();
+    for (let i = 0; i < 4; i++) expect((await postLogin(app.appId, user.email, `wrong-${i}`, freshIp())).statusCode).toBe(401);
+    expect((await counter())?.count).toBe(4);
+    expect((await postLogin(app.appId, user.email, password, freshIp())).statusCode).toBe(303);
+    expect(await counter()).toBeUndefined();
+    // Five more failures are needed for the 429 again.
+    for (let i = 0; i < 5; i++) expect((await postLogin(app.appId, user.email, `again-${i}`, freshIp())).statusCode).toBe(401);
+    expect((await postLogin(app.appId, user.email, password, freshIp())).statusCode).toBe(429);
+  });
 });
 
 describe('token endpoints', () => {

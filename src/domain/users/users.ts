@@ -104,7 +104,7 @@ export async function authenticatePassword(
   // Refused before argon2 runs: repeated failures per email and per IP (KEYMASTER-API.md limits;
   // failures only, so a busy office behind one IP is not throttled by its successful sign-ins).
   const rules = accountRules(deps.config);
-  await checkRateLimit(deps, rules.loginFailuresPerEmail, input.email);
+  const emailFailures = await checkRateLimit(deps, rules.loginFailuresPerEmail, input.email);
   if (meta.ip) await checkRateLimit(deps, rules.loginFailuresPerIp, meta.ip);
   const row = await store.findUserByEmail(deps.db, input.email);
   const ok = await verifyPassword(row?.password_hash, input.password);
@@ -150,7 +150,8 @@ export async function authenticatePassword(
   }
   const rehash = needsRehash(row.password_hash!) ? await hashPassword(input.password) : undefined;
   await store.recordSuccessfulLogin(deps.db, row.id, now, rehash);
-  await clearRateLimit(deps, rules.loginFailuresPerEmail, input.email);
+  // Nothing to clear (the usual case) saves a statement on every sign-in.
+  if (emailFailures > 0) await clearRateLimit(deps, rules.loginFailuresPerEmail, input.email);
   await recordAuditEvent(deps, { event: 'login.success', userId: row.id, appId: input.appId, data: { method: 'password' } }, meta);
   if (input.appId) await enqueueWebhookEvent(deps, { appId: input.appId, event: 'user.login', data: { user_id: row.id, email: row.email, name: row.name } });
   return toUser({ ...row, failed_logins: 0, locked_until: null, last_login_at: now });
