@@ -7,9 +7,13 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDeps, createLogger } from './deps.js';
 import { startJobs } from './jobs.js';
+import { lowerThreadPoolPriority } from './lib/thread-pool-priority.js';
 import { DataDirLockedError } from './storage/db.js';
 
 async function runServer(config: Config): Promise<void> {
+  // Before anything else uses libuv's pool: argon2 there must not starve the event loop (a sign-in
+  // flood would otherwise halve every refresh on a busy core).
+  const pool = await lowerThreadPoolPriority();
   // Workers skip migrations: the primary applied them before forking.
   const deps = await createDeps(config, {
     role: 'server',
@@ -17,6 +21,7 @@ async function runServer(config: Config): Promise<void> {
     // Per-worker registries: each scrape answers for the worker that took it, labelled with its id.
     metrics: { processMetrics: true, ...(cluster.isWorker && { defaultLabels: { worker: String(cluster.worker?.id) } }) },
   });
+  deps.log.debug({ event: 'server.thread_pool_priority', threads: pool.length }, 'libuv pool threads at nice 10');
   const app = await buildApp(deps);
   const jobs = startJobs(deps);
   let closing = false;

@@ -1,0 +1,56 @@
+// Lowers the scheduling priority of libuv's thread pool (Linux). argon2 runs there, 20-50 ms of CPU per
+// sign-in; the event loop (token refreshes, signatures, every other request) runs on the main thread.
+// On a busy core the kernel shares time by weight: at equal priority a sign-in flood halves everything
+// else; at nice 10 the pool gets ~10 % of a core the main thread wants, and all of an idle one.
+// Raising one's own nice value needs no privilege.
+//
+// Node names no threads and starts the pool before user code runs, so the pool's threads are found by
+// giving each of them a short job (PBKDF2, ~10 ms) and seeing whose CPU time (schedstat, ns) grew.
+import { pbkdf2 } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
+
+const TASKS = '/proc/self/task';
+
+function cpuNs(): Map<number, number> | undefined {
+  try {
+    const m = new Map<number, number>();
+    for (const t of readdirSync(TASKS)) {
+      try {
+        m.set(Number(t), Number(readFileSync(`${TASKS}/${t}/schedstat`, 'utf8').split(' ')[0]));
+      } catch {
+        /* thread gone */
+      }
+    }
+    return m;
+  } catch {
+    return undefined; // not Linux
+  }
+}
+
+const job = () => new Promise<void>((resolve) => pbkdf2('keymaster', 'probe', 20_000, 32, 'sha256', () => resolve()));
+
+/** Returns the thread ids it reniced (empty when it could not tell, e.g. not Linux). */
+export async function lowerThreadPoolPriority(nice = 10): Promise<number[]> {
+  const size = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+  const before = cpuNs();
+  if (!before) return [];
+  // As many jobs at once as the pool has threads, so each thread takes one.
+  await Promise.all(Array.from({ length: size }, job));
+  const after = cpuNs() ?? new Map<number, number>();
+  const busy = [...after]
+    .filter(([tid, ns]) => tid !== process.pid && ns - (before.get(tid) ?? 0) > 2_000_000)
+    .sort((a, b) => b[1] - (before.get(b[0]) ?? 0) - (a[1] - (before.get(a[0]) ?? 0)))
+    .slice(0, size)
+    .map(([tid]) => tid);
+  const done: number[] = [];
+  for (const tid of busy) {
+    try {
+      setPriority(tid, nice);
+      done.push(tid);
+    } catch {
+      /* gone, or not permitted: leave it */
+    }
+  }
+  return done;
+}
