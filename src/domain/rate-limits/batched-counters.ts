@@ -19,6 +19,7 @@ import { incrementCounters } from './rate-limit-store.js';
 export const BATCH_MIN_LIMIT = 100;
 export const FLUSH_INTERVAL_MS = 100;
 const MAX_READS = 10_000;
+const FLUSH_CHUNK = 1000;
 
 type CounterRow = { count: number; window_start: Date };
 
@@ -130,28 +131,33 @@ export class BatchedCounters {
       e.pending = 0;
       byWindow.set(e.windowSeconds, list);
     }
-    for (const [windowSeconds, hits] of byWindow) {
-      try {
-        const rows = await incrementCounters(
-          this.db,
-          hits.map(({ key, by }) => ({ key, by })),
-          now,
-          windowSeconds,
-        );
-        const byKey = new Map(rows.map((r) => [r.key, r]));
-        for (const { key, by, e } of hits) {
-          const row = byKey.get(key);
-          e.inflight = Math.max(0, e.inflight - by);
-          if (row) learn(e, row.count, row.windowStart);
-        }
-      } catch (err) {
-        // Keep the counts for the next flush; a rate limit must not fail requests on a flush error.
-        for (const { by, e } of hits) {
-          e.inflight = Math.max(0, e.inflight - by);
-          e.pending += by;
-        }
-        this.log?.warn({ event: 'rate_limit.flush_failed', err }, 'could not flush rate-limit counters; will retry');
+    for (const [windowSeconds, all] of byWindow) {
+      // Postgres takes at most 65,535 parameters a statement (two a key): flush in chunks.
+      for (let i = 0; i < all.length; i += FLUSH_CHUNK) await this.#send(all.slice(i, i + FLUSH_CHUNK), windowSeconds, now);
+    }
+  }
+
+  async #send(hits: { key: string; by: number; e: Entry }[], windowSeconds: number, now: Date): Promise<void> {
+    try {
+      const rows = await incrementCounters(
+        this.db,
+        hits.map(({ key, by }) => ({ key, by })),
+        now,
+        windowSeconds,
+      );
+      const byKey = new Map(rows.map((r) => [r.key, r]));
+      for (const { key, by, e } of hits) {
+        const row = byKey.get(key);
+        e.inflight = Math.max(0, e.inflight - by);
+        if (row) learn(e, row.count, row.windowStart);
       }
+    } catch (err) {
+      // Keep the counts for the next flush; a rate limit must not fail requests on a flush error.
+      for (const { by, e } of hits) {
+        e.inflight = Math.max(0, e.inflight - by);
+        e.pending += by;
+      }
+      this.log?.warn({ event: 'rate_limit.flush_failed', err }, 'could not flush rate-limit counters; will retry');
     }
   }
 

@@ -1,5 +1,5 @@
-// Refresh tokens: 32 random bytes (64 hex chars), stored as SHA-256, bound to one app, rotated on every
-// use. Each sign-in starts a family; a rotated token presented again is a replay and revokes the whole
+// Refresh tokens: 64 hex chars (a family's first token is 32 random bytes, each successor an HMAC, see
+// below), stored as SHA-256, bound to one app, rotated on every use. Each sign-in starts a family; a rotated token presented again is a replay and revokes the whole
 // family (RFC 9700 §4.14.2). The race between concurrent presenters is decided by one conditional
 // UPDATE, never in process memory.
 //
@@ -112,7 +112,8 @@ type RotateOutcome =
 
 /**
  * Rotates a refresh token presented by `appId`. Returns a new token set (or, within the app's reuse
- * interval, the set already issued for it), or throws invalid_grant (401). A replay's family
+ * interval, the successor already issued for it with a freshly signed access token), or throws
+ * invalid_grant (401). A replay's family
  * revocation commits before the error is thrown (STYLE.md §8).
  */
 export async function rotateRefreshToken(

@@ -81,6 +81,18 @@ describe('batched rate-limit counters', () => {
     expect((await row(r, '203.0.113.6'))?.count).toBe(1);
   });
 
+  it('flushes many keys in chunks (Postgres takes at most 65,535 parameters a statement)', async () => {
+    const r = rule();
+    const a = otherProcess();
+    // More keys than one statement could carry (two parameters each).
+    const subjects = Array.from({ length: 33_000 }, (_, i) => `198.18.${Math.floor(i / 250)}.${i % 250}`);
+    for (const s of subjects) await consumeRateLimit(a, r, s);
+    await a.rateCounters.flush();
+    const rows = await ctx.deps.db.selectFrom('rate_limits').select(['key', 'count']).where('key', 'like', `${r.name}:%`).execute();
+    expect(rows).toHaveLength(33_000);
+    expect(rows.every((row) => row.count === 1)).toBe(true);
+  });
+
   it('flushes what is pending when it closes (shutdown)', async () => {
     const r = rule();
     const a = otherProcess();
