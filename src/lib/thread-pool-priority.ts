@@ -5,7 +5,7 @@
 // Raising one's own nice value needs no privilege.
 //
 // Node names no threads and starts the pool before user code runs, so the pool's threads are found by
-// giving each of them a short job (PBKDF2, ~10 ms) and seeing whose CPU time (schedstat, ns) grew.
+// giving them short jobs (PBKDF2, a few ms each) and seeing whose CPU time (schedstat, ns) grew.
 import { pbkdf2 } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -35,14 +35,19 @@ export async function lowerThreadPoolPriority(nice = 10): Promise<number[]> {
   const size = Number(process.env.UV_THREADPOOL_SIZE) || 4;
   const before = cpuNs();
   if (!before) return [];
-  // As many jobs at once as the pool has threads, so each thread takes one.
-  await Promise.all(Array.from({ length: size }, job));
-  const after = cpuNs() ?? new Map<number, number>();
-  const busy = [...after]
-    .filter(([tid, ns]) => tid !== process.pid && ns - (before.get(tid) ?? 0) > 2_000_000)
-    .sort((a, b) => b[1] - (before.get(b[0]) ?? 0) - (a[1] - (before.get(a[0]) ?? 0)))
-    .slice(0, size)
-    .map(([tid]) => tid);
+  // Rounds of as many jobs as the pool has threads. On a busy machine one thread may take two jobs
+  // of a round while another is not scheduled yet, so rounds go on until `size` threads have worked.
+  let busy: number[] = [];
+  for (let round = 0; round < 10 && busy.length < size; round++) {
+    await Promise.all(Array.from({ length: size }, job));
+    const now = cpuNs() ?? new Map<number, number>();
+    busy = [...now]
+      .map(([tid, ns]) => [tid, ns - (before.get(tid) ?? 0)] as const)
+      .filter(([tid, grew]) => tid !== process.pid && grew > 2_000_000)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, size)
+      .map(([tid]) => tid);
+  }
   const done: number[] = [];
   for (const tid of busy) {
     try {
