@@ -149,7 +149,6 @@ async function load(jobs: LoadJob[], server?: ChildProcess): Promise<(LoadResult
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   if (code !== 0) throw new Error(`load generator failed (${code})`);
   const cpu1 = cpuSeconds(server?.pid);
-  if (env.BENCH_DEBUG && server?.pid) log(`cpu ${jobs.map((j) => j.name).join('+')}: ${readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1]!.split(' ').slice(11, 13).join(' user/sys ticks ')}`);
   const results = JSON.parse(out.trim().split('\n').pop()!) as LoadResult[];
   const served = results.reduce((n, r) => n + r.ok + r.warmupOk, 0);
   // With several jobs at once the CPU is shared among them: the figure is per request of any kind.
@@ -191,8 +190,11 @@ async function pinPostgres(admin: pg.Client): Promise<{ restore(): void } | unde
     const all = () => [pid, ...spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean).map(Number)];
     for (const p of all()) if (spawnSync('taskset', ['-a', '-p', '-c', '1', String(p)]).status !== 0) throw new Error(`taskset ${p} failed`);
     log(`Postgres (postmaster ${pid} and its children) pinned to core 1 for the run`);
+    let restored = false;
     return {
       restore() {
+        if (restored) return;
+        restored = true;
         for (const p of all()) spawnSync('taskset', ['-a', '-p', before ?? 'ffffffff', String(p)]);
       },
     };
@@ -461,7 +463,7 @@ async function main() {
     await fx?.deps.close();
     await admin.query(`drop database if exists ${dbName} with (force)`);
     await admin.end();
-    pgPin?.restore(); // again: harmless
+    pgPin?.restore();
   }
 
   const report = summarise(rows, rssPeak, { started, load0, load1: loadavg() });

@@ -42,21 +42,27 @@ export class AppCache {
 
   invalidate(appId: string): void {
     this.#entries.delete(appId);
-    for (const key of this.#serviceTokens.keys()) if (key.startsWith(`${appId} `)) this.#serviceTokens.delete(key);
+    this.#serviceTokens.delete(appId);
   }
 
   // Service tokens (client credentials) this process issued, for KEYMASTER_SERVICE_TOKEN_REUSE seconds:
   // a client asking again for the same scopes under the same signing key gets the same token (with
   // its remaining lifetime) instead of a new RS256 signature. Dropped with the app (invalidate).
-  #serviceTokens = new Map<string, ServiceToken>();
+  // By app id, then by `<kid> <variant>`.
+  #serviceTokens = new Map<string, Map<string, ServiceToken>>();
 
   recentServiceToken(appId: string, kid: string, variant: string, now: number, reuseSeconds: number): ServiceToken | undefined {
-    const hit = this.#serviceTokens.get(`${appId} ${kid} ${variant}`);
+    const hit = this.#serviceTokens.get(appId)?.get(`${kid} ${variant}`);
     return hit && hit.iat + reuseSeconds > now && hit.exp > now ? hit : undefined;
   }
 
   rememberServiceToken(appId: string, kid: string, variant: string, token: ServiceToken): void {
-    if (this.#serviceTokens.size >= MAX_ENTRIES) this.#serviceTokens.clear();
-    this.#serviceTokens.set(`${appId} ${kid} ${variant}`, token);
+    let forApp = this.#serviceTokens.get(appId);
+    if (!forApp) {
+      if (this.#serviceTokens.size >= MAX_ENTRIES) this.#serviceTokens.clear();
+      forApp = new Map();
+      this.#serviceTokens.set(appId, forApp);
+    }
+    forApp.set(`${kid} ${variant}`, token);
   }
 }

@@ -56,8 +56,15 @@ interface FamilyContext {
   authTime?: Date | null;
 }
 
-function newRefreshRow(deps: Pick<Deps, 'clock' | 'config'>, user: Pick<User, 'id' | 'email' | 'name' | 'roles'>, app: App, ctx: FamilyContext, meta: RequestMeta, jti = randomUUID()) {
-  const token = randomToken(32);
+function newRefreshRow(
+  deps: Pick<Deps, 'clock' | 'config'>,
+  user: Pick<User, 'id' | 'email' | 'name' | 'roles'>,
+  app: App,
+  ctx: FamilyContext,
+  meta: RequestMeta,
+  jti = randomUUID(),
+  token = randomToken(32),
+) {
   const now = deps.clock.now();
   return {
     token,
@@ -160,8 +167,8 @@ export async function rotateRefreshToken(
       }
       const user = toUser(userRow);
       const ctx = { familyId: spent.family_id, parentJti: spent.jti, sessionId: spent.session_id, scope: spent.scope, authTime: spent.auth_time };
-      const { row } = newRefreshRow(deps, user, app, ctx, meta, successorJti);
-      await store.insertRefreshToken(trx, { ...row, token_hash: successor.tokenHash, reuse_until: successor.reuseUntil });
+      const { row } = newRefreshRow(deps, user, app, ctx, meta, successorJti, token);
+      await store.insertRefreshToken(trx, { ...row, reuse_until: successor.reuseUntil });
       const access = await issueAccessToken(deps, user, app);
       return { kind: 'rotated', tokens: { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn }, scope: spent.scope };
     }

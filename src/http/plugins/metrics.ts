@@ -5,8 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Metrics } from '../../lib/metrics.js';
 
 export function registerMetricsHook(app: FastifyInstance, metrics: Metrics): void {
-  // The labelled children, looked up once per (method, route, status): prom-client hashes the label
-  // object on every inc/observe otherwise. Bounded: routes and methods are finite, statuses few.
+  // The labelled children, looked up once per (method, route, status): labels() builds and validates
+  // the label object on every call otherwise. Bounded: routes and methods are finite, statuses few.
   const children = new Map<string, { requests: { inc(): void }; duration: { observe(v: number): void } }>();
   app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
