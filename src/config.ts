@@ -14,6 +14,7 @@ const issuerUrl = z
 const EnvSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   DATABASE_POOL_MAX: int(1, 200).default(10),
+  DATABASE_PREPARED_STATEMENTS: bool.default(true),
   KEYMASTER_DATA_DIR: z.string().min(1).default('./data'),
   PORT: int(0, 65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -108,6 +109,8 @@ export interface RateLimitOverrideValue {
 export interface Config {
   readonly databaseUrl: string | undefined;
   readonly databasePoolMax: number;
+  /** The hot static statements run as named prepared statements (off for PgBouncer in transaction mode). */
+  readonly databasePreparedStatements: boolean;
   readonly dataDir: string;
   readonly port: number;
   readonly host: string;
@@ -208,6 +211,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
+    databasePreparedStatements: e.DATABASE_PREPARED_STATEMENTS,
     dataDir: e.KEYMASTER_DATA_DIR,
     port: e.PORT,
     host: e.HOST,

@@ -8,6 +8,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import { PgliteDialect } from './pglite-dialect.js';
+import { preparedName } from './prepared.js';
 import type { Database } from './schema.js';
 
 // Same JS types on both engines: int8 → number (counts, ids; all far below 2^53).
@@ -32,12 +33,12 @@ export class DataDirLockedError extends Error {
 }
 
 export async function openDatabase(config: Config, role: 'server' | 'cli' = 'server'): Promise<DbHandle> {
-  if (config.databaseUrl) return openPostgres(config.databaseUrl, config.databasePoolMax);
+  if (config.databaseUrl) return openPostgres(config.databaseUrl, config.databasePoolMax, config.databasePreparedStatements);
   return openEmbedded(config.dataDir, role);
 }
 
-export function openPostgres(connectionString: string, max = 10): DbHandle {
-  const pool = new pg.Pool({ connectionString, max });
+export function openPostgres(connectionString: string, max = 10, preparedStatements = true): DbHandle {
+  const pool = new pg.Pool({ connectionString, max, ...(preparedStatements && { Client: PreparingClient }) });
   // An idle client's error (e.g. the server restarted) must not crash the process; the pool drops it.
   pool.on('error', () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
@@ -48,6 +49,18 @@ export function openPostgres(connectionString: string, max = 10): DbHandle {
     close: () => db.destroy(),
   };
 }
+
+/**
+ * A pg client that runs the texts registered with prepared() (storage/prepared.ts) as named
+ * statements. Kysely calls query(text, values); everything else passes through unchanged.
+ */
+class PreparingClient extends pg.Client {}
+const plainQuery = pg.Client.prototype.query;
+PreparingClient.prototype.query = function query(this: pg.Client, text: unknown, values?: unknown, callback?: unknown) {
+  const name = typeof text === 'string' && Array.isArray(values) ? preparedName(text) : undefined;
+  const run = plainQuery as (this: pg.Client, ...args: unknown[]) => unknown;
+  return name ? run.call(this, { name, text, values }, callback) : run.call(this, text, values, callback);
+} as typeof plainQuery;
 
 /** An embedded database in memory, optionally restored from a dumpDataDir() snapshot (tests). */
 export async function openEmbeddedInMemory(snapshot?: Blob): Promise<DbHandle & { pglite: PGlite }> {

@@ -1,0 +1,53 @@
+// Named prepared statements (storage/prepared.ts): the refresh rotation runs as a prepared statement
+// on Postgres, the same text unprepared with DATABASE_PREPARED_STATEMENTS=false, and either way it
+// rotates. Postgres only: pg_prepared_statements lists one connection's statements, so each pool has one.
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { issueTokenSet } from '../../src/domain/tokens/refresh-tokens.js';
+import { rotateInOneStatement } from '../../src/domain/tokens/refresh-token-store.js';
+import { randomToken, sha256 } from '../../src/lib/crypto.js';
+import { openPostgres } from '../../src/storage/db.js';
+import { createTestContext, type TestContext } from '../helpers/app.js';
+import { onPostgres } from '../helpers/db.js';
+import { makeApp, makeUser } from '../helpers/factories.js';
+
+describe.runIf(onPostgres())('prepared statements', () => {
+  let ctx: TestContext;
+  beforeAll(async () => {
+    ctx = await createTestContext();
+  });
+  afterAll(() => ctx.close());
+
+  async function rotateOnOwnConnection(preparedStatements: boolean) {
+    const { app } = await makeApp(ctx.deps);
+    const { user } = await makeUser(ctx.deps);
+    const first = await issueTokenSet(ctx.deps, user, app);
+    // One connection, so pg_prepared_statements below is the one that ran the rotation.
+    const handle = openPostgres(ctx.database.url!, 1, preparedStatements);
+    try {
+      const now = new Date();
+      const successor = { jti: crypto.randomUUID(), tokenHash: sha256(randomToken(32)), expiresAt: new Date(now.getTime() + 86_400_000), userAgent: null, ip: null, reuseUntil: null };
+      const rotated = await rotateInOneStatement(handle.db, { tokenHash: sha256(first.refresh_token), appId: app.appId, now }, successor);
+      const statements = await sql<{ name: string }>`select name from pg_prepared_statements where statement like '%with spent as%'`.execute(handle.db);
+      return { rotated, names: statements.rows.map((r) => r.name), user };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  it('the refresh rotation runs as a named prepared statement', async () => {
+    const { rotated, names, user } = await rotateOnOwnConnection(true);
+    expect(rotated).toMatchObject({ user_id: user.id, claims: { email: user.email } });
+    expect(names).toHaveLength(1);
+    expect(names[0]).toMatch(/^km_\d+$/);
+  });
+
+  it('DATABASE_PREPARED_STATEMENTS=false runs it unprepared (PgBouncer in transaction mode)', async () => {
+    expect(loadConfig({ DATABASE_PREPARED_STATEMENTS: 'false' }).databasePreparedStatements).toBe(false);
+    expect(loadConfig({}).databasePreparedStatements).toBe(true);
+    const { rotated, names, user } = await rotateOnOwnConnection(false);
+    expect(rotated).toMatchObject({ user_id: user.id });
+    expect(names).toEqual([]);
+  });
+});
