@@ -43,11 +43,14 @@ export async function buildApp(deps: Deps) {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((req, reply) => sendError(req, reply, toAppError({ statusCode: 404, message: 'Not found' })));
 
+  // Both add per-route hooks (onRoute), so they come before every route.
   await registerWebPlugins(app, deps.config);
-
-  registerMetricsHook(app, deps.metrics);
+  const metrics = registerMetricsHook(app, deps.metrics);
+  app.setNotFoundHandler((req, reply) => {
+    metrics.recordUnmatched(req, reply);
+    return sendError(req, reply, toAppError({ statusCode: 404, message: 'Not found' }));
+  });
 
   // The route table, in one place.
   await app.register(healthRoutes, { deps });

@@ -59,6 +59,8 @@ export async function errorHandler(this: unknown, err: unknown, request: Fastify
 export function sendError(request: FastifyRequest, reply: FastifyReply, e: AppError) {
   const format: ErrorFormat = request.routeOptions.config?.errorFormat ?? 'oauth';
   reply.status(e.status);
+  // A 404 or an error raised before the route's onRequest hook ran has no security headers yet.
+  if (!reply.hasHeader('x-content-type-options')) reply.headers(request.server.securityHeaders);
   if (e.retryAfter !== undefined) reply.header('Retry-After', String(e.retryAfter));
   reply.header('Cache-Control', 'no-store');
   if (format === 'html') {

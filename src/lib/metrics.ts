@@ -3,10 +3,44 @@
 // the HTTP plugin records requests and latency per route pattern.
 import client from 'prom-client';
 
+/** Latency buckets of keymaster_http_request_duration_seconds (upper bounds, seconds). */
+export const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
+
+/** What the HTTP layer records for one (method, route pattern): a response's status and latency. */
+export interface HttpRouteSeries {
+  record(status: number, seconds: number): void;
+}
+
+/**
+ * One (method, route)'s requests by status and its latency histogram, as plain numbers. prom-client
+ * hashes the label object on every inc and observe, even through a labelled child: ~1 µs, 6 % of a
+ * JWKS request. Here a request adds to a Map and an array; the registry reads them at scrape time.
+ */
+class HttpSeries implements HttpRouteSeries {
+  readonly statuses = new Map<number, number>();
+  /** Per bucket, not cumulative; the last slot is above the largest bound (+Inf). */
+  readonly buckets = new Float64Array(HTTP_BUCKETS.length + 1);
+  sum = 0;
+  count = 0;
+  constructor(
+    readonly method: string,
+    readonly route: string,
+  ) {}
+
+  record(status: number, seconds: number): void {
+    this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
+    let i = 0;
+    while (i < HTTP_BUCKETS.length && seconds > HTTP_BUCKETS[i]!) i++;
+    this.buckets[i]!++;
+    this.sum += seconds;
+    this.count++;
+  }
+}
+
 export interface Metrics {
   readonly registry: client.Registry;
-  readonly httpRequests: client.Counter<'method' | 'route' | 'status'>;
-  readonly httpDuration: client.Histogram<'method' | 'route'>;
+  /** The series of one (method, route pattern), made on first use and kept (routes are finite). */
+  httpRoute(method: string, route: string): HttpRouteSeries;
   /** kind: access (user access token), service (client credentials), refresh, id */
   readonly tokensIssued: client.Counter<'kind'>;
   readonly refreshReplays: client.Counter;
@@ -28,21 +62,27 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   if (opts.defaultLabels) registry.setDefaultLabels(opts.defaultLabels);
   if (opts.processMetrics) client.collectDefaultMetrics({ register: registry, prefix: 'keymaster_' });
   const registers = [registry];
+  const http = new Map<string, HttpSeries>();
+  new client.Counter({
+    name: 'keymaster_http_requests_total',
+    help: 'HTTP requests by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status'],
+    registers,
+    // Set from the series at scrape time (the totals only ever grow, so reset + inc is a set).
+    collect() {
+      this.reset();
+      for (const s of http.values()) for (const [status, n] of s.statuses) this.inc({ method: s.method, route: s.route, status: String(status) }, n);
+    },
+  });
+  registry.registerMetric(httpDurationMetric(http) as unknown as client.Metric);
   const m: Metrics = {
     registry,
-    httpRequests: new client.Counter({
-      name: 'keymaster_http_requests_total',
-      help: 'HTTP requests by method, route pattern and status code',
-      labelNames: ['method', 'route', 'status'],
-      registers,
-    }),
-    httpDuration: new client.Histogram({
-      name: 'keymaster_http_request_duration_seconds',
-      help: 'HTTP request latency by method and route pattern',
-      labelNames: ['method', 'route'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
-    }),
+    httpRoute(method, route) {
+      const key = `${method} ${route}`;
+      let s = http.get(key);
+      if (!s) http.set(key, (s = new HttpSeries(method, route)));
+      return s;
+    },
     tokensIssued: new client.Counter({
       name: 'keymaster_tokens_issued_total',
       help: 'Tokens issued, by kind (access, service, refresh, id; service_reused: a recent service token handed out again)',
@@ -84,6 +124,44 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     });
   }
   return m;
+}
+
+/**
+ * keymaster_http_request_duration_seconds for the registry, from the series: the registry asks any
+ * metric for get() (name, help, type and values, each value a sample line) and formats it, default
+ * labels included.
+ */
+function httpDurationMetric(http: Map<string, HttpSeries>) {
+  const name = 'keymaster_http_request_duration_seconds';
+  return {
+    name,
+    help: 'HTTP request latency by method and route pattern',
+    type: 'histogram' as const,
+    aggregator: 'sum' as const,
+    async get() {
+      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+      for (const s of http.values()) {
+        const labels = { method: s.method, route: s.route };
+        let cumulative = 0;
+        HTTP_BUCKETS.forEach((le, i) => {
+          cumulative += s.buckets[i]!;
+          values.push({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: cumulative });
+        });
+        values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: s.count });
+        values.push({ metricName: `${name}_sum`, labels, value: s.sum });
+        values.push({ metricName: `${name}_count`, labels, value: s.count });
+      }
+      return { name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+    },
+    reset() {
+      for (const s of http.values()) {
+        s.statuses.clear();
+        s.buckets.fill(0);
+        s.sum = 0;
+        s.count = 0;
+      }
+    },
+  };
 }
 
 /** Audit events that are also counters: one place, so every caller of recordAuditEvent is counted. */

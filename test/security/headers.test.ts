@@ -27,7 +27,6 @@ describe('security headers', () => {
     { name: 'error page', url: () => `/login?app_id=nope&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}` },
     { name: 'signed-out page', url: () => '/sso/logout' },
     { name: 'JSON 404', url: () => '/no-such-thing' },
-    { name: 'JWKS', url: () => '/.well-known/jwks.json' },
   ];
   for (const p of pages) {
     it(`${p.name}: CSP, framing, referrer, nosniff`, async () => {
@@ -45,6 +44,47 @@ describe('security headers', () => {
       expect(res.headers['strict-transport-security']).toBeUndefined();
     });
   }
+
+  // Public JSON documents are fetched by resource servers and by browser apps on other origins (jose's
+  // createRemoteJWKSet in a SPA): readable cross-origin, never framed, never sniffed as HTML.
+  for (const url of ['/.well-known/jwks.json', '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
+    it(`${url}: a public document (CORS *, nosniff, CSP that allows nothing), not the page set`, async () => {
+      const res = await ctx.app.inject({ url });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['access-control-allow-origin']).toBe('*');
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      const csp = directives(String(res.headers['content-security-policy']));
+      expect(csp.get('default-src')).toEqual(["'none'"]);
+      expect(csp.get('frame-ancestors')).toEqual(["'none'"]);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.headers['strict-transport-security']).toBeUndefined();
+      // Page-only headers are not sent on documents (helmet's set protects what a browser renders).
+      expect(res.headers['cross-origin-resource-policy']).toBeUndefined();
+      expect(res.headers['x-frame-options']).toBeUndefined();
+    });
+  }
+
+  it("a route's own refusal (415 before the body is read) carries the page set", async () => {
+    const res = await ctx.app.inject({ method: 'POST', url: '/token/refresh', headers: { 'content-type': 'text/plain' }, payload: 'x' });
+    expect(res.statusCode).toBe(415);
+    expect(res.headers['x-frame-options']).toBe('DENY');
+    expect(res.headers['referrer-policy']).toBe('no-referrer');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+  });
+
+  it('documents on https also carry HSTS', async () => {
+    const https = await createTestContext({ env: { KEYMASTER_ISSUER: 'https://id.example.com' } });
+    try {
+      const res = await https.app.inject({ url: '/.well-known/jwks.json' });
+      expect(res.headers['strict-transport-security']).toMatch(/^max-age=31536000/);
+      expect(res.headers['access-control-allow-origin']).toBe('*');
+      const page = await https.app.inject({ url: '/sso/logout' });
+      expect(page.headers['strict-transport-security']).toMatch(/^max-age=31536000/);
+      expect(page.headers['access-control-allow-origin']).toBeUndefined();
+    } finally {
+      await https.close();
+    }
+  });
 
   it('HTML pages have no inline script or style: styles come from same-origin stylesheets', async () => {
     const { app } = await makeApp(ctx.deps);

@@ -72,12 +72,10 @@ export function rateLimit(
 }
 
 /**
- * Part of the global onRequest hook: the 415 for a body that is not the route's `config.accepts`
- * (undefined when the request may go on). Synchronous: it runs on every request.
+ * Part of the route's onRequest hook (plugins/web.ts): the 415 for a body that is not the route's
+ * `config.accepts` (undefined when the request may go on). Synchronous: it runs on every request.
  */
-export function contentTypeError(req: FastifyRequest): AppError | undefined {
-  const accepts = req.routeOptions.config?.accepts;
-  if (!accepts) return undefined;
+export function contentTypeError(req: FastifyRequest, accepts: BodyKind): AppError | undefined {
   const length = req.headers['content-length'];
   const hasBody = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
   if (!hasBody) return undefined;

@@ -1,27 +1,30 @@
 // Records every response in /metrics: count by method, route pattern (never the raw URL, which would
 // carry ids and make unbounded label sets) and status, and latency by method and route pattern.
-// Added on the root instance (not an encapsulated plugin) so it sees every route.
-import type { FastifyInstance } from 'fastify';
-import type { Metrics } from '../../lib/metrics.js';
+// Each route gets its own onResponse hook when it is registered (onRoute), holding its series: no
+// request reads req.routeOptions (a getter that builds an object on every call) or builds a label
+// key. Answers that no route makes (404) are recorded as route "unmatched".
+import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify';
+import type { HttpRouteSeries, Metrics } from '../../lib/metrics.js';
 
-export function registerMetricsHook(app: FastifyInstance, metrics: Metrics): void {
-  // The labelled children, looked up once per (method, route, status): labels() builds and validates
-  // the label object on every call otherwise. Bounded: routes and methods are finite, statuses few.
-  const children = new Map<string, { requests: { inc(): void }; duration: { observe(v: number): void } }>();
-  app.addHook('onResponse', (req, reply, done) => {
-    const route = req.routeOptions.url ?? 'unmatched';
-    const status = reply.statusCode;
-    const key = `${req.method} ${status} ${route}`;
-    let child = children.get(key);
-    if (!child) {
-      child = {
-        requests: metrics.httpRequests.labels({ method: req.method, route, status: String(status) }),
-        duration: metrics.httpDuration.labels({ method: req.method, route }),
-      };
-      children.set(key, child);
-    }
-    child.requests.inc();
-    child.duration.observe(reply.elapsedTime / 1000);
-    done();
+export function registerMetricsHook(app: FastifyInstance, metrics: Metrics): { recordUnmatched(req: FastifyRequest, reply: FastifyReply): void } {
+  app.addHook('onRoute', (route) => {
+    const url = route.url;
+    // By method: a GET route's hooks also serve the HEAD route Fastify adds for it.
+    const byMethod = new Map<string, HttpRouteSeries>();
+    const hook: onResponseHookHandler = (req, reply, done) => {
+      let series = byMethod.get(req.method);
+      if (!series) byMethod.set(req.method, (series = metrics.httpRoute(req.method, url)));
+      series.record(reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    };
+    route.onResponse = [...(route.onResponse === undefined ? [] : Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse]), hook];
   });
+  return {
+    /** Called by the not-found handler: records the answer once it is sent. */
+    recordUnmatched(req, reply) {
+      // Bounded: Node's HTTP parser accepts only the methods it knows.
+      const series = metrics.httpRoute(req.method, 'unmatched');
+      reply.raw.once('close', () => series.record(reply.statusCode, reply.elapsedTime / 1000));
+    },
+  };
 }

@@ -5,7 +5,7 @@ import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
 import view from '@fastify/view';
 import { Eta } from 'eta';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config.js';
@@ -18,15 +18,48 @@ export function cookieName(config: Pick<Config, 'secureCookies'>, base: string):
   return config.secureCookies ? `__Host-${base}` : base;
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * Which security headers the route sends: `page` (default) is helmet's set for HTML and anything a
+     * browser may render; `document` is for public JSON documents fetched by machines and by browser
+     * apps from other origins (the JWKS, discovery metadata).
+     */
+    headers?: 'page' | 'document';
+  }
+  interface FastifyInstance {
+    /** The page security headers, for answers that no route's hook made (sendError adds them). */
+    securityHeaders: Readonly<Record<string, string>>;
+  }
+}
+
 export async function registerWebPlugins(app: FastifyInstance, config: Config): Promise<void> {
-  // One synchronous hook for every request: the security headers (the same as @fastify/helmet,
-  // computed ONCE — the plugin built a new helmet middleware and CSP string per request, a third of a
-  // JWKS request's time) and the route's body media type (415). Each hook is a step of every request.
-  const headers = securityHeaders(config);
-  app.addHook('onRequest', (req, reply, done) => {
-    reply.headers(headers);
-    done(contentTypeError(req));
+  // Each route gets ONE synchronous onRequest hook, made for it when it is registered: its security
+  // headers (the same as @fastify/helmet, computed ONCE: the plugin built a helmet middleware and a
+  // CSP string per request, a third of a JWKS request) and, for a route with `config.accepts`, the
+  // 415 check. Built per route so that no request reads req.routeOptions (a getter that builds an
+  // object on every call). Answers that no route makes (404, early errors) get the page headers from
+  // sendError.
+  const page = securityHeaders(config);
+  const document = documentHeaders(config);
+  app.decorate('securityHeaders', page);
+  app.addHook('onRoute', (route) => {
+    const headers = route.config?.headers === 'document' ? document : page;
+    const accepts = route.config?.accepts;
+    const hook: onRequestHookHandler = accepts
+      ? (req, reply, done) => {
+          reply.headers(headers);
+          done(contentTypeError(req, accepts));
+        }
+      : (_req, reply, done) => {
+          reply.headers(headers);
+          done();
+        };
+    route.onRequest = [hook, ...(route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest])];
   });
+  // reply.locals is unused; decorated here so that @fastify/view does not add an onRequest hook that
+  // gives every request an empty object.
+  app.decorateReply('locals', null);
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: config.bodyLimit });
   await app.register(view, {
@@ -39,6 +72,22 @@ export async function registerWebPlugins(app: FastifyInstance, config: Config): 
     cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure: config.secureCookies },
     getToken: (req) => (req.body as Record<string, string> | undefined)?._csrf,
   });
+}
+
+/**
+ * The headers of a public JSON document (JWKS, discovery): nothing in it runs or renders, so helmet's
+ * page set has nothing to protect there, and being cross-origin readable is its purpose (a browser app
+ * verifying tokens with jose fetches the JWKS). What stays: nosniff, a CSP that allows nothing and no
+ * framing, HSTS on https.
+ */
+export function documentHeaders(config: Pick<Config, 'secureCookies'>): Record<string, string> {
+  const page = securityHeaders(config);
+  return {
+    'access-control-allow-origin': '*',
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+    ...(page['strict-transport-security'] && { 'strict-transport-security': page['strict-transport-security'] }),
+  };
 }
 
 type HelmetMiddleware = (req: unknown, res: { setHeader(n: string, v: string): void; removeHeader(n: string): void }, next: (err?: unknown) => void) => void;

@@ -9,7 +9,9 @@ export { JWKS_MAX_AGE };
 const CACHE_CONTROL = `public, max-age=${JWKS_MAX_AGE}, must-revalidate`;
 
 const jwksRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
-  app.get('/.well-known/jwks.json', (req, reply) => {
+  // A public document: readable from any origin (a browser app verifying tokens with jose), without
+  // the page headers (plugins/web.ts).
+  app.get('/.well-known/jwks.json', { config: { headers: 'document' } }, (req, reply) => {
     const etag = deps.keys.etag;
     reply.header('Cache-Control', CACHE_CONTROL).header('ETag', etag);
     if (matchesEtag(req.headers['if-none-match'], etag)) return reply.status(304).send();

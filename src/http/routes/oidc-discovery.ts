@@ -40,7 +40,9 @@ const oidcDiscoveryRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
   const body = JSON.stringify(discoveryDocument(deps.config));
   const handler = (_req: unknown, reply: import('fastify').FastifyReply) =>
     reply.header('Cache-Control', 'public, max-age=300').type('application/json; charset=utf-8').send(body);
-  app.get('/.well-known/openid-configuration', handler);
-  app.get('/.well-known/oauth-authorization-server', handler);
+  // Public documents: readable from any origin, without the page headers (plugins/web.ts).
+  const document = { config: { headers: 'document' as const } };
+  app.get('/.well-known/openid-configuration', document, handler);
+  app.get('/.well-known/oauth-authorization-server', document, handler);
 };
 export default oidcDiscoveryRoutes;
