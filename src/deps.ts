@@ -8,6 +8,7 @@ import { createMailer, type Mailer } from './domain/email/mailer.js';
 import { ensureActiveKey, KeyRing } from './domain/keys/keys.js';
 import { AppCache } from './domain/apps/app-cache.js';
 import { BatchedCounters } from './domain/rate-limits/batched-counters.js';
+import { RotationBatcher } from './domain/tokens/rotation-batcher.js';
 import { UpstreamProviders } from './domain/upstream/upstream-providers.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { randomToken } from './lib/crypto.js';
@@ -30,6 +31,8 @@ export interface Deps {
   apps: AppCache;
   /** Rate-limit counters of the high-volume rules, added to Postgres in batches (domain/rate-limits/batched-counters.ts). */
   rateCounters: BatchedCounters;
+  /** Refresh rotations of one event-loop turn, sent to Postgres as one statement (domain/tokens/rotation-batcher.ts). */
+  rotations: RotationBatcher;
   /** SMTP (SMTP_URL) or log-only email delivery; see domain/email. */
   mailer: Mailer;
   /** KEYMASTER_SECRET, or the one generated and kept in the data dir in embedded mode. */
@@ -107,7 +110,7 @@ export async function createDeps(config: Config, opts: CreateDepsOptions = {}): 
       await mailer.close();
       await handle.close();
     };
-    return { config, db: handle.db, clock, keys, log, metrics, upstream, mailer, secret, close, apps: new AppCache(), rateCounters };
+    return { config, db: handle.db, clock, keys, log, metrics, upstream, mailer, secret, close, apps: new AppCache(), rateCounters, rotations: new RotationBatcher(handle.db) };
   } catch (err) {
     await handle.close();
     throw err;

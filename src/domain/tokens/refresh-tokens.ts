@@ -26,7 +26,7 @@ import { toUser, type User } from '../users/users.js';
 import { issueAccessToken } from './access-tokens.js';
 import * as store from './refresh-token-store.js';
 
-type TokenDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret'> & Partial<Pick<Deps, 'apps'>>;
+type TokenDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret'> & Partial<Pick<Deps, 'apps' | 'rotations'>>;
 
 export interface TokenSet {
   access_token: string;
@@ -150,7 +150,9 @@ export async function rotateRefreshToken(
   // inserts the successor and returns the user's claims; then the access token is signed. Anything
   // else — unknown, wrong app, rotated (grace or replay), revoked, expired, disabled user — spends
   // nothing and falls through to the transaction below, which classifies it.
-  const spent = await store.rotateInOneStatement(deps.db, { tokenHash: hash, appId: app.appId, now }, successor);
+  // With deps.rotations, together with the other rotations of this event-loop turn (one statement).
+  const spend = { tokenHash: hash, appId: app.appId, now };
+  const spent = await (deps.rotations ? deps.rotations.rotate(spend, successor) : store.rotateInOneStatement(deps.db, spend, successor));
   if (spent) {
     const access = await issueAccessToken(deps, { id: spent.user_id, ...spent.claims }, app);
     return { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn, scope: spent.scope };
