@@ -40,24 +40,19 @@ export interface Deps {
   close(): Promise<void>;
 }
 
-/** Every path at which a secret could appear in a log line; pino replaces them with [Redacted]. */
+/** Field names that hold a secret, wherever they appear in a log object. */
+const SECRET_FIELDS = ['password', 'new_password', 'current_password', 'client_secret', 'refresh_token', 'access_token', 'id_token', 'code', 'code_verifier', 'token', 'secret', 'authz', 'id_token_hint'];
+
+/**
+ * Every path at which a secret could appear in a log line; pino replaces them with [Redacted]. Each
+ * secret field at the top level of a log object and one level down (pino's `*.x` matches only the
+ * latter).
+ */
 export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'res.headers["set-cookie"]',
-  '*.password',
-  '*.new_password',
-  '*.current_password',
-  '*.client_secret',
-  '*.refresh_token',
-  '*.access_token',
-  '*.id_token',
-  '*.code',
-  '*.code_verifier',
-  '*.token',
-  '*.secret',
-  '*.authz',
-  '*.id_token_hint',
+  ...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`]),
 ];
 
 export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pino.DestinationStream): Logger {

@@ -113,3 +113,14 @@ describe('no secret ever reaches the logs', () => {
     expect(leaked).toEqual([]);
   });
 });
+
+describe('redaction paths', () => {
+  it('redact a secret field at the top level of a log object and one level down', () => {
+    const before = ctx.logText().length;
+    ctx.deps.log.warn({ event: 'test.redaction', password: 'Top-Level-Pa55word!', refresh_token: 'top-level-refresh-token', body: { client_secret: 'nested-client-secret' } }, 'redaction check');
+    const text = ctx.logText().slice(before);
+    expect(text).toContain('test.redaction');
+    for (const secret of ['Top-Level-Pa55word!', 'top-level-refresh-token', 'nested-client-secret']) expect(text).not.toContain(secret);
+    expect(text.match(/\[Redacted\]/g)).toHaveLength(3);
+  });
+});
