@@ -31,6 +31,8 @@ export interface LoadResult {
   errors: number;
   timeouts: number;
   bodiesLeft: number | null;
+  /** CPU milliseconds the load generator itself used (all of its jobs together, warm-up included). */
+  loadgenCpuMs?: number;
 }
 
 function run(opts: autocannon.Options): Promise<autocannon.Result> {
@@ -73,5 +75,8 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
 }
 
 const jobs = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as LoadJob[];
+const cpu0 = process.cpuUsage();
 const results = await Promise.all(jobs.map(runJob));
-process.stdout.write(`${JSON.stringify(results)}\n`);
+const cpu = process.cpuUsage(cpu0);
+const loadgenCpuMs = (cpu.user + cpu.system) / 1000;
+process.stdout.write(`${JSON.stringify(results.map((r) => ({ ...r, loadgenCpuMs })))}\n`);

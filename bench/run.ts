@@ -12,6 +12,9 @@
 //   (a subset of the one-process measurements)   BENCH_LOG_LEVEL=warn (Keymaster's LOG_LEVEL;
 //   other Keymaster variables such as DATABASE_POOL_MAX pass through from the environment)
 //
+// Besides the server's CPU per request it reads the local Postgres's (postmaster and backends, from
+// /proc) and the load generator's own, and from them the most two workers could reach on this machine.
+//
 // Writes bench/results/<timestamp>.json and bench/results/latest.md.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -134,13 +137,51 @@ function cpuSeconds(pid: number | undefined): number | undefined {
 }
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
 
+/**
+ * CPU seconds of a process and each of its children (cluster workers; the postmaster's backends), by
+ * pid: a child that exits between two readings must not make the difference negative.
+ */
+function treeCpu(pid: number | undefined): Map<number, number> | undefined {
+  if (pid === undefined) return undefined;
+  const own = cpuSeconds(pid);
+  if (own === undefined) return undefined;
+  const tree = new Map([[pid, own]]);
+  const kids = spawnSync('pgrep', ['-P', String(pid)]).stdout?.toString().split('\n').filter(Boolean).map(Number) ?? [];
+  for (const k of kids) {
+    const c = cpuSeconds(k);
+    if (c !== undefined) tree.set(k, c);
+  }
+  return tree;
+}
+
+/** CPU seconds used between two treeCpu readings by the processes alive at the second (new ones in full). */
+function cpuBetween(a: Map<number, number> | undefined, b: Map<number, number> | undefined): number | undefined {
+  if (!a || !b) return undefined;
+  let total = 0;
+  for (const [pid, c] of b) total += c - (a.get(pid) ?? 0);
+  return total;
+}
+
+/** The local Postgres's postmaster, when the bench can read it (superuser): its CPU is measured too. */
+let postmasterPid: number | undefined;
+
+export interface Measured extends LoadResult {
+  /** Server CPU ms per successful request (the process and its workers, all threads). */
+  cpuMsPerReq?: number;
+  /** Postgres CPU ms per successful request (postmaster and backends; local cluster only). */
+  pgCpuMsPerReq?: number;
+  /** The load generator's own CPU ms per successful request. */
+  loadgenCpuMsPerReq?: number;
+}
+
 let jobSeq = 0;
 /**
  * Runs load jobs; with `server`, each result also gets the server's CPU milliseconds per successful
  * request (warm-up included on both sides), a figure far steadier than req/s on a shared machine.
  */
-async function load(jobs: LoadJob[], server?: ChildProcess): Promise<(LoadResult & { cpuMsPerReq?: number })[]> {
-  const cpu0 = cpuSeconds(server?.pid);
+async function load(jobs: LoadJob[], server?: ChildProcess): Promise<Measured[]> {
+  const cpu0 = treeCpu(server?.pid);
+  const pg0 = treeCpu(postmasterPid);
   const file = join(TMP, `jobs-${jobSeq++}.json`);
   writeFileSync(file, JSON.stringify(jobs));
   const child = start('load', pinned('1', [...NODE, join(ROOT, 'bench/load.ts'), file]));
@@ -148,12 +189,22 @@ async function load(jobs: LoadJob[], server?: ChildProcess): Promise<(LoadResult
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   if (code !== 0) throw new Error(`load generator failed (${code})`);
-  const cpu1 = cpuSeconds(server?.pid);
+  const cpu1 = treeCpu(server?.pid);
+  const pg1 = treeCpu(postmasterPid);
   const results = JSON.parse(out.trim().split('\n').pop()!) as LoadResult[];
   const served = results.reduce((n, r) => n + r.ok + r.warmupOk, 0);
   // With several jobs at once the CPU is shared among them: the figure is per request of any kind.
-  const cpuMsPerReq = cpu0 !== undefined && cpu1 !== undefined && served > 0 ? ((cpu1 - cpu0) * 1000) / served : undefined;
-  return results.map((r) => ({ ...r, ...(cpuMsPerReq !== undefined && { cpuMsPerReq }) }));
+  const per = (ms: number | undefined) => (ms !== undefined && served > 0 ? ms / served : undefined);
+  const seconds = (s: number | undefined) => (s === undefined ? undefined : s * 1000);
+  const cpuMsPerReq = per(seconds(cpuBetween(cpu0, cpu1)));
+  const pgCpuMsPerReq = per(seconds(cpuBetween(pg0, pg1)));
+  const loadgenCpuMsPerReq = per(results[0]?.loadgenCpuMs);
+  return results.map((r) => ({
+    ...r,
+    ...(cpuMsPerReq !== undefined && { cpuMsPerReq }),
+    ...(pgCpuMsPerReq !== undefined && { pgCpuMsPerReq }),
+    ...(loadgenCpuMsPerReq !== undefined && { loadgenCpuMsPerReq }),
+  }));
 }
 
 const job = (name: string, url: string, o: Partial<LoadJob> & Pick<LoadJob, 'path'>): LoadJob => ({
@@ -180,6 +231,17 @@ function ports(): { km: number; peer: number; fastify: number } {
  * Needs a local cluster whose postmaster.pid we can read (superuser) and taskset rights on it (root
  * or its owner); otherwise Postgres stays unpinned and the table says so. The old mask is restored.
  */
+/** The local postmaster's pid, if this session may read postmaster.pid (superuser on a local cluster). */
+async function findPostmaster(admin: pg.Client): Promise<number | undefined> {
+  try {
+    const pidFile = (await admin.query<{ f: string }>(`select pg_read_file('postmaster.pid') as f`)).rows[0]!.f;
+    const pid = Number(pidFile.split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 && cpuSeconds(pid) !== undefined ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function pinPostgres(admin: pg.Client): Promise<{ restore(): void } | undefined> {
   if (!HAS_TASKSET || env.BENCH_PIN_POSTGRES === '0') return undefined;
   try {
@@ -334,7 +396,7 @@ async function probeClientCredentials(base: string, id: string, secret: string):
 interface Row {
   group: string;
   name: string;
-  result?: LoadResult & { cpuMsPerReq?: number };
+  result?: Measured;
   value?: number;
   note?: string;
 }
@@ -347,6 +409,7 @@ async function main() {
   const admin = new pg.Client({ connectionString: PG_ADMIN });
   await admin.connect();
   await admin.query(`create database ${dbName}`);
+  postmasterPid = await findPostmaster(admin);
   const pgPin = await pinPostgres(admin);
   postgresPinned = pgPin !== undefined;
   const dbUrl = new URL(PG_ADMIN);
@@ -428,12 +491,12 @@ async function main() {
       km = await startKeymaster(databaseUrl, p.km, 1, false);
       fx ??= await fixture(databaseUrl);
       const oneFile = await mintRefreshTokens(fx, tokensPerJob);
-      const [oneRefresh] = await load([job('refresh x1 unpinned', base, { method: 'POST', path: '/token/refresh', headers: jsonHeaders, bodiesFile: oneFile })]);
+      const [oneRefresh] = await load([job('refresh x1 unpinned', base, { method: 'POST', path: '/token/refresh', headers: jsonHeaders, bodiesFile: oneFile })], km);
       rows.push({ group: 'keymaster', name: 'refresh, 1 process, nothing pinned', result: oneRefresh! });
       await stop(km);
       km = await startKeymaster(databaseUrl, p.km, WORKERS);
       const wFile = await mintRefreshTokens(fx, tokensPerJob * 2);
-      const [wRefresh] = await load([job(`refresh x${WORKERS}`, base, { method: 'POST', path: '/token/refresh', headers: jsonHeaders, bodiesFile: wFile })]);
+      const [wRefresh] = await load([job(`refresh x${WORKERS}`, base, { method: 'POST', path: '/token/refresh', headers: jsonHeaders, bodiesFile: wFile })], km);
       rows.push({ group: 'keymaster', name: `refresh, ${WORKERS} workers`, result: wRefresh! });
       await stop(km);
     }
@@ -500,6 +563,7 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
   cmp['JWKS GET (peer)'] = { ceiling: ratio(peer.jwks, bare), ceilingName: 'bare Fastify' };
   const f0 = (n: number | undefined) => (n === undefined ? '' : n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
   const fx = (n: number | undefined) => (n === undefined ? '' : `${n.toFixed(2)}×`);
+  const c3 = (n: number | undefined) => (n === undefined ? '' : n.toFixed(3));
   const ms = (n: number | undefined) => (n === undefined ? '' : `${n < 10 ? n.toFixed(2) : n.toFixed(1)}`);
   const lines = [
     `## Keymaster benchmark — ${when.started.toISOString()}`,
@@ -508,8 +572,8 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
       `${DURATION} s per measurement after ${WARMUP} s warm-up, ${CONNECTIONS} connections; Postgres on 127.0.0.1 ${postgresPinned ? '(pinned to core 1 with the load generator for the one-process runs)' : '(unpinned)'}. ` +
       `Load average ${when.load0.map((l) => l.toFixed(2)).join(' ')} before, ${when.load1.map((l) => l.toFixed(2)).join(' ')} after (the machine is shared: compare ratios, not absolutes).`,
     '',
-    '| | endpoint | req/s (ok) | p50 ms | p99 ms | non-2xx/3xx | server CPU ms/req | vs peer | vs ceiling |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| | endpoint | req/s (ok) | p50 ms | p99 ms | non-2xx/3xx | server CPU ms/req | Postgres CPU ms/req | load gen CPU ms/req | vs peer | vs ceiling |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     const key = r.group === 'peer' && r.name === 'JWKS GET' ? 'JWKS GET (peer)' : r.name;
@@ -517,12 +581,12 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
     const res = r.result;
     const label = r.group === 'keymaster' ? 'Keymaster' : r.group === 'peer' ? 'oidc-provider (peer)' : 'ceiling';
     if (r.note) {
-      lines.push(`| ${label} | ${r.name} | ${r.note} | | | | | | |`);
+      lines.push(`| ${label} | ${r.name} | ${r.note} | | | | | | | | |`);
     } else if (res) {
-      lines.push(`| ${label} | ${r.name} | ${f0(res.okRps)} | ${ms(res.p50)} | ${ms(res.p99)} | ${res.failed + res.errors + res.timeouts} | ${res.cpuMsPerReq === undefined ? '' : res.cpuMsPerReq.toFixed(3)} | ${fx(c?.peer)} | ${c?.ceiling !== undefined ? `${fx(c.ceiling)} ${c.ceilingName}` : ''} |`);
+      lines.push(`| ${label} | ${r.name} | ${f0(res.okRps)} | ${ms(res.p50)} | ${ms(res.p99)} | ${res.failed + res.errors + res.timeouts} | ${c3(res.cpuMsPerReq)} | ${c3(res.pgCpuMsPerReq)} | ${c3(res.loadgenCpuMsPerReq)} | ${fx(c?.peer)} | ${c?.ceiling !== undefined ? `${fx(c.ceiling)} ${c.ceilingName}` : ''} |`);
     } else {
       // A ceiling's CPU per operation is one core's second over its rate.
-      lines.push(`| ${label} | ${r.name} | ${f0(r.value)} | | | | ${r.value ? (1000 / r.value).toFixed(3) : ''} | | |`);
+      lines.push(`| ${label} | ${r.name} | ${f0(r.value)} | | | | ${r.value ? (1000 / r.value).toFixed(3) : ''} | | | | |`);
     }
   }
   const idleP99 = find('keymaster', 'refresh (rotation')?.result?.p99;
@@ -539,6 +603,12 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
     [`${WORKERS} workers ≥ 1.6× one on refresh (both unpinned)`, ratio(wRefresh, oneUnpinned), 1.6],
     ['RSS of one process under load < 200 MiB', rssPeak ? rssPeak / 2 ** 20 : undefined, 200, 'below', 'MiB'],
   ] as const;
+  // What two workers could reach at most here: every process of the run (server, Postgres, load
+  // generator) shares this machine's cores, so the refresh rate is bounded by the cores over the CPU
+  // all of them spend per refresh, measured in the one-process unpinned run.
+  const one = find('keymaster', 'refresh, 1 process, nothing pinned')?.result;
+  const perRefresh = one?.cpuMsPerReq !== undefined && one.pgCpuMsPerReq !== undefined && one.loadgenCpuMsPerReq !== undefined ? one.cpuMsPerReq + one.pgCpuMsPerReq + one.loadgenCpuMsPerReq : undefined;
+  const machineBound = perRefresh && oneUnpinned ? (cpus().length * 1000) / perRefresh / oneUnpinned : undefined;
   lines.push('', '| target | measured | met |', '|---|---:|:---:|');
   const targetJson: Record<string, { value: number | undefined; met: boolean | undefined }> = {};
   for (const [name, value, bound, dir, unit] of targets as unknown as [string, number | undefined, number, string?, string?][]) {
@@ -546,13 +616,21 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
     targetJson[name] = { value, met };
     lines.push(`| ${name} | ${value === undefined ? 'n/a' : unit ? `${value.toFixed(0)} ${unit}` : `${value.toFixed(2)}×`} | ${met === undefined ? '–' : met ? 'yes' : 'no'} |`);
   }
+  if (machineBound !== undefined && perRefresh !== undefined) {
+    lines.push(
+      '',
+      `Upper bound for ${WORKERS} workers on this machine: ${cpus().length} cores ÷ ${perRefresh.toFixed(3)} ms of CPU per refresh (server ${one!.cpuMsPerReq!.toFixed(3)} + Postgres ${one!.pgCpuMsPerReq!.toFixed(3)} + load generator ${one!.loadgenCpuMsPerReq!.toFixed(3)}) ` +
+        `= ${Math.round((cpus().length * 1000) / perRefresh).toLocaleString('en-US')} refreshes/s, ${machineBound.toFixed(2)}× the one-process run, even if the workers scaled perfectly.`,
+    );
+  }
   lines.push(
     '',
     'req/s counts successful responses only (2xx; 303 for sign-in). Refresh: every request presents a distinct live token minted beforehand ' +
       '(Keymaster: rows written in bulk in the shape issueTokenSet writes; peer: its own Grant + RefreshToken models). ' +
       `"refresh, 1 process, nothing pinned" and "refresh, ${WORKERS} workers" run with nothing pinned (the processes share both cores with the load generator and Postgres); the workers target compares those two. ` +
       'Server CPU ms/req: user + system CPU time of the server process (all its threads, so argon2 and signing too) over the requests it answered, warm-up included; ' +
-      'on a ceiling row, one core-second over its rate. It includes the kernel work of its loopback sockets, and it is steadier than req/s when the machine is shared.',
+      'on a ceiling row, one core-second over its rate. It includes the kernel work of its loopback sockets, and it is steadier than req/s when the machine is shared. ' +
+      'Postgres CPU ms/req: the same for the local postmaster and its backends (when the bench may read postmaster.pid); load gen CPU ms/req: the load generator\'s own, per request of all its jobs.',
     '',
   );
   const markdown = lines.join('\n');
@@ -566,6 +644,7 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
       ratios: cmp,
       rssPeakBytes: rssPeak,
       targets: targetJson,
+      workersMachineBound: machineBound,
     },
   };
 }
