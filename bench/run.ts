@@ -345,8 +345,9 @@ async function mintRefreshTokens(f: KmFixture, count: number): Promise<string> {
 }
 
 async function startKeymaster(databaseUrl: string, port: number, workers: number, pin = workers === 1): Promise<ChildProcess> {
-  // What `npm start` and the Docker image run: the compiled server (built once per bench run).
-  const cmd = [process.execPath, ...SERVER_ARGS, 'dist/main.js'];
+  // What `npm start` and the Docker image run: the compiled server (built once per bench run), with
+  // the same V8 heap setting.
+  const cmd = [process.execPath, '--max-old-space-size=512', ...SERVER_ARGS, 'dist/main.js'];
   // One worker: core 0, as the issue sets it up. Several workers need several cores: they share both
   // with the load generator, which the note on the table says.
   const child = start(`keymaster x${workers}`, pin ? pinned('0', cmd) : cmd, {
