@@ -41,7 +41,7 @@ export async function registerWebPlugins(app: FastifyInstance, config: Config): 
   // object on every call). Answers that no route makes (404, early errors) get the page headers from
   // sendError.
   const page = securityHeaders(config);
-  const document = documentHeaders(config);
+  const document = documentHeaders(page);
   app.decorate('securityHeaders', page);
   app.addHook('onRoute', (route) => {
     const headers = route.config?.headers === 'document' ? document : page;
@@ -78,10 +78,9 @@ export async function registerWebPlugins(app: FastifyInstance, config: Config): 
  * The headers of a public JSON document (JWKS, discovery): nothing in it runs or renders, so helmet's
  * page set has nothing to protect there, and being cross-origin readable is its purpose (a browser app
  * verifying tokens with jose fetches the JWKS). What stays: nosniff, a CSP that allows nothing and no
- * framing, HSTS on https.
+ * framing, and the page set's HSTS (on https).
  */
-export function documentHeaders(config: Pick<Config, 'secureCookies'>): Record<string, string> {
-  const page = securityHeaders(config);
+export function documentHeaders(page: Readonly<Record<string, string>>): Record<string, string> {
   return {
     'access-control-allow-origin': '*',
     'x-content-type-options': 'nosniff',
