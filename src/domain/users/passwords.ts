@@ -10,10 +10,12 @@ export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeC
 export const MAX_PASSWORD_BYTES = 1024;
 
 /**
- * argon2 runs on the libuv pool (4 threads by default), where jose's RS256 signatures (WebCrypto) run
- * too. Unbounded, a sign-in flood fills every thread with 20-50 ms argon2 jobs and each token refresh
- * waits behind them. Capped at one less than the pool (and at the cores this process may use, more
- * would not add throughput), a signature always finds a free thread. Per process, like the pool.
+ * argon2 runs on the libuv pool (4 threads by default). Unbounded, a sign-in flood fills every thread
+ * with 20-50 ms argon2 jobs, and whatever else needs the pool (DNS lookups, file reads, async crypto)
+ * waits behind them. Capped at one less than the pool, and at the cores this process may use: more
+ * adds no throughput there, and costs some (on one core, 4 verifications at once took 25 ms of CPU
+ * each against 20.5 ms one at a time: their 19 MiB buffers evict each other from the cache). Per
+ * process, like the pool. (RS256 signing no longer uses the pool: node:crypto signs synchronously.)
  */
 const argon2Slots = createLimiter(Math.max(1, Math.min(availableParallelism(), 3)));
 
