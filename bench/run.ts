@@ -146,12 +146,15 @@ function treeCpu(pid: number | undefined): Map<number, number> | undefined {
   const own = cpuSeconds(pid);
   if (own === undefined) return undefined;
   const tree = new Map([[pid, own]]);
-  const kids = spawnSync('pgrep', ['-P', String(pid)]).stdout?.toString().split('\n').filter(Boolean).map(Number) ?? [];
-  for (const k of kids) {
+  for (const k of childPids(pid)) {
     const c = cpuSeconds(k);
     if (c !== undefined) tree.set(k, c);
   }
   return tree;
+}
+
+function childPids(pid: number): number[] {
+  return spawnSync('pgrep', ['-P', String(pid)]).stdout?.toString().split('\n').filter(Boolean).map(Number) ?? [];
 }
 
 /** CPU seconds used between two treeCpu readings by the processes alive at the second (new ones in full). */
@@ -194,11 +197,11 @@ async function load(jobs: LoadJob[], server?: ChildProcess): Promise<Measured[]>
   const results = JSON.parse(out.trim().split('\n').pop()!) as LoadResult[];
   const served = results.reduce((n, r) => n + r.ok + r.warmupOk, 0);
   // With several jobs at once the CPU is shared among them: the figure is per request of any kind.
-  const per = (ms: number | undefined) => (ms !== undefined && served > 0 ? ms / served : undefined);
-  const seconds = (s: number | undefined) => (s === undefined ? undefined : s * 1000);
-  const cpuMsPerReq = per(seconds(cpuBetween(cpu0, cpu1)));
-  const pgCpuMsPerReq = per(seconds(cpuBetween(pg0, pg1)));
-  const loadgenCpuMsPerReq = per(results[0]?.loadgenCpuMs);
+  const perRequest = (ms: number | undefined) => (ms !== undefined && served > 0 ? ms / served : undefined);
+  const toMs = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds * 1000);
+  const cpuMsPerReq = perRequest(toMs(cpuBetween(cpu0, cpu1)));
+  const pgCpuMsPerReq = perRequest(toMs(cpuBetween(pg0, pg1)));
+  const loadgenCpuMsPerReq = perRequest(results[0]?.loadgenCpuMs);
   return results.map((r) => ({
     ...r,
     ...(cpuMsPerReq !== undefined && { cpuMsPerReq }),
@@ -224,13 +227,6 @@ function ports(): { km: number; peer: number; fastify: number } {
 
 // ---------- Postgres placement ----------
 
-/**
- * Keymaster's Postgres runs beside the load generator on core 1 for the run (the server under test
- * has core 0 to itself, as the peer does; a database is another machine in production). Unpinned,
- * the scheduler wakes Postgres backends on the waker's core, and a third of core 0 went to them.
- * Needs a local cluster whose postmaster.pid we can read (superuser) and taskset rights on it (root
- * or its owner); otherwise Postgres stays unpinned and the table says so. The old mask is restored.
- */
 /** The local postmaster's pid, if this session may read postmaster.pid (superuser on a local cluster). */
 async function findPostmaster(admin: pg.Client): Promise<number | undefined> {
   try {
@@ -242,14 +238,18 @@ async function findPostmaster(admin: pg.Client): Promise<number | undefined> {
   }
 }
 
-async function pinPostgres(admin: pg.Client): Promise<{ restore(): void } | undefined> {
-  if (!HAS_TASKSET || env.BENCH_PIN_POSTGRES === '0') return undefined;
+/**
+ * Keymaster's Postgres runs beside the load generator on core 1 for the run (the server under test
+ * has core 0 to itself, as the peer does; a database is another machine in production). Unpinned,
+ * the scheduler wakes Postgres backends on the waker's core, and a third of core 0 went to them.
+ * Needs the local postmaster's pid (findPostmaster) and taskset rights on it (root or its owner);
+ * otherwise Postgres stays unpinned and the table says so. The old mask is restored.
+ */
+function pinPostgres(pid: number | undefined): { restore(): void } | undefined {
+  if (pid === undefined || !HAS_TASKSET || env.BENCH_PIN_POSTGRES === '0') return undefined;
   try {
-    const pidFile = (await admin.query<{ f: string }>(`select pg_read_file('postmaster.pid') as f`)).rows[0]!.f;
-    const pid = Number(pidFile.split('\n')[0]);
-    if (!Number.isInteger(pid) || pid <= 0) return undefined;
     const before = /: ([0-9a-f,x-]+)\s*$/.exec(spawnSync('taskset', ['-p', String(pid)]).stdout.toString())?.[1];
-    const all = () => [pid, ...spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean).map(Number)];
+    const all = () => [pid, ...childPids(pid)];
     for (const p of all()) if (spawnSync('taskset', ['-a', '-p', '-c', '1', String(p)]).status !== 0) throw new Error(`taskset ${p} failed`);
     log(`Postgres (postmaster ${pid} and its children) pinned to core 1 for the run`);
     let restored = false;
@@ -411,7 +411,7 @@ async function main() {
   await admin.connect();
   await admin.query(`create database ${dbName}`);
   postmasterPid = await findPostmaster(admin);
-  const pgPin = await pinPostgres(admin);
+  const pgPin = pinPostgres(postmasterPid);
   postgresPinned = pgPin !== undefined;
   const dbUrl = new URL(PG_ADMIN);
   dbUrl.pathname = `/${dbName}`;
@@ -609,7 +609,8 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
   // all of them spend per refresh, measured in the one-process unpinned run.
   const one = find('keymaster', 'refresh, 1 process, nothing pinned')?.result;
   const perRefresh = one?.cpuMsPerReq !== undefined && one.pgCpuMsPerReq !== undefined && one.loadgenCpuMsPerReq !== undefined ? one.cpuMsPerReq + one.pgCpuMsPerReq + one.loadgenCpuMsPerReq : undefined;
-  const machineBound = perRefresh && oneUnpinned ? (cpus().length * 1000) / perRefresh / oneUnpinned : undefined;
+  const boundRps = perRefresh ? (cpus().length * 1000) / perRefresh : undefined;
+  const machineBound = boundRps && oneUnpinned ? boundRps / oneUnpinned : undefined;
   lines.push('', '| target | measured | met |', '|---|---:|:---:|');
   const targetJson: Record<string, { value: number | undefined; met: boolean | undefined }> = {};
   for (const [name, value, bound, dir, unit] of targets as unknown as [string, number | undefined, number, string?, string?][]) {
@@ -617,11 +618,11 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
     targetJson[name] = { value, met };
     lines.push(`| ${name} | ${value === undefined ? 'n/a' : unit ? `${value.toFixed(0)} ${unit}` : `${value.toFixed(2)}×`} | ${met === undefined ? '–' : met ? 'yes' : 'no'} |`);
   }
-  if (machineBound !== undefined && perRefresh !== undefined) {
+  if (machineBound !== undefined && boundRps !== undefined && perRefresh !== undefined) {
     lines.push(
       '',
       `Upper bound for ${WORKERS} workers on this machine: ${cpus().length} cores ÷ ${perRefresh.toFixed(3)} ms of CPU per refresh (server ${one!.cpuMsPerReq!.toFixed(3)} + Postgres ${one!.pgCpuMsPerReq!.toFixed(3)} + load generator ${one!.loadgenCpuMsPerReq!.toFixed(3)}) ` +
-        `= ${Math.round((cpus().length * 1000) / perRefresh).toLocaleString('en-US')} refreshes/s, ${machineBound.toFixed(2)}× the one-process run, even if the workers scaled perfectly.`,
+        `= ${Math.round(boundRps).toLocaleString('en-US')} refreshes/s, ${machineBound.toFixed(2)}× the one-process run, even if the workers scaled perfectly.`,
     );
   }
   lines.push(

@@ -29,7 +29,7 @@ describe.runIf(onPostgres())('prepared statements', () => {
       const now = new Date();
       const successor = { jti: crypto.randomUUID(), tokenHash: sha256(randomToken(32)), expiresAt: new Date(now.getTime() + 86_400_000), userAgent: null, ip: null, reuseUntil: null };
       const rotated = await rotateInOneStatement(handle.db, { tokenHash: sha256(first.refresh_token), appId: app.appId, now }, successor);
-      const statements = await sql<{ name: string }>`select name from pg_prepared_statements where statement like '%with spent as%'`.execute(handle.db);
+      const statements = await sql<{ name: string }>`select name from pg_prepared_statements where statement like '%update refresh_tokens%'`.execute(handle.db);
       return { rotated, names: statements.rows.map((r) => r.name), user };
     } finally {
       await handle.close();

@@ -65,12 +65,6 @@ export interface Rotated {
   claims: { email: string; name: string | null; roles: string[] };
 }
 
-/**
- * Rotation in ONE statement (atomic without BEGIN/COMMIT): spends the live token of `appId` whose
- * user is enabled — the conditional UPDATE decides the race exactly as spendRefreshToken does — and
- * inserts its successor, which copies the family's columns from the spent row and the user's current
- * claims from users. Returns those claims, or nothing when nothing was spent (the caller classifies).
- */
 export interface RotationSpend {
   tokenHash: string;
   appId: string;
@@ -86,37 +80,15 @@ export interface RotationSuccessor {
   reuseUntil: Date | null;
 }
 
+/**
+ * Rotation in ONE statement (atomic without BEGIN/COMMIT): spends the live token of `appId` whose
+ * user is enabled — the conditional UPDATE decides the race exactly as spendRefreshToken does — and
+ * inserts its successor, which copies the family's columns from the spent row and the user's current
+ * claims from users. Returns those claims, or nothing when nothing was spent (the caller classifies).
+ */
 export async function rotateInOneStatement(db: Db, spend: RotationSpend, successor: RotationSuccessor): Promise<Rotated | undefined> {
-  const params = [
-    spend.now.toISOString(), successor.jti, spend.tokenHash, spend.appId, successor.tokenHash,
-    successor.expiresAt.toISOString(), successor.userAgent, successor.ip, successor.reuseUntil?.toISOString() ?? null,
-  ];
-  const res = await db.executeQuery<Rotated>(CompiledQuery.raw(ROTATE_SQL, params));
-  return res.rows[0];
+  return (await rotateManyInOneStatement(db, [{ spend, successor }])).get(successor.jti);
 }
-
-// Static text with positional parameters (CompiledQuery.raw): a Kysely builder or sql`` template is
-// compiled again on every call, ~30-70 us on the hottest path. Prepared: Postgres plans it once per
-// connection.
-const ROTATE_SQL = prepared(`
-  with spent as (
-    update refresh_tokens t
-       set rotated_at = $1::timestamptz, last_used_at = $1::timestamptz, successor_jti = $2::uuid
-      from users u
-     where t.token_hash = $3 and t.app_id = $4::uuid
-       and t.rotated_at is null and t.revoked_at is null and t.expires_at > $1::timestamptz
-       and u.id = t.user_id and u.disabled_at is null
-    returning t.jti, t.family_id, t.app_id, t.user_id, t.session_id, t.scope, t.auth_time,
-              jsonb_build_object('email', u.email, 'name', u.name, 'roles', u.roles) as claims
-  )
-  insert into refresh_tokens
-    (jti, token_hash, family_id, parent_jti, app_id, user_id, session_id, scope, claims, auth_time,
-     created_at, expires_at, user_agent, ip, reuse_until)
-  select $2::uuid, $5::text, spent.family_id, spent.jti, spent.app_id, spent.user_id, spent.session_id,
-         spent.scope, spent.claims, spent.auth_time, $1::timestamptz, $6::timestamptz, $7::text, $8::text,
-         $9::timestamptz
-    from spent
-  returning user_id, scope, claims`);
 
 /**
  * rotateInOneStatement for several presented tokens at once (distinct hashes), in ONE statement and
@@ -138,15 +110,17 @@ export async function rotateManyInOneStatement(db: Db, items: { spend: RotationS
       reuse_until: successor.reuseUntil?.toISOString() ?? null,
     })),
   );
-  const res = await db.executeQuery<Rotated & { jti: string }>(CompiledQuery.raw(ROTATE_MANY_SQL, [input]));
+  const res = await db.executeQuery<Rotated & { jti: string }>(CompiledQuery.raw(ROTATE_SQL, [input]));
   return new Map(res.rows.map(({ jti, ...rotated }) => [jti, rotated]));
 }
 
+// Static text (CompiledQuery.raw): a Kysely builder or sql`` template is compiled again on every call,
+// ~30-70 us on the hottest path. Prepared: Postgres plans it once per connection.
 // The plan is fixed by the text, whatever the statistics: each input row finds its token through the
 // unique token_hash index (a LATERAL lookup with LIMIT 1 is not flattened into a join the planner
 // could reorder, e.g. from users through user_id, which the generic plan chose for a user with many
 // tokens: 30 ms a statement), then the UPDATE touches those rows by primary key.
-const ROTATE_MANY_SQL = prepared(`
+const ROTATE_SQL = prepared(`
   with input as (
     select * from jsonb_to_recordset($1::jsonb) as i(
       now timestamptz, successor_jti uuid, token_hash text, app_id uuid, successor_hash text,

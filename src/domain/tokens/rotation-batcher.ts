@@ -7,9 +7,9 @@
 // conditional UPDATE inside the statement, and a token that is not live gets no row and goes on to
 // the classifying transaction (reuse grace, replay, revoked...) as before. A token presented twice in
 // one turn waits for the next turn, so its second presentation is classified after the first commits,
-// as if it had come later. A rotation alone in its turn runs the single-token statement. If a batch
-// fails (a deadlock between two processes' batches holding the same two tokens, say), each of its
-// rotations runs alone, so one cannot fail another.
+// as if it had come later. If a batch fails (a deadlock between two processes' batches holding the
+// same two tokens, say), each of its rotations runs alone, so one cannot fail another (a batch of one
+// is not retried).
 import type { Db } from '../../storage/db.js';
 import { rotateInOneStatement, rotateManyInOneStatement, type Rotated, type RotationSpend, type RotationSuccessor } from './refresh-token-store.js';
 

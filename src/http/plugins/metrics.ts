@@ -5,6 +5,7 @@
 // key. Answers that no route makes (404) are recorded as route "unmatched".
 import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify';
 import type { HttpRouteSeries, Metrics } from '../../lib/metrics.js';
+import { hookList } from './route-hooks.js';
 
 export function registerMetricsHook(app: FastifyInstance, metrics: Metrics): { recordUnmatched(req: FastifyRequest, reply: FastifyReply): void } {
   app.addHook('onRoute', (route) => {
@@ -17,7 +18,7 @@ export function registerMetricsHook(app: FastifyInstance, metrics: Metrics): { r
       series.record(reply.statusCode, reply.elapsedTime / 1000);
       done();
     };
-    route.onResponse = [...(route.onResponse === undefined ? [] : Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse]), hook];
+    route.onResponse = [...hookList(route.onResponse), hook];
   });
   return {
     /** Called by the not-found handler: records the answer once it is sent. */

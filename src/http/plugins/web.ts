@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config.js';
 import { contentTypeError } from './guards.js';
+import { hookList } from './route-hooks.js';
 
 export const VIEWS_DIR = fileURLToPath(new URL('../../../views/', import.meta.url));
 
@@ -55,7 +56,7 @@ export async function registerWebPlugins(app: FastifyInstance, config: Config): 
           reply.headers(headers);
           done();
         };
-    route.onRequest = [hook, ...(route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest])];
+    route.onRequest = [hook, ...hookList(route.onRequest)];
   });
   // reply.locals is unused; decorated here so that @fastify/view does not add an onRequest hook that
   // gives every request an empty object.
