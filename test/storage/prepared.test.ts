@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { issueTokenSet } from '../../src/domain/tokens/refresh-tokens.js';
-import { rotateInOneStatement } from '../../src/domain/tokens/refresh-token-store.js';
+import { rotateInOneStatement, ROTATE_SQL } from '../../src/domain/tokens/refresh-token-store.js';
 import { randomToken, sha256 } from '../../src/lib/crypto.js';
 import { openPostgres } from '../../src/storage/db.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
@@ -50,4 +50,27 @@ describe.runIf(onPostgres())('prepared statements', () => {
     expect(rotated).toMatchObject({ user_id: user.id });
     expect(names).toEqual([]);
   });
+
+  it('the rotation plan finds tokens by index even with stale statistics (a bulk insert after ANALYZE)', async () => {
+    const { app } = await makeApp(ctx.deps);
+    const { user } = await makeUser(ctx.deps);
+    const handle = openPostgres(ctx.database.url!, 1, false);
+    try {
+      await sql`analyze refresh_tokens`.execute(handle.db);
+      await sql`insert into refresh_tokens (token_hash, family_id, app_id, user_id, claims, expires_at)
+                select md5(g::text) || md5((g + 1)::text), gen_random_uuid(), ${app.appId}::uuid, ${user.id}::uuid, '{}', now() + interval '1 day'
+                  from generate_series(1, 20000) g`.execute(handle.db);
+      await sql`set plan_cache_mode = force_generic_plan`.execute(handle.db);
+      await sql.raw(`prepare rotate_plan(jsonb) as ${ROTATE_SQL}`).execute(handle.db);
+      const input = JSON.stringify([{ now: new Date().toISOString(), successor_jti: crypto.randomUUID(), token_hash: 'x', app_id: app.appId, successor_hash: 'y', expires_at: new Date().toISOString(), user_agent: null, ip: null, reuse_until: null }]);
+      // EXPLAIN EXECUTE takes no bind parameters: the (quote-free) input goes in as a literal.
+      const plan = await sql.raw<{ 'QUERY PLAN': string }>(`explain execute rotate_plan('${input}'::jsonb)`).execute(handle.db);
+      const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(text).toContain('refresh_tokens_token_hash_key');
+      expect(text).not.toMatch(/Seq Scan on refresh_tokens/);
+    } finally {
+      await handle.close();
+    }
+  });
 });
+
