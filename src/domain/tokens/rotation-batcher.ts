@@ -6,10 +6,10 @@
 // Nothing about the decision moves into this process: each presented token is still spent by its own
 // conditional UPDATE inside the statement, and a token that is not live gets no row and goes on to
 // the classifying transaction (reuse grace, replay, revoked...) as before. A token presented twice in
-// one turn waits for the next turn, so its second presentation is classified after the first commits,
-// as if it had come later. If a batch fails (a deadlock between two processes' batches holding the
-// same two tokens, say), each of its rotations runs alone, so one cannot fail another (a batch of one
-// is not retried).
+// one turn goes out again once the statement with its first presentation is done, so the second is
+// classified after the first commits, as if it had come later. If a batch fails (a deadlock between
+// two processes' batches holding the same two tokens, say), each of its rotations runs alone, so one
+// cannot fail another (a batch of one is not retried).
 import type { Db } from '../../storage/db.js';
 import { rotateInOneStatement, rotateManyInOneStatement, type Rotated, type RotationSpend, type RotationSuccessor } from './refresh-token-store.js';
 
@@ -49,21 +49,30 @@ export class RotationBatcher {
     const queue = this.#queue;
     this.#queue = [];
     const hashes = new Set<string>();
+    const later: Pending[] = [];
+    const runs: Promise<void>[] = [];
     let batch: Pending[] = [];
     for (const p of queue) {
       if (hashes.has(p.spend.tokenHash)) {
-        this.#queue.push(p);
+        later.push(p);
         continue;
       }
       hashes.add(p.spend.tokenHash);
       batch.push(p);
       if (batch.length === MAX_ROTATION_BATCH) {
-        void this.#run(batch);
+        runs.push(this.#run(batch));
         batch = [];
       }
     }
-    if (batch.length) void this.#run(batch);
-    if (this.#queue.length) this.#schedule();
+    if (batch.length) runs.push(this.#run(batch));
+    // A token presented again in this turn goes out once its first presentation's statement is done
+    // (#run never rejects), so the second is decided after the first commits.
+    if (later.length) {
+      void Promise.all(runs).then(() => {
+        this.#queue.push(...later);
+        this.#schedule();
+      });
+    }
   }
 
   async #run(batch: Pending[]): Promise<void> {
