@@ -17,26 +17,44 @@ await a.query(`create database ${name}`);
 const url = new URL(admin);
 url.pathname = `/${name}`;
 try {
-  const config = loadConfig({ DATABASE_URL: url.toString(), KEYMASTER_SECRET: 'micro-secret-0123456789abcdef0123456789abcdef', LOG_LEVEL: 'warn' });
+  const config = loadConfig({
+    DATABASE_URL: url.toString(),
+    KEYMASTER_SECRET: 'micro-secret-0123456789abcdef0123456789abcdef',
+    LOG_LEVEL: 'warn',
+  });
   const deps = await createDeps(config);
   const { app } = await createApp(deps, { name: 'Micro', redirectUris: ['https://x.example/cb'] });
-  const user = await createUser(deps, { email: `m-${randomUUID()}@example.com`, password: 'Micro-Password-9!', name: 'M', roles: ['user'], verified: true });
+  const user = await createUser(deps, {
+    email: `m-${randomUUID()}@example.com`,
+    password: 'Micro-Password-9!',
+    name: 'M',
+    roles: ['user'],
+    verified: true,
+  });
   const N = Number(process.env.MICRO_N ?? 2000);
   const C = 16;
   async function measure(label: string, n: number, fn: (i: number) => Promise<unknown>) {
     let next = 0;
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: C }, async () => { while (next < n) await fn(next++); }));
+    await Promise.all(
+      Array.from({ length: C }, async () => {
+        while (next < n) await fn(next++);
+      }),
+    );
     const c = process.cpuUsage(c0);
-    console.log(`${label.padEnd(28)} cpu ${((c.user + c.system) / n).toFixed(0).padStart(5)} µs/call (user ${(c.user / n).toFixed(0)}, sys ${(c.system / n).toFixed(0)}), wall ${(((performance.now() - t0) * 1000) / n).toFixed(0)} µs/call`);
+    console.log(
+      `${label.padEnd(28)} cpu ${((c.user + c.system) / n).toFixed(0).padStart(5)} µs/call (user ${(c.user / n).toFixed(0)}, sys ${(c.system / n).toFixed(0)}), wall ${(((performance.now() - t0) * 1000) / n).toFixed(0)} µs/call`,
+    );
   }
   if (process.env.MICRO_SIGNIN) {
     const { authenticatePassword } = await import('../src/domain/users/users.js');
     const { verifyPassword } = await import('../src/domain/users/passwords.js');
     const row = await deps.db.selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow();
     await measure('verifyPassword', 100, () => verifyPassword(row.password_hash, 'Micro-Password-9!'));
-    await measure('authenticatePassword', 100, () => authenticatePassword(deps, { email: user.email, password: 'Micro-Password-9!', appId: app.appId }, { ip: '127.0.0.1' }));
+    await measure('authenticatePassword', 100, () =>
+      authenticatePassword(deps, { email: user.email, password: 'Micro-Password-9!', appId: app.appId }, { ip: '127.0.0.1' }),
+    );
     await measure('verifyPassword', 100, () => verifyPassword(row.password_hash, 'Micro-Password-9!'));
   }
   const tokens: string[] = [];

@@ -80,7 +80,15 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
   scopes: ['openid', 'offline_access', 'api'],
   findAccount: async (_ctx: unknown, sub: string) => ({ accountId: sub, claims: async () => ({ sub }) }),
   rotateRefreshToken: true,
-  ttl: { AccessToken: 900, ClientCredentials: 900, Grant: 14 * 86_400, RefreshToken: 14 * 86_400, Session: 86_400, Interaction: 3_600, IdToken: 3_600 },
+  ttl: {
+    AccessToken: 900,
+    ClientCredentials: 900,
+    Grant: 14 * 86_400,
+    RefreshToken: 14 * 86_400,
+    Session: 86_400,
+    Interaction: 3_600,
+    IdToken: 3_600,
+  },
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
@@ -88,7 +96,13 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
       enabled: true,
       defaultResource: () => RESOURCE,
       useGrantedResource: () => true,
-      getResourceServerInfo: () => ({ scope: 'api', audience: RESOURCE, accessTokenTTL: 900, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }),
+      getResourceServerInfo: () => ({
+        scope: 'api',
+        audience: RESOURCE,
+        accessTokenTTL: 900,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: 'RS256' } },
+      }),
     },
   },
 });
@@ -104,7 +118,15 @@ for (let i = 0; i < count; i++) {
   grant.addOIDCScope('offline_access');
   grant.addResourceScope(RESOURCE, 'api');
   const grantId = await grant.save();
-  const rt = new provider.RefreshToken({ accountId, client, grantId, gty: 'authorization_code', scope: 'offline_access api', resource: RESOURCE, authTime: Math.floor(Date.now() / 1000) });
+  const rt = new provider.RefreshToken({
+    accountId,
+    client,
+    grantId,
+    gty: 'authorization_code',
+    scope: 'offline_access api',
+    resource: RESOURCE,
+    authTime: Math.floor(Date.now() / 1000),
+  });
   tokens.push(await rt.save());
 }
 if (outFile) writeFileSync(outFile, JSON.stringify(tokens));

@@ -154,7 +154,13 @@ function treeCpu(pid: number | undefined): Map<number, number> | undefined {
 }
 
 function childPids(pid: number): number[] {
-  return spawnSync('pgrep', ['-P', String(pid)]).stdout?.toString().split('\n').filter(Boolean).map(Number) ?? [];
+  return (
+    spawnSync('pgrep', ['-P', String(pid)])
+      .stdout?.toString()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number) ?? []
+  );
 }
 
 /** CPU seconds used between two treeCpu readings by the processes alive at the second (new ones in full). */
@@ -250,7 +256,8 @@ function pinPostgres(pid: number | undefined): { restore(): void } | undefined {
   try {
     const before = /: ([0-9a-f,x-]+)\s*$/.exec(spawnSync('taskset', ['-p', String(pid)]).stdout.toString())?.[1];
     const all = () => [pid, ...childPids(pid)];
-    for (const p of all()) if (spawnSync('taskset', ['-a', '-p', '-c', '1', String(p)]).status !== 0) throw new Error(`taskset ${p} failed`);
+    for (const p of all())
+      if (spawnSync('taskset', ['-a', '-p', '-c', '1', String(p)]).status !== 0) throw new Error(`taskset ${p} failed`);
     log(`Postgres (postmaster ${pid} and its children) pinned to core 1 for the run`);
     let restored = false;
     return {
@@ -270,7 +277,10 @@ let postgresPinned = false;
 // ---------- ceilings ----------
 
 async function ceiling(mode: 'sign' | 'argon2'): Promise<number> {
-  const child = start(`ceiling-${mode}`, pinned('0', [...NODE, join(ROOT, 'bench/ceilings.ts'), mode, String(Math.max(2, Math.min(DURATION, 5)))]));
+  const child = start(
+    `ceiling-${mode}`,
+    pinned('0', [...NODE, join(ROOT, 'bench/ceilings.ts'), mode, String(Math.max(2, Math.min(DURATION, 5)))]),
+  );
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise((r) => child.once('exit', r));
@@ -301,7 +311,11 @@ interface KmFixture {
 async function fixture(databaseUrl: string): Promise<KmFixture> {
   const config = loadConfig({ DATABASE_URL: databaseUrl, KEYMASTER_SECRET: SECRET, LOG_LEVEL: 'warn', DATABASE_POOL_MAX: '4' });
   const deps = await createDeps(config, { migrate: false });
-  const { app, clientSecret } = await createApp(deps, { name: 'Bench App', redirectUris: [REDIRECT], grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'] });
+  const { app, clientSecret } = await createApp(deps, {
+    name: 'Bench App',
+    redirectUris: [REDIRECT],
+    grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
+  });
   const email = `bench-${randomUUID().slice(0, 8)}@example.com`;
   await createUser(deps, { email, password: PASSWORD, name: 'Bench User', roles: ['user'], verified: true });
   return { appId: app.appId, clientSecret, email, deps };
@@ -372,13 +386,17 @@ async function signInForm(base: string, f: KmFixture): Promise<{ body: string; c
   const html = await res.text();
   const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
   if (!csrf) throw new Error(`no CSRF token on /login (${res.status})`);
-  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   const body = new URLSearchParams({ _csrf: csrf, app_id: f.appId, redirect_uri: REDIRECT, email: f.email, password: PASSWORD }).toString();
   return { body, cookie };
 }
 
 const FORM = 'application/x-www-form-urlencoded';
-const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+const basic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 /** Whether POST /token answers client_credentials (issue 3); a 404 means the endpoint is not there yet. */
 async function probeClientCredentials(base: string, id: string, secret: string): Promise<string | null> {
@@ -423,7 +441,9 @@ async function main() {
   log('building dist/ (npm run build)');
   const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
   if (build.status !== 0) throw new Error('npm run build failed');
-  log(`duration ${DURATION}s, warm-up ${WARMUP}s, ${CONNECTIONS} connections, taskset ${HAS_TASKSET ? 'yes' : 'no'}, load ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+  log(
+    `duration ${DURATION}s, warm-up ${WARMUP}s, ${CONNECTIONS} connections, taskset ${HAS_TASKSET ? 'yes' : 'no'}, load ${load0.map((l) => l.toFixed(2)).join(' ')}`,
+  );
   try {
     // Ceilings
     if (ONLY.has('ceilings')) {
@@ -451,7 +471,10 @@ async function main() {
       }
       if (CASES.has('refresh')) {
         const refreshFile = await mintRefreshTokens(fx, tokensPerJob);
-        const [refresh] = await load([job('refresh', base, { method: 'POST', path: '/token/refresh', headers: jsonHeaders, bodiesFile: refreshFile })], km);
+        const [refresh] = await load(
+          [job('refresh', base, { method: 'POST', path: '/token/refresh', headers: jsonHeaders, bodiesFile: refreshFile })],
+          km,
+        );
         rows.push({ group: 'keymaster', name: 'refresh (rotation, durable)', result: refresh! });
       }
       const ccMissing = CASES.has('cc') ? await probeClientCredentials(base, fx.appId, fx.clientSecret) : 'skipped';
@@ -459,13 +482,26 @@ async function main() {
         /* not selected */
       } else if (ccMissing) rows.push({ group: 'keymaster', name: 'client credentials', note: ccMissing });
       else {
-        const [cc] = await load([
-          job('client credentials', base, { method: 'POST', path: '/token', headers: { 'content-type': FORM, authorization: basic(fx.appId, fx.clientSecret) }, body: 'grant_type=client_credentials' }),
-        ], km);
+        const [cc] = await load(
+          [
+            job('client credentials', base, {
+              method: 'POST',
+              path: '/token',
+              headers: { 'content-type': FORM, authorization: basic(fx.appId, fx.clientSecret) },
+              body: 'grant_type=client_credentials',
+            }),
+          ],
+          km,
+        );
         rows.push({ group: 'keymaster', name: 'client credentials', result: cc! });
       }
       const signIn = await signInForm(base, fx);
-      const loginJob = job('sign-in', base, { method: 'POST', path: '/login', headers: { 'content-type': FORM, cookie: signIn.cookie }, body: signIn.body });
+      const loginJob = job('sign-in', base, {
+        method: 'POST',
+        path: '/login',
+        headers: { 'content-type': FORM, cookie: signIn.cookie },
+        body: signIn.body,
+      });
       if (CASES.has('signin')) {
         const [login] = await load([loginJob], km);
         rows.push({ group: 'keymaster', name: 'password sign-in (POST /login)', result: login! });
@@ -492,12 +528,18 @@ async function main() {
       km = await startKeymaster(databaseUrl, p.km, 1, false);
       fx ??= await fixture(databaseUrl);
       const oneFile = await mintRefreshTokens(fx, tokensPerJob);
-      const [oneRefresh] = await load([job('refresh x1 unpinned', base, { method: 'POST', path: '/token/refresh', headers: jsonHeaders, bodiesFile: oneFile })], km);
+      const [oneRefresh] = await load(
+        [job('refresh x1 unpinned', base, { method: 'POST', path: '/token/refresh', headers: jsonHeaders, bodiesFile: oneFile })],
+        km,
+      );
       rows.push({ group: 'keymaster', name: 'refresh, 1 process, nothing pinned', result: oneRefresh! });
       await stop(km);
       km = await startKeymaster(databaseUrl, p.km, WORKERS);
       const wFile = await mintRefreshTokens(fx, tokensPerJob * 2);
-      const [wRefresh] = await load([job(`refresh x${WORKERS}`, base, { method: 'POST', path: '/token/refresh', headers: jsonHeaders, bodiesFile: wFile })], km);
+      const [wRefresh] = await load(
+        [job(`refresh x${WORKERS}`, base, { method: 'POST', path: '/token/refresh', headers: jsonHeaders, bodiesFile: wFile })],
+        km,
+      );
       rows.push({ group: 'keymaster', name: `refresh, ${WORKERS} workers`, result: wRefresh! });
       await stop(km);
     }
@@ -512,10 +554,26 @@ async function main() {
       const peerBase = `http://127.0.0.1:${p.peer}`;
       const peerAuth = { 'content-type': FORM, authorization: basic(PEER_CLIENT.id, PEER_CLIENT.secret) };
       const peerBodiesFile = join(TMP, 'peer-bodies.json');
-      writeFileSync(peerBodiesFile, JSON.stringify((JSON.parse(readFileSync(peerFile, 'utf8')) as string[]).map((t) => `grant_type=refresh_token&refresh_token=${t}`)));
+      writeFileSync(
+        peerBodiesFile,
+        JSON.stringify((JSON.parse(readFileSync(peerFile, 'utf8')) as string[]).map((t) => `grant_type=refresh_token&refresh_token=${t}`)),
+      );
       const [pJwks] = await load([job('peer jwks', peerBase, { path: '/jwks' })], peer);
-      const [pRefresh] = await load([job('peer refresh', peerBase, { method: 'POST', path: '/token', headers: peerAuth, bodiesFile: peerBodiesFile })], peer);
-      const [pCc] = await load([job('peer client credentials', peerBase, { method: 'POST', path: '/token', headers: peerAuth, body: 'grant_type=client_credentials&scope=api' })], peer);
+      const [pRefresh] = await load(
+        [job('peer refresh', peerBase, { method: 'POST', path: '/token', headers: peerAuth, bodiesFile: peerBodiesFile })],
+        peer,
+      );
+      const [pCc] = await load(
+        [
+          job('peer client credentials', peerBase, {
+            method: 'POST',
+            path: '/token',
+            headers: peerAuth,
+            body: 'grant_type=client_credentials&scope=api',
+          }),
+        ],
+        peer,
+      );
       await stop(peer);
       rows.push({ group: 'peer', name: 'JWKS GET', result: pJwks! });
       rows.push({ group: 'peer', name: 'refresh (rotation, in memory)', result: pRefresh! });
@@ -550,14 +608,34 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
   const km1Refresh = rps(find('keymaster', 'refresh (rotation'));
   const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? a / b : undefined);
   const cmp: Record<string, { peer?: number; ceiling?: number; ceilingName?: string }> = {
-    'JWKS GET': { peer: ratio(rps(find('keymaster', 'JWKS')), peer.jwks), ceiling: ratio(rps(find('keymaster', 'JWKS')), bare), ceilingName: 'bare Fastify' },
+    'JWKS GET': {
+      peer: ratio(rps(find('keymaster', 'JWKS')), peer.jwks),
+      ceiling: ratio(rps(find('keymaster', 'JWKS')), bare),
+      ceilingName: 'bare Fastify',
+    },
     'refresh (rotation, durable)': { peer: ratio(km1Refresh, peer.refresh), ceiling: ratio(km1Refresh, signs), ceilingName: 'RS256' },
-    'client credentials': { peer: ratio(rps(find('keymaster', 'client credentials')), peer.cc), ceiling: ratio(rps(find('keymaster', 'client credentials')), signs), ceilingName: 'RS256' },
+    'client credentials': {
+      peer: ratio(rps(find('keymaster', 'client credentials')), peer.cc),
+      ceiling: ratio(rps(find('keymaster', 'client credentials')), signs),
+      ceilingName: 'RS256',
+    },
     'password sign-in (POST /login)': { ceiling: ratio(rps(find('keymaster', 'password sign-in')), argon), ceilingName: 'argon2id' },
     'sign-in flood (alongside)': { ceiling: ratio(rps(find('keymaster', 'sign-in flood')), argon), ceilingName: 'argon2id' },
-    'refresh during sign-in flood': { peer: ratio(rps(find('keymaster', 'refresh during')), peer.refresh), ceiling: ratio(rps(find('keymaster', 'refresh during')), signs), ceilingName: 'RS256' },
-    'refresh, 1 process, nothing pinned': { peer: ratio(rps(find('keymaster', 'refresh, 1 process')), peer.refresh), ceiling: ratio(rps(find('keymaster', 'refresh, 1 process')), signs), ceilingName: 'RS256' },
-    [`refresh, ${WORKERS} workers`]: { peer: ratio(rps(find('keymaster', `refresh, ${WORKERS}`)), peer.refresh), ceiling: ratio(rps(find('keymaster', `refresh, ${WORKERS}`)), signs), ceilingName: 'RS256' },
+    'refresh during sign-in flood': {
+      peer: ratio(rps(find('keymaster', 'refresh during')), peer.refresh),
+      ceiling: ratio(rps(find('keymaster', 'refresh during')), signs),
+      ceilingName: 'RS256',
+    },
+    'refresh, 1 process, nothing pinned': {
+      peer: ratio(rps(find('keymaster', 'refresh, 1 process')), peer.refresh),
+      ceiling: ratio(rps(find('keymaster', 'refresh, 1 process')), signs),
+      ceilingName: 'RS256',
+    },
+    [`refresh, ${WORKERS} workers`]: {
+      peer: ratio(rps(find('keymaster', `refresh, ${WORKERS}`)), peer.refresh),
+      ceiling: ratio(rps(find('keymaster', `refresh, ${WORKERS}`)), signs),
+      ceilingName: 'RS256',
+    },
     'refresh (rotation, in memory)': { ceiling: ratio(peer.refresh, signs), ceilingName: 'RS256' },
     'client credentials (JWT)': { ceiling: ratio(peer.cc, signs), ceilingName: 'RS256' },
   };
@@ -584,7 +662,9 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
     if (r.note) {
       lines.push(`| ${label} | ${r.name} | ${r.note} | | | | | | | | |`);
     } else if (res) {
-      lines.push(`| ${label} | ${r.name} | ${f0(res.okRps)} | ${ms(res.p50)} | ${ms(res.p99)} | ${res.failed + res.errors + res.timeouts} | ${c3(res.cpuMsPerReq)} | ${c3(res.pgCpuMsPerReq)} | ${c3(res.loadgenCpuMsPerReq)} | ${fx(c?.peer)} | ${c?.ceiling !== undefined ? `${fx(c.ceiling)} ${c.ceilingName}` : ''} |`);
+      lines.push(
+        `| ${label} | ${r.name} | ${f0(res.okRps)} | ${ms(res.p50)} | ${ms(res.p99)} | ${res.failed + res.errors + res.timeouts} | ${c3(res.cpuMsPerReq)} | ${c3(res.pgCpuMsPerReq)} | ${c3(res.loadgenCpuMsPerReq)} | ${fx(c?.peer)} | ${c?.ceiling !== undefined ? `${fx(c.ceiling)} ${c.ceilingName}` : ''} |`,
+      );
     } else {
       // A ceiling's CPU per operation is one core's second over its rate.
       lines.push(`| ${label} | ${r.name} | ${f0(r.value)} | | | | ${r.value ? (1000 / r.value).toFixed(3) : ''} | | | | |`);
@@ -608,7 +688,10 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
   // generator) shares this machine's cores, so the refresh rate is bounded by the cores over the CPU
   // all of them spend per refresh, measured in the one-process unpinned run.
   const one = find('keymaster', 'refresh, 1 process, nothing pinned')?.result;
-  const perRefresh = one?.cpuMsPerReq !== undefined && one.pgCpuMsPerReq !== undefined && one.loadgenCpuMsPerReq !== undefined ? one.cpuMsPerReq + one.pgCpuMsPerReq + one.loadgenCpuMsPerReq : undefined;
+  const perRefresh =
+    one?.cpuMsPerReq !== undefined && one.pgCpuMsPerReq !== undefined && one.loadgenCpuMsPerReq !== undefined
+      ? one.cpuMsPerReq + one.pgCpuMsPerReq + one.loadgenCpuMsPerReq
+      : undefined;
   const boundRps = perRefresh ? (cpus().length * 1000) / perRefresh : undefined;
   const machineBound = boundRps && oneUnpinned ? boundRps / oneUnpinned : undefined;
   lines.push('', '| target | measured | met |', '|---|---:|:---:|');
@@ -616,7 +699,9 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
   for (const [name, value, bound, dir, unit] of targets as unknown as [string, number | undefined, number, string?, string?][]) {
     const met = value === undefined ? undefined : dir === 'below' ? value < bound : value >= bound;
     targetJson[name] = { value, met };
-    lines.push(`| ${name} | ${value === undefined ? 'n/a' : unit ? `${value.toFixed(0)} ${unit}` : `${value.toFixed(2)}×`} | ${met === undefined ? '–' : met ? 'yes' : 'no'} |`);
+    lines.push(
+      `| ${name} | ${value === undefined ? 'n/a' : unit ? `${value.toFixed(0)} ${unit}` : `${value.toFixed(2)}×`} | ${met === undefined ? '–' : met ? 'yes' : 'no'} |`,
+    );
   }
   if (machineBound !== undefined && boundRps !== undefined && perRefresh !== undefined) {
     lines.push(
@@ -632,7 +717,7 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
       `"refresh, 1 process, nothing pinned" and "refresh, ${WORKERS} workers" run with nothing pinned (the processes share both cores with the load generator and Postgres); the workers target compares those two. ` +
       'Server CPU ms/req: user + system CPU time of the server process (all its threads, so argon2 and signing too) over the requests it answered, warm-up included; ' +
       'on a ceiling row, one core-second over its rate. It includes the kernel work of its loopback sockets, and it is steadier than req/s when the machine is shared. ' +
-      'Postgres CPU ms/req: the same for the local postmaster and its backends (when the bench may read postmaster.pid); load gen CPU ms/req: the load generator\'s own, per request of all its jobs.',
+      "Postgres CPU ms/req: the same for the local postmaster and its backends (when the bench may read postmaster.pid); load gen CPU ms/req: the load generator's own, per request of all its jobs.",
     '',
   );
   const markdown = lines.join('\n');
@@ -640,7 +725,14 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
     markdown,
     json: {
       started: when.started.toISOString(),
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, taskset: HAS_TASKSET, loadBefore: when.load0, loadAfter: when.load1 },
+      machine: {
+        cpus: cpus().length,
+        model: cpus()[0]?.model,
+        node: process.version,
+        taskset: HAS_TASKSET,
+        loadBefore: when.load0,
+        loadAfter: when.load1,
+      },
       settings: { duration: DURATION, warmup: WARMUP, connections: CONNECTIONS, workers: WORKERS },
       rows,
       ratios: cmp,

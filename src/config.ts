@@ -4,12 +4,10 @@ import { z } from 'zod';
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-const issuerUrl = z
-  .url({ protocol: /^https?$/ })
-  .refine((u) => {
-    const parsed = new URL(u);
-    return !u.endsWith('/') && !parsed.search && !parsed.hash;
-  }, 'must be an http(s) URL without a trailing slash, query or fragment');
+const issuerUrl = z.url({ protocol: /^https?$/ }).refine((u) => {
+  const parsed = new URL(u);
+  return !u.endsWith('/') && !parsed.search && !parsed.hash;
+}, 'must be an http(s) URL without a trailing slash, query or fragment');
 
 const EnvSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
@@ -32,7 +30,10 @@ const EnvSchema = z.object({
   KEYMASTER_SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
   KEYMASTER_REQUEST_LOG: bool.default(true),
   KEYMASTER_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  KEYMASTER_GOOGLE_ISSUER: z.url({ protocol: /^https?$/ }).max(500).default('https://accounts.google.com'),
+  KEYMASTER_GOOGLE_ISSUER: z
+    .url({ protocol: /^https?$/ })
+    .max(500)
+    .default('https://accounts.google.com'),
   KEYMASTER_GOOGLE_CLIENT_ID: z.string().max(500).optional(),
   KEYMASTER_GOOGLE_CLIENT_SECRET: z.string().max(500).optional(),
   KEYMASTER_WEBHOOK_WORKER: bool.default(true),
@@ -75,7 +76,13 @@ export interface UpstreamConfig {
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
-function upstreamConfig(name: string, issuer: string, clientId: string | undefined, clientSecret: string | undefined, problems: string[]): UpstreamConfig | undefined {
+function upstreamConfig(
+  name: string,
+  issuer: string,
+  clientId: string | undefined,
+  clientSecret: string | undefined,
+  problems: string[],
+): UpstreamConfig | undefined {
   if (!clientId && !clientSecret) return undefined;
   if (!clientId) problems.push(`KEYMASTER_${name}_CLIENT_ID: required when KEYMASTER_${name}_CLIENT_SECRET is set`);
   if (!clientSecret) problems.push(`KEYMASTER_${name}_CLIENT_SECRET: required when KEYMASTER_${name}_CLIENT_ID is set`);
@@ -91,7 +98,12 @@ function upstreamConfig(name: string, issuer: string, clientId: string | undefin
 
 /** KEYMASTER_RATE_LIMIT_<RULE>=<limit>[/<windowSeconds>], e.g. KEYMASTER_RATE_LIMIT_LOGIN_FAILURES_EMAIL=5/900. */
 const RATE_LIMIT_ENV = /^KEYMASTER_RATE_LIMIT_([A-Z0-9_]+)$/;
-const ACCOUNT_RATE_VARS = new Set(['KEYMASTER_RATE_LIMIT_SCALE', 'KEYMASTER_RATE_LIMIT_EMAIL', 'KEYMASTER_RATE_LIMIT_IP', 'KEYMASTER_RATE_LIMIT_WINDOW_SECONDS']);
+const ACCOUNT_RATE_VARS = new Set([
+  'KEYMASTER_RATE_LIMIT_SCALE',
+  'KEYMASTER_RATE_LIMIT_EMAIL',
+  'KEYMASTER_RATE_LIMIT_IP',
+  'KEYMASTER_RATE_LIMIT_WINDOW_SECONDS',
+]);
 const RateLimitOverride = z
   .string()
   .regex(/^\d{1,9}(\/\d{1,9})?$/, 'must be <limit> or <limit>/<windowSeconds>, e.g. 20/900')
@@ -199,7 +211,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.DATABASE_URL && !e.KEYMASTER_SECRET) {
     problems.push('KEYMASTER_SECRET: required when DATABASE_URL is set (it encrypts the signing keys)');
   }
-  const google = upstreamConfig('GOOGLE', e.KEYMASTER_GOOGLE_ISSUER, e.KEYMASTER_GOOGLE_CLIENT_ID, e.KEYMASTER_GOOGLE_CLIENT_SECRET, problems);
+  const google = upstreamConfig(
+    'GOOGLE',
+    e.KEYMASTER_GOOGLE_ISSUER,
+    e.KEYMASTER_GOOGLE_CLIENT_ID,
+    e.KEYMASTER_GOOGLE_CLIENT_SECRET,
+    problems,
+  );
   if (e.KEYMASTER_PASSWORD_MIN_LENGTH > e.KEYMASTER_PASSWORD_MAX_LENGTH) {
     problems.push('KEYMASTER_PASSWORD_MIN_LENGTH: must not exceed KEYMASTER_PASSWORD_MAX_LENGTH');
   }

@@ -41,7 +41,21 @@ export interface Deps {
 }
 
 /** Field names that hold a secret, wherever they appear in a log object. */
-const SECRET_FIELDS = ['password', 'new_password', 'current_password', 'client_secret', 'refresh_token', 'access_token', 'id_token', 'code', 'code_verifier', 'token', 'secret', 'authz', 'id_token_hint'];
+const SECRET_FIELDS = [
+  'password',
+  'new_password',
+  'current_password',
+  'client_secret',
+  'refresh_token',
+  'access_token',
+  'id_token',
+  'code',
+  'code_verifier',
+  'token',
+  'secret',
+  'authz',
+  'id_token_hint',
+];
 
 /**
  * Every path at which a secret could appear in a log line; pino replaces them with [Redacted]. Each
@@ -62,7 +76,11 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pin
       redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
       serializers: {
         // Query strings can carry codes, tokens and hints: log URLs with those values redacted.
-        req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }),
+        req: (req: { method: string; url: string; ip?: string }) => ({
+          method: req.method,
+          url: redactUrl(req.url),
+          remoteAddress: req.ip,
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
         err: pino.stdSerializers.err,
       },
@@ -105,7 +123,21 @@ export async function createDeps(config: Config, opts: CreateDepsOptions = {}): 
       await mailer.close();
       await handle.close();
     };
-    return { config, db: handle.db, clock, keys, log, metrics, upstream, mailer, secret, close, apps: new AppCache(), rateCounters, rotations: new RotationBatcher(handle.db) };
+    return {
+      config,
+      db: handle.db,
+      clock,
+      keys,
+      log,
+      metrics,
+      upstream,
+      mailer,
+      secret,
+      close,
+      apps: new AppCache(),
+      rateCounters,
+      rotations: new RotationBatcher(handle.db),
+    };
   } catch (err) {
     await handle.close();
     throw err;

@@ -63,5 +63,4 @@ export const invalidToken = (d = 'The access token is invalid', o?: Opts) => new
 export const notFound = (d: string, o?: Opts) => new AppError('not_found', d, o);
 export const forbidden = (d: string, o?: Opts) => new AppError('forbidden', d, o);
 export const conflict = (d: string, o?: Opts) => new AppError('conflict', d, o);
-export const rateLimited = (retryAfter: number, d = 'Too many requests') =>
-  new AppError('rate_limited', d, { retryAfter });
+export const rateLimited = (retryAfter: number, d = 'Too many requests') => new AppError('rate_limited', d, { retryAfter });

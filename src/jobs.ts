@@ -31,7 +31,8 @@ export function startJobs(deps: Deps): Jobs {
     intervalMs: config.keyPollSeconds * SECOND,
     log,
     run: async () => {
-      if (await deps.keys.reloadIfChanged()) log.info({ event: 'keys.reloaded', kid: deps.keys.active.kid }, 'signing keys changed: reloaded');
+      if (await deps.keys.reloadIfChanged())
+        log.info({ event: 'keys.reloaded', kid: deps.keys.active.kid }, 'signing keys changed: reloaded');
     },
   });
   const keyLifecycle = startIntervalJob({

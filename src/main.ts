@@ -30,7 +30,10 @@ async function runServer(config: Config): Promise<void> {
     closing = true;
     deps.log.info({ event: 'server.stopping', signal }, 'shutting down');
     const timer = setTimeout(() => {
-      deps.log.error({ event: 'server.shutdown_timeout', timeoutMs: config.shutdownTimeoutMs }, 'in-flight requests did not finish in time');
+      deps.log.error(
+        { event: 'server.shutdown_timeout', timeoutMs: config.shutdownTimeoutMs },
+        'in-flight requests did not finish in time',
+      );
       process.exit(1);
     }, config.shutdownTimeoutMs);
     timer.unref();

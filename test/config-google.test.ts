@@ -21,12 +21,21 @@ describe('Google upstream config', () => {
   });
 
   it('needs both the client id and the secret', () => {
-    expect(problemsOf({ KEYMASTER_GOOGLE_CLIENT_ID: 'id' })).toEqual(['KEYMASTER_GOOGLE_CLIENT_SECRET: required when KEYMASTER_GOOGLE_CLIENT_ID is set']);
-    expect(problemsOf({ KEYMASTER_GOOGLE_CLIENT_SECRET: 's' })).toEqual(['KEYMASTER_GOOGLE_CLIENT_ID: required when KEYMASTER_GOOGLE_CLIENT_SECRET is set']);
+    expect(problemsOf({ KEYMASTER_GOOGLE_CLIENT_ID: 'id' })).toEqual([
+      'KEYMASTER_GOOGLE_CLIENT_SECRET: required when KEYMASTER_GOOGLE_CLIENT_ID is set',
+    ]);
+    expect(problemsOf({ KEYMASTER_GOOGLE_CLIENT_SECRET: 's' })).toEqual([
+      'KEYMASTER_GOOGLE_CLIENT_ID: required when KEYMASTER_GOOGLE_CLIENT_SECRET is set',
+    ]);
   });
 
   it('allows an http issuer only on loopback, and lists every problem at once', () => {
-    const ok = loadConfig({ ...base, KEYMASTER_GOOGLE_ISSUER: 'http://127.0.0.1:4000', KEYMASTER_GOOGLE_CLIENT_ID: 'id', KEYMASTER_GOOGLE_CLIENT_SECRET: 's' });
+    const ok = loadConfig({
+      ...base,
+      KEYMASTER_GOOGLE_ISSUER: 'http://127.0.0.1:4000',
+      KEYMASTER_GOOGLE_CLIENT_ID: 'id',
+      KEYMASTER_GOOGLE_CLIENT_SECRET: 's',
+    });
     expect(ok.google?.allowHttp).toBe(true);
     expect(problemsOf({ KEYMASTER_GOOGLE_ISSUER: 'http://idp.example.com', KEYMASTER_GOOGLE_CLIENT_ID: 'id' })).toEqual([
       'KEYMASTER_GOOGLE_CLIENT_SECRET: required when KEYMASTER_GOOGLE_CLIENT_ID is set',

@@ -4,7 +4,15 @@ import { ConfigError, loadConfig } from '../src/config.js';
 describe('loadConfig', () => {
   it('has safe defaults for the embedded quick start', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ port: 3000, host: '127.0.0.1', issuer: 'http://localhost:3000', dataDir: './data', accessTokenTtl: 900, refreshTokenTtlDays: 30, secureCookies: false });
+    expect(c).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      issuer: 'http://localhost:3000',
+      dataDir: './data',
+      accessTokenTtl: 900,
+      refreshTokenTtlDays: 30,
+      secureCookies: false,
+    });
     expect(c.databaseUrl).toBeUndefined();
     expect(Object.isFrozen(c)).toBe(true);
   });

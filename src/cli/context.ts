@@ -6,7 +6,6 @@ import { createDeps, createLogger, type Deps } from '../deps.js';
 import { AppError, invalidRequest } from '../errors.js';
 import { DataDirLockedError } from '../storage/db.js';
 
-
 /** Audit metadata for changes made from the admin CLI. */
 export const CLI = { actor: 'cli' } as const;
 
@@ -31,7 +30,11 @@ export function table(rows: Record<string, unknown>[]): string {
   const cols = Object.keys(rows[0]!);
   const cell = (v: unknown) => (v instanceof Date ? v.toISOString() : Array.isArray(v) ? v.join(',') : v == null ? '' : String(v));
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(cols), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
 }
 
@@ -39,12 +42,15 @@ export function table(rows: Record<string, unknown>[]): string {
 export function reportError(err: unknown): number {
   const line = (msg: string) => process.stderr.write(`keymaster: ${msg}\n`);
   if (err instanceof ZodError) {
-    return line(err.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')), 2;
+    return (line(err.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')), 2);
   }
-  if (err instanceof AppError) return line(err.description), err.status < 500 ? 2 : 1;
-  if (err instanceof ConfigError) return line(err.problems.join('; ')), 2;
+  if (err instanceof AppError) return (line(err.description), err.status < 500 ? 2 : 1);
+  if (err instanceof ConfigError) return (line(err.problems.join('; ')), 2);
   if (err instanceof DataDirLockedError) {
-    return line(`${err.message} Stop the server first, or set DATABASE_URL to use Postgres (which any number of processes can share).`), 1;
+    return (
+      line(`${err.message} Stop the server first, or set DATABASE_URL to use Postgres (which any number of processes can share).`),
+      1
+    );
   }
   line((err as Error)?.message ?? String(err));
   return 1;

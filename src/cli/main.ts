@@ -13,9 +13,7 @@ import { openDatabase } from '../storage/db.js';
 import { print, reportError } from './context.js';
 
 export function buildProgram(): Command {
-  const program = new Command('keymaster')
-    .description('Keymaster identity server administration')
-    .showHelpAfterError(false);
+  const program = new Command('keymaster').description('Keymaster identity server administration').showHelpAfterError(false);
 
   program
     .command('migrate')

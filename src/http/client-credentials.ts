@@ -6,7 +6,10 @@ import { invalidClient } from '../errors.js';
 
 const formDecode = (v: string) => decodeURIComponent(v.replace(/\+/g, ' '));
 
-export function clientCredentialsOf(req: FastifyRequest, body: { client_id?: string | undefined; client_secret?: string | undefined }): ClientCredentials {
+export function clientCredentialsOf(
+  req: FastifyRequest,
+  body: { client_id?: string | undefined; client_secret?: string | undefined },
+): ClientCredentials {
   const h = req.headers.authorization;
   let basic: ClientCredentials['basic'];
   if (typeof h === 'string' && /^basic /i.test(h)) {

@@ -44,7 +44,10 @@ export function toAppError(err: unknown): AppError {
     return new AppError('invalid_request', 'Request body is not valid JSON');
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return new AppError(fe.statusCode === 404 ? 'not_found' : 'invalid_request', 'The request could not be processed', { status: fe.statusCode, detail: fe.message });
+    return new AppError(fe.statusCode === 404 ? 'not_found' : 'invalid_request', 'The request could not be processed', {
+      status: fe.statusCode,
+      detail: fe.message,
+    });
   }
   return new AppError('server_error', 'The server encountered an unexpected error', { detail: (err as Error)?.message });
 }
@@ -52,7 +55,8 @@ export function toAppError(err: unknown): AppError {
 export async function errorHandler(this: unknown, err: unknown, request: FastifyRequest, reply: FastifyReply) {
   const e = toAppError(err);
   if (e.code === 'server_error') request.log.error({ err }, 'unhandled error');
-  else request.log.info({ event: 'request.rejected', code: e.code, status: e.status, detail: e.detail ?? e.description }, 'request rejected');
+  else
+    request.log.info({ event: 'request.rejected', code: e.code, status: e.status, detail: e.detail ?? e.description }, 'request rejected');
   return sendError(request, reply, e);
 }
 
@@ -64,7 +68,12 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, e: AppEr
   if (e.retryAfter !== undefined) reply.header('Retry-After', String(e.retryAfter));
   reply.header('Cache-Control', 'no-store');
   if (format === 'html') {
-    return renderPage(reply, 'error.eta', { title: e.status >= 500 ? 'Something went wrong' : 'This request cannot be completed', message: e.description }, e.status);
+    return renderPage(
+      reply,
+      'error.eta',
+      { title: e.status >= 500 ? 'Something went wrong' : 'This request cannot be completed', message: e.description },
+      e.status,
+    );
   }
   if (format === 'detail') {
     // RFC 6750 §3: a refused bearer token is announced in WWW-Authenticate whatever the body shape.
@@ -74,10 +83,18 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, e: AppEr
   }
   if (e.code === 'invalid_client') reply.header('WWW-Authenticate', 'Basic realm="keymaster", error="invalid_client"');
   if (e.code === 'invalid_token') {
-    reply.header('WWW-Authenticate', `Bearer realm="keymaster", error="invalid_token", error_description="${e.description.replace(/"/g, "'")}"`);
+    reply.header(
+      'WWW-Authenticate',
+      `Bearer realm="keymaster", error="invalid_token", error_description="${e.description.replace(/"/g, "'")}"`,
+    );
   }
   // KEYMASTER-API.md §5: the OAuth endpoints answer a rate limit with `too_many_requests`.
-  const code = e.code === 'not_found' || e.code === 'forbidden' || e.code === 'conflict' ? 'invalid_request' : e.code === 'rate_limited' ? 'too_many_requests' : e.code;
+  const code =
+    e.code === 'not_found' || e.code === 'forbidden' || e.code === 'conflict'
+      ? 'invalid_request'
+      : e.code === 'rate_limited'
+        ? 'too_many_requests'
+        : e.code;
   // RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
   const description = e.description.replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '?');
   // KEYMASTER-API.md §2: a 429 carries retry_after in the body as well as the Retry-After header.

@@ -71,7 +71,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     // Set from the series at scrape time (the totals only ever grow, so reset + inc is a set).
     collect() {
       this.reset();
-      for (const s of http.values()) for (const [status, n] of s.statuses) this.inc({ method: s.method, route: s.route, status: String(status) }, n);
+      for (const s of http.values())
+        for (const [status, n] of s.statuses) this.inc({ method: s.method, route: s.route, status: String(status) }, n);
     },
   });
   registry.registerMetric(httpDurationMetric(http) as unknown as client.Metric);

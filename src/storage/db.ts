@@ -26,7 +26,10 @@ export interface DbHandle {
 }
 
 export class DataDirLockedError extends Error {
-  constructor(readonly lockFile: string, readonly holder: string) {
+  constructor(
+    readonly lockFile: string,
+    readonly holder: string,
+  ) {
     super(`The embedded database in ${resolve(lockFile, '..')} is in use by ${holder}.`);
     this.name = 'DataDirLockedError';
   }

@@ -165,7 +165,11 @@ export interface WebhookDeliveriesTable {
   app_id: string;
   event: string;
   payload: string;
-  status: ColumnType<'pending' | 'delivered' | 'failed', 'pending' | 'delivered' | 'failed' | undefined, 'pending' | 'delivered' | 'failed'>;
+  status: ColumnType<
+    'pending' | 'delivered' | 'failed',
+    'pending' | 'delivered' | 'failed' | undefined,
+    'pending' | 'delivered' | 'failed'
+  >;
   attempts: Generated<number>;
   next_attempt_at: Timestamp;
   last_status: number | null;

@@ -27,7 +27,10 @@ afterAll(async () => {
 
 async function cli(args: string[], extraEnv: Record<string, string> = {}) {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH!, ...env, ...extraEnv }, timeout: 60_000 });
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH!, ...env, ...extraEnv },
+      timeout: 60_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -40,7 +43,21 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 // Each call is a new process that opens the database (a fresh embedded one takes seconds): allow time.
 describe('keymaster CLI', { timeout: 180_000 }, () => {
   it('apps create --json prints the app with its secret once; list/show never show it again', async () => {
-    const created = await cli(['apps', 'create', '--name', 'Demo', '--redirect-uri', 'https://a.example.com/cb', '--redirect-uri', 'https://b.example.com/cb', '--logout-uri', 'https://a.example.com/', '--color', '#112233', '--json']);
+    const created = await cli([
+      'apps',
+      'create',
+      '--name',
+      'Demo',
+      '--redirect-uri',
+      'https://a.example.com/cb',
+      '--redirect-uri',
+      'https://b.example.com/cb',
+      '--logout-uri',
+      'https://a.example.com/',
+      '--color',
+      '#112233',
+      '--json',
+    ]);
     expect(created.code).toBe(0);
     const app = JSON.parse(created.stdout);
     expect(app.app_id).toMatch(UUID);
@@ -57,7 +74,20 @@ describe('keymaster CLI', { timeout: 180_000 }, () => {
   });
 
   it('users create --json and users list', async () => {
-    const created = await cli(['users', 'create', '--email', 'Jane@Example.com', '--password', 'Sup3r-secret!', '--name', 'Jane Doe', '--roles', 'user,admin', '--verified', '--json']);
+    const created = await cli([
+      'users',
+      'create',
+      '--email',
+      'Jane@Example.com',
+      '--password',
+      'Sup3r-secret!',
+      '--name',
+      'Jane Doe',
+      '--roles',
+      'user,admin',
+      '--verified',
+      '--json',
+    ]);
     expect(created.code).toBe(0);
     const user = JSON.parse(created.stdout);
     expect(user.id).toMatch(UUID);

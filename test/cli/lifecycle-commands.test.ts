@@ -69,7 +69,9 @@ describe('lifecycle CLI commands', { timeout: 120_000 }, () => {
     expect(rows.find((r) => r.table === 'apps')!.rows).toBe(1);
     const pruned = await cli('prune', '--batch-size', '50', '--json');
     expect(pruned.code).toBe(0);
-    expect((JSON.parse(pruned.out) as { name: string }[]).map((r) => r.name)).toEqual(expect.arrayContaining(['refresh_tokens', 'sessions', 'rate_limits']));
+    expect((JSON.parse(pruned.out) as { name: string }[]).map((r) => r.name)).toEqual(
+      expect.arrayContaining(['refresh_tokens', 'sessions', 'rate_limits']),
+    );
     expect((await cli('prune', '--batch-size', 'zero')).code).toBe(2);
   });
 });

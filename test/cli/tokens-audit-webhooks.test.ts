@@ -51,7 +51,13 @@ beforeAll(async () => {
     const { user } = await makeUser(deps);
     const first = await issueTokenSet(deps, user, app, {}, { userAgent: 'Firefox/140', ip: '203.0.113.5' });
     const second = await rotateRefreshToken(deps, { refreshToken: first.refresh_token, appId: app.appId });
-    Object.assign(seed, { appId: app.appId, email: user.email, userId: user.id, familyId: first.familyId, refreshToken: second.refresh_token });
+    Object.assign(seed, {
+      appId: app.appId,
+      email: user.email,
+      userId: user.id,
+      familyId: first.familyId,
+      refreshToken: second.refresh_token,
+    });
   } finally {
     await deps.close();
   }
@@ -109,14 +115,29 @@ describe('keymaster tokens', () => {
     const res = await cli('audit', 'list', '--event', 'refresh_token.revoked', '--user', seed.email, '--json');
     expect(res.code).toBe(0);
     expect(JSON.parse(res.out)).toEqual([
-      expect.objectContaining({ event: 'refresh_token.revoked', user_id: seed.userId, app_id: seed.appId, data: { familyId: seed.familyId, revoked: 2, reason: 'admin', actor: 'cli' } }),
+      expect.objectContaining({
+        event: 'refresh_token.revoked',
+        user_id: seed.userId,
+        app_id: seed.appId,
+        data: { familyId: seed.familyId, revoked: 2, reason: 'admin', actor: 'cli' },
+      }),
     ]);
   });
 });
 
 describe('keymaster webhooks', () => {
   it('add prints the secret once; ping queues a delivery; deliveries lists it', async () => {
-    const add = await cli('webhooks', 'add', '--app', seed.appId, '--url', 'https://hooks.example.com/km', '--events', 'user.login,user.logout', '--json');
+    const add = await cli(
+      'webhooks',
+      'add',
+      '--app',
+      seed.appId,
+      '--url',
+      'https://hooks.example.com/km',
+      '--events',
+      'user.login,user.logout',
+      '--json',
+    );
     expect(add.code).toBe(0);
     const hook = JSON.parse(add.out) as { id: string; secret: string; events: string[] };
     expect(hook.secret).toMatch(/^[0-9a-f]{64}$/);

@@ -18,7 +18,9 @@ let env: Record<string, string>;
 
 beforeAll(async () => {
   database = process.env.TEST_DATABASE_URL ? await createTestDatabase() : undefined;
-  env = database?.url ? { DATABASE_URL: database.url, KEYMASTER_SECRET: TEST_SECRET } : { KEYMASTER_DATA_DIR: mkdtempSync(join(tmpdir(), 'km-cli-')) };
+  env = database?.url
+    ? { DATABASE_URL: database.url, KEYMASTER_SECRET: TEST_SECRET }
+    : { KEYMASTER_DATA_DIR: mkdtempSync(join(tmpdir(), 'km-cli-')) };
 });
 afterAll(async () => {
   await database?.close();
@@ -40,13 +42,34 @@ describe('keymaster users update | unlock', { timeout: 120_000 }, () => {
     expect(created.code).toBe(0);
     const id = JSON.parse(created.stdout).id as string;
 
-    const updated = await cli(['users', 'update', 'OPS@example.com', '--name', 'Ops Person', '--roles', 'user,admin', '--verified', '--disable', '--json']);
+    const updated = await cli([
+      'users',
+      'update',
+      'OPS@example.com',
+      '--name',
+      'Ops Person',
+      '--roles',
+      'user,admin',
+      '--verified',
+      '--disable',
+      '--json',
+    ]);
     expect(updated.code).toBe(0);
-    expect(JSON.parse(updated.stdout)).toMatchObject({ id, name: 'Ops Person', roles: ['user', 'admin'], email_verified: true, disabled: true });
+    expect(JSON.parse(updated.stdout)).toMatchObject({
+      id,
+      name: 'Ops Person',
+      roles: ['user', 'admin'],
+      email_verified: true,
+      disabled: true,
+    });
 
     // Lock the account directly in the database (as ten failures would), then unlock it by id.
     const handle = await openDatabase(loadConfig({ ...env }), 'cli');
-    await handle.db.updateTable('users').set({ failed_logins: 10, locked_until: new Date(Date.now() + 3_600_000) }).where('id', '=', id).execute();
+    await handle.db
+      .updateTable('users')
+      .set({ failed_logins: 10, locked_until: new Date(Date.now() + 3_600_000) })
+      .where('id', '=', id)
+      .execute();
     await handle.close();
 
     const unlocked = await cli(['users', 'unlock', id, '--json']);

@@ -9,7 +9,6 @@ import { launchChromium, startAppCallbackServer } from '../helpers/browser.js';
 import { makeApp } from '../helpers/factories.js';
 import { linkIn, startSmtpCapture, type SmtpCapture } from '../helpers/smtp.js';
 
-
 let ctx: TestContext;
 let smtp: SmtpCapture;
 let browser: Browser;

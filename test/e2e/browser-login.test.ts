@@ -7,7 +7,6 @@ import { startTestServer, type TestContext } from '../helpers/app.js';
 import { launchChromium, startAppCallbackServer } from '../helpers/browser.js';
 import { makeApp, makeUser } from '../helpers/factories.js';
 
-
 let ctx: TestContext;
 let browser: Browser;
 let appServer: Server;

@@ -40,7 +40,10 @@ function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 async function startServer(port: number): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: childEnv({ PORT: String(port) }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: childEnv({ PORT: String(port) }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const server: Server = { url: `http://127.0.0.1:${port}`, child, logs: [] };
   servers.push(server);
   let buf = '';
@@ -93,7 +96,10 @@ async function eventually<T>(check: () => Promise<T | undefined>, what: string, 
 /** Hosted sign-in on one server; returns the tokens from the redirect. */
 async function signIn(base: string, app: App, email: string, password: string) {
   const page = await fetch(`${base}/login?app_id=${app.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}`);
-  const cookie = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const cookie = page.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   const csrf = csrfTokenOf(await page.text());
   const res = await fetch(`${base}/login`, {
     method: 'POST',
@@ -107,11 +113,19 @@ async function signIn(base: string, app: App, email: string, password: string) {
 }
 
 const refresh = (base: string, appId: string, token: string, ua: string) =>
-  fetch(`${base}/token/refresh`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': ua }, body: JSON.stringify({ refresh_token: token, app_id: appId }) });
+  fetch(`${base}/token/refresh`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'user-agent': ua },
+    body: JSON.stringify({ refresh_token: token, app_id: appId }),
+  });
 
 const familyOf = async (refreshToken: string) => {
   const { sha256 } = await import('../../src/lib/crypto.js');
-  const row = await deps.db.selectFrom('refresh_tokens').select('family_id').where('token_hash', '=', sha256(refreshToken)).executeTakeFirstOrThrow();
+  const row = await deps.db
+    .selectFrom('refresh_tokens')
+    .select('family_id')
+    .where('token_hash', '=', sha256(refreshToken))
+    .executeTakeFirstOrThrow();
   return deps.db.selectFrom('refresh_tokens').selectAll().where('family_id', '=', row.family_id).execute();
 };
 
@@ -131,7 +145,10 @@ describe.runIf(onPostgres())('two server processes on one Postgres', () => {
     deps = await createDeps(config, { database, log: createLogger(config) });
     app = (await makeApp(deps)).app;
     strictApp = await updateApp(deps, (await makeApp(deps)).app.appId, { refreshReuseInterval: 0 });
-    ({ user: { email }, password } = await makeUser(deps));
+    ({
+      user: { email },
+      password,
+    } = await makeUser(deps));
     [A, B] = await Promise.all([startServer(portA), startServer(portB)]);
   }, 90_000);
 
@@ -157,7 +174,10 @@ describe.runIf(onPostgres())('two server processes on one Postgres', () => {
 
   it('with strict rotation, racing presenters on A and B: exactly one wins', async () => {
     const minted = await signIn(A.url, strictApp, email, password);
-    const [ra, rb] = await Promise.all([refresh(A.url, strictApp.appId, minted.refresh, 'a'), refresh(B.url, strictApp.appId, minted.refresh, 'b')]);
+    const [ra, rb] = await Promise.all([
+      refresh(A.url, strictApp.appId, minted.refresh, 'a'),
+      refresh(B.url, strictApp.appId, minted.refresh, 'b'),
+    ]);
     expect([ra.status, rb.status].sort()).toEqual([200, 401]);
     const rows = await familyOf(minted.refresh);
     expect(rows.filter((r) => !r.rotated_at && !r.revoked_at)).toHaveLength(0); // the loser's replay revoked the family
@@ -170,13 +190,26 @@ describe.runIf(onPostgres())('two server processes on one Postgres', () => {
     expect((await refresh(B.url, strictApp.appId, minted.refresh, 'thief')).status).toBe(401);
     expect((await familyOf(minted.refresh)).every((r) => r.revoked_at)).toBe(true);
     expect((await familyOf(otherDevice.refresh)).some((r) => !r.revoked_at)).toBe(true);
-    const audit = await deps.db.selectFrom('audit_events').selectAll().where('event', '=', 'refresh_token.replay').where('app_id', '=', strictApp.appId).execute();
-    expect(audit.some((a) => (a.data as { first_presenter?: { user_agent?: string } }).first_presenter?.user_agent === 'phone' && a.user_agent === 'thief')).toBe(true);
+    const audit = await deps.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('event', '=', 'refresh_token.replay')
+      .where('app_id', '=', strictApp.appId)
+      .execute();
+    expect(
+      audit.some(
+        (a) =>
+          (a.data as { first_presenter?: { user_agent?: string } }).first_presenter?.user_agent === 'phone' && a.user_agent === 'thief',
+      ),
+    ).toBe(true);
   });
 
   it('a key rotated by the CLI appears in both JWKS without a restart', async () => {
     const etagA = (await fetch(`${A.url}/.well-known/jwks.json`)).headers.get('etag')!;
-    const cli = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'keys', 'rotate', '--json'], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const cli = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'keys', 'rotate', '--json'], {
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     cli.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     const code = await new Promise<number | null>((r) => cli.once('exit', r));

@@ -35,10 +35,21 @@ describe('quick start journey', () => {
 
     // Step 3: verify as a resource server does.
     const JWKS = createRemoteJWKSet(new URL(`${ctx.baseUrl}/.well-known/jwks.json`));
-    const { payload, protectedHeader } = await jwtVerify(accessToken, JWKS, { issuer: ctx.baseUrl, audience: app.appId, algorithms: ['RS256'] });
+    const { payload, protectedHeader } = await jwtVerify(accessToken, JWKS, {
+      issuer: ctx.baseUrl,
+      audience: app.appId,
+      algorithms: ['RS256'],
+    });
     expect(protectedHeader.alg).toBe('RS256');
     expect(protectedHeader.kid).toBeTruthy();
-    expect(payload).toMatchObject({ sub: user.id, email: user.email, name: 'Jane Doe', roles: ['user', 'admin'], aud: app.appId, iss: ctx.baseUrl });
+    expect(payload).toMatchObject({
+      sub: user.id,
+      email: user.email,
+      name: 'Jane Doe',
+      roles: ['user', 'admin'],
+      aud: app.appId,
+      iss: ctx.baseUrl,
+    });
     expect(payload.exp! - payload.iat!).toBe(900);
     expect(payload.jti).toBeTruthy();
 
@@ -56,12 +67,23 @@ describe('quick start journey', () => {
     expect(decodeProtectedHeader(next.access_token).kid).toBe(protectedHeader.kid);
 
     // Step 5: logout — revoke, then the branded logout page.
-    const revoked = await fetch(`${ctx.baseUrl}/token/revoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh_token: next.refresh_token }) });
+    const revoked = await fetch(`${ctx.baseUrl}/token/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh_token: next.refresh_token }),
+    });
     expect(await revoked.json()).toEqual({ status: 'ok' });
-    const dead = await fetch(`${ctx.baseUrl}/token/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh_token: next.refresh_token, app_id: app.appId }) });
+    const dead = await fetch(`${ctx.baseUrl}/token/refresh`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh_token: next.refresh_token, app_id: app.appId }),
+    });
     expect(dead.status).toBe(401);
 
-    const confirm = await get(jar, `${ctx.baseUrl}/sso/logout?app_id=${app.appId}&post_logout_redirect_uri=${encodeURIComponent(DEFAULT_LOGOUT)}`);
+    const confirm = await get(
+      jar,
+      `${ctx.baseUrl}/sso/logout?app_id=${app.appId}&post_logout_redirect_uri=${encodeURIComponent(DEFAULT_LOGOUT)}`,
+    );
     const confirmHtml = await confirm.text();
     expect(confirmHtml).toContain('Sign out');
     const out = await postForm(jar, `${ctx.baseUrl}/sso/logout`, hiddenFields(confirmHtml));

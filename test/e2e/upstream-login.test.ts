@@ -68,7 +68,11 @@ beforeAll(async () => {
   const upstreamPort = await freePort();
   upstreamIssuer = `http://127.0.0.1:${upstreamPort}`;
   ctx = await startTestServer({
-    env: { KEYMASTER_GOOGLE_ISSUER: upstreamIssuer, KEYMASTER_GOOGLE_CLIENT_ID: UPSTREAM_CLIENT_ID, KEYMASTER_GOOGLE_CLIENT_SECRET: UPSTREAM_SECRET },
+    env: {
+      KEYMASTER_GOOGLE_ISSUER: upstreamIssuer,
+      KEYMASTER_GOOGLE_CLIENT_ID: UPSTREAM_CLIENT_ID,
+      KEYMASTER_GOOGLE_CLIENT_SECRET: UPSTREAM_SECRET,
+    },
   });
   upstream = await startUpstream(upstreamIssuer, upstreamPort, `${ctx.baseUrl}/login/google/callback`);
   browser = await launchChromium();
@@ -102,7 +106,12 @@ async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
 const backFromUpstream = (u: URL) => u.href.startsWith(DEFAULT_REDIRECT) || u.pathname === '/login/google/callback';
 
 /** From the app's sign-in page through the upstream's login (and consent) to wherever Keymaster sends the browser. */
-async function continueWithGoogle(page: Page, appId: string, login: string, opts: { cancel?: boolean; authorizationUrl?: string; signInPage?: string } = {}) {
+async function continueWithGoogle(
+  page: Page,
+  appId: string,
+  login: string,
+  opts: { cancel?: boolean; authorizationUrl?: string; signInPage?: string } = {},
+) {
   if (opts.authorizationUrl) {
     await page.goto(opts.authorizationUrl);
   } else {
@@ -145,7 +154,16 @@ describe('sign in with Google (upstream OpenID provider)', () => {
     const verifier = randomBytes(32).toString('base64url');
     const challenge = createHash('sha256').update(verifier).digest('base64url');
     const authorize = new URL(`${ctx.baseUrl}/authorize`);
-    for (const [k, v] of Object.entries({ response_type: 'code', client_id: app.appId, redirect_uri: DEFAULT_REDIRECT, scope: 'openid email profile', state: 'oidc-st', nonce: 'n-1', code_challenge: challenge, code_challenge_method: 'S256' })) {
+    for (const [k, v] of Object.entries({
+      response_type: 'code',
+      client_id: app.appId,
+      redirect_uri: DEFAULT_REDIRECT,
+      scope: 'openid email profile',
+      state: 'oidc-st',
+      nonce: 'n-1',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    })) {
       authorize.searchParams.set(k, v);
     }
     const { context, page } = await newPage();
@@ -159,7 +177,10 @@ describe('sign in with Google (upstream OpenID provider)', () => {
     const code = back.searchParams.get('code')!;
     const res = await fetch(`${ctx.baseUrl}/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${app.appId}:${clientSecret}`).toString('base64')}` },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${app.appId}:${clientSecret}`).toString('base64')}`,
+      },
       body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: DEFAULT_REDIRECT, code_verifier: verifier }),
     });
     expect(res.status).toBe(200);
@@ -174,7 +195,10 @@ describe('sign in with Google (upstream OpenID provider)', () => {
     const passwordOnly = (await makeApp(ctx.deps)).app;
     const res1 = await fetch(loginUrl(passwordOnly.appId));
     expect(await res1.text()).not.toContain('Continue with Google');
-    const res2 = await fetch(`${ctx.baseUrl}/login/google?app_id=${passwordOnly.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}`, { redirect: 'manual' });
+    const res2 = await fetch(
+      `${ctx.baseUrl}/login/google?app_id=${passwordOnly.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}`,
+      { redirect: 'manual' },
+    );
     expect(res2.status).toBe(400);
     expect(await res2.text()).toContain('Sign-in with Google is not enabled for this app');
     const both = await googleApp();
@@ -242,7 +266,9 @@ describe('sign in with Google (upstream OpenID provider)', () => {
     const links = await identitiesOf(sub);
     expect(links.map((l) => l.user_id)).toEqual([user.id]);
     // The password still works: linking adds a way in, it takes none away.
-    expect((await ctx.deps.db.selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow()).password_hash).not.toBeNull();
+    expect(
+      (await ctx.deps.db.selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow()).password_hash,
+    ).not.toBeNull();
     await context.close();
   });
 
@@ -262,7 +288,9 @@ describe('sign in with Google (upstream OpenID provider)', () => {
     expect(await page.getByRole('alert').textContent()).toBe('Email not verified by Google');
     expect(await page.content()).toContain(app.name);
     const goBack = page.getByRole('link', { name: 'Go back' });
-    expect(await goBack.getAttribute('href')).toBe(`/login?app_id=${app.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}&state=st-1`);
+    expect(await goBack.getAttribute('href')).toBe(
+      `/login?app_id=${app.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}&state=st-1`,
+    );
     expect(await identitiesOf(sub)).toHaveLength(0);
     expect(await refreshTokensOf(user.id)).toHaveLength(0);
     expect((await context.cookies(ctx.baseUrl)).map((c) => c.name)).not.toContain('km_sso');
@@ -285,18 +313,23 @@ describe('sign in with Google (upstream OpenID provider)', () => {
     await context.close();
   });
 
-  it('refuses an ID token carrying another flow\'s nonce', async () => {
+  it("refuses an ID token carrying another flow's nonce", async () => {
     const app = await googleApp();
     const sub = `nonce-${uniq()}`;
     accounts.set(sub, { email: `${sub}@gmail.example`, email_verified: true });
     // Flow A, started elsewhere: its nonce is what an attacker would try to replay.
-    const a = await fetch(`${ctx.baseUrl}/login/google?app_id=${app.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}`, { redirect: 'manual' });
+    const a = await fetch(`${ctx.baseUrl}/login/google?app_id=${app.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}`, {
+      redirect: 'manual',
+    });
     expect(a.status).toBe(302);
     const nonceA = new URL(a.headers.get('location')!).searchParams.get('nonce')!;
     expect(nonceA).toBeTruthy();
     // Flow B in the browser (its cookie lands in the browser), its authorization request rewritten to carry nonce A.
     const { context, page } = await newPage();
-    const b = await context.request.get(`${ctx.baseUrl}/login/google?app_id=${app.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}`, { maxRedirects: 0 });
+    const b = await context.request.get(
+      `${ctx.baseUrl}/login/google?app_id=${app.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}`,
+      { maxRedirects: 0 },
+    );
     expect(b.status()).toBe(302);
     const authB = new URL(b.headers().location!);
     expect(authB.searchParams.get('nonce')).not.toBe(nonceA);
@@ -311,8 +344,19 @@ describe('sign in with Google (upstream OpenID provider)', () => {
     expect(await page.getByRole('alert').textContent()).toBe('The answer from Google could not be verified. Go back and try again.');
     expect(await identitiesOf(sub)).toHaveLength(0);
     expect(await userByEmail(`${sub}@gmail.example`)).toBeUndefined();
-    const audit = await ctx.deps.db.selectFrom('audit_events').select('data').where('app_id', '=', app.appId).where('event', '=', 'login.failure').execute();
-    expect(audit.map((a) => a.data)).toEqual([expect.objectContaining({ method: 'google', reason: 'invalid_request', detail: expect.stringMatching(/^OAUTH_JWT_CLAIM_COMPARISON_FAILED: .*nonce/) })]);
+    const audit = await ctx.deps.db
+      .selectFrom('audit_events')
+      .select('data')
+      .where('app_id', '=', app.appId)
+      .where('event', '=', 'login.failure')
+      .execute();
+    expect(audit.map((a) => a.data)).toEqual([
+      expect.objectContaining({
+        method: 'google',
+        reason: 'invalid_request',
+        detail: expect.stringMatching(/^OAUTH_JWT_CLAIM_COMPARISON_FAILED: .*nonce/),
+      }),
+    ]);
     await context.close();
   });
 
@@ -335,7 +379,11 @@ describe('sign in with Google (upstream OpenID provider)', () => {
     expect(await refreshTokensOf(user!.id)).toHaveLength(1);
     // Neither the upstream code, its state nor the flow cookie ever reaches the logs.
     const cb = new URL(callback!.url);
-    for (const secret of [cb.searchParams.get('code')!, cb.searchParams.get('state')!, /km_upstream=([0-9a-f]{64})/.exec(callback!.cookie)![1]!]) {
+    for (const secret of [
+      cb.searchParams.get('code')!,
+      cb.searchParams.get('state')!,
+      /km_upstream=([0-9a-f]{64})/.exec(callback!.cookie)![1]!,
+    ]) {
       expect(ctx.logText()).not.toContain(secret);
     }
     await context.close();
@@ -343,7 +391,10 @@ describe('sign in with Google (upstream OpenID provider)', () => {
 
   it('refuses a tampered state and spends the flow', async () => {
     const app = await googleApp();
-    const start = await fetch(`${ctx.baseUrl}/login/google?app_id=${app.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}&state=client-s`, { redirect: 'manual' });
+    const start = await fetch(
+      `${ctx.baseUrl}/login/google?app_id=${app.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}&state=client-s`,
+      { redirect: 'manual' },
+    );
     expect(start.status).toBe(302);
     const setCookie = start.headers.get('set-cookie')!;
     expect(setCookie).toMatch(/km_upstream=[0-9a-f]{64}/);
@@ -362,7 +413,8 @@ describe('sign in with Google (upstream OpenID provider)', () => {
     expect(flow.state_hash).not.toBe(auth.searchParams.get('state'));
 
     const state = auth.searchParams.get('state')!;
-    const cb = (s: string) => `${ctx.baseUrl}/login/google/callback?code=forged&state=${encodeURIComponent(s)}&iss=${encodeURIComponent(upstreamIssuer)}`;
+    const cb = (s: string) =>
+      `${ctx.baseUrl}/login/google/callback?code=forged&state=${encodeURIComponent(s)}&iss=${encodeURIComponent(upstreamIssuer)}`;
     const tampered = await fetch(cb(`${state}x`), { headers: { cookie }, redirect: 'manual' });
     expect(tampered.status).toBe(400);
     const body = await tampered.text();
@@ -381,7 +433,9 @@ describe('sign in with Google (upstream OpenID provider)', () => {
     await updateApp(ctx.deps, app.appId, { providers: ['password'] });
     const res = await fetch(loginUrl(app.appId));
     expect(await res.text()).not.toContain('Continue with Google');
-    const start = await fetch(`${ctx.baseUrl}/login/google?app_id=${app.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}`, { redirect: 'manual' });
+    const start = await fetch(`${ctx.baseUrl}/login/google?app_id=${app.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}`, {
+      redirect: 'manual',
+    });
     expect(start.status).toBe(400);
   });
 });
@@ -391,7 +445,11 @@ describe('upstream down', () => {
     const port = await freePort();
     const issuer = `http://127.0.0.1:${port}`;
     const down = await createTestContext({
-      env: { KEYMASTER_GOOGLE_ISSUER: issuer, KEYMASTER_GOOGLE_CLIENT_ID: UPSTREAM_CLIENT_ID, KEYMASTER_GOOGLE_CLIENT_SECRET: UPSTREAM_SECRET },
+      env: {
+        KEYMASTER_GOOGLE_ISSUER: issuer,
+        KEYMASTER_GOOGLE_CLIENT_ID: UPSTREAM_CLIENT_ID,
+        KEYMASTER_GOOGLE_CLIENT_SECRET: UPSTREAM_SECRET,
+      },
     });
     let server: Server | undefined;
     try {
@@ -429,13 +487,16 @@ describe('upstream down', () => {
     }
   });
 
-
   it('limits flow starts per IP (each writes a row), on the branded page with Retry-After', async () => {
     // Nothing listens on this port: every allowed start fails discovery quickly (503, no row).
     const issuer = `http://127.0.0.1:${await freePort()}`;
     const limited = await createTestContext({
       clock: 'fixed',
-      env: { KEYMASTER_GOOGLE_ISSUER: issuer, KEYMASTER_GOOGLE_CLIENT_ID: UPSTREAM_CLIENT_ID, KEYMASTER_GOOGLE_CLIENT_SECRET: UPSTREAM_SECRET },
+      env: {
+        KEYMASTER_GOOGLE_ISSUER: issuer,
+        KEYMASTER_GOOGLE_CLIENT_ID: UPSTREAM_CLIENT_ID,
+        KEYMASTER_GOOGLE_CLIENT_SECRET: UPSTREAM_SECRET,
+      },
     });
     try {
       const { app } = await makeApp(limited.deps, { providers: ['google'] });

@@ -10,7 +10,10 @@ export const DEFAULT_REDIRECT = 'https://app.example.com/callback';
 export const DEFAULT_LOGOUT = 'https://app.example.com/signed-out';
 export const DEFAULT_PASSWORD = 'Correct-Horse-9!';
 
-export async function makeApp(deps: Pick<Deps, 'db' | 'clock'>, input: Partial<AppInput> = {}): Promise<{ app: App; clientSecret: string }> {
+export async function makeApp(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  input: Partial<AppInput> = {},
+): Promise<{ app: App; clientSecret: string }> {
   return createApp(deps, {
     name: `Test App ${uniq()}`,
     redirectUris: [DEFAULT_REDIRECT],

@@ -42,7 +42,11 @@ export function tamperPayload(token: string, changes: Record<string, unknown>): 
 }
 
 /** Signs with OUR active private key (via the key ring), so only the claims or typ make the token wrong. */
-export async function signWithOurKey(deps: Pick<Deps, 'keys'>, payload: Record<string, unknown>, header: Record<string, unknown> = {}): Promise<string> {
+export async function signWithOurKey(
+  deps: Pick<Deps, 'keys'>,
+  payload: Record<string, unknown>,
+  header: Record<string, unknown> = {},
+): Promise<string> {
   const { kid, privateKey } = deps.keys.active;
   const input = `${b64({ alg: 'RS256', kid, typ: 'at+jwt', ...header })}.${b64(payload)}`;
   return `${input}.${createSign('RSA-SHA256').update(input).sign(privateKey).toString('base64url')}`;

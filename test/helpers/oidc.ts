@@ -25,7 +25,12 @@ export class CookieJar {
 export function hiddenFieldsOf(html: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
-    out[m[1]!] = m[2]!.replaceAll('&amp;', '&').replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>');
+    out[m[1]!] = m[2]!
+      .replaceAll('&amp;', '&')
+      .replaceAll('&quot;', '"')
+      .replaceAll('&#39;', "'")
+      .replaceAll('&lt;', '<')
+      .replaceAll('&gt;', '>');
   }
   return out;
 }
@@ -37,7 +42,12 @@ export async function get(url: string | URL, jar: CookieJar): Promise<Response> 
 }
 
 /** Opens an authorization URL; if the sign-in page shows, signs in. Returns the final redirect URL. */
-export async function signIn(authorizationUrl: URL, email: string, password: string, jar = new CookieJar()): Promise<{ callback: URL; jar: CookieJar }> {
+export async function signIn(
+  authorizationUrl: URL,
+  email: string,
+  password: string,
+  jar = new CookieJar(),
+): Promise<{ callback: URL; jar: CookieJar }> {
   const page = await get(authorizationUrl, jar);
   if (page.status === 303) return { callback: new URL(page.headers.get('location')!), jar };
   const html = await page.text();
@@ -63,7 +73,15 @@ export function pkcePair(): { verifier: string; challenge: string } {
 
 export function authorizeQuery(clientId: string, extra: Record<string, string | undefined> = {}): string {
   const p = new URLSearchParams();
-  const all = { client_id: clientId, redirect_uri: DEFAULT_REDIRECT, response_type: 'code', scope: 'openid profile email offline_access', state: 'st-1', nonce: 'n-1', ...extra };
+  const all = {
+    client_id: clientId,
+    redirect_uri: DEFAULT_REDIRECT,
+    response_type: 'code',
+    scope: 'openid profile email offline_access',
+    state: 'st-1',
+    nonce: 'n-1',
+    ...extra,
+  };
   for (const [k, v] of Object.entries(all)) if (v !== undefined) p.set(k, v);
   return p.toString();
 }
@@ -79,7 +97,12 @@ export async function obtainCode(
   if (page.statusCode !== 200) throw new Error(`authorize: ${page.statusCode} ${page.headers.location ?? page.body.slice(0, 200)}`);
   const cookies = cookiesOf(page);
   const fields = { ...hiddenFieldsOf(page.body), _csrf: csrfTokenOf(page.body), email: user.email, password: user.password };
-  const res = await ctx.app.inject({ method: 'POST', url: '/login', headers: { ...FORM, cookie: cookieHeader(cookies) }, payload: new URLSearchParams(fields).toString() });
+  const res = await ctx.app.inject({
+    method: 'POST',
+    url: '/login',
+    headers: { ...FORM, cookie: cookieHeader(cookies) },
+    payload: new URLSearchParams(fields).toString(),
+  });
   if (res.statusCode !== 303) throw new Error(`login: ${res.statusCode} ${res.body.slice(0, 200)}`);
   const location = new URL(res.headers.location as string);
   return { code: location.searchParams.get('code')!, location, cookies: { ...cookies, ...cookiesOf(res) } };
@@ -89,7 +112,12 @@ export function basicAuth(clientId: string, secret: string): string {
   return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 }
 
-export async function postForm(ctx: TestContext, url: string, body: Record<string, string | undefined>, headers: Record<string, string> = {}) {
+export async function postForm(
+  ctx: TestContext,
+  url: string,
+  body: Record<string, string | undefined>,
+  headers: Record<string, string> = {},
+) {
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(body)) if (v !== undefined) p.set(k, v);
   return ctx.app.inject({ method: 'POST', url, headers: { ...FORM, ...headers }, payload: p.toString() });

@@ -8,7 +8,9 @@ import { cookieHeader, cookiesOf, csrfTokenOf, form, FORM } from './http.js';
 /** Rows in every table of the public schema (migrations bookkeeping included), by table name. */
 export async function countAllRows(db: Db): Promise<Record<string, number>> {
   const tables = await sql<{ table_name: string }>`
-    select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by table_name`.execute(db);
+    select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by table_name`.execute(
+    db,
+  );
   const out: Record<string, number> = {};
   for (const { table_name } of tables.rows) {
     const r = await sql<{ n: string | number }>`select count(*) as n from ${sql.table(table_name)}`.execute(db);

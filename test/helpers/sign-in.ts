@@ -19,5 +19,9 @@ export async function signIn(
   });
   if (post.statusCode !== 303) throw new Error(`sign-in failed: ${post.statusCode}`);
   const loc = new URL(post.headers.location as string);
-  return { accessToken: loc.searchParams.get('access_token')!, refreshToken: loc.searchParams.get('refresh_token')!, sso: cookiesOf(post).km_sso! };
+  return {
+    accessToken: loc.searchParams.get('access_token')!,
+    refreshToken: loc.searchParams.get('refresh_token')!,
+    sso: cookiesOf(post).km_sso!,
+  };
 }

@@ -43,7 +43,10 @@ export function parseEmail(raw: string, envelopeTo: string[], from: string): Cap
       const idx = chunk.search(/\r?\n\r?\n/);
       if (idx < 0) continue;
       const ph = chunk.slice(0, idx);
-      const pb = chunk.slice(idx).replace(/^\r?\n\r?\n/, '').replace(/\r?\n$/, '');
+      const pb = chunk
+        .slice(idx)
+        .replace(/^\r?\n\r?\n/, '')
+        .replace(/\r?\n$/, '');
       const type = /content-type:\s*([\w/]+)/i.exec(ph)?.[1]?.toLowerCase();
       if (type === 'text/plain' || type === 'text/html') parts[type] = decodePart(ph, pb);
     }
@@ -70,7 +73,13 @@ export async function startSmtpCapture(): Promise<SmtpCapture> {
           return;
         }
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-        messages.push(parseEmail(Buffer.concat(chunks).toString('utf8'), session.envelope.rcptTo.map((r) => r.address), from));
+        messages.push(
+          parseEmail(
+            Buffer.concat(chunks).toString('utf8'),
+            session.envelope.rcptTo.map((r) => r.address),
+            from,
+          ),
+        );
         callback();
         for (const w of waiters.splice(0)) w();
       });

@@ -18,7 +18,10 @@ let defaultAppName: string;
 
 beforeAll(async () => {
   smtp = await startSmtpCapture();
-  ctx = await createTestContext({ clock: 'fixed', env: { SMTP_URL: smtp.url, KEYMASTER_DEFAULT_APP_ID: DEFAULT_APP_ID, KEYMASTER_MAIL_FROM: 'Acme <auth@acme.test>' } });
+  ctx = await createTestContext({
+    clock: 'fixed',
+    env: { SMTP_URL: smtp.url, KEYMASTER_DEFAULT_APP_ID: DEFAULT_APP_ID, KEYMASTER_MAIL_FROM: 'Acme <auth@acme.test>' },
+  });
   clock = ctx.clock as FixedClock;
   const { app } = await makeApp(ctx.deps, { name: 'Acme Default', logoUrl: 'https://cdn.acme.test/logo.png', primaryColor: '#aa3300' });
   await ctx.deps.db.updateTable('apps').set({ app_id: DEFAULT_APP_ID }).where('app_id', '=', app.appId).execute();
@@ -92,7 +95,12 @@ describe('account journey', () => {
     expect(tokenRow.expires_at.getTime() - tokenRow.created_at.getTime()).toBe(24 * HOUR);
     const outbox = await ctx.deps.db.selectFrom('email_outbox').selectAll().where('to_address', '=', email).execute();
     expect(outbox).toHaveLength(1);
-    await expect.poll(async () => (await ctx.deps.db.selectFrom('email_outbox').select(['status', 'body_enc']).where('id', '=', outbox[0]!.id).executeTakeFirst())).toEqual({ status: 'sent', body_enc: null });
+    await expect
+      .poll(
+        async () =>
+          await ctx.deps.db.selectFrom('email_outbox').select(['status', 'body_enc']).where('id', '=', outbox[0]!.id).executeTakeFirst(),
+      )
+      .toEqual({ status: 'sent', body_enc: null });
     expect(JSON.stringify(outbox)).not.toContain(token);
 
     // Not verified yet: the right password still cannot sign in.
@@ -120,7 +128,12 @@ describe('account journey', () => {
       last_login_at: clock.now().toISOString(),
     });
     const jwks = createLocalJWKSet((await ctx.app.inject({ url: '/.well-known/jwks.json' })).json());
-    const { payload } = await jwtVerify(body.access_token, jwks, { issuer: ctx.deps.config.issuer, audience: DEFAULT_APP_ID, algorithms: ['RS256'], currentDate: clock.now() });
+    const { payload } = await jwtVerify(body.access_token, jwks, {
+      issuer: ctx.deps.config.issuer,
+      audience: DEFAULT_APP_ID,
+      algorithms: ['RS256'],
+      currentDate: clock.now(),
+    });
     expect(payload).toMatchObject({ sub: created.id, email, name: 'John Doe' });
 
     const me = await c.get('/me', body.access_token);
@@ -136,7 +149,12 @@ describe('account journey', () => {
     const refreshed = await c.post('/refresh', { refresh_token: body.refresh_token });
     expect(refreshed.statusCode).toBe(200);
     const live = refreshed.json();
-    expect(live).toEqual({ access_token: expect.any(String), refresh_token: expect.stringMatching(/^[0-9a-f]{64}$/), token_type: 'bearer', expires_in: 900 });
+    expect(live).toEqual({
+      access_token: expect.any(String),
+      refresh_token: expect.stringMatching(/^[0-9a-f]{64}$/),
+      token_type: 'bearer',
+      expires_in: 900,
+    });
 
     // Password reset: request → email → confirm.
     clock.advance(2 * SECOND);
@@ -152,7 +170,11 @@ describe('account journey', () => {
     expect(notice.subject).toBe(`Your ${defaultAppName} password was changed`);
 
     // Every old token is dead: refresh tokens revoked, access tokens refused by /me.
-    const rows = await ctx.deps.db.selectFrom('refresh_tokens').select(['revoked_at', 'revoked_reason']).where('user_id', '=', created.id).execute();
+    const rows = await ctx.deps.db
+      .selectFrom('refresh_tokens')
+      .select(['revoked_at', 'revoked_reason'])
+      .where('user_id', '=', created.id)
+      .execute();
     expect(rows.length).toBe(2);
     expect(rows.every((r) => r.revoked_at !== null)).toBe(true);
     expect((await c.post('/refresh', { refresh_token: live.refresh_token })).json()).toEqual({ detail: 'Invalid refresh token' });
@@ -165,7 +187,8 @@ describe('account journey', () => {
 
     // Nothing secret reached the log.
     const logs = ctx.logText();
-    for (const secret of [STRONG, 'N3w-Passw0rd!', token, resetToken, body.refresh_token, live.refresh_token, body.access_token]) expect(logs).not.toContain(secret);
+    for (const secret of [STRONG, 'N3w-Passw0rd!', token, resetToken, body.refresh_token, live.refresh_token, body.access_token])
+      expect(logs).not.toContain(secret);
   });
 
   it('logout revokes the token family; it needs the bearer token, and only touches the caller’s own tokens', async () => {
@@ -188,7 +211,11 @@ describe('account journey', () => {
     const out = await c.post('/logout', { refresh_token: rotated.refresh_token }, la.access_token);
     expect(out.statusCode).toBe(200);
     expect(out.json()).toEqual({ message: 'Logged out successfully' });
-    const family = await ctx.deps.db.selectFrom('refresh_tokens').select(['revoked_at', 'revoked_reason']).where('user_id', '=', a.user.id).execute();
+    const family = await ctx.deps.db
+      .selectFrom('refresh_tokens')
+      .select(['revoked_at', 'revoked_reason'])
+      .where('user_id', '=', a.user.id)
+      .execute();
     expect(family).toHaveLength(2);
     expect(family.every((r) => r.revoked_reason === 'revoked' || r.revoked_reason === null)).toBe(true);
     expect(family.every((r) => r.revoked_at !== null)).toBe(true);
@@ -199,8 +226,12 @@ describe('account journey', () => {
     const c = api(newIp());
     const { user, password } = await makeUser(ctx.deps);
     const login = (await c.post('/login', { email: user.email, password })).json();
-    expect((await c.patch('/me', { new_password: 'An0ther-Pass!' }, login.access_token)).json()).toEqual({ detail: 'Current password is required to change the password' });
-    expect((await c.patch('/me', { current_password: 'wrong', new_password: 'An0ther-Pass!' }, login.access_token)).json()).toEqual({ detail: 'Current password is incorrect' });
+    expect((await c.patch('/me', { new_password: 'An0ther-Pass!' }, login.access_token)).json()).toEqual({
+      detail: 'Current password is required to change the password',
+    });
+    expect((await c.patch('/me', { current_password: 'wrong', new_password: 'An0ther-Pass!' }, login.access_token)).json()).toEqual({
+      detail: 'Current password is incorrect',
+    });
     const weak = await c.patch('/me', { current_password: password, new_password: 'weak' }, login.access_token);
     expect(weak.statusCode).toBe(400);
     expect(weak.json().detail).toMatch(/^Password too weak/);
@@ -277,7 +308,9 @@ describe('seed 004 error table', () => {
   it('403 Email not verified / Account is disabled; 400 Invalid app_id', async () => {
     const c = api(newIp());
     const unverified = await makeUser(ctx.deps, { verified: false });
-    expect((await c.post('/login', { email: unverified.user.email, password: unverified.password })).json()).toEqual({ detail: 'Email not verified' });
+    expect((await c.post('/login', { email: unverified.user.email, password: unverified.password })).json()).toEqual({
+      detail: 'Email not verified',
+    });
     const disabled = await makeUser(ctx.deps);
     await adminUpdateUser(ctx.deps, disabled.user.id, { disabled: true });
     const r = await c.post('/login', { email: disabled.user.email, password: disabled.password });
@@ -432,7 +465,8 @@ describe('email tokens', () => {
     expect((await c.post('/register', { email: uniqueEmail(), password: 'weak' })).statusCode).toBe(400);
     for (let u = 0; u < 5; u++) {
       const { user } = await makeUser(ctx.deps); // 4 tries per email stay under the per-email limit
-      for (let i = 0; i < 4; i++) expect((await c.post('/register', { email: user.email, password: STRONG })).json()).toEqual({ detail: 'Email already registered' });
+      for (let i = 0; i < 4; i++)
+        expect((await c.post('/register', { email: user.email, password: STRONG })).json()).toEqual({ detail: 'Email already registered' });
     }
     const limited = await c.post('/register', { email: uniqueEmail(), password: STRONG });
     expect(limited.statusCode).toBe(429);

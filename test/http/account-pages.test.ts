@@ -18,7 +18,8 @@ afterAll(async () => {
 });
 
 const q = (appId: string) => `app_id=${appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}`;
-const signInHref = (appId: string) => `/login?${new URLSearchParams({ app_id: appId, redirect_uri: DEFAULT_REDIRECT }).toString().replaceAll('&', '&amp;')}`;
+const signInHref = (appId: string) =>
+  `/login?${new URLSearchParams({ app_id: appId, redirect_uri: DEFAULT_REDIRECT }).toString().replaceAll('&', '&amp;')}`;
 
 /** GET a page, then POST its form with the CSRF token and cookie it gave. */
 async function submit(path: string, fields: Record<string, string>, action = path.split('?')[0]!) {
@@ -55,7 +56,11 @@ describe('hosted account pages', () => {
     expect(weak.body).toContain('Password too weak');
     expect(weak.body).toContain('value="page-user@example.com"');
 
-    const created = await submit(`/account/register?${q(app.appId)}`, { name: 'Page User', email: 'page-user@example.com', password: 'Pag3-Passw0rd!' });
+    const created = await submit(`/account/register?${q(app.appId)}`, {
+      name: 'Page User',
+      email: 'page-user@example.com',
+      password: 'Pag3-Passw0rd!',
+    });
     expect(created.statusCode).toBe(200);
     expect(created.body).toContain('Check your email');
 
@@ -73,7 +78,10 @@ describe('hosted account pages', () => {
     expect(verified.statusCode).toBe(200);
     expect(verified.body).toContain('Email verified');
     expect(verified.body).toContain(`href="${signInHref(app.appId)}">Continue to sign in</a>`);
-    expect((await ctx.deps.db.selectFrom('users').select('email_verified_at').where('id', '=', user.id).executeTakeFirstOrThrow()).email_verified_at).not.toBeNull();
+    expect(
+      (await ctx.deps.db.selectFrom('users').select('email_verified_at').where('id', '=', user.id).executeTakeFirstOrThrow())
+        .email_verified_at,
+    ).not.toBeNull();
 
     const again = await submit(link.pathname + link.search, {});
     expect(again.statusCode).toBe(400);
@@ -118,7 +126,8 @@ describe('hosted account pages', () => {
 
   it('too many reset requests for one email: the page says so, with Retry-After', async () => {
     const { app } = await makeApp(ctx.deps);
-    for (let i = 0; i < 5; i++) expect((await submit(`/account/forgot-password?${q(app.appId)}`, { email: 'flood@example.com' })).statusCode).toBe(200);
+    for (let i = 0; i < 5; i++)
+      expect((await submit(`/account/forgot-password?${q(app.appId)}`, { email: 'flood@example.com' })).statusCode).toBe(200);
     const limited = await submit(`/account/forgot-password?${q(app.appId)}`, { email: 'flood@example.com' });
     expect(limited.statusCode).toBe(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
@@ -136,13 +145,18 @@ describe('hosted account pages', () => {
     expect(res.statusCode).toBe(403);
     expect(await ctx.deps.db.selectFrom('users').select('id').where('email', '=', 'csrf-victim@example.com').execute()).toHaveLength(0);
     for (const path of ['/account/verify', '/account/forgot-password', '/account/reset-password']) {
-      expect((await ctx.app.inject({ method: 'POST', url: path, headers: FORM, payload: form({ token: 'x', email: 'a@b.co' }) })).statusCode, path).toBe(403);
+      expect(
+        (await ctx.app.inject({ method: 'POST', url: path, headers: FORM, payload: form({ token: 'x', email: 'a@b.co' }) })).statusCode,
+        path,
+      ).toBe(403);
     }
   });
 
   it('an unknown app or an unregistered redirect_uri gets an error page, never a link onwards', async () => {
     const { app } = await makeApp(ctx.deps);
-    const bad = await ctx.app.inject({ url: `/account/register?app_id=${app.appId}&redirect_uri=${encodeURIComponent('https://evil.example.com/cb')}` });
+    const bad = await ctx.app.inject({
+      url: `/account/register?app_id=${app.appId}&redirect_uri=${encodeURIComponent('https://evil.example.com/cb')}`,
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.body).not.toContain('evil.example.com');
     const unknown = await ctx.app.inject({ url: '/account/forgot-password?app_id=00000000-0000-4000-8000-000000000000' });

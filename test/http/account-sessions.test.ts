@@ -55,23 +55,42 @@ describe('DELETE /api/v1/auth/sessions/:id', () => {
     const { user, password } = await makeUser(ctx.deps);
     const phone = await signIn(ctx, app.appId, user.email, password, { 'user-agent': 'Phone' });
     const laptop = await signIn(ctx, app.appId, user.email, password, { 'user-agent': 'Laptop' });
-    const list = (await ctx.app.inject({ url: '/api/v1/auth/sessions', headers: bearer(laptop.accessToken) })).json() as { sessions: { id: string; user_agent: string }[] };
+    const list = (await ctx.app.inject({ url: '/api/v1/auth/sessions', headers: bearer(laptop.accessToken) })).json() as {
+      sessions: { id: string; user_agent: string }[];
+    };
     const phoneSession = list.sessions.find((s) => s.user_agent === 'Phone')!;
 
-    const del = await ctx.app.inject({ method: 'DELETE', url: `/api/v1/auth/sessions/${phoneSession.id}`, headers: bearer(laptop.accessToken) });
+    const del = await ctx.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/auth/sessions/${phoneSession.id}`,
+      headers: bearer(laptop.accessToken),
+    });
     expect(del.statusCode).toBe(200);
     expect(del.json()).toEqual({ status: 'ok' });
     expect((await refresh(phone.refreshToken, app.appId)).statusCode).toBe(401);
     expect((await refresh(laptop.refreshToken, app.appId)).statusCode).toBe(200);
 
-    const rows = await ctx.deps.db.selectFrom('refresh_tokens').select(['revoked_reason']).where('family_id', '=', phoneSession.id).execute();
+    const rows = await ctx.deps.db
+      .selectFrom('refresh_tokens')
+      .select(['revoked_reason'])
+      .where('family_id', '=', phoneSession.id)
+      .execute();
     expect(rows.map((r) => r.revoked_reason)).toEqual(['user_signed_out']);
-    const audit = await ctx.deps.db.selectFrom('audit_events').selectAll().where('user_id', '=', user.id).where('event', '=', 'refresh_token.revoked').execute();
+    const audit = await ctx.deps.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('user_id', '=', user.id)
+      .where('event', '=', 'refresh_token.revoked')
+      .execute();
     expect(audit).toHaveLength(1);
     expect(audit[0]!.data).toMatchObject({ familyId: phoneSession.id, actor: 'user', reason: 'user_signed_out' });
 
     // Already ended: 404 now.
-    const again = await ctx.app.inject({ method: 'DELETE', url: `/api/v1/auth/sessions/${phoneSession.id}`, headers: bearer(laptop.accessToken) });
+    const again = await ctx.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/auth/sessions/${phoneSession.id}`,
+      headers: bearer(laptop.accessToken),
+    });
     expect(again.statusCode).toBe(404);
     expect(again.json()).toEqual({ detail: 'Session not found' });
   });
@@ -82,14 +101,20 @@ describe('DELETE /api/v1/auth/sessions/:id', () => {
     const bob = await makeUser(ctx.deps);
     const a = await signIn(ctx, app.appId, alice.user.email, alice.password);
     const b = await signIn(ctx, app.appId, bob.user.email, bob.password);
-    const bobSession = ((await ctx.app.inject({ url: '/api/v1/auth/sessions', headers: bearer(b.accessToken) })).json() as { sessions: { id: string }[] }).sessions[0]!;
+    const bobSession = (
+      (await ctx.app.inject({ url: '/api/v1/auth/sessions', headers: bearer(b.accessToken) })).json() as { sessions: { id: string }[] }
+    ).sessions[0]!;
 
     const res = await ctx.app.inject({ method: 'DELETE', url: `/api/v1/auth/sessions/${bobSession.id}`, headers: bearer(a.accessToken) });
     expect(res.statusCode).toBe(404);
     expect(res.json()).toEqual({ detail: 'Session not found' });
     const notUuid = await ctx.app.inject({ method: 'DELETE', url: '/api/v1/auth/sessions/not-a-uuid', headers: bearer(a.accessToken) });
     expect(notUuid.statusCode).toBe(404);
-    const row = await ctx.deps.db.selectFrom('refresh_tokens').select('revoked_at').where('family_id', '=', bobSession.id).executeTakeFirstOrThrow();
+    const row = await ctx.deps.db
+      .selectFrom('refresh_tokens')
+      .select('revoked_at')
+      .where('family_id', '=', bobSession.id)
+      .executeTakeFirstOrThrow();
     expect(row.revoked_at).toBeNull();
     expect((await refresh(b.refreshToken, app.appId)).statusCode).toBe(200);
   });
@@ -118,11 +143,23 @@ describe('DELETE /api/v1/auth/sessions (sign out everywhere)', () => {
       headers: { cookie: `km_sso=${s1.sso}` },
     });
     expect(page.statusCode).toBe(200);
-    const live = await ctx.deps.db.selectFrom('sessions').select('id').where('user_id', '=', user.id).where('revoked_at', 'is', null).execute();
+    const live = await ctx.deps.db
+      .selectFrom('sessions')
+      .select('id')
+      .where('user_id', '=', user.id)
+      .where('revoked_at', 'is', null)
+      .execute();
     expect(live).toEqual([]);
-    const list = (await ctx.app.inject({ url: '/api/v1/auth/sessions', headers: bearer(s1.accessToken) })).json() as { sessions: unknown[] };
+    const list = (await ctx.app.inject({ url: '/api/v1/auth/sessions', headers: bearer(s1.accessToken) })).json() as {
+      sessions: unknown[];
+    };
     expect(list.sessions).toEqual([]);
-    const audit = await ctx.deps.db.selectFrom('audit_events').select(['data']).where('user_id', '=', user.id).where('event', '=', 'user.signed_out_everywhere').execute();
+    const audit = await ctx.deps.db
+      .selectFrom('audit_events')
+      .select(['data'])
+      .where('user_id', '=', user.id)
+      .where('event', '=', 'user.signed_out_everywhere')
+      .execute();
     expect(audit[0]!.data).toMatchObject({ revoked: 2, sessions: 2, actor: 'user' });
   });
 });

@@ -24,7 +24,8 @@ async function signIn() {
 const refresh = (refresh_token: unknown, app_id: unknown) =>
   ctx.app.inject({ method: 'POST', url: '/token/refresh', payload: { refresh_token, app_id } });
 
-const row = (token: string) => ctx.deps.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', sha256(token)).executeTakeFirstOrThrow();
+const row = (token: string) =>
+  ctx.deps.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', sha256(token)).executeTakeFirstOrThrow();
 
 describe('POST /token/refresh', () => {
   it('rotates: a new pair, the old token spent, the child in the same family', async () => {
@@ -59,9 +60,18 @@ describe('POST /token/refresh', () => {
     // The successor issued before the replay is dead too.
     const after = await refresh(first.refresh_token, app.appId);
     expect(after.statusCode).toBe(401);
-    const family = await ctx.deps.db.selectFrom('refresh_tokens').selectAll().where('family_id', '=', (await row(tokens.refresh_token)).family_id).execute();
+    const family = await ctx.deps.db
+      .selectFrom('refresh_tokens')
+      .selectAll()
+      .where('family_id', '=', (await row(tokens.refresh_token)).family_id)
+      .execute();
     expect(family.every((r) => r.revoked_at !== null)).toBe(true);
-    const events = await ctx.deps.db.selectFrom('audit_events').select('event').where('event', '=', 'refresh_token.replay').where('app_id', '=', app.appId).execute();
+    const events = await ctx.deps.db
+      .selectFrom('audit_events')
+      .select('event')
+      .where('event', '=', 'refresh_token.replay')
+      .where('app_id', '=', app.appId)
+      .execute();
     expect(events).toHaveLength(1);
   });
 
@@ -72,7 +82,11 @@ describe('POST /token/refresh', () => {
     const codes = results.map((r) => r.statusCode);
     expect(codes.filter((c) => c === 200)).toHaveLength(1);
     expect(codes.filter((c) => c !== 200).every((c) => c === 401)).toBe(true);
-    const children = await ctx.deps.db.selectFrom('refresh_tokens').select('jti').where('parent_jti', '=', (await row(tokens.refresh_token)).jti).execute();
+    const children = await ctx.deps.db
+      .selectFrom('refresh_tokens')
+      .select('jti')
+      .where('parent_jti', '=', (await row(tokens.refresh_token)).jti)
+      .execute();
     expect(children).toHaveLength(1);
   });
 
@@ -81,7 +95,11 @@ describe('POST /token/refresh', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => refresh(tokens.refresh_token, app.appId)));
     expect(results.map((r) => r.statusCode)).toEqual(Array(20).fill(200));
     expect(new Set(results.map((r) => r.json().refresh_token)).size).toBe(1);
-    const children = await ctx.deps.db.selectFrom('refresh_tokens').select('jti').where('parent_jti', '=', (await row(tokens.refresh_token)).jti).execute();
+    const children = await ctx.deps.db
+      .selectFrom('refresh_tokens')
+      .select('jti')
+      .where('parent_jti', '=', (await row(tokens.refresh_token)).jti)
+      .execute();
     expect(children).toHaveLength(1);
   });
 
@@ -122,24 +140,39 @@ describe('POST /token/refresh', () => {
     ['unknown token', { refresh_token: 'f'.repeat(64), app_id: '00000000-0000-0000-0000-000000000000' }],
     ['app_id not a uuid', { refresh_token: 'f'.repeat(64), app_id: "' or 1=1 --" }],
   ])('%s → 4xx invalid_*, nothing written', async (_name, payload) => {
-    const before = await ctx.deps.db.selectFrom('refresh_tokens').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const before = await ctx.deps.db
+      .selectFrom('refresh_tokens')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
     const res = await ctx.app.inject({ method: 'POST', url: '/token/refresh', payload });
     expect(res.statusCode).toBeGreaterThanOrEqual(400);
     expect(res.statusCode).toBeLessThan(500);
     expect(res.json().error).toMatch(/^invalid_/);
     expect(res.json().error_description).toBeTruthy();
-    const after = await ctx.deps.db.selectFrom('refresh_tokens').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const after = await ctx.deps.db
+      .selectFrom('refresh_tokens')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
     expect(after.n).toBe(before.n);
   });
 
   it('malformed JSON → 400 invalid_request', async () => {
-    const res = await ctx.app.inject({ method: 'POST', url: '/token/refresh', headers: { 'content-type': 'application/json' }, payload: '{"refresh_token": ' });
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: '/token/refresh',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"refresh_token": ',
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toEqual({ error: 'invalid_request', error_description: 'Request body is not valid JSON' });
   });
 
   it('an oversized body → 413', async () => {
-    const res = await ctx.app.inject({ method: 'POST', url: '/token/refresh', payload: { refresh_token: 'a'.repeat(200_000), app_id: 'x' } });
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: '/token/refresh',
+      payload: { refresh_token: 'a'.repeat(200_000), app_id: 'x' },
+    });
     expect(res.statusCode).toBe(413);
   });
 });

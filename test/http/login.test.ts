@@ -20,7 +20,13 @@ async function openLogin(appId: string, extra = '', cookies: Record<string, stri
   return { res, csrf: res.statusCode === 200 ? csrfTokenOf(res.body) : '', cookies: { ...cookies, ...cookiesOf(res) } };
 }
 
-async function postLogin(appId: string, email: string, password: string, page: { csrf: string; cookies: Record<string, string> }, state?: string) {
+async function postLogin(
+  appId: string,
+  email: string,
+  password: string,
+  page: { csrf: string; cookies: Record<string, string> },
+  state?: string,
+) {
   return ctx.app.inject({
     method: 'POST',
     url: '/login',
@@ -30,11 +36,20 @@ async function postLogin(appId: string, email: string, password: string, page: {
 }
 
 const count = async (table: 'refresh_tokens' | 'sessions') =>
-  (await ctx.deps.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n;
+  (
+    await ctx.deps.db
+      .selectFrom(table)
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow()
+  ).n;
 
 describe('GET /login', () => {
   it('renders the app branding and only the enabled methods', async () => {
-    const { app } = await makeApp(ctx.deps, { name: 'Acme <b>Portal</b>', logoUrl: 'https://cdn.example.com/logo.png', primaryColor: '#aa3300' });
+    const { app } = await makeApp(ctx.deps, {
+      name: 'Acme <b>Portal</b>',
+      logoUrl: 'https://cdn.example.com/logo.png',
+      primaryColor: '#aa3300',
+    });
     const { res } = await openLogin(app.appId);
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/html');
@@ -101,7 +116,9 @@ describe('POST /login', () => {
     expect(loc.searchParams.get('expires_in')).toBe('900');
     expect(loc.searchParams.get('state')).toBe('xyz\r\nevil');
     expect(res.headers.location).not.toMatch(/[\r\n]/);
-    const sso = (res.cookies as { name: string; httpOnly?: boolean; sameSite?: string; maxAge?: number }[]).find((c) => c.name === 'km_sso')!;
+    const sso = (res.cookies as { name: string; httpOnly?: boolean; sameSite?: string; maxAge?: number }[]).find(
+      (c) => c.name === 'km_sso',
+    )!;
     expect(sso.httpOnly).toBe(true);
     expect(sso.sameSite).toBe('Lax');
     expect(sso.maxAge).toBe(8 * 3600);
@@ -180,7 +197,10 @@ describe('SSO', () => {
     const loc = new URL(fast.headers.location as string);
     expect(loc.searchParams.get('access_token')).toBeTruthy();
     expect(loc.searchParams.get('state')).toBe('q');
-    const forced = await ctx.app.inject({ url: loginUrl(b.appId, DEFAULT_REDIRECT, '&prompt=login'), headers: { cookie: `km_sso=${sso}` } });
+    const forced = await ctx.app.inject({
+      url: loginUrl(b.appId, DEFAULT_REDIRECT, '&prompt=login'),
+      headers: { cookie: `km_sso=${sso}` },
+    });
     expect(forced.statusCode).toBe(200);
     expect(forced.body).toContain('>Sign in</button>');
   });

@@ -53,7 +53,12 @@ describe('GET /metrics', () => {
     expect(delta('keymaster_refresh_token_replays_total')).toBe(1);
     expect(delta('keymaster_sign_in_failures_total{reason="bad_password"}')).toBe(1);
     // The replay is also in the audit trail, which the counter mirrors.
-    const audit = await ctx.deps.db.selectFrom('audit_events').select('event').where('user_id', '=', user.id).where('event', '=', 'refresh_token.replay').execute();
+    const audit = await ctx.deps.db
+      .selectFrom('audit_events')
+      .select('event')
+      .where('user_id', '=', user.id)
+      .where('event', '=', 'refresh_token.replay')
+      .execute();
     expect(audit).toHaveLength(1);
   });
 
@@ -63,7 +68,11 @@ describe('GET /metrics', () => {
     const before = metric(await scrape(), 'keymaster_lockouts_total') ?? 0;
     // The per-email rate limit (5 failures) refuses before the lockout threshold (10) is reached, so
     // move the account to one failure short of the threshold directly.
-    await ctx.deps.db.updateTable('users').set({ failed_logins: ctx.deps.config.lockoutThreshold - 1 }).where('id', '=', user.id).execute();
+    await ctx.deps.db
+      .updateTable('users')
+      .set({ failed_logins: ctx.deps.config.lockoutThreshold - 1 })
+      .where('id', '=', user.id)
+      .execute();
     await expect(authenticatePassword(ctx.deps, { email: user.email, password: 'wrong-password' })).rejects.toThrow();
     const row = await ctx.deps.db.selectFrom('users').select('locked_until').where('id', '=', user.id).executeTakeFirstOrThrow();
     expect(row.locked_until).not.toBeNull();

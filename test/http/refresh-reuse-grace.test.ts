@@ -16,9 +16,15 @@ beforeAll(async () => {
 afterAll(() => ctx.close());
 
 const refresh = (appId: string, token: string, ua = 'tab-a') =>
-  ctx.app.inject({ method: 'POST', url: '/token/refresh', headers: { 'user-agent': ua }, payload: { refresh_token: token, app_id: appId } });
+  ctx.app.inject({
+    method: 'POST',
+    url: '/token/refresh',
+    headers: { 'user-agent': ua },
+    payload: { refresh_token: token, app_id: appId },
+  });
 
-const family = (familyId: string) => ctx.deps.db.selectFrom('refresh_tokens').selectAll().where('family_id', '=', familyId).orderBy('created_at').execute();
+const family = (familyId: string) =>
+  ctx.deps.db.selectFrom('refresh_tokens').selectAll().where('family_id', '=', familyId).orderBy('created_at').execute();
 const live = (rows: { rotated_at: Date | null; revoked_at: Date | null }[]) => rows.filter((r) => !r.rotated_at && !r.revoked_at);
 
 async function signIn(reuse?: number) {
@@ -47,7 +53,8 @@ describe('refresh reuse grace (default 10 s)', () => {
     expect(live(rows)).toHaveLength(1);
     // No token is kept anywhere in the family's rows, not even encrypted: only hashes.
     const stored = JSON.stringify(rows);
-    for (const t of [set.refresh_token, a.json().refresh_token, a.json().access_token, b.json().access_token]) expect(stored).not.toContain(t);
+    for (const t of [set.refresh_token, a.json().refresh_token, a.json().access_token, b.json().access_token])
+      expect(stored).not.toContain(t);
     expect(rows[1]!.token_hash).toBe(sha256(a.json().refresh_token));
 
     // The converged successor keeps working.
@@ -73,7 +80,12 @@ describe('refresh reuse grace (default 10 s)', () => {
     expect(rows.every((r) => r.revoked_at)).toBe(true);
     expect((await refresh(app.appId, first.json().refresh_token)).statusCode).toBe(401);
 
-    const audit = await ctx.deps.db.selectFrom('audit_events').selectAll().where('user_id', '=', user.id).where('event', '=', 'refresh_token.replay').execute();
+    const audit = await ctx.deps.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('user_id', '=', user.id)
+      .where('event', '=', 'refresh_token.replay')
+      .execute();
     expect(audit).toHaveLength(1);
     expect(audit[0]!.ip).toBe('203.0.113.9');
     expect(audit[0]!.data).toMatchObject({
@@ -130,7 +142,11 @@ describe('per-app reuse interval', () => {
     expect(b.json().refresh_token).toBe(a.json().refresh_token);
     await expect(updateApp(ctx.deps, app.appId, { refreshReuseInterval: 301 })).rejects.toThrow();
     await expect(updateApp(ctx.deps, app.appId, { refreshReuseInterval: -1 })).rejects.toThrow();
-    const row = await ctx.deps.db.selectFrom('apps').select('refresh_reuse_interval').where('app_id', '=', app.appId).executeTakeFirstOrThrow();
+    const row = await ctx.deps.db
+      .selectFrom('apps')
+      .select('refresh_reuse_interval')
+      .where('app_id', '=', app.appId)
+      .executeTakeFirstOrThrow();
     expect(row.refresh_reuse_interval).toBe(30);
   });
 });

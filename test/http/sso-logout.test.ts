@@ -12,7 +12,8 @@ beforeAll(async () => {
 });
 afterAll(() => ctx.close());
 
-const logoutUrl = (appId: string, uri = DEFAULT_LOGOUT) => `/sso/logout?app_id=${appId}&post_logout_redirect_uri=${encodeURIComponent(uri)}`;
+const logoutUrl = (appId: string, uri = DEFAULT_LOGOUT) =>
+  `/sso/logout?app_id=${appId}&post_logout_redirect_uri=${encodeURIComponent(uri)}`;
 
 describe('/sso/logout', () => {
   it('asks once, then ends the session (row and cookie) and continues to the registered URI', async () => {
@@ -61,7 +62,12 @@ describe('/sso/logout', () => {
   it('a POST without CSRF token does not end the session', async () => {
     const { user } = await makeUser(ctx.deps);
     const { cookieValue, session } = await startSession(ctx.deps, user.id);
-    const res = await ctx.app.inject({ method: 'POST', url: '/sso/logout', headers: { ...FORM, cookie: `km_sso=${cookieValue}` }, payload: '' });
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: '/sso/logout',
+      headers: { ...FORM, cookie: `km_sso=${cookieValue}` },
+      payload: '',
+    });
     expect(res.statusCode).toBe(403);
     const row = await ctx.deps.db.selectFrom('sessions').select('revoked_at').where('id', '=', session.id).executeTakeFirstOrThrow();
     expect(row.revoked_at).toBeNull();

@@ -31,7 +31,9 @@ describe('Google sign-in not configured', () => {
 
   it('refuses an unregistered redirect_uri before anything else', async () => {
     const { app } = await makeApp(ctx.deps, { providers: ['google'] });
-    const res = await ctx.app.inject({ url: `/login/google?app_id=${app.appId}&redirect_uri=${encodeURIComponent('https://evil.example/cb')}` });
+    const res = await ctx.app.inject({
+      url: `/login/google?app_id=${app.appId}&redirect_uri=${encodeURIComponent('https://evil.example/cb')}`,
+    });
     expect(res.statusCode).toBe(400);
     expect(res.headers.location).toBeUndefined();
     expect(res.body).toContain('The redirect_uri is not registered for this app');

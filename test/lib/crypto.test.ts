@@ -20,7 +20,12 @@ describe('crypto helpers', () => {
     expect(box).not.toContain('secret');
     expect(decrypt(key, box, 'row-1')).toBe('secret text');
     const parts = box.split('.');
-    const flipped = [parts[0], parts[1], parts[2], Buffer.from('x' + Buffer.from(parts[3]!, 'base64url').toString('latin1').slice(1), 'latin1').toString('base64url')].join('.');
+    const flipped = [
+      parts[0],
+      parts[1],
+      parts[2],
+      Buffer.from('x' + Buffer.from(parts[3]!, 'base64url').toString('latin1').slice(1), 'latin1').toString('base64url'),
+    ].join('.');
     expect(() => decrypt(key, flipped, 'row-1')).toThrow();
     expect(() => decrypt(deriveKey('t'.repeat(40), 'test'), box, 'row-1')).toThrow();
     expect(() => decrypt(key, box, 'row-2')).toThrow();

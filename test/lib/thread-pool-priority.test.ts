@@ -15,7 +15,10 @@ const script = `
 describe.runIf(existsSync('/proc/self/task'))('lowerThreadPoolPriority (Linux)', () => {
   it('renices exactly the pool threads (4 by default, UV_THREADPOOL_SIZE otherwise) and leaves the main thread alone', () => {
     for (const size of ['4', '2']) {
-      const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, UV_THREADPOOL_SIZE: size } });
+      const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        env: { ...process.env, UV_THREADPOOL_SIZE: size },
+      });
       expect(res.status, res.stderr).toBe(0);
       const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as { pid: number; reniced: number[]; nice: Record<string, number> };
       expect(out.reniced).toHaveLength(Number(size));

@@ -16,11 +16,21 @@ afterAll(() => ctx.close());
 const ISSUER_ORIGIN = 'http://localhost:3000';
 
 async function liveSession(cookieValue: string) {
-  return ctx.deps.db.selectFrom('sessions').selectAll().where('token_hash', '=', sha256(cookieValue)).where('revoked_at', 'is', null).executeTakeFirst();
+  return ctx.deps.db
+    .selectFrom('sessions')
+    .selectAll()
+    .where('token_hash', '=', sha256(cookieValue))
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
 }
 
 describe('POST /login refuses forged or cross-site submissions', () => {
-  type Case = { name: string; csrf: (real: string) => string | undefined; cookies: (real: Record<string, string>) => Record<string, string>; headers: Record<string, string> };
+  type Case = {
+    name: string;
+    csrf: (real: string) => string | undefined;
+    cookies: (real: Record<string, string>) => Record<string, string>;
+    headers: Record<string, string>;
+  };
   const cases: Case[] = [
     { name: 'no CSRF token', csrf: () => undefined, cookies: (c) => c, headers: {} },
     { name: 'wrong CSRF token', csrf: () => 'x'.repeat(40), cookies: (c) => c, headers: {} },
@@ -28,7 +38,12 @@ describe('POST /login refuses forged or cross-site submissions', () => {
     { name: 'valid token but no CSRF cookie', csrf: (t) => t, cookies: () => ({}), headers: {} },
     { name: 'valid token, foreign Origin', csrf: (t) => t, cookies: (c) => c, headers: { origin: 'https://evil.example' } },
     { name: 'valid token, Origin null', csrf: (t) => t, cookies: (c) => c, headers: { origin: 'null' } },
-    { name: 'valid token, look-alike Origin', csrf: (t) => t, cookies: (c) => c, headers: { origin: 'http://localhost:3000.evil.example' } },
+    {
+      name: 'valid token, look-alike Origin',
+      csrf: (t) => t,
+      cookies: (c) => c,
+      headers: { origin: 'http://localhost:3000.evil.example' },
+    },
     { name: 'valid token, Sec-Fetch-Site cross-site', csrf: (t) => t, cookies: (c) => c, headers: { 'sec-fetch-site': 'cross-site' } },
   ];
 
@@ -56,7 +71,9 @@ describe('POST /login refuses forged or cross-site submissions', () => {
   it('same-origin POST (Origin = issuer, Sec-Fetch-Site same-origin) with a valid token signs in', async () => {
     const { app } = await makeApp(ctx.deps);
     const { user, password } = await makeUser(ctx.deps);
-    const r = await signInThroughForm(ctx, app.appId, user.email, password, { headers: { origin: ISSUER_ORIGIN, 'sec-fetch-site': 'same-origin' } });
+    const r = await signInThroughForm(ctx, app.appId, user.email, password, {
+      headers: { origin: ISSUER_ORIGIN, 'sec-fetch-site': 'same-origin' },
+    });
     expect(r.post.statusCode).toBe(303);
     expect(r.refreshToken).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -81,7 +98,10 @@ describe('SSO logout', () => {
 
   it('a cross-site GET to the logout URL only shows a confirmation page; the session lives on', async () => {
     const { app, cookies } = await signedIn();
-    const res = await ctx.app.inject({ url: logoutUrl(app.appId), headers: { cookie: cookieHeader(cookies), 'sec-fetch-site': 'cross-site', referer: 'https://evil.example/' } });
+    const res = await ctx.app.inject({
+      url: logoutUrl(app.appId),
+      headers: { cookie: cookieHeader(cookies), 'sec-fetch-site': 'cross-site', referer: 'https://evil.example/' },
+    });
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain('<form method="post" action="/sso/logout">');
     expect(res.body).toContain('name="_csrf"');

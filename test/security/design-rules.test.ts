@@ -38,7 +38,15 @@ describe('§4.1-4.3 secrets at rest', () => {
 });
 
 describe('§4.4 redirect URIs match exactly', () => {
-  for (const uri of [`${DEFAULT_REDIRECT}/`, `${DEFAULT_REDIRECT}?x=1`, `${DEFAULT_REDIRECT}#x`, DEFAULT_REDIRECT.toUpperCase(), DEFAULT_REDIRECT.replace('https', 'http'), `${DEFAULT_REDIRECT}/../../evil`, 'https://app.example.com.evil.example/callback']) {
+  for (const uri of [
+    `${DEFAULT_REDIRECT}/`,
+    `${DEFAULT_REDIRECT}?x=1`,
+    `${DEFAULT_REDIRECT}#x`,
+    DEFAULT_REDIRECT.toUpperCase(),
+    DEFAULT_REDIRECT.replace('https', 'http'),
+    `${DEFAULT_REDIRECT}/../../evil`,
+    'https://app.example.com.evil.example/callback',
+  ]) {
     it(`${uri} → error page, never a redirect`, async () => {
       const { app } = await makeApp(ctx.deps);
       const res = await ctx.app.inject({ url: `/login?app_id=${app.appId}&redirect_uri=${encodeURIComponent(uri)}` });
@@ -54,17 +62,31 @@ describe('§4.5 refresh replay', () => {
     const { app } = await makeApp(ctx.deps);
     const { user, password } = await makeUser(ctx.deps);
     const r = await signInThroughForm(ctx, app.appId, user.email, password);
-    const first = await ctx.app.inject({ method: 'POST', url: '/token/refresh', payload: { refresh_token: r.refreshToken, app_id: app.appId } });
+    const first = await ctx.app.inject({
+      method: 'POST',
+      url: '/token/refresh',
+      payload: { refresh_token: r.refreshToken, app_id: app.appId },
+    });
     expect(first.statusCode).toBe(200);
     const child = first.json().refresh_token as string;
-    const replay = await ctx.app.inject({ method: 'POST', url: '/token/refresh', payload: { refresh_token: r.refreshToken, app_id: app.appId } });
+    const replay = await ctx.app.inject({
+      method: 'POST',
+      url: '/token/refresh',
+      payload: { refresh_token: r.refreshToken, app_id: app.appId },
+    });
     expect(replay.statusCode).toBeGreaterThanOrEqual(400);
     expect(replay.json().error).toBe('invalid_grant');
-    const childRow = await ctx.deps.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', sha256(child)).executeTakeFirstOrThrow();
+    const childRow = await ctx.deps.db
+      .selectFrom('refresh_tokens')
+      .selectAll()
+      .where('token_hash', '=', sha256(child))
+      .executeTakeFirstOrThrow();
     expect(childRow.revoked_at).not.toBeNull();
     const events = await ctx.deps.db.selectFrom('audit_events').select('event').where('user_id', '=', user.id).execute();
     expect(events.map((e) => e.event)).toContain('refresh_token.replay');
-    expect((await ctx.app.inject({ method: 'POST', url: '/token/refresh', payload: { refresh_token: child, app_id: app.appId } })).statusCode).toBeGreaterThanOrEqual(400);
+    expect(
+      (await ctx.app.inject({ method: 'POST', url: '/token/refresh', payload: { refresh_token: child, app_id: app.appId } })).statusCode,
+    ).toBeGreaterThanOrEqual(400);
   });
 });
 
@@ -73,7 +95,11 @@ describe('§4.9 lockout', () => {
     const { app } = await makeApp(ctx.deps);
     const { user, password } = await makeUser(ctx.deps);
     for (let i = 0; i < 10; i++) expect((await signInThroughForm(ctx, app.appId, user.email, `wrong-${i}`)).post.statusCode).toBe(401);
-    const row = await ctx.deps.db.selectFrom('users').select(['locked_until', 'failed_logins']).where('id', '=', user.id).executeTakeFirstOrThrow();
+    const row = await ctx.deps.db
+      .selectFrom('users')
+      .select(['locked_until', 'failed_logins'])
+      .where('id', '=', user.id)
+      .executeTakeFirstOrThrow();
     expect(row.locked_until).not.toBeNull();
     const before = await countAllRows(ctx.deps.db);
     const res = await signInThroughForm(ctx, app.appId, user.email, password);

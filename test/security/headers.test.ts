@@ -104,11 +104,19 @@ describe('security headers', () => {
     const { user, password } = await makeUser(ctx.deps);
     const r = await signInThroughForm(ctx, app.appId, user.email, password);
     expect(r.post.headers['cache-control']).toBe('no-store');
-    const refreshed = await ctx.app.inject({ method: 'POST', url: '/token/refresh', payload: { refresh_token: r.refreshToken, app_id: app.appId } });
+    const refreshed = await ctx.app.inject({
+      method: 'POST',
+      url: '/token/refresh',
+      payload: { refresh_token: r.refreshToken, app_id: app.appId },
+    });
     expect(refreshed.statusCode).toBe(200);
     expect(refreshed.headers['cache-control']).toBe('no-store');
     expect(refreshed.headers.pragma).toBe('no-cache');
-    const failed = await ctx.app.inject({ method: 'POST', url: '/token/refresh', payload: { refresh_token: 'f'.repeat(64), app_id: app.appId } });
+    const failed = await ctx.app.inject({
+      method: 'POST',
+      url: '/token/refresh',
+      payload: { refresh_token: 'f'.repeat(64), app_id: app.appId },
+    });
     expect(failed.statusCode).toBeGreaterThanOrEqual(400);
     expect(failed.headers['cache-control']).toBe('no-store');
   });

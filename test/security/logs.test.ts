@@ -50,24 +50,51 @@ describe('no secret ever reaches the logs', () => {
     keep('SSO refresh token', ssoLoc.searchParams.get('refresh_token') ?? undefined);
 
     // Refresh, then replay the spent token (family revoked), then revoke another.
-    const refreshed = await ctx.app.inject({ method: 'POST', url: '/token/refresh', payload: { refresh_token: signIn.refreshToken, app_id: app.appId } });
+    const refreshed = await ctx.app.inject({
+      method: 'POST',
+      url: '/token/refresh',
+      payload: { refresh_token: signIn.refreshToken, app_id: app.appId },
+    });
     expect(refreshed.statusCode).toBe(200);
     keep('rotated access token', refreshed.json().access_token);
     keep('rotated refresh token', refreshed.json().refresh_token);
-    const replay = await ctx.app.inject({ method: 'POST', url: '/token/refresh', payload: { refresh_token: signIn.refreshToken, app_id: app.appId } });
+    const replay = await ctx.app.inject({
+      method: 'POST',
+      url: '/token/refresh',
+      payload: { refresh_token: signIn.refreshToken, app_id: app.appId },
+    });
     expect(replay.statusCode).toBeGreaterThanOrEqual(400);
-    const revoke = await ctx.app.inject({ method: 'POST', url: '/token/revoke', payload: { refresh_token: ssoLoc.searchParams.get('refresh_token') } });
+    const revoke = await ctx.app.inject({
+      method: 'POST',
+      url: '/token/revoke',
+      payload: { refresh_token: ssoLoc.searchParams.get('refresh_token') },
+    });
     expect(revoke.statusCode).toBe(200);
 
     // Failures that carry secrets in odd places: a bad JSON body, a form on a JSON route, a bearer
     // header, a forged CSRF post, an oversized password, an unknown token, secrets in the query string.
     const unknownToken = 'feedface'.repeat(8);
     keep('unknown refresh token', unknownToken);
-    await ctx.app.inject({ method: 'POST', url: '/token/refresh', headers: { 'content-type': 'application/json' }, payload: `{"refresh_token":"${unknownToken}",` });
-    await ctx.app.inject({ method: 'POST', url: '/token/refresh', headers: FORM, payload: form({ refresh_token: unknownToken, app_id: app.appId }) });
+    await ctx.app.inject({
+      method: 'POST',
+      url: '/token/refresh',
+      headers: { 'content-type': 'application/json' },
+      payload: `{"refresh_token":"${unknownToken}",`,
+    });
+    await ctx.app.inject({
+      method: 'POST',
+      url: '/token/refresh',
+      headers: FORM,
+      payload: form({ refresh_token: unknownToken, app_id: app.appId }),
+    });
     await ctx.app.inject({ method: 'POST', url: '/token/refresh', payload: { refresh_token: unknownToken, app_id: app.appId } });
-    await ctx.app.inject({ url: '/.well-known/jwks.json', headers: { authorization: `Bearer ${signIn.accessToken}`, cookie: cookieHeader(signIn.cookies) } });
-    await ctx.app.inject({ url: `/healthz?access_token=${signIn.accessToken}&code=${unknownToken}&client_secret=${clientSecret}&password=${password}` });
+    await ctx.app.inject({
+      url: '/.well-known/jwks.json',
+      headers: { authorization: `Bearer ${signIn.accessToken}`, cookie: cookieHeader(signIn.cookies) },
+    });
+    await ctx.app.inject({
+      url: `/healthz?access_token=${signIn.accessToken}&code=${unknownToken}&client_secret=${clientSecret}&password=${password}`,
+    });
     const page = await openLoginPage(ctx, app.appId);
     await ctx.app.inject({
       method: 'POST',
@@ -109,7 +136,9 @@ describe('no secret ever reaches the logs', () => {
     expect(text).toContain('request.rejected');
     expect(secrets.size).toBeGreaterThanOrEqual(15);
 
-    const leaked = [...secrets].filter(([, value]) => text.includes(value) || text.includes(encodeURIComponent(value))).map(([name]) => name);
+    const leaked = [...secrets]
+      .filter(([, value]) => text.includes(value) || text.includes(encodeURIComponent(value)))
+      .map(([name]) => name);
     expect(leaked).toEqual([]);
   });
 });
@@ -117,7 +146,15 @@ describe('no secret ever reaches the logs', () => {
 describe('redaction paths', () => {
   it('redact a secret field at the top level of a log object and one level down', () => {
     const before = ctx.logText().length;
-    ctx.deps.log.warn({ event: 'test.redaction', password: 'Top-Level-Pa55word!', refresh_token: 'top-level-refresh-token', body: { client_secret: 'nested-client-secret' } }, 'redaction check');
+    ctx.deps.log.warn(
+      {
+        event: 'test.redaction',
+        password: 'Top-Level-Pa55word!',
+        refresh_token: 'top-level-refresh-token',
+        body: { client_secret: 'nested-client-secret' },
+      },
+      'redaction check',
+    );
     const text = ctx.logText().slice(before);
     expect(text).toContain('test.redaction');
     for (const secret of ['Top-Level-Pa55word!', 'top-level-refresh-token', 'nested-client-secret']) expect(text).not.toContain(secret);

@@ -70,7 +70,11 @@ describe('POST /login', () => {
     expect(res.headers['retry-after']).toBeDefined();
     // The victim is not locked out: from another address they sign in at once.
     expect((await postLogin(app.appId, user.email, password, freshIp())).statusCode).toBe(303);
-    const row = await ctx.deps.db.selectFrom('rate_limits').selectAll().where('key', '=', `login_failures_ip:${ip}`).executeTakeFirstOrThrow();
+    const row = await ctx.deps.db
+      .selectFrom('rate_limits')
+      .selectAll()
+      .where('key', '=', `login_failures_ip:${ip}`)
+      .executeTakeFirstOrThrow();
     expect(row.count).toBe(3);
   });
 
@@ -112,11 +116,21 @@ describe('token endpoints', () => {
     const ip = freshIp();
     let rt = (await signInThroughForm(ctx, app.appId, user.email, password)).refreshToken!;
     for (let i = 0; i < 2; i++) {
-      const r = await ctx.app.inject({ method: 'POST', url: '/token/refresh', remoteAddress: ip, payload: { refresh_token: rt, app_id: app.appId } });
+      const r = await ctx.app.inject({
+        method: 'POST',
+        url: '/token/refresh',
+        remoteAddress: ip,
+        payload: { refresh_token: rt, app_id: app.appId },
+      });
       expect(r.statusCode).toBe(200);
       rt = r.json().refresh_token;
     }
-    const limited = await ctx.app.inject({ method: 'POST', url: '/token/refresh', remoteAddress: ip, payload: { refresh_token: rt, app_id: app.appId } });
+    const limited = await ctx.app.inject({
+      method: 'POST',
+      url: '/token/refresh',
+      remoteAddress: ip,
+      payload: { refresh_token: rt, app_id: app.appId },
+    });
     expect(limited.statusCode).toBe(429);
     const body = limited.json();
     expect(body.error).toBe('too_many_requests');
@@ -124,15 +138,32 @@ describe('token endpoints', () => {
     const row = await ctx.deps.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', sha256(rt)).executeTakeFirstOrThrow();
     expect(row.revoked_at ?? null).toBeNull();
     // The same token still works from elsewhere: nothing was spent.
-    expect((await ctx.app.inject({ method: 'POST', url: '/token/refresh', remoteAddress: freshIp(), payload: { refresh_token: rt, app_id: app.appId } })).statusCode).toBe(200);
+    expect(
+      (
+        await ctx.app.inject({
+          method: 'POST',
+          url: '/token/refresh',
+          remoteAddress: freshIp(),
+          payload: { refresh_token: rt, app_id: app.appId },
+        })
+      ).statusCode,
+    ).toBe(200);
   });
 
   it('/token/revoke: per-IP 429', async () => {
     const ip = freshIp();
     for (let i = 0; i < 2; i++) {
-      expect((await ctx.app.inject({ method: 'POST', url: '/token/revoke', remoteAddress: ip, payload: { refresh_token: 'f'.repeat(64) } })).statusCode).toBe(200);
+      expect(
+        (await ctx.app.inject({ method: 'POST', url: '/token/revoke', remoteAddress: ip, payload: { refresh_token: 'f'.repeat(64) } }))
+          .statusCode,
+      ).toBe(200);
     }
-    const res = await ctx.app.inject({ method: 'POST', url: '/token/revoke', remoteAddress: ip, payload: { refresh_token: 'f'.repeat(64) } });
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: '/token/revoke',
+      remoteAddress: ip,
+      payload: { refresh_token: 'f'.repeat(64) },
+    });
     expect(res.statusCode).toBe(429);
     expect(res.json()).toMatchObject({ error: 'too_many_requests' });
   });
@@ -147,12 +178,17 @@ describe('correct across processes', () => {
     const app2 = await buildApp(deps2);
     try {
       const ip = freshIp();
-      const revoke = (a: typeof ctx.app) => a.inject({ method: 'POST', url: '/token/revoke', remoteAddress: ip, payload: { refresh_token: 'e'.repeat(64) } });
+      const revoke = (a: typeof ctx.app) =>
+        a.inject({ method: 'POST', url: '/token/revoke', remoteAddress: ip, payload: { refresh_token: 'e'.repeat(64) } });
       expect((await revoke(ctx.app)).statusCode).toBe(200);
       expect((await revoke(app2)).statusCode).toBe(200);
       expect((await revoke(ctx.app)).statusCode).toBe(429);
       expect((await revoke(app2)).statusCode).toBe(429);
-      const row = await ctx.deps.db.selectFrom('rate_limits').selectAll().where('key', '=', `token_revoke_ip:${ip}`).executeTakeFirstOrThrow();
+      const row = await ctx.deps.db
+        .selectFrom('rate_limits')
+        .selectAll()
+        .where('key', '=', `token_revoke_ip:${ip}`)
+        .executeTakeFirstOrThrow();
       expect(row.count).toBe(4);
     } finally {
       await app2.close();
@@ -168,12 +204,21 @@ describe('correct across processes', () => {
       const ip = freshIp();
       const results = await Promise.all(
         Array.from({ length: 10 }, (_, i) =>
-          (i % 2 ? app2 : ctx.app).inject({ method: 'POST', url: '/token/revoke', remoteAddress: ip, payload: { refresh_token: 'd'.repeat(64) } }),
+          (i % 2 ? app2 : ctx.app).inject({
+            method: 'POST',
+            url: '/token/revoke',
+            remoteAddress: ip,
+            payload: { refresh_token: 'd'.repeat(64) },
+          }),
         ),
       );
       expect(results.filter((r) => r.statusCode === 200)).toHaveLength(2);
       expect(results.filter((r) => r.statusCode === 429)).toHaveLength(8);
-      const row = await ctx.deps.db.selectFrom('rate_limits').selectAll().where('key', '=', `token_revoke_ip:${ip}`).executeTakeFirstOrThrow();
+      const row = await ctx.deps.db
+        .selectFrom('rate_limits')
+        .selectAll()
+        .where('key', '=', `token_revoke_ip:${ip}`)
+        .executeTakeFirstOrThrow();
       expect(row.count).toBe(10);
     } finally {
       await app2.close();

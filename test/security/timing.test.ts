@@ -34,7 +34,13 @@ describe('sign-in timing', () => {
         method: 'POST',
         url: '/login',
         headers: { ...FORM, cookie: cookieHeader(page.cookies) },
-        payload: form({ _csrf: page.csrf, app_id: app.appId, redirect_uri: DEFAULT_REDIRECT, email, password: `wrong-${randomBytes(4).toString('hex')}` }),
+        payload: form({
+          _csrf: page.csrf,
+          app_id: app.appId,
+          redirect_uri: DEFAULT_REDIRECT,
+          email,
+          password: `wrong-${randomBytes(4).toString('hex')}`,
+        }),
       });
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       expect(res.statusCode).toBe(401);

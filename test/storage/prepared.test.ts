@@ -27,9 +27,18 @@ describe.runIf(onPostgres())('prepared statements', () => {
     const handle = openPostgres(ctx.database.url!, 1, preparedStatements);
     try {
       const now = new Date();
-      const successor = { jti: crypto.randomUUID(), tokenHash: sha256(randomToken(32)), expiresAt: new Date(now.getTime() + 86_400_000), userAgent: null, ip: null, reuseUntil: null };
+      const successor = {
+        jti: crypto.randomUUID(),
+        tokenHash: sha256(randomToken(32)),
+        expiresAt: new Date(now.getTime() + 86_400_000),
+        userAgent: null,
+        ip: null,
+        reuseUntil: null,
+      };
       const rotated = await rotateInOneStatement(handle.db, { tokenHash: sha256(first.refresh_token), appId: app.appId, now }, successor);
-      const statements = await sql<{ name: string }>`select name from pg_prepared_statements where statement like '%update refresh_tokens%'`.execute(handle.db);
+      const statements = await sql<{
+        name: string;
+      }>`select name from pg_prepared_statements where statement like '%update refresh_tokens%'`.execute(handle.db);
       return { rotated, names: statements.rows.map((r) => r.name), user };
     } finally {
       await handle.close();
@@ -62,7 +71,19 @@ describe.runIf(onPostgres())('prepared statements', () => {
                   from generate_series(1, 20000) g`.execute(handle.db);
       await sql`set plan_cache_mode = force_generic_plan`.execute(handle.db);
       await sql.raw(`prepare rotate_plan(jsonb) as ${ROTATE_SQL}`).execute(handle.db);
-      const input = JSON.stringify([{ now: new Date().toISOString(), successor_jti: crypto.randomUUID(), token_hash: 'x', app_id: app.appId, successor_hash: 'y', expires_at: new Date().toISOString(), user_agent: null, ip: null, reuse_until: null }]);
+      const input = JSON.stringify([
+        {
+          now: new Date().toISOString(),
+          successor_jti: crypto.randomUUID(),
+          token_hash: 'x',
+          app_id: app.appId,
+          successor_hash: 'y',
+          expires_at: new Date().toISOString(),
+          user_agent: null,
+          ip: null,
+          reuse_until: null,
+        },
+      ]);
       // EXPLAIN EXECUTE takes no bind parameters: the (quote-free) input goes in as a literal.
       const plan = await sql.raw<{ 'QUERY PLAN': string }>(`explain execute rotate_plan('${input}'::jsonb)`).execute(handle.db);
       const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
@@ -73,4 +94,3 @@ describe.runIf(onPostgres())('prepared statements', () => {
     }
   });
 });
-

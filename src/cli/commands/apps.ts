@@ -9,7 +9,11 @@ const reuseInterval = (v: string): number | null => {
   if (!/^\d{1,3}$/.test(v) || Number(v) > 300) throw new InvalidArgumentError('must be 0-300 seconds or "default"');
   return Number(v);
 };
-const csv = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+const csv = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 function appJson(app: App) {
   return {
@@ -62,20 +66,30 @@ export function registerAppCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {
-        const { app, clientSecret } = await createApp(deps, {
-          name: o.name,
-          redirectUris: o.redirectUri,
-          postLogoutRedirectUris: o.logoutUri ?? [],
-          logoUrl: o.logoUrl,
-          primaryColor: o.color,
-          providers: o.providers,
-          clientType: o.type,
-          grantTypes: o.grantTypes,
-          allowedScopes: o.scopes,
-        }, CLI);
+        const { app, clientSecret } = await createApp(
+          deps,
+          {
+            name: o.name,
+            redirectUris: o.redirectUri,
+            postLogoutRedirectUris: o.logoutUri ?? [],
+            logoUrl: o.logoUrl,
+            primaryColor: o.color,
+            providers: o.providers,
+            clientType: o.type,
+            grantTypes: o.grantTypes,
+            allowedScopes: o.scopes,
+          },
+          CLI,
+        );
         // A public app never authenticates with a secret (PKCE only), so none is shown.
-        if (app.clientType === 'public') print(o.json, appJson(app), `${appText(app)}\n\nPublic app: no client secret; it must use PKCE (S256).`);
-        else print(o.json, { ...appJson(app), client_secret: clientSecret }, `${appText(app)}\nclient_secret:  ${clientSecret}\n\nStore the client secret now: it is shown only once.`);
+        if (app.clientType === 'public')
+          print(o.json, appJson(app), `${appText(app)}\n\nPublic app: no client secret; it must use PKCE (S256).`);
+        else
+          print(
+            o.json,
+            { ...appJson(app), client_secret: clientSecret },
+            `${appText(app)}\nclient_secret:  ${clientSecret}\n\nStore the client secret now: it is shown only once.`,
+          );
       });
     });
 
@@ -86,7 +100,11 @@ export function registerAppCommands(program: Command): void {
     .action(async (o) => {
       await withDeps(async (deps) => {
         const all = await listApps(deps);
-        print(o.json, all.map(appJson), table(all.map((a) => ({ app_id: a.appId, name: a.name, providers: a.providers, redirect_uris: a.redirectUris }))));
+        print(
+          o.json,
+          all.map(appJson),
+          table(all.map((a) => ({ app_id: a.appId, name: a.name, providers: a.providers, redirect_uris: a.redirectUris }))),
+        );
       });
     });
 
@@ -117,18 +135,23 @@ export function registerAppCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
-        const app = await updateApp(deps, appId, {
-          name: o.name,
-          redirectUris: o.redirectUri,
-          postLogoutRedirectUris: o.logoutUri,
-          logoUrl: o.logoUrl,
-          primaryColor: o.color,
-          providers: o.providers,
-          clientType: o.type,
-          grantTypes: o.grantTypes,
-          allowedScopes: o.scopes,
-          refreshReuseInterval: o.reuseInterval,
-        }, CLI);
+        const app = await updateApp(
+          deps,
+          appId,
+          {
+            name: o.name,
+            redirectUris: o.redirectUri,
+            postLogoutRedirectUris: o.logoutUri,
+            logoUrl: o.logoUrl,
+            primaryColor: o.color,
+            providers: o.providers,
+            clientType: o.type,
+            grantTypes: o.grantTypes,
+            allowedScopes: o.scopes,
+            refreshReuseInterval: o.reuseInterval,
+          },
+          CLI,
+        );
         print(o.json, appJson(app), appText(app));
       });
     });

@@ -6,7 +6,16 @@ import { notFound } from '../../errors.js';
 import { parseLimit, print, table, withDeps } from '../context.js';
 
 export function auditJson(e: AuditEntry) {
-  return { id: e.id, at: e.at.toISOString(), event: e.event, user_id: e.userId, app_id: e.appId, ip: e.ip, user_agent: e.userAgent, data: e.data };
+  return {
+    id: e.id,
+    at: e.at.toISOString(),
+    event: e.event,
+    user_id: e.userId,
+    app_id: e.appId,
+    ip: e.ip,
+    user_agent: e.userAgent,
+    data: e.data,
+  };
 }
 
 export function registerAuditCommands(program: Command): void {

@@ -28,7 +28,13 @@ export function registerHousekeepingCommands(program: Command): void {
     .action(async (o) => {
       await withDeps(async (deps) => {
         const results = await pruneExpired(deps, { batchSize: o.batchSize });
-        print(o.json, results, table(results.map((r) => ({ target: r.name, rows: r.affected, batches: r.batches, max_batch_ms: r.maxBatchMs, total_ms: r.totalMs }))));
+        print(
+          o.json,
+          results,
+          table(
+            results.map((r) => ({ target: r.name, rows: r.affected, batches: r.batches, max_batch_ms: r.maxBatchMs, total_ms: r.totalMs })),
+          ),
+        );
       });
     });
 }

@@ -46,7 +46,9 @@ export function registerKeyCommands(program: Command): void {
         print(
           o.json,
           { kid, state: active ? 'active' : 'next', activate_at: activateAt.toISOString() },
-          active ? `key ${kid} is now active (servers pick it up within KEYMASTER_KEY_POLL_SECONDS)` : `key ${kid} published as next; it signs from ${activateAt.toISOString()}`,
+          active
+            ? `key ${kid} is now active (servers pick it up within KEYMASTER_KEY_POLL_SECONDS)`
+            : `key ${kid} published as next; it signs from ${activateAt.toISOString()}`,
         );
       });
     });

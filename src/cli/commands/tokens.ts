@@ -75,7 +75,7 @@ export function registerTokenCommands(program: Command): void {
     .command('revoke [jti]')
     .description("revoke a token's family (by jti), a family (--family) or all of a user's tokens and SSO sessions (--user)")
     .option('--family <id>', 'revoke this family')
-    .option('--user <email|id>', "revoke every token and SSO session of this user")
+    .option('--user <email|id>', 'revoke every token and SSO session of this user')
     .option('--json', 'machine-readable output')
     .action(async (jti: string | undefined, o) => {
       const given = [jti, o.family, o.user].filter((v) => v !== undefined).length;

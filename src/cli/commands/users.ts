@@ -40,8 +40,16 @@ export function registerUserCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {
-        const user = await createUser(deps, { email: o.email, password: o.password, name: o.name, roles: o.roles ?? [], verified: Boolean(o.verified) }, CLI);
-        print(o.json, userJson(user), `created user ${user.id} <${user.email}>${user.emailVerified ? '' : ' (email not verified: it cannot sign in until verified)'}`);
+        const user = await createUser(
+          deps,
+          { email: o.email, password: o.password, name: o.name, roles: o.roles ?? [], verified: Boolean(o.verified) },
+          CLI,
+        );
+        print(
+          o.json,
+          userJson(user),
+          `created user ${user.id} <${user.email}>${user.emailVerified ? '' : ' (email not verified: it cannot sign in until verified)'}`,
+        );
       });
     });
 
@@ -55,7 +63,16 @@ export function registerUserCommands(program: Command): void {
         print(
           o.json,
           all.map(userJson),
-          table(all.map((u) => ({ id: u.id, email: u.email, name: u.name, roles: u.roles, verified: u.emailVerified, locked: u.lockedUntil ? 'yes' : '' }))),
+          table(
+            all.map((u) => ({
+              id: u.id,
+              email: u.email,
+              name: u.name,
+              roles: u.roles,
+              verified: u.emailVerified,
+              locked: u.lockedUntil ? 'yes' : '',
+            })),
+          ),
         );
       });
     });
@@ -79,7 +96,8 @@ export function registerUserCommands(program: Command): void {
         verified: o.verified ? true : o.unverified ? false : undefined,
         disabled: o.disable ? true : o.enable ? false : undefined,
       };
-      if (Object.values(input).every((v) => v === undefined)) throw new AppError('invalid_request', 'nothing to update: give --name, --roles, --verified, --unverified, --disable or --enable');
+      if (Object.values(input).every((v) => v === undefined))
+        throw new AppError('invalid_request', 'nothing to update: give --name, --roles, --verified, --unverified, --disable or --enable');
       if (input.name !== undefined && !input.name.trim()) throw new AppError('invalid_request', '--name must not be empty');
       await withDeps(async (deps) => {
         const user = await adminUpdateUser(deps, (await resolveUser(deps, ref)).id, input, CLI);

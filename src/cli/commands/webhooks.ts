@@ -1,11 +1,30 @@
 // keymaster webhooks add|list|remove|ping|deliveries — identity webhooks (KEYMASTER-API.md §6).
 import type { Command } from 'commander';
-import { addWebhook, deleteWebhook, listDeliveries, listWebhooks, pingWebhook, WEBHOOK_EVENTS, type Webhook } from '../../domain/webhooks/webhooks.js';
+import {
+  addWebhook,
+  deleteWebhook,
+  listDeliveries,
+  listWebhooks,
+  pingWebhook,
+  WEBHOOK_EVENTS,
+  type Webhook,
+} from '../../domain/webhooks/webhooks.js';
 import { CLI, parseLimit, print, table, withDeps } from '../context.js';
 
-const csv = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+const csv = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
-const webhookJson = (w: Webhook) => ({ id: w.id, app_id: w.appId, url: w.url, events: w.events, disabled: w.disabled, created_at: w.createdAt.toISOString() });
+const webhookJson = (w: Webhook) => ({
+  id: w.id,
+  app_id: w.appId,
+  url: w.url,
+  events: w.events,
+  disabled: w.disabled,
+  created_at: w.createdAt.toISOString(),
+});
 
 export function registerWebhookCommands(program: Command): void {
   const webhooks = program.command('webhooks').description('identity webhooks: subscriptions and deliveries');
@@ -36,7 +55,11 @@ export function registerWebhookCommands(program: Command): void {
     .action(async (o) => {
       await withDeps(async (deps) => {
         const all = await listWebhooks(deps, o.app);
-        print(o.json, all.map(webhookJson), table(all.map((w) => ({ id: w.id, app_id: w.appId, url: w.url, events: w.events, created: w.createdAt }))));
+        print(
+          o.json,
+          all.map(webhookJson),
+          table(all.map((w) => ({ id: w.id, app_id: w.appId, url: w.url, events: w.events, created: w.createdAt }))),
+        );
       });
     });
 
@@ -86,7 +109,21 @@ export function registerWebhookCommands(program: Command): void {
           created_at: d.created_at.toISOString(),
           delivered_at: d.delivered_at?.toISOString() ?? null,
         }));
-        print(o.json, json, table(json.map((d) => ({ id: d.id, event: d.event, status: d.status, attempts: d.attempts, last: d.last_status ?? d.last_error, created: d.created_at, next: d.next_attempt_at }))));
+        print(
+          o.json,
+          json,
+          table(
+            json.map((d) => ({
+              id: d.id,
+              event: d.event,
+              status: d.status,
+              attempts: d.attempts,
+              last: d.last_status ?? d.last_error,
+              created: d.created_at,
+              next: d.next_attempt_at,
+            })),
+          ),
+        );
       });
     });
 }

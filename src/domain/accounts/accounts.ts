@@ -46,14 +46,31 @@ function accountLink(deps: Pick<Deps, 'config'>, path: string, token: string, ct
   return url.toString();
 }
 
-async function issueEmailToken(deps: Pick<Deps, 'db' | 'clock'>, userId: string, purpose: 'verify' | 'reset', ttlMs: number): Promise<string> {
+async function issueEmailToken(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  userId: string,
+  purpose: 'verify' | 'reset',
+  ttlMs: number,
+): Promise<string> {
   const token = randomToken(32);
   const now = deps.clock.now();
-  await store.insertEmailToken(deps.db, { token_hash: sha256(token), user_id: userId, purpose, created_at: now, expires_at: new Date(now.getTime() + ttlMs) });
+  await store.insertEmailToken(deps.db, {
+    token_hash: sha256(token),
+    user_id: userId,
+    purpose,
+    created_at: now,
+    expires_at: new Date(now.getTime() + ttlMs),
+  });
   return token;
 }
 
-async function sendAccountEmail(deps: AccountDeps, user: Pick<User, 'email' | 'name'>, template: EmailTemplate, app: App | undefined, extra: Record<string, unknown> = {}) {
+async function sendAccountEmail(
+  deps: AccountDeps,
+  user: Pick<User, 'email' | 'name'>,
+  template: EmailTemplate,
+  app: App | undefined,
+  extra: Record<string, unknown> = {},
+) {
   const brand = { appName: app?.name ?? 'Keymaster', logoUrl: app?.logoUrl ?? null, primaryColor: app?.primaryColor ?? '#2f5bea' };
   await queueEmail(deps, { to: user.email, template, data: { ...brand, name: user.name, email: user.email, ...extra } });
 }
@@ -71,11 +88,20 @@ export async function registerAccount(
   if (meta.ip) await consumeRateLimit(deps, rules.registerPerIp, meta.ip);
   await consumeRateLimit(deps, rules.registerPerEmail, email);
   const app = await resolveAccountApp(deps, ctx.appId);
-  const row = await users.insertUser(deps.db, { email, name: input.name ?? null, roles: [], password_hash: await hashPassword(input.password), email_verified_at: null });
+  const row = await users.insertUser(deps.db, {
+    email,
+    name: input.name ?? null,
+    roles: [],
+    password_hash: await hashPassword(input.password),
+    email_verified_at: null,
+  });
   if (!row) throw invalidRequest('Email already registered');
   const token = await issueEmailToken(deps, row.id, 'verify', deps.config.verifyTokenTtlHours * HOUR);
   await recordAuditEvent(deps, { event: 'user.registered', userId: row.id, appId: app?.appId }, meta);
-  await sendAccountEmail(deps, row, 'verify-email', app, { link: accountLink(deps, '/account/verify', token, ctx, app), hours: deps.config.verifyTokenTtlHours });
+  await sendAccountEmail(deps, row, 'verify-email', app, {
+    link: accountLink(deps, '/account/verify', token, ctx, app),
+    hours: deps.config.verifyTokenTtlHours,
+  });
   return toUser(row);
 }
 
@@ -98,7 +124,12 @@ export async function verifyEmail(deps: Pick<Deps, 'db' | 'clock'>, input: { tok
  * Sends a reset link if the email belongs to an account. The caller answers the same whatever
  * happened here; both paths count against the same rate limits.
  */
-export async function requestPasswordReset(deps: AccountDeps, input: { email: string }, ctx: AccountContext = {}, meta: RequestMeta = {}): Promise<void> {
+export async function requestPasswordReset(
+  deps: AccountDeps,
+  input: { email: string },
+  ctx: AccountContext = {},
+  meta: RequestMeta = {},
+): Promise<void> {
   const rules = accountRules(deps.config);
   if (meta.ip) await consumeRateLimit(deps, rules.resetRequestPerIp, meta.ip);
   await consumeRateLimit(deps, rules.resetRequestPerEmail, input.email);
@@ -110,20 +141,34 @@ export async function requestPasswordReset(deps: AccountDeps, input: { email: st
   const app = await resolveAccountApp(deps, ctx.appId);
   const token = await issueEmailToken(deps, row.id, 'reset', deps.config.resetTokenTtlMinutes * MINUTE);
   await recordAuditEvent(deps, { event: 'password_reset.requested', userId: row.id, appId: app?.appId, data: { known: true } }, meta);
-  await sendAccountEmail(deps, row, 'reset-password', app, { link: accountLink(deps, '/account/reset-password', token, ctx, app), minutes: deps.config.resetTokenTtlMinutes });
+  await sendAccountEmail(deps, row, 'reset-password', app, {
+    link: accountLink(deps, '/account/reset-password', token, ctx, app),
+    minutes: deps.config.resetTokenTtlMinutes,
+  });
 }
 
 /** Sets a new password everywhere it matters: hash, lockout cleared, every session and refresh token ended. */
 async function replacePassword(trx: Deps['db'], userId: string, hash: string, reason: string, now: Date) {
   // Access tokens carry whole-second iat: tokens from this second on stay valid.
   const validAfter = new Date(Math.floor(now.getTime() / 1000) * 1000);
-  const row = await users.updateUser(trx, userId, { password_hash: hash, failed_logins: 0, locked_until: null, tokens_valid_after: validAfter, updated_at: now });
+  const row = await users.updateUser(trx, userId, {
+    password_hash: hash,
+    failed_logins: 0,
+    locked_until: null,
+    tokens_valid_after: validAfter,
+    updated_at: now,
+  });
   const tokens = await revokeUserTokens(trx, userId, now, reason);
   const sessions = await revokeUserSessions(trx, userId, now);
   return { row: row!, tokens, sessions };
 }
 
-export async function confirmPasswordReset(deps: AccountDeps, input: { token: string; newPassword: string }, ctx: AccountContext = {}, meta: RequestMeta = {}): Promise<User> {
+export async function confirmPasswordReset(
+  deps: AccountDeps,
+  input: { token: string; newPassword: string },
+  ctx: AccountContext = {},
+  meta: RequestMeta = {},
+): Promise<User> {
   // Policy first: a weak password must not burn the link.
   assertPasswordPolicy(deps.config.passwordPolicy, input.newPassword);
   const hash = await hashPassword(input.newPassword);
@@ -140,7 +185,11 @@ export async function confirmPasswordReset(deps: AccountDeps, input: { token: st
   if (!result) throw invalidEmailToken();
   const user = toUser(result.row);
   await clearRateLimit(deps, accountRules(deps.config).loginFailuresPerEmail, user.email);
-  await recordAuditEvent(deps, { event: 'password_reset.completed', userId: user.id, data: { revokedTokens: result.tokens, revokedSessions: result.sessions } }, meta);
+  await recordAuditEvent(
+    deps,
+    { event: 'password_reset.completed', userId: user.id, data: { revokedTokens: result.tokens, revokedSessions: result.sessions } },
+    meta,
+  );
   await sendAccountEmail(deps, user, 'password-changed', await resolveAccountApp(deps, ctx.appId), { at: now.toISOString() });
   return user;
 }
@@ -159,20 +208,29 @@ export async function loginAccount(
 }
 
 /** Rotates a refresh token for the app it was issued to (or the one named); errors as seed 004. */
-export async function refreshAccount(deps: AccountDeps, input: { refreshToken: string; appId?: string | undefined }, meta: RequestMeta = {}): Promise<TokenSet> {
+export async function refreshAccount(
+  deps: AccountDeps,
+  input: { refreshToken: string; appId?: string | undefined },
+  meta: RequestMeta = {},
+): Promise<TokenSet> {
   const appId = input.appId ?? (await findRefreshTokenAppId(deps, input.refreshToken)) ?? deps.config.defaultAppId;
   if (!appId) throw new AppError('invalid_grant', 'Invalid refresh token', { status: 401 });
   try {
     const { scope: _s, ...tokens } = await rotateRefreshToken(deps, { refreshToken: input.refreshToken, appId }, meta);
     return tokens;
   } catch (err) {
-    if (err instanceof AppError && err.status === 401) throw new AppError('invalid_grant', 'Invalid refresh token', { status: 401, detail: err.description });
+    if (err instanceof AppError && err.status === 401)
+      throw new AppError('invalid_grant', 'Invalid refresh token', { status: 401, detail: err.description });
     if (err instanceof AppError && err.status === 403) throw new AppError('forbidden', 'Account is disabled', { detail: err.description });
     throw err;
   }
 }
 
-export async function logoutAccount(deps: Pick<Deps, 'db' | 'clock'>, input: { userId: string; refreshToken: string }, meta: RequestMeta = {}): Promise<void> {
+export async function logoutAccount(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  input: { userId: string; refreshToken: string },
+  meta: RequestMeta = {},
+): Promise<void> {
   await revokeRefreshToken(deps, { refreshToken: input.refreshToken, userId: input.userId }, meta);
 }
 
@@ -256,7 +314,11 @@ export async function adminUpdateUser(
   });
   if (!result) throw new AppError('not_found', 'No such user');
   const { before, row } = result;
-  await recordAuditEvent(deps, { event: 'user.updated', userId, data: { fields: Object.keys(input).filter((k) => input[k as keyof typeof input] !== undefined) } }, meta);
+  await recordAuditEvent(
+    deps,
+    { event: 'user.updated', userId, data: { fields: Object.keys(input).filter((k) => input[k as keyof typeof input] !== undefined) } },
+    meta,
+  );
   // Webhooks (KEYMASTER-API.md §6), to every app the user has signed in to.
   const rolesChanged = input.roles !== undefined && [...before.roles].sort().join(',') !== [...row.roles].sort().join(',');
   if (rolesChanged) await enqueueUserEvent(deps, { event: 'user.role_changed', user: row });

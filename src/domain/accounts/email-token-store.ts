@@ -10,7 +10,12 @@ export async function insertEmailToken(
   await db.insertInto('email_tokens').values(row).execute();
 }
 
-export async function spendEmailToken(db: Db, tokenHash: string, purpose: 'verify' | 'reset', now: Date): Promise<EmailTokenRow | undefined> {
+export async function spendEmailToken(
+  db: Db,
+  tokenHash: string,
+  purpose: 'verify' | 'reset',
+  now: Date,
+): Promise<EmailTokenRow | undefined> {
   return db
     .updateTable('email_tokens')
     .set({ used_at: now })

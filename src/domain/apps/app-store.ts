@@ -25,6 +25,9 @@ export async function deleteApp(db: Db, appId: string): Promise<boolean> {
 
 /** The longest access-token lifetime any app may have (seconds), or null when every app uses the default. */
 export async function maxAppAccessTokenTtl(db: Db): Promise<number | null> {
-  const row = await db.selectFrom('apps').select((eb) => eb.fn.max('access_token_ttl').as('ttl')).executeTakeFirst();
+  const row = await db
+    .selectFrom('apps')
+    .select((eb) => eb.fn.max('access_token_ttl').as('ttl'))
+    .executeTakeFirst();
   return row?.ttl ?? null;
 }

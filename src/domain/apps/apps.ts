@@ -39,7 +39,10 @@ export const AppInput = z.object({
   name: z.string().trim().min(1).max(100),
   redirectUris: z.array(RedirectUri).min(1, 'at least one redirect URI is required').max(50),
   postLogoutRedirectUris: z.array(RedirectUri).max(50).default([]),
-  logoUrl: z.url({ protocol: /^https?$/ }).max(2000).optional(),
+  logoUrl: z
+    .url({ protocol: /^https?$/ })
+    .max(2000)
+    .optional(),
   primaryColor: HexColor.optional(),
   providers: z.array(z.enum(PROVIDERS)).min(1).default(['password']),
   clientType: z.enum(CLIENT_TYPES).default('confidential'),
@@ -110,7 +113,11 @@ export function toApp(row: AppRow): App {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (v: string) => UUID.test(v);
 
-export async function createApp(deps: Pick<Deps, 'db' | 'clock'>, input: AppInput, meta: RequestMeta = {}): Promise<{ app: App; clientSecret: string }> {
+export async function createApp(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  input: AppInput,
+  meta: RequestMeta = {},
+): Promise<{ app: App; clientSecret: string }> {
   const v = AppInput.parse(input);
   checkClientSettings(v);
   const clientSecret = randomToken(32);
@@ -159,7 +166,12 @@ export async function listApps(deps: Pick<Deps, 'db'>): Promise<App[]> {
   return (await store.listApps(deps.db)).map(toApp);
 }
 
-export async function updateApp(deps: Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'apps'>>, appId: string, input: z.input<typeof AppUpdateInput>, meta: RequestMeta = {}): Promise<App> {
+export async function updateApp(
+  deps: Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'apps'>>,
+  appId: string,
+  input: z.input<typeof AppUpdateInput>,
+  meta: RequestMeta = {},
+): Promise<App> {
   const v = AppUpdateInput.parse(input);
   const current = await getApp(deps, appId);
   checkClientSettings({ clientType: v.clientType ?? current.clientType, grantTypes: v.grantTypes ?? current.grantTypes });
@@ -177,13 +189,19 @@ export async function updateApp(deps: Pick<Deps, 'db' | 'clock'> & Partial<Pick<
     updated_at: deps.clock.now(),
   });
   deps.apps?.invalidate(appId);
-  const changed = Object.entries(v).filter(([, val]) => val !== undefined).map(([k]) => k);
+  const changed = Object.entries(v)
+    .filter(([, val]) => val !== undefined)
+    .map(([k]) => k);
   await recordAuditEvent(deps, { event: 'app.updated', appId, data: { changed } }, meta);
   return toApp(row!);
 }
 
 /** A new secret replaces the old one at once; the old secret stops working immediately. */
-export async function rotateClientSecret(deps: Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'apps'>>, appId: string, meta: RequestMeta = {}): Promise<string> {
+export async function rotateClientSecret(
+  deps: Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'apps'>>,
+  appId: string,
+  meta: RequestMeta = {},
+): Promise<string> {
   await getApp(deps, appId);
   const clientSecret = randomToken(32);
   await store.updateApp(deps.db, appId, { client_secret_hash: sha256(clientSecret), updated_at: deps.clock.now() });
@@ -192,7 +210,11 @@ export async function rotateClientSecret(deps: Pick<Deps, 'db' | 'clock'> & Part
   return clientSecret;
 }
 
-export async function deleteApp(deps: Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'apps'>>, appId: string, meta: RequestMeta = {}): Promise<void> {
+export async function deleteApp(
+  deps: Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'apps'>>,
+  appId: string,
+  meta: RequestMeta = {},
+): Promise<void> {
   if (!isUuid(appId) || !(await store.deleteApp(deps.db, appId))) throw notFound(`No app with id ${appId}`);
   deps.apps?.invalidate(appId);
   await recordAuditEvent(deps, { event: 'app.deleted', appId }, meta);
@@ -202,7 +224,11 @@ export async function deleteApp(deps: Pick<Deps, 'db' | 'clock'> & Partial<Pick<
  * Client authentication (RFC 6749 §2.3.1). Unknown client and wrong secret give the same error, and
  * both cost one constant-time comparison.
  */
-export async function authenticateClient(deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'apps'>>, appId: string, secret: string): Promise<App> {
+export async function authenticateClient(
+  deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'apps'>>,
+  appId: string,
+  secret: string,
+): Promise<App> {
   const found = await findCachedApp(deps, appId);
   const ok = safeEqual(found?.secretHash ?? sha256('unknown-client'), sha256(secret));
   if (!found || !ok) throw invalidClient('Client authentication failed');

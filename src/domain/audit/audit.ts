@@ -22,7 +22,11 @@ export interface AuditEvent {
 }
 
 /** Also counts the event in /metrics when `deps.metrics` is there (the server's deps always have it). */
-export async function recordAuditEvent(deps: { db: Db; clock: Clock; metrics?: Metrics }, e: AuditEvent, meta: RequestMeta = {}): Promise<void> {
+export async function recordAuditEvent(
+  deps: { db: Db; clock: Clock; metrics?: Metrics },
+  e: AuditEvent,
+  meta: RequestMeta = {},
+): Promise<void> {
   if (deps.metrics) countAuditEvent(deps.metrics, e.event, e.data);
   const data = { ...(e.data ?? {}), ...(meta.actor !== undefined && { actor: meta.actor }) };
   await insertAuditEvent(deps.db, {
@@ -55,7 +59,12 @@ export async function listAuditEvents(
 ): Promise<AuditEntry[]> {
   // A malformed id cannot match a uuid column; answer "nothing" rather than a database error.
   if ((f.userId && !UUID.test(f.userId)) || (f.appId && !UUID.test(f.appId))) return [];
-  const rows = await listRows(deps.db, { userId: f.userId, appId: f.appId, event: f.event, limit: Math.min(Math.max(f.limit ?? 100, 1), 10_000) });
+  const rows = await listRows(deps.db, {
+    userId: f.userId,
+    appId: f.appId,
+    event: f.event,
+    limit: Math.min(Math.max(f.limit ?? 100, 1), 10_000),
+  });
   return rows.map((r: AuditEventRow) => ({
     id: Number(r.id),
     at: r.at,

@@ -35,7 +35,11 @@ export async function claimNextDueMessage(db: Db, now: Date, retryAt: Date): Pro
 }
 
 export async function markOutboxSent(db: Db, id: number, at: Date): Promise<void> {
-  await db.updateTable('email_outbox').set({ status: 'sent', sent_at: at, body_enc: null, last_error: null }).where('id', '=', id).execute();
+  await db
+    .updateTable('email_outbox')
+    .set({ status: 'sent', sent_at: at, body_enc: null, last_error: null })
+    .where('id', '=', id)
+    .execute();
 }
 
 export async function markOutboxFailed(db: Db, id: number, error: string, final: boolean, retryAt: Date): Promise<void> {

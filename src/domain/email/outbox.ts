@@ -39,7 +39,10 @@ export async function queueEmail(
   });
   if (deps.mailer.mode === 'log') {
     // Development only (no SMTP_URL): the message, links included, goes to the log on purpose.
-    deps.log.info({ event: 'email.outbox', outboxId: row.id, to: input.to, subject: content.subject, body: content.text }, 'email not sent (no SMTP_URL): kept in the outbox');
+    deps.log.info(
+      { event: 'email.outbox', outboxId: row.id, to: input.to, subject: content.subject, body: content.text },
+      'email not sent (no SMTP_URL): kept in the outbox',
+    );
   } else {
     deps.mailer.track(deliverOutboxMessage(deps, row.id));
   }
@@ -57,7 +60,10 @@ async function attempt(deps: OutboxDeps, row: EmailOutboxRow): Promise<boolean> 
   } catch (err) {
     const final = row.attempts >= MAX_ATTEMPTS;
     const message = (err as Error)?.message ?? String(err);
-    deps.log.warn({ event: final ? 'email.failed' : 'email.retry', outboxId: row.id, attempts: row.attempts, error: message }, 'email send failed');
+    deps.log.warn(
+      { event: final ? 'email.failed' : 'email.retry', outboxId: row.id, attempts: row.attempts, error: message },
+      'email send failed',
+    );
     const retryAt = new Date(deps.clock.now().getTime() + retryDelayMs(row.attempts));
     await store.markOutboxFailed(deps.db, row.id, message, final, retryAt).catch(() => undefined);
     return false;

@@ -45,7 +45,11 @@ export const PRUNE_TARGETS: PruneTarget[] = [
   { name: 'upstream_flows', table: 'upstream_flows', where: ({ cutoff }) => sql`expires_at < ${cutoff}` },
   { name: 'email_tokens', table: 'email_tokens', where: ({ cutoff }) => sql`expires_at < ${cutoff}` },
   // Delivered (or given-up) messages; pending ones stay until the outbox worker settles them.
-  { name: 'email_outbox', table: 'email_outbox', where: ({ cutoff }) => sql`status <> 'pending' and coalesce(sent_at, created_at) < ${cutoff}` },
+  {
+    name: 'email_outbox',
+    table: 'email_outbox',
+    where: ({ cutoff }) => sql`status <> 'pending' and coalesce(sent_at, created_at) < ${cutoff}`,
+  },
 ];
 
 export interface PruneResult {

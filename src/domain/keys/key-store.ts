@@ -49,7 +49,12 @@ export async function demoteActiveKey(db: Db, retireAt: Date): Promise<void> {
 }
 
 export async function activateKey(db: Db, kid: string, now: Date): Promise<void> {
-  await db.updateTable('signing_keys').set({ state: 'active', activated_at: now }).where('kid', '=', kid).where('state', '=', 'next').execute();
+  await db
+    .updateTable('signing_keys')
+    .set({ state: 'active', activated_at: now })
+    .where('kid', '=', kid)
+    .where('state', '=', 'next')
+    .execute();
 }
 
 /** Unpublishes previous keys whose tokens have all expired; returns their kids. */

@@ -43,7 +43,11 @@ interface KeyDeps {
   secret: string;
 }
 
-export async function generateSigningKey(deps: KeyDeps, state: 'next' | 'active', activateAt: Date | null = null): Promise<SigningKeyRow['kid']> {
+export async function generateSigningKey(
+  deps: KeyDeps,
+  state: 'next' | 'active',
+  activateAt: Date | null = null,
+): Promise<SigningKeyRow['kid']> {
   const { privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
   const { kty, n, e } = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint({ kty: kty!, n: n!, e: e! }, 'sha256');
@@ -132,7 +136,10 @@ export async function advanceKeyLifecycle(deps: LifecycleDeps): Promise<KeyLifec
  * with `immediate`, for a compromised key: verifiers with a cached JWKS may then reject new tokens until
  * their cache expires). An already scheduled next key is reused, not duplicated.
  */
-export async function rotateSigningKey(deps: LifecycleDeps, opts: { immediate?: boolean } = {}): Promise<{ kid: string; activateAt: Date; changes: KeyLifecycleChanges }> {
+export async function rotateSigningKey(
+  deps: LifecycleDeps,
+  opts: { immediate?: boolean } = {},
+): Promise<{ kid: string; activateAt: Date; changes: KeyLifecycleChanges }> {
   return withKeyLock(deps, async (trx) => {
     const now = deps.clock.now();
     const activateAt = opts.immediate ? now : new Date(now.getTime() + publishLeadMs(deps));
@@ -244,5 +251,8 @@ export class KeyRing {
 
 /** Sorted in JS, not SQL: the database collation must not make equal sets look different. */
 function fingerprintOf(rows: { kid: string; state: string }[]): string {
-  return rows.map((r) => `${r.kid}:${r.state}`).sort().join(',');
+  return rows
+    .map((r) => `${r.kid}:${r.state}`)
+    .sort()
+    .join(',');
 }

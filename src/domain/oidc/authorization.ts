@@ -41,17 +41,37 @@ const PendingSchema = z.object({
   exp: z.number(),
 });
 
-export type AuthorizationParams = Partial<Record<
-  'client_id' | 'redirect_uri' | 'response_type' | 'scope' | 'state' | 'nonce' | 'code_challenge' | 'code_challenge_method' | 'prompt' | 'max_age' | 'login_hint' | 'request' | 'request_uri' | 'response_mode',
-  string
->>;
+export type AuthorizationParams = Partial<
+  Record<
+    | 'client_id'
+    | 'redirect_uri'
+    | 'response_type'
+    | 'scope'
+    | 'state'
+    | 'nonce'
+    | 'code_challenge'
+    | 'code_challenge_method'
+    | 'prompt'
+    | 'max_age'
+    | 'login_hint'
+    | 'request'
+    | 'request_uri'
+    | 'response_mode',
+    string
+  >
+>;
 
 export type AuthorizationOutcome =
-  | { kind: 'redirect'; url: string }
-  | { kind: 'login'; app: App; pending: string; loginHint?: string | undefined };
+  { kind: 'redirect'; url: string } | { kind: 'login'; app: App; pending: string; loginHint?: string | undefined };
 
 /** The error redirect of RFC 6749 §4.1.2.1 (with RFC 9207 `iss`). */
-export function errorRedirect(deps: Pick<Deps, 'config'>, redirectUri: string, error: string, description: string, state?: string): AuthorizationOutcome {
+export function errorRedirect(
+  deps: Pick<Deps, 'config'>,
+  redirectUri: string,
+  error: string,
+  description: string,
+  state?: string,
+): AuthorizationOutcome {
   const url = new URL(redirectUri);
   url.searchParams.set('error', error);
   url.searchParams.set('error_description', description);
@@ -72,7 +92,8 @@ export function openPending(deps: Pick<Deps, 'secret' | 'clock'>, sealed: string
   } catch {
     throw invalidRequest('The sign-in request is not valid. Go back to the app and try again.');
   }
-  if (parsed.exp * 1000 < deps.clock.now().getTime()) throw invalidRequest('The sign-in request has expired. Go back to the app and try again.');
+  if (parsed.exp * 1000 < deps.clock.now().getTime())
+    throw invalidRequest('The sign-in request has expired. Go back to the app and try again.');
   return parsed;
 }
 
@@ -101,7 +122,8 @@ export async function authorize(
   if (!p.response_type) return fail('invalid_request', 'Missing response_type');
   if (p.response_type !== 'code') return fail('unsupported_response_type', 'Only response_type=code is supported');
   if (p.response_mode !== undefined && p.response_mode !== 'query') return fail('invalid_request', 'Only response_mode=query is supported');
-  if (!app.grantTypes.includes('authorization_code')) return fail('unauthorized_client', 'This client may not use the authorization code grant');
+  if (!app.grantTypes.includes('authorization_code'))
+    return fail('unauthorized_client', 'This client may not use the authorization code grant');
 
   // PKCE (RFC 7636, RFC 9700 §2.1.1): S256 only; required for public clients.
   if (p.code_challenge !== undefined || p.code_challenge_method !== undefined) {
@@ -142,7 +164,10 @@ export async function authorize(
     const live = await resumeSession(deps, session.cookieValue);
     const fresh = live && (maxAge === undefined || live.session.auth_time.getTime() + maxAge * 1000 >= deps.clock.now().getTime());
     if (live && fresh) {
-      return { kind: 'redirect', url: await issueCodeRedirect(deps, app, live.user, pending, { sessionId: live.session.id, authTime: live.session.auth_time }) };
+      return {
+        kind: 'redirect',
+        url: await issueCodeRedirect(deps, app, live.user, pending, { sessionId: live.session.id, authTime: live.session.auth_time }),
+      };
     }
   }
   if (prompts.includes('none')) return fail('login_required', 'The user must sign in');

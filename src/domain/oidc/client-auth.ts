@@ -21,14 +21,17 @@ export async function authenticateTokenClient(
   opts: { allowPublic: boolean },
 ): Promise<App> {
   if (creds.basic && creds.clientSecret !== undefined) throw invalidRequest('Use one client authentication method, not two');
-  if (creds.basic && creds.clientId !== undefined && creds.clientId !== creds.basic.clientId) throw invalidRequest('client_id does not match the authenticated client');
+  if (creds.basic && creds.clientId !== undefined && creds.clientId !== creds.basic.clientId)
+    throw invalidRequest('client_id does not match the authenticated client');
   const clientId = creds.basic?.clientId ?? creds.clientId;
   const secret = creds.basic?.clientSecret ?? creds.clientSecret;
   if (!clientId) throw invalidClient('Client authentication failed', { detail: 'no client_id' });
   const limited = isUuid(clientId);
   // Read on every token request: a read this process made within APP_CACHE_TTL_MS will do (its own
   // failures are never stale), the same bound within which an app disabled elsewhere stops working.
-  const failures = limited ? await checkRateLimit(deps, RULES.clientCredentialsFailuresPerClient, clientId, { maxAgeMs: APP_CACHE_TTL_MS }) : 0;
+  const failures = limited
+    ? await checkRateLimit(deps, RULES.clientCredentialsFailuresPerClient, clientId, { maxAgeMs: APP_CACHE_TTL_MS })
+    : 0;
 
   if (secret === undefined) {
     // No secret: only a public app may go on (and only where the endpoint allows it).

@@ -14,7 +14,11 @@ export type Introspection = { active: false } | ({ active: true } & Record<strin
 const INACTIVE: Introspection = { active: false };
 const looksLikeJwt = (t: string) => t.split('.').length === 3;
 
-export async function introspectToken(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'keys'>, caller: App, token: string): Promise<Introspection> {
+export async function introspectToken(
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'keys'>,
+  caller: App,
+  token: string,
+): Promise<Introspection> {
   if (looksLikeJwt(token)) {
     const v = await verifyOurJwt(deps, token, { typ: 'at+jwt' });
     if (!v.ok) return INACTIVE;

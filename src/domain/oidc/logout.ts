@@ -20,13 +20,17 @@ export interface EndSessionTarget {
   hint?: { sub: string; sid?: string | undefined } | undefined;
 }
 
-export async function resolveEndSession(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'keys'>, p: EndSessionParams): Promise<EndSessionTarget> {
+export async function resolveEndSession(
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'keys'>,
+  p: EndSessionParams,
+): Promise<EndSessionTarget> {
   let hint: EndSessionTarget['hint'];
   let clientId = p.client_id;
   if (p.id_token_hint !== undefined) {
     // §2: the OP need not check exp; an expired hint still identifies the RP and the user.
     const v = await verifyOurJwt(deps, p.id_token_hint, { typ: 'JWT', allowExpired: true });
-    if (!v.ok || typeof v.payload.sub !== 'string') throw invalidRequest('The id_token_hint is not a valid ID token from this server', { detail: v.ok ? 'no sub' : v.reason });
+    if (!v.ok || typeof v.payload.sub !== 'string')
+      throw invalidRequest('The id_token_hint is not a valid ID token from this server', { detail: v.ok ? 'no sub' : v.reason });
     const aud = Array.isArray(v.payload.aud) ? v.payload.aud[0] : v.payload.aud;
     if (clientId !== undefined && clientId !== aud) throw invalidRequest('client_id does not match the id_token_hint');
     clientId = aud;
@@ -36,7 +40,8 @@ export async function resolveEndSession(deps: Pick<Deps, 'db' | 'clock' | 'confi
   if (clientId && !app) throw invalidRequest('Unknown client_id');
   if (p.post_logout_redirect_uri === undefined) return { app, hint };
   if (!app) throw invalidRequest('post_logout_redirect_uri requires client_id or id_token_hint');
-  if (!isRegisteredLogoutUri(app, p.post_logout_redirect_uri)) throw invalidRequest('The post_logout_redirect_uri is not registered for this client');
+  if (!isRegisteredLogoutUri(app, p.post_logout_redirect_uri))
+    throw invalidRequest('The post_logout_redirect_uri is not registered for this client');
   const url = new URL(p.post_logout_redirect_uri);
   if (p.state !== undefined) url.searchParams.set('state', p.state);
   return { app, hint, continueTo: url.toString() };

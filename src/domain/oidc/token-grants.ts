@@ -35,7 +35,8 @@ export async function exchangeAuthorizationCode(
   input: { code: string; redirectUri?: string | undefined; codeVerifier?: string | undefined },
   meta: RequestMeta = {},
 ): Promise<OAuthTokenResponse> {
-  if (!app.grantTypes.includes('authorization_code')) throw new AppError('unauthorized_client', 'This client may not use the authorization code grant');
+  if (!app.grantTypes.includes('authorization_code'))
+    throw new AppError('unauthorized_client', 'This client may not use the authorization code grant');
   const hash = sha256(input.code);
   const now = deps.clock.now();
   const row = await spendCode(deps.db, hash, app.appId, now);
@@ -44,8 +45,15 @@ export async function exchangeAuthorizationCode(
     if (replayed) {
       // RFC 6749 §4.1.2 / RFC 9700 §4.2.4: a second use revokes what the first one issued.
       const revoked = await revokeFamily(deps.db, replayed.family_id, now, 'code_replay');
-      deps.log.warn({ event: 'authorization_code.replay', appId: app.appId, familyId: replayed.family_id, revoked }, 'authorization code replay');
-      await recordAuditEvent(deps, { event: 'authorization_code.replay', userId: replayed.user_id, appId: app.appId, data: { familyId: replayed.family_id, revoked } }, meta);
+      deps.log.warn(
+        { event: 'authorization_code.replay', appId: app.appId, familyId: replayed.family_id, revoked },
+        'authorization code replay',
+      );
+      await recordAuditEvent(
+        deps,
+        { event: 'authorization_code.replay', userId: replayed.user_id, appId: app.appId, data: { familyId: replayed.family_id, revoked } },
+        meta,
+      );
     }
     throw invalidGrant('The authorization code is invalid, expired or already used');
   }
@@ -63,7 +71,13 @@ export async function exchangeAuthorizationCode(
   let expiresIn: number;
   let refreshToken: string | undefined;
   if (offline) {
-    const set = await issueTokenSet(deps, user, app, { familyId: row.family_id, sessionId: row.session_id, authTime: row.auth_time, scope: row.scope }, meta);
+    const set = await issueTokenSet(
+      deps,
+      user,
+      app,
+      { familyId: row.family_id, sessionId: row.session_id, authTime: row.auth_time, scope: row.scope },
+      meta,
+    );
     ({ access_token: accessToken, expires_in: expiresIn, refresh_token: refreshToken } = set);
   } else {
     const access = await issueAccessToken(deps, user, app);
@@ -95,7 +109,8 @@ export async function exchangeAuthorizationCode(
 
 /** RFC 6749 §5.2 wants 400 for invalid_grant; the Keymaster /token/refresh contract answers 401. */
 function asOAuthError(err: unknown): unknown {
-  if (err instanceof AppError && err.code === 'invalid_grant') return invalidGrant(err.description, { ...(err.detail && { detail: err.detail }) });
+  if (err instanceof AppError && err.code === 'invalid_grant')
+    return invalidGrant(err.description, { ...(err.detail && { detail: err.detail }) });
   if (err instanceof AppError && err.code === 'forbidden') return invalidGrant(err.description);
   return err;
 }
@@ -106,7 +121,8 @@ export async function refreshGrant(
   input: { refreshToken: string; scope?: string | undefined },
   meta: RequestMeta = {},
 ): Promise<OAuthTokenResponse> {
-  if (!app.grantTypes.includes('refresh_token')) throw new AppError('unauthorized_client', 'This client may not use the refresh token grant');
+  if (!app.grantTypes.includes('refresh_token'))
+    throw new AppError('unauthorized_client', 'This client may not use the refresh token grant');
   const rotated = await rotateRefreshToken(deps, { refreshToken: input.refreshToken, appId: app.appId }, meta).catch((err) => {
     throw asOAuthError(err);
   });
@@ -115,7 +131,13 @@ export async function refreshGrant(
   if (input.scope !== undefined && parseScope(input.scope).some((s) => !hasScope(scope, s))) {
     throw new AppError('invalid_scope', 'The requested scope exceeds the scope originally granted');
   }
-  const res: OAuthTokenResponse = { access_token: rotated.access_token, token_type: 'Bearer', expires_in: rotated.expires_in, scope, refresh_token: rotated.refresh_token };
+  const res: OAuthTokenResponse = {
+    access_token: rotated.access_token,
+    token_type: 'Bearer',
+    expires_in: rotated.expires_in,
+    scope,
+    refresh_token: rotated.refresh_token,
+  };
   if (hasScope(scope, 'openid')) {
     const child = await findRefreshTokenByHash(deps.db, sha256(rotated.refresh_token));
     const userRow = child && (await findUserById(deps.db, child.user_id));

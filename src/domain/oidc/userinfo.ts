@@ -5,10 +5,19 @@ import { invalidToken } from '../../errors.js';
 import { verifyAccessToken } from '../tokens/access-tokens.js';
 import { findUserById } from '../users/user-store.js';
 
-export async function userInfo(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'keys'>, accessToken: string): Promise<Record<string, unknown>> {
+export async function userInfo(
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'keys'>,
+  accessToken: string,
+): Promise<Record<string, unknown>> {
   const claims = await verifyAccessToken(deps, accessToken);
   const row = await findUserById(deps.db, claims.sub);
   if (!row || row.disabled_at) throw invalidToken('The access token is invalid', { detail: 'user gone or disabled' });
   // OIDC Core §5.3.2: a claim without a value is omitted, never null.
-  return { sub: row.id, email: row.email, email_verified: row.email_verified_at !== null, ...(row.name !== null && { name: row.name }), roles: row.roles };
+  return {
+    sub: row.id,
+    email: row.email,
+    email_verified: row.email_verified_at !== null,
+    ...(row.name !== null && { name: row.name }),
+    roles: row.roles,
+  };
 }

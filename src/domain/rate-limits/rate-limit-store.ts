@@ -2,7 +2,12 @@
 import { sql } from 'kysely';
 import type { Db } from '../../storage/db.js';
 
-export async function incrementCounter(db: Db, key: string, now: Date, windowSeconds: number): Promise<{ count: number; windowStart: Date }> {
+export async function incrementCounter(
+  db: Db,
+  key: string,
+  now: Date,
+  windowSeconds: number,
+): Promise<{ count: number; windowStart: Date }> {
   const [row] = await incrementCounters(db, [{ key, by: 1 }], now, windowSeconds);
   return row!;
 }
@@ -42,6 +47,7 @@ export async function deleteCounter(db: Db, key: string): Promise<void> {
 }
 
 export async function deleteExpiredCounters(db: Db, before: Date, limit: number): Promise<number> {
-  const res = await sql`delete from rate_limits where key in (select key from rate_limits where window_start < ${before} limit ${limit})`.execute(db);
+  const res =
+    await sql`delete from rate_limits where key in (select key from rate_limits where window_start < ${before} limit ${limit})`.execute(db);
   return Number(res.numAffectedRows ?? 0);
 }

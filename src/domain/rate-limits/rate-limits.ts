@@ -84,7 +84,9 @@ export async function checkRateLimit(
   const rule = effectiveRule(deps, configured);
   const key = keyOf(rule, subject);
   const row =
-    opts.maxAgeMs && deps.rateCounters ? await deps.rateCounters.read(key, opts.maxAgeMs, () => store.readCounter(deps.db, key)) : await store.readCounter(deps.db, key);
+    opts.maxAgeMs && deps.rateCounters
+      ? await deps.rateCounters.read(key, opts.maxAgeMs, () => store.readCounter(deps.db, key))
+      : await store.readCounter(deps.db, key);
   const now = deps.clock.now();
   if (!row || row.window_start.getTime() + rule.windowSeconds * 1000 <= now.getTime()) return 0;
   if (row.count >= rule.limit) throw rateLimited(retryAfterSeconds(row.window_start, rule, now));
@@ -92,7 +94,11 @@ export async function checkRateLimit(
 }
 
 /** Counts one event; returns whether the limit is now reached (the next check will refuse). */
-export async function hitRateLimit(deps: LimitDeps, configured: RateLimitRule, subject: string): Promise<{ count: number; limited: boolean }> {
+export async function hitRateLimit(
+  deps: LimitDeps,
+  configured: RateLimitRule,
+  subject: string,
+): Promise<{ count: number; limited: boolean }> {
   const rule = effectiveRule(deps, configured);
   const key = keyOf(rule, subject);
   deps.rateCounters?.forget(key);
@@ -113,7 +119,11 @@ export async function consumeRateLimit(deps: LimitDeps, configured: RateLimitRul
   if (count > rule.limit) throw rateLimited(retryAfterSeconds(windowStart, rule, now));
 }
 
-export async function clearRateLimit(deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'rateCounters'>>, rule: RateLimitRule, subject: string): Promise<void> {
+export async function clearRateLimit(
+  deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'rateCounters'>>,
+  rule: RateLimitRule,
+  subject: string,
+): Promise<void> {
   const key = keyOf(rule, subject);
   deps.rateCounters?.forget(key);
   await store.deleteCounter(deps.db, key);

@@ -4,9 +4,21 @@ import type { SessionRow } from '../../storage/schema.js';
 
 export async function insertSession(
   db: Db,
-  row: { token_hash: string; user_id: string; auth_time: Date; created_at: Date; expires_at: Date; user_agent: string | null; ip: string | null },
+  row: {
+    token_hash: string;
+    user_id: string;
+    auth_time: Date;
+    created_at: Date;
+    expires_at: Date;
+    user_agent: string | null;
+    ip: string | null;
+  },
 ): Promise<SessionRow> {
-  return db.insertInto('sessions').values({ ...row, last_seen_at: row.created_at }).returningAll().executeTakeFirstOrThrow();
+  return db
+    .insertInto('sessions')
+    .values({ ...row, last_seen_at: row.created_at })
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 /** A session that is neither revoked nor expired at `now`. */
@@ -32,6 +44,11 @@ export async function revokeSessionByHash(db: Db, tokenHash: string, now: Date):
 
 /** Ends every live session of a user (password reset); returns how many. */
 export async function revokeUserSessions(db: Db, userId: string, now: Date): Promise<number> {
-  const res = await db.updateTable('sessions').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
+  const res = await db
+    .updateTable('sessions')
+    .set({ revoked_at: now })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
   return Number(res.numUpdatedRows);
 }

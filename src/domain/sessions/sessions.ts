@@ -35,7 +35,11 @@ export async function findSession(deps: Pick<Deps, 'db' | 'clock'>, cookieValue:
   return store.findLiveSession(deps.db, sha256(cookieValue), deps.clock.now());
 }
 
-export async function endSession(deps: Pick<Deps, 'db' | 'clock'>, cookieValue: string | undefined, meta: RequestMeta = {}): Promise<SessionRow | undefined> {
+export async function endSession(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  cookieValue: string | undefined,
+  meta: RequestMeta = {},
+): Promise<SessionRow | undefined> {
   if (!cookieValue || !/^[0-9a-f]{64}$/.test(cookieValue)) return undefined;
   const ended = await store.revokeSessionByHash(deps.db, sha256(cookieValue), deps.clock.now());
   if (ended) {

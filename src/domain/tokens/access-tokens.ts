@@ -63,6 +63,7 @@ export async function verifyAccessToken(
   if (!v.ok) throw invalidToken(v.expired ? 'Token has expired' : 'The access token is invalid', { detail: v.reason });
   if (typeof v.payload.aud !== 'string') throw invalidToken('The access token is invalid', { detail: 'aud is not a single app' });
   // A service token (client credentials) is never a user's access token, and the reverse.
-  if (v.payload.token_type === 'service') throw invalidToken('The access token is invalid', { detail: 'service token where a user token is expected' });
+  if (v.payload.token_type === 'service')
+    throw invalidToken('The access token is invalid', { detail: 'service token where a user token is expected' });
   return v.payload as AccessTokenClaims;
 }

@@ -96,7 +96,10 @@ export async function rotateInOneStatement(db: Db, spend: RotationSpend, success
  * token; a token that is not live spends nothing and gets no row). Returns the rotated ones, keyed by
  * their successor's jti. The rows arrive as one jsonb array (the same on pg and PGlite).
  */
-export async function rotateManyInOneStatement(db: Db, items: { spend: RotationSpend; successor: RotationSuccessor }[]): Promise<Map<string, Rotated>> {
+export async function rotateManyInOneStatement(
+  db: Db,
+  items: { spend: RotationSpend; successor: RotationSuccessor }[],
+): Promise<Map<string, Rotated>> {
   const input = JSON.stringify(
     items.map(({ spend, successor }) => ({
       now: spend.now.toISOString(),

@@ -168,11 +168,21 @@ export async function rotateRefreshToken(
         return { kind: 'suspended', userId: spent.user_id };
       }
       const user = toUser(userRow);
-      const ctx = { familyId: spent.family_id, parentJti: spent.jti, sessionId: spent.session_id, scope: spent.scope, authTime: spent.auth_time };
+      const ctx = {
+        familyId: spent.family_id,
+        parentJti: spent.jti,
+        sessionId: spent.session_id,
+        scope: spent.scope,
+        authTime: spent.auth_time,
+      };
       const { row } = newRefreshRow(deps, user, app, ctx, meta, successorJti, token);
       await store.insertRefreshToken(trx, { ...row, reuse_until: successor.reuseUntil });
       const access = await issueAccessToken(deps, user, app);
-      return { kind: 'rotated', tokens: { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn }, scope: spent.scope };
+      return {
+        kind: 'rotated',
+        tokens: { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn },
+        scope: spent.scope,
+      };
     }
     const existing = await store.findRefreshTokenByHash(trx, hash);
     if (!existing) return { kind: 'invalid', reason: 'unknown' };
@@ -209,10 +219,16 @@ export async function rotateRefreshToken(
     case 'rotated':
       return { ...outcome.tokens, scope: outcome.scope };
     case 'reused':
-      deps.log.info({ event: 'refresh_token.reuse_grace', familyId: outcome.familyId, appId: app.appId }, 'rotated refresh token presented again within the reuse interval');
+      deps.log.info(
+        { event: 'refresh_token.reuse_grace', familyId: outcome.familyId, appId: app.appId },
+        'rotated refresh token presented again within the reuse interval',
+      );
       return { ...outcome.tokens, scope: outcome.scope };
     case 'replay':
-      deps.log.warn({ event: 'refresh_token.replay', familyId: outcome.familyId, appId: app.appId, revoked: outcome.revoked }, 'refresh token replay: family revoked');
+      deps.log.warn(
+        { event: 'refresh_token.replay', familyId: outcome.familyId, appId: app.appId, revoked: outcome.revoked },
+        'refresh token replay: family revoked',
+      );
       await recordAuditEvent(
         deps,
         {
@@ -254,7 +270,11 @@ export async function revokeRefreshToken(
   if (input.userId && existing.user_id !== input.userId) return;
   const revoked = await store.revokeFamily(deps.db, existing.family_id, deps.clock.now(), 'revoked');
   if (revoked > 0) {
-    await recordAuditEvent(deps, { event: 'refresh_token.revoked', userId: existing.user_id, appId: existing.app_id, data: { familyId: existing.family_id, revoked } }, meta);
+    await recordAuditEvent(
+      deps,
+      { event: 'refresh_token.revoked', userId: existing.user_id, appId: existing.app_id, data: { familyId: existing.family_id, revoked } },
+      meta,
+    );
   }
 }
 

@@ -11,7 +11,13 @@
 // two processes' batches holding the same two tokens, say), each of its rotations runs alone, so one
 // cannot fail another (a batch of one is not retried).
 import type { Db } from '../../storage/db.js';
-import { rotateInOneStatement, rotateManyInOneStatement, type Rotated, type RotationSpend, type RotationSuccessor } from './refresh-token-store.js';
+import {
+  rotateInOneStatement,
+  rotateManyInOneStatement,
+  type Rotated,
+  type RotationSpend,
+  type RotationSuccessor,
+} from './refresh-token-store.js';
 
 /** At most this many rotations per statement (its jsonb input stays small; a turn with more runs several). */
 export const MAX_ROTATION_BATCH = 64;

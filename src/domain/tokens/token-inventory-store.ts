@@ -47,7 +47,9 @@ export async function listLiveFamilies(db: Db, userId: string, now: Date): Promi
       'a.name as app_name',
       'h.expires_at',
       // The device is the one that signed in (the family's first token); refreshes often come from an app's backend.
-      sql<string | null>`(select f.user_agent from refresh_tokens f where f.family_id = h.family_id order by f.created_at limit 1)`.as('user_agent'),
+      sql<string | null>`(select f.user_agent from refresh_tokens f where f.family_id = h.family_id order by f.created_at limit 1)`.as(
+        'user_agent',
+      ),
       sql<string | null>`(select f.ip from refresh_tokens f where f.family_id = h.family_id order by f.created_at limit 1)`.as('ip'),
       'h.session_id',
       sql<Date>`(select min(f.created_at) from refresh_tokens f where f.family_id = h.family_id)`.as('started_at'),

@@ -70,7 +70,13 @@ async function resolveUserId(deps: Pick<Deps, 'db'>, ref: string): Promise<strin
 /** Newest first. `user` is an email or a user id; `active` keeps only tokens that could still be used. */
 export async function listTokens(
   deps: Pick<Deps, 'db' | 'clock'>,
-  f: { user?: string | undefined; appId?: string | undefined; familyId?: string | undefined; active?: boolean | undefined; limit?: number | undefined } = {},
+  f: {
+    user?: string | undefined;
+    appId?: string | undefined;
+    familyId?: string | undefined;
+    active?: boolean | undefined;
+    limit?: number | undefined;
+  } = {},
 ): Promise<TokenInfo[]> {
   const userId = f.user ? await resolveUserId(deps, f.user) : undefined;
   if (f.appId && !isUuid(f.appId)) throw invalidRequest('--app must be an app id (uuid)');
@@ -114,7 +120,11 @@ export async function revokeTokens(
   }
   const revoked = await revokeFamily(deps.db, familyId, now, 'admin');
   if (revoked > 0) {
-    await recordAuditEvent(deps, { event: 'refresh_token.revoked', userId: row.user_id, appId: row.app_id, data: { familyId, revoked, reason: 'admin' } }, meta);
+    await recordAuditEvent(
+      deps,
+      { event: 'refresh_token.revoked', userId: row.user_id, appId: row.app_id, data: { familyId, revoked, reason: 'admin' } },
+      meta,
+    );
   }
   return { revoked, sessions: 0 };
 }
@@ -146,12 +156,21 @@ export async function listUserSessions(deps: Pick<Deps, 'db' | 'clock'>, userId:
 }
 
 /** Ends one of the user's own sessions; someone else's (or an unknown or ended one) is 404, alike. */
-export async function revokeUserSession(deps: Pick<Deps, 'db' | 'clock'>, userId: string, familyId: string, meta: RequestMeta = {}): Promise<void> {
+export async function revokeUserSession(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  userId: string,
+  familyId: string,
+  meta: RequestMeta = {},
+): Promise<void> {
   const now = deps.clock.now();
   const live = isUuid(familyId) ? await store.listRefreshTokens(deps.db, { userId, familyId, liveAt: now, limit: 1 }) : [];
   const revoked = live.length ? await store.revokeUserFamily(deps.db, userId, familyId, now, 'user_signed_out') : 0;
   if (revoked === 0) throw notFound('Session not found');
-  await recordAuditEvent(deps, { event: 'refresh_token.revoked', userId, appId: live[0]!.app_id, data: { familyId, revoked, reason: 'user_signed_out' } }, meta);
+  await recordAuditEvent(
+    deps,
+    { event: 'refresh_token.revoked', userId, appId: live[0]!.app_id, data: { familyId, revoked, reason: 'user_signed_out' } },
+    meta,
+  );
 }
 
 /**

@@ -49,11 +49,23 @@ export async function signInWithUpstreamProfile(
     } else {
       event = 'user.created';
       user =
-        (await users.insertUser(trx, { email: email.data, name: profile.name?.slice(0, 200) || null, roles: [], password_hash: null, email_verified_at: now })) ??
-        (await users.findUserByEmail(trx, email.data));
+        (await users.insertUser(trx, {
+          email: email.data,
+          name: profile.name?.slice(0, 200) || null,
+          roles: [],
+          password_hash: null,
+          email_verified_at: now,
+        })) ?? (await users.findUserByEmail(trx, email.data));
       if (!user) throw new AppError('server_error', 'The account could not be created', { detail: 'user insert raced and vanished' });
     }
-    const identity = { user_id: user.id, provider: profile.provider, subject: profile.subject, email: email.data, created_at: now, last_login_at: now };
+    const identity = {
+      user_id: user.id,
+      provider: profile.provider,
+      subject: profile.subject,
+      email: email.data,
+      created_at: now,
+      last_login_at: now,
+    };
     const inserted = await store.insertIdentity(trx, identity);
     // Lost a race with a concurrent first sign-in of the same upstream account: use its link.
     if (!inserted) return { userId: (await store.findIdentity(trx, profile.provider, profile.subject))!.user_id, event: undefined };
@@ -61,17 +73,37 @@ export async function signInWithUpstreamProfile(
   });
 
   if ('refused' in result) {
-    await recordAuditEvent(deps, { event: 'login.failure', appId: ctx.appId, data: { method: profile.provider, reason: result.refused } }, meta);
+    await recordAuditEvent(
+      deps,
+      { event: 'login.failure', appId: ctx.appId, data: { method: profile.provider, reason: result.refused } },
+      meta,
+    );
     if (result.refused === 'email_not_verified') throw forbidden(`Email not verified by ${label}`);
     throw new AppError('invalid_request', `${label} did not share a usable email address`);
   }
   const row = await users.findUserById(deps.db, result.userId);
   if (!row) throw new AppError('server_error', 'The account could not be loaded', { detail: `user ${result.userId} missing` });
   if (result.event) {
-    await recordAuditEvent(deps, { event: result.event, userId: row.id, appId: ctx.appId, data: { provider: profile.provider, ...('hadUnverifiedPassword' in result && result.hadUnverifiedPassword && { passwordRemoved: true }) } }, meta);
+    await recordAuditEvent(
+      deps,
+      {
+        event: result.event,
+        userId: row.id,
+        appId: ctx.appId,
+        data: {
+          provider: profile.provider,
+          ...('hadUnverifiedPassword' in result && result.hadUnverifiedPassword && { passwordRemoved: true }),
+        },
+      },
+      meta,
+    );
   }
   if (row.disabled_at) {
-    await recordAuditEvent(deps, { event: 'login.failure', userId: row.id, appId: ctx.appId, data: { method: profile.provider, reason: 'disabled' } }, meta);
+    await recordAuditEvent(
+      deps,
+      { event: 'login.failure', userId: row.id, appId: ctx.appId, data: { method: profile.provider, reason: 'disabled' } },
+      meta,
+    );
     throw forbidden('Account is disabled');
   }
   // Only last_login_at: the password lockout counters are left to password sign-in.

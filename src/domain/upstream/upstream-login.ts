@@ -134,20 +134,28 @@ export async function completeUpstreamLogin(
 }
 
 /** State, the upstream's own error, then the code exchange and ID-token checks (all in openid-client). */
-async function verifyUpstreamCallback(deps: Pick<Deps, 'config' | 'upstream'>, flow: UpstreamFlow, callbackUrl: URL): Promise<UpstreamProfile> {
+async function verifyUpstreamCallback(
+  deps: Pick<Deps, 'config' | 'upstream'>,
+  flow: UpstreamFlow,
+  callbackUrl: URL,
+): Promise<UpstreamProfile> {
   const label = PROVIDER_LABELS[flow.provider];
   const params = callbackUrl.searchParams;
   const state = params.get('state') ?? '';
   // State first: an error response with someone else's state must not end this browser's flow quietly.
   if (!safeEqual(sha256(state), flow.stateHash)) {
-    throw new AppError('invalid_request', `The response from ${label} does not belong to this sign-in. Go back and try again.`, { detail: 'state mismatch' });
+    throw new AppError('invalid_request', `The response from ${label} does not belong to this sign-in. Go back and try again.`, {
+      detail: 'state mismatch',
+    });
   }
   if (!upstreamEnabled(deps.config, flow.app, flow.provider)) {
     throw invalidRequest(`Sign-in with ${label} is not enabled for this app`);
   }
   const upstreamError = params.get('error');
   if (upstreamError === 'access_denied') {
-    throw new AppError('access_denied', `You cancelled signing in with ${label}.`, { detail: params.get('error_description') ?? undefined });
+    throw new AppError('access_denied', `You cancelled signing in with ${label}.`, {
+      detail: params.get('error_description') ?? undefined,
+    });
   }
   if (upstreamError) {
     throw new AppError('invalid_request', `${label} could not sign you in. Try again, or use another way to sign in.`, {
@@ -199,7 +207,11 @@ function upstreamFailure(provider: UpstreamProviderName, err: unknown): AppError
   // oauth4webapi names the failing claim (never its value) two causes down: say which check failed.
   const claim = (err as { cause?: { cause?: { claim?: unknown } } }).cause?.cause?.claim;
   const detail = `${typeof e.code === 'string' ? e.code : 'error'}: ${e.message ?? String(err)}${typeof claim === 'string' ? ` (${claim})` : ''}`;
-  if (err instanceof oidc.ResponseBodyError || err instanceof oidc.AuthorizationResponseError || err instanceof oidc.WWWAuthenticateChallengeError) {
+  if (
+    err instanceof oidc.ResponseBodyError ||
+    err instanceof oidc.AuthorizationResponseError ||
+    err instanceof oidc.WWWAuthenticateChallengeError
+  ) {
     return new AppError('invalid_request', `${label} could not sign you in. Try again, or use another way to sign in.`, { detail });
   }
   if (typeof e.code === 'string' && VERIFICATION_FAILURES.has(e.code)) {

@@ -14,9 +14,13 @@ export const PROVIDER_LABELS: Record<UpstreamProviderName, string> = { google: '
 const UPSTREAM_TIMEOUT_S = 10;
 
 export const upstreamUnavailable = (provider: UpstreamProviderName, detail?: string) =>
-  new AppError('temporarily_unavailable', `${PROVIDER_LABELS[provider]} cannot be reached right now. Try again in a moment, or use another way to sign in.`, {
-    ...(detail !== undefined && { detail }),
-  });
+  new AppError(
+    'temporarily_unavailable',
+    `${PROVIDER_LABELS[provider]} cannot be reached right now. Try again in a moment, or use another way to sign in.`,
+    {
+      ...(detail !== undefined && { detail }),
+    },
+  );
 
 export function upstreamConfigOf(config: Pick<Config, 'google'>, provider: UpstreamProviderName): UpstreamConfig | undefined {
   return provider === 'google' ? config.google : undefined;

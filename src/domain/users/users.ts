@@ -11,7 +11,11 @@ import { accountRules, checkRateLimit, clearRateLimit, hitRateLimit } from '../r
 import { hashPassword, MAX_PASSWORD_BYTES, needsRehash, verifyPassword } from './passwords.js';
 import * as store from './user-store.js';
 
-export const Email = z.string().trim().max(254).pipe(z.email({ message: 'must be a valid email address' }));
+export const Email = z
+  .string()
+  .trim()
+  .max(254)
+  .pipe(z.email({ message: 'must be a valid email address' }));
 /** Bounded before argon2 ever sees it (DESIGN.md §4.10). */
 export const Password = z
   .string()
@@ -55,7 +59,11 @@ export function toUser(row: UserRow): User {
 }
 
 /** `meta.appId`: the app the user signed up through (its webhooks get user.signup). */
-export async function createUser(deps: Pick<Deps, 'db' | 'clock'>, input: UserInput, meta: RequestMeta & { appId?: string } = {}): Promise<User> {
+export async function createUser(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  input: UserInput,
+  meta: RequestMeta & { appId?: string } = {},
+): Promise<User> {
   const v = UserInput.parse(input);
   const row = await store.insertUser(deps.db, {
     email: v.email,
@@ -78,7 +86,11 @@ export async function getUser(deps: Pick<Deps, 'db'>, id: string): Promise<User>
 }
 
 export async function findUserByEmailOrId(deps: Pick<Deps, 'db'>, ref: string): Promise<User | undefined> {
-  const row = ref.includes('@') ? await store.findUserByEmail(deps.db, ref) : isUuid(ref) ? await store.findUserById(deps.db, ref) : undefined;
+  const row = ref.includes('@')
+    ? await store.findUserByEmail(deps.db, ref)
+    : isUuid(ref)
+      ? await store.findUserById(deps.db, ref)
+      : undefined;
   return row && toUser(row);
 }
 
@@ -134,7 +146,11 @@ export async function authenticatePassword(
       const d = { ...deps, db: trx };
       await countFailure(d);
       const res = await store.recordFailedLogin(trx, row.id, deps.config.lockoutThreshold, lockUntil);
-      await recordAuditEvent(d, { event: 'login.failure', userId: row.id, appId: input.appId, data: { reason: 'bad_password', failedLogins: res?.failed_logins } }, meta);
+      await recordAuditEvent(
+        d,
+        { event: 'login.failure', userId: row.id, appId: input.appId, data: { reason: 'bad_password', failedLogins: res?.failed_logins } },
+        meta,
+      );
       return res?.locked_until != null && res.failed_logins === deps.config.lockoutThreshold;
     });
     if (lockedNow) {
@@ -153,12 +169,20 @@ export async function authenticatePassword(
   // Nothing to clear (the usual case) saves a statement on every sign-in.
   if (emailFailures > 0) await clearRateLimit(deps, rules.loginFailuresPerEmail, input.email);
   await recordAuditEvent(deps, { event: 'login.success', userId: row.id, appId: input.appId, data: { method: 'password' } }, meta);
-  if (input.appId) await enqueueWebhookEvent(deps, { appId: input.appId, event: 'user.login', data: { user_id: row.id, email: row.email, name: row.name } });
+  if (input.appId)
+    await enqueueWebhookEvent(deps, {
+      appId: input.appId,
+      event: 'user.login',
+      data: { user_id: row.id, email: row.email, name: row.name },
+    });
   return toUser({ ...row, failed_logins: 0, locked_until: null, last_login_at: now });
 }
 
 export function parseRoles(csv: string): string[] {
-  const roles = csv.split(',').map((r) => r.trim()).filter(Boolean);
+  const roles = csv
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   const bad = roles.find((r) => !Role.safeParse(r).success);
   if (bad) throw invalidRequest(`Invalid role "${bad}": roles are 1-64 letters, digits or _.:-`);
   return roles;

@@ -55,11 +55,19 @@ export async function deliverDueWebhooks(deps: Deliverable, opts: DeliveryOption
         : ({ ok: false, status: null, error: 'webhook removed' } as const);
       const at = deps.clock.now();
       if (outcome.ok) {
-        await store.recordAttempt(deps.db, d.id, d.attempts, { status: 'delivered', last_status: outcome.status, last_error: null, delivered_at: at });
+        await store.recordAttempt(deps.db, d.id, d.attempts, {
+          status: 'delivered',
+          last_status: outcome.status,
+          last_error: null,
+          delivered_at: at,
+        });
         result.delivered++;
       } else if (d.attempts >= opts.maxAttempts || !hook) {
         await store.recordAttempt(deps.db, d.id, d.attempts, { status: 'failed', last_status: outcome.status, last_error: outcome.error });
-        deps.log.warn({ event: 'webhook.failed', deliveryId: d.id, webhookId: d.webhook_id, attempts: d.attempts, status: outcome.status }, 'webhook delivery gave up');
+        deps.log.warn(
+          { event: 'webhook.failed', deliveryId: d.id, webhookId: d.webhook_id, attempts: d.attempts, status: outcome.status },
+          'webhook delivery gave up',
+        );
         result.failed++;
       } else {
         const delay = retryDelayMs(d.attempts, opts.baseDelayMs ?? 30 * SECOND, opts.random ?? Math.random);
@@ -99,7 +107,9 @@ async function send(
       body: d.payload,
     });
     await res.body?.cancel().catch(() => {});
-    return res.status >= 200 && res.status < 300 ? { ok: true, status: res.status, error: null } : { ok: false, status: res.status, error: `HTTP ${res.status}` };
+    return res.status >= 200 && res.status < 300
+      ? { ok: true, status: res.status, error: null }
+      : { ok: false, status: res.status, error: `HTTP ${res.status}` };
   } catch (err) {
     const e = err as Error;
     return { ok: false, status: null, error: (e.name === 'TimeoutError' ? 'timeout' : e.message).slice(0, 500) };

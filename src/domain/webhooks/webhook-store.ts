@@ -4,7 +4,10 @@ import { sql } from 'kysely';
 import type { Db } from '../../storage/db.js';
 import type { WebhookDeliveryRow, WebhookRow } from '../../storage/schema.js';
 
-export async function insertWebhook(db: Db, row: { id: string; app_id: string; url: string; events: string[]; secret_enc: string; created_at: Date }): Promise<WebhookRow> {
+export async function insertWebhook(
+  db: Db,
+  row: { id: string; app_id: string; url: string; events: string[]; secret_enc: string; created_at: Date },
+): Promise<WebhookRow> {
   return db.insertInto('webhooks').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
@@ -74,9 +77,20 @@ export async function recordAttempt(
   db: Db,
   id: string,
   attempts: number,
-  changes: { status: 'pending' | 'delivered' | 'failed'; last_status: number | null; last_error: string | null; next_attempt_at?: Date; delivered_at?: Date },
+  changes: {
+    status: 'pending' | 'delivered' | 'failed';
+    last_status: number | null;
+    last_error: string | null;
+    next_attempt_at?: Date;
+    delivered_at?: Date;
+  },
 ): Promise<boolean> {
-  const res = await db.updateTable('webhook_deliveries').set(changes).where('id', '=', id).where('attempts', '=', attempts).executeTakeFirst();
+  const res = await db
+    .updateTable('webhook_deliveries')
+    .set(changes)
+    .where('id', '=', id)
+    .where('attempts', '=', attempts)
+    .executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
 }
 

@@ -13,7 +13,15 @@ import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { appsForSession, appsForUser } from '../tokens/token-inventory-store.js';
 import * as store from './webhook-store.js';
 
-export const WEBHOOK_EVENTS = ['user.signup', 'user.login', 'user.logout', 'user.role_changed', 'user.suspended', 'user.deleted', 'ping'] as const;
+export const WEBHOOK_EVENTS = [
+  'user.signup',
+  'user.login',
+  'user.logout',
+  'user.role_changed',
+  'user.suspended',
+  'user.deleted',
+  'ping',
+] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
 export const WebhookInput = z.object({
@@ -31,7 +39,14 @@ export interface Webhook {
   createdAt: Date;
 }
 
-const toWebhook = (r: WebhookRow): Webhook => ({ id: r.id, appId: r.app_id, url: r.url, events: r.events, disabled: r.disabled_at !== null, createdAt: r.created_at });
+const toWebhook = (r: WebhookRow): Webhook => ({
+  id: r.id,
+  appId: r.app_id,
+  url: r.url,
+  events: r.events,
+  disabled: r.disabled_at !== null,
+  createdAt: r.created_at,
+});
 
 const secretKey = (deps: Pick<Deps, 'secret'>) => deriveKey(deps.secret, 'webhooks');
 
@@ -59,7 +74,11 @@ export async function addWebhook(
     created_at: deps.clock.now(),
   });
   // Only the origin: receivers sometimes put a token in the path or query.
-  await recordAuditEvent(deps, { event: 'webhook.created', appId: v.appId, data: { webhookId: id, origin: new URL(v.url).origin, events: row.events } }, meta);
+  await recordAuditEvent(
+    deps,
+    { event: 'webhook.created', appId: v.appId, data: { webhookId: id, origin: new URL(v.url).origin, events: row.events } },
+    meta,
+  );
   return { webhook: toWebhook(row), secret };
 }
 
@@ -93,7 +112,15 @@ export async function enqueueWebhookEvent(
   if (subs.length === 0) return [];
   const now = deps.clock.now();
   const payload = JSON.stringify({ event: input.event, timestamp: now.toISOString(), app_id: input.appId, data: input.data });
-  const rows = subs.map((s) => ({ id: randomUUID(), webhook_id: s.id, app_id: input.appId, event: input.event, payload, next_attempt_at: now, created_at: now }));
+  const rows = subs.map((s) => ({
+    id: randomUUID(),
+    webhook_id: s.id,
+    app_id: input.appId,
+    event: input.event,
+    payload,
+    next_attempt_at: now,
+    created_at: now,
+  }));
   await store.insertDeliveries(deps.db, rows);
   return rows.map((r) => r.id);
 }
@@ -107,7 +134,8 @@ export async function enqueueUserEvent(
   deps: Pick<Deps, 'db' | 'clock'>,
   input: { event: WebhookEvent; user: { id: string; email: string | null; name: string | null }; appIds?: string[]; sessionId?: string },
 ): Promise<string[]> {
-  const appIds = input.appIds ?? (input.sessionId ? await appsForSession(deps.db, input.sessionId) : await appsForUser(deps.db, input.user.id));
+  const appIds =
+    input.appIds ?? (input.sessionId ? await appsForSession(deps.db, input.sessionId) : await appsForUser(deps.db, input.user.id));
   const data = { user_id: input.user.id, email: input.user.email, name: input.user.name };
   const ids: string[] = [];
   for (const appId of new Set(appIds)) ids.push(...(await enqueueWebhookEvent(deps, { appId, event: input.event, data })));
@@ -120,8 +148,15 @@ export async function pingWebhook(deps: Pick<Deps, 'db' | 'clock'>, id: string):
   if (!row) throw notFound(`No webhook with id ${id}`);
   const now = deps.clock.now();
   const deliveryId = randomUUID();
-  const payload = JSON.stringify({ event: 'ping', timestamp: now.toISOString(), app_id: row.app_id, data: { user_id: null, email: null, name: null } });
-  await store.insertDeliveries(deps.db, [{ id: deliveryId, webhook_id: row.id, app_id: row.app_id, event: 'ping', payload, next_attempt_at: now, created_at: now }]);
+  const payload = JSON.stringify({
+    event: 'ping',
+    timestamp: now.toISOString(),
+    app_id: row.app_id,
+    data: { user_id: null, email: null, name: null },
+  });
+  await store.insertDeliveries(deps.db, [
+    { id: deliveryId, webhook_id: row.id, app_id: row.app_id, event: 'ping', payload, next_attempt_at: now, created_at: now },
+  ]);
   return deliveryId;
 }
 
@@ -135,5 +170,10 @@ export async function listDeliveries(
     throw invalidRequest(`status must be one of ${DELIVERY_STATUSES.join(', ')}`);
   }
   if ((f.appId && !isUuid(f.appId)) || (f.webhookId && !isUuid(f.webhookId))) return [];
-  return store.listDeliveries(deps.db, { appId: f.appId, webhookId: f.webhookId, status: f.status, limit: Math.min(Math.max(f.limit ?? 100, 1), 10_000) });
+  return store.listDeliveries(deps.db, {
+    appId: f.appId,
+    webhookId: f.webhookId,
+    status: f.status,
+    limit: Math.min(Math.max(f.limit ?? 100, 1), 10_000),
+  });
 }

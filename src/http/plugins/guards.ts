@@ -3,7 +3,13 @@
 //   rate limits:  preHandler: rateLimit(deps, RULES.x)              per-IP counter in Postgres, 429
 //   body types:   config: { accepts: 'json' | 'form' }              anything else is 415
 // They run before the handler, so a refused request changes nothing.
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler, preValidationAsyncHookHandler, preValidationHookHandler } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyRequest,
+  preHandlerAsyncHookHandler,
+  preValidationAsyncHookHandler,
+  preValidationHookHandler,
+} from 'fastify';
 import type { Config } from '../../config.js';
 import type { Deps } from '../../deps.js';
 import { consumeRateLimit, type RateLimitRule } from '../../domain/rate-limits/rate-limits.js';
@@ -47,7 +53,9 @@ export function sameOriginOnly(config: Pick<Config, 'issuer'>): preValidationAsy
 }
 
 const crossSite = (detail: string) =>
-  forbidden('This form was not sent from this site. Go back, reload the page and try again.', { detail: `cross-site form post refused: ${detail}` });
+  forbidden('This form was not sent from this site. Go back, reload the page and try again.', {
+    detail: `cross-site form post refused: ${detail}`,
+  });
 
 /** Origin check, then the CSRF token: the preValidation every state-changing form route uses. */
 export function formGuard(app: FastifyInstance, config: Pick<Config, 'issuer'>): preValidationHookHandler[] {

@@ -7,7 +7,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandl
 import type { HttpRouteSeries, Metrics } from '../../lib/metrics.js';
 import { hookList } from './route-hooks.js';
 
-export function registerMetricsHook(app: FastifyInstance, metrics: Metrics): { recordUnmatched(req: FastifyRequest, reply: FastifyReply): void } {
+export function registerMetricsHook(
+  app: FastifyInstance,
+  metrics: Metrics,
+): { recordUnmatched(req: FastifyRequest, reply: FastifyReply): void } {
   app.addHook('onRoute', (route) => {
     const url = route.url;
     // By method: a GET route's hooks also serve the HEAD route Fastify adds for it.

@@ -90,7 +90,11 @@ export function documentHeaders(page: Readonly<Record<string, string>>): Record<
   };
 }
 
-type HelmetMiddleware = (req: unknown, res: { setHeader(n: string, v: string): void; removeHeader(n: string): void }, next: (err?: unknown) => void) => void;
+type HelmetMiddleware = (
+  req: unknown,
+  res: { setHeader(n: string, v: string): void; removeHeader(n: string): void },
+  next: (err?: unknown) => void,
+) => void;
 
 /** Runs helmet (the very copy @fastify/helmet wraps, so no new dependency) once and keeps what it sets. */
 export function securityHeaders(config: Pick<Config, 'secureCookies'>): Record<string, string> {

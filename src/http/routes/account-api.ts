@@ -46,7 +46,12 @@ export function accountUserJson(u: User) {
 }
 
 /** Seed 004 spells the token type "bearer" (RFC 6749 §7.1: case-insensitive). */
-const tokensJson = (t: TokenSet) => ({ access_token: t.access_token, refresh_token: t.refresh_token, token_type: 'bearer' as const, expires_in: t.expires_in });
+const tokensJson = (t: TokenSet) => ({
+  access_token: t.access_token,
+  refresh_token: t.refresh_token,
+  token_type: 'bearer' as const,
+  expires_in: t.expires_in,
+});
 
 export const MESSAGES = {
   registered: 'Registration successful. Please check your email to verify your account.',
@@ -63,42 +68,84 @@ const accountApiRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
     reply.header('Cache-Control', 'no-store');
   });
 
-  app.post('/api/v1/auth/register', { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: RegisterBody, response: { 201: Message } } }, async (req, reply) => {
-    const b = req.body;
-    await registerAccount(deps, { email: b.email, password: b.password, name: b.name }, { appId: b.app_id, redirectUri: b.redirect_uri }, requestMeta(req));
-    return reply.status(201).send({ message: MESSAGES.registered });
-  });
+  app.post(
+    '/api/v1/auth/register',
+    { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: RegisterBody, response: { 201: Message } } },
+    async (req, reply) => {
+      const b = req.body;
+      await registerAccount(
+        deps,
+        { email: b.email, password: b.password, name: b.name },
+        { appId: b.app_id, redirectUri: b.redirect_uri },
+        requestMeta(req),
+      );
+      return reply.status(201).send({ message: MESSAGES.registered });
+    },
+  );
 
-  app.post('/api/v1/auth/verify-email', { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: VerifyEmailBody, response: { 200: Message } } }, async (req) => {
-    await verifyEmail(deps, { token: req.body.token }, requestMeta(req));
-    return { message: MESSAGES.verified };
-  });
+  app.post(
+    '/api/v1/auth/verify-email',
+    { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: VerifyEmailBody, response: { 200: Message } } },
+    async (req) => {
+      await verifyEmail(deps, { token: req.body.token }, requestMeta(req));
+      return { message: MESSAGES.verified };
+    },
+  );
 
-  app.post('/api/v1/auth/login', { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: LoginBody, response: { 200: LoginResponse } } }, async (req) => {
-    const { tokens, user } = await loginAccount(deps, { email: req.body.email, password: req.body.password, appId: req.body.app_id }, requestMeta(req));
-    return { ...tokensJson(tokens), user: accountUserJson(user) };
-  });
+  app.post(
+    '/api/v1/auth/login',
+    { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: LoginBody, response: { 200: LoginResponse } } },
+    async (req) => {
+      const { tokens, user } = await loginAccount(
+        deps,
+        { email: req.body.email, password: req.body.password, appId: req.body.app_id },
+        requestMeta(req),
+      );
+      return { ...tokensJson(tokens), user: accountUserJson(user) };
+    },
+  );
 
-  app.post('/api/v1/auth/refresh', { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: RefreshBody, response: { 200: AccountTokens } } }, async (req) => {
-    return tokensJson(await refreshAccount(deps, { refreshToken: req.body.refresh_token, appId: req.body.app_id }, requestMeta(req)));
-  });
+  app.post(
+    '/api/v1/auth/refresh',
+    { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: RefreshBody, response: { 200: AccountTokens } } },
+    async (req) => {
+      return tokensJson(await refreshAccount(deps, { refreshToken: req.body.refresh_token, appId: req.body.app_id }, requestMeta(req)));
+    },
+  );
 
-  app.post('/api/v1/auth/logout', { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: LogoutBody, response: { 200: Message } } }, async (req) => {
-    const claims = await authenticateBearer(deps, req);
-    await logoutAccount(deps, { userId: claims.sub, refreshToken: req.body.refresh_token }, requestMeta(req));
-    return { message: MESSAGES.loggedOut };
-  });
+  app.post(
+    '/api/v1/auth/logout',
+    { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: LogoutBody, response: { 200: Message } } },
+    async (req) => {
+      const claims = await authenticateBearer(deps, req);
+      await logoutAccount(deps, { userId: claims.sub, refreshToken: req.body.refresh_token }, requestMeta(req));
+      return { message: MESSAGES.loggedOut };
+    },
+  );
 
-  app.post('/api/v1/auth/password-reset/request', { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: ResetRequestBody, response: { 200: Message } } }, async (req) => {
-    const b = req.body;
-    await requestPasswordReset(deps, { email: b.email }, { appId: b.app_id, redirectUri: b.redirect_uri }, requestMeta(req));
-    return { message: MESSAGES.resetRequested };
-  });
+  app.post(
+    '/api/v1/auth/password-reset/request',
+    { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: ResetRequestBody, response: { 200: Message } } },
+    async (req) => {
+      const b = req.body;
+      await requestPasswordReset(deps, { email: b.email }, { appId: b.app_id, redirectUri: b.redirect_uri }, requestMeta(req));
+      return { message: MESSAGES.resetRequested };
+    },
+  );
 
-  app.post('/api/v1/auth/password-reset/confirm', { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: ResetConfirmBody, response: { 200: Message } } }, async (req) => {
-    await confirmPasswordReset(deps, { token: req.body.token, newPassword: req.body.new_password }, { appId: req.body.app_id }, requestMeta(req));
-    return { message: MESSAGES.resetDone };
-  });
+  app.post(
+    '/api/v1/auth/password-reset/confirm',
+    { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: ResetConfirmBody, response: { 200: Message } } },
+    async (req) => {
+      await confirmPasswordReset(
+        deps,
+        { token: req.body.token, newPassword: req.body.new_password },
+        { appId: req.body.app_id },
+        requestMeta(req),
+      );
+      return { message: MESSAGES.resetDone };
+    },
+  );
 
   app.get('/api/v1/auth/me', { config, schema: { response: { 200: UserJson } } }, async (req) => {
     return accountUserJson(await getAccount(deps, await authenticateBearer(deps, req)));
@@ -107,7 +154,14 @@ const accountApiRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
   app.patch('/api/v1/auth/me', { config, schema: { body: PatchMeBody, response: { 200: UserJson } } }, async (req) => {
     const claims = await authenticateBearer(deps, req);
     const b = req.body;
-    return accountUserJson(await updateAccount(deps, claims, { name: b.name, currentPassword: b.current_password, newPassword: b.new_password }, requestMeta(req)));
+    return accountUserJson(
+      await updateAccount(
+        deps,
+        claims,
+        { name: b.name, currentPassword: b.current_password, newPassword: b.new_password },
+        requestMeta(req),
+      ),
+    );
   });
 };
 export default accountApiRoutes;

@@ -9,7 +9,13 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
 import { FORM_BODY_LIMIT, JSON_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
-import { confirmPasswordReset, registerAccount, requestPasswordReset, resolveAccountApp, verifyEmail } from '../../domain/accounts/accounts.js';
+import {
+  confirmPasswordReset,
+  registerAccount,
+  requestPasswordReset,
+  resolveAccountApp,
+  verifyEmail,
+} from '../../domain/accounts/accounts.js';
 import { describePolicy } from '../../domain/accounts/password-policy.js';
 import { findApp, resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
 import { AppError, invalidRequest } from '../../errors.js';
@@ -47,7 +53,8 @@ const carry = (c: PageContext) => (Object.keys(c.hidden).length ? `?${new URLSea
 function userMessage(reply: FastifyReply, err: unknown): { message: string; status: number } {
   if (!(err instanceof AppError) || err.status >= 500) throw err;
   if (err.retryAfter !== undefined) reply.header('Retry-After', String(err.retryAfter));
-  if (err.code === 'rate_limited') return { message: `Too many attempts. Try again in ${Math.ceil((err.retryAfter ?? 60) / 60)} minutes.`, status: 429 };
+  if (err.code === 'rate_limited')
+    return { message: `Too many attempts. Try again in ${Math.ceil((err.retryAfter ?? 60) / 60)} minutes.`, status: 429 };
   return { message: err.description.endsWith('.') ? err.description : `${err.description}.`, status: err.status };
 }
 
@@ -59,7 +66,11 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
   const config = { errorFormat: 'html' as const };
   const policy = describePolicy(deps.config.passwordPolicy);
 
-  const registerPage = (reply: FastifyReply, c: PageContext, opts: { error?: string; name?: string; email?: string; status?: number } = {}) =>
+  const registerPage = (
+    reply: FastifyReply,
+    c: PageContext,
+    opts: { error?: string; name?: string; email?: string; status?: number } = {},
+  ) =>
     renderPage(
       reply,
       'register.eta',
@@ -71,57 +82,100 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     return registerPage(reply, await pageContext(deps, req.query.app_id, req.query.redirect_uri));
   });
 
-  app.post('/account/register', { config, schema: { body: RegisterForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT }, async (req, reply) => {
-    const f = req.body;
-    const c = await pageContext(deps, f.app_id, f.redirect_uri);
-    if (!f.email || !f.password) return registerPage(reply, c, { error: 'Enter your email and a password.', name: f.name, email: f.email, status: 400 });
-    try {
-      await registerAccount(deps, { email: f.email, password: f.password, name: f.name || undefined }, { appId: c.app?.appId, redirectUri: c.redirectUri }, requestMeta(req));
-    } catch (err) {
-      const { message, status } = userMessage(reply, err);
-      return registerPage(reply, c, { error: message, name: f.name, email: f.email, status });
-    }
-    return done(reply, c, 'Check your email', `We sent a link to ${f.email}. Open it to verify your email address, then sign in.`);
-  });
+  app.post(
+    '/account/register',
+    { config, schema: { body: RegisterForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT },
+    async (req, reply) => {
+      const f = req.body;
+      const c = await pageContext(deps, f.app_id, f.redirect_uri);
+      if (!f.email || !f.password)
+        return registerPage(reply, c, { error: 'Enter your email and a password.', name: f.name, email: f.email, status: 400 });
+      try {
+        await registerAccount(
+          deps,
+          { email: f.email, password: f.password, name: f.name || undefined },
+          { appId: c.app?.appId, redirectUri: c.redirectUri },
+          requestMeta(req),
+        );
+      } catch (err) {
+        const { message, status } = userMessage(reply, err);
+        return registerPage(reply, c, { error: message, name: f.name, email: f.email, status });
+      }
+      return done(reply, c, 'Check your email', `We sent a link to ${f.email}. Open it to verify your email address, then sign in.`);
+    },
+  );
 
   const verifyPage = (reply: FastifyReply, c: PageContext, token: string) =>
-    renderPage(reply, 'verify.eta', { title: 'Verify your email', app: c.app, csrfToken: reply.generateCsrf(), hidden: { ...c.hidden, token } });
+    renderPage(reply, 'verify.eta', {
+      title: 'Verify your email',
+      app: c.app,
+      csrfToken: reply.generateCsrf(),
+      hidden: { ...c.hidden, token },
+    });
 
   app.get('/account/verify', { config, schema: { querystring: TokenPageQuery } }, async (req, reply) => {
     return verifyPage(reply, await pageContext(deps, req.query.app_id, req.query.redirect_uri), req.query.token);
   });
 
-  app.post('/account/verify', { config, schema: { body: VerifyForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT }, async (req, reply) => {
-    const c = await pageContext(deps, req.body.app_id, req.body.redirect_uri);
-    try {
-      await verifyEmail(deps, { token: req.body.token }, requestMeta(req));
-    } catch (err) {
-      const { status } = userMessage(reply, err);
-      return renderPage(reply, 'account-done.eta', { title: 'This link has expired', app: c.app, error: 'This verification link is invalid, expired or already used.', signInUrl: c.signInUrl }, status);
-    }
-    return done(reply, c, 'Email verified', 'Your email address is verified. You can now sign in.');
-  });
+  app.post(
+    '/account/verify',
+    { config, schema: { body: VerifyForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT },
+    async (req, reply) => {
+      const c = await pageContext(deps, req.body.app_id, req.body.redirect_uri);
+      try {
+        await verifyEmail(deps, { token: req.body.token }, requestMeta(req));
+      } catch (err) {
+        const { status } = userMessage(reply, err);
+        return renderPage(
+          reply,
+          'account-done.eta',
+          {
+            title: 'This link has expired',
+            app: c.app,
+            error: 'This verification link is invalid, expired or already used.',
+            signInUrl: c.signInUrl,
+          },
+          status,
+        );
+      }
+      return done(reply, c, 'Email verified', 'Your email address is verified. You can now sign in.');
+    },
+  );
 
   const forgotPage = (reply: FastifyReply, c: PageContext, opts: { error?: string; email?: string; status?: number } = {}) =>
-    renderPage(reply, 'forgot-password.eta', { title: 'Reset your password', app: c.app, csrfToken: reply.generateCsrf(), hidden: c.hidden, signInUrl: c.signInUrl, ...opts }, opts.status ?? 200);
+    renderPage(
+      reply,
+      'forgot-password.eta',
+      { title: 'Reset your password', app: c.app, csrfToken: reply.generateCsrf(), hidden: c.hidden, signInUrl: c.signInUrl, ...opts },
+      opts.status ?? 200,
+    );
 
   app.get('/account/forgot-password', { config, schema: { querystring: PageQuery } }, async (req, reply) => {
     return forgotPage(reply, await pageContext(deps, req.query.app_id, req.query.redirect_uri));
   });
 
-  app.post('/account/forgot-password', { config, schema: { body: ForgotForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT }, async (req, reply) => {
-    const f = req.body;
-    const c = await pageContext(deps, f.app_id, f.redirect_uri);
-    if (!f.email) return forgotPage(reply, c, { error: 'Enter your email address.', status: 400 });
-    try {
-      await requestPasswordReset(deps, { email: f.email }, { appId: c.app?.appId, redirectUri: c.redirectUri }, requestMeta(req));
-    } catch (err) {
-      const { message, status } = userMessage(reply, err);
-      return forgotPage(reply, c, { error: message, email: f.email, status });
-    }
-    // The same page whether or not the email has an account.
-    return done(reply, c, 'Check your email', 'If an account exists for that email, we sent a link to reset the password. The link is valid for 1 hour.');
-  });
+  app.post(
+    '/account/forgot-password',
+    { config, schema: { body: ForgotForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT },
+    async (req, reply) => {
+      const f = req.body;
+      const c = await pageContext(deps, f.app_id, f.redirect_uri);
+      if (!f.email) return forgotPage(reply, c, { error: 'Enter your email address.', status: 400 });
+      try {
+        await requestPasswordReset(deps, { email: f.email }, { appId: c.app?.appId, redirectUri: c.redirectUri }, requestMeta(req));
+      } catch (err) {
+        const { message, status } = userMessage(reply, err);
+        return forgotPage(reply, c, { error: message, email: f.email, status });
+      }
+      // The same page whether or not the email has an account.
+      return done(
+        reply,
+        c,
+        'Check your email',
+        'If an account exists for that email, we sent a link to reset the password. The link is valid for 1 hour.',
+      );
+    },
+  );
 
   const resetPage = (reply: FastifyReply, c: PageContext, token: string, opts: { error?: string; status?: number } = {}) =>
     renderPage(
@@ -135,23 +189,39 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     return resetPage(reply, await pageContext(deps, req.query.app_id, req.query.redirect_uri), req.query.token);
   });
 
-  app.post('/account/reset-password', { config, schema: { body: ResetForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT }, async (req, reply) => {
-    const f = req.body;
-    const c = await pageContext(deps, f.app_id, f.redirect_uri);
-    if (!safeEqual(f.new_password, f.confirm_password)) return resetPage(reply, c, f.token, { error: 'The two passwords do not match.', status: 400 });
-    try {
-      await confirmPasswordReset(deps, { token: f.token, newPassword: f.new_password }, { appId: c.app?.appId }, requestMeta(req));
-    } catch (err) {
-      const { message, status } = userMessage(reply, err);
-      if (message.startsWith('Password too weak')) return resetPage(reply, c, f.token, { error: message, status });
-      return renderPage(
+  app.post(
+    '/account/reset-password',
+    { config, schema: { body: ResetForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT },
+    async (req, reply) => {
+      const f = req.body;
+      const c = await pageContext(deps, f.app_id, f.redirect_uri);
+      if (!safeEqual(f.new_password, f.confirm_password))
+        return resetPage(reply, c, f.token, { error: 'The two passwords do not match.', status: 400 });
+      try {
+        await confirmPasswordReset(deps, { token: f.token, newPassword: f.new_password }, { appId: c.app?.appId }, requestMeta(req));
+      } catch (err) {
+        const { message, status } = userMessage(reply, err);
+        if (message.startsWith('Password too weak')) return resetPage(reply, c, f.token, { error: message, status });
+        return renderPage(
+          reply,
+          'account-done.eta',
+          {
+            title: 'This link has expired',
+            app: c.app,
+            error: 'This reset link is invalid, expired or already used.',
+            retryUrl: `/account/forgot-password${carry(c)}`,
+            signInUrl: c.signInUrl,
+          },
+          status,
+        );
+      }
+      return done(
         reply,
-        'account-done.eta',
-        { title: 'This link has expired', app: c.app, error: 'This reset link is invalid, expired or already used.', retryUrl: `/account/forgot-password${carry(c)}`, signInUrl: c.signInUrl },
-        status,
+        c,
+        'Password changed',
+        'Your password has been changed and every other session was signed out. Sign in with your new password.',
       );
-    }
-    return done(reply, c, 'Password changed', 'Your password has been changed and every other session was signed out. Sign in with your new password.');
-  });
+    },
+  );
 };
 export default accountPageRoutes;

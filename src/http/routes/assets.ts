@@ -15,12 +15,16 @@ const assetRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
     reply.type('text/css; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(css),
   );
 
-  app.get('/branding/:file', { schema: { params: z.object({ file: z.string().regex(/^[0-9a-fA-F-]{36}\.css$/) }) } }, async (req, reply) => {
-    const client = await findApp(deps, req.params.file.slice(0, 36));
-    // The colour was validated as #rrggbb when the app was saved; nothing else reaches this file.
-    const body = client?.primaryColor ? `:root { --brand: ${client.primaryColor}; }\n` : '';
-    return reply.type('text/css; charset=utf-8').header('Cache-Control', 'public, max-age=300').send(body);
-  });
+  app.get(
+    '/branding/:file',
+    { schema: { params: z.object({ file: z.string().regex(/^[0-9a-fA-F-]{36}\.css$/) }) } },
+    async (req, reply) => {
+      const client = await findApp(deps, req.params.file.slice(0, 36));
+      // The colour was validated as #rrggbb when the app was saved; nothing else reaches this file.
+      const body = client?.primaryColor ? `:root { --brand: ${client.primaryColor}; }\n` : '';
+      return reply.type('text/css; charset=utf-8').header('Cache-Control', 'public, max-age=300').send(body);
+    },
+  );
 
   app.get('/favicon.ico', (_req, reply) => reply.header('Cache-Control', 'public, max-age=86400').status(204).send());
 };

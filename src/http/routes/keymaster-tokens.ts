@@ -11,20 +11,34 @@ const keymasterTokenRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, 
   const json = { accepts: 'json' as const };
   app.post(
     '/token/refresh',
-    { schema: { body: RefreshBody, response: { 200: TokenResponse } }, config: json, bodyLimit: JSON_BODY_LIMIT, preHandler: rateLimit(deps, RULES.tokenRefreshPerIp) },
+    {
+      schema: { body: RefreshBody, response: { 200: TokenResponse } },
+      config: json,
+      bodyLimit: JSON_BODY_LIMIT,
+      preHandler: rateLimit(deps, RULES.tokenRefreshPerIp),
+    },
     async (req, reply) => {
-    const { scope: _scope, ...tokens } = await rotateRefreshToken(deps, { refreshToken: req.body.refresh_token, appId: req.body.app_id }, requestMeta(req));
-    reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
-    return tokens;
+      const { scope: _scope, ...tokens } = await rotateRefreshToken(
+        deps,
+        { refreshToken: req.body.refresh_token, appId: req.body.app_id },
+        requestMeta(req),
+      );
+      reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
+      return tokens;
     },
   );
 
   app.post(
     '/token/revoke',
-    { schema: { body: RevokeBody, response: { 200: StatusOk } }, config: json, bodyLimit: JSON_BODY_LIMIT, preHandler: rateLimit(deps, RULES.tokenRevokePerIp) },
+    {
+      schema: { body: RevokeBody, response: { 200: StatusOk } },
+      config: json,
+      bodyLimit: JSON_BODY_LIMIT,
+      preHandler: rateLimit(deps, RULES.tokenRevokePerIp),
+    },
     async (req) => {
-    await revokeRefreshToken(deps, { refreshToken: req.body.refresh_token, appId: req.body.app_id }, requestMeta(req));
-    return { status: 'ok' as const };
+      await revokeRefreshToken(deps, { refreshToken: req.body.refresh_token, appId: req.body.app_id }, requestMeta(req));
+      return { status: 'ok' as const };
     },
   );
 };

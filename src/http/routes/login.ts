@@ -98,7 +98,13 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
     if (q.prompt !== 'login') {
       const resumed = await resumeSession(deps, readSsoCookie(deps.config, req));
       if (resumed) {
-        const tokens = await issueTokenSet(deps, resumed.user, client, { sessionId: resumed.session.id, authTime: resumed.session.auth_time }, requestMeta(req));
+        const tokens = await issueTokenSet(
+          deps,
+          resumed.user,
+          client,
+          { sessionId: resumed.session.id, authTime: resumed.session.auth_time },
+          requestMeta(req),
+        );
         return redirectWithTokens(reply, q.redirect_uri, tokens, q.state);
       }
     }
@@ -120,10 +126,16 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
       if (!client.providers.includes('password')) throw invalidRequest('Password login not enabled');
       if (f.authz !== undefined) {
         const pending = openPending(deps, f.authz);
-        if (pending.clientId !== client.appId || pending.redirectUri !== f.redirect_uri) throw invalidRequest('The sign-in request does not match this app');
+        if (pending.clientId !== client.appId || pending.redirectUri !== f.redirect_uri)
+          throw invalidRequest('The sign-in request does not match this app');
       }
       if (!f.email || !f.password) {
-        return renderLoginPage(reply, client, f, { error: 'Enter your email and password.', email: f.email, status: 400, config: deps.config });
+        return renderLoginPage(reply, client, f, {
+          error: 'Enter your email and password.',
+          email: f.email,
+          status: 400,
+          config: deps.config,
+        });
       }
       try {
         const user = await authenticatePassword(deps, { email: f.email, password: f.password, appId: client.appId }, requestMeta(req));

@@ -24,7 +24,20 @@ const oidcAuthorizeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
     );
   }
   const config = { errorFormat: 'html' as const };
-  app.get('/authorize', { schema: { querystring: AuthorizeParams }, config, preHandler: rateLimit(deps, RULES.authorizePerIp) }, (req, reply) => handle(req, reply, req.query));
-  app.post('/authorize', { schema: { body: AuthorizeParams }, config: { ...config, accepts: 'form' as const }, bodyLimit: FORM_BODY_LIMIT, preHandler: rateLimit(deps, RULES.authorizePerIp) }, (req, reply) => handle(req, reply, req.body));
+  app.get(
+    '/authorize',
+    { schema: { querystring: AuthorizeParams }, config, preHandler: rateLimit(deps, RULES.authorizePerIp) },
+    (req, reply) => handle(req, reply, req.query),
+  );
+  app.post(
+    '/authorize',
+    {
+      schema: { body: AuthorizeParams },
+      config: { ...config, accepts: 'form' as const },
+      bodyLimit: FORM_BODY_LIMIT,
+      preHandler: rateLimit(deps, RULES.authorizePerIp),
+    },
+    (req, reply) => handle(req, reply, req.body),
+  );
 };
 export default oidcAuthorizeRoutes;

@@ -32,23 +32,35 @@ const oidcEndSessionRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, 
       return finish(reply, target);
     }
     const hidden = Object.fromEntries(
-      (['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'state'] as const).flatMap((k) => (params[k] !== undefined ? [[k, params[k]]] : [])),
+      (['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'state'] as const).flatMap((k) =>
+        params[k] !== undefined ? [[k, params[k]]] : [],
+      ),
     ) as Record<string, string>;
-    return renderLogoutConfirm(reply, { action: '/end_session', app: target.app, email: live.user.email, hidden, cancel: target.continueTo });
+    return renderLogoutConfirm(reply, {
+      action: '/end_session',
+      app: target.app,
+      email: live.user.email,
+      hidden,
+      cancel: target.continueTo,
+    });
   }
 
   const config = { errorFormat: 'html' as const };
   const sameOrigin = sameOriginOnly(deps.config);
   app.get('/end_session', { schema: { querystring: EndSessionParams }, config }, (req, reply) => start(req, reply, req.query));
-  app.post('/end_session', { schema: { body: EndSessionForm }, config: { ...config, accepts: 'form' as const }, bodyLimit: FORM_BODY_LIMIT }, async (req, reply) => {
-    // The confirmation form carries a CSRF token; an RP's own POST (RP-Initiated Logout §2) does not.
-    if (req.body._csrf === undefined) return start(req, reply, req.body);
-    // Our own confirmation form: same-origin check (formGuard's first half), then the CSRF token.
-    await sameOrigin.call(app, req, reply);
-    await new Promise<void>((resolve, reject) => app.csrfProtection(req, reply, (err?: Error) => (err ? reject(err) : resolve())));
-    const target = await resolveEndSession(deps, req.body);
-    await endSession(deps, readSsoCookie(deps.config, req), requestMeta(req));
-    return finish(reply, target);
-  });
+  app.post(
+    '/end_session',
+    { schema: { body: EndSessionForm }, config: { ...config, accepts: 'form' as const }, bodyLimit: FORM_BODY_LIMIT },
+    async (req, reply) => {
+      // The confirmation form carries a CSRF token; an RP's own POST (RP-Initiated Logout §2) does not.
+      if (req.body._csrf === undefined) return start(req, reply, req.body);
+      // Our own confirmation form: same-origin check (formGuard's first half), then the CSRF token.
+      await sameOrigin.call(app, req, reply);
+      await new Promise<void>((resolve, reject) => app.csrfProtection(req, reply, (err?: Error) => (err ? reject(err) : resolve())));
+      const target = await resolveEndSession(deps, req.body);
+      await endSession(deps, readSsoCookie(deps.config, req), requestMeta(req));
+      return finish(reply, target);
+    },
+  );
 };
 export default oidcEndSessionRoutes;

@@ -29,20 +29,44 @@ const oidcTokenRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
     const client = await authenticateTokenClient(deps, clientCredentialsOf(req, b), { allowPublic: type !== 'client_credentials' });
     const meta = requestMeta(req);
     if (type === 'authorization_code') {
-      return exchangeAuthorizationCode(deps, client, { code: required(b.code, 'code'), redirectUri: b.redirect_uri, codeVerifier: b.code_verifier }, meta);
+      return exchangeAuthorizationCode(
+        deps,
+        client,
+        { code: required(b.code, 'code'), redirectUri: b.redirect_uri, codeVerifier: b.code_verifier },
+        meta,
+      );
     }
-    if (type === 'refresh_token') return refreshGrant(deps, client, { refreshToken: required(b.refresh_token, 'refresh_token'), scope: b.scope }, meta);
+    if (type === 'refresh_token')
+      return refreshGrant(deps, client, { refreshToken: required(b.refresh_token, 'refresh_token'), scope: b.scope }, meta);
     return clientCredentialsGrant(deps, client, { scope: b.scope });
   }
 
   const schema = { body: TokenBody, response: { 200: TokenResponse } };
-  app.post('/token', { schema, config: { errorFormat: 'oauth', accepts: 'form' }, bodyLimit: FORM_BODY_LIMIT, preHandler: rateLimit(deps, RULES.tokenPerIp) }, async (req, reply) => {
-    noStore(reply);
-    return grant(req, req.body, ['authorization_code', 'refresh_token', 'client_credentials']);
-  });
-  app.post('/auth/token', { schema, config: { errorFormat: 'oauth', accepts: 'form' }, bodyLimit: FORM_BODY_LIMIT, preHandler: rateLimit(deps, RULES.tokenPerIp) }, async (req, reply) => {
-    noStore(reply);
-    return grant(req, req.body, ['client_credentials']);
-  });
+  app.post(
+    '/token',
+    {
+      schema,
+      config: { errorFormat: 'oauth', accepts: 'form' },
+      bodyLimit: FORM_BODY_LIMIT,
+      preHandler: rateLimit(deps, RULES.tokenPerIp),
+    },
+    async (req, reply) => {
+      noStore(reply);
+      return grant(req, req.body, ['authorization_code', 'refresh_token', 'client_credentials']);
+    },
+  );
+  app.post(
+    '/auth/token',
+    {
+      schema,
+      config: { errorFormat: 'oauth', accepts: 'form' },
+      bodyLimit: FORM_BODY_LIMIT,
+      preHandler: rateLimit(deps, RULES.tokenPerIp),
+    },
+    async (req, reply) => {
+      noStore(reply);
+      return grant(req, req.body, ['client_credentials']);
+    },
+  );
 };
 export default oidcTokenRoutes;

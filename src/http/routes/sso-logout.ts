@@ -57,7 +57,13 @@ const ssoLogoutRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
       return renderSignedOut(reply, target);
     }
     const hidden = Object.fromEntries(Object.entries(req.query).filter(([, v]) => v !== undefined)) as Record<string, string>;
-    return renderLogoutConfirm(reply, { action: '/sso/logout', app: target.app, email: live.user.email, hidden, cancel: target.continueTo });
+    return renderLogoutConfirm(reply, {
+      action: '/sso/logout',
+      app: target.app,
+      email: live.user.email,
+      hidden,
+      cancel: target.continueTo,
+    });
   });
 
   app.post(

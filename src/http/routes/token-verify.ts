@@ -10,20 +10,32 @@ import { AppError } from '../../errors.js';
 import { VerifyBody } from '../schemas/oidc.js';
 
 const VerifyResponse = z.union([
-  z.object({ valid: z.literal(true), claims: z.object({ sub: z.string(), email: z.string(), roles: z.array(z.string()), aud: z.string(), iss: z.string(), exp: z.number() }) }),
+  z.object({
+    valid: z.literal(true),
+    claims: z.object({ sub: z.string(), email: z.string(), roles: z.array(z.string()), aud: z.string(), iss: z.string(), exp: z.number() }),
+  }),
   z.object({ valid: z.literal(false), error: z.string() }),
 ]);
 
 const tokenVerifyRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
-  app.post('/token/verify', { schema: { body: VerifyBody, response: { 200: VerifyResponse } }, config: { accepts: 'json' }, bodyLimit: JSON_BODY_LIMIT, preHandler: rateLimit(deps, RULES.tokenVerifyPerIp) }, async (req, reply) => {
-    reply.header('Cache-Control', 'no-store');
-    try {
-      const c = await verifyAccessToken(deps, req.body.token, req.body.audience !== undefined ? { audience: req.body.audience } : {});
-      return { valid: true as const, claims: { sub: c.sub, email: c.email, roles: c.roles, aud: c.aud, iss: c.iss, exp: c.exp } };
-    } catch (err) {
-      if (err instanceof AppError && err.code === 'invalid_token') return { valid: false as const, error: err.description };
-      throw err;
-    }
-  });
+  app.post(
+    '/token/verify',
+    {
+      schema: { body: VerifyBody, response: { 200: VerifyResponse } },
+      config: { accepts: 'json' },
+      bodyLimit: JSON_BODY_LIMIT,
+      preHandler: rateLimit(deps, RULES.tokenVerifyPerIp),
+    },
+    async (req, reply) => {
+      reply.header('Cache-Control', 'no-store');
+      try {
+        const c = await verifyAccessToken(deps, req.body.token, req.body.audience !== undefined ? { audience: req.body.audience } : {});
+        return { valid: true as const, claims: { sub: c.sub, email: c.email, roles: c.roles, aud: c.aud, iss: c.iss, exp: c.exp } };
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'invalid_token') return { valid: false as const, error: err.description };
+        throw err;
+      }
+    },
+  );
 };
 export default tokenVerifyRoutes;

@@ -40,7 +40,13 @@ const upstreamLoginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
     // Unknown app or unregistered redirect_uri: the plain error page (no link back to a URI we refuse).
     const client = await resolveAppForRedirect(deps, q.app_id, q.redirect_uri);
     try {
-      const started = await startUpstreamLogin(deps, PROVIDER, client, { redirectUri: q.redirect_uri, state: q.state, authz: q.authz }, requestMeta(req));
+      const started = await startUpstreamLogin(
+        deps,
+        PROVIDER,
+        client,
+        { redirectUri: q.redirect_uri, state: q.state, authz: q.authz },
+        requestMeta(req),
+      );
       reply.setCookie(flowCookie, started.cookieValue, { ...cookieOpts, maxAge: FLOW_TTL_MS / 1000 });
       return reply.header('Cache-Control', 'no-store').redirect(started.authorizationUrl, 302);
     } catch (err) {
@@ -48,25 +54,37 @@ const upstreamLoginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
     }
   });
 
-  app.get(`/login/${PROVIDER}/callback`, { schema: { querystring: CallbackQuery }, config: { errorFormat: 'html' } }, async (req, reply) => {
-    const cookieValue = req.cookies[flowCookie];
-    reply.clearCookie(flowCookie, cookieOpts);
-    const flow = await claimUpstreamFlow(deps, PROVIDER, cookieValue);
-    const params: LoginParams = { app_id: flow.app.appId, redirect_uri: flow.client.redirectUri, state: flow.client.state, authz: flow.client.authz };
-    try {
-      const user = await completeUpstreamLogin(deps, flow, new URL(req.url, deps.config.issuer), requestMeta(req));
-      return await completeSignIn(deps, req, reply, flow.app, user, params);
-    } catch (err) {
-      return renderUpstreamError(req, reply, err, flow.app, params);
-    }
-  });
+  app.get(
+    `/login/${PROVIDER}/callback`,
+    { schema: { querystring: CallbackQuery }, config: { errorFormat: 'html' } },
+    async (req, reply) => {
+      const cookieValue = req.cookies[flowCookie];
+      reply.clearCookie(flowCookie, cookieOpts);
+      const flow = await claimUpstreamFlow(deps, PROVIDER, cookieValue);
+      const params: LoginParams = {
+        app_id: flow.app.appId,
+        redirect_uri: flow.client.redirectUri,
+        state: flow.client.state,
+        authz: flow.client.authz,
+      };
+      try {
+        const user = await completeUpstreamLogin(deps, flow, new URL(req.url, deps.config.issuer), requestMeta(req));
+        return await completeSignIn(deps, req, reply, flow.app, user, params);
+      } catch (err) {
+        return renderUpstreamError(req, reply, err, flow.app, params);
+      }
+    },
+  );
 };
 export default upstreamLoginRoutes;
 
 /** The app's branded error page with "Go back" to its sign-in page; anything unexpected is rethrown. */
 function renderUpstreamError(req: FastifyRequest, reply: FastifyReply, err: unknown, app: App, params: LoginParams) {
   if (!(err instanceof AppError) || err.code === 'server_error') throw err;
-  req.log.info({ event: 'upstream_login.failed', code: err.code, status: err.status, detail: err.detail ?? err.description }, 'upstream sign-in failed');
+  req.log.info(
+    { event: 'upstream_login.failed', code: err.code, status: err.status, detail: err.detail ?? err.description },
+    'upstream sign-in failed',
+  );
   if (err.retryAfter !== undefined) reply.header('Retry-After', String(err.retryAfter));
   const back = new URLSearchParams({ app_id: params.app_id, redirect_uri: params.redirect_uri });
   if (params.state !== undefined) back.set('state', params.state);

@@ -14,4 +14,8 @@ export const SessionItem = z.object({
   ip: z.string().nullable(),
 });
 export const SessionList = z.object({ sessions: z.array(SessionItem) });
-export const SignedOutEverywhere = z.object({ status: z.literal('ok'), revoked_tokens: z.number().int(), ended_sso_sessions: z.number().int() });
+export const SignedOutEverywhere = z.object({
+  status: z.literal('ok'),
+  revoked_tokens: z.number().int(),
+  ended_sso_sessions: z.number().int(),
+});

@@ -5,12 +5,27 @@ import { AppId, OpaqueToken, Uri } from './keymaster.js';
 /** Syntax only: the policy (seed 004) is checked by the domain, so its message is the documented one. */
 const NewPassword = z.string().min(1, 'is required').max(1024, 'is too long');
 const LoginPassword = z.string().min(1, 'is required').max(1024, 'is too long');
-const EmailField = z.string().trim().min(1, 'is required').max(254, 'is too long').pipe(z.email({ message: 'must be a valid email address' }));
+const EmailField = z
+  .string()
+  .trim()
+  .min(1, 'is required')
+  .max(254, 'is too long')
+  .pipe(z.email({ message: 'must be a valid email address' }));
 const Name = z.string().trim().min(1, 'must not be empty').max(200, 'is too long');
 
-export const RegisterBody = z.object({ email: EmailField, password: NewPassword, name: Name.optional(), app_id: AppId.optional(), redirect_uri: Uri.optional() });
+export const RegisterBody = z.object({
+  email: EmailField,
+  password: NewPassword,
+  name: Name.optional(),
+  app_id: AppId.optional(),
+  redirect_uri: Uri.optional(),
+});
 export const VerifyEmailBody = z.object({ token: OpaqueToken });
-export const LoginBody = z.object({ email: z.string().trim().min(1, 'is required').max(320, 'is too long'), password: LoginPassword, app_id: AppId.optional() });
+export const LoginBody = z.object({
+  email: z.string().trim().min(1, 'is required').max(320, 'is too long'),
+  password: LoginPassword,
+  app_id: AppId.optional(),
+});
 export const RefreshBody = z.object({ refresh_token: OpaqueToken, app_id: AppId.optional() });
 export const LogoutBody = z.object({ refresh_token: OpaqueToken });
 export const ResetRequestBody = z.object({ email: EmailField, app_id: AppId.optional(), redirect_uri: Uri.optional() });

@@ -5,9 +5,21 @@ import { z } from 'zod';
 export const NO_NUL = [(v: string) => !v.includes('\u0000'), 'must not contain NUL characters'] as const;
 
 /** Opaque values we issued are 64 hex chars; anything much longer is not ours (and not worth hashing). */
-export const OpaqueToken = z.string().min(1, 'is required').max(512, 'is too long').refine(...NO_NUL);
-export const AppId = z.string().min(1, 'is required').max(100, 'is too long').refine(...NO_NUL);
-export const Uri = z.string().min(1).max(2000, 'is too long').refine(...NO_NUL);
+export const OpaqueToken = z
+  .string()
+  .min(1, 'is required')
+  .max(512, 'is too long')
+  .refine(...NO_NUL);
+export const AppId = z
+  .string()
+  .min(1, 'is required')
+  .max(100, 'is too long')
+  .refine(...NO_NUL);
+export const Uri = z
+  .string()
+  .min(1)
+  .max(2000, 'is too long')
+  .refine(...NO_NUL);
 export const State = z.string().max(1000, 'is too long');
 
 export const RefreshBody = z.object({ refresh_token: OpaqueToken, app_id: AppId });

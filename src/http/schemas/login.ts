@@ -16,7 +16,12 @@ export const LoginForm = z.object({
   redirect_uri: Uri,
   state: State.optional(),
   authz: z.string().max(8000, 'is too long').optional(),
-  email: z.string().trim().max(320, 'is too long').refine(...NO_NUL).default(''),
+  email: z
+    .string()
+    .trim()
+    .max(320, 'is too long')
+    .refine(...NO_NUL)
+    .default(''),
   // Bounded here so argon2 never sees a huge input (DESIGN.md §4.10).
   password: z
     .string()

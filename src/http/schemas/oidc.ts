@@ -60,4 +60,7 @@ export const EndSessionParams = z.looseObject({
 });
 export const EndSessionForm = EndSessionParams.extend({ _csrf: z.string().max(200).optional() });
 
-export const VerifyBody = z.object({ token: z.string().min(1, 'is required').max(8000, 'is too long'), audience: z.string().min(1).max(100).optional() });
+export const VerifyBody = z.object({
+  token: z.string().min(1, 'is required').max(8000, 'is too long'),
+  audience: z.string().min(1).max(100).optional(),
+});

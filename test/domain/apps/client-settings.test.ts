@@ -13,8 +13,16 @@ afterAll(() => ctx.close());
 describe('app client settings', () => {
   it('defaults to a confidential app with the code and refresh grants and the user scopes', async () => {
     const { app } = await makeApp(ctx.deps);
-    expect(app).toMatchObject({ clientType: 'confidential', grantTypes: ['authorization_code', 'refresh_token'], allowedScopes: ['openid', 'profile', 'email', 'offline_access', 'roles'] });
-    const row = await ctx.deps.db.selectFrom('apps').select(['client_type', 'grant_types', 'allowed_scopes']).where('app_id', '=', app.appId).executeTakeFirstOrThrow();
+    expect(app).toMatchObject({
+      clientType: 'confidential',
+      grantTypes: ['authorization_code', 'refresh_token'],
+      allowedScopes: ['openid', 'profile', 'email', 'offline_access', 'roles'],
+    });
+    const row = await ctx.deps.db
+      .selectFrom('apps')
+      .select(['client_type', 'grant_types', 'allowed_scopes'])
+      .where('app_id', '=', app.appId)
+      .executeTakeFirstOrThrow();
     expect(row.client_type).toBe('confidential');
   });
 
@@ -22,7 +30,9 @@ describe('app client settings', () => {
     const before = (await ctx.deps.db.selectFrom('apps').select('app_id').execute()).length;
     await expect(createApp(ctx.deps, { name: 'x', redirectUris: [DEFAULT_REDIRECT], grantTypes: ['password' as never] })).rejects.toThrow();
     await expect(createApp(ctx.deps, { name: 'x', redirectUris: [DEFAULT_REDIRECT], allowedScopes: ['admin' as never] })).rejects.toThrow();
-    await expect(createApp(ctx.deps, { name: 'x', redirectUris: [DEFAULT_REDIRECT], clientType: 'public', grantTypes: ['client_credentials'] })).rejects.toThrow(/public app/);
+    await expect(
+      createApp(ctx.deps, { name: 'x', redirectUris: [DEFAULT_REDIRECT], clientType: 'public', grantTypes: ['client_credentials'] }),
+    ).rejects.toThrow(/public app/);
     expect((await ctx.deps.db.selectFrom('apps').select('app_id').execute()).length).toBe(before);
     const { app } = await makeApp(ctx.deps, { grantTypes: ['client_credentials'] });
     await expect(updateApp(ctx.deps, app.appId, { clientType: 'public' })).rejects.toThrow(/public app/);
@@ -31,6 +41,12 @@ describe('app client settings', () => {
   it('update changes only the fields given (omitted lists are not reset to defaults)', async () => {
     const { app } = await makeApp(ctx.deps, { providers: ['password', 'google'] });
     const updated = await updateApp(ctx.deps, app.appId, { clientType: 'public', allowedScopes: ['openid'] });
-    expect(updated).toMatchObject({ clientType: 'public', allowedScopes: ['openid'], providers: ['password', 'google'], postLogoutRedirectUris: [DEFAULT_LOGOUT], grantTypes: ['authorization_code', 'refresh_token'] });
+    expect(updated).toMatchObject({
+      clientType: 'public',
+      allowedScopes: ['openid'],
+      providers: ['password', 'google'],
+      postLogoutRedirectUris: [DEFAULT_LOGOUT],
+      grantTypes: ['authorization_code', 'refresh_token'],
+    });
   });
 });

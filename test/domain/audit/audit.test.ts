@@ -23,7 +23,12 @@ describe('audit events', () => {
     const cli = { actor: 'cli' };
     const { app } = await createApp(ctx.deps, { name: 'Audited', redirectUris: ['https://a.example.com/cb'] }, cli);
     await updateApp(ctx.deps, app.appId, { name: 'Audited 2', primaryColor: '#000000' }, cli);
-    const kept = await createApp(ctx.deps, { name: 'Kept', redirectUris: ['https://k.example.com/cb'], postLogoutRedirectUris: ['https://k.example.com/out'], providers: ['google'] });
+    const kept = await createApp(ctx.deps, {
+      name: 'Kept',
+      redirectUris: ['https://k.example.com/cb'],
+      postLogoutRedirectUris: ['https://k.example.com/out'],
+      providers: ['google'],
+    });
     const renamed = await updateApp(ctx.deps, kept.app.appId, { name: 'Kept 2' });
     expect(renamed).toMatchObject({ name: 'Kept 2', postLogoutRedirectUris: ['https://k.example.com/out'], providers: ['google'] });
     await rotateClientSecret(ctx.deps, app.appId, cli);
@@ -43,11 +48,21 @@ describe('audit events', () => {
 
   it('records sign-in success, failure, lockout and a locked attempt', async () => {
     const { app } = await makeApp(ctx.deps);
-    const { user, password } = await createUser(ctx.deps, { email: `a-${Date.now()}@example.com`, password: 'Right-Pass-1', verified: true }, { actor: 'cli' }).then((u) => ({ user: u, password: 'Right-Pass-1' }));
+    const { user, password } = await createUser(
+      ctx.deps,
+      { email: `a-${Date.now()}@example.com`, password: 'Right-Pass-1', verified: true },
+      { actor: 'cli' },
+    ).then((u) => ({ user: u, password: 'Right-Pass-1' }));
     await authenticatePassword(ctx.deps, { email: user.email, password, appId: app.appId }, meta);
-    await expect(authenticatePassword(ctx.deps, { email: user.email, password: 'wrong', appId: app.appId }, meta)).rejects.toMatchObject({ status: 401 });
-    await expect(authenticatePassword(ctx.deps, { email: user.email, password: 'wrong', appId: app.appId }, meta)).rejects.toMatchObject({ status: 401 });
-    await expect(authenticatePassword(ctx.deps, { email: user.email, password, appId: app.appId }, meta)).rejects.toMatchObject({ status: 403 });
+    await expect(authenticatePassword(ctx.deps, { email: user.email, password: 'wrong', appId: app.appId }, meta)).rejects.toMatchObject({
+      status: 401,
+    });
+    await expect(authenticatePassword(ctx.deps, { email: user.email, password: 'wrong', appId: app.appId }, meta)).rejects.toMatchObject({
+      status: 401,
+    });
+    await expect(authenticatePassword(ctx.deps, { email: user.email, password, appId: app.appId }, meta)).rejects.toMatchObject({
+      status: 403,
+    });
     expect(await eventsFor({ userId: user.id })).toEqual([
       { event: 'user.created', data: { roles: [], actor: 'cli' } },
       { event: 'login.success', data: { method: 'password' } },
@@ -67,7 +82,9 @@ describe('audit events', () => {
     const { user } = await makeUser(ctx.deps);
     const first = await issueTokenSet(ctx.deps, user, app);
     const second = await rotateRefreshToken(ctx.deps, { refreshToken: first.refresh_token, appId: app.appId });
-    await expect(rotateRefreshToken(ctx.deps, { refreshToken: first.refresh_token, appId: app.appId }, meta)).rejects.toMatchObject({ status: 401 });
+    await expect(rotateRefreshToken(ctx.deps, { refreshToken: first.refresh_token, appId: app.appId }, meta)).rejects.toMatchObject({
+      status: 401,
+    });
     const other = await issueTokenSet(ctx.deps, user, app);
     await revokeRefreshToken(ctx.deps, { refreshToken: other.refresh_token }, meta);
     const { cookieValue, session } = await startSession(ctx.deps, user.id, meta);

@@ -21,7 +21,8 @@ describe('outbox over SMTP', () => {
     await smtp.close();
   });
 
-  const row = (email: string) => ctx.deps.db.selectFrom('email_outbox').selectAll().where('to_address', '=', email).executeTakeFirstOrThrow();
+  const row = (email: string) =>
+    ctx.deps.db.selectFrom('email_outbox').selectAll().where('to_address', '=', email).executeTakeFirstOrThrow();
 
   it('a refused send leaves the request successful; the worker retries with backoff until it is sent', async () => {
     const clock = ctx.clock as FixedClock;
@@ -76,7 +77,11 @@ describe('outbox without SMTP_URL', () => {
   it('keeps the message in the outbox, logs it, and its link works', async () => {
     expect(ctx.deps.mailer.mode).toBe('log');
     expect((await register(ctx, 'dev@example.com')).statusCode).toBe(201);
-    const out = await ctx.deps.db.selectFrom('email_outbox').selectAll().where('to_address', '=', 'dev@example.com').executeTakeFirstOrThrow();
+    const out = await ctx.deps.db
+      .selectFrom('email_outbox')
+      .selectAll()
+      .where('to_address', '=', 'dev@example.com')
+      .executeTakeFirstOrThrow();
     expect(out).toMatchObject({ status: 'logged', template: 'verify-email' });
     const line = ctx.logs().find((l) => l.event === 'email.outbox' && l.to === 'dev@example.com');
     expect(line?.subject).toBe('Verify your email for Keymaster');

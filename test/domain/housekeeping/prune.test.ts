@@ -15,7 +15,14 @@ beforeAll(async () => {
 afterAll(() => ctx.close());
 
 const count = async (table: 'refresh_tokens' | 'sessions' | 'rate_limits') =>
-  Number((await ctx.deps.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  Number(
+    (
+      await ctx.deps.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 async function seed() {
   const { app } = await makeApp(ctx.deps);
@@ -91,6 +98,8 @@ describe('pruneExpired', () => {
     const byTable = Object.fromEntries(stats.map((s) => [s.table, s]));
     expect(byTable.refresh_tokens!.rows).toBe(await count('refresh_tokens'));
     expect(byTable.refresh_tokens!.bytes).toBeGreaterThan(0);
-    expect(Object.keys(byTable)).toEqual(expect.arrayContaining(['apps', 'users', 'signing_keys', 'sessions', 'audit_events', 'rate_limits']));
+    expect(Object.keys(byTable)).toEqual(
+      expect.arrayContaining(['apps', 'users', 'signing_keys', 'sessions', 'audit_events', 'rate_limits']),
+    );
   });
 });

@@ -52,7 +52,12 @@ describe('signing key lifecycle', () => {
     // A third-party verifier with a remote JWKS accepts tokens from both sides of the rotation.
     const jwks = createRemoteJWKSet(new URL(`${ctx.baseUrl}/.well-known/jwks.json`));
     for (const t of [before.access_token, after.access_token]) {
-      const { payload } = await jwtVerify(t, jwks, { issuer: ctx.deps.config.issuer, audience: app.appId, currentDate: clock.now(), algorithms: ['RS256'] });
+      const { payload } = await jwtVerify(t, jwks, {
+        issuer: ctx.deps.config.issuer,
+        audience: app.appId,
+        currentDate: clock.now(),
+        algorithms: ['RS256'],
+      });
       expect(payload.sub).toBe(user.id);
     }
 

@@ -18,7 +18,9 @@ afterAll(() => ctx.close());
 /** The transaction id that wrote each row: rows written by one statement share it. */
 async function writers(tokens: string[]): Promise<Set<string>> {
   const hashes = tokens.map(sha256);
-  const rows = await sql<{ x: string }>`select xmin::text as x from refresh_tokens where token_hash in (${sql.join(hashes)})`.execute(ctx.deps.db);
+  const rows = await sql<{ x: string }>`select xmin::text as x from refresh_tokens where token_hash in (${sql.join(hashes)})`.execute(
+    ctx.deps.db,
+  );
   expect(rows.rows).toHaveLength(tokens.length);
   return new Set(rows.rows.map((r) => r.x));
 }
@@ -49,9 +51,17 @@ describe('rotation batches', () => {
       expect(r.refresh_token).toBe(successorToken(ctx.deps.secret, sets[i]!.refresh_token));
       const claims = await verifyAccessToken(ctx.deps, r.access_token, { audience: app.appId });
       expect(claims).toMatchObject({ sub: user.id, email: user.email });
-      const row = await ctx.deps.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', sha256(r.refresh_token)).executeTakeFirstOrThrow();
+      const row = await ctx.deps.db
+        .selectFrom('refresh_tokens')
+        .selectAll()
+        .where('token_hash', '=', sha256(r.refresh_token))
+        .executeTakeFirstOrThrow();
       expect(row.family_id).toBe(sets[i]!.familyId);
-      const parent = await ctx.deps.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', sha256(sets[i]!.refresh_token)).executeTakeFirstOrThrow();
+      const parent = await ctx.deps.db
+        .selectFrom('refresh_tokens')
+        .selectAll()
+        .where('token_hash', '=', sha256(sets[i]!.refresh_token))
+        .executeTakeFirstOrThrow();
       expect(row.parent_jti).toBe(parent.jti);
       expect(parent.successor_jti).toBe(row.jti);
       expect(parent.rotated_at).not.toBeNull();
@@ -77,13 +87,23 @@ describe('rotation batches', () => {
 
   it('a token presented twice in one turn: the second is decided after the first (reuse grace, or a replay with grace 0)', async () => {
     const grace = await appWithTokens(1);
-    const [a, b] = await Promise.all([rotate(grace.app.appId, grace.sets[0]!.refresh_token), rotate(grace.app.appId, grace.sets[0]!.refresh_token)]);
+    const [a, b] = await Promise.all([
+      rotate(grace.app.appId, grace.sets[0]!.refresh_token),
+      rotate(grace.app.appId, grace.sets[0]!.refresh_token),
+    ]);
     expect(b.refresh_token).toBe(a.refresh_token);
 
     const strict = await appWithTokens(1, 0);
-    const twice = await Promise.allSettled([rotate(strict.app.appId, strict.sets[0]!.refresh_token), rotate(strict.app.appId, strict.sets[0]!.refresh_token)]);
+    const twice = await Promise.allSettled([
+      rotate(strict.app.appId, strict.sets[0]!.refresh_token),
+      rotate(strict.app.appId, strict.sets[0]!.refresh_token),
+    ]);
     expect(twice.map((o) => o.status)).toEqual(['fulfilled', 'rejected']);
-    const fam = await ctx.deps.db.selectFrom('refresh_tokens').select(['revoked_reason']).where('family_id', '=', strict.sets[0]!.familyId).execute();
+    const fam = await ctx.deps.db
+      .selectFrom('refresh_tokens')
+      .select(['revoked_reason'])
+      .where('family_id', '=', strict.sets[0]!.familyId)
+      .execute();
     expect(fam.map((r) => r.revoked_reason)).toEqual(['replay', 'replay']);
   });
 
@@ -93,12 +113,23 @@ describe('rotation batches', () => {
     const planted = successorToken(ctx.deps.secret, sets[1]!.refresh_token);
     await ctx.deps.db
       .insertInto('refresh_tokens')
-      .values({ token_hash: sha256(planted), family_id: crypto.randomUUID(), app_id: app.appId, user_id: user.id, claims: '{}', expires_at: new Date(Date.now() + 86_400_000) })
+      .values({
+        token_hash: sha256(planted),
+        family_id: crypto.randomUUID(),
+        app_id: app.appId,
+        user_id: user.id,
+        claims: '{}',
+        expires_at: new Date(Date.now() + 86_400_000),
+      })
       .execute();
     const outcomes = await Promise.allSettled(sets.map((s) => rotate(app.appId, s.refresh_token)));
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     // The failed one changed nothing: its token is still live.
-    const parent = await ctx.deps.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', sha256(sets[1]!.refresh_token)).executeTakeFirstOrThrow();
+    const parent = await ctx.deps.db
+      .selectFrom('refresh_tokens')
+      .selectAll()
+      .where('token_hash', '=', sha256(sets[1]!.refresh_token))
+      .executeTakeFirstOrThrow();
     expect(parent.rotated_at).toBeNull();
   });
 });

@@ -16,7 +16,7 @@ const clock = () => ctx.clock as FixedClock;
 const meta = { userAgent: 'Mozilla/5.0 (X11) Firefox/140', ip: '203.0.113.9' };
 
 describe('listTokens', () => {
-  it("shows every seed-001 field, and filters by user (email or id), app and liveness", async () => {
+  it('shows every seed-001 field, and filters by user (email or id), app and liveness', async () => {
     const { app } = await makeApp(ctx.deps);
     const { app: other } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps, { name: 'Grace', roles: ['admin'] });
@@ -48,7 +48,10 @@ describe('listTokens', () => {
 
     expect(await listTokens(ctx.deps, { user: user.id })).toHaveLength(3);
     expect((await listTokens(ctx.deps, { user: user.id, active: true })).map((t) => t.jti).sort()).toEqual(
-      (await listTokens(ctx.deps, { user: user.id })).filter((t) => t.state === 'active').map((t) => t.jti).sort(),
+      (await listTokens(ctx.deps, { user: user.id }))
+        .filter((t) => t.state === 'active')
+        .map((t) => t.jti)
+        .sort(),
     );
     expect(await listTokens(ctx.deps, { user: user.id, active: true })).toHaveLength(2);
     clock().advance(31 * DAY);
@@ -57,13 +60,16 @@ describe('listTokens', () => {
   });
 
   it('rejects an unknown user and a malformed app id with clear errors', async () => {
-    await expect(listTokens(ctx.deps, { user: 'nobody@example.com' })).rejects.toMatchObject({ status: 404, description: 'No user nobody@example.com' });
+    await expect(listTokens(ctx.deps, { user: 'nobody@example.com' })).rejects.toMatchObject({
+      status: 404,
+      description: 'No user nobody@example.com',
+    });
     await expect(listTokens(ctx.deps, { appId: 'nope' })).rejects.toMatchObject({ status: 400 });
   });
 });
 
 describe('revokeTokens', () => {
-  it("revoking one jti revokes its whole family (and nothing else), recorded with the actor", async () => {
+  it('revoking one jti revokes its whole family (and nothing else), recorded with the actor', async () => {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
     const a = await issueTokenSet(ctx.deps, user, app, {}, meta);
@@ -77,7 +83,12 @@ describe('revokeTokens', () => {
     expect(rest.refresh_token).toMatch(/^[0-9a-f]{64}$/);
     const rows = await ctx.deps.db.selectFrom('refresh_tokens').select(['revoked_reason']).where('family_id', '=', a.familyId).execute();
     expect(rows.map((r) => r.revoked_reason)).toEqual(['admin', 'admin']);
-    const ev = await ctx.deps.db.selectFrom('audit_events').selectAll().where('user_id', '=', user.id).where('event', '=', 'refresh_token.revoked').execute();
+    const ev = await ctx.deps.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('user_id', '=', user.id)
+      .where('event', '=', 'refresh_token.revoked')
+      .execute();
     expect(ev.map((e) => e.data)).toEqual([{ familyId: a.familyId, revoked: 2, reason: 'admin', actor: 'cli' }]);
   });
 
@@ -88,7 +99,15 @@ describe('revokeTokens', () => {
     await issueTokenSet(ctx.deps, user, app);
     expect(await revokeTokens(ctx.deps, { familyId: f1.familyId })).toEqual({ revoked: 1, sessions: 0 });
     expect(await revokeTokens(ctx.deps, { familyId: f1.familyId })).toEqual({ revoked: 0, sessions: 0 });
-    await ctx.deps.db.insertInto('sessions').values({ token_hash: sha256('x' + user.id), user_id: user.id, auth_time: clock().now(), expires_at: new Date(clock().now().getTime() + DAY) }).execute();
+    await ctx.deps.db
+      .insertInto('sessions')
+      .values({
+        token_hash: sha256('x' + user.id),
+        user_id: user.id,
+        auth_time: clock().now(),
+        expires_at: new Date(clock().now().getTime() + DAY),
+      })
+      .execute();
     expect(await revokeTokens(ctx.deps, { user: user.email })).toEqual({ revoked: 1, sessions: 1 });
     expect(await listTokens(ctx.deps, { user: user.id, active: true })).toEqual([]);
   });

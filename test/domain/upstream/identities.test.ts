@@ -40,7 +40,11 @@ describe('signInWithUpstreamProfile', () => {
     expect(row?.password_hash).toBeNull();
     expect(row?.name).toBe('Up Stream');
     expect((await identities(p.subject)).map((i) => i.user_id)).toEqual([user.id]);
-    const again = await signInWithUpstreamProfile(ctx.deps, { ...p, email: `changed-${uniq()}@example.com`, emailVerified: false }, { appId });
+    const again = await signInWithUpstreamProfile(
+      ctx.deps,
+      { ...p, email: `changed-${uniq()}@example.com`, emailVerified: false },
+      { appId },
+    );
     expect(again.id).toBe(user.id);
   });
 
@@ -78,7 +82,12 @@ describe('signInWithUpstreamProfile', () => {
     expect(row?.email_verified_at).not.toBeNull();
     expect(row?.password_hash).toBeNull();
     await expect(authenticatePassword(ctx.deps, { email: user.email, password })).rejects.toMatchObject({ status: 401 });
-    const audit = await ctx.deps.db.selectFrom('audit_events').select(['event', 'data']).where('user_id', '=', user.id).where('event', '=', 'identity.linked').execute();
+    const audit = await ctx.deps.db
+      .selectFrom('audit_events')
+      .select(['event', 'data'])
+      .where('user_id', '=', user.id)
+      .where('event', '=', 'identity.linked')
+      .execute();
     expect(audit[0]?.data).toMatchObject({ provider: 'google', passwordRemoved: true });
   });
 

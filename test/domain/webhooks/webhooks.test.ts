@@ -118,7 +118,11 @@ describe('delivery', () => {
   it('retries after a 500 with backoff, then succeeds', async () => {
     const { app } = await makeApp(ctx.deps);
     const { webhook, secret } = await addWebhook(ctx.deps, { appId: app.appId, url: rx.url, events: ['user.signup'] });
-    const [id] = await enqueueWebhookEvent(ctx.deps, { appId: app.appId, event: 'user.signup', data: { user_id: null, email: 'x@example.com', name: null } });
+    const [id] = await enqueueWebhookEvent(ctx.deps, {
+      appId: app.appId,
+      event: 'user.signup',
+      data: { user_id: null, email: 'x@example.com', name: null },
+    });
     rx.statuses.push(500);
     expect(await deliverDueWebhooks(ctx.deps, OPTS)).toMatchObject({ claimed: 1, retried: 1 });
     let [row] = await deliveries(webhook.id);
@@ -203,7 +207,11 @@ describe('delivery', () => {
     // Sign-up through an app: user.signup to that app.
     const signedUp = await createUser(ctx.deps, { email: `new-${Date.now()}@example.com`, name: 'Neo' }, { appId: a1.appId });
     const signup = (await deliveries(h1.id)).find((d) => d.event === 'user.signup')!;
-    expect(JSON.parse(signup.payload)).toMatchObject({ event: 'user.signup', app_id: a1.appId, data: { user_id: signedUp.id, email: signedUp.email, name: 'Neo' } });
+    expect(JSON.parse(signup.payload)).toMatchObject({
+      event: 'user.signup',
+      app_id: a1.appId,
+      data: { user_id: signedUp.id, email: signedUp.email, name: 'Neo' },
+    });
   });
 
   it('an admin role change or suspension queues user.role_changed / user.suspended; an unchanged role list does not', async () => {

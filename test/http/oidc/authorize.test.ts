@@ -12,8 +12,10 @@ beforeAll(async () => {
 });
 afterAll(() => ctx.close());
 
-const codeCount = async (appId: string) => (await ctx.deps.db.selectFrom('authorization_codes').select('code_hash').where('app_id', '=', appId).execute()).length;
-const authorize = (q: string, cookies: Record<string, string> = {}) => ctx.app.inject({ url: `/authorize?${q}`, headers: { cookie: cookieHeader(cookies) } });
+const codeCount = async (appId: string) =>
+  (await ctx.deps.db.selectFrom('authorization_codes').select('code_hash').where('app_id', '=', appId).execute()).length;
+const authorize = (q: string, cookies: Record<string, string> = {}) =>
+  ctx.app.inject({ url: `/authorize?${q}`, headers: { cookie: cookieHeader(cookies) } });
 const redirectParams = (res: { headers: Record<string, unknown> }) => new URL(res.headers.location as string).searchParams;
 
 describe('/authorize', () => {
@@ -32,7 +34,12 @@ describe('/authorize', () => {
     const row = await ctx.deps.db.selectFrom('authorization_codes').selectAll().where('app_id', '=', app.appId).executeTakeFirstOrThrow();
     expect(row.code_hash).not.toBe(location.searchParams.get('code')); // stored as a hash
     expect(row.expires_at.getTime() - row.created_at.getTime()).toBe(60_000);
-    expect(row).toMatchObject({ user_id: user.id, redirect_uri: DEFAULT_REDIRECT, nonce: 'n-1', scope: 'openid profile email offline_access' });
+    expect(row).toMatchObject({
+      user_id: user.id,
+      redirect_uri: DEFAULT_REDIRECT,
+      nonce: 'n-1',
+      scope: 'openid profile email offline_access',
+    });
   });
 
   it('POST /authorize works like GET (OIDC Core §3.1.2.1)', async () => {
@@ -111,7 +118,11 @@ describe('/authorize', () => {
     const none = await authorize(authorizeQuery(app.appId, { scope: 'calendar' }));
     expect(redirectParams(none).get('error')).toBe('invalid_scope');
     await obtainCode(ctx, app.appId, { email: user.email, password }, { scope: 'openid email profile calendar' });
-    const row = await ctx.deps.db.selectFrom('authorization_codes').select('scope').where('app_id', '=', app.appId).executeTakeFirstOrThrow();
+    const row = await ctx.deps.db
+      .selectFrom('authorization_codes')
+      .select('scope')
+      .where('app_id', '=', app.appId)
+      .executeTakeFirstOrThrow();
     expect(row.scope).toBe('openid email');
   });
 
@@ -171,12 +182,27 @@ describe('/authorize', () => {
     const { user } = await makeUser(ctx.deps);
     const page = await authorize(authorizeQuery(app.appId));
     const cookies = cookiesOf(page);
-    const fields: Record<string, string> = { ...hiddenFieldsOf(page.body), _csrf: csrfTokenOf(page.body), email: user.email, password: 'wrong-password' };
-    const wrong = await ctx.app.inject({ method: 'POST', url: '/login', headers: { ...FORM, cookie: cookieHeader(cookies) }, payload: new URLSearchParams(fields).toString() });
+    const fields: Record<string, string> = {
+      ...hiddenFieldsOf(page.body),
+      _csrf: csrfTokenOf(page.body),
+      email: user.email,
+      password: 'wrong-password',
+    };
+    const wrong = await ctx.app.inject({
+      method: 'POST',
+      url: '/login',
+      headers: { ...FORM, cookie: cookieHeader(cookies) },
+      payload: new URLSearchParams(fields).toString(),
+    });
     expect(wrong.statusCode).toBe(401);
     expect(hiddenFieldsOf(wrong.body).authz).toBe(fields.authz);
     const tampered = { ...fields, password: 'x', authz: `${fields.authz!.slice(0, -4)}AAAA` };
-    const res = await ctx.app.inject({ method: 'POST', url: '/login', headers: { ...FORM, cookie: cookieHeader(cookies) }, payload: new URLSearchParams(tampered).toString() });
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: '/login',
+      headers: { ...FORM, cookie: cookieHeader(cookies) },
+      payload: new URLSearchParams(tampered).toString(),
+    });
     expect(res.statusCode).toBe(400);
     expect(res.headers.location).toBeUndefined();
     expect(await codeCount(app.appId)).toBe(0);
@@ -188,7 +214,12 @@ describe('/authorize', () => {
     const { user, password } = await makeUser(ctx.deps);
     const page = await authorize(authorizeQuery(a.appId));
     const fields = { ...hiddenFieldsOf(page.body), app_id: b.appId, _csrf: csrfTokenOf(page.body), email: user.email, password };
-    const res = await ctx.app.inject({ method: 'POST', url: '/login', headers: { ...FORM, cookie: cookieHeader(cookiesOf(page)) }, payload: new URLSearchParams(fields).toString() });
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: '/login',
+      headers: { ...FORM, cookie: cookieHeader(cookiesOf(page)) },
+      payload: new URLSearchParams(fields).toString(),
+    });
     expect(res.statusCode).toBe(400);
     expect(await codeCount(b.appId)).toBe(0);
   });
@@ -199,7 +230,12 @@ describe('/authorize', () => {
     const page = await ctx.app.inject({ url: `/login?app_id=${app.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}` });
     const fields: Record<string, string> = { ...hiddenFieldsOf(page.body), _csrf: csrfTokenOf(page.body), email: user.email, password };
     expect(fields.authz).toBeUndefined();
-    const res = await ctx.app.inject({ method: 'POST', url: '/login', headers: { ...FORM, cookie: cookieHeader(cookiesOf(page)) }, payload: new URLSearchParams(fields).toString() });
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: '/login',
+      headers: { ...FORM, cookie: cookieHeader(cookiesOf(page)) },
+      payload: new URLSearchParams(fields).toString(),
+    });
     const loc = redirectParams(res);
     expect(loc.get('access_token')).toBeTruthy();
     expect(loc.get('code')).toBeNull();

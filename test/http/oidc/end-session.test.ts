@@ -16,14 +16,22 @@ async function signedIn() {
   const { app, clientSecret } = await makeApp(ctx.deps);
   const { user, password } = await makeUser(ctx.deps);
   const { code, cookies } = await obtainCode(ctx, app.appId, { email: user.email, password }, { scope: 'openid' });
-  const tokens = (await postForm(ctx, '/token', { grant_type: 'authorization_code', code, redirect_uri: DEFAULT_REDIRECT }, { authorization: basicAuth(app.appId, clientSecret) })).json();
+  const tokens = (
+    await postForm(
+      ctx,
+      '/token',
+      { grant_type: 'authorization_code', code, redirect_uri: DEFAULT_REDIRECT },
+      { authorization: basicAuth(app.appId, clientSecret) },
+    )
+  ).json();
   const sid = decodeJwt(tokens.id_token).sid as string;
   return { app, user, cookies, idToken: tokens.id_token as string, sid };
 }
 
 const endSession = (params: Record<string, string>, cookies: Record<string, string>) =>
   ctx.app.inject({ url: `/end_session?${new URLSearchParams(params)}`, headers: { cookie: cookieHeader(cookies) } });
-const sessionRevoked = async (sid: string) => (await ctx.deps.db.selectFrom('sessions').select('revoked_at').where('id', '=', sid).executeTakeFirstOrThrow()).revoked_at !== null;
+const sessionRevoked = async (sid: string) =>
+  (await ctx.deps.db.selectFrom('sessions').select('revoked_at').where('id', '=', sid).executeTakeFirstOrThrow()).revoked_at !== null;
 
 describe('/end_session', () => {
   it('oidcc-rp-initiated-logout: a valid hint ends the session and redirects to the registered URI with state', async () => {
@@ -51,7 +59,9 @@ describe('/end_session', () => {
     const tamperedPayload = Buffer.from(JSON.stringify({ ...decodeJwt(s.idToken), sub: 'someone-else' })).toString('base64url');
     const modified = `${h}.${tamperedPayload}.${sig}`;
     const kid = JSON.parse(ctx.deps.keys.jwksBody).keys[0].kid;
-    const none = new UnsecuredJWT(decodeJwt(s.idToken)).encode().replace(/^[^.]+/, Buffer.from(JSON.stringify({ alg: 'none', kid })).toString('base64url'));
+    const none = new UnsecuredJWT(decodeJwt(s.idToken))
+      .encode()
+      .replace(/^[^.]+/, Buffer.from(JSON.stringify({ alg: 'none', kid })).toString('base64url'));
     for (const hint of [modified, none, `${h}.${p}.`, 'not-a-jwt']) {
       const res = await endSession({ id_token_hint: hint, post_logout_redirect_uri: DEFAULT_LOGOUT }, s.cookies);
       expect(res.statusCode).toBe(400);
@@ -91,12 +101,15 @@ describe('/end_session', () => {
     const ok = await endSession({ client_id: app.appId, post_logout_redirect_uri: 'https://app.example.com/out?from=km', state: 'a' }, {});
     expect(ok.headers.location).toBe('https://app.example.com/out?from=km&state=a');
     const s = await signedIn();
-    const mismatch = await endSession({ id_token_hint: s.idToken, client_id: app.appId, post_logout_redirect_uri: DEFAULT_LOGOUT }, s.cookies);
+    const mismatch = await endSession(
+      { id_token_hint: s.idToken, client_id: app.appId, post_logout_redirect_uri: DEFAULT_LOGOUT },
+      s.cookies,
+    );
     expect(mismatch.statusCode).toBe(400);
     expect(mismatch.headers.location).toBeUndefined();
   });
 
-  it('a POST with the RP\'s parameters works like GET', async () => {
+  it("a POST with the RP's parameters works like GET", async () => {
     const s = await signedIn();
     const res = await ctx.app.inject({
       method: 'POST',
@@ -136,7 +149,15 @@ describe('discovery (oidcc-server, Config OP)', () => {
     expect(doc.grant_types_supported).toEqual(['authorization_code', 'refresh_token', 'client_credentials']);
     expect(doc.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'none']);
     // Every advertised endpoint answers (not 404).
-    for (const key of ['authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'jwks_uri', 'revocation_endpoint', 'introspection_endpoint', 'end_session_endpoint']) {
+    for (const key of [
+      'authorization_endpoint',
+      'token_endpoint',
+      'userinfo_endpoint',
+      'jwks_uri',
+      'revocation_endpoint',
+      'introspection_endpoint',
+      'end_session_endpoint',
+    ]) {
       const path = new URL(doc[key]).pathname;
       const r = await ctx.app.inject({ method: key.match(/token|revocation|introspection/) ? 'POST' : 'GET', url: path });
       expect(r.statusCode, key).not.toBe(404);

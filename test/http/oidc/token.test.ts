@@ -16,12 +16,22 @@ async function setup(appInput = {}, extra: Record<string, string | undefined> = 
   const { app, clientSecret } = await makeApp(ctx.deps, appInput);
   const { user, password } = await makeUser(ctx.deps);
   const pkce = pkcePair();
-  const { code, cookies } = await obtainCode(ctx, app.appId, { email: user.email, password }, { code_challenge: pkce.challenge, code_challenge_method: 'S256', ...extra });
+  const { code, cookies } = await obtainCode(
+    ctx,
+    app.appId,
+    { email: user.email, password },
+    { code_challenge: pkce.challenge, code_challenge_method: 'S256', ...extra },
+  );
   return { app, clientSecret, user, password, pkce, code, cookies, auth: { authorization: basicAuth(app.appId, clientSecret) } };
 }
 
 const exchange = (s: Awaited<ReturnType<typeof setup>>, over: Record<string, string | undefined> = {}, headers = s.auth) =>
-  postForm(ctx, '/token', { grant_type: 'authorization_code', code: s.code, redirect_uri: DEFAULT_REDIRECT, code_verifier: s.pkce.verifier, ...over }, headers);
+  postForm(
+    ctx,
+    '/token',
+    { grant_type: 'authorization_code', code: s.code, redirect_uri: DEFAULT_REDIRECT, code_verifier: s.pkce.verifier, ...over },
+    headers,
+  );
 
 const jwks = () => createLocalJWKSet(JSON.parse(ctx.deps.keys.jwksBody));
 
@@ -66,10 +76,19 @@ describe('POST /token: authorization_code', () => {
     const again = await exchange(s);
     expect(again.statusCode).toBe(400);
     expect(again.json().error).toBe('invalid_grant');
-    const rows = await ctx.deps.db.selectFrom('refresh_tokens').select(['revoked_at', 'revoked_reason']).where('user_id', '=', s.user.id).execute();
+    const rows = await ctx.deps.db
+      .selectFrom('refresh_tokens')
+      .select(['revoked_at', 'revoked_reason'])
+      .where('user_id', '=', s.user.id)
+      .execute();
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ revoked_reason: 'code_replay' });
-    const audit = await ctx.deps.db.selectFrom('audit_events').select('event').where('user_id', '=', s.user.id).where('event', '=', 'authorization_code.replay').execute();
+    const audit = await ctx.deps.db
+      .selectFrom('audit_events')
+      .select('event')
+      .where('user_id', '=', s.user.id)
+      .where('event', '=', 'authorization_code.replay')
+      .execute();
     expect(audit).toHaveLength(1);
     const refresh = await postForm(ctx, '/token', { grant_type: 'refresh_token', refresh_token: first.json().refresh_token }, s.auth);
     expect(refresh.json().error).toBe('invalid_grant');
@@ -80,7 +99,12 @@ describe('POST /token: authorization_code', () => {
     const results = await Promise.all([exchange(s), exchange(s), exchange(s)]);
     expect(results.filter((r) => r.statusCode === 200).length).toBeLessThanOrEqual(1);
     expect(results.filter((r) => r.statusCode === 400).every((r) => r.json().error === 'invalid_grant')).toBe(true);
-    const live = await ctx.deps.db.selectFrom('refresh_tokens').select('jti').where('user_id', '=', s.user.id).where('revoked_at', 'is', null).execute();
+    const live = await ctx.deps.db
+      .selectFrom('refresh_tokens')
+      .select('jti')
+      .where('user_id', '=', s.user.id)
+      .where('revoked_at', 'is', null)
+      .execute();
     expect(live).toHaveLength(0);
   });
 
@@ -172,7 +196,12 @@ describe('POST /token: refresh_token (oidcc-refresh-token)', () => {
     const replay = await postForm(ctx, '/token', { grant_type: 'refresh_token', refresh_token: first.refresh_token }, s.auth);
     expect(replay.statusCode).toBe(400);
     expect(replay.json().error).toBe('invalid_grant');
-    const live = await ctx.deps.db.selectFrom('refresh_tokens').select('jti').where('user_id', '=', s.user.id).where('revoked_at', 'is', null).execute();
+    const live = await ctx.deps.db
+      .selectFrom('refresh_tokens')
+      .select('jti')
+      .where('user_id', '=', s.user.id)
+      .where('revoked_at', 'is', null)
+      .execute();
     expect(live).toHaveLength(0);
   });
 
@@ -180,34 +209,57 @@ describe('POST /token: refresh_token (oidcc-refresh-token)', () => {
     const s = await setup();
     const first = (await exchange(s)).json();
     const { app: b, clientSecret } = await makeApp(ctx.deps);
-    const res = await postForm(ctx, '/token', { grant_type: 'refresh_token', refresh_token: first.refresh_token }, { authorization: basicAuth(b.appId, clientSecret) });
+    const res = await postForm(
+      ctx,
+      '/token',
+      { grant_type: 'refresh_token', refresh_token: first.refresh_token },
+      { authorization: basicAuth(b.appId, clientSecret) },
+    );
     expect(res.statusCode).toBe(400);
     expect(res.json().error).toBe('invalid_grant');
-    expect((await postForm(ctx, '/token', { grant_type: 'refresh_token', refresh_token: first.refresh_token }, s.auth)).statusCode).toBe(200);
+    expect((await postForm(ctx, '/token', { grant_type: 'refresh_token', refresh_token: first.refresh_token }, s.auth)).statusCode).toBe(
+      200,
+    );
   });
 
   it('a wider scope than granted → invalid_scope', async () => {
     const s = await setup({}, { scope: 'openid offline_access' });
     const first = (await exchange(s)).json();
-    const res = await postForm(ctx, '/token', { grant_type: 'refresh_token', refresh_token: first.refresh_token, scope: 'openid email' }, s.auth);
+    const res = await postForm(
+      ctx,
+      '/token',
+      { grant_type: 'refresh_token', refresh_token: first.refresh_token, scope: 'openid email' },
+      s.auth,
+    );
     expect(res.json().error).toBe('invalid_scope');
   });
 });
 
 describe('client_credentials (/token and /auth/token)', () => {
   async function serviceApp() {
-    const { app, clientSecret } = await makeApp(ctx.deps, { grantTypes: ['client_credentials'], allowedScopes: ['push:send', 'users:read'] });
+    const { app, clientSecret } = await makeApp(ctx.deps, {
+      grantTypes: ['client_credentials'],
+      allowedScopes: ['push:send', 'users:read'],
+    });
     return { app, clientSecret };
   }
 
   it('/auth/token answers the documented shape; the service token verifies and is refused as a user token', async () => {
     const { app, clientSecret } = await serviceApp();
-    const res = await postForm(ctx, '/auth/token', { grant_type: 'client_credentials', client_id: app.appId, client_secret: clientSecret, scope: 'push:send users:read' });
+    const res = await postForm(ctx, '/auth/token', {
+      grant_type: 'client_credentials',
+      client_id: app.appId,
+      client_secret: clientSecret,
+      scope: 'push:send users:read',
+    });
     expect(res.statusCode).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
     const body = res.json();
     expect(body).toMatchObject({ token_type: 'bearer', expires_in: 900, scope: 'push:send users:read' });
-    const { payload, protectedHeader } = await jwtVerify(body.access_token, jwks(), { issuer: ctx.deps.config.issuer, currentDate: ctx.clock.now() });
+    const { payload, protectedHeader } = await jwtVerify(body.access_token, jwks(), {
+      issuer: ctx.deps.config.issuer,
+      currentDate: ctx.clock.now(),
+    });
     expect(protectedHeader.typ).toBe('at+jwt');
     expect(payload).toMatchObject({ sub: app.appId, token_type: 'service', scope: 'push:send users:read' });
     const verify = await ctx.app.inject({ method: 'POST', url: '/token/verify', payload: { token: body.access_token } });
@@ -216,19 +268,23 @@ describe('client_credentials (/token and /auth/token)', () => {
 
   it('errors: unsupported_grant_type, invalid_scope, unauthorized_client, invalid_client', async () => {
     const { app, clientSecret } = await serviceApp();
-    const cc = (over: Record<string, string>) => postForm(ctx, '/auth/token', { grant_type: 'client_credentials', client_id: app.appId, client_secret: clientSecret, ...over });
+    const cc = (over: Record<string, string>) =>
+      postForm(ctx, '/auth/token', { grant_type: 'client_credentials', client_id: app.appId, client_secret: clientSecret, ...over });
     expect((await cc({ grant_type: 'authorization_code' })).json().error).toBe('unsupported_grant_type');
     const scope = await cc({ scope: 'push:send admin' });
     expect(scope.statusCode).toBe(400);
     expect(scope.json()).toEqual({ error: 'invalid_scope', error_description: 'invalid_scope: admin' });
     const { app: web, clientSecret: webSecret } = await makeApp(ctx.deps);
-    expect((await postForm(ctx, '/token', { grant_type: 'client_credentials', client_id: web.appId, client_secret: webSecret })).json().error).toBe('unauthorized_client');
+    expect(
+      (await postForm(ctx, '/token', { grant_type: 'client_credentials', client_id: web.appId, client_secret: webSecret })).json().error,
+    ).toBe('unauthorized_client');
     expect((await cc({ client_secret: 'nope' })).statusCode).toBe(401);
   });
 
   it(`a repeated request within KEYMASTER_SERVICE_TOKEN_REUSE (30 s) gets the same token with its remaining lifetime; other scopes, a rotated secret or a later request get a new one`, async () => {
     const { app, clientSecret } = await serviceApp();
-    const cc = (secret: string, scope = 'push:send') => postForm(ctx, '/token', { grant_type: 'client_credentials', client_id: app.appId, client_secret: secret, scope });
+    const cc = (secret: string, scope = 'push:send') =>
+      postForm(ctx, '/token', { grant_type: 'client_credentials', client_id: app.appId, client_secret: secret, scope });
     const first = (await cc(clientSecret)).json();
     (ctx.clock as FixedClock).advance(10 * SECOND);
     const again = (await cc(clientSecret)).json();
@@ -256,7 +312,9 @@ describe('client_credentials (/token and /auth/token)', () => {
     const strict = await createTestContext({ env: { KEYMASTER_SERVICE_TOKEN_REUSE: '0' } });
     try {
       const { app, clientSecret } = await makeApp(strict.deps, { grantTypes: ['client_credentials'], allowedScopes: ['push:send'] });
-      const cc = async () => (await postForm(strict, '/token', { grant_type: 'client_credentials', client_id: app.appId, client_secret: clientSecret })).json().access_token;
+      const cc = async () =>
+        (await postForm(strict, '/token', { grant_type: 'client_credentials', client_id: app.appId, client_secret: clientSecret })).json()
+          .access_token;
       expect(await cc()).not.toBe(await cc());
     } finally {
       await strict.close();
@@ -265,7 +323,8 @@ describe('client_credentials (/token and /auth/token)', () => {
 
   it('10 failures per 15 min per client_id → 429 too_many_requests with Retry-After; a success resets the count', async () => {
     const { app, clientSecret } = await serviceApp();
-    const cc = (secret: string) => postForm(ctx, '/auth/token', { grant_type: 'client_credentials', client_id: app.appId, client_secret: secret });
+    const cc = (secret: string) =>
+      postForm(ctx, '/auth/token', { grant_type: 'client_credentials', client_id: app.appId, client_secret: secret });
     for (let i = 0; i < 9; i++) expect((await cc('bad')).statusCode).toBe(401);
     expect((await cc(clientSecret)).statusCode).toBe(200); // resets
     for (let i = 0; i < 10; i++) expect((await cc('bad')).statusCode).toBe(401);
@@ -277,4 +336,3 @@ describe('client_credentials (/token and /auth/token)', () => {
     expect((await cc(clientSecret)).statusCode).toBe(200);
   });
 });
-
