@@ -1,6 +1,6 @@
 // Micro-benchmark of the refresh path's parts, in process (no HTTP): CPU µs per call of each part.
 //   taskset -c 0 node --import tsx bench/micro.ts [postgres admin url]
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { createDeps } from '../src/deps.js';
@@ -63,7 +63,7 @@ try {
   const { CompiledQuery } = await import('kysely');
   await measure('select 1 (CompiledQuery.raw)', N, () => deps.db.executeQuery(CompiledQuery.raw('select 1', [])));
   const { createSign } = await import('node:crypto');
-  const pk = (deps.keys as unknown as { active: { privateKey: import('node:crypto').KeyObject } }).active.privateKey;
+  const pk = (deps.keys as unknown as { active: { privateKey: KeyObject } }).active.privateKey;
   const payload = Buffer.from('eyJhbGciOiJSUzI1NiIsImtpZCI6ImsiLCJ0eXAiOiJhdCtqd3QifQ.' + 'x'.repeat(300));
   await measure('createSign (ceiling way)', N, async () => createSign('RSA-SHA256').update(payload).sign(pk));
   await measure('keys.sign', N, () => deps.keys.sign({ sub: 'x', aud: 'y', iat: 1, exp: 2 }, 'at+jwt'));

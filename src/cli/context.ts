@@ -28,7 +28,16 @@ export function print(json: boolean, value: unknown, text: string): void {
 export function table(rows: Record<string, unknown>[]): string {
   if (rows.length === 0) return '(none)';
   const cols = Object.keys(rows[0]!);
-  const cell = (v: unknown) => (v instanceof Date ? v.toISOString() : Array.isArray(v) ? v.join(',') : v == null ? '' : String(v));
+  const cell = (v: unknown) =>
+    v instanceof Date
+      ? v.toISOString()
+      : Array.isArray(v)
+        ? v.join(',')
+        : v == null
+          ? ''
+          : typeof v === 'object'
+            ? JSON.stringify(v)
+            : String(v as string | number | boolean);
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (vals: string[]) =>
     vals

@@ -60,5 +60,5 @@ export async function runCli(argv: string[]): Promise<number> {
 
 // Run directly (`tsx src/cli/main.ts …`, `npm run cli -- …`); bin/keymaster.js calls runCli itself.
 if (process.argv[1] && /cli[\\/]main\.ts$/.test(process.argv[1])) {
-  runCli(process.argv.slice(2)).then((code) => process.exit(code));
+  void runCli(process.argv.slice(2)).then((code) => process.exit(code));
 }

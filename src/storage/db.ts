@@ -58,6 +58,8 @@ export function openPostgres(connectionString: string, max = 10, preparedStateme
  * statements. Kysely calls query(text, values); everything else passes through unchanged.
  */
 class PreparingClient extends pg.Client {}
+// Called below with .call(this, …), so `this` is the client.
+// eslint-disable-next-line @typescript-eslint/unbound-method
 const plainQuery = pg.Client.prototype.query;
 PreparingClient.prototype.query = function query(this: pg.Client, text: unknown, values?: unknown, callback?: unknown) {
   const name = typeof text === 'string' && Array.isArray(values) ? preparedName(text) : undefined;

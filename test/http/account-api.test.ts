@@ -58,16 +58,6 @@ async function userRow(email: string) {
   return ctx.deps.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirstOrThrow();
 }
 
-async function registerAndVerify(ip: string, email = uniqueEmail(), password = STRONG) {
-  const c = api(ip);
-  const reg = await c.post('/register', { email, password, name: 'Reg User' });
-  expect(reg.statusCode).toBe(201);
-  const mail = await smtp.next(email);
-  const token = linkIn(mail, '/account/verify').searchParams.get('token')!;
-  expect((await c.post('/verify-email', { token })).statusCode).toBe(200);
-  return { email, password };
-}
-
 describe('account journey', () => {
   it('register → email → verify → sign in → /me → PATCH → reset → the old tokens are dead', async () => {
     const c = api(newIp());

@@ -18,7 +18,6 @@ import type { Deps } from '../../deps.js';
 import { AppError, invalidGrant } from '../../errors.js';
 import { DAY } from '../../lib/clock.js';
 import { deriveKey, hmacSha256, randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
-import type { RefreshTokenRow } from '../../storage/schema.js';
 import { findCachedApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { findUserById } from '../users/user-store.js';

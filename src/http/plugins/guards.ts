@@ -59,6 +59,8 @@ const crossSite = (detail: string) =>
 
 /** Origin check, then the CSRF token: the preValidation every state-changing form route uses. */
 export function formGuard(app: FastifyInstance, config: Pick<Config, 'issuer'>): preValidationHookHandler[] {
+  // Fastify calls hooks with `this` bound to the instance, which is what csrfProtection expects.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   return [sameOriginOnly(config) as unknown as preValidationHookHandler, app.csrfProtection];
 }
 

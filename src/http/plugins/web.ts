@@ -123,6 +123,6 @@ export function securityHeaders(config: Pick<Config, 'secureCookies'>): Record<s
   });
   let failed: unknown;
   middleware({}, { setHeader: (n, v) => void (headers[n.toLowerCase()] = String(v)), removeHeader: () => {} }, (err) => (failed = err));
-  if (failed) throw failed;
+  if (failed) throw failed instanceof Error ? failed : new Error('helmet failed to build the page headers', { cause: failed });
   return headers;
 }

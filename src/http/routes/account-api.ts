@@ -1,8 +1,7 @@
 // The account API (seed 004): /api/v1/auth/* with the {detail} error shape and the documented messages.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
-import { FORM_BODY_LIMIT, JSON_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
-import { RULES } from '../../domain/rate-limits/rate-limits.js';
+import { JSON_BODY_LIMIT } from '../plugins/guards.js';
 import {
   confirmPasswordReset,
   getAccount,

@@ -7,8 +7,7 @@ import { safeEqual } from '../../lib/crypto.js';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
-import { FORM_BODY_LIMIT, JSON_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
-import { RULES } from '../../domain/rate-limits/rate-limits.js';
+import { FORM_BODY_LIMIT, formGuard } from '../plugins/guards.js';
 import {
   confirmPasswordReset,
   registerAccount,

@@ -1,5 +1,6 @@
 // GET /.well-known/openid-configuration (OIDC Discovery 1.0 §3) and /.well-known/oauth-authorization-server
 // (RFC 8414): one document, built once from the configured issuer. Every value listed is implemented.
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Config } from '../../config.js';
 import type { Deps } from '../../deps.js';
@@ -53,7 +54,7 @@ export function discoveryDocument(config: Pick<Config, 'issuer'>) {
 
 const oidcDiscoveryRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   const body = JSON.stringify(discoveryDocument(deps.config));
-  const handler = (_req: unknown, reply: import('fastify').FastifyReply) =>
+  const handler = (_req: unknown, reply: FastifyReply) =>
     reply.header('Cache-Control', 'public, max-age=300').type('application/json; charset=utf-8').send(body);
   // Public documents: readable from any origin, without the page headers (plugins/web.ts).
   const document = { config: { headers: 'document' as const } };

@@ -2,7 +2,7 @@
 // and only ever about the caller's own tokens.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
-import { FORM_BODY_LIMIT, JSON_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
+import { FORM_BODY_LIMIT, rateLimit } from '../plugins/guards.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { authenticateTokenClient } from '../../domain/oidc/client-auth.js';
 import { introspectToken, revokeToken } from '../../domain/oidc/introspection.js';

@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { Deps } from '../../deps.js';
-import { FORM_BODY_LIMIT, JSON_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
+import { FORM_BODY_LIMIT, rateLimit } from '../plugins/guards.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { authenticateTokenClient } from '../../domain/oidc/client-auth.js';
 import { clientCredentialsGrant, exchangeAuthorizationCode, refreshGrant } from '../../domain/oidc/token-grants.js';

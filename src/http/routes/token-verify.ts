@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
-import { FORM_BODY_LIMIT, JSON_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
+import { JSON_BODY_LIMIT, rateLimit } from '../plugins/guards.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { verifyAccessToken } from '../../domain/tokens/access-tokens.js';
 import { AppError } from '../../errors.js';

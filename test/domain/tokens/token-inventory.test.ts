@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listTokens, revokeTokens } from '../../../src/domain/tokens/token-inventory.js';
 import { issueTokenSet, rotateRefreshToken } from '../../../src/domain/tokens/refresh-tokens.js';
 import { sha256 } from '../../../src/lib/crypto.js';
-import { DAY, FixedClock } from '../../../src/lib/clock.js';
+import { DAY, type FixedClock } from '../../../src/lib/clock.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
 import { makeApp, makeUser } from '../../helpers/factories.js';
 

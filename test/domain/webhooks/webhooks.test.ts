@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addWebhook, enqueueUserEvent, enqueueWebhookEvent, pingWebhook } from '../../../src/domain/webhooks/webhooks.js';
 import { deliverDueWebhooks, type DeliveryOptions } from '../../../src/domain/webhooks/webhook-delivery.js';
-import { FixedClock, HOUR, SECOND } from '../../../src/lib/clock.js';
+import { type FixedClock, HOUR, SECOND } from '../../../src/lib/clock.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
 import { DEFAULT_LOGOUT, makeApp, makeUser } from '../../helpers/factories.js';
 import { issueTokenSet } from '../../../src/domain/tokens/refresh-tokens.js';
