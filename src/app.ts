@@ -3,7 +3,8 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Deps } from './deps.js';
-import { errorHandler, toAppError, sendError } from './http/error-handler.js';
+import { appError } from './errors.js';
+import { errorHandler, sendError } from './http/error-handler.js';
 import { lazyChildLogger } from './http/lazy-logger.js';
 import { registerWebPlugins } from './http/plugins/web.js';
 import accountApiRoutes from './http/routes/account-api.js';
@@ -49,7 +50,7 @@ export async function buildApp(deps: Deps) {
   const metrics = registerMetricsHook(app, deps.metrics);
   app.setNotFoundHandler((req, reply) => {
     metrics.recordUnmatched(req, reply);
-    return sendError(req, reply, toAppError({ statusCode: 404, message: 'Not found' }));
+    return sendError(req, reply, appError('route_not_found', { detail: 'Not found' }));
   });
 
   // The route table, in one place.

@@ -1,5 +1,13 @@
-// AppError: what the domain throws. `code` is an RFC 6749 error code (or a Keymaster one), `description`
-// is safe to show to the caller, `detail` is logged only. The HTTP layer decides the shape of the reply.
+// AppError: what the domain (and the CLI and HTTP plumbing) throws. It says WHAT happened, never how
+// to answer it:
+//   code    the family of the error: an RFC 6749 error code or a Keymaster one (`forbidden`, …)
+//   reason  a stable machine value naming the case (`password_too_weak`, `account_locked`, …): the key
+//           a translation or a reply table looks up. Add a reason here, with its code and English
+//           text; nothing else has to change for it to be answered in every error format.
+//   params  the values its text needs (the provider's name, what a weak password lacks, …)
+//   detail  logged only, never shown
+// HTTP statuses, wire shapes and per-endpoint wording live in src/http/error-handler.ts, one table
+// per error format.
 export type ErrorCode =
   | 'invalid_request'
   | 'invalid_client'
@@ -18,49 +26,230 @@ export type ErrorCode =
   | 'server_error'
   | 'temporarily_unavailable';
 
-const DEFAULT_STATUS: Record<ErrorCode, number> = {
-  invalid_request: 400,
-  invalid_client: 401,
-  invalid_grant: 400,
-  unauthorized_client: 400,
-  unsupported_grant_type: 400,
-  invalid_scope: 400,
-  access_denied: 403,
-  unsupported_response_type: 400,
-  invalid_token: 401,
-  login_required: 400,
-  not_found: 404,
-  forbidden: 403,
-  conflict: 409,
-  rate_limited: 429,
-  server_error: 500,
-  temporarily_unavailable: 503,
-};
+/** What a new password lacks (password-policy.ts); the English text is `PASSWORD_PROBLEM_TEXT`. */
+export type PasswordProblem =
+  | { rule: 'min_length'; min: number }
+  | { rule: 'max_length'; max: number }
+  | { rule: 'upper' }
+  | { rule: 'lower' }
+  | { rule: 'digit' }
+  | { rule: 'symbol' };
+
+export function passwordProblemText(p: PasswordProblem): string {
+  switch (p.rule) {
+    case 'min_length':
+      return `at least ${p.min} characters`;
+    case 'max_length':
+      return `at most ${p.max} characters`;
+    case 'upper':
+      return 'an upper-case letter';
+    case 'lower':
+      return 'a lower-case letter';
+    case 'digit':
+      return 'a digit';
+    case 'symbol':
+      return 'a symbol';
+  }
+}
+
+/** The grants a client may be refused, as the English text names them. */
+const GRANT_WORDS = { authorization_code: 'authorization code', refresh_token: 'refresh token', client_credentials: 'client_credentials' };
+
+/** An upstream provider's display name (`Google`): a brand, never translated. */
+type Provider = { provider: string };
+/** Which vocabulary the endpoint speaks: Keymaster's `app_id` or OpenID Connect's `client_id`. */
+type Party = { party: 'app' | 'client' };
+
+type ReasonSpec = { code: ErrorCode; text: string | ((p: never) => string) };
+
+/** Every reason, its code and its English text. Reply tables and translations key on these names. */
+export const REASONS = {
+  // The request itself (HTTP and CLI plumbing).
+  invalid_input: { code: 'invalid_request', text: (p: { problems: string }) => `Invalid request: ${p.problems}` },
+  invalid_json: { code: 'invalid_request', text: 'Request body is not valid JSON' },
+  body_too_large: { code: 'invalid_request', text: 'Request body is too large' },
+  unsupported_media_type: {
+    code: 'invalid_request',
+    text: (p: { expected?: string }) => (p.expected ? `Unsupported Content-Type: send ${p.expected}` : 'Unsupported Content-Type'),
+  },
+  form_expired: {
+    code: 'forbidden',
+    text: 'The form has expired or was not sent from this site. Go back, reload the page and try again.',
+  },
+  cross_site_form: { code: 'forbidden', text: 'This form was not sent from this site. Go back, reload the page and try again.' },
+  route_not_found: { code: 'not_found', text: 'The request could not be processed' },
+  request_not_processed: { code: 'invalid_request', text: 'The request could not be processed' },
+  parameter_missing: { code: 'invalid_request', text: (p: { name: string }) => `Missing ${p.name}` },
+  usage: { code: 'invalid_request', text: (p: { message: string }) => p.message },
+  rate_limited: { code: 'rate_limited', text: 'Too many requests' },
+  server_error: { code: 'server_error', text: 'The server encountered an unexpected error' },
+  database_unreachable: { code: 'server_error', text: 'Database unreachable' },
+  metrics_token_required: { code: 'invalid_token', text: 'A valid metrics token is required' },
+
+  // Apps and clients.
+  unknown_app: { code: 'invalid_request', text: (p: Party) => `Unknown ${p.party}_id` },
+  app_id_invalid: { code: 'invalid_request', text: 'Invalid app_id' },
+  app_not_found: { code: 'not_found', text: (p: { appId: string }) => `No app with id ${p.appId}` },
+  redirect_uri_not_registered: { code: 'invalid_request', text: (p: Party) => `The redirect_uri is not registered for this ${p.party}` },
+  logout_uri_not_registered: {
+    code: 'invalid_request',
+    text: (p: Party) => `The post_logout_redirect_uri is not registered for this ${p.party}`,
+  },
+  logout_uri_needs_app: {
+    code: 'invalid_request',
+    text: (p: Party) => `post_logout_redirect_uri requires ${p.party === 'app' ? 'app_id' : 'client_id or id_token_hint'}`,
+  },
+  public_app_client_credentials: { code: 'invalid_request', text: 'A public app cannot use the client_credentials grant' },
+  client_auth_failed: { code: 'invalid_client', text: 'Client authentication failed' },
+  client_auth_twice: { code: 'invalid_request', text: 'Use one client authentication method, not two' },
+  client_id_mismatch: { code: 'invalid_request', text: 'client_id does not match the authenticated client' },
+  grant_type_unsupported: { code: 'unsupported_grant_type', text: (p: { grantType: string }) => `Unsupported grant_type: ${p.grantType}` },
+  grant_not_allowed: {
+    code: 'unauthorized_client',
+    text: (p: { grant: keyof typeof GRANT_WORDS }) => `This client may not use the ${GRANT_WORDS[p.grant]} grant`,
+  },
+  scope_not_allowed: { code: 'invalid_scope', text: (p: { scope: string }) => `invalid_scope: ${p.scope}` },
+  scope_exceeds_grant: { code: 'invalid_scope', text: 'The requested scope exceeds the scope originally granted' },
+
+  // Authorization requests and codes (OpenID Connect).
+  sign_in_request_invalid: { code: 'invalid_request', text: 'The sign-in request is not valid. Go back to the app and try again.' },
+  sign_in_request_expired: { code: 'invalid_request', text: 'The sign-in request has expired. Go back to the app and try again.' },
+  sign_in_request_mismatch: { code: 'invalid_request', text: 'The sign-in request does not match this app' },
+  code_invalid: { code: 'invalid_grant', text: 'The authorization code is invalid, expired or already used' },
+  code_redirect_uri_mismatch: { code: 'invalid_grant', text: 'redirect_uri does not match the authorization request' },
+  pkce_verifier_missing: { code: 'invalid_grant', text: 'code_verifier is required' },
+  pkce_verifier_mismatch: { code: 'invalid_grant', text: 'code_verifier does not match the code_challenge' },
+  pkce_verifier_unexpected: { code: 'invalid_grant', text: 'code_verifier was sent but the authorization request had no code_challenge' },
+  user_cannot_sign_in: { code: 'invalid_grant', text: 'The user can no longer sign in' },
+  id_token_hint_invalid: { code: 'invalid_request', text: 'The id_token_hint is not a valid ID token from this server' },
+  id_token_hint_client_mismatch: { code: 'invalid_request', text: 'client_id does not match the id_token_hint' },
+
+  // Tokens.
+  refresh_token_invalid: { code: 'invalid_grant', text: 'Invalid or expired refresh token' },
+  refresh_token_wrong_app: { code: 'invalid_grant', text: 'Token does not belong to this app' },
+  bearer_missing: { code: 'invalid_token', text: 'Missing bearer token' },
+  access_token_twice: { code: 'invalid_request', text: 'Send the access token once: header or body, not both' },
+  access_token_invalid: { code: 'invalid_token', text: 'The access token is invalid' },
+  access_token_expired: { code: 'invalid_token', text: 'Token has expired' },
+  refresh_token_not_found: { code: 'not_found', text: (p: { jti: string }) => `No refresh token with jti ${p.jti}` },
+  token_family_not_found: { code: 'not_found', text: (p: { familyId: string }) => `No token family ${p.familyId}` },
+  app_filter_invalid: { code: 'invalid_request', text: '--app must be an app id (uuid)' },
+  family_filter_invalid: { code: 'invalid_request', text: 'family id must be a uuid' },
+  session_not_found: { code: 'not_found', text: 'Session not found' },
+
+  // Users, sign-in and accounts.
+  invalid_credentials: { code: 'invalid_grant', text: 'Invalid email or password' },
+  account_locked: { code: 'forbidden', text: 'Account is locked' },
+  account_disabled: { code: 'forbidden', text: 'Account is disabled' },
+  email_not_verified: { code: 'forbidden', text: 'Email not verified' },
+  email_has_nul: { code: 'invalid_request', text: 'Email must not contain NUL characters' },
+  email_already_registered: { code: 'conflict', text: 'Email already registered' },
+  password_login_disabled: { code: 'invalid_request', text: 'Password login not enabled' },
+  password_too_weak: {
+    code: 'invalid_request',
+    text: (p: { problems: PasswordProblem[] }) => `Password too weak: needs ${p.problems.map(passwordProblemText).join(', ')}`,
+  },
+  current_password_required: { code: 'invalid_request', text: 'Current password is required to change the password' },
+  current_password_incorrect: { code: 'invalid_request', text: 'Current password is incorrect' },
+  email_token_invalid: { code: 'invalid_request', text: 'Invalid or expired token' },
+  user_not_found: { code: 'not_found', text: 'No such user' },
+  user_ref_not_found: { code: 'not_found', text: (p: { ref: string }) => `No user ${p.ref}` },
+  invalid_role: {
+    code: 'invalid_request',
+    text: (p: { role: string }) => `Invalid role "${p.role}": roles are 1-64 letters, digits or _.:-`,
+  },
+  account_not_created: { code: 'server_error', text: 'The account could not be created' },
+  account_not_loaded: { code: 'server_error', text: 'The account could not be loaded' },
+
+  // Upstream providers (Sign in with Google).
+  upstream_not_configured: {
+    code: 'invalid_request',
+    text: (p: Provider) => `Sign-in with ${p.provider} is not configured on this server`,
+  },
+  upstream_not_enabled: { code: 'invalid_request', text: (p: Provider) => `Sign-in with ${p.provider} is not enabled for this app` },
+  upstream_flow_expired: {
+    code: 'invalid_request',
+    text: 'This sign-in attempt has expired or was already used. Go back to the app and sign in again.',
+  },
+  upstream_state_mismatch: {
+    code: 'invalid_request',
+    text: (p: Provider) => `The response from ${p.provider} does not belong to this sign-in. Go back and try again.`,
+  },
+  upstream_cancelled: { code: 'access_denied', text: (p: Provider) => `You cancelled signing in with ${p.provider}.` },
+  upstream_refused: {
+    code: 'invalid_request',
+    text: (p: Provider) => `${p.provider} could not sign you in. Try again, or use another way to sign in.`,
+  },
+  upstream_unverifiable: {
+    code: 'invalid_request',
+    text: (p: Provider) => `The answer from ${p.provider} could not be verified. Go back and try again.`,
+  },
+  upstream_unavailable: {
+    code: 'temporarily_unavailable',
+    text: (p: Provider) => `${p.provider} cannot be reached right now. Try again in a moment, or use another way to sign in.`,
+  },
+  upstream_email_not_verified: { code: 'forbidden', text: (p: Provider) => `Email not verified by ${p.provider}` },
+  upstream_no_email: { code: 'invalid_request', text: (p: Provider) => `${p.provider} did not share a usable email address` },
+
+  // Webhooks.
+  webhook_not_found: { code: 'not_found', text: (p: { id: string }) => `No webhook with id ${p.id}` },
+  delivery_status_invalid: { code: 'invalid_request', text: (p: { allowed: string[] }) => `status must be one of ${p.allowed.join(', ')}` },
+} as const satisfies Record<string, ReasonSpec>;
+
+type Catalogue = typeof REASONS;
+export type Reason = keyof Catalogue;
+/** The params a reason's text needs (`undefined` for a fixed text). */
+export type ReasonParams<R extends Reason> = R extends Reason
+  ? Catalogue[R]['text'] extends (p: infer P) => string
+    ? P
+    : undefined
+  : never;
+
+export interface AppErrorOptions {
+  /** Logged, never shown. */
+  detail?: string | undefined;
+  /** Seconds, for rate limits (Retry-After). */
+  retryAfter?: number | undefined;
+}
 
 export class AppError extends Error {
   readonly code: ErrorCode;
-  readonly status: number;
+  readonly reason: Reason;
+  readonly params: Readonly<Record<string, unknown>> | undefined;
+  /** The reason's English text with its params: the default public wording. */
   readonly description: string;
   readonly detail: string | undefined;
   readonly retryAfter: number | undefined;
 
-  constructor(code: ErrorCode, description: string, opts: { status?: number; detail?: string; retryAfter?: number } = {}) {
-    super(`${code}: ${description}`);
+  constructor(reason: Reason, params: object | undefined, opts: AppErrorOptions = {}) {
+    const spec: ReasonSpec = REASONS[reason];
+    const description = typeof spec.text === 'string' ? spec.text : (spec.text as (p: object | undefined) => string)(params);
+    super(`${spec.code}: ${description}`);
     this.name = 'AppError';
-    this.code = code;
-    this.status = opts.status ?? DEFAULT_STATUS[code];
+    this.code = spec.code;
+    this.reason = reason;
+    this.params = params as Readonly<Record<string, unknown>> | undefined;
     this.description = description;
     this.detail = opts.detail;
     this.retryAfter = opts.retryAfter;
   }
 }
 
-type Opts = { status?: number; detail?: string };
-export const invalidRequest = (d: string, o?: Opts) => new AppError('invalid_request', d, o);
-export const invalidClient = (d = 'Client authentication failed', o?: Opts) => new AppError('invalid_client', d, o);
-export const invalidGrant = (d: string, o?: Opts) => new AppError('invalid_grant', d, o);
-export const invalidToken = (d = 'The access token is invalid', o?: Opts) => new AppError('invalid_token', d, o);
-export const notFound = (d: string, o?: Opts) => new AppError('not_found', d, o);
-export const forbidden = (d: string, o?: Opts) => new AppError('forbidden', d, o);
-export const conflict = (d: string, o?: Opts) => new AppError('conflict', d, o);
-export const rateLimited = (retryAfter: number, d = 'Too many requests') => new AppError('rate_limited', d, { retryAfter });
+/**
+ * `appError('account_locked', { detail })`, `appError('password_too_weak', { problems }, { detail })`:
+ * the params argument exists exactly when the reason's text takes params.
+ */
+export function appError<R extends Reason>(
+  reason: R,
+  ...args: ReasonParams<R> extends undefined ? [opts?: AppErrorOptions] : [params: ReasonParams<R>, opts?: AppErrorOptions]
+): AppError {
+  const takesParams = typeof REASONS[reason].text === 'function';
+  const params = takesParams ? (args[0] as object) : undefined;
+  const opts = (takesParams ? args[1] : args[0]) as AppErrorOptions | undefined;
+  return new AppError(reason, params, opts);
+}
+
+/** True for errors that are the server's fault or an outage (a 5xx in every format, exit 1 in the CLI). */
+export function isServerFault(e: AppError): boolean {
+  return e.code === 'server_error' || e.code === 'temporarily_unavailable';
+}

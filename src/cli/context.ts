@@ -3,7 +3,7 @@
 import { ZodError } from 'zod';
 import { ConfigError, loadConfig } from '../config.js';
 import { createDeps, createLogger, type Deps } from '../deps.js';
-import { AppError, invalidRequest } from '../errors.js';
+import { AppError, appError, isServerFault } from '../errors.js';
 import { DataDirLockedError } from '../storage/db.js';
 
 /** Audit metadata for changes made from the admin CLI. */
@@ -53,7 +53,7 @@ export function reportError(err: unknown): number {
   if (err instanceof ZodError) {
     return (line(err.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')), 2);
   }
-  if (err instanceof AppError) return (line(err.description), err.status < 500 ? 2 : 1);
+  if (err instanceof AppError) return (line(err.description), isServerFault(err) ? 1 : 2);
   if (err instanceof ConfigError) return (line(err.problems.join('; ')), 2);
   if (err instanceof DataDirLockedError) {
     return (
@@ -67,6 +67,6 @@ export function reportError(err: unknown): number {
 
 /** Commander option parser for `--limit <n>`: a whole number, else a one-line usage error (exit 2). */
 export function parseLimit(v: string): number {
-  if (!/^\d+$/.test(v)) throw invalidRequest('--limit must be a positive integer');
+  if (!/^\d+$/.test(v)) throw appError('usage', { message: '--limit must be a positive integer' });
   return Number(v);
 }

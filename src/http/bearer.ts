@@ -3,7 +3,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Deps } from '../deps.js';
 import { verifyAccessToken, type AccessTokenClaims } from '../domain/tokens/access-tokens.js';
-import { invalidToken } from '../errors.js';
+import { appError } from '../errors.js';
 
 export function bearerToken(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
@@ -14,6 +14,6 @@ export function bearerToken(req: FastifyRequest): string | undefined {
 
 export async function authenticateBearer(deps: Deps, req: FastifyRequest, opts: { audience?: string } = {}): Promise<AccessTokenClaims> {
   const token = bearerToken(req);
-  if (!token) throw invalidToken('Missing bearer token');
+  if (!token) throw appError('bearer_missing');
   return verifyAccessToken(deps, token, opts);
 }

@@ -2,7 +2,7 @@
 // form-urlencoded before base64, or client_id/client_secret in the form body.
 import type { FastifyRequest } from 'fastify';
 import type { ClientCredentials } from '../domain/oidc/client-auth.js';
-import { invalidClient } from '../errors.js';
+import { appError } from '../errors.js';
 
 const formDecode = (v: string) => decodeURIComponent(v.replace(/\+/g, ' '));
 
@@ -19,7 +19,7 @@ export function clientCredentialsOf(
       if (i < 0) throw new Error('no colon');
       basic = { clientId: formDecode(decoded.slice(0, i)), clientSecret: formDecode(decoded.slice(i + 1)) };
     } catch {
-      throw invalidClient('Client authentication failed', { detail: 'malformed Basic header' });
+      throw appError('client_auth_failed', { detail: 'malformed Basic header' });
     }
   }
   return { basic, clientId: body.client_id, clientSecret: body.client_secret };

@@ -1,20 +1,138 @@
-// Turns any error into one of three reply shapes, chosen per route by `config.errorFormat`:
-//   oauth  → RFC 6749 §5.2 JSON {error, error_description} (401 + WWW-Authenticate for invalid_client)
-//   detail → the account API's {detail} (seed 004)
-//   html   → a branded error page
+// Turns any error into the reply of the route's error format (`config.errorFormat`):
+//   keymaster → Keymaster's JSON {error, error_description} (/token/refresh and the other Keymaster endpoints; the default)
+//   oauth     → RFC 6749 §5.2 JSON {error, error_description} (401 + WWW-Authenticate for invalid_client)
+//   detail    → the account API's {detail} (seed 004)
+//   html      → a branded error page; forms show the same refusals as a message (formError)
+// The domain's AppError says what happened (code + reason); the tables below are the ONE place that
+// decides the status, the wire error code and any wording an endpoint family documents differently.
+// A new reason needs no entry unless its format answers it other than its code's default.
 // Anything that is not an AppError or a Fastify 4xx is a server_error, logged once with its stack,
 // and shown without internals.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { AppError } from '../errors.js';
+import { AppError, appError, type ErrorCode, type Reason } from '../errors.js';
 import { renderPage } from './render.js';
 
-export type ErrorFormat = 'oauth' | 'detail' | 'html';
+export type ErrorFormat = 'keymaster' | 'oauth' | 'detail' | 'html';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     errorFormat?: ErrorFormat;
   }
+}
+
+/** How one format answers: the status, the wire `error` value (JSON formats) and the public text. */
+export interface WireError {
+  status: number;
+  error: string;
+  text: string;
+}
+
+interface Entry {
+  status?: number;
+  /** The wire `error` value, when it is not the code itself. */
+  error?: string;
+  text?: string | ((e: AppError) => string);
+}
+
+interface Table {
+  codes: Partial<Record<ErrorCode, Entry>>;
+  reasons: Partial<Record<Reason, Entry>>;
+}
+
+/** Every format's starting point: the status of each code (RFC 6749 §5.2, RFC 6750 §3.1, HTTP). */
+const CODE_STATUS: Record<ErrorCode, number> = {
+  invalid_request: 400,
+  invalid_client: 401,
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  invalid_scope: 400,
+  access_denied: 403,
+  unsupported_response_type: 400,
+  invalid_token: 401,
+  login_required: 400,
+  not_found: 404,
+  forbidden: 403,
+  conflict: 409,
+  rate_limited: 429,
+  server_error: 500,
+  temporarily_unavailable: 503,
+};
+
+/** Statuses that follow from the reason whatever the format. */
+const REASON_STATUS: Partial<Record<Reason, number>> = {
+  body_too_large: 413,
+  unsupported_media_type: 415,
+  database_unreachable: 503,
+  invalid_credentials: 401,
+};
+
+/** RFC 6749 §5.2 has no code for these: they travel as invalid_request; KEYMASTER-API.md §5 names 429 too_many_requests. */
+const OAUTH_CODES: Table['codes'] = {
+  not_found: { error: 'invalid_request' },
+  forbidden: { error: 'invalid_request' },
+  conflict: { error: 'invalid_request' },
+  rate_limited: { error: 'too_many_requests' },
+};
+
+const TABLES: Record<ErrorFormat, Table> = {
+  // RFC 6749 §5.2: a refused grant is 400; a disabled account is one more invalid_grant.
+  oauth: {
+    codes: OAUTH_CODES,
+    reasons: { account_disabled: { status: 400, error: 'invalid_grant', text: 'Account suspended' } },
+  },
+  // Keymaster's /token/refresh contract: a refused refresh token is 401; KEYMASTER-API.md §5 says "Account suspended".
+  keymaster: {
+    codes: { ...OAUTH_CODES, invalid_grant: { status: 401 } },
+    reasons: { account_disabled: { text: 'Account suspended' } },
+  },
+  // Seed 004's error table.
+  detail: {
+    codes: {},
+    reasons: {
+      email_already_registered: { status: 400 },
+      refresh_token_invalid: { status: 401, text: 'Invalid refresh token' },
+      refresh_token_wrong_app: { status: 401, text: 'Invalid refresh token' },
+    },
+  },
+  // The hosted pages mirror the account API's statuses.
+  html: {
+    codes: {},
+    reasons: { email_already_registered: { status: 400 } },
+  },
+};
+
+/** What `format` answers for `e`. `httpStatus` is the status Fastify itself gave an error it raised. */
+export function wireError(format: ErrorFormat, e: AppError, httpStatus?: number): WireError {
+  const table = TABLES[format];
+  const byReason = table.reasons[e.reason];
+  const byCode = table.codes[e.code];
+  const text = byReason?.text ?? byCode?.text;
+  return {
+    status: byReason?.status ?? REASON_STATUS[e.reason] ?? httpStatus ?? byCode?.status ?? CODE_STATUS[e.code],
+    error: byReason?.error ?? byCode?.error ?? e.code,
+    text: text === undefined ? e.description : typeof text === 'string' ? text : text(e),
+  };
+}
+
+/** How a form shows a refusal: what the user can do about it, as a sentence. */
+const FORM_TEXT: Partial<Record<Reason, (e: AppError) => string>> = {
+  invalid_credentials: () => 'Incorrect email or password.',
+  rate_limited: (e) => `Too many attempts. Try again in ${Math.ceil((e.retryAfter ?? 60) / 60)} minutes.`,
+};
+
+/**
+ * A domain refusal shown on a hosted form (the sign-in page, the account pages): the status and the
+ * message; sets Retry-After. Server faults are rethrown for the error handler.
+ */
+export function formError(reply: FastifyReply, err: unknown): { status: number; message: string } {
+  if (!(err instanceof AppError)) throw err;
+  const wire = wireError('html', err);
+  if (wire.status >= 500) throw err;
+  if (err.retryAfter !== undefined) reply.header('Retry-After', String(err.retryAfter));
+  const message = FORM_TEXT[err.reason]?.(err) ?? (wire.text.endsWith('.') ? wire.text : `${wire.text}.`);
+  return { status: wire.status, message };
 }
 
 function describeValidation(err: FastifyError): string {
@@ -30,74 +148,74 @@ function describeValidation(err: FastifyError): string {
   return err.message;
 }
 
-/** Maps what Fastify itself throws (bad JSON, body too large, wrong content type, CSRF) to AppErrors. */
-export function toAppError(err: unknown): AppError {
-  if (err instanceof AppError) return err;
+/**
+ * Maps what Fastify itself throws (bad JSON, body too large, wrong content type, CSRF) to AppErrors;
+ * `httpStatus` keeps the status of a Fastify 4xx that has no reason of its own.
+ */
+export function toAppError(err: unknown): { error: AppError; httpStatus?: number } {
+  if (err instanceof AppError) return { error: err };
   const fe = err as FastifyError;
-  if (fe.validation) return new AppError('invalid_request', `Invalid request: ${describeValidation(fe)}`);
-  if (fe.code === 'FST_CSRF_INVALID_TOKEN' || fe.code === 'FST_CSRF_MISSING_SECRET') {
-    return new AppError('forbidden', 'The form has expired or was not sent from this site. Go back, reload the page and try again.');
-  }
-  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new AppError('invalid_request', 'Request body is too large', { status: 413 });
-  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new AppError('invalid_request', 'Unsupported Content-Type', { status: 415 });
-  if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-    return new AppError('invalid_request', 'Request body is not valid JSON');
-  }
+  if (fe.validation) return { error: appError('invalid_input', { problems: describeValidation(fe) }) };
+  if (fe.code === 'FST_CSRF_INVALID_TOKEN' || fe.code === 'FST_CSRF_MISSING_SECRET') return { error: appError('form_expired') };
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { error: appError('body_too_large') };
+  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return { error: appError('unsupported_media_type', {}) };
+  if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return { error: appError('invalid_json') };
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return new AppError(fe.statusCode === 404 ? 'not_found' : 'invalid_request', 'The request could not be processed', {
-      status: fe.statusCode,
-      detail: fe.message,
-    });
+    const reason = fe.statusCode === 404 ? 'route_not_found' : 'request_not_processed';
+    return { error: appError(reason, { detail: fe.message }), httpStatus: fe.statusCode };
   }
-  return new AppError('server_error', 'The server encountered an unexpected error', { detail: (err as Error)?.message });
+  return { error: appError('server_error', { detail: (err as Error)?.message }) };
 }
 
 export async function errorHandler(this: unknown, err: unknown, request: FastifyRequest, reply: FastifyReply) {
-  const e = toAppError(err);
-  if (e.code === 'server_error') request.log.error({ err }, 'unhandled error');
-  else
-    request.log.info({ event: 'request.rejected', code: e.code, status: e.status, detail: e.detail ?? e.description }, 'request rejected');
-  return sendError(request, reply, e);
+  const { error, httpStatus } = toAppError(err);
+  if (error.code === 'server_error') request.log.error({ err }, 'unhandled error');
+  const wire = wireError(formatOf(request), error, httpStatus);
+  if (error.code !== 'server_error') {
+    request.log.info(
+      { event: 'request.rejected', code: error.code, reason: error.reason, status: wire.status, detail: error.detail ?? error.description },
+      'request rejected',
+    );
+  }
+  return send(request, reply, error, wire);
 }
 
+function formatOf(request: FastifyRequest): ErrorFormat {
+  return request.routeOptions.config?.errorFormat ?? 'keymaster';
+}
+
+/** Answers `e` in the route's error format (the not-found handler, the error handler). */
 export function sendError(request: FastifyRequest, reply: FastifyReply, e: AppError) {
-  const format: ErrorFormat = request.routeOptions.config?.errorFormat ?? 'oauth';
-  reply.status(e.status);
+  return send(request, reply, e, wireError(formatOf(request), e));
+}
+
+function send(request: FastifyRequest, reply: FastifyReply, e: AppError, wire: WireError) {
+  const format = formatOf(request);
+  reply.status(wire.status);
   // A 404 or an error raised before the route's onRequest hook ran has no security headers yet.
   if (!reply.hasHeader('x-content-type-options')) reply.headers(request.server.securityHeaders);
   if (e.retryAfter !== undefined) reply.header('Retry-After', String(e.retryAfter));
   reply.header('Cache-Control', 'no-store');
   if (format === 'html') {
-    return renderPage(
-      reply,
-      'error.eta',
-      { title: e.status >= 500 ? 'Something went wrong' : 'This request cannot be completed', message: e.description },
-      e.status,
-    );
+    const title = wire.status >= 500 ? 'Something went wrong' : 'This request cannot be completed';
+    return renderPage(reply, 'error.eta', { title, message: wire.text }, wire.status);
   }
   if (format === 'detail') {
     // RFC 6750 §3: a refused bearer token is announced in WWW-Authenticate whatever the body shape.
     if (e.code === 'invalid_token') reply.header('WWW-Authenticate', `Bearer realm="keymaster", error="invalid_token"`);
     if (e.code === 'rate_limited') return reply.send({ error: 'rate_limited', retry_after: e.retryAfter });
-    return reply.send({ detail: e.description });
+    return reply.send({ detail: wire.text });
   }
   if (e.code === 'invalid_client') reply.header('WWW-Authenticate', 'Basic realm="keymaster", error="invalid_client"');
   if (e.code === 'invalid_token') {
     reply.header(
       'WWW-Authenticate',
-      `Bearer realm="keymaster", error="invalid_token", error_description="${e.description.replace(/"/g, "'")}"`,
+      `Bearer realm="keymaster", error="invalid_token", error_description="${wire.text.replace(/"/g, "'")}"`,
     );
   }
-  // KEYMASTER-API.md §5: the OAuth endpoints answer a rate limit with `too_many_requests`.
-  const code =
-    e.code === 'not_found' || e.code === 'forbidden' || e.code === 'conflict'
-      ? 'invalid_request'
-      : e.code === 'rate_limited'
-        ? 'too_many_requests'
-        : e.code;
   // RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
-  const description = e.description.replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '?');
+  const description = wire.text.replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '?');
   // KEYMASTER-API.md §2: a 429 carries retry_after in the body as well as the Retry-After header.
-  if (e.code === 'rate_limited') return reply.send({ error: code, error_description: description, retry_after: e.retryAfter });
-  return reply.send({ error: code, error_description: description });
+  if (e.code === 'rate_limited') return reply.send({ error: wire.error, error_description: description, retry_after: e.retryAfter });
+  return reply.send({ error: wire.error, error_description: description });
 }

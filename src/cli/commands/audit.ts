@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { listAuditEvents, type AuditEntry } from '../../domain/audit/audit.js';
 import { findUserByEmailOrId } from '../../domain/users/users.js';
-import { notFound } from '../../errors.js';
+import { appError } from '../../errors.js';
 import { parseLimit, print, table, withDeps } from '../context.js';
 
 export function auditJson(e: AuditEntry) {
@@ -33,7 +33,7 @@ export function registerAuditCommands(program: Command): void {
         let userId: string | undefined;
         if (o.user) {
           const user = await findUserByEmailOrId(deps, o.user);
-          if (!user) throw notFound(`No user ${o.user}`);
+          if (!user) throw appError('user_ref_not_found', { ref: o.user });
           userId = user.id;
         }
         const events = await listAuditEvents(deps, { userId, appId: o.app, event: o.event, limit: o.limit });

@@ -2,7 +2,7 @@
 // families: `revoke JTI` ends the family that token belongs to (a lone token of a family is useless).
 import type { Command } from 'commander';
 import { listTokens, revokeTokens, type TokenInfo } from '../../domain/tokens/token-inventory.js';
-import { invalidRequest } from '../../errors.js';
+import { appError } from '../../errors.js';
 import { CLI, parseLimit, print, table, withDeps } from '../context.js';
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
@@ -79,7 +79,7 @@ export function registerTokenCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (jti: string | undefined, o) => {
       const given = [jti, o.family, o.user].filter((v) => v !== undefined).length;
-      if (given !== 1) throw invalidRequest('give exactly one of JTI, --family ID or --user ID');
+      if (given !== 1) throw appError('usage', { message: 'give exactly one of JTI, --family ID or --user ID' });
       await withDeps(async (deps) => {
         const target = jti !== undefined ? { jti } : o.family !== undefined ? { familyId: o.family as string } : { user: o.user as string };
         const r = await revokeTokens(deps, target, CLI);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { adminUpdateUser, unlockUser } from '../../domain/accounts/accounts.js';
 import { createUser, findUserByEmailOrId, listUsers, parseRoles, type User } from '../../domain/users/users.js';
 import type { Deps } from '../../deps.js';
-import { AppError, notFound } from '../../errors.js';
+import { appError } from '../../errors.js';
 import { CLI, print, table, withDeps } from '../context.js';
 
 export function userJson(u: User) {
@@ -22,7 +22,7 @@ export function userJson(u: User) {
 
 async function resolveUser(deps: Deps, ref: string): Promise<User> {
   const user = await findUserByEmailOrId(deps, ref);
-  if (!user) throw notFound(`No user ${ref}`);
+  if (!user) throw appError('user_ref_not_found', { ref });
   return user;
 }
 
@@ -88,8 +88,8 @@ export function registerUserCommands(program: Command): void {
     .option('--enable', 'enable a disabled account')
     .option('--json', 'machine-readable output')
     .action(async (ref: string, o) => {
-      if (o.verified && o.unverified) throw new AppError('invalid_request', '--verified and --unverified cannot be combined');
-      if (o.disable && o.enable) throw new AppError('invalid_request', '--disable and --enable cannot be combined');
+      if (o.verified && o.unverified) throw appError('usage', { message: '--verified and --unverified cannot be combined' });
+      if (o.disable && o.enable) throw appError('usage', { message: '--disable and --enable cannot be combined' });
       const input = {
         name: o.name as string | undefined,
         roles: o.roles as string[] | undefined,
@@ -97,8 +97,8 @@ export function registerUserCommands(program: Command): void {
         disabled: o.disable ? true : o.enable ? false : undefined,
       };
       if (Object.values(input).every((v) => v === undefined))
-        throw new AppError('invalid_request', 'nothing to update: give --name, --roles, --verified, --unverified, --disable or --enable');
-      if (input.name !== undefined && !input.name.trim()) throw new AppError('invalid_request', '--name must not be empty');
+        throw appError('usage', { message: 'nothing to update: give --name, --roles, --verified, --unverified, --disable or --enable' });
+      if (input.name !== undefined && !input.name.trim()) throw appError('usage', { message: '--name must not be empty' });
       await withDeps(async (deps) => {
         const user = await adminUpdateUser(deps, (await resolveUser(deps, ref)).id, input, CLI);
         print(o.json, userJson(user), `updated user ${user.id} <${user.email}>`);

@@ -4,7 +4,7 @@
 // ends every session and refresh token of the user and clears the lockout.
 import { enqueueUserEvent } from '../webhooks/webhooks.js';
 import type { Deps } from '../../deps.js';
-import { AppError, invalidRequest } from '../../errors.js';
+import { appError } from '../../errors.js';
 import { HOUR, MINUTE } from '../../lib/clock.js';
 import { randomToken, sha256 } from '../../lib/crypto.js';
 import { findApp, type App } from '../apps/apps.js';
@@ -29,8 +29,8 @@ export interface AccountContext {
   redirectUri?: string | undefined;
 }
 
-export const invalidAppId = () => invalidRequest('Invalid app_id');
-const invalidEmailToken = () => invalidRequest('Invalid or expired token');
+export const invalidAppId = () => appError('app_id_invalid');
+const invalidEmailToken = () => appError('email_token_invalid');
 
 /** The app named by the request, else KEYMASTER_DEFAULT_APP_ID; undefined when neither exists. */
 export async function resolveAccountApp(deps: Pick<Deps, 'db' | 'config'>, appId: string | undefined): Promise<App | undefined> {
@@ -95,7 +95,7 @@ export async function registerAccount(
     password_hash: await hashPassword(input.password),
     email_verified_at: null,
   });
-  if (!row) throw invalidRequest('Email already registered');
+  if (!row) throw appError('email_already_registered');
   const token = await issueEmailToken(deps, row.id, 'verify', deps.config.verifyTokenTtlHours * HOUR);
   await recordAuditEvent(deps, { event: 'user.registered', userId: row.id, appId: app?.appId }, meta);
   await sendAccountEmail(deps, row, 'verify-email', app, {
@@ -201,29 +201,22 @@ export async function loginAccount(
 ): Promise<{ tokens: TokenSet; user: User }> {
   const app = await resolveAccountApp(deps, input.appId);
   if (!app) throw invalidAppId();
-  if (!app.providers.includes('password')) throw invalidRequest('Password login not enabled');
+  if (!app.providers.includes('password')) throw appError('password_login_disabled');
   const user = await authenticatePassword(deps, { email: input.email, password: input.password, appId: app.appId }, meta);
   const { familyId: _f, ...tokens } = await issueTokenSet(deps, user, app, {}, meta);
   return { tokens, user };
 }
 
-/** Rotates a refresh token for the app it was issued to (or the one named); errors as seed 004. */
+/** Rotates a refresh token for the app it was issued to (or the one named). */
 export async function refreshAccount(
   deps: AccountDeps,
   input: { refreshToken: string; appId?: string | undefined },
   meta: RequestMeta = {},
 ): Promise<TokenSet> {
   const appId = input.appId ?? (await findRefreshTokenAppId(deps, input.refreshToken)) ?? deps.config.defaultAppId;
-  if (!appId) throw new AppError('invalid_grant', 'Invalid refresh token', { status: 401 });
-  try {
-    const { scope: _s, ...tokens } = await rotateRefreshToken(deps, { refreshToken: input.refreshToken, appId }, meta);
-    return tokens;
-  } catch (err) {
-    if (err instanceof AppError && err.status === 401)
-      throw new AppError('invalid_grant', 'Invalid refresh token', { status: 401, detail: err.description });
-    if (err instanceof AppError && err.status === 403) throw new AppError('forbidden', 'Account is disabled', { detail: err.description });
-    throw err;
-  }
+  if (!appId) throw appError('refresh_token_invalid', { detail: 'no app_id and no such token' });
+  const { scope: _s, ...tokens } = await rotateRefreshToken(deps, { refreshToken: input.refreshToken, appId }, meta);
+  return tokens;
 }
 
 export async function logoutAccount(
@@ -241,9 +234,9 @@ export async function logoutAccount(
 export async function getAccount(deps: Pick<Deps, 'db'>, claims: { sub: string; iat: number }): Promise<User> {
   const row = await users.findUserById(deps.db, claims.sub);
   if (!row || (row.tokens_valid_after && claims.iat * 1000 < row.tokens_valid_after.getTime())) {
-    throw new AppError('invalid_token', 'The access token is invalid');
+    throw appError('access_token_invalid');
   }
-  if (row.disabled_at) throw new AppError('forbidden', 'Account is disabled');
+  if (row.disabled_at) throw appError('account_disabled');
   return toUser(row);
 }
 
@@ -257,9 +250,9 @@ export async function updateAccount(
   const now = deps.clock.now();
   let hash: string | undefined;
   if (input.newPassword !== undefined) {
-    if (!input.currentPassword) throw invalidRequest('Current password is required to change the password');
+    if (!input.currentPassword) throw appError('current_password_required');
     const row = await users.findUserById(deps.db, current.id);
-    if (!(await verifyPassword(row?.password_hash, input.currentPassword))) throw invalidRequest('Current password is incorrect');
+    if (!(await verifyPassword(row?.password_hash, input.currentPassword))) throw appError('current_password_incorrect');
     assertPasswordPolicy(deps.config.passwordPolicy, input.newPassword);
     hash = await hashPassword(input.newPassword);
   }
@@ -279,7 +272,7 @@ export async function updateAccount(
 /** CLI: `keymaster users unlock` — clears the lockout and the per-email failure window. */
 export async function unlockUser(deps: Pick<Deps, 'db' | 'clock' | 'config'>, userId: string): Promise<User> {
   const row = await users.updateUser(deps.db, userId, { failed_logins: 0, locked_until: null, updated_at: deps.clock.now() });
-  if (!row) throw new AppError('not_found', 'No such user');
+  if (!row) throw appError('user_not_found');
   await clearRateLimit(deps, accountRules(deps.config).loginFailuresPerEmail, row.email);
   await recordAuditEvent(deps, { event: 'user.unlocked', userId: row.id }, {});
   return toUser(row);
@@ -312,7 +305,7 @@ export async function adminUpdateUser(
     }
     return { before: current, row: r! };
   });
-  if (!result) throw new AppError('not_found', 'No such user');
+  if (!result) throw appError('user_not_found');
   const { before, row } = result;
   await recordAuditEvent(
     deps,

@@ -1,7 +1,7 @@
 // Password policy for new passwords (seed 004): 8–128 characters with an upper-case letter, a
 // lower-case letter, a digit and a symbol by default; KEYMASTER_PASSWORD_* configure it.
 import type { Config } from '../../config.js';
-import { invalidRequest } from '../../errors.js';
+import { appError, passwordProblemText, type PasswordProblem } from '../../errors.js';
 
 export type PasswordPolicy = Config['passwordPolicy'];
 
@@ -10,23 +10,28 @@ export function describePolicy(p: PasswordPolicy): string {
   return `${p.minLength}-${p.maxLength} characters${classes}`;
 }
 
-/** The problems with `password`, empty when it passes. Length counts Unicode code points. */
-export function passwordProblems(p: PasswordPolicy, password: string): string[] {
+/** What `password` lacks, empty when it passes. Length counts Unicode code points. */
+export function passwordViolations(p: PasswordPolicy, password: string): PasswordProblem[] {
   const length = [...password].length;
-  const problems: string[] = [];
-  if (length < p.minLength) problems.push(`at least ${p.minLength} characters`);
-  if (length > p.maxLength) problems.push(`at most ${p.maxLength} characters`);
+  const problems: PasswordProblem[] = [];
+  if (length < p.minLength) problems.push({ rule: 'min_length', min: p.minLength });
+  if (length > p.maxLength) problems.push({ rule: 'max_length', max: p.maxLength });
   if (p.requireClasses) {
-    if (!/\p{Lu}/u.test(password)) problems.push('an upper-case letter');
-    if (!/\p{Ll}/u.test(password)) problems.push('a lower-case letter');
-    if (!/\p{Nd}/u.test(password)) problems.push('a digit');
-    if (!/[^\p{L}\p{Nd}\s]/u.test(password)) problems.push('a symbol');
+    if (!/\p{Lu}/u.test(password)) problems.push({ rule: 'upper' });
+    if (!/\p{Ll}/u.test(password)) problems.push({ rule: 'lower' });
+    if (!/\p{Nd}/u.test(password)) problems.push({ rule: 'digit' });
+    if (!/[^\p{L}\p{Nd}\s]/u.test(password)) problems.push({ rule: 'symbol' });
   }
   return problems;
 }
 
-/** Throws seed 004's 400 "Password too weak", followed by what is missing. */
+/** The same, in English ("at least 8 characters"). */
+export function passwordProblems(p: PasswordPolicy, password: string): string[] {
+  return passwordViolations(p, password).map(passwordProblemText);
+}
+
+/** Throws seed 004's 400 "Password too weak", followed by what is missing (reason password_too_weak). */
 export function assertPasswordPolicy(p: PasswordPolicy, password: string): void {
-  const problems = passwordProblems(p, password);
-  if (problems.length) throw invalidRequest(`Password too weak: needs ${problems.join(', ')}`);
+  const problems = passwordViolations(p, password);
+  if (problems.length) throw appError('password_too_weak', { problems });
 }

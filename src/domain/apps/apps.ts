@@ -3,7 +3,7 @@
 // authentication costs one hash instead of an argon2 run on every token request.
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
-import { invalidClient, invalidRequest, notFound } from '../../errors.js';
+import { appError } from '../../errors.js';
 import { randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
 import type { AppRow } from '../../storage/schema.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
@@ -54,7 +54,7 @@ export type AppInput = z.input<typeof AppInput>;
 /** A public client has no secret to keep, so it cannot act on its own behalf (RFC 6749 §4.4). */
 function checkClientSettings(v: { clientType?: string | undefined; grantTypes?: readonly string[] | undefined }) {
   if (v.clientType === 'public' && v.grantTypes?.includes('client_credentials')) {
-    throw invalidRequest('A public app cannot use the client_credentials grant');
+    throw appError('public_app_client_credentials');
   }
 }
 
@@ -158,7 +158,7 @@ export async function findCachedApp(deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 
 
 export async function getApp(deps: Pick<Deps, 'db'>, appId: string): Promise<App> {
   const app = await findApp(deps, appId);
-  if (!app) throw notFound(`No app with id ${appId}`);
+  if (!app) throw appError('app_not_found', { appId });
   return app;
 }
 
@@ -215,7 +215,7 @@ export async function deleteApp(
   appId: string,
   meta: RequestMeta = {},
 ): Promise<void> {
-  if (!isUuid(appId) || !(await store.deleteApp(deps.db, appId))) throw notFound(`No app with id ${appId}`);
+  if (!isUuid(appId) || !(await store.deleteApp(deps.db, appId))) throw appError('app_not_found', { appId });
   deps.apps?.invalidate(appId);
   await recordAuditEvent(deps, { event: 'app.deleted', appId }, meta);
 }
@@ -231,7 +231,7 @@ export async function authenticateClient(
 ): Promise<App> {
   const found = await findCachedApp(deps, appId);
   const ok = safeEqual(found?.secretHash ?? sha256('unknown-client'), sha256(secret));
-  if (!found || !ok) throw invalidClient('Client authentication failed');
+  if (!found || !ok) throw appError('client_auth_failed');
   return found.app;
 }
 
@@ -247,9 +247,9 @@ export function isRegisteredLogoutUri(app: App, uri: string): boolean {
 /** For hosted pages: the app and redirect URI must both check out, or the page shows an error and never redirects. */
 export async function resolveAppForRedirect(deps: Pick<Deps, 'db'>, appId: string, redirectUri: string): Promise<App> {
   const app = await findApp(deps, appId);
-  if (!app) throw invalidRequest('Unknown app_id', { detail: `app ${appId} not found` });
+  if (!app) throw appError('unknown_app', { party: 'app' }, { detail: `app ${appId} not found` });
   if (!isRegisteredRedirectUri(app, redirectUri)) {
-    throw invalidRequest('The redirect_uri is not registered for this app', { detail: `redirect_uri ${redirectUri}` });
+    throw appError('redirect_uri_not_registered', { party: 'app' }, { detail: `redirect_uri ${redirectUri}` });
   }
   return app;
 }

@@ -4,7 +4,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
-import { invalidRequest } from '../../errors.js';
+import { appError } from '../../errors.js';
 import { MINUTE, SECOND } from '../../lib/clock.js';
 import { decrypt, deriveKey, encrypt, randomToken, sha256 } from '../../lib/crypto.js';
 import { findApp, isRegisteredRedirectUri, USER_SCOPES, type App } from '../apps/apps.js';
@@ -90,10 +90,9 @@ export function openPending(deps: Pick<Deps, 'secret' | 'clock'>, sealed: string
   try {
     parsed = PendingSchema.parse(JSON.parse(decrypt(deriveKey(deps.secret, 'authorization-request'), sealed, 'authz')));
   } catch {
-    throw invalidRequest('The sign-in request is not valid. Go back to the app and try again.');
+    throw appError('sign_in_request_invalid');
   }
-  if (parsed.exp * 1000 < deps.clock.now().getTime())
-    throw invalidRequest('The sign-in request has expired. Go back to the app and try again.');
+  if (parsed.exp * 1000 < deps.clock.now().getTime()) throw appError('sign_in_request_expired');
   return parsed;
 }
 
@@ -107,12 +106,12 @@ export async function authorize(
   session: { cookieValue: string | undefined },
 ): Promise<AuthorizationOutcome> {
   // 1. Client and redirect URI: failures here are pages, never redirects.
-  if (!p.client_id) throw invalidRequest('Missing client_id');
+  if (!p.client_id) throw appError('parameter_missing', { name: 'client_id' });
   const app = await findApp(deps, p.client_id);
-  if (!app) throw invalidRequest('Unknown client_id', { detail: `client ${p.client_id}` });
-  if (!p.redirect_uri) throw invalidRequest('Missing redirect_uri');
+  if (!app) throw appError('unknown_app', { party: 'client' }, { detail: `client ${p.client_id}` });
+  if (!p.redirect_uri) throw appError('parameter_missing', { name: 'redirect_uri' });
   if (!isRegisteredRedirectUri(app, p.redirect_uri)) {
-    throw invalidRequest('The redirect_uri is not registered for this client', { detail: `redirect_uri ${p.redirect_uri}` });
+    throw appError('redirect_uri_not_registered', { party: 'client' }, { detail: `redirect_uri ${p.redirect_uri}` });
   }
   const fail = (error: string, description: string) => errorRedirect(deps, p.redirect_uri!, error, description, p.state);
 
@@ -182,7 +181,7 @@ export async function issueCodeRedirect(
   pending: PendingAuthorization,
   session: { sessionId: string | null; authTime: Date },
 ): Promise<string> {
-  if (pending.clientId !== app.appId) throw invalidRequest('The sign-in request does not match this app');
+  if (pending.clientId !== app.appId) throw appError('sign_in_request_mismatch');
   const code = randomToken(32);
   const now = deps.clock.now();
   await insertCode(deps.db, {

@@ -3,7 +3,7 @@
 // Keymaster rotation, plus a new ID token), client_credentials (service tokens, KEYMASTER-API.md §3).
 import { randomUUID } from 'node:crypto';
 import type { Deps } from '../../deps.js';
-import { AppError, invalidGrant } from '../../errors.js';
+import { appError } from '../../errors.js';
 import { epochSeconds } from '../../lib/clock.js';
 import { sha256 } from '../../lib/crypto.js';
 import { SERVICE_SCOPES, type App } from '../apps/apps.js';
@@ -35,8 +35,7 @@ export async function exchangeAuthorizationCode(
   input: { code: string; redirectUri?: string | undefined; codeVerifier?: string | undefined },
   meta: RequestMeta = {},
 ): Promise<OAuthTokenResponse> {
-  if (!app.grantTypes.includes('authorization_code'))
-    throw new AppError('unauthorized_client', 'This client may not use the authorization code grant');
+  if (!app.grantTypes.includes('authorization_code')) throw appError('grant_not_allowed', { grant: 'authorization_code' });
   const hash = sha256(input.code);
   const now = deps.clock.now();
   const row = await spendCode(deps.db, hash, app.appId, now);
@@ -55,16 +54,16 @@ export async function exchangeAuthorizationCode(
         meta,
       );
     }
-    throw invalidGrant('The authorization code is invalid, expired or already used');
+    throw appError('code_invalid');
   }
-  if (input.redirectUri !== row.redirect_uri) throw invalidGrant('redirect_uri does not match the authorization request');
+  if (input.redirectUri !== row.redirect_uri) throw appError('code_redirect_uri_mismatch');
   const pkce = checkPkce(row.code_challenge, input.codeVerifier);
-  if (pkce === 'missing') throw invalidGrant('code_verifier is required');
-  if (pkce === 'mismatch') throw invalidGrant('code_verifier does not match the code_challenge');
-  if (pkce === 'unexpected') throw invalidGrant('code_verifier was sent but the authorization request had no code_challenge');
+  if (pkce === 'missing') throw appError('pkce_verifier_missing');
+  if (pkce === 'mismatch') throw appError('pkce_verifier_mismatch');
+  if (pkce === 'unexpected') throw appError('pkce_verifier_unexpected');
 
   const userRow = await findUserById(deps.db, row.user_id);
-  if (!userRow || userRow.disabled_at) throw invalidGrant('The user can no longer sign in');
+  if (!userRow || userRow.disabled_at) throw appError('user_cannot_sign_in');
   const user = toUser(userRow);
   const offline = hasScope(row.scope, 'offline_access') && app.grantTypes.includes('refresh_token');
   let accessToken: string;
@@ -100,19 +99,11 @@ export async function exchangeAuthorizationCode(
     // A replay that raced this redemption may have revoked the family before it existed: look again.
     if ((await findCode(deps.db, hash))?.replayed_at) {
       await revokeFamily(deps.db, row.family_id, deps.clock.now(), 'code_replay');
-      throw invalidGrant('The authorization code is invalid, expired or already used');
+      throw appError('code_invalid');
     }
     res.refresh_token = refreshToken;
   }
   return res;
-}
-
-/** RFC 6749 §5.2 wants 400 for invalid_grant; the Keymaster /token/refresh contract answers 401. */
-function asOAuthError(err: unknown): unknown {
-  if (err instanceof AppError && err.code === 'invalid_grant')
-    return invalidGrant(err.description, { ...(err.detail && { detail: err.detail }) });
-  if (err instanceof AppError && err.code === 'forbidden') return invalidGrant(err.description);
-  return err;
 }
 
 export async function refreshGrant(
@@ -121,15 +112,12 @@ export async function refreshGrant(
   input: { refreshToken: string; scope?: string | undefined },
   meta: RequestMeta = {},
 ): Promise<OAuthTokenResponse> {
-  if (!app.grantTypes.includes('refresh_token'))
-    throw new AppError('unauthorized_client', 'This client may not use the refresh token grant');
-  const rotated = await rotateRefreshToken(deps, { refreshToken: input.refreshToken, appId: app.appId }, meta).catch((err) => {
-    throw asOAuthError(err);
-  });
+  if (!app.grantTypes.includes('refresh_token')) throw appError('grant_not_allowed', { grant: 'refresh_token' });
+  const rotated = await rotateRefreshToken(deps, { refreshToken: input.refreshToken, appId: app.appId }, meta);
   const scope = rotated.scope ?? '';
   // RFC 6749 §6: a narrower scope may be asked for, never a wider one. The family keeps its scope.
   if (input.scope !== undefined && parseScope(input.scope).some((s) => !hasScope(scope, s))) {
-    throw new AppError('invalid_scope', 'The requested scope exceeds the scope originally granted');
+    throw appError('scope_exceeds_grant');
   }
   const res: OAuthTokenResponse = {
     access_token: rotated.access_token,
@@ -174,12 +162,12 @@ export async function clientCredentialsGrant(
   input: { scope?: string | undefined },
 ): Promise<ServiceTokenResponse> {
   if (app.clientType !== 'confidential' || !app.grantTypes.includes('client_credentials')) {
-    throw new AppError('unauthorized_client', 'This client may not use the client_credentials grant');
+    throw appError('grant_not_allowed', { grant: 'client_credentials' });
   }
   const requested = parseScope(input.scope);
   const allowed = app.allowedScopes.filter((s) => (SERVICE_SCOPES as readonly string[]).includes(s));
   const bad = requested.find((s) => !allowed.includes(s));
-  if (bad !== undefined) throw new AppError('invalid_scope', `invalid_scope: ${bad}`);
+  if (bad !== undefined) throw appError('scope_not_allowed', { scope: bad });
   const scope = formatScope(requested.length ? requested : allowed);
   const iat = epochSeconds(deps.clock.now());
   const expiresIn = accessTokenTtl(deps, app);

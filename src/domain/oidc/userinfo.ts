@@ -1,7 +1,7 @@
 // UserInfo (OIDC Core §5.3): the claims of the user behind a live user access token. The access
 // token already carries email, name and roles, so userinfo discloses nothing the token does not.
 import type { Deps } from '../../deps.js';
-import { invalidToken } from '../../errors.js';
+import { appError } from '../../errors.js';
 import { verifyAccessToken } from '../tokens/access-tokens.js';
 import { findUserById } from '../users/user-store.js';
 
@@ -11,7 +11,7 @@ export async function userInfo(
 ): Promise<Record<string, unknown>> {
   const claims = await verifyAccessToken(deps, accessToken);
   const row = await findUserById(deps.db, claims.sub);
-  if (!row || row.disabled_at) throw invalidToken('The access token is invalid', { detail: 'user gone or disabled' });
+  if (!row || row.disabled_at) throw appError('access_token_invalid', { detail: 'user gone or disabled' });
   // OIDC Core §5.3.2: a claim without a value is omitted, never null.
   return {
     sub: row.id,

@@ -5,7 +5,7 @@
 // KEYMASTER_RATE_LIMIT_<RULE>=limit/window) whenever the caller's deps carry the config.
 import type { Config } from '../../config.js';
 import type { Deps } from '../../deps.js';
-import { rateLimited } from '../../errors.js';
+import { appError } from '../../errors.js';
 import { sha256 } from '../../lib/crypto.js';
 import { BATCH_MIN_LIMIT } from './batched-counters.js';
 import * as store from './rate-limit-store.js';
@@ -89,7 +89,7 @@ export async function checkRateLimit(
       : await store.readCounter(deps.db, key);
   const now = deps.clock.now();
   if (!row || row.window_start.getTime() + rule.windowSeconds * 1000 <= now.getTime()) return 0;
-  if (row.count >= rule.limit) throw rateLimited(retryAfterSeconds(row.window_start, rule, now));
+  if (row.count >= rule.limit) throw appError('rate_limited', { retryAfter: retryAfterSeconds(row.window_start, rule, now) });
   return row.count;
 }
 
@@ -116,7 +116,7 @@ export async function consumeRateLimit(deps: LimitDeps, configured: RateLimitRul
     deps.rateCounters && rule.limit >= BATCH_MIN_LIMIT
       ? await deps.rateCounters.hit(key, rule.limit, rule.windowSeconds, now)
       : await store.incrementCounter(deps.db, key, now, rule.windowSeconds);
-  if (count > rule.limit) throw rateLimited(retryAfterSeconds(windowStart, rule, now));
+  if (count > rule.limit) throw appError('rate_limited', { retryAfter: retryAfterSeconds(windowStart, rule, now) });
 }
 
 export async function clearRateLimit(

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import type { Deps } from '../../deps.js';
-import { invalidToken } from '../../errors.js';
+import { appError } from '../../errors.js';
 import { epochSeconds } from '../../lib/clock.js';
 import type { App } from '../apps/apps.js';
 import type { User } from '../users/users.js';
@@ -60,10 +60,10 @@ export async function verifyAccessToken(
   opts: { audience?: string } = {},
 ): Promise<AccessTokenClaims> {
   const v = await verifyOurJwt(deps, token, { typ: 'at+jwt', ...(opts.audience !== undefined && { audience: opts.audience }) });
-  if (!v.ok) throw invalidToken(v.expired ? 'Token has expired' : 'The access token is invalid', { detail: v.reason });
-  if (typeof v.payload.aud !== 'string') throw invalidToken('The access token is invalid', { detail: 'aud is not a single app' });
+  if (!v.ok) throw appError(v.expired ? 'access_token_expired' : 'access_token_invalid', { detail: v.reason });
+  if (typeof v.payload.aud !== 'string') throw appError('access_token_invalid', { detail: 'aud is not a single app' });
   // A service token (client credentials) is never a user's access token, and the reverse.
   if (v.payload.token_type === 'service')
-    throw invalidToken('The access token is invalid', { detail: 'service token where a user token is expected' });
+    throw appError('access_token_invalid', { detail: 'service token where a user token is expected' });
   return v.payload as AccessTokenClaims;
 }

@@ -15,7 +15,7 @@
 // the parent is a replay and revokes that family only.
 import { randomUUID } from 'node:crypto';
 import type { Deps } from '../../deps.js';
-import { AppError, invalidGrant } from '../../errors.js';
+import { appError } from '../../errors.js';
 import { DAY } from '../../lib/clock.js';
 import { deriveKey, hmacSha256, randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
 import { findCachedApp, type App } from '../apps/apps.js';
@@ -101,7 +101,7 @@ export async function issueTokenSet(
   return { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn, familyId: row.family_id };
 }
 
-export const invalidRefreshToken = () => invalidGrant('Invalid or expired refresh token', { status: 401 });
+export const invalidRefreshToken = () => appError('refresh_token_invalid');
 
 interface Presenter {
   ip: string | null;
@@ -246,9 +246,9 @@ export async function rotateRefreshToken(
       );
       throw invalidRefreshToken();
     case 'wrong_app':
-      throw invalidGrant('Token does not belong to this app', { status: 401 });
+      throw appError('refresh_token_wrong_app');
     case 'suspended':
-      throw new AppError('forbidden', 'Account suspended');
+      throw appError('account_disabled');
     case 'invalid':
       throw invalidRefreshToken();
   }

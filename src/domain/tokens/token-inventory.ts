@@ -3,7 +3,7 @@
 // on whole families: a single token of a family is useless without the rest (its descendants carry on
 // the same sign-in), so revoking by jti ends the family that jti belongs to.
 import type { Deps } from '../../deps.js';
-import { invalidRequest, notFound } from '../../errors.js';
+import { appError } from '../../errors.js';
 import type { RefreshTokenRow } from '../../storage/schema.js';
 import { isUuid } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
@@ -63,7 +63,7 @@ export function toTokenInfo(r: RefreshTokenRow, now: Date): TokenInfo {
 
 async function resolveUserId(deps: Pick<Deps, 'db'>, ref: string): Promise<string> {
   const user = ref.includes('@') || isUuid(ref) ? await findUserByEmailOrId(deps, ref) : undefined;
-  if (!user) throw notFound(`No user ${ref}`);
+  if (!user) throw appError('user_ref_not_found', { ref });
   return user.id;
 }
 
@@ -79,8 +79,8 @@ export async function listTokens(
   } = {},
 ): Promise<TokenInfo[]> {
   const userId = f.user ? await resolveUserId(deps, f.user) : undefined;
-  if (f.appId && !isUuid(f.appId)) throw invalidRequest('--app must be an app id (uuid)');
-  if (f.familyId && !isUuid(f.familyId)) throw invalidRequest('family id must be a uuid');
+  if (f.appId && !isUuid(f.appId)) throw appError('app_filter_invalid');
+  if (f.familyId && !isUuid(f.familyId)) throw appError('family_filter_invalid');
   const now = deps.clock.now();
   const rows = await store.listRefreshTokens(deps.db, {
     userId,
@@ -110,12 +110,12 @@ export async function revokeTokens(
   let row: RefreshTokenRow | undefined;
   if ('jti' in target) {
     row = isUuid(target.jti) ? await store.findRefreshTokenByJti(deps.db, target.jti) : undefined;
-    if (!row) throw notFound(`No refresh token with jti ${target.jti}`);
+    if (!row) throw appError('refresh_token_not_found', { jti: target.jti });
     familyId = row.family_id;
   } else {
-    if (!isUuid(target.familyId)) throw notFound(`No token family ${target.familyId}`);
+    if (!isUuid(target.familyId)) throw appError('token_family_not_found', { familyId: target.familyId });
     [row] = await store.listRefreshTokens(deps.db, { familyId: target.familyId, limit: 1 });
-    if (!row) throw notFound(`No token family ${target.familyId}`);
+    if (!row) throw appError('token_family_not_found', { familyId: target.familyId });
     familyId = target.familyId;
   }
   const revoked = await revokeFamily(deps.db, familyId, now, 'admin');
@@ -165,7 +165,7 @@ export async function revokeUserSession(
   const now = deps.clock.now();
   const live = isUuid(familyId) ? await store.listRefreshTokens(deps.db, { userId, familyId, liveAt: now, limit: 1 }) : [];
   const revoked = live.length ? await store.revokeUserFamily(deps.db, userId, familyId, now, 'user_signed_out') : 0;
-  if (revoked === 0) throw notFound('Session not found');
+  if (revoked === 0) throw appError('session_not_found');
   await recordAuditEvent(
     deps,
     { event: 'refresh_token.revoked', userId, appId: live[0]!.app_id, data: { familyId, revoked, reason: 'user_signed_out' } },

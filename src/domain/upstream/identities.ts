@@ -8,7 +8,7 @@
 //  4. No such user → create one, email verified now, no password, name from the upstream.
 // A disabled user is refused after linking. Account lockout guards passwords and does not apply here.
 import type { Deps } from '../../deps.js';
-import { AppError, forbidden } from '../../errors.js';
+import { appError } from '../../errors.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import * as users from '../users/user-store.js';
 import { Email, toUser, type User } from '../users/users.js';
@@ -56,7 +56,7 @@ export async function signInWithUpstreamProfile(
           password_hash: null,
           email_verified_at: now,
         })) ?? (await users.findUserByEmail(trx, email.data));
-      if (!user) throw new AppError('server_error', 'The account could not be created', { detail: 'user insert raced and vanished' });
+      if (!user) throw appError('account_not_created', { detail: 'user insert raced and vanished' });
     }
     const identity = {
       user_id: user.id,
@@ -78,11 +78,11 @@ export async function signInWithUpstreamProfile(
       { event: 'login.failure', appId: ctx.appId, data: { method: profile.provider, reason: result.refused } },
       meta,
     );
-    if (result.refused === 'email_not_verified') throw forbidden(`Email not verified by ${label}`);
-    throw new AppError('invalid_request', `${label} did not share a usable email address`);
+    if (result.refused === 'email_not_verified') throw appError('upstream_email_not_verified', { provider: label });
+    throw appError('upstream_no_email', { provider: label });
   }
   const row = await users.findUserById(deps.db, result.userId);
-  if (!row) throw new AppError('server_error', 'The account could not be loaded', { detail: `user ${result.userId} missing` });
+  if (!row) throw appError('account_not_loaded', { detail: `user ${result.userId} missing` });
   if (result.event) {
     await recordAuditEvent(
       deps,
@@ -104,7 +104,7 @@ export async function signInWithUpstreamProfile(
       { event: 'login.failure', userId: row.id, appId: ctx.appId, data: { method: profile.provider, reason: 'disabled' } },
       meta,
     );
-    throw forbidden('Account is disabled');
+    throw appError('account_disabled');
   }
   // Only last_login_at: the password lockout counters are left to password sign-in.
   await users.updateUser(deps.db, row.id, { last_login_at: now });

@@ -5,7 +5,7 @@
 //             the ID token (signature against the upstream JWKS, iss, aud, exp, nonce) → link the user.
 import * as oidc from 'openid-client';
 import type { Deps } from '../../deps.js';
-import { AppError, invalidRequest } from '../../errors.js';
+import { AppError, appError } from '../../errors.js';
 import { HOUR, MINUTE } from '../../lib/clock.js';
 import { decrypt, deriveKey, encrypt, randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
 import { findApp, type App } from '../apps/apps.js';
@@ -41,7 +41,7 @@ export async function startUpstreamLogin(
   meta: RequestMeta = {},
 ): Promise<{ cookieValue: string; authorizationUrl: string }> {
   if (!upstreamEnabled(deps.config, app, provider)) {
-    throw invalidRequest(`Sign-in with ${PROVIDER_LABELS[provider]} is not enabled for this app`);
+    throw appError('upstream_not_enabled', { provider: PROVIDER_LABELS[provider] });
   }
   if (meta.ip) await consumeRateLimit(deps, UPSTREAM_STARTS_PER_IP, meta.ip);
   const upstream = await deps.upstream.get(provider);
@@ -90,8 +90,7 @@ export async function claimUpstreamFlow(
   provider: UpstreamProviderName,
   cookieValue: string | undefined,
 ): Promise<UpstreamFlow> {
-  const expired = () =>
-    new AppError('invalid_request', 'This sign-in attempt has expired or was already used. Go back to the app and sign in again.');
+  const expired = () => appError('upstream_flow_expired');
   if (!cookieValue || cookieValue.length > 128) throw expired();
   const idHash = sha256(cookieValue);
   const row = await flows.spendFlow(deps.db, idHash, provider, deps.clock.now());
@@ -143,23 +142,17 @@ async function verifyUpstreamCallback(
   const state = params.get('state') ?? '';
   // State first: an error response with someone else's state must not end this browser's flow quietly.
   if (!safeEqual(sha256(state), flow.stateHash)) {
-    throw new AppError('invalid_request', `The response from ${label} does not belong to this sign-in. Go back and try again.`, {
-      detail: 'state mismatch',
-    });
+    throw appError('upstream_state_mismatch', { provider: label }, { detail: 'state mismatch' });
   }
   if (!upstreamEnabled(deps.config, flow.app, flow.provider)) {
-    throw invalidRequest(`Sign-in with ${label} is not enabled for this app`);
+    throw appError('upstream_not_enabled', { provider: label });
   }
   const upstreamError = params.get('error');
   if (upstreamError === 'access_denied') {
-    throw new AppError('access_denied', `You cancelled signing in with ${label}.`, {
-      detail: params.get('error_description') ?? undefined,
-    });
+    throw appError('upstream_cancelled', { provider: label }, { detail: params.get('error_description') ?? undefined });
   }
   if (upstreamError) {
-    throw new AppError('invalid_request', `${label} could not sign you in. Try again, or use another way to sign in.`, {
-      detail: `upstream error ${upstreamError.slice(0, 100)}`,
-    });
+    throw appError('upstream_refused', { provider: label }, { detail: `upstream error ${upstreamError.slice(0, 100)}` });
   }
   const upstream = await deps.upstream.get(flow.provider);
   try {
@@ -211,10 +204,10 @@ function upstreamFailure(provider: UpstreamProviderName, err: unknown): AppError
     err instanceof oidc.AuthorizationResponseError ||
     err instanceof oidc.WWWAuthenticateChallengeError
   ) {
-    return new AppError('invalid_request', `${label} could not sign you in. Try again, or use another way to sign in.`, { detail });
+    return appError('upstream_refused', { provider: label }, { detail });
   }
   if (typeof e.code === 'string' && VERIFICATION_FAILURES.has(e.code)) {
-    return new AppError('invalid_request', `The answer from ${label} could not be verified. Go back and try again.`, { detail });
+    return appError('upstream_unverifiable', { provider: label }, { detail });
   }
   return upstreamUnavailable(provider, detail);
 }

@@ -3,7 +3,7 @@
 // start-up or later never stops the server — it only fails the sign-ins that need it (503 page).
 import * as oidc from 'openid-client';
 import type { Config, UpstreamConfig } from '../../config.js';
-import { AppError, invalidRequest } from '../../errors.js';
+import { appError } from '../../errors.js';
 
 export const UPSTREAM_PROVIDERS = ['google'] as const;
 export type UpstreamProviderName = (typeof UPSTREAM_PROVIDERS)[number];
@@ -14,13 +14,7 @@ export const PROVIDER_LABELS: Record<UpstreamProviderName, string> = { google: '
 const UPSTREAM_TIMEOUT_S = 10;
 
 export const upstreamUnavailable = (provider: UpstreamProviderName, detail?: string) =>
-  new AppError(
-    'temporarily_unavailable',
-    `${PROVIDER_LABELS[provider]} cannot be reached right now. Try again in a moment, or use another way to sign in.`,
-    {
-      ...(detail !== undefined && { detail }),
-    },
-  );
+  appError('upstream_unavailable', { provider: PROVIDER_LABELS[provider] }, { detail });
 
 export function upstreamConfigOf(config: Pick<Config, 'google'>, provider: UpstreamProviderName): UpstreamConfig | undefined {
   return provider === 'google' ? config.google : undefined;
@@ -43,7 +37,7 @@ export class UpstreamProviders {
   /** The discovered client configuration; throws a 503 AppError while the upstream cannot be reached. */
   async get(provider: UpstreamProviderName): Promise<oidc.Configuration> {
     const cfg = upstreamConfigOf(this.#config, provider);
-    if (!cfg) throw invalidRequest(`Sign-in with ${PROVIDER_LABELS[provider]} is not configured on this server`);
+    if (!cfg) throw appError('upstream_not_configured', { provider: PROVIDER_LABELS[provider] });
     let pending = this.#discovered.get(provider);
     if (!pending) {
       pending = discover(cfg);

@@ -1,7 +1,7 @@
 // Users: creation, password sign-in with lockout, and the claims a token carries about them.
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
-import { AppError, conflict, invalidRequest, notFound } from '../../errors.js';
+import { appError, AppError, type Reason } from '../../errors.js';
 import { isUuid } from '../apps/apps.js';
 import { MINUTE } from '../../lib/clock.js';
 import type { UserRow } from '../../storage/schema.js';
@@ -72,7 +72,7 @@ export async function createUser(
     password_hash: v.password ? await hashPassword(v.password) : null,
     email_verified_at: v.verified ? deps.clock.now() : null,
   });
-  if (!row) throw conflict('Email already registered');
+  if (!row) throw appError('email_already_registered');
   const { appId, ...requestMeta } = meta;
   await recordAuditEvent(deps, { event: 'user.created', userId: row.id, appId, data: { roles: row.roles } }, requestMeta);
   if (appId) await enqueueUserEvent(deps, { event: 'user.signup', user: row, appIds: [appId] });
@@ -81,7 +81,7 @@ export async function createUser(
 
 export async function getUser(deps: Pick<Deps, 'db'>, id: string): Promise<User> {
   const row = isUuid(id) ? await store.findUserById(deps.db, id) : undefined;
-  if (!row) throw notFound('No such user');
+  if (!row) throw appError('user_not_found');
   return toUser(row);
 }
 
@@ -98,7 +98,16 @@ export async function listUsers(deps: Pick<Deps, 'db'>): Promise<User[]> {
   return (await store.listUsers(deps.db)).map(toUser);
 }
 
-export const invalidCredentials = () => new AppError('invalid_grant', 'Invalid email or password', { status: 401 });
+export const invalidCredentials = () => appError('invalid_credentials');
+
+/** The refusals of the person signing in (wrong password, locked, disabled, unverified), as opposed to a broken request. */
+const SIGN_IN_REFUSALS: ReadonlySet<Reason> = new Set<Reason>([
+  'invalid_credentials',
+  'account_locked',
+  'account_disabled',
+  'email_not_verified',
+]);
+export const isSignInRefusal = (err: unknown): err is AppError => err instanceof AppError && SIGN_IN_REFUSALS.has(err.reason);
 
 /**
  * Password sign-in. Always runs exactly one argon2 verification, whether or not the email exists.
@@ -112,7 +121,7 @@ export async function authenticatePassword(
   meta: RequestMeta = {},
 ): Promise<User> {
   // Postgres text cannot hold NUL; whatever route called us, that is bad input, not a 500.
-  if (input.email.includes('\u0000')) throw invalidRequest('Email must not contain NUL characters');
+  if (input.email.includes('\u0000')) throw appError('email_has_nul');
   // Refused before argon2 runs: repeated failures per email and per IP (KEYMASTER-API.md limits;
   // failures only, so a busy office behind one IP is not throttled by its successful sign-ins).
   const rules = accountRules(deps.config);
@@ -138,7 +147,7 @@ export async function authenticatePassword(
   }
   if (row.locked_until && row.locked_until > now) {
     await recordAuditEvent(deps, { event: 'login.locked', userId: row.id, appId: input.appId }, meta);
-    throw new AppError('forbidden', 'Account is locked', { detail: `locked until ${row.locked_until.toISOString()}` });
+    throw appError('account_locked', { detail: `locked until ${row.locked_until.toISOString()}` });
   }
   if (!ok) {
     const lockUntil = new Date(now.getTime() + deps.config.lockoutMinutes * MINUTE);
@@ -162,7 +171,7 @@ export async function authenticatePassword(
   if (row.disabled_at || !row.email_verified_at) {
     const reason = row.disabled_at ? 'disabled' : 'email_not_verified';
     await recordAuditEvent(deps, { event: 'login.failure', userId: row.id, appId: input.appId, data: { reason } }, meta);
-    throw new AppError('forbidden', row.disabled_at ? 'Account is disabled' : 'Email not verified');
+    throw appError(row.disabled_at ? 'account_disabled' : 'email_not_verified');
   }
   const rehash = needsRehash(row.password_hash!) ? await hashPassword(input.password) : undefined;
   await store.recordSuccessfulLogin(deps.db, row.id, now, rehash);
@@ -184,6 +193,6 @@ export function parseRoles(csv: string): string[] {
     .map((r) => r.trim())
     .filter(Boolean);
   const bad = roles.find((r) => !Role.safeParse(r).success);
-  if (bad) throw invalidRequest(`Invalid role "${bad}": roles are 1-64 letters, digits or _.:-`);
+  if (bad) throw appError('invalid_role', { role: bad });
   return roles;
 }

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
-import { invalidRequest, notFound } from '../../errors.js';
+import { appError } from '../../errors.js';
 import { decrypt, deriveKey, encrypt, randomToken } from '../../lib/crypto.js';
 import type { WebhookDeliveryRow, WebhookRow } from '../../storage/schema.js';
 import { getApp, isUuid } from '../apps/apps.js';
@@ -89,7 +89,7 @@ export async function listWebhooks(deps: Pick<Deps, 'db'>, appId?: string): Prom
 
 export async function deleteWebhook(deps: Pick<Deps, 'db' | 'clock'>, id: string, meta: RequestMeta = {}): Promise<void> {
   const row = isUuid(id) ? await store.findWebhook(deps.db, id) : undefined;
-  if (!row || !(await store.deleteWebhook(deps.db, id))) throw notFound(`No webhook with id ${id}`);
+  if (!row || !(await store.deleteWebhook(deps.db, id))) throw appError('webhook_not_found', { id });
   await recordAuditEvent(deps, { event: 'webhook.deleted', appId: row.app_id, data: { webhookId: id } }, meta);
 }
 
@@ -145,7 +145,7 @@ export async function enqueueUserEvent(
 /** Queues a `ping` to one webhook (whatever it subscribes to), for testing a receiver. */
 export async function pingWebhook(deps: Pick<Deps, 'db' | 'clock'>, id: string): Promise<string> {
   const row = isUuid(id) ? await store.findWebhook(deps.db, id) : undefined;
-  if (!row) throw notFound(`No webhook with id ${id}`);
+  if (!row) throw appError('webhook_not_found', { id });
   const now = deps.clock.now();
   const deliveryId = randomUUID();
   const payload = JSON.stringify({
@@ -167,7 +167,7 @@ export async function listDeliveries(
   f: { appId?: string; webhookId?: string; status?: string; limit?: number } = {},
 ): Promise<WebhookDeliveryRow[]> {
   if (f.status && !(DELIVERY_STATUSES as readonly string[]).includes(f.status)) {
-    throw invalidRequest(`status must be one of ${DELIVERY_STATUSES.join(', ')}`);
+    throw appError('delivery_status_invalid', { allowed: [...DELIVERY_STATUSES] });
   }
   if ((f.appId && !isUuid(f.appId)) || (f.webhookId && !isUuid(f.webhookId))) return [];
   return store.listDeliveries(deps.db, {

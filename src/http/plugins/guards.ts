@@ -13,7 +13,7 @@ import type {
 import type { Config } from '../../config.js';
 import type { Deps } from '../../deps.js';
 import { consumeRateLimit, type RateLimitRule } from '../../domain/rate-limits/rate-limits.js';
-import { AppError, forbidden } from '../../errors.js';
+import { appError, type AppError } from '../../errors.js';
 
 export type BodyKind = 'json' | 'form';
 
@@ -52,10 +52,7 @@ export function sameOriginOnly(config: Pick<Config, 'issuer'>): preValidationAsy
   };
 }
 
-const crossSite = (detail: string) =>
-  forbidden('This form was not sent from this site. Go back, reload the page and try again.', {
-    detail: `cross-site form post refused: ${detail}`,
-  });
+const crossSite = (detail: string) => appError('cross_site_form', { detail: `cross-site form post refused: ${detail}` });
 
 /** Origin check, then the CSRF token: the preValidation every state-changing form route uses. */
 export function formGuard(app: FastifyInstance, config: Pick<Config, 'issuer'>): preValidationHookHandler[] {
@@ -91,5 +88,5 @@ export function contentTypeError(req: FastifyRequest, accepts: BodyKind): AppErr
   if (!hasBody) return undefined;
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === MEDIA[accepts]) return undefined;
-  return new AppError('invalid_request', `Unsupported Content-Type: send ${MEDIA[accepts]}`, { status: 415 });
+  return appError('unsupported_media_type', { expected: MEDIA[accepts] });
 }

@@ -17,7 +17,8 @@ import {
 } from '../../domain/accounts/accounts.js';
 import { describePolicy } from '../../domain/accounts/password-policy.js';
 import { findApp, resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
-import { AppError, invalidRequest } from '../../errors.js';
+import { AppError, appError } from '../../errors.js';
+import { formError } from '../error-handler.js';
 import { renderPage } from '../render.js';
 import { requestMeta } from '../request-meta.js';
 import { ForgotForm, PageQuery, RegisterForm, ResetForm, TokenPageQuery, VerifyForm } from '../schemas/accounts.js';
@@ -35,7 +36,7 @@ async function pageContext(deps: Deps, appId: string | undefined, redirectUri: s
   if (appId && redirectUri) app = await resolveAppForRedirect(deps, appId, redirectUri);
   else if (appId) {
     app = await findApp(deps, appId);
-    if (!app) throw invalidRequest('Unknown app_id');
+    if (!app) throw appError('unknown_app', { party: 'app' });
   } else app = await resolveAccountApp(deps, undefined);
   const callback = redirectUri ?? app?.redirectUris[0];
   const hidden: Record<string, string> = {};
@@ -47,15 +48,6 @@ async function pageContext(deps: Deps, appId: string | undefined, redirectUri: s
 
 /** Query string that carries app_id / redirect_uri from one page to the next. */
 const carry = (c: PageContext) => (Object.keys(c.hidden).length ? `?${new URLSearchParams(c.hidden)}` : '');
-
-/** A domain refusal as a message on the page (5xx are rethrown for the error handler). */
-function userMessage(reply: FastifyReply, err: unknown): { message: string; status: number } {
-  if (!(err instanceof AppError) || err.status >= 500) throw err;
-  if (err.retryAfter !== undefined) reply.header('Retry-After', String(err.retryAfter));
-  if (err.code === 'rate_limited')
-    return { message: `Too many attempts. Try again in ${Math.ceil((err.retryAfter ?? 60) / 60)} minutes.`, status: 429 };
-  return { message: err.description.endsWith('.') ? err.description : `${err.description}.`, status: err.status };
-}
 
 function done(reply: FastifyReply, c: PageContext, title: string, message: string) {
   return renderPage(reply, 'account-done.eta', { title, app: c.app, message, signInUrl: c.signInUrl });
@@ -97,7 +89,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
           requestMeta(req),
         );
       } catch (err) {
-        const { message, status } = userMessage(reply, err);
+        const { message, status } = formError(reply, err);
         return registerPage(reply, c, { error: message, name: f.name, email: f.email, status });
       }
       return done(reply, c, 'Check your email', `We sent a link to ${f.email}. Open it to verify your email address, then sign in.`);
@@ -124,7 +116,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       try {
         await verifyEmail(deps, { token: req.body.token }, requestMeta(req));
       } catch (err) {
-        const { status } = userMessage(reply, err);
+        const { status } = formError(reply, err);
         return renderPage(
           reply,
           'account-done.eta',
@@ -163,7 +155,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       try {
         await requestPasswordReset(deps, { email: f.email }, { appId: c.app?.appId, redirectUri: c.redirectUri }, requestMeta(req));
       } catch (err) {
-        const { message, status } = userMessage(reply, err);
+        const { message, status } = formError(reply, err);
         return forgotPage(reply, c, { error: message, email: f.email, status });
       }
       // The same page whether or not the email has an account.
@@ -199,8 +191,8 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       try {
         await confirmPasswordReset(deps, { token: f.token, newPassword: f.new_password }, { appId: c.app?.appId }, requestMeta(req));
       } catch (err) {
-        const { message, status } = userMessage(reply, err);
-        if (message.startsWith('Password too weak')) return resetPage(reply, c, f.token, { error: message, status });
+        const { message, status } = formError(reply, err);
+        if (err instanceof AppError && err.reason === 'password_too_weak') return resetPage(reply, c, f.token, { error: message, status });
         return renderPage(
           reply,
           'account-done.eta',

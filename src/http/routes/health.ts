@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { sql } from 'kysely';
 import type { Deps } from '../../deps.js';
-import { AppError } from '../../errors.js';
+import { appError } from '../../errors.js';
 
 const healthRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -10,7 +10,7 @@ const healthRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }
     try {
       await sql`select 1`.execute(deps.db);
     } catch (err) {
-      throw new AppError('server_error', 'Database unreachable', { status: 503, detail: (err as Error).message });
+      throw appError('database_unreachable', { detail: (err as Error).message });
     }
     return { status: 'ok' };
   });

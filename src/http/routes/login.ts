@@ -9,9 +9,10 @@ import { resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
 import { issueCodeRedirect, openPending } from '../../domain/oidc/authorization.js';
 import { resumeSession, startSession } from '../../domain/sessions/sessions.js';
 import { issueTokenSet, type TokenSet } from '../../domain/tokens/refresh-tokens.js';
-import { authenticatePassword, type User } from '../../domain/users/users.js';
+import { authenticatePassword, isSignInRefusal, type User } from '../../domain/users/users.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
-import { AppError, invalidRequest } from '../../errors.js';
+import { appError } from '../../errors.js';
+import { formError } from '../error-handler.js';
 import { FORM_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
 import { renderPage } from '../render.js';
 import { requestMeta } from '../request-meta.js';
@@ -123,11 +124,10 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
     async (req, reply) => {
       const f = req.body;
       const client = await resolveAppForRedirect(deps, f.app_id, f.redirect_uri);
-      if (!client.providers.includes('password')) throw invalidRequest('Password login not enabled');
+      if (!client.providers.includes('password')) throw appError('password_login_disabled');
       if (f.authz !== undefined) {
         const pending = openPending(deps, f.authz);
-        if (pending.clientId !== client.appId || pending.redirectUri !== f.redirect_uri)
-          throw invalidRequest('The sign-in request does not match this app');
+        if (pending.clientId !== client.appId || pending.redirectUri !== f.redirect_uri) throw appError('sign_in_request_mismatch');
       }
       if (!f.email || !f.password) {
         return renderLoginPage(reply, client, f, {
@@ -141,9 +141,9 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
         const user = await authenticatePassword(deps, { email: f.email, password: f.password, appId: client.appId }, requestMeta(req));
         return await completeSignIn(deps, req, reply, client, user, f);
       } catch (err) {
-        if (!(err instanceof AppError) || (err.status !== 401 && err.status !== 403)) throw err;
-        const message = err.status === 401 ? 'Incorrect email or password.' : `${err.description}.`;
-        return renderLoginPage(reply, client, f, { error: message, email: f.email, status: err.status, config: deps.config });
+        if (!isSignInRefusal(err)) throw err;
+        const { message, status } = formError(reply, err);
+        return renderLoginPage(reply, client, f, { error: message, email: f.email, status, config: deps.config });
       }
     },
   );

@@ -2,7 +2,7 @@
 // `Authorization: Bearer` is required; otherwise keep /metrics off the public proxy.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
-import { AppError } from '../../errors.js';
+import { appError } from '../../errors.js';
 import { safeEqual } from '../../lib/crypto.js';
 
 const metricsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
@@ -10,7 +10,7 @@ const metricsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps 
   app.get('/metrics', { config: { errorFormat: 'detail' } }, async (req, reply) => {
     if (token !== undefined) {
       const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
-      if (!safeEqual(given, token)) throw new AppError('invalid_token', 'A valid metrics token is required', { status: 401 });
+      if (!safeEqual(given, token)) throw appError('metrics_token_required');
     }
     const body = await deps.metrics.registry.metrics();
     return reply.header('Cache-Control', 'no-store').type(deps.metrics.registry.contentType).send(body);

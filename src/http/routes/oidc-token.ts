@@ -9,7 +9,7 @@ import { FORM_BODY_LIMIT, rateLimit } from '../plugins/guards.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { authenticateTokenClient } from '../../domain/oidc/client-auth.js';
 import { clientCredentialsGrant, exchangeAuthorizationCode, refreshGrant } from '../../domain/oidc/token-grants.js';
-import { AppError, invalidRequest } from '../../errors.js';
+import { appError } from '../../errors.js';
 import { clientCredentialsOf } from '../client-credentials.js';
 import { requestMeta } from '../request-meta.js';
 import { TokenBody, TokenResponse } from '../schemas/oidc.js';
@@ -19,13 +19,13 @@ type Body = z.infer<typeof TokenBody>;
 const oidcTokenRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   const noStore = (reply: FastifyReply) => reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
   const required = (v: string | undefined, name: string) => {
-    if (!v) throw invalidRequest(`Missing ${name}`);
+    if (!v) throw appError('parameter_missing', { name });
     return v;
   };
 
   async function grant(req: FastifyRequest, b: Body, allowed: readonly string[]) {
     const type = required(b.grant_type, 'grant_type');
-    if (!allowed.includes(type)) throw new AppError('unsupported_grant_type', `Unsupported grant_type: ${type.slice(0, 50)}`);
+    if (!allowed.includes(type)) throw appError('grant_type_unsupported', { grantType: type.slice(0, 50) });
     const client = await authenticateTokenClient(deps, clientCredentialsOf(req, b), { allowPublic: type !== 'client_credentials' });
     const meta = requestMeta(req);
     if (type === 'authorization_code') {

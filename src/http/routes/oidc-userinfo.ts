@@ -5,16 +5,16 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
 import { userInfo } from '../../domain/oidc/userinfo.js';
-import { invalidRequest, invalidToken } from '../../errors.js';
+import { appError } from '../../errors.js';
 import { bearerToken } from '../bearer.js';
 
 const oidcUserinfoRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const header = bearerToken(req);
     const body = (req.body as { access_token?: unknown } | undefined)?.access_token;
-    if (header && body !== undefined) throw invalidRequest('Send the access token once: header or body, not both');
+    if (header && body !== undefined) throw appError('access_token_twice');
     const token = header ?? (typeof body === 'string' && body.length <= 8000 ? body : undefined);
-    if (!token) throw invalidToken('Missing bearer token');
+    if (!token) throw appError('bearer_missing');
     reply.header('Cache-Control', 'no-store');
     return userInfo(deps, token);
   };

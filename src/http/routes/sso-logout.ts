@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { findApp, isRegisteredLogoutUri, type App } from '../../domain/apps/apps.js';
 import { endSession, resumeSession } from '../../domain/sessions/sessions.js';
-import { invalidRequest } from '../../errors.js';
+import { appError } from '../../errors.js';
 import { FORM_BODY_LIMIT, formGuard } from '../plugins/guards.js';
 import { renderPage } from '../render.js';
 import { requestMeta } from '../request-meta.js';
@@ -20,11 +20,11 @@ type LogoutParams = z.infer<typeof SsoLogoutQuery>;
 async function resolveLogoutTarget(deps: Deps, q: LogoutParams): Promise<{ app?: App; continueTo?: string }> {
   const appId = q.app_id ?? q.client_id;
   const app = appId ? await findApp(deps, appId) : undefined;
-  if (appId && !app) throw invalidRequest('Unknown app_id');
+  if (appId && !app) throw appError('unknown_app', { party: 'app' });
   if (q.post_logout_redirect_uri === undefined) return { ...(app && { app }) };
-  if (!app) throw invalidRequest('post_logout_redirect_uri requires app_id');
+  if (!app) throw appError('logout_uri_needs_app', { party: 'app' });
   if (!isRegisteredLogoutUri(app, q.post_logout_redirect_uri)) {
-    throw invalidRequest('The post_logout_redirect_uri is not registered for this app');
+    throw appError('logout_uri_not_registered', { party: 'app' });
   }
   const url = new URL(q.post_logout_redirect_uri);
   if (q.state !== undefined) url.searchParams.set('state', q.state);

@@ -10,6 +10,7 @@ import { resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
 import { claimUpstreamFlow, completeUpstreamLogin, FLOW_TTL_MS, startUpstreamLogin } from '../../domain/upstream/upstream-login.js';
 import type { UpstreamProviderName } from '../../domain/upstream/upstream-providers.js';
 import { AppError } from '../../errors.js';
+import { wireError } from '../error-handler.js';
 import { cookieName } from '../plugins/web.js';
 import { renderPage } from '../render.js';
 import { requestMeta } from '../request-meta.js';
@@ -81,8 +82,9 @@ export default upstreamLoginRoutes;
 /** The app's branded error page with "Go back" to its sign-in page; anything unexpected is rethrown. */
 function renderUpstreamError(req: FastifyRequest, reply: FastifyReply, err: unknown, app: App, params: LoginParams) {
   if (!(err instanceof AppError) || err.code === 'server_error') throw err;
+  const wire = wireError('html', err);
   req.log.info(
-    { event: 'upstream_login.failed', code: err.code, status: err.status, detail: err.detail ?? err.description },
+    { event: 'upstream_login.failed', code: err.code, reason: err.reason, status: wire.status, detail: err.detail ?? err.description },
     'upstream sign-in failed',
   );
   if (err.retryAfter !== undefined) reply.header('Retry-After', String(err.retryAfter));
@@ -91,7 +93,7 @@ function renderUpstreamError(req: FastifyRequest, reply: FastifyReply, err: unkn
   return renderPage(
     reply,
     'error.eta',
-    { title: 'Sign-in did not complete', app, message: err.description, back: `/login?${back}` },
-    err.status,
+    { title: 'Sign-in did not complete', app, message: wire.text, back: `/login?${back}` },
+    wire.status,
   );
 }

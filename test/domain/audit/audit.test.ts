@@ -55,13 +55,13 @@ describe('audit events', () => {
     ).then((u) => ({ user: u, password: 'Right-Pass-1' }));
     await authenticatePassword(ctx.deps, { email: user.email, password, appId: app.appId }, meta);
     await expect(authenticatePassword(ctx.deps, { email: user.email, password: 'wrong', appId: app.appId }, meta)).rejects.toMatchObject({
-      status: 401,
+      reason: 'invalid_credentials',
     });
     await expect(authenticatePassword(ctx.deps, { email: user.email, password: 'wrong', appId: app.appId }, meta)).rejects.toMatchObject({
-      status: 401,
+      reason: 'invalid_credentials',
     });
     await expect(authenticatePassword(ctx.deps, { email: user.email, password, appId: app.appId }, meta)).rejects.toMatchObject({
-      status: 403,
+      reason: 'account_locked',
     });
     expect(await eventsFor({ userId: user.id })).toEqual([
       { event: 'user.created', data: { roles: [], actor: 'cli' } },
@@ -83,7 +83,7 @@ describe('audit events', () => {
     const first = await issueTokenSet(ctx.deps, user, app);
     const second = await rotateRefreshToken(ctx.deps, { refreshToken: first.refresh_token, appId: app.appId });
     await expect(rotateRefreshToken(ctx.deps, { refreshToken: first.refresh_token, appId: app.appId }, meta)).rejects.toMatchObject({
-      status: 401,
+      reason: 'refresh_token_invalid',
     });
     const other = await issueTokenSet(ctx.deps, user, app);
     await revokeRefreshToken(ctx.deps, { refreshToken: other.refresh_token }, meta);

@@ -61,10 +61,11 @@ describe('listTokens', () => {
 
   it('rejects an unknown user and a malformed app id with clear errors', async () => {
     await expect(listTokens(ctx.deps, { user: 'nobody@example.com' })).rejects.toMatchObject({
-      status: 404,
+      code: 'not_found',
+      reason: 'user_ref_not_found',
       description: 'No user nobody@example.com',
     });
-    await expect(listTokens(ctx.deps, { appId: 'nope' })).rejects.toMatchObject({ status: 400 });
+    await expect(listTokens(ctx.deps, { appId: 'nope' })).rejects.toMatchObject({ code: 'invalid_request', reason: 'app_filter_invalid' });
   });
 });
 
@@ -78,7 +79,10 @@ describe('revokeTokens', () => {
     const [parent] = (await listTokens(ctx.deps, { user: user.id })).filter((t) => t.familyId === a.familyId && t.state === 'rotated');
 
     expect(await revokeTokens(ctx.deps, { jti: parent!.jti }, { actor: 'cli' })).toEqual({ revoked: 2, sessions: 0 });
-    await expect(rotateRefreshToken(ctx.deps, { refreshToken: a2.refresh_token, appId: app.appId })).rejects.toMatchObject({ status: 401 });
+    await expect(rotateRefreshToken(ctx.deps, { refreshToken: a2.refresh_token, appId: app.appId })).rejects.toMatchObject({
+      code: 'invalid_grant',
+      reason: 'refresh_token_invalid',
+    });
     const rest = await rotateRefreshToken(ctx.deps, { refreshToken: b.refresh_token, appId: app.appId });
     expect(rest.refresh_token).toMatch(/^[0-9a-f]{64}$/);
     const rows = await ctx.deps.db.selectFrom('refresh_tokens').select(['revoked_reason']).where('family_id', '=', a.familyId).execute();
@@ -113,8 +117,8 @@ describe('revokeTokens', () => {
   });
 
   it('unknown jti or family is a 404 and writes nothing', async () => {
-    await expect(revokeTokens(ctx.deps, { jti: '00000000-0000-4000-8000-000000000000' })).rejects.toMatchObject({ status: 404 });
-    await expect(revokeTokens(ctx.deps, { jti: 'garbage' })).rejects.toMatchObject({ status: 404 });
-    await expect(revokeTokens(ctx.deps, { familyId: 'garbage' })).rejects.toMatchObject({ status: 404 });
+    await expect(revokeTokens(ctx.deps, { jti: '00000000-0000-4000-8000-000000000000' })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(revokeTokens(ctx.deps, { jti: 'garbage' })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(revokeTokens(ctx.deps, { familyId: 'garbage' })).rejects.toMatchObject({ code: 'not_found' });
   });
 });

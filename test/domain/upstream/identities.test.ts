@@ -53,7 +53,7 @@ describe('signInWithUpstreamProfile', () => {
     const existing = await refused(profile({ email: user.email, emailVerified: false }));
     const fresh = profile({ emailVerified: 'true' }); // a string is not `true`
     const unknown = await refused(fresh);
-    expect(existing.status).toBe(403);
+    expect(existing).toMatchObject({ code: 'forbidden', reason: 'upstream_email_not_verified' });
     expect(existing.description).toBe('Email not verified by Google');
     expect(unknown.description).toBe(existing.description);
     expect(await userRow(fresh.email!)).toBeUndefined();
@@ -62,7 +62,7 @@ describe('signInWithUpstreamProfile', () => {
 
   it('refuses a profile without a usable email', async () => {
     const err = await refused(profile({ email: undefined }));
-    expect(err.status).toBe(400);
+    expect(err).toMatchObject({ code: 'invalid_request', reason: 'upstream_no_email' });
     expect(err.description).toBe('Google did not share a usable email address');
   });
 
@@ -81,7 +81,10 @@ describe('signInWithUpstreamProfile', () => {
     const row = await userRow(user.email);
     expect(row?.email_verified_at).not.toBeNull();
     expect(row?.password_hash).toBeNull();
-    await expect(authenticatePassword(ctx.deps, { email: user.email, password })).rejects.toMatchObject({ status: 401 });
+    await expect(authenticatePassword(ctx.deps, { email: user.email, password })).rejects.toMatchObject({
+      code: 'invalid_grant',
+      reason: 'invalid_credentials',
+    });
     const audit = await ctx.deps.db
       .selectFrom('audit_events')
       .select(['event', 'data'])
@@ -96,7 +99,7 @@ describe('signInWithUpstreamProfile', () => {
     await updateUser(ctx.deps.db, user.id, { disabled_at: ctx.clock.now() });
     const p = profile({ email: user.email });
     const err = await refused(p);
-    expect(err.status).toBe(403);
+    expect(err).toMatchObject({ code: 'forbidden', reason: 'account_disabled' });
     expect(err.description).toBe('Account is disabled');
     expect((await identities(p.subject)).map((i) => i.user_id)).toEqual([user.id]);
     expect(await ctx.deps.db.selectFrom('refresh_tokens').select('jti').where('user_id', '=', user.id).execute()).toHaveLength(0);
