@@ -1,5 +1,6 @@
 // The only reader of process.env: parses it once with zod into a frozen Config, listing every problem.
 import { z } from 'zod';
+import { DEFAULT_TIMEOUTS, type PostgresTimeouts } from './storage/postgres.js';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -13,6 +14,11 @@ const EnvSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   DATABASE_POOL_MAX: int(1, 200).default(10),
   DATABASE_PREPARED_STATEMENTS: bool.default(true),
+  DATABASE_CONNECT_TIMEOUT_MS: int(100, 600_000).default(DEFAULT_TIMEOUTS.connectMs),
+  DATABASE_POOL_TIMEOUT_MS: int(10, 600_000).default(DEFAULT_TIMEOUTS.acquireMs),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(0, 86_400_000).default(DEFAULT_TIMEOUTS.statementMs),
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(0, 86_400_000).default(DEFAULT_TIMEOUTS.idleInTransactionMs),
+  DATABASE_SESSION_TIMEOUTS: bool.default(true),
   KEYMASTER_DATA_DIR: z.string().min(1).default('./data'),
   PORT: int(0, 65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -123,6 +129,10 @@ export interface Config {
   readonly databasePoolMax: number;
   /** The hot static statements run as named prepared statements (off for PgBouncer in transaction mode). */
   readonly databasePreparedStatements: boolean;
+  /** Connect, pool acquisition, statement and idle-in-transaction timeouts (ms; 0 = none for the last two). */
+  readonly databaseTimeouts: PostgresTimeouts;
+  /** Send statement_timeout and idle_in_transaction_session_timeout when connecting (off behind PgBouncer). */
+  readonly databaseSessionSettings: boolean;
   readonly dataDir: string;
   readonly port: number;
   readonly host: string;
@@ -230,6 +240,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
     databasePreparedStatements: e.DATABASE_PREPARED_STATEMENTS,
+    databaseTimeouts: Object.freeze({
+      connectMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+      acquireMs: e.DATABASE_POOL_TIMEOUT_MS,
+      statementMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+      idleInTransactionMs: e.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    }),
+    databaseSessionSettings: e.DATABASE_SESSION_TIMEOUTS,
     dataDir: e.KEYMASTER_DATA_DIR,
     port: e.PORT,
     host: e.HOST,

@@ -16,6 +16,7 @@ import { createMetrics, type Metrics } from './lib/metrics.js';
 import { redactUrl } from './lib/redact-url.js';
 import { openDatabase, type Db, type DbHandle } from './storage/db.js';
 import { migrate } from './storage/migrate.js';
+import type { DatabaseProbe } from './storage/postgres.js';
 
 export interface Deps {
   config: Config;
@@ -35,6 +36,8 @@ export interface Deps {
   rotations: RotationBatcher;
   /** SMTP (SMTP_URL) or log-only email delivery; see domain/email. */
   mailer: Mailer;
+  /** `select 1` within timeoutMs, or why not: unreachable, slow, saturated (GET /readyz). */
+  probeDatabase(timeoutMs: number): Promise<DatabaseProbe>;
   /** KEYMASTER_SECRET, or the one generated and kept in the data dir in embedded mode. */
   secret: string;
   close(): Promise<void>;
@@ -103,7 +106,7 @@ export interface CreateDepsOptions {
 
 export async function createDeps(config: Config, opts: CreateDepsOptions = {}): Promise<Deps> {
   const log = opts.log ?? createLogger(config);
-  const handle = opts.database ?? (await openDatabase(config, opts.role ?? 'server'));
+  const handle = opts.database ?? (await openDatabase(config, opts.role ?? 'server', log));
   try {
     const secret = config.secret ?? embeddedSecret(config.dataDir);
     if (opts.migrate ?? true) {
@@ -133,6 +136,7 @@ export async function createDeps(config: Config, opts: CreateDepsOptions = {}): 
       upstream,
       mailer,
       secret,
+      probeDatabase: (timeoutMs) => handle.probe(timeoutMs),
       close,
       apps: new AppCache(),
       rateCounters,

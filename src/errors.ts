@@ -83,7 +83,8 @@ export const REASONS = {
   usage: { code: 'invalid_request', text: (p: { message: string }) => p.message },
   rate_limited: { code: 'rate_limited', text: 'Too many requests' },
   server_error: { code: 'server_error', text: 'The server encountered an unexpected error' },
-  database_unreachable: { code: 'server_error', text: 'Database unreachable' },
+  // The database cannot do its part right now (storage/unavailable.ts): 503 + Retry-After.
+  database_unavailable: { code: 'temporarily_unavailable', text: 'The service is temporarily unavailable. Try again shortly.' },
   metrics_token_required: { code: 'invalid_token', text: 'A valid metrics token is required' },
 
   // Apps and clients.

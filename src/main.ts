@@ -65,20 +65,41 @@ async function runServer(config: Config): Promise<void> {
   );
 }
 
+const REFORK_FIRST_MS = 100;
+const REFORK_MAX_MS = 10_000;
+const REFORK_RESET_MS = 30_000;
+
 /** The cluster primary: migrate and make the first key once, fork, replace crashed workers, relay signals. */
 async function runPrimary(config: Config): Promise<void> {
   const log = createLogger(config);
   const deps = await createDeps(config, { role: 'server', log });
   await deps.close();
   let stopping = false;
-  const fork = () => cluster.fork();
+  // A worker that dies (a bug, or no database at its start-up) is replaced after a delay that doubles
+  // with each death in a row, up to REFORK_MAX_MS, so a long outage is not a crash loop; a worker that
+  // ran for REFORK_RESET_MS resets it.
+  const started = new Map<number, number>();
+  let failures = 0;
+  const fork = () => {
+    const w = cluster.fork();
+    started.set(w.id, Date.now());
+  };
   cluster.on('exit', (worker, code, signal) => {
+    const lived = Date.now() - (started.get(worker.id) ?? Date.now());
+    started.delete(worker.id);
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
       return;
     }
-    log.error({ event: 'worker.exited', worker: worker.id, code, signal }, 'worker exited; starting a new one');
-    fork();
+    failures = lived >= REFORK_RESET_MS ? 1 : failures + 1;
+    const delayMs = Math.min(REFORK_MAX_MS, REFORK_FIRST_MS * 2 ** (failures - 1));
+    log.error(
+      { event: 'worker.exited', worker: worker.id, code, signal, livedMs: lived, restartInMs: delayMs },
+      'worker exited; starting a new one',
+    );
+    setTimeout(() => {
+      if (!stopping) fork();
+    }, delayMs);
   });
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;

@@ -36,6 +36,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATABASE_URL: 'postgres://u@h/db' })).toThrow(/KEYMASTER_SECRET/);
   });
 
+  it('database timeouts have the documented defaults (README) and can be set or turned off', () => {
+    expect(loadConfig({}).databaseTimeouts).toEqual({ connectMs: 5000, acquireMs: 3000, statementMs: 10_000, idleInTransactionMs: 10_000 });
+    expect(loadConfig({}).databaseSessionSettings).toBe(true);
+    const c = loadConfig({
+      DATABASE_CONNECT_TIMEOUT_MS: '1000',
+      DATABASE_POOL_TIMEOUT_MS: '250',
+      DATABASE_STATEMENT_TIMEOUT_MS: '0',
+      DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '0',
+      DATABASE_SESSION_TIMEOUTS: 'false',
+    });
+    expect(c.databaseTimeouts).toEqual({ connectMs: 1000, acquireMs: 250, statementMs: 0, idleInTransactionMs: 0 });
+    expect(c.databaseSessionSettings).toBe(false);
+    expect(() => loadConfig({ DATABASE_POOL_TIMEOUT_MS: '-1' })).toThrow(/DATABASE_POOL_TIMEOUT_MS/);
+  });
+
   it('https issuer turns on secure cookies', () => {
     expect(loadConfig({ KEYMASTER_ISSUER: 'https://id.example.com' }).secureCookies).toBe(true);
   });

@@ -11,6 +11,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, appError, type ErrorCode, type Reason } from '../errors.js';
+import { DatabaseUnavailableError } from '../storage/unavailable.js';
 import { renderPage } from './render.js';
 
 export type ErrorFormat = 'keymaster' | 'oauth' | 'detail' | 'html';
@@ -64,7 +65,6 @@ const CODE_STATUS: Record<ErrorCode, number> = {
 const REASON_STATUS: Partial<Record<Reason, number>> = {
   body_too_large: 413,
   unsupported_media_type: 415,
-  database_unreachable: 503,
   invalid_credentials: 401,
 };
 
@@ -154,6 +154,9 @@ function describeValidation(err: FastifyError): string {
  */
 export function toAppError(err: unknown): { error: AppError; httpStatus?: number } {
   if (err instanceof AppError) return { error: err };
+  if (err instanceof DatabaseUnavailableError) {
+    return { error: appError('database_unavailable', { retryAfter: err.retryAfterSeconds, detail: err.message }) };
+  }
   const fe = err as FastifyError;
   if (fe.validation) return { error: appError('invalid_input', { problems: describeValidation(fe) }) };
   if (fe.code === 'FST_CSRF_INVALID_TOKEN' || fe.code === 'FST_CSRF_MISSING_SECRET') return { error: appError('form_expired') };
@@ -171,7 +174,9 @@ export async function errorHandler(this: unknown, err: unknown, request: Fastify
   const { error, httpStatus } = toAppError(err);
   if (error.code === 'server_error') request.log.error({ err }, 'unhandled error');
   const wire = wireError(formatOf(request), error, httpStatus);
-  if (error.code !== 'server_error') {
+  if (err instanceof DatabaseUnavailableError) {
+    request.log.warn({ event: 'request.unavailable', reason: err.reason, detail: err.message }, 'database unavailable: 503');
+  } else if (error.code !== 'server_error') {
     request.log.info(
       { event: 'request.rejected', code: error.code, reason: error.reason, status: wire.status, detail: error.detail ?? error.description },
       'request rejected',
@@ -204,6 +209,8 @@ function send(request: FastifyRequest, reply: FastifyReply, e: AppError, wire: W
     // RFC 6750 §3: a refused bearer token is announced in WWW-Authenticate whatever the body shape.
     if (e.code === 'invalid_token') reply.header('WWW-Authenticate', `Bearer realm="keymaster", error="invalid_token"`);
     if (e.code === 'rate_limited') return reply.send({ error: 'rate_limited', retry_after: e.retryAfter });
+    // Like the documented 429: the code and the delay in the body, and the text a {detail} reader shows.
+    if (e.code === 'temporarily_unavailable') return reply.send({ error: e.code, retry_after: e.retryAfter, detail: wire.text });
     return reply.send({ detail: wire.text });
   }
   if (e.code === 'invalid_client') reply.header('WWW-Authenticate', 'Basic realm="keymaster", error="invalid_client"');

@@ -4,11 +4,12 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { PgliteDialect } from './pglite-dialect.js';
-import { preparedName } from './prepared.js';
+import { createResilientPool, type DatabaseProbe, type PoolStats, type PostgresOptions } from './postgres.js';
 import type { Database } from './schema.js';
 
 // Same JS types on both engines: int8 → number (counts, ids; all far below 2^53).
@@ -20,8 +21,10 @@ export type Db = Kysely<Database>;
 export interface DbHandle {
   readonly db: Db;
   readonly kind: 'postgres' | 'embedded';
-  /** Postgres only: the pool's current use, for /metrics. */
-  poolStats?(): { total: number; idle: number; waiting: number; max: number };
+  /** Postgres only: the pool's current use, for /metrics and /readyz. */
+  poolStats?(): PoolStats;
+  /** Runs `select 1` within timeoutMs and says why not (/readyz). */
+  probe(timeoutMs: number): Promise<DatabaseProbe>;
   close(): Promise<void>;
 }
 
@@ -35,43 +38,39 @@ export class DataDirLockedError extends Error {
   }
 }
 
-export async function openDatabase(config: Config, role: 'server' | 'cli' = 'server'): Promise<DbHandle> {
-  if (config.databaseUrl) return openPostgres(config.databaseUrl, config.databasePoolMax, config.databasePreparedStatements);
+export async function openDatabase(config: Config, role: 'server' | 'cli' = 'server', log?: Pick<Logger, 'warn'>): Promise<DbHandle> {
+  if (config.databaseUrl) {
+    return openPostgres(config.databaseUrl, config.databasePoolMax, config.databasePreparedStatements, {
+      timeouts: config.databaseTimeouts,
+      sessionSettings: config.databaseSessionSettings,
+      log,
+    });
+  }
   return openEmbedded(config.dataDir, role);
 }
 
-export function openPostgres(connectionString: string, max = 10, preparedStatements = true): DbHandle {
-  const pool = new pg.Pool({ connectionString, max, ...(preparedStatements && { Client: PreparingClient }) });
-  // An idle client's error (e.g. the server restarted) must not crash the process; the pool drops it.
-  pool.on('error', () => {});
+export function openPostgres(
+  connectionString: string,
+  max = 10,
+  preparedStatements = true,
+  opts: Omit<PostgresOptions, 'max' | 'preparedStatements'> = {},
+): DbHandle {
+  const pool = createResilientPool(connectionString, { ...opts, max, preparedStatements });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return {
-    db,
-    kind: 'postgres',
-    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
-    close: () => db.destroy(),
-  };
+  return { db, kind: 'postgres', poolStats: pool.stats, probe: pool.probe, close: () => db.destroy() };
 }
 
-/**
- * A pg client that runs the texts registered with prepared() (storage/prepared.ts) as named
- * statements. Kysely calls query(text, values); everything else passes through unchanged.
- */
-class PreparingClient extends pg.Client {}
-// Called below with .call(this, …), so `this` is the client.
-// eslint-disable-next-line @typescript-eslint/unbound-method
-const plainQuery = pg.Client.prototype.query;
-PreparingClient.prototype.query = function query(this: pg.Client, text: unknown, values?: unknown, callback?: unknown) {
-  const name = typeof text === 'string' && Array.isArray(values) ? preparedName(text) : undefined;
-  const run = plainQuery as (this: pg.Client, ...args: unknown[]) => unknown;
-  return name ? run.call(this, { name, text, values }, callback) : run.call(this, text, values, callback);
-} as typeof plainQuery;
+const probeEmbedded = (db: Db) => async (): Promise<DatabaseProbe> => {
+  const started = performance.now();
+  await sql`select 1`.execute(db);
+  return { ok: true, latencyMs: Math.round(performance.now() - started) };
+};
 
 /** An embedded database in memory, optionally restored from a dumpDataDir() snapshot (tests). */
 export async function openEmbeddedInMemory(snapshot?: Blob): Promise<DbHandle & { pglite: PGlite }> {
   const pglite = await PGlite.create({ parsers: PGLITE_PARSERS, ...(snapshot ? { loadDataDir: snapshot } : {}) });
   const db = new Kysely<Database>({ dialect: new PgliteDialect(pglite) });
-  return { db, pglite, kind: 'embedded', close: () => db.destroy() };
+  return { db, pglite, kind: 'embedded', probe: probeEmbedded(db), close: () => db.destroy() };
 }
 
 async function openEmbedded(dataDir: string, role: 'server' | 'cli'): Promise<DbHandle> {
@@ -83,6 +82,7 @@ async function openEmbedded(dataDir: string, role: 'server' | 'cli'): Promise<Db
     return {
       db,
       kind: 'embedded',
+      probe: probeEmbedded(db),
       close: async () => {
         await db.destroy();
         releaseLock();

@@ -20,6 +20,8 @@ export function listMigrations(dir = MIGRATIONS_DIR): { name: string; sql: strin
 export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<string[]> {
   const migrations = listMigrations(dir);
   return db.transaction().execute(async (trx) => {
+    // A migration (or the wait for another process's) may take longer than DATABASE_STATEMENT_TIMEOUT_MS.
+    await sql`set local statement_timeout = 0`.execute(trx);
     await sql`select pg_advisory_xact_lock(${LOCK_KEY})`.execute(trx);
     await sql`create table if not exists schema_migrations (
       name text primary key, applied_at timestamptz not null default now())`.execute(trx);

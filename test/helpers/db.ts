@@ -18,7 +18,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   if (!url) {
     const snapshot = new Blob([readFileSync(inject('pgliteSnapshot'))]);
     const h = await openEmbeddedInMemory(snapshot);
-    return { db: h.db, kind: h.kind, close: h.close, url: undefined };
+    return { db: h.db, kind: h.kind, probe: h.probe, close: h.close, url: undefined };
   }
   const name = `km_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: url });
@@ -36,6 +36,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     kind: h.kind,
     url: u.toString(),
     poolStats: h.poolStats,
+    probe: h.probe,
     close: async () => {
       await h.close();
       const a = new pg.Client({ connectionString: url });
