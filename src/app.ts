@@ -4,7 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Deps } from './deps.js';
 import { appError } from './errors.js';
-import { errorHandler, sendError } from './http/error-handler.js';
+import { clientErrorHandler, errorHandler, sendError } from './http/error-handler.js';
 import { lazyChildLogger } from './http/lazy-logger.js';
 import { registerWebPlugins } from './http/plugins/web.js';
 import accountApiRoutes from './http/routes/account-api.js';
@@ -35,6 +35,10 @@ export async function buildApp(deps: Deps) {
     trustProxy: deps.config.trustProxy,
     bodyLimit: deps.config.bodyLimit,
     requestIdHeader: false,
+    // Our own 503 while closing, in the route's error shape (http/plugins/web.ts).
+    return503OnClosing: false,
+    // Errors before a request exists (headers too large, malformed, timed out), in the OAuth shape.
+    clientErrorHandler,
     // req.log is made on first use at an enabled level (a pino child with redaction costs ~8 % of a JWKS request).
     childLoggerFactory: lazyChildLogger,
     // Per-request info lines cost ~5-10% on the hot paths at LOG_LEVEL=info (KEYMASTER_REQUEST_LOG=false).

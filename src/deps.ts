@@ -43,7 +43,7 @@ export interface Deps {
   close(): Promise<void>;
 }
 
-/** Field names that hold a secret, wherever they appear in a log object. */
+/** Field names that hold a secret wherever they appear in a log object. */
 const SECRET_FIELDS = [
   'password',
   'new_password',
@@ -52,7 +52,6 @@ const SECRET_FIELDS = [
   'refresh_token',
   'access_token',
   'id_token',
-  'code',
   'code_verifier',
   'token',
   'secret',
@@ -61,15 +60,23 @@ const SECRET_FIELDS = [
 ];
 
 /**
+ * `code` is a secret only where a request carries an OAuth authorization code (a token request's
+ * body, a callback's query); everywhere else it is an error code (OAuth's `invalid_grant`, an errno,
+ * a SQLSTATE, a worker's exit code) that must stay readable. So it is redacted by path.
+ */
+const SECRET_CODE_PATHS = ['body.code', 'query.code', 'params.code', 'req.body.code', 'req.query.code', '*.body.code', '*.query.code'];
+
+/**
  * Every path at which a secret could appear in a log line; pino replaces them with [Redacted]. Each
  * secret field at the top level of a log object and one level down (pino's `*.x` matches only the
- * latter).
+ * latter), and the authorization-code paths.
  */
 export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'res.headers["set-cookie"]',
   ...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`]),
+  ...SECRET_CODE_PATHS,
 ];
 
 export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pino.DestinationStream): Logger {

@@ -85,6 +85,7 @@ export const REASONS = {
   server_error: { code: 'server_error', text: 'The server encountered an unexpected error' },
   // The database cannot do its part right now (storage/unavailable.ts): 503 + Retry-After.
   database_unavailable: { code: 'temporarily_unavailable', text: 'The service is temporarily unavailable. Try again shortly.' },
+  shutting_down: { code: 'temporarily_unavailable', text: 'The server is restarting. Try again shortly.' },
   metrics_token_required: { code: 'invalid_token', text: 'A valid metrics token is required' },
 
   // Apps and clients.

@@ -8,6 +8,7 @@
 // A new reason needs no entry unless its format answers it other than its code's default.
 // Anything that is not an AppError or a Fastify 4xx is a server_error, logged once with its stack,
 // and shown without internals.
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, appError, type ErrorCode, type Reason } from '../errors.js';
@@ -225,4 +226,27 @@ function send(request: FastifyRequest, reply: FastifyReply, e: AppError, wire: W
   // KEYMASTER-API.md §2: a 429 carries retry_after in the body as well as the Retry-After header.
   if (e.code === 'rate_limited') return reply.send({ error: wire.error, error_description: description, retry_after: e.retryAfter });
   return reply.send({ error: wire.error, error_description: description });
+}
+
+const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'Request headers are too large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'The request was not received in time'],
+};
+
+/**
+ * Errors the HTTP parser raises before there is a request or a route (Fastify's clientErrorHandler):
+ * answered in the OAuth JSON shape, the default of sendError, then the socket is closed.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+  // A reset connection has nobody to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, description] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request', 'The request is malformed'];
+  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }

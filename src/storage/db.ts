@@ -9,6 +9,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { PgliteDialect } from './pglite-dialect.js';
+import { DURABLE_START_PARAMS, DurableNodeFS } from './pglite-durable.js';
 import { createResilientPool, type DatabaseProbe, type PoolStats, type PostgresOptions } from './postgres.js';
 import type { Database } from './schema.js';
 
@@ -77,7 +78,12 @@ async function openEmbedded(dataDir: string, role: 'server' | 'cli'): Promise<Db
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const releaseLock = acquireDataDirLock(dataDir, role);
   try {
-    const pglite = await PGlite.create({ dataDir: join(dataDir, 'pg'), parsers: PGLITE_PARSERS });
+    // Durable: every commit is fsynced to the disk before it is acknowledged (storage/pglite-durable.ts).
+    const pglite = await PGlite.create({
+      fs: new DurableNodeFS(join(dataDir, 'pg')),
+      startParams: DURABLE_START_PARAMS,
+      parsers: PGLITE_PARSERS,
+    });
     const db = new Kysely<Database>({ dialect: new PgliteDialect(pglite) });
     return {
       db,

@@ -11,8 +11,15 @@ export interface ServerProcess {
 }
 
 /** Starts the server and resolves once `servers` processes have logged server.started. */
-export async function spawnServer(port: number, env: Record<string, string>, servers = 1): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+export async function spawnServer(
+  port: number,
+  env: Record<string, string>,
+  servers = 1,
+  /** A command the server runs under (e.g. strace and its options). */
+  wrapper: string[] = [],
+): Promise<ServerProcess> {
+  const argv = [...wrapper, process.execPath, '--import', 'tsx', 'src/main.ts'];
+  const child = spawn(argv[0]!, argv.slice(1), {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -160,4 +160,22 @@ describe('redaction paths', () => {
     for (const secret of ['Top-Level-Pa55word!', 'top-level-refresh-token', 'nested-client-secret']) expect(text).not.toContain(secret);
     expect(text.match(/\[Redacted\]/g)).toHaveLength(3);
   });
+
+  it('an authorization code is redacted where a request carries one; error and exit codes stay readable', async () => {
+    const before = ctx.logText().length;
+    ctx.deps.log.info({ event: 'test.codes', body: { code: 'secret-authorization-code' }, query: { code: 'secret-callback-code' } }, 'x');
+    ctx.deps.log.error({ event: 'worker.exited', worker: 2, code: 1, signal: null }, 'worker exited');
+    const refused = await ctx.app.inject({
+      method: 'POST',
+      url: '/token/refresh',
+      payload: { refresh_token: 'f'.repeat(64), app_id: '00000000-0000-4000-8000-000000000000' },
+    });
+    expect(refused.statusCode).toBe(401);
+    const lines = ctx.logs().slice(-20);
+    const text = ctx.logText().slice(before);
+    expect(text).not.toContain('secret-authorization-code');
+    expect(text).not.toContain('secret-callback-code');
+    expect(lines.find((l) => l.event === 'worker.exited')).toMatchObject({ code: 1 });
+    expect(lines.filter((l) => l.event === 'request.rejected').at(-1)).toMatchObject({ code: 'invalid_grant', status: 401 });
+  });
 });

@@ -9,6 +9,7 @@ import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config.js';
+import { appError } from '../../errors.js';
 import { contentTypeError } from './guards.js';
 import { hookList } from './route-hooks.js';
 
@@ -44,17 +45,24 @@ export async function registerWebPlugins(app: FastifyInstance, config: Config): 
   const page = securityHeaders(config);
   const document = documentHeaders(page);
   app.decorate('securityHeaders', page);
+  // Shutting down (app.close() has begun): a request that still arrives on an open keep-alive
+  // connection gets 503 + Retry-After in its route's error shape (Fastify's own 503 had its own body).
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   app.addHook('onRoute', (route) => {
     const headers = route.config?.headers === 'document' ? document : page;
     const accepts = route.config?.accepts;
     const hook: onRequestHookHandler = accepts
       ? (req, reply, done) => {
           reply.headers(headers);
-          done(contentTypeError(req, accepts));
+          done(closing ? shuttingDown() : contentTypeError(req, accepts));
         }
       : (_req, reply, done) => {
           reply.headers(headers);
-          done();
+          done(closing ? shuttingDown() : undefined);
         };
     route.onRequest = [hook, ...hookList(route.onRequest)];
   });
@@ -74,6 +82,8 @@ export async function registerWebPlugins(app: FastifyInstance, config: Config): 
     getToken: (req) => (req.body as Record<string, string> | undefined)?._csrf,
   });
 }
+
+const shuttingDown = () => appError('shutting_down', { retryAfter: 1 });
 
 /**
  * The headers of a public JSON document (JWKS, discovery): nothing in it runs or renders, so helmet's
