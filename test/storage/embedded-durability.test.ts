@@ -52,6 +52,9 @@ describe.runIf(!onPostgres())('embedded durability', () => {
         token = ((await res.json()) as { refresh_token: string }).refresh_token;
       }
     } finally {
+      // SIGTERM to the server itself: strace would pass its own on and leave the server running.
+      const [pid] = server.serverPids;
+      if (pid) process.kill(pid, 'SIGTERM');
       await server.stop();
     }
     const walSyncs = readFileSync(trace, 'utf8')
