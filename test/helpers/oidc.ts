@@ -117,8 +117,9 @@ export async function postForm(
   url: string,
   body: Record<string, string | undefined>,
   headers: Record<string, string> = {},
+  opts: { remoteAddress?: string } = {},
 ) {
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(body)) if (v !== undefined) p.set(k, v);
-  return ctx.app.inject({ method: 'POST', url, headers: { ...FORM, ...headers }, payload: p.toString() });
+  return ctx.app.inject({ method: 'POST', url, headers: { ...FORM, ...headers }, payload: p.toString(), ...opts });
 }

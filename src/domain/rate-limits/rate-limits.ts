@@ -5,7 +5,7 @@
 // KEYMASTER_RATE_LIMIT_<RULE>=limit/window) whenever the caller's deps carry the config.
 import type { Config } from '../../config.js';
 import type { Deps } from '../../deps.js';
-import { appError } from '../../errors.js';
+import { appError, type AppError } from '../../errors.js';
 import { sha256 } from '../../lib/crypto.js';
 import { BATCH_MIN_LIMIT } from './batched-counters.js';
 import * as store from './rate-limit-store.js';
@@ -23,7 +23,11 @@ export interface RateLimitRule {
 export const RULES = {
   loginFailuresPerEmail: { name: 'login_failures_email', limit: 5, windowSeconds: 900, hashSubject: true },
   loginFailuresPerIp: { name: 'login_failures_ip', limit: 20, windowSeconds: 900 },
+  // Client authentication failures per (client_id, source IP): the Keymaster contract's 10 per 15 min,
+  // counted per source so that nobody elsewhere can use a public client_id to lock the client out.
   clientCredentialsFailuresPerClient: { name: 'client_credentials_failures', limit: 10, windowSeconds: 900 },
+  // Client authentication failures per source IP across every client_id (ours): bounds a spray.
+  clientAuthFailuresPerIp: { name: 'client_auth_failures_ip', limit: 50, windowSeconds: 900 },
   // Every attempt, successful or not, per client IP (ours; not in KEYMASTER-API.md). They bound the
   // cost one address can impose (argon2, token rotation) without touching anyone else's account.
   loginAttemptsPerIp: { name: 'login_attempts_ip', limit: 60, windowSeconds: 60 },
@@ -70,17 +74,16 @@ function retryAfterSeconds(windowStart: Date, rule: RateLimitRule, now: Date): n
 }
 
 /**
- * Throws 429 if `subject` has already used up `rule` in the current window; counts nothing.
- * Returns the count in the current window (0 when none), so a caller can skip a needless clear.
+ * The count `subject` has used of `rule` in the current window (0 when none); counts nothing, never throws.
+ * A read this process made up to maxAgeMs ago will do (a check on every token request); its own hits
+ * and clears are never stale, other processes' may be up to maxAgeMs late.
  */
-export async function checkRateLimit(
+export async function peekRateLimit(
   deps: LimitDeps,
   configured: RateLimitRule,
   subject: string,
-  // A read this process made up to maxAgeMs ago will do (a check on every token request); its own hits
-  // and clears are never stale, other processes' may be up to maxAgeMs late.
   opts: { maxAgeMs?: number } = {},
-): Promise<number> {
+): Promise<{ count: number; retryAfter: number; limited: boolean }> {
   const rule = effectiveRule(deps, configured);
   const key = keyOf(rule, subject);
   const row =
@@ -88,9 +91,23 @@ export async function checkRateLimit(
       ? await deps.rateCounters.read(key, opts.maxAgeMs, () => store.readCounter(deps.db, key))
       : await store.readCounter(deps.db, key);
   const now = deps.clock.now();
-  if (!row || row.window_start.getTime() + rule.windowSeconds * 1000 <= now.getTime()) return 0;
-  if (row.count >= rule.limit) throw appError('rate_limited', { retryAfter: retryAfterSeconds(row.window_start, rule, now) });
-  return row.count;
+  if (!row || row.window_start.getTime() + rule.windowSeconds * 1000 <= now.getTime()) return { count: 0, retryAfter: 0, limited: false };
+  return { count: row.count, retryAfter: retryAfterSeconds(row.window_start, rule, now), limited: row.count >= rule.limit };
+}
+
+/**
+ * Throws 429 if `subject` has already used up `rule` in the current window; counts nothing.
+ * Returns the count in the current window (0 when none), so a caller can skip a needless clear.
+ */
+export async function checkRateLimit(
+  deps: LimitDeps,
+  configured: RateLimitRule,
+  subject: string,
+  opts: { maxAgeMs?: number } = {},
+): Promise<number> {
+  const { count, retryAfter, limited } = await peekRateLimit(deps, configured, subject, opts);
+  if (limited) throw appError('rate_limited', { retryAfter });
+  return count;
 }
 
 /** Counts one event; returns whether the limit is now reached (the next check will refuse). */
@@ -104,6 +121,19 @@ export async function hitRateLimit(
   deps.rateCounters?.forget(key);
   const { count } = await store.incrementCounter(deps.db, key, deps.clock.now(), rule.windowSeconds);
   return { count, limited: count >= rule.limit };
+}
+
+/**
+ * Counts one failure, exactly (never batched), and returns the 429 to answer instead of the failure
+ * once the count goes past the limit (undefined while within it). For throttles on failures only.
+ */
+export async function countFailure(deps: LimitDeps, configured: RateLimitRule, subject: string): Promise<AppError | undefined> {
+  const rule = effectiveRule(deps, configured);
+  const key = keyOf(rule, subject);
+  deps.rateCounters?.forget(key);
+  const now = deps.clock.now();
+  const { count, windowStart } = await store.incrementCounter(deps.db, key, now, rule.windowSeconds);
+  return count > rule.limit ? appError('rate_limited', { retryAfter: retryAfterSeconds(windowStart, rule, now) }) : undefined;
 }
 
 /** Counts one event and throws 429 when it goes past the limit (for limits on every attempt). */

@@ -21,7 +21,7 @@ const oidcTokenOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { 
     },
     async (req, reply) => {
       // A public client holds no secret, so it cannot prove who is asking (RFC 7662 §2.1).
-      const client = await authenticateTokenClient(deps, clientCredentialsOf(req, req.body), { allowPublic: false });
+      const client = await authenticateTokenClient(deps, clientCredentialsOf(req, req.body), { allowPublic: false, source: req.ip });
       reply.header('Cache-Control', 'no-store');
       return introspectToken(deps, client, req.body.token);
     },
@@ -36,7 +36,7 @@ const oidcTokenOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { 
       preHandler: rateLimit(deps, RULES.tokenRevokePerIp),
     },
     async (req, reply) => {
-      const client = await authenticateTokenClient(deps, clientCredentialsOf(req, req.body), { allowPublic: true });
+      const client = await authenticateTokenClient(deps, clientCredentialsOf(req, req.body), { allowPublic: true, source: req.ip });
       await revokeToken(deps, client, req.body.token, requestMeta(req));
       return reply.header('Cache-Control', 'no-store').status(200).send();
     },

@@ -26,7 +26,10 @@ const oidcTokenRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
   async function grant(req: FastifyRequest, b: Body, allowed: readonly string[]) {
     const type = required(b.grant_type, 'grant_type');
     if (!allowed.includes(type)) throw appError('grant_type_unsupported', { grantType: type.slice(0, 50) });
-    const client = await authenticateTokenClient(deps, clientCredentialsOf(req, b), { allowPublic: type !== 'client_credentials' });
+    const client = await authenticateTokenClient(deps, clientCredentialsOf(req, b), {
+      allowPublic: type !== 'client_credentials',
+      source: req.ip,
+    });
     const meta = requestMeta(req);
     if (type === 'authorization_code') {
       return exchangeAuthorizationCode(

@@ -321,18 +321,97 @@ describe('client_credentials (/token and /auth/token)', () => {
     }
   });
 
-  it('10 failures per 15 min per client_id → 429 too_many_requests with Retry-After; a success resets the count', async () => {
+  it('10 failures per 15 min per (client_id, source) → the 11th wrong secret is 429 too_many_requests; the right secret is never refused; a success resets', async () => {
     const { app, clientSecret } = await serviceApp();
-    const cc = (secret: string) =>
-      postForm(ctx, '/auth/token', { grant_type: 'client_credentials', client_id: app.appId, client_secret: secret });
+    const from = '198.51.100.1';
+    const cc = (secret: string, remoteAddress = from) =>
+      postForm(
+        ctx,
+        '/auth/token',
+        { grant_type: 'client_credentials', client_id: app.appId, client_secret: secret },
+        {},
+        { remoteAddress },
+      );
     for (let i = 0; i < 9; i++) expect((await cc('bad')).statusCode).toBe(401);
     expect((await cc(clientSecret)).statusCode).toBe(200); // resets
     for (let i = 0; i < 10; i++) expect((await cc('bad')).statusCode).toBe(401);
-    const limited = await cc(clientSecret);
+    const limited = await cc('bad');
     expect(limited.statusCode).toBe(429);
     expect(limited.json().error).toBe('too_many_requests');
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-    (ctx.clock as FixedClock).advance(15 * 60 * SECOND);
+    // The client's own secret still works, from the throttled source and from anywhere else.
     expect((await cc(clientSecret)).statusCode).toBe(200);
+    expect((await cc(clientSecret, '198.51.100.2')).statusCode).toBe(200);
+    // The success reset this source's count; another source was never counted.
+    expect((await cc('bad')).statusCode).toBe(401);
+    expect((await cc('bad', '198.51.100.2')).statusCode).toBe(401);
+    const pairKeys = await ctx.deps.db
+      .selectFrom('rate_limits')
+      .select('key')
+      .where('key', 'like', `client_credentials_failures:${app.appId}%`)
+      .execute();
+    expect(pairKeys.map((r) => r.key).sort()).toEqual([
+      `client_credentials_failures:${app.appId}|198.51.100.1`,
+      `client_credentials_failures:${app.appId}|198.51.100.2`,
+    ]);
+  });
+
+  it('a flood of failures on a public client_id never refuses its genuine PKCE exchange, nor a confidential client elsewhere', async () => {
+    const pub = await setup({ clientType: 'public' });
+    const conf = await serviceApp();
+    const attacker = '198.51.100.66';
+    for (const clientId of [pub.app.appId, conf.app.appId])
+      for (let i = 0; i < 12; i++)
+        await postForm(
+          ctx,
+          '/token',
+          { grant_type: 'client_credentials', client_id: clientId, client_secret: 'guess' },
+          {},
+          { remoteAddress: attacker },
+        );
+    const exchanged = await exchange(pub, { client_id: pub.app.appId }, {} as never);
+    expect(exchanged.statusCode).toBe(200);
+    const cc = await postForm(ctx, '/auth/token', {
+      grant_type: 'client_credentials',
+      client_id: conf.app.appId,
+      client_secret: conf.clientSecret,
+    });
+    expect(cc.statusCode).toBe(200);
+    // Even from the attacker's own address a genuine exchange passes (the throttle counts failures only).
+    const again = await setup({ clientType: 'public' });
+    const fromAttacker = await postForm(
+      ctx,
+      '/token',
+      {
+        grant_type: 'authorization_code',
+        client_id: again.app.appId,
+        code: again.code,
+        redirect_uri: DEFAULT_REDIRECT,
+        code_verifier: again.pkce.verifier,
+      },
+      {},
+      { remoteAddress: attacker },
+    );
+    expect(fromAttacker.statusCode).toBe(200);
+  });
+
+  it('per source across client_ids: past 50 failures a wrong secret is 429, a right one from the same source still passes', async () => {
+    const { app, clientSecret } = await serviceApp();
+    const spray = '198.51.100.77';
+    const post = (clientId: string, secret: string) =>
+      postForm(
+        ctx,
+        '/auth/token',
+        { grant_type: 'client_credentials', client_id: clientId, client_secret: secret },
+        {},
+        { remoteAddress: spray },
+      );
+    for (let i = 0; i < 50; i++) expect((await post(crypto.randomUUID(), 'x')).statusCode).toBe(401);
+    const limited = await post(crypto.randomUUID(), 'x');
+    expect(limited.statusCode).toBe(429);
+    expect((await post(app.appId, 'wrong')).statusCode).toBe(429);
+    expect((await post(app.appId, clientSecret)).statusCode).toBe(200);
+    (ctx.clock as FixedClock).advance(15 * 60 * SECOND);
+    expect((await post(crypto.randomUUID(), 'x')).statusCode).toBe(401);
   });
 });
