@@ -3,11 +3,14 @@ export interface Limiter {
   run<T>(task: () => Promise<T>): Promise<T>;
   readonly active: number;
   readonly waiting: number;
+  /** Tasks started since the limiter was made (the work it has let through). */
+  readonly started: number;
 }
 
 export function createLimiter(slots: number): Limiter {
   if (!Number.isInteger(slots) || slots < 1) throw new Error('slots must be a positive integer');
   let active = 0;
+  let started = 0;
   const queue: (() => void)[] = [];
   const release = () => {
     const next = queue.shift();
@@ -18,6 +21,7 @@ export function createLimiter(slots: number): Limiter {
     async run<T>(task: () => Promise<T>): Promise<T> {
       if (active < slots) active++;
       else await new Promise<void>((resolve) => queue.push(resolve)); // the releasing task hands its slot over
+      started++;
       try {
         return await task();
       } finally {
@@ -29,6 +33,9 @@ export function createLimiter(slots: number): Limiter {
     },
     get waiting() {
       return queue.length;
+    },
+    get started() {
+      return started;
     },
   };
 }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUpdateUser, unlockUser } from '../../src/domain/accounts/accounts.js';
 import { HOUR, MINUTE, SECOND, type FixedClock } from '../../src/lib/clock.js';
 import { sha256 } from '../../src/lib/crypto.js';
+import { argon2Jobs } from '../../src/domain/users/passwords.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
 import { DEFAULT_PASSWORD, makeApp, makeUser } from '../helpers/factories.js';
 import { linkIn, startSmtpCapture, type SmtpCapture } from '../helpers/smtp.js';
@@ -235,6 +236,39 @@ describe('account journey', () => {
     expect((await c.post('/login', { email: user.email, password: 'An0ther-Pass!' })).statusCode).toBe(200);
     expect((await smtp.next(user.email)).subject).toContain('password was changed');
   });
+
+  it('PATCH /me: a wrong current_password counts like a failed sign-in (per-email limit before argon2, then the lockout)', async () => {
+    const c = api(newIp());
+    const { user, password } = await makeUser(ctx.deps);
+    let session = (await c.post('/login', { email: user.email, password })).json();
+    const change = (current: string) => c.patch('/me', { current_password: current, new_password: 'An0ther-Pass!' }, session.access_token);
+    for (let i = 0; i < 5; i++) expect((await change('wrong')).json()).toEqual({ detail: 'Current password is incorrect' });
+    expect(await userRow(user.email)).toMatchObject({ failed_logins: 5, locked_until: null });
+    // The sign-in's per-email limit (5 per 15 min) now refuses before argon2 runs, the right password too.
+    const jobs = argon2Jobs();
+    const limited = await change('wrong');
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json()).toEqual({ error: 'rate_limited', retry_after: expect.any(Number) });
+    expect((await change(password)).statusCode).toBe(429);
+    expect((await c.post('/login', { email: user.email, password })).statusCode).toBe(429);
+    expect(argon2Jobs()).toBe(jobs);
+    // Next window (a refreshed access token; a sign-in would reset the count): five more lock the account.
+    clock.advance(15 * MINUTE + SECOND);
+    session = (await c.post('/refresh', { refresh_token: session.refresh_token })).json();
+    for (let i = 0; i < 5; i++) expect((await change('wrong')).statusCode).toBe(400);
+    expect((await userRow(user.email)).locked_until).not.toBeNull();
+    // Once the failure window passes, the lock (an hour) still holds, whatever is typed.
+    clock.advance(15 * MINUTE + SECOND);
+    session = (await c.post('/refresh', { refresh_token: session.refresh_token })).json();
+    expect((await change(password)).json()).toEqual({ detail: 'Account is locked' });
+    expect((await c.post('/login', { email: user.email, password })).json()).toEqual({ detail: 'Account is locked' });
+    const audit = await ctx.deps.db.selectFrom('audit_events').select(['event', 'data']).where('user_id', '=', user.id).execute();
+    expect(
+      audit.filter((e) => e.event === 'login.failure' && (e.data as { reason?: string }).reason === 'bad_current_password'),
+    ).toHaveLength(10);
+    expect(audit.map((e) => e.event)).toContain('user.locked');
+    await unlockUser(ctx.deps, user.id);
+  });
 });
 
 describe('seed 004 error table', () => {
@@ -410,6 +444,25 @@ describe('email tokens', () => {
     clock.advance(24 * HOUR);
     expect((await c.post('/verify-email', { token: verifyToken })).json()).toEqual(invalid);
     expect((await userRow(other)).email_verified_at).toBeNull();
+  });
+
+  it('password-reset/confirm checks the link before argon2 runs: an unknown, spent or expired token hashes nothing', async () => {
+    const ip = newIp();
+    const c = api(ip);
+    const { user } = await makeUser(ctx.deps);
+    const token = await resetToken(ip, user.email);
+    const confirm = (t: string, pw = 'Ha5hed-0nce-Pass!') => c.post('/password-reset/confirm', { token: t, new_password: pw });
+    const jobs = argon2Jobs();
+    for (const t of ['f'.repeat(43), token.slice(1), `${token}x`]) expect((await confirm(t)).statusCode).toBe(400);
+    expect((await confirm(token, 'weak')).statusCode).toBe(400); // the policy is checked before argon2 too
+    expect(argon2Jobs()).toBe(jobs);
+    expect((await confirm(token)).statusCode).toBe(200);
+    expect(argon2Jobs()).toBe(jobs + 1);
+    expect((await confirm(token)).statusCode).toBe(400); // spent
+    const expired = await resetToken(ip, user.email);
+    clock.advance(HOUR);
+    expect((await confirm(expired)).statusCode).toBe(400);
+    expect(argon2Jobs()).toBe(jobs + 1);
   });
 
   it('two concurrent uses of one reset token: exactly one succeeds', async () => {

@@ -28,6 +28,7 @@ describe('createLimiter', () => {
     expect(peak).toBe(2);
     expect(started).toEqual([0, 1, 2, 3, 4, 5]);
     expect(limiter.active).toBe(0);
+    expect(limiter.started).toBe(6);
   });
 
   it('frees the slot when a task fails', async () => {

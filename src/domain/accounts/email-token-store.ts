@@ -1,13 +1,32 @@
 // email_tokens queries. A token is spent by one conditional UPDATE: of two concurrent uses, Postgres
 // lets exactly one match `used_at IS NULL`.
+import type { ExpressionBuilder } from 'kysely';
 import type { Db } from '../../storage/db.js';
-import type { EmailTokenRow } from '../../storage/schema.js';
+import type { Database, EmailTokenRow } from '../../storage/schema.js';
 
 export async function insertEmailToken(
   db: Db,
   row: { token_hash: string; user_id: string; purpose: 'verify' | 'reset'; created_at: Date; expires_at: Date },
 ): Promise<void> {
   await db.insertInto('email_tokens').values(row).execute();
+}
+
+/** The one definition of a usable email token: this hash and purpose, unused, unexpired. */
+const isLive = (eb: ExpressionBuilder<Database, 'email_tokens'>, tokenHash: string, purpose: 'verify' | 'reset', now: Date) =>
+  eb.and([eb('token_hash', '=', tokenHash), eb('purpose', '=', purpose), eb('used_at', 'is', null), eb('expires_at', '>', now)]);
+
+/** An unused, unexpired token's user (a check before expensive work; spendEmailToken decides). */
+export async function findLiveEmailToken(
+  db: Db,
+  tokenHash: string,
+  purpose: 'verify' | 'reset',
+  now: Date,
+): Promise<{ user_id: string } | undefined> {
+  return db
+    .selectFrom('email_tokens')
+    .select('user_id')
+    .where((eb) => isLive(eb, tokenHash, purpose, now))
+    .executeTakeFirst();
 }
 
 export async function spendEmailToken(
@@ -19,10 +38,7 @@ export async function spendEmailToken(
   return db
     .updateTable('email_tokens')
     .set({ used_at: now })
-    .where('token_hash', '=', tokenHash)
-    .where('purpose', '=', purpose)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
+    .where((eb) => isLive(eb, tokenHash, purpose, now))
     .returningAll()
     .executeTakeFirst();
 }

@@ -133,14 +133,10 @@ export async function authenticatePassword(
   // Both failure paths write their bookkeeping in ONE transaction (one commit), so an unknown email
   // and a wrong password cost the same number of round trips and fsyncs: timing.test.ts measured a
   // 14 % gap on Postgres when the wrong-password path committed one more statement on its own.
-  const countFailure = async (d: typeof deps) => {
-    await hitRateLimit(d, rules.loginFailuresPerEmail, input.email);
-    if (meta.ip) await hitRateLimit(d, rules.loginFailuresPerIp, meta.ip);
-  };
   if (!row) {
     await deps.db.transaction().execute(async (trx) => {
       const d = { ...deps, db: trx };
-      await countFailure(d);
+      await countSignInFailure(d, input.email, meta);
       await recordAuditEvent(d, { event: 'login.failure', appId: input.appId, data: { reason: 'unknown_email' } }, meta);
     });
     throw invalidCredentials();
@@ -150,22 +146,7 @@ export async function authenticatePassword(
     throw appError('account_locked', { detail: `locked until ${row.locked_until.toISOString()}` });
   }
   if (!ok) {
-    const lockUntil = new Date(now.getTime() + deps.config.lockoutMinutes * MINUTE);
-    const lockedNow = await deps.db.transaction().execute(async (trx) => {
-      const d = { ...deps, db: trx };
-      await countFailure(d);
-      const res = await store.recordFailedLogin(trx, row.id, deps.config.lockoutThreshold, lockUntil);
-      await recordAuditEvent(
-        d,
-        { event: 'login.failure', userId: row.id, appId: input.appId, data: { reason: 'bad_password', failedLogins: res?.failed_logins } },
-        meta,
-      );
-      return res?.locked_until != null && res.failed_logins === deps.config.lockoutThreshold;
-    });
-    if (lockedNow) {
-      deps.log.warn({ event: 'user.locked', userId: row.id }, 'account locked after repeated failures');
-      await recordAuditEvent(deps, { event: 'user.locked', userId: row.id, appId: input.appId }, meta);
-    }
+    await recordWrongPassword(deps, row, input.email, { reason: 'bad_password', appId: input.appId }, meta);
     throw invalidCredentials();
   }
   if (row.disabled_at || !row.email_verified_at) {
@@ -185,6 +166,72 @@ export async function authenticatePassword(
       data: { user_id: row.id, email: row.email, name: row.name },
     });
   return toUser({ ...row, failed_logins: 0, locked_until: null, last_login_at: now });
+}
+
+/** One failed password check counted per email and per IP (the limits checked before argon2 runs). */
+async function countSignInFailure(d: Pick<Deps, 'db' | 'clock' | 'config'>, email: string, meta: RequestMeta): Promise<void> {
+  const rules = accountRules(d.config);
+  await hitRateLimit(d, rules.loginFailuresPerEmail, email);
+  if (meta.ip) await hitRateLimit(d, rules.loginFailuresPerIp, meta.ip);
+}
+
+/**
+ * A wrong password for a known account, wherever it was typed: the failure counters, the account's
+ * consecutive-failure count and lock, and the audit trail, in one transaction (one commit: see timing.test.ts).
+ */
+async function recordWrongPassword(
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'log'>,
+  row: UserRow,
+  email: string,
+  how: { reason: string; appId?: string | undefined },
+  meta: RequestMeta,
+): Promise<void> {
+  const lockUntil = new Date(deps.clock.now().getTime() + deps.config.lockoutMinutes * MINUTE);
+  const lockedNow = await deps.db.transaction().execute(async (trx) => {
+    const d = { ...deps, db: trx };
+    await countSignInFailure(d, email, meta);
+    const res = await store.recordFailedLogin(trx, row.id, deps.config.lockoutThreshold, lockUntil);
+    await recordAuditEvent(
+      d,
+      { event: 'login.failure', userId: row.id, appId: how.appId, data: { reason: how.reason, failedLogins: res?.failed_logins } },
+      meta,
+    );
+    return res?.locked_until != null && res.failed_logins === deps.config.lockoutThreshold;
+  });
+  if (lockedNow) {
+    deps.log.warn({ event: 'user.locked', userId: row.id }, 'account locked after repeated failures');
+    await recordAuditEvent(deps, { event: 'user.locked', userId: row.id, appId: how.appId }, meta);
+  }
+}
+
+export const incorrectCurrentPassword = () => appError('current_password_incorrect');
+
+/**
+ * Re-authentication of a signed-in user (the current password before a change). The same bounds as a
+ * sign-in, so a stolen access token is no faster a way to guess the password than the sign-in form:
+ * the per-email and per-IP failure limits are checked before argon2 runs, a locked account is refused
+ * whatever is typed, and a wrong password counts toward both limits and toward the lockout.
+ */
+export async function verifyCurrentPassword(
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'log'>,
+  userId: string,
+  password: string,
+  meta: RequestMeta = {},
+): Promise<void> {
+  const row = await store.findUserById(deps.db, userId);
+  if (!row) throw incorrectCurrentPassword();
+  const rules = accountRules(deps.config);
+  const emailFailures = await checkRateLimit(deps, rules.loginFailuresPerEmail, row.email);
+  if (meta.ip) await checkRateLimit(deps, rules.loginFailuresPerIp, meta.ip);
+  if (row.locked_until && row.locked_until > deps.clock.now()) {
+    throw appError('account_locked', { detail: `locked until ${row.locked_until.toISOString()}` });
+  }
+  if (await verifyPassword(row.password_hash, password)) {
+    if (emailFailures > 0) await clearRateLimit(deps, rules.loginFailuresPerEmail, row.email);
+    return;
+  }
+  await recordWrongPassword(deps, row, row.email, { reason: 'bad_current_password' }, meta);
+  throw incorrectCurrentPassword();
 }
 
 export function parseRoles(csv: string): string[] {
