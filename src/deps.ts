@@ -10,6 +10,7 @@ import { AppCache } from './domain/apps/app-cache.js';
 import { BatchedCounters } from './domain/rate-limits/batched-counters.js';
 import { RotationBatcher } from './domain/tokens/rotation-batcher.js';
 import { UpstreamProviders } from './domain/upstream/upstream-providers.js';
+import { BackgroundTasks } from './lib/background.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { randomToken } from './lib/crypto.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
@@ -38,6 +39,8 @@ export interface Deps {
   mailer: Mailer;
   /** `select 1` within timeoutMs, or why not: unreachable, slow, saturated (GET /readyz). */
   probeDatabase(timeoutMs: number): Promise<DatabaseProbe>;
+  /** Work started by a request and done after its reply (lib/background.ts); close() waits for it. */
+  background: BackgroundTasks;
   /** KEYMASTER_SECRET, or the one generated and kept in the data dir in embedded mode. */
   secret: string;
   close(): Promise<void>;
@@ -128,7 +131,10 @@ export async function createDeps(config: Config, opts: CreateDepsOptions = {}): 
     const mailer = createMailer(config);
     const metrics = createMetrics({ ...opts.metrics, poolStats: () => handle.poolStats?.() });
     const rateCounters = new BatchedCounters(handle.db, clock, log);
+    const background = new BackgroundTasks(log);
     const close = async () => {
+      // Background work still writes (tokens, outbox, counters): before everything it uses closes.
+      await background.idle();
       await rateCounters.close().catch((err: unknown) => log.warn({ err }, 'rate-limit counters not flushed at close'));
       await mailer.close();
       await handle.close();
@@ -142,6 +148,7 @@ export async function createDeps(config: Config, opts: CreateDepsOptions = {}): 
       metrics,
       upstream,
       mailer,
+      background,
       secret,
       probeDatabase: (timeoutMs) => handle.probe(timeoutMs),
       close,

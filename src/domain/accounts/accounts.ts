@@ -122,10 +122,12 @@ export async function verifyEmail(deps: Pick<Deps, 'db' | 'clock'>, input: { tok
 
 /**
  * Sends a reset link if the email belongs to an account. The caller answers the same whatever
- * happened here; both paths count against the same rate limits.
+ * happens here, and as fast: only the rate limits (the same two counters for any email) run before
+ * the answer; the lookup, the token and the email run after it (deps.background), so the response
+ * time tells nothing about whether the account exists (timing.test.ts).
  */
 export async function requestPasswordReset(
-  deps: AccountDeps,
+  deps: AccountDeps & Pick<Deps, 'background'>,
   input: { email: string },
   ctx: AccountContext = {},
   meta: RequestMeta = {},
@@ -133,13 +135,22 @@ export async function requestPasswordReset(
   const rules = accountRules(deps.config);
   if (meta.ip) await consumeRateLimit(deps, rules.resetRequestPerIp, meta.ip);
   await consumeRateLimit(deps, rules.resetRequestPerEmail, input.email);
-  const row = await users.findUserByEmail(deps.db, input.email);
+  const { answered, ...auditMeta } = meta;
+  deps.background.run('password_reset.request', () => sendPasswordReset(deps, input.email, ctx, auditMeta), answered);
+}
+
+async function sendPasswordReset(deps: AccountDeps, email: string, ctx: AccountContext, meta: RequestMeta): Promise<void> {
+  const row = await users.findUserByEmail(deps.db, email);
   if (!row || row.disabled_at) {
     await recordAuditEvent(deps, { event: 'password_reset.requested', data: { known: false } }, meta);
     return;
   }
   const app = await resolveAccountApp(deps, ctx.appId);
-  const token = await issueEmailToken(deps, row.id, 'reset', deps.config.resetTokenTtlMinutes * MINUTE);
+  // Only the newest link works: issuing one retires every earlier unused reset link of the user.
+  const token = await deps.db.transaction().execute(async (trx) => {
+    await store.retireEmailTokens(trx, row.id, 'reset', deps.clock.now());
+    return issueEmailToken({ ...deps, db: trx }, row.id, 'reset', deps.config.resetTokenTtlMinutes * MINUTE);
+  });
   await recordAuditEvent(deps, { event: 'password_reset.requested', userId: row.id, appId: app?.appId, data: { known: true } }, meta);
   await sendAccountEmail(deps, row, 'reset-password', app, {
     link: accountLink(deps, '/account/reset-password', token, ctx, app),

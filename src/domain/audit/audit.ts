@@ -12,6 +12,8 @@ export interface RequestMeta {
   userAgent?: string | undefined;
   /** Who acted: "cli", "user", "system"…; recorded in the audit event's data. */
   actor?: string | undefined;
+  /** Settles once the reply to the request has gone out (HTTP only): deps.background work waits for it. */
+  answered?: Promise<void> | undefined;
 }
 
 export interface AuditEvent {

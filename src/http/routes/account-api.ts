@@ -125,9 +125,9 @@ const accountApiRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
   app.post(
     '/api/v1/auth/password-reset/request',
     { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: ResetRequestBody, response: { 200: Message } } },
-    async (req) => {
+    async (req, reply) => {
       const b = req.body;
-      await requestPasswordReset(deps, { email: b.email }, { appId: b.app_id, redirectUri: b.redirect_uri }, requestMeta(req));
+      await requestPasswordReset(deps, { email: b.email }, { appId: b.app_id, redirectUri: b.redirect_uri }, requestMeta(req, reply));
       return { message: MESSAGES.resetRequested };
     },
   );

@@ -153,7 +153,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       const c = await pageContext(deps, f.app_id, f.redirect_uri);
       if (!f.email) return forgotPage(reply, c, { error: 'Enter your email address.', status: 400 });
       try {
-        await requestPasswordReset(deps, { email: f.email }, { appId: c.app?.appId, redirectUri: c.redirectUri }, requestMeta(req));
+        await requestPasswordReset(deps, { email: f.email }, { appId: c.app?.appId, redirectUri: c.redirectUri }, requestMeta(req, reply));
       } catch (err) {
         const { message, status } = formError(reply, err);
         return forgotPage(reply, c, { error: message, email: f.email, status });
