@@ -12,6 +12,8 @@ import accountPageRoutes from './http/routes/account-pages.js';
 import assetRoutes from './http/routes/assets.js';
 import accountSessionRoutes from './http/routes/account-sessions.js';
 import { registerMetricsHook } from './http/plugins/metrics.js';
+import { registerTextGuard } from './http/plugins/guards.js';
+import { recordRouteTable } from './http/plugins/route-hooks.js';
 import healthRoutes from './http/routes/health.js';
 import jwksRoutes from './http/routes/jwks.js';
 import keymasterTokenRoutes from './http/routes/keymaster-tokens.js';
@@ -49,7 +51,9 @@ export async function buildApp(deps: Deps) {
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
 
-  // Both add per-route hooks (onRoute), so they come before every route.
+  // These add per-route hooks (onRoute), so they come before every route.
+  recordRouteTable(app);
+  registerTextGuard(app);
   await registerWebPlugins(app, deps.config);
   const metrics = registerMetricsHook(app, deps.metrics);
   app.setNotFoundHandler((req, reply) => {

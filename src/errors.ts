@@ -145,6 +145,7 @@ export const REASONS = {
   account_disabled: { code: 'forbidden', text: 'Account is disabled' },
   email_not_verified: { code: 'forbidden', text: 'Email not verified' },
   email_has_nul: { code: 'invalid_request', text: 'Email must not contain NUL characters' },
+  email_invalid: { code: 'invalid_request', text: 'Enter a valid email address' },
   email_already_registered: { code: 'conflict', text: 'Email already registered' },
   password_login_disabled: { code: 'invalid_request', text: 'Password login not enabled' },
   password_too_weak: {

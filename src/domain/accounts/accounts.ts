@@ -81,8 +81,11 @@ export async function registerAccount(
   ctx: AccountContext = {},
   meta: RequestMeta = {},
 ): Promise<User> {
-  // Bad input is refused before anything is written, the rate-limit counters included.
-  const email = Email.parse(input.email);
+  // Bad input is refused before anything is written, the rate-limit counters included. The hosted form
+  // sends its email unchecked, so this is where it is checked (a parse error would be a 500).
+  const parsed = Email.safeParse(input.email);
+  if (!parsed.success) throw appError('email_invalid');
+  const email = parsed.data;
   assertPasswordPolicy(deps.config.passwordPolicy, input.password);
   const rules = accountRules(deps.config);
   if (meta.ip) await consumeRateLimit(deps, rules.registerPerIp, meta.ip);

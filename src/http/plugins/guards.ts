@@ -14,6 +14,7 @@ import type { Config } from '../../config.js';
 import type { Deps } from '../../deps.js';
 import { consumeRateLimit, type RateLimitRule } from '../../domain/rate-limits/rate-limits.js';
 import { appError, type AppError } from '../../errors.js';
+import { hookList } from './route-hooks.js';
 
 export type BodyKind = 'json' | 'form';
 
@@ -89,4 +90,43 @@ export function contentTypeError(req: FastifyRequest, accepts: BodyKind): AppErr
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === MEDIA[accepts]) return undefined;
   return appError('unsupported_media_type', { expected: MEDIA[accepts] });
+}
+
+/**
+ * Text that no field of ours may hold: NUL (Postgres text cannot store it; the driver's error would be
+ * a 500) and lone surrogates (not Unicode: their UTF-8 encoding is invalid, and Postgres refuses it).
+ * The first offending field of the body or query, as `path: reason`, or undefined.
+ */
+// In a `u` regex a well-formed pair is one astral code point; only a lone half matches \p{Cs}.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+export function badText(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) return `${path || 'body'}: must not contain NUL characters`;
+    if (LONE_SURROGATE.test(value)) return `${path || 'body'}: must be valid Unicode text`;
+    return undefined;
+  }
+  if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const found = badText(v, path ? `${path}.${k}` : k);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Every route with a body or query schema refuses bad text (badText) before validation, in its own
+ * error format: one place for the rule, so a new route or field cannot forget it (fuzz-routes.test.ts).
+ */
+export function registerTextGuard(app: FastifyInstance): void {
+  const guard: preValidationHookHandler = (req, _reply, done) => {
+    const found = badText(req.body) ?? badText(req.query);
+    done(found ? appError('invalid_input', { problems: found }) : undefined);
+  };
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema as { body?: unknown; querystring?: unknown } | undefined;
+    if (!schema?.body && !schema?.querystring) return;
+    route.preValidation = [guard, ...hookList(route.preValidation)];
+  });
 }
