@@ -9,6 +9,7 @@ import { createDeps, createLogger } from './deps.js';
 import { startJobs } from './jobs.js';
 import { lowerThreadPoolPriority } from './lib/thread-pool-priority.js';
 import { DataDirLockedError } from './storage/db.js';
+import { MigrationChangedError } from './storage/migrate.js';
 
 async function runServer(config: Config): Promise<void> {
   // Before anything else uses libuv's pool: argon2 there must not starve the event loop (a sign-in
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof MigrationChangedError) {
     console.error(err.message);
   } else if (err instanceof DataDirLockedError) {
     console.error(`${err.message}\nStop that process first, or point DATABASE_URL at a Postgres server to run several processes.`);

@@ -205,6 +205,8 @@ export interface EmailOutboxTable {
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: DefaultedTimestamp;
+  /** SHA-256 of the file when it was applied (null: applied before checksums were kept, filled on the next start). */
+  checksum: string | null;
 }
 
 export interface Database {
