@@ -7,7 +7,6 @@ export interface PageData {
   title: string;
   heading?: string;
   app?: Pick<App, 'appId' | 'name' | 'logoUrl' | 'primaryColor'> | undefined;
-  refreshTo?: string;
   [key: string]: unknown;
 }
 

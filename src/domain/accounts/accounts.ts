@@ -7,7 +7,7 @@ import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { HOUR, MINUTE } from '../../lib/clock.js';
 import { randomToken, sha256 } from '../../lib/crypto.js';
-import { findApp, type App } from '../apps/apps.js';
+import { DEFAULT_BRAND_COLOR, findApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { queueEmail } from '../email/outbox.js';
 import type { EmailTemplate } from '../email/mailer.js';
@@ -71,7 +71,11 @@ async function sendAccountEmail(
   app: App | undefined,
   extra: Record<string, unknown> = {},
 ) {
-  const brand = { appName: app?.name ?? 'Keymaster', logoUrl: app?.logoUrl ?? null, primaryColor: app?.primaryColor ?? '#2f5bea' };
+  const brand = {
+    appName: app?.name ?? 'Keymaster',
+    logoUrl: app?.logoUrl ?? null,
+    primaryColor: app?.primaryColor ?? DEFAULT_BRAND_COLOR,
+  };
   await queueEmail(deps, { to: user.email, template, data: { ...brand, name: user.name, email: user.email, ...extra } });
 }
 

@@ -33,14 +33,18 @@ export const RedirectUri = z
     return /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(u.protocol);
   }, 'must be an absolute URI without a fragment');
 
+/** Keymaster's own brand colour, for pages and emails of an app that set none. */
+export const DEFAULT_BRAND_COLOR = '#2f5bea';
+
 export const HexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour like #1a73e8');
 
 export const AppInput = z.object({
   name: z.string().trim().min(1).max(100),
   redirectUris: z.array(RedirectUri).min(1, 'at least one redirect URI is required').max(50),
   postLogoutRedirectUris: z.array(RedirectUri).max(50).default([]),
+  // https only: the pages' CSP (img-src 'self' https: data:) would block an http: logo.
   logoUrl: z
-    .url({ protocol: /^https?$/ })
+    .url({ protocol: /^https$/, error: 'must be an https:// URL (pages block http: images)' })
     .max(2000)
     .optional(),
   primaryColor: HexColor.optional(),

@@ -2,14 +2,17 @@
 // inline CSS and the CSP stays `style-src 'self'` with no nonces.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
-import { findApp } from '../../domain/apps/apps.js';
+import { DEFAULT_BRAND_COLOR, findApp } from '../../domain/apps/apps.js';
+import { paletteCss } from '../brand-palette.js';
 import { VIEWS_DIR } from '../plugins/web.js';
 
 const assetRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
-  const css = readFileSync(join(VIEWS_DIR, 'keymaster.css'), 'utf8');
+  const css = paletteCss(DEFAULT_BRAND_COLOR) + readFileSync(join(VIEWS_DIR, 'keymaster.css'), 'utf8');
+  const favicon = readFileSync(join(VIEWS_DIR, 'favicon.svg'), 'utf8');
 
   app.get('/assets/keymaster.css', (_req, reply) =>
     reply.type('text/css; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(css),
@@ -21,11 +24,15 @@ const assetRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
     async (req, reply) => {
       const client = await findApp(deps, req.params.file.slice(0, 36));
       // The colour was validated as #rrggbb when the app was saved; nothing else reaches this file.
-      const body = client?.primaryColor ? `:root { --brand: ${client.primaryColor}; }\n` : '';
+      const body = client?.primaryColor ? paletteCss(client.primaryColor) : '';
       return reply.type('text/css; charset=utf-8').header('Cache-Control', 'public, max-age=300').send(body);
     },
   );
 
-  app.get('/favicon.ico', (_req, reply) => reply.header('Cache-Control', 'public, max-age=86400').status(204).send());
+  // Keymaster's icon; a page of an app with a logo links the logo instead (layout.eta).
+  const sendFavicon = (_req: unknown, reply: FastifyReply) =>
+    reply.type('image/svg+xml').header('Cache-Control', 'public, max-age=86400').send(favicon);
+  app.get('/assets/favicon.svg', sendFavicon);
+  app.get('/favicon.ico', sendFavicon);
 };
 export default assetRoutes;

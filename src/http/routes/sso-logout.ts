@@ -44,7 +44,6 @@ function renderSignedOut(reply: FastifyReply, target: { app?: App; continueTo?: 
     title: 'Signed out',
     app: target.app,
     continueTo: target.continueTo,
-    ...(target.continueTo && { refreshTo: target.continueTo }),
   });
 }
 
