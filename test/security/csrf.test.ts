@@ -78,6 +78,25 @@ describe('POST /login refuses forged or cross-site submissions', () => {
     expect(r.refreshToken).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('a forged Host with a matching Origin is refused: only the configured issuer is same-origin', async () => {
+    const { app } = await makeApp(ctx.deps);
+    const { user, password } = await makeUser(ctx.deps);
+    const before = await countAllRows(ctx.deps.db);
+    const forged = await signInThroughForm(ctx, app.appId, user.email, password, {
+      headers: { host: 'evil.example', origin: 'http://evil.example', 'sec-fetch-site': 'same-origin' },
+    });
+    expect(forged.post.statusCode).toBe(403);
+    expect(forged.post.headers.location).toBeUndefined();
+    expect(forged.refreshToken).toBeUndefined();
+    expect(await countAllRows(ctx.deps.db)).toEqual(before);
+    expect(ctx.logText()).toContain('cross-site form post refused: origin http://evil.example');
+    // The same forged Host with the issuer's Origin passes: the Host header decides nothing.
+    const control = await signInThroughForm(ctx, app.appId, user.email, password, {
+      headers: { host: 'evil.example', origin: ISSUER_ORIGIN },
+    });
+    expect(control.post.statusCode).toBe(303);
+  });
+
   it('a POST without Origin is allowed only because its CSRF token is valid', async () => {
     const { app } = await makeApp(ctx.deps);
     const { user, password } = await makeUser(ctx.deps);

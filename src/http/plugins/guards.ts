@@ -33,9 +33,11 @@ const MEDIA: Record<BodyKind, string> = { json: 'application/json', form: 'appli
 
 /**
  * Refuses a state-changing browser POST that a browser says came from another site: a
- * `Sec-Fetch-Site: cross-site`, or an `Origin` that is neither the issuer's origin nor this host's
- * (`null` included, unless Sec-Fetch-Site says same-origin). A POST with no Origin (old browsers, non-browser clients) passes on to the CSRF
- * token check, which then decides alone. OWASP CSRF cheat sheet, "Verifying Origin with standard headers".
+ * `Sec-Fetch-Site: cross-site`, or an `Origin` other than the configured issuer's (`null` included,
+ * unless Sec-Fetch-Site says same-origin). The issuer is the one origin our pages are served from;
+ * the Host header is never trusted here (a client sets it, so `Origin` = forged Host would pass).
+ * A POST with no Origin (old browsers, non-browser clients) passes on to the CSRF token check, which
+ * then decides alone. OWASP CSRF cheat sheet, "Verifying Origin with standard headers".
  */
 export function sameOriginOnly(config: Pick<Config, 'issuer'>): preValidationAsyncHookHandler {
   const issuerOrigin = new URL(config.issuer).origin;
@@ -48,7 +50,7 @@ export function sameOriginOnly(config: Pick<Config, 'issuer'>): preValidationAsy
     // a same-origin form POST (Fetch §3.1 "append a request Origin header"). Sec-Fetch-Site still says
     // where it came from; a null origin without it (sandboxed frame, data: URL) is refused.
     if (origin === 'null' && site === 'same-origin') return;
-    if (origin === issuerOrigin || origin === `${req.protocol}://${req.host}`) return;
+    if (origin === issuerOrigin) return;
     throw crossSite(`origin ${String(origin).slice(0, 200)}`);
   };
 }
