@@ -372,6 +372,8 @@ async function startKeymaster(databaseUrl: string, port: number, workers: number
     HOST: '127.0.0.1',
     LOG_LEVEL: env.BENCH_LOG_LEVEL ?? 'warn',
     KEYMASTER_WORKERS: String(workers),
+    // No management listener: benches may run side by side, and it would serve nothing measured here.
+    KEYMASTER_MANAGEMENT_ENABLED: 'false',
     // As `npm start` and the Docker image set it (fewer glibc arenas for argon2's 19 MiB buffers).
     MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? '2',
     // Rate limits (per IP/app) would throttle a load generator on one address; the bench measures throughput.

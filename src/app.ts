@@ -25,6 +25,7 @@ import oidcTokenOpsRoutes from './http/routes/oidc-token-ops.js';
 import oidcTokenRoutes from './http/routes/oidc-token.js';
 import oidcUserinfoRoutes from './http/routes/oidc-userinfo.js';
 import metricsRoutes from './http/routes/metrics.js';
+import { registryMetrics } from './management.js';
 import ssoLogoutRoutes from './http/routes/sso-logout.js';
 import upstreamLoginRoutes from './http/routes/upstream-login.js';
 import tokenVerifyRoutes from './http/routes/token-verify.js';
@@ -63,7 +64,10 @@ export async function buildApp(deps: Deps) {
 
   // The route table, in one place.
   await app.register(healthRoutes, { deps });
-  await app.register(metricsRoutes, { deps });
+  // Public /metrics only behind its token; the management listener serves it otherwise (src/management.ts).
+  if (deps.config.metricsToken !== undefined) {
+    await app.register(metricsRoutes, { source: registryMetrics(deps.metrics), token: deps.config.metricsToken });
+  }
   await app.register(assetRoutes, { deps });
   await app.register(jwksRoutes, { deps });
   await app.register(loginRoutes, { deps });

@@ -36,6 +36,10 @@ const EnvSchema = z.object({
   KEYMASTER_SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
   KEYMASTER_REQUEST_LOG: bool.default(true),
   KEYMASTER_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  // The management listener (GET /metrics, /healthz, /readyz), as Keycloak's management interface.
+  KEYMASTER_MANAGEMENT_ENABLED: bool.default(true),
+  KEYMASTER_MANAGEMENT_HOST: z.string().min(1).default('127.0.0.1'),
+  KEYMASTER_MANAGEMENT_PORT: int(1, 65535).default(9000),
   KEYMASTER_GOOGLE_ISSUER: z
     .url({ protocol: /^https?$/ })
     .max(500)
@@ -182,8 +186,10 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** One info line per request (Fastify's request logging). Costs ~10% throughput on the hot paths. */
   readonly requestLog: boolean;
-  /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
+  /** When set, the public port also serves GET /metrics, to `Authorization: Bearer <token>` only; unset, it answers 404. */
   readonly metricsToken: string | undefined;
+  /** Where the management listener (/metrics, /healthz, /readyz) listens; undefined = none (KEYMASTER_MANAGEMENT_ENABLED=false). */
+  readonly management: { readonly host: string; readonly port: number } | undefined;
   /** Every rate-limit rule's limit is multiplied by this. */
   readonly rateLimitScale: number;
   /** Per-rule overrides keyed by rule name ("login_failures_email"), from KEYMASTER_RATE_LIMIT_<RULE>. */
@@ -233,6 +239,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (e.KEYMASTER_WORKERS > 1 && !e.DATABASE_URL) {
     problems.push('KEYMASTER_WORKERS: embedded PGlite is single-process; set DATABASE_URL to a Postgres server to run more than 1 worker');
+  }
+  if (e.KEYMASTER_MANAGEMENT_ENABLED && e.KEYMASTER_MANAGEMENT_PORT === e.PORT) {
+    problems.push('KEYMASTER_MANAGEMENT_PORT: must differ from PORT (or set KEYMASTER_MANAGEMENT_ENABLED=false)');
   }
   if (problems.length) throw new ConfigError(problems);
   const issuer = e.KEYMASTER_ISSUER ?? `http://localhost:${e.PORT}`;
@@ -288,6 +297,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: e.KEYMASTER_SHUTDOWN_TIMEOUT_MS,
     requestLog: e.KEYMASTER_REQUEST_LOG,
     metricsToken: e.KEYMASTER_METRICS_TOKEN,
+    management: e.KEYMASTER_MANAGEMENT_ENABLED
+      ? Object.freeze({ host: e.KEYMASTER_MANAGEMENT_HOST, port: e.KEYMASTER_MANAGEMENT_PORT })
+      : undefined,
     rateLimitScale: e.KEYMASTER_RATE_LIMIT_SCALE,
     rateLimits: Object.freeze(rateLimits),
     secureCookies: issuer.startsWith('https://'),

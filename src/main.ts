@@ -1,5 +1,7 @@
 // Server entry: loadConfig → createDeps → buildApp → listen. With KEYMASTER_WORKERS > 1 the primary
 // migrates once, then forks that many identical workers (node:cluster) sharing the port and Postgres.
+// The management listener (/metrics, /healthz, /readyz; src/management.ts) is this process's, or under
+// a cluster the primary's, whose scrape gathers every worker's metrics.
 // On SIGTERM/SIGINT: stop accepting, drain in-flight requests, stop the background jobs (src/jobs.ts),
 // close the pool; a hard timeout exits 1.
 import cluster from 'node:cluster';
@@ -7,8 +9,9 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDeps, createLogger } from './deps.js';
 import { startJobs } from './jobs.js';
+import { answerClusterScrapes, buildManagementApp, clusterMetrics, registryMetrics } from './management.js';
 import { lowerThreadPoolPriority } from './lib/thread-pool-priority.js';
-import { DataDirLockedError } from './storage/db.js';
+import { DataDirLockedError, openDatabase } from './storage/db.js';
 import { MigrationChangedError } from './storage/migrate.js';
 
 async function runServer(config: Config): Promise<void> {
@@ -24,6 +27,16 @@ async function runServer(config: Config): Promise<void> {
   });
   deps.log.debug({ event: 'server.thread_pool_priority', threads: pool.length }, 'libuv pool threads at nice 10');
   const app = await buildApp(deps);
+  if (cluster.isWorker) answerClusterScrapes(deps.metrics);
+  const management =
+    cluster.isPrimary && config.management
+      ? await buildManagementApp({
+          config,
+          log: deps.log,
+          probeDatabase: (ms) => deps.probeDatabase(ms),
+          metrics: registryMetrics(deps.metrics),
+        })
+      : undefined;
   const jobs = startJobs(deps);
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -42,7 +55,7 @@ async function runServer(config: Config): Promise<void> {
     // sockets that are idle when it starts: close the others as soon as their request is answered.
     const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
     try {
-      await app.close();
+      await Promise.all([app.close(), management?.close()]);
       await jobs.stop();
       clearInterval(reaper);
       await deps.close();
@@ -55,10 +68,12 @@ async function runServer(config: Config): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
   await app.listen({ port: config.port, host: config.host });
+  if (management && config.management) await management.listen({ ...config.management });
   deps.log.info(
     {
       event: 'server.started',
       issuer: config.issuer,
+      ...(management && { management: `${config.management?.host}:${config.management?.port}` }),
       database: config.databaseUrl ? 'postgres' : `embedded (${config.dataDir})`,
       ...(cluster.isWorker && { worker: cluster.worker?.id }),
     },
@@ -75,6 +90,16 @@ async function runPrimary(config: Config): Promise<void> {
   const log = createLogger(config);
   const deps = await createDeps(config, { role: 'server', log });
   await deps.close();
+  if (config.management) {
+    // Readiness from the primary: its own probe of the database the workers share.
+    const database = await openDatabase(config, 'server', log);
+    const management = await buildManagementApp({ config, log, probeDatabase: (ms) => database.probe(ms), metrics: clusterMetrics() });
+    await management.listen({ ...config.management });
+    log.info(
+      { event: 'management.started', address: `${config.management.host}:${config.management.port}` },
+      'management listener started',
+    );
+  }
   let stopping = false;
   // A worker that dies (a bug, or no database at its start-up) is replaced after a delay that doubles
   // with each death in a row, up to REFORK_MAX_MS, so a long outage is not a crash loop; a worker that

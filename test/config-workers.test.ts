@@ -24,6 +24,18 @@ describe('KEYMASTER_WORKERS and the process settings', () => {
     }
   });
 
+  it('the management listener: 127.0.0.1:9000 by default, movable, can be turned off, never on PORT', () => {
+    expect(loadConfig({}).management).toEqual({ host: '127.0.0.1', port: 9000 });
+    expect(loadConfig({ KEYMASTER_MANAGEMENT_HOST: '0.0.0.0', KEYMASTER_MANAGEMENT_PORT: '9100' }).management).toEqual({
+      host: '0.0.0.0',
+      port: 9100,
+    });
+    expect(loadConfig({ KEYMASTER_MANAGEMENT_ENABLED: 'false' }).management).toBeUndefined();
+    expect(() => loadConfig({ PORT: '9000' })).toThrow(/KEYMASTER_MANAGEMENT_PORT: must differ from PORT/);
+    expect(loadConfig({ PORT: '9000', KEYMASTER_MANAGEMENT_ENABLED: 'false' }).port).toBe(9000);
+    expect(() => loadConfig({ KEYMASTER_MANAGEMENT_PORT: '0' })).toThrow(/KEYMASTER_MANAGEMENT_PORT/);
+  });
+
   it('the server refuses to start with 2 workers and no DATABASE_URL (exit 1, one clear line)', () => {
     const res = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       env: { PATH: process.env.PATH, KEYMASTER_WORKERS: '2', KEYMASTER_DATA_DIR: '/nonexistent/never-created' },

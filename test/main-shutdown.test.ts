@@ -52,6 +52,7 @@ describe('graceful shutdown on SIGTERM', () => {
         PORT: String(port),
         LOG_LEVEL: 'info',
         KEYMASTER_SECRET: TEST_SECRET,
+        KEYMASTER_MANAGEMENT_ENABLED: 'false',
         ...(database?.url ? { DATABASE_URL: database.url } : { KEYMASTER_DATA_DIR: dataDir! }),
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -31,6 +31,7 @@ function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     DATABASE_POOL_MAX: '4',
     KEYMASTER_SECRET: TEST_SECRET,
     KEYMASTER_ISSUER: issuer,
+    KEYMASTER_MANAGEMENT_ENABLED: 'false',
     KEYMASTER_KEY_POLL_SECONDS: '1',
     KEYMASTER_PRUNE_INTERVAL_SECONDS: '1',
     KEYMASTER_PRUNE_BATCH_SIZE: '10',

@@ -20,7 +20,16 @@ export async function spawnServer(
 ): Promise<ServerProcess> {
   const argv = [...wrapper, process.execPath, '--import', 'tsx', 'src/main.ts'];
   const child = spawn(argv[0]!, argv.slice(1), {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      // Parallel test servers would all want the default management port; a test that needs it sets one.
+      KEYMASTER_MANAGEMENT_ENABLED: 'false',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const s: ServerProcess = {

@@ -1,13 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildManagementApp, registryMetrics } from '../../src/management.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
 import { makeApp, makeUser } from '../helpers/factories.js';
 import { onPostgres } from '../helpers/db.js';
 
 let ctx: TestContext;
+/** The management listener's app (src/management.ts) over the same deps, as main.ts builds it. */
+let management: Awaited<ReturnType<typeof buildManagementApp>>;
 beforeAll(async () => {
   ctx = await createTestContext({ env: { KEYMASTER_REFRESH_REUSE_INTERVAL: '0' } });
+  const { config, log, probeDatabase } = ctx.deps;
+  management = await buildManagementApp({ config, log, probeDatabase, metrics: registryMetrics(ctx.deps.metrics) });
 });
-afterAll(() => ctx.close());
+afterAll(async () => {
+  await management.close();
+  await ctx.close();
+});
 
 /** The value of one series in Prometheus text format, e.g. metric('x_total{route="/a"}'). */
 function metric(text: string, series: string): number | undefined {
@@ -16,7 +24,7 @@ function metric(text: string, series: string): number | undefined {
 }
 
 async function scrape(): Promise<string> {
-  const res = await ctx.app.inject({ url: '/metrics' });
+  const res = await management.inject({ url: '/metrics' });
   expect(res.statusCode).toBe(200);
   expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
   return res.body;
@@ -83,6 +91,20 @@ describe('GET /metrics', () => {
     const text = await scrape();
     if (onPostgres()) expect(metric(text, 'keymaster_db_pool_connections{state="total"}')).toBeGreaterThanOrEqual(1);
     else expect(text).not.toContain('keymaster_db_pool_connections{');
+  });
+});
+
+describe('where /metrics and health are served', () => {
+  it('the public port answers 404 for /metrics unless KEYMASTER_METRICS_TOKEN is set; health stays on both ports', async () => {
+    const res = await ctx.app.inject({ url: '/metrics' });
+    expect(res.statusCode).toBe(404);
+    expect(res.body).not.toContain('keymaster_');
+    for (const url of ['/healthz', '/readyz']) {
+      expect((await ctx.app.inject({ url })).json()).toEqual({ status: 'ok' });
+      expect((await management.inject({ url })).json()).toEqual({ status: 'ok' });
+    }
+    // Without the token the management listener needs none (it is reached on its own address only).
+    expect((await management.inject({ url: '/metrics' })).statusCode).toBe(200);
   });
 });
 

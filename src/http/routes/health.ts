@@ -1,6 +1,8 @@
 // Liveness (the process answers) and readiness (the database answers `select 1` in time). A database
 // that is not ready is told apart: unreachable (no connection), slow (connected, no answer in time),
 // saturated (every pooled connection busy, requests waiting), so an operator knows where to look.
+// Served on the public port (load balancers and the image's HEALTHCHECK use it) and on the management
+// listener (src/management.ts).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
 
@@ -14,7 +16,7 @@ const DESCRIPTION = {
   contention: 'Database busy',
 };
 
-const healthRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
+const healthRoutes: FastifyPluginAsyncZod<{ deps: Pick<Deps, 'probeDatabase' | 'config'> }> = async (app, { deps }) => {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (req, reply) => {
     const probe = await deps.probeDatabase(Math.min(READY_TIMEOUT_MS, deps.config.databaseTimeouts.connectMs));
