@@ -8,6 +8,7 @@ import { findRefreshTokenByHash } from '../tokens/refresh-token-store.js';
 import { revokeRefreshToken } from '../tokens/refresh-tokens.js';
 import { epochSeconds } from '../../lib/clock.js';
 import { verifyOurJwt } from '../tokens/verify-jwt.js';
+import { isLiveRefreshToken } from '../tokens/live.js';
 
 export type Introspection = { active: false } | ({ active: true } & Record<string, unknown>);
 
@@ -43,7 +44,7 @@ export async function introspectToken(
   if (token.length > 512) return INACTIVE;
   const row = await findRefreshTokenByHash(deps.db, sha256(token));
   const now = deps.clock.now();
-  if (!row || row.app_id !== caller.appId || row.revoked_at || row.rotated_at || row.expires_at <= now) return INACTIVE;
+  if (!row || row.app_id !== caller.appId || !isLiveRefreshToken(row, now)) return INACTIVE;
   return {
     active: true,
     token_type: 'refresh_token',

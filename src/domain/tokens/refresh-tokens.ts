@@ -23,6 +23,7 @@ import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { findUserById } from '../users/user-store.js';
 import { toUser, type User } from '../users/users.js';
 import { issueAccessToken } from './access-tokens.js';
+import { isLiveRefreshToken } from './live.js';
 import * as store from './refresh-token-store.js';
 
 type TokenDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret'> & Partial<Pick<Deps, 'apps' | 'rotations'>>;
@@ -192,8 +193,7 @@ export async function rotateRefreshToken(
         !existing.revoked_at &&
         next?.reuse_until &&
         next.reuse_until.getTime() > now.getTime() &&
-        !next.rotated_at &&
-        !next.revoked_at &&
+        isLiveRefreshToken(next, now) &&
         // Derived again from the presented parent; a successor written some other way never matches.
         safeEqual(next.token_hash, successor.tokenHash)
       ) {

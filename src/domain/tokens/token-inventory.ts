@@ -9,6 +9,7 @@ import { isUuid } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { findUserByEmailOrId } from '../users/users.js';
 import { enqueueUserEvent } from '../webhooks/webhooks.js';
+import { isLiveRefreshToken } from './live.js';
 import { revokeFamily, revokeUserTokens } from './refresh-token-store.js';
 import * as store from './token-inventory-store.js';
 
@@ -37,7 +38,7 @@ export interface TokenInfo {
 }
 
 export function toTokenInfo(r: RefreshTokenRow, now: Date): TokenInfo {
-  const state = r.revoked_at ? 'revoked' : r.rotated_at ? 'rotated' : r.expires_at <= now ? 'expired' : 'active';
+  const state = isLiveRefreshToken(r, now) ? 'active' : r.revoked_at ? 'revoked' : r.rotated_at ? 'rotated' : 'expired';
   return {
     jti: r.jti,
     familyId: r.family_id,
