@@ -53,6 +53,7 @@ const EnvSchema = z.object({
   KEYMASTER_KEY_ROTATION_DAYS: int(0, 3650).default(90),
   KEYMASTER_KEY_POLL_SECONDS: int(1, 3600).default(5),
   KEYMASTER_REFRESH_REUSE_INTERVAL: int(0, 300).default(10),
+  KEYMASTER_REFRESH_RETRY_WINDOW: int(0, 30 * 86_400).default(3600),
   KEYMASTER_SERVICE_TOKEN_REUSE: int(0, 300).default(30),
   KEYMASTER_PRUNE_INTERVAL_SECONDS: int(0, 86_400).default(600),
   KEYMASTER_PRUNE_BATCH_SIZE: int(10, 100_000).default(1000),
@@ -162,6 +163,12 @@ export interface Config {
   readonly keyPollSeconds: number;
   /** Default refresh reuse interval in seconds (apps may override); 0 = strict rotation. */
   readonly refreshReuseInterval: number;
+  /**
+   * Seconds after a rotation within which the parent presented again still gets its successor while
+   * that successor was never used (a retry whose answer was lost); at least the reuse interval, never
+   * for an app with reuse interval 0, never past the successor's expiry. 0 = the reuse interval only.
+   */
+  readonly refreshRetryWindow: number;
   /** Seconds within which a client-credentials request gets the service token this process last issued for the same client and scopes; 0 = always a new one. */
   readonly serviceTokenReuse: number;
   /** How often housekeeping runs in each process (seconds); 0 = never (run `keymaster prune`). */
@@ -276,6 +283,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keyRotationDays: e.KEYMASTER_KEY_ROTATION_DAYS,
     keyPollSeconds: e.KEYMASTER_KEY_POLL_SECONDS,
     refreshReuseInterval: e.KEYMASTER_REFRESH_REUSE_INTERVAL,
+    refreshRetryWindow: e.KEYMASTER_REFRESH_RETRY_WINDOW,
     serviceTokenReuse: e.KEYMASTER_SERVICE_TOKEN_REUSE,
     pruneIntervalSeconds: e.KEYMASTER_PRUNE_INTERVAL_SECONDS,
     pruneBatchSize: e.KEYMASTER_PRUNE_BATCH_SIZE,

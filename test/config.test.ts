@@ -51,6 +51,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATABASE_POOL_TIMEOUT_MS: '-1' })).toThrow(/DATABASE_POOL_TIMEOUT_MS/);
   });
 
+  it('the refresh retry window defaults to one hour (README), 0 turns it off, past 30 days is refused', () => {
+    expect(loadConfig({}).refreshRetryWindow).toBe(3600);
+    expect(loadConfig({ KEYMASTER_REFRESH_RETRY_WINDOW: '0' }).refreshRetryWindow).toBe(0);
+    expect(() => loadConfig({ KEYMASTER_REFRESH_RETRY_WINDOW: String(30 * 86_400 + 1) })).toThrow(/KEYMASTER_REFRESH_RETRY_WINDOW/);
+  });
+
   it('https issuer turns on secure cookies', () => {
     expect(loadConfig({ KEYMASTER_ISSUER: 'https://id.example.com' }).secureCookies).toBe(true);
   });

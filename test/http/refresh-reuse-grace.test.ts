@@ -62,10 +62,12 @@ describe('refresh reuse grace (default 10 s)', () => {
     expect(next.statusCode).toBe(200);
   });
 
-  it('presenting the parent after the interval revokes the family and records both presenters', async () => {
+  it('presenting the parent after its successor was used revokes the family and records both presenters', async () => {
     const { app, user, set } = await signIn();
     const first = await refresh(app.appId, set.refresh_token, 'first-browser');
     expect(first.statusCode).toBe(200);
+    const second = await refresh(app.appId, first.json().refresh_token, 'first-browser');
+    expect(second.statusCode).toBe(200);
     clock.advance(10 * SECOND);
     const replay = await ctx.app.inject({
       method: 'POST',
@@ -78,7 +80,7 @@ describe('refresh reuse grace (default 10 s)', () => {
     expect(replay.json().error).toBe('invalid_grant');
     const rows = await family(set.familyId);
     expect(rows.every((r) => r.revoked_at)).toBe(true);
-    expect((await refresh(app.appId, first.json().refresh_token)).statusCode).toBe(401);
+    expect((await refresh(app.appId, second.json().refresh_token)).statusCode).toBe(401);
 
     const audit = await ctx.deps.db
       .selectFrom('audit_events')
@@ -106,7 +108,8 @@ describe('refresh reuse grace (default 10 s)', () => {
   it('a replay revokes only that family: the same user on another device stays signed in', async () => {
     const { app, user, set } = await signIn();
     const otherDevice = await issueTokenSet(ctx.deps, user, app);
-    await refresh(app.appId, set.refresh_token);
+    const first = await refresh(app.appId, set.refresh_token);
+    expect((await refresh(app.appId, first.json().refresh_token)).statusCode).toBe(200);
     clock.advance(11 * SECOND);
     expect((await refresh(app.appId, set.refresh_token)).statusCode).toBe(401);
     expect(live(await family(set.familyId))).toHaveLength(0);

@@ -14,7 +14,14 @@ import type { EmailTemplate } from '../email/mailer.js';
 import { accountRules, clearRateLimit, consumeRateLimit } from '../rate-limits/rate-limits.js';
 import { revokeUserSessions } from '../sessions/session-store.js';
 import { revokeUserTokens } from '../tokens/refresh-token-store.js';
-import { findRefreshTokenAppId, issueTokenSet, revokeRefreshToken, rotateRefreshToken, type TokenSet } from '../tokens/refresh-tokens.js';
+import {
+  findRefreshTokenAppId,
+  issueTokenSet,
+  revokeRefreshToken,
+  rotateRefreshToken,
+  tokenSetOf,
+  type TokenSet,
+} from '../tokens/refresh-tokens.js';
 import { hashPassword } from '../users/passwords.js';
 import * as users from '../users/user-store.js';
 import { authenticatePassword, Email, toUser, verifyCurrentPassword, type User } from '../users/users.js';
@@ -237,8 +244,7 @@ export async function refreshAccount(
 ): Promise<TokenSet> {
   const appId = input.appId ?? (await findRefreshTokenAppId(deps, input.refreshToken)) ?? deps.config.defaultAppId;
   if (!appId) throw appError('refresh_token_invalid', { detail: 'no app_id and no such token' });
-  const { scope: _s, ...tokens } = await rotateRefreshToken(deps, { refreshToken: input.refreshToken, appId }, meta);
-  return tokens;
+  return tokenSetOf(await rotateRefreshToken(deps, { refreshToken: input.refreshToken, appId }, meta));
 }
 
 export async function logoutAccount(

@@ -9,7 +9,7 @@ import { sha256 } from '../../lib/crypto.js';
 import { SERVICE_SCOPES, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { accessTokenTtl, issueAccessToken } from '../tokens/access-tokens.js';
-import { findRefreshTokenByHash, revokeFamily } from '../tokens/refresh-token-store.js';
+import { revokeFamily } from '../tokens/refresh-token-store.js';
 import { issueTokenSet, rotateRefreshToken } from '../tokens/refresh-tokens.js';
 import { findUserById } from '../users/user-store.js';
 import { toUser } from '../users/users.js';
@@ -127,16 +127,15 @@ export async function refreshGrant(
     refresh_token: rotated.refresh_token,
   };
   if (hasScope(scope, 'openid')) {
-    const child = await findRefreshTokenByHash(deps.db, sha256(rotated.refresh_token));
-    const userRow = child && (await findUserById(deps.db, child.user_id));
-    if (child && userRow) {
+    const userRow = await findUserById(deps.db, rotated.userId);
+    if (userRow) {
       res.id_token = await issueIdToken(deps, {
         user: toUser(userRow),
         app,
         scope,
         accessToken: rotated.access_token,
-        authTime: child.auth_time,
-        sessionId: child.session_id,
+        authTime: rotated.authTime,
+        sessionId: rotated.sessionId,
         ttl: accessTokenTtl(deps, app),
       });
     }

@@ -58,11 +58,13 @@ export async function revokeUserTokens(db: Db, userId: string, now: Date, reason
   return Number(res.numUpdatedRows);
 }
 
-/** What a rotation needs back: the user's claims (for the access token) and the family's scope. */
+/** What a rotation needs back: the user's claims (for the access token), the family's scope, and its session and auth_time (for an ID token). */
 export interface Rotated {
   user_id: string;
   scope: string | null;
   claims: { email: string; name: string | null; roles: string[] };
+  session_id: string | null;
+  auth_time: Date | null;
 }
 
 export interface RotationSpend {
@@ -155,4 +157,4 @@ export const ROTATE_SQL = prepared(`
   select successor_jti, successor_hash, family_id, jti, app_id, user_id, session_id, scope, claims,
          auth_time, now, expires_at, user_agent, ip, reuse_until
     from spent
-  returning jti, user_id, scope, claims`);
+  returning jti, user_id, scope, claims, session_id, auth_time`);

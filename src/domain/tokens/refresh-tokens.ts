@@ -11,8 +11,15 @@
 // Reuse grace (per app, default 10 s, 0 = strict): two tabs refreshing at once must not log the user
 // out. The parent presented again before the successor's reuse_until gets the same successor refresh
 // token back (derived again) with a freshly signed access token, so every presenter converges on one
-// live token. After the interval, or once the successor itself was used or revoked, a presentation of
-// the parent is a replay and revokes that family only.
+// live token.
+//
+// Lost-response retry: a rotation can commit while its answer never reaches the client (process
+// killed, connection cut). The client then presents the parent again, possibly much later. While the
+// successor was never used (not rotated, not revoked, not expired), and within KEYMASTER_REFRESH_
+// RETRY_WINDOW (default 1 h, at least the reuse interval; reuse_until records it per successor), that
+// presentation gets the same successor back too: no replay, no lost session. Once the successor was
+// used (or after reuse_until), a presentation of the parent is a replay and revokes that family only.
+// The trade-off against RFC 9700 §4.14.2 is in docs/SECURITY.md ("Lost-response retry").
 import { randomUUID } from 'node:crypto';
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
@@ -37,6 +44,12 @@ export interface TokenSet {
 
 export function reuseIntervalSeconds(deps: Pick<Deps, 'config'>, app: App): number {
   return app.refreshReuseInterval ?? deps.config.refreshReuseInterval;
+}
+
+/** How long after a rotation the parent may still get its unused successor: 0 for a strict app, else at least the reuse interval. */
+export function retryWindowSeconds(deps: Pick<Deps, 'config'>, app: App): number {
+  const interval = reuseIntervalSeconds(deps, app);
+  return interval === 0 ? 0 : Math.max(interval, deps.config.refreshRetryWindow);
 }
 
 /** The successor of a refresh token: HMAC-SHA256 under a key derived from the secret, hex like randomToken(32). */
@@ -109,25 +122,38 @@ interface Presenter {
   userAgent: string | null;
 }
 
+/** A rotation's result: the token set for the client, and what the OIDC grant needs for an ID token. */
+export interface RotatedTokenSet extends TokenSet {
+  scope: string | null;
+  userId: string;
+  sessionId: string | null;
+  authTime: Date | null;
+}
+
+/** The token set alone, for the wire. */
+export function tokenSetOf(r: TokenSet): TokenSet {
+  return { access_token: r.access_token, refresh_token: r.refresh_token, token_type: r.token_type, expires_in: r.expires_in };
+}
+
 type RotateOutcome =
-  | { kind: 'rotated'; tokens: TokenSet; scope: string | null }
-  | { kind: 'reused'; tokens: TokenSet; scope: string | null; familyId: string }
+  | { kind: 'rotated'; rotated: RotatedTokenSet }
+  | { kind: 'reused'; rotated: RotatedTokenSet; familyId: string; late: boolean }
   | { kind: 'invalid'; reason: string }
   | { kind: 'wrong_app' }
   | { kind: 'replay'; familyId: string; userId: string; revoked: number; first: Presenter & { at: Date | null } }
   | { kind: 'suspended'; userId: string };
 
 /**
- * Rotates a refresh token presented by `appId`. Returns a new token set (or, within the app's reuse
- * interval, the successor already issued for it with a freshly signed access token), or throws
- * invalid_grant (401). A replay's family
- * revocation commits before the error is thrown (STYLE.md §8).
+ * Rotates a refresh token presented by `appId`. Returns a new token set (or, while the successor
+ * already issued for it was never used and within the retry window, that successor again with a
+ * freshly signed access token), or throws invalid_grant (401). A replay's family revocation commits
+ * before the error is thrown (STYLE.md §8).
  */
 export async function rotateRefreshToken(
   deps: TokenDeps,
   input: { refreshToken: string; appId: string },
   meta: RequestMeta = {},
-): Promise<TokenSet & { scope: string | null }> {
+): Promise<RotatedTokenSet> {
   // App settings may be up to APP_CACHE_TTL_MS old here; the token itself authenticates the request.
   const app = (await findCachedApp(deps, input.appId))?.app;
   if (!app) throw invalidRefreshToken();
@@ -135,6 +161,7 @@ export async function rotateRefreshToken(
   const now = deps.clock.now();
   const successorJti = randomUUID();
   const interval = reuseIntervalSeconds(deps, app);
+  const window = retryWindowSeconds(deps, app);
 
   const token = successorToken(deps.secret, input.refreshToken);
   const successor = {
@@ -143,7 +170,7 @@ export async function rotateRefreshToken(
     expiresAt: new Date(now.getTime() + refreshTokenTtlMs(deps, app)),
     userAgent: meta.userAgent?.slice(0, 512) ?? null,
     ip: meta.ip ?? null,
-    reuseUntil: interval > 0 ? new Date(now.getTime() + interval * 1000) : null,
+    reuseUntil: window > 0 ? new Date(now.getTime() + window * 1000) : null,
   };
 
   // Fast path (the common case: a live token of this app, user enabled): one statement spends it,
@@ -155,7 +182,16 @@ export async function rotateRefreshToken(
   const spent = await (deps.rotations ? deps.rotations.rotate(spend, successor) : store.rotateInOneStatement(deps.db, spend, successor));
   if (spent) {
     const access = await issueAccessToken(deps, { id: spent.user_id, ...spent.claims }, app);
-    return { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn, scope: spent.scope };
+    return {
+      access_token: access.token,
+      refresh_token: token,
+      token_type: 'Bearer',
+      expires_in: access.expiresIn,
+      scope: spent.scope,
+      userId: spent.user_id,
+      sessionId: spent.session_id,
+      authTime: spent.auth_time,
+    };
   }
 
   const outcome = await deps.db.transaction().execute(async (trx): Promise<RotateOutcome> => {
@@ -180,8 +216,16 @@ export async function rotateRefreshToken(
       const access = await issueAccessToken(deps, user, app);
       return {
         kind: 'rotated',
-        tokens: { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn },
-        scope: spent.scope,
+        rotated: {
+          access_token: access.token,
+          refresh_token: token,
+          token_type: 'Bearer',
+          expires_in: access.expiresIn,
+          scope: spent.scope,
+          userId: spent.user_id,
+          sessionId: spent.session_id,
+          authTime: spent.auth_time,
+        },
       };
     }
     const existing = await store.findRefreshTokenByHash(trx, hash);
@@ -204,7 +248,13 @@ export async function rotateRefreshToken(
         }
         const access = await issueAccessToken(deps, toUser(userRow), app);
         const tokens: TokenSet = { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn };
-        return { kind: 'reused', tokens, scope: existing.scope, familyId: existing.family_id };
+        return {
+          kind: 'reused',
+          rotated: { ...tokens, scope: next.scope, userId: next.user_id, sessionId: next.session_id, authTime: next.auth_time },
+          familyId: next.family_id,
+          // Past the app's reuse interval: not a concurrent presenter but a retry whose answer was lost.
+          late: now.getTime() - next.created_at.getTime() > interval * 1000,
+        };
       }
       const revoked = await store.revokeFamily(trx, existing.family_id, now, 'replay');
       // The successor was created by whoever rotated the parent first: its ip/ua are that presenter's.
@@ -216,13 +266,15 @@ export async function rotateRefreshToken(
 
   switch (outcome.kind) {
     case 'rotated':
-      return { ...outcome.tokens, scope: outcome.scope };
+      return outcome.rotated;
     case 'reused':
       deps.log.info(
-        { event: 'refresh_token.reuse_grace', familyId: outcome.familyId, appId: app.appId },
-        'rotated refresh token presented again within the reuse interval',
+        { event: outcome.late ? 'refresh_token.retry' : 'refresh_token.reuse_grace', familyId: outcome.familyId, appId: app.appId },
+        outcome.late
+          ? 'rotated refresh token presented again while its successor was never used: the same successor again'
+          : 'rotated refresh token presented again within the reuse interval',
       );
-      return { ...outcome.tokens, scope: outcome.scope };
+      return outcome.rotated;
     case 'replay':
       deps.log.warn(
         { event: 'refresh_token.replay', familyId: outcome.familyId, appId: app.appId, revoked: outcome.revoked },

@@ -1,7 +1,7 @@
 // The Keymaster token API: POST /token/refresh (rotate) and POST /token/revoke (RFC 7009 semantics).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
-import { revokeRefreshToken, rotateRefreshToken } from '../../domain/tokens/refresh-tokens.js';
+import { revokeRefreshToken, rotateRefreshToken, tokenSetOf } from '../../domain/tokens/refresh-tokens.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { JSON_BODY_LIMIT, rateLimit } from '../plugins/guards.js';
 import { requestMeta } from '../request-meta.js';
@@ -18,13 +18,9 @@ const keymasterTokenRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, 
       preHandler: rateLimit(deps, RULES.tokenRefreshPerIp),
     },
     async (req, reply) => {
-      const { scope: _scope, ...tokens } = await rotateRefreshToken(
-        deps,
-        { refreshToken: req.body.refresh_token, appId: req.body.app_id },
-        requestMeta(req),
-      );
+      const rotated = await rotateRefreshToken(deps, { refreshToken: req.body.refresh_token, appId: req.body.app_id }, requestMeta(req));
       reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
-      return tokens;
+      return tokenSetOf(rotated);
     },
   );
 
