@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/domain/apps/apps.js';
-import { brandPalette, contrast, DARK_SURFACE, LIGHT_SURFACE } from '../../src/http/brand-palette.js';
+import { brandPalette, contrast, DARK_SURFACE, LIGHT_SURFACE } from '../../src/lib/brand-palette.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
 import { makeApp } from '../helpers/factories.js';
 

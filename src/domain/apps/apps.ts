@@ -33,9 +33,6 @@ export const RedirectUri = z
     return /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(u.protocol);
   }, 'must be an absolute URI without a fragment');
 
-/** Keymaster's own brand colour, for pages and emails of an app that set none. */
-export const DEFAULT_BRAND_COLOR = '#2f5bea';
-
 export const HexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour like #1a73e8');
 
 export const AppInput = z.object({

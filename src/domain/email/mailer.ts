@@ -6,6 +6,7 @@ import { Eta } from 'eta';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config.js';
+import { brandPalette, DEFAULT_BRAND_COLOR } from '../../lib/brand-palette.js';
 
 const VIEWS_DIR = fileURLToPath(new URL('../../../views/', import.meta.url));
 
@@ -36,6 +37,25 @@ export const EMAIL_TEMPLATES = {
 } as const;
 export type EmailTemplate = keyof typeof EMAIL_TEMPLATES;
 
+const DATE_FORMAT = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC' });
+
+/**
+ * What every template may use besides its data: the text colour for the brand-coloured button (white
+ * or black, whichever reaches 4.5:1), and dates for people ("2 December 2026 at 10:29 UTC"; the
+ * reader's time zone is not known, so it is named).
+ */
+export function emailHelpers(data: Record<string, unknown>) {
+  const brand =
+    typeof data.primaryColor === 'string' && /^#[0-9a-fA-F]{6}$/.test(data.primaryColor) ? data.primaryColor : DEFAULT_BRAND_COLOR;
+  return {
+    onBrand: brandPalette(brand).onBrand,
+    formatDate: (value: unknown) => {
+      const d = value instanceof Date ? value : new Date(String(value));
+      return Number.isNaN(d.getTime()) ? String(value) : `${DATE_FORMAT.format(d)} UTC`;
+    },
+  };
+}
+
 export function createMailer(config: Pick<Config, 'smtpUrl' | 'mailFrom'>): Mailer {
   const html = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true });
   const text = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: false });
@@ -46,10 +66,11 @@ export function createMailer(config: Pick<Config, 'smtpUrl' | 'mailFrom'>): Mail
   return {
     mode: transport ? 'smtp' : 'log',
     render(template, data) {
+      const view = { ...data, ...emailHelpers(data) };
       return {
         subject: EMAIL_TEMPLATES[template](data),
-        text: text.render(`emails/${template}.text.eta`, data),
-        html: html.render(`emails/${template}.html.eta`, data),
+        text: text.render(`emails/${template}.text.eta`, view),
+        html: html.render(`emails/${template}.html.eta`, view),
       };
     },
     async send(msg) {

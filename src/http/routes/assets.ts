@@ -6,8 +6,8 @@ import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
-import { DEFAULT_BRAND_COLOR, findApp } from '../../domain/apps/apps.js';
-import { paletteCss } from '../brand-palette.js';
+import { findApp } from '../../domain/apps/apps.js';
+import { DEFAULT_BRAND_COLOR, paletteCss } from '../../lib/brand-palette.js';
 import { VIEWS_DIR } from '../plugins/web.js';
 
 const assetRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {

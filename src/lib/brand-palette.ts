@@ -4,6 +4,9 @@
 // (light scheme) or lightened (dark scheme) until they reach 4.5:1 on the page's surface (which also
 // covers the 3:1 a focus indicator needs). Served as CSS variables by /branding/<app>.css.
 
+/** Keymaster's own brand colour, for pages and emails of an app that set none. */
+export const DEFAULT_BRAND_COLOR = '#2f5bea';
+
 export const LIGHT_SURFACE = '#ffffff';
 export const DARK_SURFACE = '#1a1d24';
 const BLACK = '#000000';
