@@ -1,5 +1,6 @@
 // The only reader of process.env: parses it once with zod into a frozen Config, listing every problem.
 import { z } from 'zod';
+import { parseCidr } from './lib/address-policy.js';
 import { DEFAULT_TIMEOUTS, type PostgresTimeouts } from './storage/postgres.js';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -50,6 +51,18 @@ const EnvSchema = z.object({
   KEYMASTER_WEBHOOK_POLL_MS: int(100, 3_600_000).default(2000),
   KEYMASTER_WEBHOOK_MAX_ATTEMPTS: int(1, 50).default(8),
   KEYMASTER_WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  // Development only: CIDRs a webhook may reach although private/loopback (e.g. 127.0.0.0/8,::1/128).
+  KEYMASTER_WEBHOOK_ALLOWED_CIDRS: z
+    .string()
+    .max(2000)
+    .transform((v) =>
+      v
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean),
+    )
+    .refine((list) => list.every((c) => parseCidr(c) !== undefined), 'must be a comma-separated list of CIDRs, e.g. 127.0.0.0/8,::1/128')
+    .default([]),
   KEYMASTER_KEY_ROTATION_DAYS: int(0, 3650).default(90),
   KEYMASTER_KEY_POLL_SECONDS: int(1, 3600).default(5),
   KEYMASTER_REFRESH_REUSE_INTERVAL: int(0, 300).default(10),
@@ -157,6 +170,8 @@ export interface Config {
   readonly webhookPollMs: number;
   readonly webhookMaxAttempts: number;
   readonly webhookTimeoutMs: number;
+  /** Ranges a webhook may reach although private, loopback or link-local (development); empty = none. */
+  readonly webhookAllowedCidrs: readonly string[];
   /** Days a key signs before a successor is scheduled; 0 = rotate only by `keymaster keys rotate`. */
   readonly keyRotationDays: number;
   /** How often each process checks the signing_keys table for changes (seconds). */
@@ -280,6 +295,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhookPollMs: e.KEYMASTER_WEBHOOK_POLL_MS,
     webhookMaxAttempts: e.KEYMASTER_WEBHOOK_MAX_ATTEMPTS,
     webhookTimeoutMs: e.KEYMASTER_WEBHOOK_TIMEOUT_MS,
+    webhookAllowedCidrs: Object.freeze(e.KEYMASTER_WEBHOOK_ALLOWED_CIDRS),
     keyRotationDays: e.KEYMASTER_KEY_ROTATION_DAYS,
     keyPollSeconds: e.KEYMASTER_KEY_POLL_SECONDS,
     refreshReuseInterval: e.KEYMASTER_REFRESH_REUSE_INTERVAL,

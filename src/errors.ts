@@ -196,6 +196,10 @@ export const REASONS = {
 
   // Webhooks.
   webhook_not_found: { code: 'not_found', text: (p: { id: string }) => `No webhook with id ${p.id}` },
+  webhook_address_not_allowed: {
+    code: 'invalid_request',
+    text: 'The webhook URL must point to a public address: not loopback, private, link-local, multicast or reserved',
+  },
   delivery_status_invalid: { code: 'invalid_request', text: (p: { allowed: string[] }) => `status must be one of ${p.allowed.join(', ')}` },
 } as const satisfies Record<string, ReasonSpec>;
 

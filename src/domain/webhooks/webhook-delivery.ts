@@ -1,8 +1,13 @@
 // The webhook delivery worker: claims due rows (FOR UPDATE SKIP LOCKED, so any number of processes can
 // run it), POSTs each signed body with a timeout, and records success (2xx), a retry with exponential
 // backoff and jitter, or, after the last attempt, 'failed'. Redirects are not followed: a 3xx is a failure.
+// A tenant's admin chooses the URL, so the socket may only reach a public address (address-policy.ts):
+// an IP literal is checked before connecting, a name when it resolves, on the connection that uses it.
 import { createHmac } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Deps } from '../../deps.js';
+import { ADDRESS_REFUSED, createAddressPolicy, guardedLookup, ipLiteralOf, type AddressPolicy } from '../../lib/address-policy.js';
 import { epochSeconds, HOUR, SECOND } from '../../lib/clock.js';
 import { startIntervalJob, type IntervalJob } from '../../lib/interval-job.js';
 import type { WebhookDeliveryRow } from '../../storage/schema.js';
@@ -21,7 +26,6 @@ export interface DeliveryOptions {
   /** First retry delay; doubles each attempt, capped at 6 h, then scaled by a random 50–100 %. */
   baseDelayMs?: number;
   random?: () => number;
-  fetch?: typeof fetch;
 }
 
 export function retryDelayMs(attempts: number, baseDelayMs: number, random: () => number): number {
@@ -36,7 +40,7 @@ export interface DeliveryRunResult {
   failed: number;
 }
 
-type Deliverable = Pick<Deps, 'db' | 'clock' | 'secret' | 'log'>;
+type Deliverable = Pick<Deps, 'db' | 'clock' | 'secret' | 'log' | 'config'>;
 
 /** One pass of the worker: claim what is due, send it, record the outcomes. */
 export async function deliverDueWebhooks(deps: Deliverable, opts: DeliveryOptions): Promise<DeliveryRunResult> {
@@ -46,12 +50,13 @@ export async function deliverDueWebhooks(deps: Deliverable, opts: DeliveryOption
   const claimed = await store.claimDueDeliveries(deps.db, now, lease, opts.batchSize ?? 20);
   const result: DeliveryRunResult = { claimed: claimed.length, delivered: 0, retried: 0, failed: 0 };
   if (claimed.length === 0) return result;
+  const policy = createAddressPolicy(deps.config.webhookAllowedCidrs);
   const hooks = new Map((await store.findWebhooksByIds(deps.db, [...new Set(claimed.map((d) => d.webhook_id))])).map((h) => [h.id, h]));
   await Promise.all(
     claimed.map(async (d) => {
       const hook = hooks.get(d.webhook_id);
       const outcome = hook
-        ? await send(deps, d, hook.url, webhookSecret(deps, hook), opts)
+        ? await send(deps, d, hook.url, webhookSecret(deps, hook), policy, opts)
         : ({ ok: false, status: null, error: 'webhook removed' } as const);
       const at = deps.clock.now();
       if (outcome.ok) {
@@ -84,36 +89,71 @@ export async function deliverDueWebhooks(deps: Deliverable, opts: DeliveryOption
   return result;
 }
 
+/** `refused`: the destination's address is not allowed (address-policy.ts); nothing was sent. */
+type Outcome = { ok: boolean; status: number | null; error: string | null; refused?: boolean };
+
 async function send(
   deps: Deliverable,
   d: WebhookDeliveryRow,
   url: string,
   secret: string,
+  policy: AddressPolicy,
   opts: DeliveryOptions,
-): Promise<{ ok: boolean; status: number | null; error: string | null }> {
-  try {
-    const res = await (opts.fetch ?? fetch)(url, {
-      method: 'POST',
-      redirect: 'manual',
-      signal: AbortSignal.timeout(opts.timeoutMs),
-      headers: {
-        'Content-Type': 'application/json',
-        'User-Agent': 'Keymaster-Webhooks/1',
-        'X-Keymaster-Event': d.event,
-        'X-Keymaster-Delivery': d.id,
-        'X-Keymaster-Timestamp': String(epochSeconds(deps.clock.now())),
-        'X-Keymaster-Signature': signWebhookBody(secret, d.payload),
-      },
-      body: d.payload,
-    });
-    await res.body?.cancel().catch(() => {});
-    return res.status >= 200 && res.status < 300
-      ? { ok: true, status: res.status, error: null }
-      : { ok: false, status: res.status, error: `HTTP ${res.status}` };
-  } catch (err) {
-    const e = err as Error;
-    return { ok: false, status: null, error: (e.name === 'TimeoutError' ? 'timeout' : e.message).slice(0, 500) };
+): Promise<Outcome> {
+  const target = new URL(url);
+  const literal = ipLiteralOf(target);
+  const refusal = literal === undefined ? undefined : policy.refusal(literal);
+  const headers = {
+    'Content-Type': 'application/json',
+    'User-Agent': 'Keymaster-Webhooks/1',
+    'X-Keymaster-Event': d.event,
+    'X-Keymaster-Delivery': d.id,
+    'X-Keymaster-Timestamp': String(epochSeconds(deps.clock.now())),
+    'X-Keymaster-Signature': signWebhookBody(secret, d.payload),
+  };
+  const outcome: Outcome = refusal
+    ? { ok: false, status: null, error: refusal, refused: true }
+    : await post(target, policy, opts.timeoutMs, headers, d.payload);
+  if (outcome.refused) {
+    const log = { event: 'webhook.address_refused', deliveryId: d.id, webhookId: d.webhook_id, origin: target.origin };
+    deps.log.warn(log, outcome.error ?? 'address refused');
   }
+  return outcome;
+}
+
+/** One POST over a fresh connection whose name is resolved by the guarded lookup; the body is discarded. */
+function post(target: URL, policy: AddressPolicy, timeoutMs: number, headers: Record<string, string>, body: string): Promise<Outcome> {
+  const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve) => {
+    const req = request(
+      target,
+      {
+        method: 'POST',
+        // No pooled socket: every connection is made (and its address checked) for this delivery.
+        agent: false,
+        lookup: guardedLookup(policy),
+        signal: AbortSignal.timeout(timeoutMs),
+        headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) },
+      },
+      (res) => {
+        res.resume();
+        const status = res.statusCode ?? 0;
+        res.once('end', () =>
+          resolve(status >= 200 && status < 300 ? { ok: true, status, error: null } : { ok: false, status, error: `HTTP ${status}` }),
+        );
+        res.once('error', () => resolve({ ok: false, status, error: `HTTP ${status}` }));
+      },
+    );
+    req.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === ADDRESS_REFUSED) return resolve({ ok: false, status: null, error: err.message.slice(0, 500), refused: true });
+      resolve({
+        ok: false,
+        status: null,
+        error: (err.name === 'TimeoutError' || err.name === 'AbortError' ? 'timeout' : err.message).slice(0, 500),
+      });
+    });
+    req.end(body);
+  });
 }
 
 /** The server's worker: a pass every KEYMASTER_WEBHOOK_POLL_MS; stop() waits for the pass in flight. */

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
+import { createAddressPolicy, ipLiteralOf } from '../../lib/address-policy.js';
 import { decrypt, deriveKey, encrypt, randomToken } from '../../lib/crypto.js';
 import type { WebhookDeliveryRow, WebhookRow } from '../../storage/schema.js';
 import { getApp, isUuid } from '../apps/apps.js';
@@ -57,11 +58,15 @@ export function webhookSecret(deps: Pick<Deps, 'secret'>, row: Pick<WebhookRow, 
 
 /** Registers a webhook; the secret (64 hex chars) is returned once and kept only encrypted. */
 export async function addWebhook(
-  deps: Pick<Deps, 'db' | 'clock' | 'secret'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'secret' | 'config'>,
   input: z.input<typeof WebhookInput>,
   meta: RequestMeta = {},
 ): Promise<{ webhook: Webhook; secret: string }> {
   const v = WebhookInput.parse(input);
+  // An IP literal is refused now; a name is checked each time it resolves (webhook-delivery.ts).
+  const literal = ipLiteralOf(new URL(v.url));
+  const refusal = literal === undefined ? undefined : createAddressPolicy(deps.config.webhookAllowedCidrs).refusal(literal);
+  if (refusal) throw appError('webhook_address_not_allowed', { detail: refusal });
   await getApp(deps, v.appId);
   const id = randomUUID();
   const secret = randomToken(32);

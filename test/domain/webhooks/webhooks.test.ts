@@ -54,7 +54,8 @@ const clock = () => ctx.clock as FixedClock;
 const OPTS: DeliveryOptions = { maxAttempts: 3, timeoutMs: 5000, baseDelayMs: 30 * SECOND, random: () => 1 };
 
 beforeAll(async () => {
-  ctx = await createTestContext({ clock: 'fixed' });
+  // The receiver is on loopback, which webhooks may reach only when allow-listed (development).
+  ctx = await createTestContext({ clock: 'fixed', env: { KEYMASTER_WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8,::1/128' } });
   rx = new Receiver();
   await rx.start();
 });
@@ -227,5 +228,74 @@ describe('delivery', () => {
     const events = (await deliveries(webhook.id)).map((d) => JSON.parse(d.payload) as { event: string; data: { user_id: string } });
     expect(events.map((e) => e.event).sort()).toEqual(['user.role_changed', 'user.suspended']);
     expect(events.every((e) => e.data.user_id === user.id)).toBe(true);
+  });
+});
+
+describe('destinations: only public addresses (SSRF), checked at creation and at delivery', () => {
+  /** The same deps as a production server: no allow-list. */
+  const strict = () => ({ ...ctx.deps, config: { ...ctx.deps.config, webhookAllowedCidrs: [] } });
+  const ONE_TRY: DeliveryOptions = { ...OPTS, maxAttempts: 1 };
+
+  it('an IP literal in a refused range is refused when the webhook is added; nothing is written', async () => {
+    const { app } = await makeApp(ctx.deps);
+    for (const url of [
+      'http://127.0.0.1/hook',
+      'http://127.1.2.3:8080/hook',
+      'http://2130706433/hook', // 127.0.0.1 as one decimal number (WHATWG URL parses it)
+      'http://0x7f.1/hook',
+      'http://0.0.0.0/hook',
+      'http://10.0.0.1/hook',
+      'http://172.16.5.4/hook',
+      'http://192.168.1.1/hook',
+      'http://100.64.0.1/hook',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://224.0.0.1/hook',
+      'http://255.255.255.255/hook',
+      'http://[::1]/hook',
+      'http://[::]/hook',
+      'http://[::ffff:127.0.0.1]/hook',
+      'http://[::ffff:a9fe:a9fe]/hook', // 169.254.169.254, IPv4-mapped
+      'http://[fd00::1]/hook',
+      'http://[fe80::1]/hook',
+      'http://[ff02::1]/hook',
+    ]) {
+      await expect(addWebhook(strict(), { appId: app.appId, url, events: ['ping'] }), url).rejects.toMatchObject({
+        reason: 'webhook_address_not_allowed',
+      });
+    }
+    expect(await ctx.deps.db.selectFrom('webhooks').select('id').where('app_id', '=', app.appId).execute()).toEqual([]);
+    // A public literal and a name are accepted (a name is checked when it resolves).
+    await addWebhook(strict(), { appId: app.appId, url: 'https://93.184.215.14/hook', events: ['ping'] });
+    await addWebhook(strict(), { appId: app.appId, url: 'https://hooks.example.com/hook', events: ['ping'] });
+  });
+
+  it('at delivery, a stored loopback literal is not connected to without the allow-list', async () => {
+    const { app } = await makeApp(ctx.deps);
+    const { webhook } = await addWebhook(ctx.deps, { appId: app.appId, url: rx.url, events: ['ping'] });
+    const id = await pingWebhook(ctx.deps, webhook.id);
+    await deliverDueWebhooks(strict(), ONE_TRY);
+    const [row] = await deliveries(webhook.id);
+    expect(row).toMatchObject({ id, status: 'failed', attempts: 1, last_status: null });
+    expect(row!.last_error).toMatch(/address 127\.0\.0\.1 is in a private, loopback, link-local or reserved range/);
+    expect(rx.received.filter((r) => r.headers['x-keymaster-delivery'] === id)).toEqual([]);
+    expect(ctx.logs().some((l) => l.event === 'webhook.address_refused' && l.webhookId === webhook.id)).toBe(true);
+  });
+
+  it('a name that resolves to loopback (as a rebinding name would) is refused at connect time; allow-listed, it is delivered', async () => {
+    const { app } = await makeApp(ctx.deps);
+    const url = rx.url.replace('127.0.0.1', 'localhost');
+    // Accepted at creation: a name says nothing until it resolves.
+    const { webhook } = await addWebhook(strict(), { appId: app.appId, url, events: ['ping'] });
+    const refused = await pingWebhook(ctx.deps, webhook.id);
+    await deliverDueWebhooks(strict(), ONE_TRY);
+    const row = (await deliveries(webhook.id)).find((d) => d.id === refused)!;
+    expect(row).toMatchObject({ status: 'failed', last_status: null });
+    expect(row.last_error).toMatch(/^localhost: address (127\.0\.0\.1|::1) is in a private, loopback/);
+    expect(rx.received.filter((r) => r.headers['x-keymaster-delivery'] === refused)).toEqual([]);
+    // The same name with loopback allow-listed: the lookup passes and the POST arrives.
+    const allowed = await pingWebhook(ctx.deps, webhook.id);
+    await deliverDueWebhooks(ctx.deps, ONE_TRY);
+    expect((await deliveries(webhook.id)).find((d) => d.id === allowed)).toMatchObject({ status: 'delivered', last_status: 200 });
+    expect(rx.received.filter((r) => r.headers['x-keymaster-delivery'] === allowed)).toHaveLength(1);
   });
 });
