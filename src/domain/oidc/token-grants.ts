@@ -10,7 +10,7 @@ import { SERVICE_SCOPES, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { accessTokenTtl, issueAccessToken } from '../tokens/access-tokens.js';
 import { revokeFamily } from '../tokens/refresh-token-store.js';
-import { issueTokenSet, rotateRefreshToken } from '../tokens/refresh-tokens.js';
+import { issueTokenSet, refreshTokenScope, rotateRefreshToken } from '../tokens/refresh-tokens.js';
 import { findUserById } from '../users/user-store.js';
 import { toUser } from '../users/users.js';
 import { checkPkce } from './authorization.js';
@@ -113,12 +113,15 @@ export async function refreshGrant(
   meta: RequestMeta = {},
 ): Promise<OAuthTokenResponse> {
   if (!app.grantTypes.includes('refresh_token')) throw appError('grant_not_allowed', { grant: 'refresh_token' });
+  // RFC 6749 §6: a narrower scope may be asked for, never a wider one. The family keeps its scope.
+  // Checked BEFORE the rotation spends the token, so the refusal leaves it usable (a family's scope
+  // never changes: reading it first decides nothing the rotation decides).
+  if (input.scope !== undefined) {
+    const granted = await refreshTokenScope(deps, { refreshToken: input.refreshToken, appId: app.appId });
+    if (granted !== undefined && parseScope(input.scope).some((s) => !hasScope(granted ?? '', s))) throw appError('scope_exceeds_grant');
+  }
   const rotated = await rotateRefreshToken(deps, { refreshToken: input.refreshToken, appId: app.appId }, meta);
   const scope = rotated.scope ?? '';
-  // RFC 6749 §6: a narrower scope may be asked for, never a wider one. The family keeps its scope.
-  if (input.scope !== undefined && parseScope(input.scope).some((s) => !hasScope(scope, s))) {
-    throw appError('scope_exceeds_grant');
-  }
   const res: OAuthTokenResponse = {
     access_token: rotated.access_token,
     token_type: 'Bearer',

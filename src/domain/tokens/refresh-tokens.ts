@@ -306,6 +306,15 @@ export async function rotateRefreshToken(
   }
 }
 
+/** The scope granted to a refresh token of `appId` (null: none recorded), or undefined for a token of another app or none at all. */
+export async function refreshTokenScope(
+  deps: Pick<Deps, 'db'>,
+  input: { refreshToken: string; appId: string },
+): Promise<string | null | undefined> {
+  const row = await store.findRefreshTokenByHash(deps.db, sha256(input.refreshToken));
+  return row && row.app_id === input.appId ? row.scope : undefined;
+}
+
 /**
  * Revokes the family of a refresh token (logout). Unknown or already revoked tokens are not an error
  * (RFC 7009 §2.2). When `appId` (or `userId`) is given, a token of another app (or user) is left alone.
