@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { PgliteDialect } from './pglite-dialect.js';
 import { DURABLE_START_PARAMS, DurableNodeFS } from './pglite-durable.js';
+import { RetryingKysely, retryingDialect } from './retry.js';
 import { createResilientPool, type DatabaseProbe, type PoolStats, type PostgresOptions } from './postgres.js';
 import type { Database } from './schema.js';
 
@@ -57,7 +58,8 @@ export function openPostgres(
   opts: Omit<PostgresOptions, 'max' | 'preparedStatements'> = {},
 ): DbHandle {
   const pool = createResilientPool(connectionString, { ...opts, max, preparedStatements });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // Serialization failures and deadlocks are run again (storage/retry.ts).
+  const db = new RetryingKysely<Database>({ dialect: retryingDialect(new PostgresDialect({ pool })) });
   return { db, kind: 'postgres', poolStats: pool.stats, probe: pool.probe, close: () => db.destroy() };
 }
 
