@@ -61,7 +61,8 @@ describe.runIf(onPostgres())('serializable isolation (private cluster)', () => {
       });
     const results = await Promise.all([insertNext(1), insertNext(2)]);
     expect(results.sort()).toEqual([0, 1]);
-    expect(runs).toBe(3); // one transaction ran twice
+    // One transaction ran again (more than once when its retry met the winner still uncommitted).
+    expect(runs).toBeGreaterThanOrEqual(3);
     const rows = await sql<{ v: number }>`select v from skew order by v`.execute(handle.db);
     expect(rows.rows.map((r) => r.v)).toEqual([0, 1]);
   });
@@ -80,7 +81,8 @@ describe.runIf(onPostgres())('serializable isolation (private cluster)', () => {
         await sql`update skew set v = v + 1 where id in (${first}, ${second})`.execute(trx);
       });
     await Promise.all([bump(1, 2), bump(2, 1)]);
-    expect(runs).toBe(3);
+    // The victim ran again; its retry may meet the survivor's commit (40001 at serializable) and run once more.
+    expect(runs).toBeGreaterThanOrEqual(3);
     const rows = await sql<{ v: number }>`select v from skew order by id`.execute(handle.db);
     expect(rows.rows.map((r) => r.v)).toEqual([2, 2]);
   });
