@@ -140,6 +140,7 @@ export const REASONS = {
   session_not_found: { code: 'not_found', text: 'Session not found' },
 
   // Users, sign-in and accounts.
+  credentials_missing: { code: 'invalid_request', text: 'Enter your email and password.' },
   invalid_credentials: { code: 'invalid_grant', text: 'Invalid email or password' },
   account_locked: { code: 'forbidden', text: 'Account is locked' },
   account_disabled: { code: 'forbidden', text: 'Account is disabled' },

@@ -23,6 +23,7 @@ import {
   tokenSetOf,
   type TokenSet,
 } from '../tokens/refresh-tokens.js';
+import { assertPasswordSignIn } from '../sign-in/sign-in.js';
 import { hashPassword } from '../users/passwords.js';
 import * as users from '../users/user-store.js';
 import { authenticatePassword, Email, toUser, verifyCurrentPassword, type User } from '../users/users.js';
@@ -231,7 +232,7 @@ export async function loginAccount(
 ): Promise<{ tokens: TokenSet; user: User }> {
   const app = await resolveAccountApp(deps, input.appId);
   if (!app) throw invalidAppId();
-  if (!app.providers.includes('password')) throw appError('password_login_disabled');
+  assertPasswordSignIn(app);
   const user = await authenticatePassword(deps, { email: input.email, password: input.password, appId: app.appId }, meta);
   const { familyId: _f, ...tokens } = await issueTokenSet(deps, user, app, {}, meta);
   return { tokens, user };

@@ -102,6 +102,7 @@ export const invalidCredentials = () => appError('invalid_credentials');
 
 /** The refusals of the person signing in (wrong password, locked, disabled, unverified), as opposed to a broken request. */
 const SIGN_IN_REFUSALS: ReadonlySet<Reason> = new Set<Reason>([
+  'credentials_missing',
   'invalid_credentials',
   'account_locked',
   'account_disabled',

@@ -10,7 +10,7 @@ import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { authorize } from '../../domain/oidc/authorization.js';
 import { AuthorizeParams } from '../schemas/oidc.js';
 import { readSsoCookie } from '../sso-cookie.js';
-import { renderLoginPage } from './login.js';
+import { renderLoginPage } from '../login-page.js';
 
 const oidcAuthorizeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   async function handle(req: FastifyRequest, reply: FastifyReply, params: z.infer<typeof AuthorizeParams>) {

@@ -8,12 +8,12 @@ import type { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { resolveEndSession, type EndSessionTarget } from '../../domain/oidc/logout.js';
 import { endSession, resumeSession } from '../../domain/sessions/sessions.js';
+import { renderLogoutConfirm } from '../logout-page.js';
 import { renderPage } from '../render.js';
 import { sameOriginOnly, FORM_BODY_LIMIT } from '../plugins/guards.js';
 import { requestMeta } from '../request-meta.js';
 import { EndSessionForm, EndSessionParams } from '../schemas/oidc.js';
 import { clearSsoCookie, readSsoCookie } from '../sso-cookie.js';
-import { renderLogoutConfirm } from './sso-logout.js';
 
 const oidcEndSessionRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   function finish(reply: FastifyReply, target: EndSessionTarget) {

@@ -9,6 +9,7 @@ import { findApp, isRegisteredLogoutUri, type App } from '../../domain/apps/apps
 import { endSession, resumeSession } from '../../domain/sessions/sessions.js';
 import { appError } from '../../errors.js';
 import { FORM_BODY_LIMIT, formGuard } from '../plugins/guards.js';
+import { renderLogoutConfirm } from '../logout-page.js';
 import { renderPage } from '../render.js';
 import { requestMeta } from '../request-meta.js';
 import { SsoLogoutForm, SsoLogoutQuery } from '../schemas/login.js';
@@ -29,14 +30,6 @@ async function resolveLogoutTarget(deps: Deps, q: LogoutParams): Promise<{ app?:
   const url = new URL(q.post_logout_redirect_uri);
   if (q.state !== undefined) url.searchParams.set('state', q.state);
   return { app, continueTo: url.toString() };
-}
-
-/** The one-click confirmation (a CSRF-protected POST) shared by /sso/logout and /end_session. */
-export function renderLogoutConfirm(
-  reply: FastifyReply,
-  opts: { action: string; app: App | undefined; email: string; hidden: Record<string, string>; cancel: string | undefined },
-) {
-  return renderPage(reply, 'logout-confirm.eta', { title: 'Sign out?', heading: 'Sign out', csrfToken: reply.generateCsrf(), ...opts });
 }
 
 function renderSignedOut(reply: FastifyReply, target: { app?: App; continueTo?: string }) {

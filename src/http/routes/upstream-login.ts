@@ -7,18 +7,20 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
-import { claimUpstreamFlow, completeUpstreamLogin, FLOW_TTL_MS, startUpstreamLogin } from '../../domain/upstream/upstream-login.js';
+import { signInWithUpstream } from '../../domain/sign-in/sign-in.js';
+import { claimUpstreamFlow, FLOW_TTL_MS, startUpstreamLogin } from '../../domain/upstream/upstream-login.js';
 import type { UpstreamProviderName } from '../../domain/upstream/upstream-providers.js';
 import { AppError } from '../../errors.js';
 import { wireError } from '../error-handler.js';
+import type { LoginParams } from '../login-page.js';
 import { cookieName } from '../plugins/web.js';
 import { renderPage } from '../render.js';
 import { requestMeta } from '../request-meta.js';
 import { LoginQuery } from '../schemas/login.js';
+import { answerSignIn } from '../sign-in-reply.js';
 
 /** /authorize's sign-in page passes its sealed request along, so the flow ends with a code. */
 const StartQuery = LoginQuery.extend({ authz: z.string().max(8000, 'is too long').optional() });
-import { completeSignIn, type LoginParams } from './login.js';
 
 // Bounds what we read; other parameters an upstream adds (Google's authuser, hd, prompt) pass through
 // untouched to openid-client, which reads the full callback URL.
@@ -69,8 +71,8 @@ const upstreamLoginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
         authz: flow.client.authz,
       };
       try {
-        const user = await completeUpstreamLogin(deps, flow, new URL(req.url, deps.config.issuer), requestMeta(req));
-        return await completeSignIn(deps, req, reply, flow.app, user, params);
+        const outcome = await signInWithUpstream(deps, flow, new URL(req.url, deps.config.issuer), requestMeta(req));
+        return answerSignIn(deps.config, reply, outcome);
       } catch (err) {
         return renderUpstreamError(req, reply, err, flow.app, params);
       }

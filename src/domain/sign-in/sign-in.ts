@@ -1,0 +1,113 @@
+// Signing a user in for an app: where every sign-in journey ends (password, upstream provider, a live
+// SSO session; a passkey later). Each journey opens the pending request once, authenticates the user
+// its own way, then finishSignIn opens the SSO session and issues the code or the token set in ONE
+// transaction (a session without its tokens, or tokens without their session, is never left behind).
+// The outcome is a tagged value; the HTTP layer sets the cookie and answers it. A journey that will
+// need a second factor adds a `second_factor_required` outcome here, and its routes one case.
+import type { Deps } from '../../deps.js';
+import { appError } from '../../errors.js';
+import type { App } from '../apps/apps.js';
+import type { RequestMeta } from '../audit/audit.js';
+import { issueCodeRedirect, openPending, type PendingAuthorization } from '../oidc/authorization.js';
+import { resumeSession, startSession } from '../sessions/sessions.js';
+import { issueTokenSet, type TokenSet } from '../tokens/refresh-tokens.js';
+import { completeUpstreamLogin, type UpstreamFlow } from '../upstream/upstream-login.js';
+import { authenticatePassword, type User } from '../users/users.js';
+
+type SignInDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret' | 'upstream'>;
+
+/** Where the app asked to be answered: its callback (and state), or a sealed /authorize request. */
+export interface SignInRequest {
+  redirectUri: string;
+  state?: string | undefined;
+  /** A sealed OIDC authorization request (/authorize): the sign-in then ends with a code, not tokens. */
+  authz?: string | undefined;
+}
+
+export type SignInOutcome =
+  /** Back to the app's callback with the tokens (the Keymaster flow). */
+  | { kind: 'tokens'; tokens: TokenSet; redirectUri: string; state: string | undefined; sessionCookie: string | undefined }
+  /** Back to the client with an authorization code (OIDC): `url` is the whole redirect. */
+  | { kind: 'code_redirect'; url: string; sessionCookie: string };
+
+/** "Password login not enabled": the one place that decides whether an app takes passwords. */
+export function assertPasswordSignIn(app: App): void {
+  if (!app.providers.includes('password')) throw appError('password_login_disabled');
+}
+
+/** The pending authorization request, opened once per sign-in; it must be this app's, for this callback. */
+function openRequest(deps: Pick<Deps, 'secret' | 'clock'>, app: App, request: SignInRequest): PendingAuthorization | undefined {
+  if (request.authz === undefined) return undefined;
+  const pending = openPending(deps, request.authz);
+  if (pending.clientId !== app.appId || pending.redirectUri !== request.redirectUri) throw appError('sign_in_request_mismatch');
+  return pending;
+}
+
+/**
+ * The hosted sign-in form. Refusals of the person (isSignInRefusal: no credentials typed, wrong
+ * password, locked, …) are thrown for the form to show; a broken request is thrown before any check.
+ */
+export async function signInWithPassword(
+  deps: SignInDeps,
+  app: App,
+  request: SignInRequest,
+  credentials: { email?: string | undefined; password?: string | undefined },
+  meta: RequestMeta = {},
+): Promise<SignInOutcome> {
+  assertPasswordSignIn(app);
+  const pending = openRequest(deps, app, request);
+  if (!credentials.email || !credentials.password) throw appError('credentials_missing');
+  const user = await authenticatePassword(deps, { email: credentials.email, password: credentials.password, appId: app.appId }, meta);
+  return finishSignIn(deps, app, user, request, pending, meta);
+}
+
+/** The callback of an upstream provider (Sign in with Google) for a flow already claimed. */
+export async function signInWithUpstream(
+  deps: SignInDeps,
+  flow: UpstreamFlow,
+  callbackUrl: URL,
+  meta: RequestMeta = {},
+): Promise<SignInOutcome> {
+  const pending = openRequest(deps, flow.app, flow.client);
+  const user = await completeUpstreamLogin(deps, flow, callbackUrl, meta);
+  return finishSignIn(deps, flow.app, user, flow.client, pending, meta);
+}
+
+/** GET /login with a live SSO session: fresh tokens for the app at once, no new session; undefined when there is none. */
+export async function resumeSignIn(
+  deps: SignInDeps,
+  app: App,
+  request: Omit<SignInRequest, 'authz'>,
+  sessionCookie: string | undefined,
+  meta: RequestMeta = {},
+): Promise<SignInOutcome | undefined> {
+  const resumed = await resumeSession(deps, sessionCookie);
+  if (!resumed) return undefined;
+  const { session, user } = resumed;
+  const tokens = await issueTokenSet(deps, user, app, { sessionId: session.id, authTime: session.auth_time }, meta);
+  return { kind: 'tokens', tokens: wireless(tokens), redirectUri: request.redirectUri, state: request.state, sessionCookie: undefined };
+}
+
+/** The SSO session and the code or token set, in one transaction: both are written, or neither. */
+async function finishSignIn(
+  deps: SignInDeps,
+  app: App,
+  user: User,
+  request: SignInRequest,
+  pending: PendingAuthorization | undefined,
+  meta: RequestMeta,
+): Promise<SignInOutcome> {
+  return deps.db.transaction().execute(async (trx): Promise<SignInOutcome> => {
+    const d = { ...deps, db: trx };
+    const { cookieValue, session } = await startSession(d, user.id, meta);
+    const ctx = { sessionId: session.id, authTime: session.auth_time };
+    if (pending) return { kind: 'code_redirect', url: await issueCodeRedirect(d, app, user, pending, ctx), sessionCookie: cookieValue };
+    const tokens = await issueTokenSet(d, user, app, ctx, meta);
+    return { kind: 'tokens', tokens: wireless(tokens), redirectUri: request.redirectUri, state: request.state, sessionCookie: cookieValue };
+  });
+}
+
+/** The token set without the family id (not for the app). */
+function wireless({ familyId: _f, ...tokens }: TokenSet & { familyId: string }): TokenSet {
+  return tokens;
+}

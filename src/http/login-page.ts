@@ -1,0 +1,53 @@
+// The hosted sign-in page, drawn by GET/POST /login and by /authorize when the user must sign in.
+import type { FastifyReply } from 'fastify';
+import type { Config } from '../config.js';
+import type { App } from '../domain/apps/apps.js';
+import { renderPage } from './render.js';
+import { upstreamLinks } from './upstream-links.js';
+
+export interface LoginParams {
+  app_id: string;
+  redirect_uri: string;
+  state?: string | undefined;
+  /** A sealed OIDC authorization request (/authorize): sign-in then ends with a code, not tokens. */
+  authz?: string | undefined;
+}
+
+export function renderLoginPage(
+  reply: FastifyReply,
+  app: App,
+  params: LoginParams,
+  // `config` turns on the "Continue with Google" link when Google is configured and enabled for the app.
+  opts: { error?: string; email?: string; status?: number; config?: Pick<Config, 'google'> } = {},
+) {
+  const hidden: Record<string, string> = { app_id: params.app_id, redirect_uri: params.redirect_uri };
+  if (params.state !== undefined) hidden.state = params.state;
+  if (params.authz !== undefined) hidden.authz = params.authz;
+  return renderPage(
+    reply,
+    'login.eta',
+    {
+      title: 'Sign in',
+      app,
+      action: '/login',
+      csrfToken: reply.generateCsrf(),
+      hidden,
+      providers: app.providers,
+      upstreamLinks: upstreamLinks(opts.config, app, params),
+      error: opts.error,
+      email: opts.email,
+      links: accountLinks(app, params),
+    },
+    opts.status ?? 200,
+  );
+}
+
+/** "Create account" and "Forgot password?" carry the app and callback, so the user comes back to this page. */
+function accountLinks(app: App, params: LoginParams): { href: string; label: string }[] {
+  if (!app.providers.includes('password')) return [];
+  const q = new URLSearchParams({ app_id: params.app_id, redirect_uri: params.redirect_uri }).toString();
+  return [
+    { href: `/account/register?${q}`, label: 'Create account' },
+    { href: `/account/forgot-password?${q}`, label: 'Forgot password?' },
+  ];
+}
