@@ -30,7 +30,10 @@ import { authenticatePassword, Email, toUser, verifyCurrentPassword, type User }
 import * as store from './email-token-store.js';
 import { assertPasswordPolicy } from './password-policy.js';
 
-type AccountDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'mailer' | 'secret'>;
+type AccountDeps = Pick<
+  Deps,
+  'db' | 'clock' | 'config' | 'keys' | 'log' | 'mailer' | 'secret' | 'apps' | 'metrics' | 'rateCounters' | 'rotations'
+>;
 
 /** Where the links in an email lead back to: the app (branding, sign-in) and its registered callback. */
 export interface AccountContext {
@@ -300,7 +303,7 @@ export async function updateAccount(
 }
 
 /** CLI: `keymaster users unlock` — clears the lockout and the per-email failure window. */
-export async function unlockUser(deps: Pick<Deps, 'db' | 'clock' | 'config'>, userId: string): Promise<User> {
+export async function unlockUser(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'rateCounters'>, userId: string): Promise<User> {
   const row = await users.updateUser(deps.db, userId, { failed_logins: 0, locked_until: null, updated_at: deps.clock.now() });
   if (!row) throw appError('user_not_found');
   await clearRateLimit(deps, accountRules(deps.config).loginFailuresPerEmail, row.email);

@@ -144,17 +144,19 @@ export async function findApp(deps: Pick<Deps, 'db'>, appId: string): Promise<Ap
   return row && toApp(row);
 }
 
-/**
- * The app and its secret hash for the token hot paths: through deps.apps (≤ APP_CACHE_TTL_MS old)
- * when the caller has it, else straight from the database.
- */
-export async function findCachedApp(deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'apps'>>, appId: string): Promise<CachedApp | undefined> {
+/** The app and its secret hash for the token hot paths, through deps.apps (≤ APP_CACHE_TTL_MS old). */
+export async function findCachedApp(deps: Pick<Deps, 'db' | 'apps'>, appId: string): Promise<CachedApp | undefined> {
   const load = async () => {
     if (!isUuid(appId)) return undefined;
     const row = await store.findAppById(deps.db, appId);
     return row && { app: toApp(row), secretHash: row.client_secret_hash };
   };
-  return deps.apps ? deps.apps.get(appId, load) : load();
+  return deps.apps.get(appId, load);
+}
+
+/** The longest access-token lifetime any app may have (seconds), or null when every app uses the default. */
+export function longestAppAccessTokenTtl(deps: Pick<Deps, 'db'>): Promise<number | null> {
+  return store.maxAppAccessTokenTtl(deps.db);
 }
 
 export async function getApp(deps: Pick<Deps, 'db'>, appId: string): Promise<App> {
@@ -168,7 +170,7 @@ export async function listApps(deps: Pick<Deps, 'db'>): Promise<App[]> {
 }
 
 export async function updateApp(
-  deps: Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'apps'>>,
+  deps: Pick<Deps, 'db' | 'clock' | 'apps'>,
   appId: string,
   input: z.input<typeof AppUpdateInput>,
   meta: RequestMeta = {},
@@ -189,7 +191,7 @@ export async function updateApp(
     ...(v.refreshReuseInterval !== undefined && { refresh_reuse_interval: v.refreshReuseInterval }),
     updated_at: deps.clock.now(),
   });
-  deps.apps?.invalidate(appId);
+  deps.apps.invalidate(appId);
   const changed = Object.entries(v)
     .filter(([, val]) => val !== undefined)
     .map(([k]) => k);
@@ -199,25 +201,21 @@ export async function updateApp(
 
 /** A new secret replaces the old one at once; the old secret stops working immediately. */
 export async function rotateClientSecret(
-  deps: Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'apps'>>,
+  deps: Pick<Deps, 'db' | 'clock' | 'apps'>,
   appId: string,
   meta: RequestMeta = {},
 ): Promise<string> {
   await getApp(deps, appId);
   const clientSecret = randomToken(32);
   await store.updateApp(deps.db, appId, { client_secret_hash: sha256(clientSecret), updated_at: deps.clock.now() });
-  deps.apps?.invalidate(appId);
+  deps.apps.invalidate(appId);
   await recordAuditEvent(deps, { event: 'app.secret_rotated', appId }, meta);
   return clientSecret;
 }
 
-export async function deleteApp(
-  deps: Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'apps'>>,
-  appId: string,
-  meta: RequestMeta = {},
-): Promise<void> {
+export async function deleteApp(deps: Pick<Deps, 'db' | 'clock' | 'apps'>, appId: string, meta: RequestMeta = {}): Promise<void> {
   if (!isUuid(appId) || !(await store.deleteApp(deps.db, appId))) throw appError('app_not_found', { appId });
-  deps.apps?.invalidate(appId);
+  deps.apps.invalidate(appId);
   await recordAuditEvent(deps, { event: 'app.deleted', appId }, meta);
 }
 
@@ -225,11 +223,7 @@ export async function deleteApp(
  * Client authentication (RFC 6749 §2.3.1). Unknown client and wrong secret give the same error, and
  * both cost one constant-time comparison.
  */
-export async function authenticateClient(
-  deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'apps'>>,
-  appId: string,
-  secret: string,
-): Promise<App> {
+export async function authenticateClient(deps: Pick<Deps, 'db' | 'apps'>, appId: string, secret: string): Promise<App> {
   const found = await findCachedApp(deps, appId);
   const ok = safeEqual(found?.secretHash ?? sha256('unknown-client'), sha256(secret));
   if (!found || !ok) throw appError('client_auth_failed');

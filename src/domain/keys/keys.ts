@@ -15,7 +15,7 @@ import { DAY, SECOND, type Clock } from '../../lib/clock.js';
 import { decrypt, deriveKey, encrypt } from '../../lib/crypto.js';
 import type { Db } from '../../storage/db.js';
 import type { KeyState, SigningKeyRow } from '../../storage/schema.js';
-import { maxAppAccessTokenTtl } from '../apps/app-store.js';
+import { longestAppAccessTokenTtl } from '../apps/apps.js';
 import * as store from './key-store.js';
 import { findActiveKey, insertKey, listPublishableKeys } from './key-store.js';
 
@@ -84,7 +84,7 @@ export function publishLeadMs(deps: Pick<Deps, 'config'>): number {
 
 /** How long a replaced key stays published: the longest access-token lifetime plus polls and skew (ms). */
 async function retireDelayMs(deps: LifecycleDeps, db: Db): Promise<number> {
-  const ttl = Math.max(deps.config.accessTokenTtl, (await maxAppAccessTokenTtl(db)) ?? 0);
+  const ttl = Math.max(deps.config.accessTokenTtl, (await longestAppAccessTokenTtl({ db })) ?? 0);
   return (ttl + 2 * deps.config.keyPollSeconds + RETIRE_LEEWAY) * SECOND;
 }
 

@@ -22,7 +22,7 @@ export interface ClientCredentials {
   clientSecret?: string | undefined;
 }
 
-type ClientAuthDeps = Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'config' | 'apps' | 'rateCounters'>>;
+type ClientAuthDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'apps' | 'rateCounters'>;
 
 export async function authenticateTokenClient(
   deps: ClientAuthDeps,

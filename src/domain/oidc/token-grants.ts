@@ -18,7 +18,7 @@ import { findCode, markCodeReplayed, spendCode } from './code-store.js';
 import { issueIdToken } from './id-tokens.js';
 import { formatScope, hasScope, parseScope } from './scopes.js';
 
-type GrantDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret'>;
+type GrantDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret' | 'apps' | 'metrics' | 'rotations'>;
 
 export interface OAuthTokenResponse {
   access_token: string;
@@ -159,7 +159,7 @@ export interface ServiceTokenResponse {
  * same scopes (same signing key) gets that token again, with its remaining lifetime in expires_in.
  */
 export async function clientCredentialsGrant(
-  deps: Pick<Deps, 'config' | 'clock' | 'keys'> & Partial<Pick<Deps, 'apps' | 'metrics'>>,
+  deps: Pick<Deps, 'config' | 'clock' | 'keys' | 'apps' | 'metrics'>,
   app: App,
   input: { scope?: string | undefined },
 ): Promise<ServiceTokenResponse> {
@@ -177,9 +177,9 @@ export async function clientCredentialsGrant(
   const kid = deps.keys.active.kid;
   // Same client, signing key, scopes and lifetime setting, or a new token.
   const variant = `${scope} ${expiresIn}`;
-  const recent = reuse > 0 ? deps.apps?.recentServiceToken(app.appId, kid, variant, iat, reuse) : undefined;
+  const recent = reuse > 0 ? deps.apps.recentServiceToken(app.appId, kid, variant, iat, reuse) : undefined;
   if (recent) {
-    deps.metrics?.tokensIssued.inc({ kind: 'service_reused' });
+    deps.metrics.tokensIssued.inc({ kind: 'service_reused' });
     return { access_token: recent.token, token_type: 'bearer', expires_in: recent.exp - iat, scope };
   }
   const exp = iat + expiresIn;
@@ -187,7 +187,7 @@ export async function clientCredentialsGrant(
     { iss: deps.config.issuer, sub: app.appId, client_id: app.appId, scope, token_type: 'service', iat, exp, jti: randomUUID() },
     'at+jwt',
   );
-  deps.metrics?.tokensIssued.inc({ kind: 'service' });
-  if (reuse > 0) deps.apps?.rememberServiceToken(app.appId, kid, variant, { token, iat, exp });
+  deps.metrics.tokensIssued.inc({ kind: 'service' });
+  if (reuse > 0) deps.apps.rememberServiceToken(app.appId, kid, variant, { token, iat, exp });
   return { access_token: token, token_type: 'bearer', expires_in: expiresIn, scope };
 }

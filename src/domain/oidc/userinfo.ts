@@ -3,21 +3,21 @@
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { verifyAccessToken } from '../tokens/access-tokens.js';
-import { findUserById } from '../users/user-store.js';
+import { findUserById } from '../users/users.js';
 
 export async function userInfo(
   deps: Pick<Deps, 'db' | 'clock' | 'config' | 'keys'>,
   accessToken: string,
 ): Promise<Record<string, unknown>> {
   const claims = await verifyAccessToken(deps, accessToken);
-  const row = await findUserById(deps.db, claims.sub);
-  if (!row || row.disabled_at) throw appError('access_token_invalid', { detail: 'user gone or disabled' });
+  const user = await findUserById(deps, claims.sub);
+  if (!user || user.disabled) throw appError('access_token_invalid', { detail: 'user gone or disabled' });
   // OIDC Core §5.3.2: a claim without a value is omitted, never null.
   return {
-    sub: row.id,
-    email: row.email,
-    email_verified: row.email_verified_at !== null,
-    ...(row.name !== null && { name: row.name }),
-    roles: row.roles,
+    sub: user.id,
+    email: user.email,
+    email_verified: user.emailVerified,
+    ...(user.name !== null && { name: user.name }),
+    roles: user.roles,
   };
 }

@@ -56,12 +56,12 @@ export function accountRules(config: Pick<Config, 'rateLimitEmail' | 'rateLimitI
   } satisfies Record<string, RateLimitRule>;
 }
 
-type LimitDeps = Pick<Deps, 'db' | 'clock'> & Partial<Pick<Deps, 'config' | 'rateCounters'>>;
+type LimitDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'rateCounters'>;
 
 /** The rule as configured: env overrides by name, then the global scale. */
-export function effectiveRule(deps: Partial<Pick<Deps, 'config'>>, rule: RateLimitRule): RateLimitRule {
-  const o = deps.config?.rateLimits?.[rule.name];
-  const scale = deps.config?.rateLimitScale ?? 1;
+export function effectiveRule(deps: Pick<Deps, 'config'>, rule: RateLimitRule): RateLimitRule {
+  const o = deps.config.rateLimits?.[rule.name];
+  const scale = deps.config.rateLimitScale;
   return { ...rule, limit: (o?.limit ?? rule.limit) * scale, windowSeconds: o?.windowSeconds ?? rule.windowSeconds };
 }
 
@@ -86,10 +86,9 @@ export async function peekRateLimit(
 ): Promise<{ count: number; retryAfter: number; limited: boolean }> {
   const rule = effectiveRule(deps, configured);
   const key = keyOf(rule, subject);
-  const row =
-    opts.maxAgeMs && deps.rateCounters
-      ? await deps.rateCounters.read(key, opts.maxAgeMs, () => store.readCounter(deps.db, key))
-      : await store.readCounter(deps.db, key);
+  const row = opts.maxAgeMs
+    ? await deps.rateCounters.read(key, opts.maxAgeMs, () => store.readCounter(deps.db, key))
+    : await store.readCounter(deps.db, key);
   const now = deps.clock.now();
   if (!row || row.window_start.getTime() + rule.windowSeconds * 1000 <= now.getTime()) return { count: 0, retryAfter: 0, limited: false };
   return { count: row.count, retryAfter: retryAfterSeconds(row.window_start, rule, now), limited: row.count >= rule.limit };
@@ -118,7 +117,7 @@ export async function hitRateLimit(
 ): Promise<{ count: number; limited: boolean }> {
   const rule = effectiveRule(deps, configured);
   const key = keyOf(rule, subject);
-  deps.rateCounters?.forget(key);
+  deps.rateCounters.forget(key);
   const { count } = await store.incrementCounter(deps.db, key, deps.clock.now(), rule.windowSeconds);
   return { count, limited: count >= rule.limit };
 }
@@ -130,7 +129,7 @@ export async function hitRateLimit(
 export async function countFailure(deps: LimitDeps, configured: RateLimitRule, subject: string): Promise<AppError | undefined> {
   const rule = effectiveRule(deps, configured);
   const key = keyOf(rule, subject);
-  deps.rateCounters?.forget(key);
+  deps.rateCounters.forget(key);
   const now = deps.clock.now();
   const { count, windowStart } = await store.incrementCounter(deps.db, key, now, rule.windowSeconds);
   return count > rule.limit ? appError('rate_limited', { retryAfter: retryAfterSeconds(windowStart, rule, now) }) : undefined;
@@ -143,18 +142,14 @@ export async function consumeRateLimit(deps: LimitDeps, configured: RateLimitRul
   const key = keyOf(rule, subject);
   // Flood bounds with large limits count in batches (batched-counters.ts); small limits, exactly.
   const { count, windowStart } =
-    deps.rateCounters && rule.limit >= BATCH_MIN_LIMIT
+    rule.limit >= BATCH_MIN_LIMIT
       ? await deps.rateCounters.hit(key, rule.limit, rule.windowSeconds, now)
       : await store.incrementCounter(deps.db, key, now, rule.windowSeconds);
   if (count > rule.limit) throw appError('rate_limited', { retryAfter: retryAfterSeconds(windowStart, rule, now) });
 }
 
-export async function clearRateLimit(
-  deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'rateCounters'>>,
-  rule: RateLimitRule,
-  subject: string,
-): Promise<void> {
+export async function clearRateLimit(deps: Pick<Deps, 'db' | 'rateCounters'>, rule: RateLimitRule, subject: string): Promise<void> {
   const key = keyOf(rule, subject);
-  deps.rateCounters?.forget(key);
+  deps.rateCounters.forget(key);
   await store.deleteCounter(deps.db, key);
 }

@@ -5,8 +5,7 @@ import { HOUR } from '../../lib/clock.js';
 import { randomToken, sha256 } from '../../lib/crypto.js';
 import type { SessionRow } from '../../storage/schema.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
-import { findUserById } from '../users/user-store.js';
-import { toUser, type User } from '../users/users.js';
+import { findUserById, type User } from '../users/users.js';
 import { enqueueUserEvent } from '../webhooks/webhooks.js';
 import * as store from './session-store.js';
 
@@ -45,7 +44,7 @@ export async function endSession(
   if (ended) {
     await recordAuditEvent(deps, { event: 'session.ended', userId: ended.user_id, data: { sessionId: ended.id } }, meta);
     // user.logout ("SSO session revoked") goes to every app this session signed in to.
-    const user = await findUserById(deps.db, ended.user_id);
+    const user = await findUserById(deps, ended.user_id);
     if (user) await enqueueUserEvent(deps, { event: 'user.logout', user, sessionId: ended.id });
   }
   return ended;
@@ -58,7 +57,7 @@ export async function resumeSession(
 ): Promise<{ session: SessionRow; user: User } | undefined> {
   const session = await findSession(deps, cookieValue);
   if (!session) return undefined;
-  const row = await findUserById(deps.db, session.user_id);
-  if (!row || row.disabled_at || !row.email_verified_at) return undefined;
-  return { session, user: toUser(row) };
+  const user = await findUserById(deps, session.user_id);
+  if (!user || user.disabled || !user.emailVerified) return undefined;
+  return { session, user };
 }

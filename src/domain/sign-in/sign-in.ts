@@ -14,7 +14,10 @@ import { issueTokenSet, type TokenSet } from '../tokens/refresh-tokens.js';
 import { completeUpstreamLogin, type UpstreamFlow } from '../upstream/upstream-login.js';
 import { authenticatePassword, type User } from '../users/users.js';
 
-type SignInDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret' | 'upstream'>;
+type SignInDeps = Pick<
+  Deps,
+  'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret' | 'upstream' | 'apps' | 'metrics' | 'rateCounters' | 'rotations'
+>;
 
 /** Where the app asked to be answered: its callback (and state), or a sealed /authorize request. */
 export interface SignInRequest {

@@ -26,7 +26,7 @@ export function accessTokenTtl(deps: Pick<Deps, 'config'>, app: App): number {
 }
 
 export async function issueAccessToken(
-  deps: Pick<Deps, 'config' | 'clock' | 'keys'> & Partial<Pick<Deps, 'metrics'>>,
+  deps: Pick<Deps, 'config' | 'clock' | 'keys' | 'metrics'>,
   user: Pick<User, 'id' | 'email' | 'name' | 'roles'>,
   app: App,
   extra: Record<string, unknown> = {},
@@ -46,7 +46,7 @@ export async function issueAccessToken(
     ...extra,
   };
   const token = await deps.keys.sign(claims, 'at+jwt');
-  deps.metrics?.tokensIssued.inc({ kind: claims.token_type === 'service' ? 'service' : 'access' });
+  deps.metrics.tokensIssued.inc({ kind: claims.token_type === 'service' ? 'service' : 'access' });
   return { token, expiresIn, claims };
 }
 

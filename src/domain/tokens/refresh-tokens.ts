@@ -33,7 +33,7 @@ import { issueAccessToken } from './access-tokens.js';
 import { isLiveRefreshToken } from './live.js';
 import * as store from './refresh-token-store.js';
 
-type TokenDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret'> & Partial<Pick<Deps, 'apps' | 'rotations'>>;
+type TokenDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret' | 'apps' | 'metrics' | 'rotations'>;
 
 export interface TokenSet {
   access_token: string;
@@ -177,9 +177,9 @@ export async function rotateRefreshToken(
   // inserts the successor and returns the user's claims; then the access token is signed. Anything
   // else — unknown, wrong app, rotated (grace or replay), revoked, expired, disabled user — spends
   // nothing and falls through to the transaction below, which classifies it.
-  // With deps.rotations, together with the other rotations of this event-loop turn (one statement).
+  // Together with the other rotations of this event-loop turn (deps.rotations: one statement).
   const spend = { tokenHash: hash, appId: app.appId, now };
-  const spent = await (deps.rotations ? deps.rotations.rotate(spend, successor) : store.rotateInOneStatement(deps.db, spend, successor));
+  const spent = await deps.rotations.rotate(spend, successor);
   if (spent) {
     const access = await issueAccessToken(deps, { id: spent.user_id, ...spent.claims }, app);
     return {

@@ -34,7 +34,7 @@ export interface ClientRequest {
 }
 
 export async function startUpstreamLogin(
-  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'secret' | 'upstream'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'secret' | 'upstream' | 'rateCounters'>,
   provider: UpstreamProviderName,
   app: App,
   client: ClientRequest,

@@ -85,6 +85,11 @@ export async function getUser(deps: Pick<Deps, 'db'>, id: string): Promise<User>
   return toUser(row);
 }
 
+export async function findUserById(deps: Pick<Deps, 'db'>, id: string): Promise<User | undefined> {
+  const row = await store.findUserById(deps.db, id);
+  return row && toUser(row);
+}
+
 export async function findUserByEmailOrId(deps: Pick<Deps, 'db'>, ref: string): Promise<User | undefined> {
   const row = ref.includes('@')
     ? await store.findUserByEmail(deps.db, ref)
@@ -117,7 +122,7 @@ export const isSignInRefusal = (err: unknown): err is AppError => err instanceof
  * which a locked account shows whatever is typed (the lock must hold even for the right password).
  */
 export async function authenticatePassword(
-  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'log'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'log' | 'rateCounters'>,
   input: { email: string; password: string; appId?: string },
   meta: RequestMeta = {},
 ): Promise<User> {
@@ -170,7 +175,11 @@ export async function authenticatePassword(
 }
 
 /** One failed password check counted per email and per IP (the limits checked before argon2 runs). */
-async function countSignInFailure(d: Pick<Deps, 'db' | 'clock' | 'config'>, email: string, meta: RequestMeta): Promise<void> {
+async function countSignInFailure(
+  d: Pick<Deps, 'db' | 'clock' | 'config' | 'rateCounters'>,
+  email: string,
+  meta: RequestMeta,
+): Promise<void> {
   const rules = accountRules(d.config);
   await hitRateLimit(d, rules.loginFailuresPerEmail, email);
   if (meta.ip) await hitRateLimit(d, rules.loginFailuresPerIp, meta.ip);
@@ -181,7 +190,7 @@ async function countSignInFailure(d: Pick<Deps, 'db' | 'clock' | 'config'>, emai
  * consecutive-failure count and lock, and the audit trail, in one transaction (one commit: see timing.test.ts).
  */
 async function recordWrongPassword(
-  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'log'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'log' | 'rateCounters'>,
   row: UserRow,
   email: string,
   how: { reason: string; appId?: string | undefined },
@@ -214,7 +223,7 @@ export const incorrectCurrentPassword = () => appError('current_password_incorre
  * whatever is typed, and a wrong password counts toward both limits and toward the lockout.
  */
 export async function verifyCurrentPassword(
-  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'log'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'log' | 'rateCounters'>,
   userId: string,
   password: string,
   meta: RequestMeta = {},

@@ -11,7 +11,7 @@ import { decrypt, deriveKey, encrypt, randomToken } from '../../lib/crypto.js';
 import type { WebhookDeliveryRow, WebhookRow } from '../../storage/schema.js';
 import { getApp, isUuid } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
-import { appsForSession, appsForUser } from '../tokens/token-inventory-store.js';
+import { appsOfSession, appsOfUser } from '../tokens/signed-in-apps.js';
 import * as store from './webhook-store.js';
 
 export const WEBHOOK_EVENTS = [
@@ -139,8 +139,7 @@ export async function enqueueUserEvent(
   deps: Pick<Deps, 'db' | 'clock'>,
   input: { event: WebhookEvent; user: { id: string; email: string | null; name: string | null }; appIds?: string[]; sessionId?: string },
 ): Promise<string[]> {
-  const appIds =
-    input.appIds ?? (input.sessionId ? await appsForSession(deps.db, input.sessionId) : await appsForUser(deps.db, input.user.id));
+  const appIds = input.appIds ?? (input.sessionId ? await appsOfSession(deps, input.sessionId) : await appsOfUser(deps, input.user.id));
   const data = { user_id: input.user.id, email: input.user.email, name: input.user.name };
   const ids: string[] = [];
   for (const appId of new Set(appIds)) ids.push(...(await enqueueWebhookEvent(deps, { appId, event: input.event, data })));

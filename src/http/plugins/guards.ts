@@ -71,7 +71,7 @@ export function formGuard(app: FastifyInstance, config: Pick<Config, 'issuer'>):
  * fail validation are refused before they are counted (and before anything is written).
  */
 export function rateLimit(
-  deps: Pick<Deps, 'db' | 'clock' | 'config'> & Partial<Pick<Deps, 'rateCounters'>>,
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'rateCounters'>,
   rule: RateLimitRule,
   subjectOf: (req: FastifyRequest) => string | undefined = (req) => req.ip,
 ): preHandlerAsyncHookHandler {
