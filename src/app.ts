@@ -1,5 +1,6 @@
 // buildApp(deps): the Fastify instance with its plugins, error handler and the explicit list of route
 // modules. It never listens; main.ts does, tests use app.inject or listen on port 0.
+import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Deps } from './deps.js';
@@ -24,6 +25,7 @@ import oidcEndSessionRoutes from './http/routes/oidc-end-session.js';
 import oidcTokenOpsRoutes from './http/routes/oidc-token-ops.js';
 import oidcTokenRoutes from './http/routes/oidc-token.js';
 import oidcUserinfoRoutes from './http/routes/oidc-userinfo.js';
+import homeRoutes from './http/routes/home.js';
 import metricsRoutes from './http/routes/metrics.js';
 import { registryMetrics } from './management.js';
 import ssoLogoutRoutes from './http/routes/sso-logout.js';
@@ -32,12 +34,21 @@ import tokenVerifyRoutes from './http/routes/token-verify.js';
 
 export type App = FastifyInstance;
 
+export function requestIdGenerator(): () => string {
+  const prefix = randomBytes(4).toString('hex');
+  let n = 0;
+  return () => `${prefix}-${(++n).toString(36)}`;
+}
+
 export async function buildApp(deps: Deps) {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     trustProxy: deps.config.trustProxy,
     bodyLimit: deps.config.bodyLimit,
     requestIdHeader: false,
+    // Shown as the reference on error pages and bound to every log line of the request: unique across
+    // processes and restarts (a random prefix per process), a counter after it (no per-request randomness).
+    genReqId: requestIdGenerator(),
     // Our own 503 while closing, in the route's error shape (http/plugins/web.ts).
     return503OnClosing: false,
     // Errors before a request exists (headers too large, malformed, timed out), in the OAuth shape.
@@ -64,6 +75,7 @@ export async function buildApp(deps: Deps) {
 
   // The route table, in one place.
   await app.register(healthRoutes, { deps });
+  await app.register(homeRoutes, { deps });
   // Public /metrics only behind its token; the management listener serves it otherwise (src/management.ts).
   if (deps.config.metricsToken !== undefined) {
     await app.register(metricsRoutes, { source: registryMetrics(deps.metrics), token: deps.config.metricsToken });

@@ -195,6 +195,26 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, e: AppEr
   return send(request, reply, e, wireError(formatOf(request), e));
 }
 
+/** A browser asking for a page (a GET whose Accept puts text/html before JSON): an unknown path gets the 404 page. */
+export function prefersHtml(request: FastifyRequest): boolean {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+  const accept = request.headers.accept ?? '';
+  const html = accept.indexOf('text/html');
+  const json = accept.indexOf('application/json');
+  return html !== -1 && (json === -1 || html < json);
+}
+
+/**
+ * The branded error page: what happened, a reference that is in the log line of this request (reqId),
+ * and a way back: the page the route names (`back`), else Keymaster's start page.
+ */
+function renderErrorPage(request: FastifyRequest, reply: FastifyReply, e: AppError, wire: WireError) {
+  const notFound = e.reason === 'route_not_found';
+  const title = notFound ? 'Page not found' : wire.status >= 500 ? 'Something went wrong' : 'This request cannot be completed';
+  const message = notFound ? 'There is no page at this address. Check the link, or start again from the start page.' : wire.text;
+  return renderPage(reply, 'error.eta', { title, message, reference: request.id, home: '/' }, wire.status);
+}
+
 function send(request: FastifyRequest, reply: FastifyReply, e: AppError, wire: WireError) {
   const format = formatOf(request);
   reply.status(wire.status);
@@ -202,9 +222,8 @@ function send(request: FastifyRequest, reply: FastifyReply, e: AppError, wire: W
   if (!reply.hasHeader('x-content-type-options')) reply.headers(request.server.securityHeaders);
   if (e.retryAfter !== undefined) reply.header('Retry-After', String(e.retryAfter));
   reply.header('Cache-Control', 'no-store');
-  if (format === 'html') {
-    const title = wire.status >= 500 ? 'Something went wrong' : 'This request cannot be completed';
-    return renderPage(reply, 'error.eta', { title, message: wire.text }, wire.status);
+  if (format === 'html' || (e.reason === 'route_not_found' && prefersHtml(request))) {
+    return renderErrorPage(request, reply, e, wire);
   }
   if (format === 'detail') {
     // RFC 6750 §3: a refused bearer token is announced in WWW-Authenticate whatever the body shape.

@@ -89,6 +89,8 @@ describe('hosted pages pass axe-core (WCAG 2.2 AA) in Chromium', () => {
             await p.getByRole('alert').waitFor();
           },
         },
+        { name: 'start page (/)', open: (p) => p.goto(`${ctx.baseUrl}/`) },
+        { name: 'page not found', open: (p) => p.goto(`${ctx.baseUrl}/no/such/page`) },
         { name: 'register', open: (p) => p.goto(`${ctx.baseUrl}/account/register?app_id=${app.appId}`) },
         { name: 'forgot password', open: (p) => p.goto(`${ctx.baseUrl}/account/forgot-password?app_id=${app.appId}`) },
         { name: 'reset password (bad link)', open: (p) => p.goto(`${ctx.baseUrl}/account/reset-password?token=nope&app_id=${app.appId}`) },
@@ -139,7 +141,7 @@ describe('hosted pages pass axe-core (WCAG 2.2 AA) in Chromium', () => {
         }
       }
     }
-    expect(checked).toBe(2 * 9 * 2 * 2);
+    expect(checked).toBe(2 * 11 * 2 * 2);
     expect(found, found.join('\n\n')).toEqual([]);
   }, 240_000);
 });
