@@ -130,6 +130,24 @@ export interface RotatedTokenSet extends TokenSet {
   authTime: Date | null;
 }
 
+/** A rotation's answer: the signed access token, the successor, and the family's facts from its row. */
+function rotatedSet(
+  access: Awaited<ReturnType<typeof issueAccessToken>>,
+  refreshToken: string,
+  row: { scope: string | null; user_id: string; session_id: string | null; auth_time: Date | null },
+): RotatedTokenSet {
+  return {
+    access_token: access.token,
+    refresh_token: refreshToken,
+    token_type: 'Bearer',
+    expires_in: access.expiresIn,
+    scope: row.scope,
+    userId: row.user_id,
+    sessionId: row.session_id,
+    authTime: row.auth_time,
+  };
+}
+
 /** The token set alone, for the wire. */
 export function tokenSetOf(r: TokenSet): TokenSet {
   return { access_token: r.access_token, refresh_token: r.refresh_token, token_type: r.token_type, expires_in: r.expires_in };
@@ -181,17 +199,7 @@ export async function rotateRefreshToken(
   const spend = { tokenHash: hash, appId: app.appId, now };
   const spent = await deps.rotations.rotate(spend, successor);
   if (spent) {
-    const access = await issueAccessToken(deps, { id: spent.user_id, ...spent.claims }, app);
-    return {
-      access_token: access.token,
-      refresh_token: token,
-      token_type: 'Bearer',
-      expires_in: access.expiresIn,
-      scope: spent.scope,
-      userId: spent.user_id,
-      sessionId: spent.session_id,
-      authTime: spent.auth_time,
-    };
+    return rotatedSet(await issueAccessToken(deps, { id: spent.user_id, ...spent.claims }, app), token, spent);
   }
 
   const outcome = await deps.db.transaction().execute(async (trx): Promise<RotateOutcome> => {
@@ -213,20 +221,7 @@ export async function rotateRefreshToken(
       };
       const { row } = newRefreshRow(deps, user, app, ctx, meta, successorJti, token);
       await store.insertRefreshToken(trx, { ...row, reuse_until: successor.reuseUntil });
-      const access = await issueAccessToken(deps, user, app);
-      return {
-        kind: 'rotated',
-        rotated: {
-          access_token: access.token,
-          refresh_token: token,
-          token_type: 'Bearer',
-          expires_in: access.expiresIn,
-          scope: spent.scope,
-          userId: spent.user_id,
-          sessionId: spent.session_id,
-          authTime: spent.auth_time,
-        },
-      };
+      return { kind: 'rotated', rotated: rotatedSet(await issueAccessToken(deps, user, app), token, spent) };
     }
     const existing = await store.findRefreshTokenByHash(trx, hash);
     if (!existing) return { kind: 'invalid', reason: 'unknown' };
@@ -246,11 +241,9 @@ export async function rotateRefreshToken(
           await store.revokeFamily(trx, next.family_id, now, 'account_disabled');
           return { kind: 'suspended', userId: next.user_id };
         }
-        const access = await issueAccessToken(deps, toUser(userRow), app);
-        const tokens: TokenSet = { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn };
         return {
           kind: 'reused',
-          rotated: { ...tokens, scope: next.scope, userId: next.user_id, sessionId: next.session_id, authTime: next.auth_time },
+          rotated: rotatedSet(await issueAccessToken(deps, toUser(userRow), app), token, next),
           familyId: next.family_id,
           // Past the app's reuse interval: not a concurrent presenter but a retry whose answer was lost.
           late: now.getTime() - next.created_at.getTime() > interval * 1000,
