@@ -2,23 +2,12 @@
 // colour scheme, the default brand and a light one (#f5c518, where white text would be 1.63:1). No
 // serious or critical violation is allowed. axe is evaluated through DevTools (not a <script> tag), so
 // the pages keep their CSP and a CSP violation still shows as a console error.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestContext } from '../helpers/app.js';
-import { launchChromium, startAppCallbackServer } from '../helpers/browser.js';
+import { launchChromium, seriousAxeViolations, startAppCallbackServer, type AxeViolation } from '../helpers/browser.js';
 import { makeApp, makeUser } from '../helpers/factories.js';
-
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-interface Violation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: string[] }[];
-}
 
 let ctx: TestContext;
 let browser: Browser;
@@ -35,17 +24,7 @@ afterAll(async () => {
   appServer?.close();
 });
 
-async function axe(page: Page): Promise<Violation[]> {
-  await page.evaluate(AXE);
-  const result = await page.evaluate(async () => {
-    const run = (window as unknown as { axe: { run: (ctx: Document, o: object) => Promise<{ violations: Violation[] }> } }).axe.run;
-    return run(document, { resultTypes: ['violations'] });
-  });
-  return result.violations;
-}
-
-const serious = (vs: Violation[]) => vs.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-const describeAll = (vs: Violation[]) =>
+const describeAll = (vs: AxeViolation[]) =>
   vs.map((v) => `${v.impact} ${v.id}: ${v.help} @ ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`).join('\n');
 
 const VIEWPORTS = [
@@ -128,7 +107,7 @@ describe('hosted pages pass axe-core (WCAG 2.2 AA) in Chromium', () => {
                 (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && consoleErrors.push(m.text()),
               );
               await pg.open(page);
-              const bad = serious(await axe(page));
+              const bad = await seriousAxeViolations(page);
               checked++;
               const where = `${pg.name} (${label}, ${vp.name}, ${colorScheme})`;
               if (bad.length) found.push(`${where}:\n${describeAll(bad)}`);

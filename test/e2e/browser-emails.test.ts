@@ -1,15 +1,12 @@
 // Every email as a phone shows it: rendered by the real mailer, opened in Chromium at 390 px, it fits
 // the screen (no horizontal scroll), axe-core finds no serious or critical violation, the button text
 // reaches 4.5:1 on a light brand colour, and dates read as dates, not ISO timestamps.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMailer, EMAIL_TEMPLATES, type EmailTemplate } from '../../src/domain/email/mailer.js';
 import { contrast } from '../../src/lib/brand-palette.js';
-import { launchChromium } from '../helpers/browser.js';
+import { launchChromium, seriousAxeViolations } from '../helpers/browser.js';
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const mailer = createMailer({ smtpUrl: undefined, mailFrom: 'Keymaster <no-reply@example.com>' });
 const LONG_LINK = `https://id.example.com/account/reset-password?token=${'a1b2c3d4'.repeat(12)}&app_id=6f1c0000-0000-4000-8000-000000000000`;
 
@@ -44,16 +41,7 @@ describe('emails on a phone', () => {
         client: document.documentElement.clientWidth,
       }));
       expect(widths.scroll).toBeLessThanOrEqual(widths.client);
-      await page.evaluate(AXE);
-      const violations = await page.evaluate(async () => {
-        const axe = (
-          window as unknown as {
-            axe: { run: (d: Document, o: object) => Promise<{ violations: { id: string; impact: string | null }[] }> };
-          }
-        ).axe;
-        return (await axe.run(document, { resultTypes: ['violations'] })).violations;
-      });
-      expect(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
+      expect(await seriousAxeViolations(page)).toEqual([]);
       const button = page.locator(`a[href="${LONG_LINK}"]`).first();
       if ((await button.count()) > 0) {
         const [fg, bg] = await button.evaluate((el) => [getComputedStyle(el).color, getComputedStyle(el).backgroundColor]);

@@ -4,6 +4,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo } from '../../src/demo/relying-party.js';
+import { liveRefreshToken } from '../../src/domain/tokens/live.js';
 import { freePort, startTestServer, type TestContext } from '../helpers/app.js';
 import { launchChromium } from '../helpers/browser.js';
 import { makeApp, makeUser } from '../helpers/factories.js';
@@ -31,6 +32,14 @@ afterAll(async () => {
   await ctx?.close();
 });
 
+const liveTokens = (userId: string) =>
+  ctx.deps.db
+    .selectFrom('refresh_tokens')
+    .select('jti')
+    .where('user_id', '=', userId)
+    .where(liveRefreshToken('refresh_tokens', new Date()))
+    .execute();
+
 describe('npm run demo', () => {
   it('signs in, shows verified claims, refreshes with rotation, signs out and comes back', async () => {
     const { user, password } = await makeUser(ctx.deps, { name: 'Demo User' });
@@ -56,14 +65,7 @@ describe('npm run demo', () => {
     const second = await claims();
     expect(second.jti).not.toBe(first.jti);
     // The first refresh token was spent by the rotation: Keymaster holds exactly one live token of the family.
-    const live = await ctx.deps.db
-      .selectFrom('refresh_tokens')
-      .select('jti')
-      .where('user_id', '=', user.id)
-      .where('rotated_at', 'is', null)
-      .where('revoked_at', 'is', null)
-      .execute();
-    expect(live).toHaveLength(1);
+    expect(await liveTokens(user.id)).toHaveLength(1);
 
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(`${ctx.baseUrl}/sso/logout**`);
@@ -71,14 +73,7 @@ describe('npm run demo', () => {
     await page.getByRole('link', { name: /Continue/ }).click();
     await page.waitForURL(`${demo.url}/`);
     await expect(page.getByRole('link', { name: 'Sign in with Keymaster' }).isVisible()).resolves.toBe(true);
-    const revoked = await ctx.deps.db
-      .selectFrom('refresh_tokens')
-      .select('jti')
-      .where('user_id', '=', user.id)
-      .where('revoked_at', 'is', null)
-      .where('rotated_at', 'is', null)
-      .execute();
-    expect(revoked).toEqual([]);
+    expect(await liveTokens(user.id)).toEqual([]);
     await page.close();
   }, 120_000);
 

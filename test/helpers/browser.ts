@@ -1,9 +1,10 @@
 // Real headless Chromium (Debian's package, never a downloaded browser) and a real loopback "app"
 // whose callback answers 200, for the browser journeys.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -26,4 +27,26 @@ export async function startAppCallbackServer(): Promise<{ server: Server; callba
   const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('app callback'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, callback: `http://127.0.0.1:${(server.address() as AddressInfo).port}/callback` };
+}
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+/**
+ * axe-core's serious and critical violations on the page as it is now. axe is evaluated through
+ * DevTools (not a <script> tag), so the page keeps its CSP and a CSP violation still shows as an error.
+ */
+export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> {
+  await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (d: Document, o: object) => Promise<{ violations: AxeViolation[] }> } }).axe;
+    return (await axe.run(document, { resultTypes: ['violations'] })).violations;
+  });
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }

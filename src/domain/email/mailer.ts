@@ -45,8 +45,8 @@ const DATE_FORMAT = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeSt
  * reader's time zone is not known, so it is named).
  */
 export function emailHelpers(data: Record<string, unknown>) {
-  const brand =
-    typeof data.primaryColor === 'string' && /^#[0-9a-fA-F]{6}$/.test(data.primaryColor) ? data.primaryColor : DEFAULT_BRAND_COLOR;
+  // The colour was validated as #rrggbb when the app was saved; sendAccountEmail passes the default otherwise.
+  const brand = typeof data.primaryColor === 'string' ? data.primaryColor : DEFAULT_BRAND_COLOR;
   return {
     onBrand: brandPalette(brand).onBrand,
     formatDate: (value: unknown) => {
