@@ -129,6 +129,11 @@ export const REASONS = {
   // Tokens.
   refresh_token_invalid: { code: 'invalid_grant', text: 'Invalid or expired refresh token' },
   refresh_token_wrong_app: { code: 'invalid_grant', text: 'Token does not belong to this app' },
+  // RFC 6749 §6: a token issued under client authentication is refreshed only with it.
+  refresh_token_client_bound: {
+    code: 'invalid_grant',
+    text: 'This refresh token was issued to an authenticated client: refresh it at /token with client authentication',
+  },
   bearer_missing: { code: 'invalid_token', text: 'Missing bearer token' },
   access_token_twice: { code: 'invalid_request', text: 'Send the access token once: header or body, not both' },
   access_token_invalid: { code: 'invalid_token', text: 'The access token is invalid' },

@@ -95,6 +95,7 @@ const TABLES: Record<ErrorFormat, Table> = {
       email_already_registered: { status: 400 },
       refresh_token_invalid: { status: 401, text: 'Invalid refresh token' },
       refresh_token_wrong_app: { status: 401, text: 'Invalid refresh token' },
+      refresh_token_client_bound: { status: 401, text: 'Invalid refresh token' },
     },
   },
   // The hosted pages mirror the account API's statuses.

@@ -89,6 +89,8 @@ export interface RefreshTokensTable {
   user_agent: string | null;
   ip: string | null;
   reuse_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** Issued under client authentication: refreshed only with the same client's authentication (migration 0010). */
+  client_bound: Generated<boolean>;
 }
 
 export interface AuditEventsTable {

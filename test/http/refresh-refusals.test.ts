@@ -255,3 +255,122 @@ describe('POST /api/v1/auth/refresh: each refusal spends nothing', () => {
     );
   });
 });
+
+// RFC 6749 §6, RFC 9700 §4.14.2: a token issued under client authentication (a confidential client's
+// code exchange) is refreshed only with that client's authentication, at every refresh endpoint.
+describe('client-bound refresh tokens: refused without client authentication, spending nothing', () => {
+  let n = 0;
+  const keymasterRefresh = (token: string, appId: string) =>
+    ctx.app.inject({
+      method: 'POST',
+      url: '/token/refresh',
+      payload: { refresh_token: token, app_id: appId },
+      remoteAddress: `10.3.${Math.floor(++n / 250)}.${n % 250}`,
+    });
+  const accountRefresh = (payload: Record<string, unknown>) => ctx.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload });
+  const bound = async (token: string) => (await row(token)).client_bound;
+
+  it("a confidential client's code-flow token at /token/refresh → 401 invalid_grant; it still refreshes at /token with the secret", async () => {
+    const c = await codeFlowToken();
+    expect(await bound(c.token)).toBe(true);
+    await refusedThenWorks(
+      c.token,
+      () => keymasterRefresh(c.token, c.app.appId),
+      { status: 401, body: { error: 'invalid_grant', error_description: expect.stringMatching(/client authentication/) } },
+      c.refresh,
+    );
+  });
+
+  it("a confidential client's code-flow token at /api/v1/auth/refresh → 401 {detail}; it still refreshes at /token with the secret", async () => {
+    const c = await codeFlowToken();
+    await refusedThenWorks(
+      c.token,
+      () => accountRefresh({ refresh_token: c.token }),
+      { status: 401, body: { detail: 'Invalid refresh token' } },
+      async () => {
+        // Naming the app changes nothing.
+        expect((await accountRefresh({ refresh_token: c.token, app_id: c.app.appId })).statusCode).toBe(401);
+        return c.refresh();
+      },
+    );
+  });
+
+  it('successors inherit the binding: the rotated token is refused too, and refreshes at /token', async () => {
+    const c = await codeFlowToken();
+    const first = await c.refresh();
+    expect(first.statusCode).toBe(200);
+    const successor = first.json().refresh_token as string;
+    expect(await bound(successor)).toBe(true);
+    expect((await familyRows(successor)).map((r) => r.client_bound)).toEqual([true, true]);
+    await refusedThenWorks(
+      successor,
+      () => keymasterRefresh(successor, c.app.appId),
+      { status: 401, body: { error: 'invalid_grant' } },
+      () => postForm(ctx, '/token', { grant_type: 'refresh_token', refresh_token: successor }, c.auth),
+    );
+    expect((await accountRefresh({ refresh_token: successor })).statusCode).toBe(401);
+  });
+
+  it('a spent client-bound token presented without authentication is refused before the replay check: the family lives on', async () => {
+    const c = await codeFlowToken();
+    const next = (await c.refresh()).json().refresh_token as string;
+    // Without the binding this would be a replay (strict rotation here) and revoke the family.
+    await refusedThenWorks(
+      c.token,
+      () => keymasterRefresh(c.token, c.app.appId),
+      { status: 401, body: { error: 'invalid_grant' } },
+      () => postForm(ctx, '/token', { grant_type: 'refresh_token', refresh_token: next }, c.auth),
+    );
+    expect((await familyRows(c.token)).every((r) => r.revoked_at === null)).toBe(true);
+  });
+
+  it('at /token the same client without its secret (made public) → invalid_grant; confidential again, the token works', async () => {
+    const c = await codeFlowToken();
+    const { updateApp } = await import('../../src/domain/apps/apps.js');
+    await updateApp(ctx.deps, c.app.appId, { clientType: 'public' });
+    await refusedThenWorks(
+      c.token,
+      () => postForm(ctx, '/token', { grant_type: 'refresh_token', refresh_token: c.token, client_id: c.app.appId }),
+      { status: 400, body: { error: 'invalid_grant' } },
+      async () => {
+        await updateApp(ctx.deps, c.app.appId, { clientType: 'confidential' });
+        return c.refresh();
+      },
+    );
+  });
+
+  it('a hosted /login token is not bound: it refreshes at /token/refresh as documented, and so does its successor', async () => {
+    const l = await loginToken();
+    expect(await bound(l.token)).toBe(false);
+    const res = await keymasterRefresh(l.token, l.app.appId);
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(Object.keys(body).sort()).toEqual(['access_token', 'expires_in', 'refresh_token', 'token_type']);
+    expect(body.token_type).toBe('Bearer');
+    expect(await bound(body.refresh_token)).toBe(false);
+    expect((await keymasterRefresh(body.refresh_token, l.app.appId)).statusCode).toBe(200);
+  });
+
+  it("a public client's code-flow token (no client authentication) is not bound", async () => {
+    const { app } = await makeApp(ctx.deps, { clientType: 'public' });
+    const { user, password } = await makeUser(ctx.deps);
+    const pkce = pkcePair();
+    const { code } = await obtainCode(
+      ctx,
+      app.appId,
+      { email: user.email, password },
+      { scope: 'openid offline_access', code_challenge: pkce.challenge, code_challenge_method: 'S256' },
+    );
+    const res = await postForm(ctx, '/token', {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: DEFAULT_REDIRECT,
+      code_verifier: pkce.verifier,
+      client_id: app.appId,
+    });
+    expect(res.statusCode).toBe(200);
+    const token = res.json().refresh_token as string;
+    expect(await bound(token)).toBe(false);
+    expect((await keymasterRefresh(token, app.appId)).statusCode).toBe(200);
+  });
+});

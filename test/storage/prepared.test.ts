@@ -35,7 +35,11 @@ describe.runIf(onPostgres())('prepared statements', () => {
         ip: null,
         reuseUntil: null,
       };
-      const rotated = await rotateInOneStatement(handle.db, { tokenHash: sha256(first.refresh_token), appId: app.appId, now }, successor);
+      const rotated = await rotateInOneStatement(
+        handle.db,
+        { tokenHash: sha256(first.refresh_token), appId: app.appId, now, clientAuthenticated: false },
+        successor,
+      );
       const statements = await sql<{
         name: string;
       }>`select name from pg_prepared_statements where statement like '%update refresh_tokens%'`.execute(handle.db);

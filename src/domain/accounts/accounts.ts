@@ -249,7 +249,8 @@ export async function refreshAccount(
 ): Promise<TokenSet> {
   const appId = input.appId ?? (await findRefreshTokenAppId(deps, input.refreshToken)) ?? deps.config.defaultAppId;
   if (!appId) throw appError('refresh_token_invalid', { detail: 'no app_id and no such token' });
-  return tokenSetOf(await rotateRefreshToken(deps, { refreshToken: input.refreshToken, appId }, meta));
+  // The account API authenticates no client: a client-bound token is refused.
+  return tokenSetOf(await rotateRefreshToken(deps, { refreshToken: input.refreshToken, appId, clientAuthenticated: false }, meta));
 }
 
 export async function logoutAccount(

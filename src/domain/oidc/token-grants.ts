@@ -29,6 +29,12 @@ export interface OAuthTokenResponse {
   refresh_token?: string;
 }
 
+/**
+ * Whether `app`, the client /token authenticated, proved itself: authenticateTokenClient returns a
+ * confidential client only after checking its secret, a public one on its client_id alone.
+ */
+const authenticatedClient = (app: App) => app.clientType === 'confidential';
+
 export async function exchangeAuthorizationCode(
   deps: GrantDeps,
   app: App,
@@ -74,7 +80,14 @@ export async function exchangeAuthorizationCode(
       deps,
       user,
       app,
-      { familyId: row.family_id, sessionId: row.session_id, authTime: row.auth_time, scope: row.scope },
+      {
+        familyId: row.family_id,
+        sessionId: row.session_id,
+        authTime: row.auth_time,
+        scope: row.scope,
+        // RFC 6749 §6: issued under client authentication, refreshed only with it.
+        clientBound: authenticatedClient(app),
+      },
       meta,
     );
     ({ access_token: accessToken, expires_in: expiresIn, refresh_token: refreshToken } = set);
@@ -120,7 +133,11 @@ export async function refreshGrant(
     const granted = await refreshTokenScope(deps, { refreshToken: input.refreshToken, appId: app.appId });
     if (granted !== undefined && parseScope(input.scope).some((s) => !hasScope(granted ?? '', s))) throw appError('scope_exceeds_grant');
   }
-  const rotated = await rotateRefreshToken(deps, { refreshToken: input.refreshToken, appId: app.appId }, meta);
+  const rotated = await rotateRefreshToken(
+    deps,
+    { refreshToken: input.refreshToken, appId: app.appId, clientAuthenticated: authenticatedClient(app) },
+    meta,
+  );
   const scope = rotated.scope ?? '';
   const res: OAuthTokenResponse = {
     access_token: rotated.access_token,

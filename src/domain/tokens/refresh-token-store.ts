@@ -4,18 +4,23 @@ import { CompiledQuery } from 'kysely';
 import type { Db } from '../../storage/db.js';
 import { prepared } from '../../storage/prepared.js';
 import type { NewRefreshToken, RefreshTokenRow } from '../../storage/schema.js';
+import { clientBinding, clientBindingSql } from './live.js';
 
 export async function insertRefreshToken(db: Db, row: NewRefreshToken): Promise<RefreshTokenRow> {
   return db.insertInto('refresh_tokens').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-/** Marks a live token of `appId` as rotated and links its successor; returns it, or nothing if it was not live. */
+/**
+ * Marks a live token of `appId` as rotated and links its successor; returns it, or nothing if it was
+ * not live or is bound to a client the presenter did not authenticate as.
+ */
 export async function spendRefreshToken(
   db: Db,
   tokenHash: string,
   appId: string,
   successorJti: string,
   now: Date,
+  clientAuthenticated: boolean,
 ): Promise<RefreshTokenRow | undefined> {
   return db
     .updateTable('refresh_tokens')
@@ -25,6 +30,7 @@ export async function spendRefreshToken(
     .where('rotated_at', 'is', null)
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', now)
+    .where(clientBinding('refresh_tokens', clientAuthenticated))
     .returningAll()
     .executeTakeFirst();
 }
@@ -71,6 +77,8 @@ export interface RotationSpend {
   tokenHash: string;
   appId: string;
   now: Date;
+  /** The presenter authenticated as `appId` (a client-bound token is spent only then). */
+  clientAuthenticated: boolean;
 }
 
 export interface RotationSuccessor {
@@ -108,6 +116,7 @@ export async function rotateManyInOneStatement(
       successor_jti: successor.jti,
       token_hash: spend.tokenHash,
       app_id: spend.appId,
+      client_authenticated: spend.clientAuthenticated,
       successor_hash: successor.tokenHash,
       expires_at: successor.expiresAt.toISOString(),
       user_agent: successor.userAgent,
@@ -130,8 +139,8 @@ export async function rotateManyInOneStatement(
 export const ROTATE_SQL = prepared(`
   with input as (
     select * from jsonb_to_recordset($1::jsonb) as i(
-      now timestamptz, successor_jti uuid, token_hash text, app_id uuid, successor_hash text,
-      expires_at timestamptz, user_agent text, ip text, reuse_until timestamptz)
+      now timestamptz, successor_jti uuid, token_hash text, app_id uuid, client_authenticated boolean,
+      successor_hash text, expires_at timestamptz, user_agent text, ip text, reuse_until timestamptz)
   ), found as materialized (
     select i.*, x.jti as parent_jti, x.claims
       from input i
@@ -148,13 +157,14 @@ export const ROTATE_SQL = prepared(`
       from found f
      where t.jti = any(array(select parent_jti from found)) and t.jti = f.parent_jti and t.app_id = f.app_id
        and t.rotated_at is null and t.revoked_at is null and t.expires_at > f.now
+       and ${clientBindingSql('t', 'f.client_authenticated')}
     returning f.now, f.successor_jti, f.successor_hash, f.expires_at, f.user_agent, f.ip, f.reuse_until,
-              f.claims, t.jti, t.family_id, t.app_id, t.user_id, t.session_id, t.scope, t.auth_time
+              f.claims, t.jti, t.family_id, t.app_id, t.user_id, t.session_id, t.scope, t.auth_time, t.client_bound
   )
   insert into refresh_tokens
     (jti, token_hash, family_id, parent_jti, app_id, user_id, session_id, scope, claims, auth_time,
-     created_at, expires_at, user_agent, ip, reuse_until)
+     created_at, expires_at, user_agent, ip, reuse_until, client_bound)
   select successor_jti, successor_hash, family_id, jti, app_id, user_id, session_id, scope, claims,
-         auth_time, now, expires_at, user_agent, ip, reuse_until
+         auth_time, now, expires_at, user_agent, ip, reuse_until, client_bound
     from spent
   returning jti, user_id, scope, claims, session_id, auth_time`);

@@ -20,6 +20,11 @@
 // presentation gets the same successor back too: no replay, no lost session. Once the successor was
 // used (or after reuse_until), a presentation of the parent is a replay and revokes that family only.
 // The trade-off against RFC 9700 §4.14.2 is in docs/SECURITY.md ("Lost-response retry").
+//
+// Client binding (RFC 6749 §6): a family issued under client authentication (a confidential client's
+// code exchange at /token) is client_bound, and so is every successor. Such a token is refreshed only
+// by a presenter authenticated as its client; any other presentation is refused before anything is
+// spent or classified (no rotation, no reuse grace, no replay revocation), so the token stays usable.
 import { randomUUID } from 'node:crypto';
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
@@ -30,7 +35,7 @@ import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { findUserById } from '../users/user-store.js';
 import { toUser, type User } from '../users/users.js';
 import { issueAccessToken } from './access-tokens.js';
-import { isLiveRefreshToken } from './live.js';
+import { isLiveRefreshToken, mayPresentRefreshToken } from './live.js';
 import * as store from './refresh-token-store.js';
 
 type TokenDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret' | 'apps' | 'metrics' | 'rotations'>;
@@ -67,6 +72,8 @@ interface FamilyContext {
   sessionId?: string | null;
   scope?: string | null;
   authTime?: Date | null;
+  /** Issued under client authentication (inherited by every successor). */
+  clientBound?: boolean;
 }
 
 function newRefreshRow(
@@ -92,6 +99,7 @@ function newRefreshRow(
       scope: ctx.scope ?? null,
       claims: JSON.stringify({ email: user.email, name: user.name, roles: user.roles }),
       auth_time: ctx.authTime ?? null,
+      client_bound: ctx.clientBound ?? false,
       created_at: now,
       expires_at: new Date(now.getTime() + refreshTokenTtlMs(deps, app)),
       user_agent: meta.userAgent?.slice(0, 512) ?? null,
@@ -158,18 +166,20 @@ type RotateOutcome =
   | { kind: 'reused'; rotated: RotatedTokenSet; familyId: string; late: boolean }
   | { kind: 'invalid'; reason: string }
   | { kind: 'wrong_app' }
+  | { kind: 'client_bound' }
   | { kind: 'replay'; familyId: string; userId: string; revoked: number; first: Presenter & { at: Date | null } }
   | { kind: 'suspended'; userId: string };
 
 /**
- * Rotates a refresh token presented by `appId`. Returns a new token set (or, while the successor
+ * Rotates a refresh token presented by `appId`. `clientAuthenticated` is true only when the presenter
+ * authenticated as that client (absent: it did not); a client-bound token is refused otherwise. Returns a new token set (or, while the successor
  * already issued for it was never used and within the retry window, that successor again with a
  * freshly signed access token), or throws invalid_grant (401). A replay's family revocation commits
  * before the error is thrown (STYLE.md §8).
  */
 export async function rotateRefreshToken(
   deps: TokenDeps,
-  input: { refreshToken: string; appId: string },
+  input: { refreshToken: string; appId: string; clientAuthenticated?: boolean },
   meta: RequestMeta = {},
 ): Promise<RotatedTokenSet> {
   // App settings may be up to APP_CACHE_TTL_MS old here; the token itself authenticates the request.
@@ -196,14 +206,15 @@ export async function rotateRefreshToken(
   // else — unknown, wrong app, rotated (grace or replay), revoked, expired, disabled user — spends
   // nothing and falls through to the transaction below, which classifies it.
   // Together with the other rotations of this event-loop turn (deps.rotations: one statement).
-  const spend = { tokenHash: hash, appId: app.appId, now };
+  const clientAuthenticated = input.clientAuthenticated === true;
+  const spend = { tokenHash: hash, appId: app.appId, now, clientAuthenticated };
   const spent = await deps.rotations.rotate(spend, successor);
   if (spent) {
     return rotatedSet(await issueAccessToken(deps, { id: spent.user_id, ...spent.claims }, app), token, spent);
   }
 
   const outcome = await deps.db.transaction().execute(async (trx): Promise<RotateOutcome> => {
-    const spent = await store.spendRefreshToken(trx, hash, app.appId, successorJti, now);
+    const spent = await store.spendRefreshToken(trx, hash, app.appId, successorJti, now, clientAuthenticated);
     if (spent) {
       // Spent here only when the fast path's statement found the user disabled (or lost a race).
       const userRow = await findUserById(trx, spent.user_id);
@@ -218,6 +229,7 @@ export async function rotateRefreshToken(
         sessionId: spent.session_id,
         scope: spent.scope,
         authTime: spent.auth_time,
+        clientBound: spent.client_bound,
       };
       const { row } = newRefreshRow(deps, user, app, ctx, meta, successorJti, token);
       await store.insertRefreshToken(trx, { ...row, reuse_until: successor.reuseUntil });
@@ -226,6 +238,8 @@ export async function rotateRefreshToken(
     const existing = await store.findRefreshTokenByHash(trx, hash);
     if (!existing) return { kind: 'invalid', reason: 'unknown' };
     if (existing.app_id !== app.appId) return { kind: 'wrong_app' };
+    // Before the reuse grace and the replay check: an unauthenticated presenter changes nothing.
+    if (!mayPresentRefreshToken(existing, clientAuthenticated)) return { kind: 'client_bound' };
     if (existing.rotated_at) {
       const next = existing.successor_jti ? await store.findRefreshTokenByJti(trx, existing.successor_jti) : undefined;
       if (
@@ -292,6 +306,8 @@ export async function rotateRefreshToken(
       throw invalidRefreshToken();
     case 'wrong_app':
       throw appError('refresh_token_wrong_app');
+    case 'client_bound':
+      throw appError('refresh_token_client_bound');
     case 'suspended':
       throw appError('account_disabled');
     case 'invalid':

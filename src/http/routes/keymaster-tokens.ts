@@ -18,7 +18,12 @@ const keymasterTokenRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, 
       preHandler: rateLimit(deps, RULES.tokenRefreshPerIp),
     },
     async (req, reply) => {
-      const rotated = await rotateRefreshToken(deps, { refreshToken: req.body.refresh_token, appId: req.body.app_id }, requestMeta(req));
+      // No client authentication here (KEYMASTER-API.md): a client-bound token is refused.
+      const rotated = await rotateRefreshToken(
+        deps,
+        { refreshToken: req.body.refresh_token, appId: req.body.app_id, clientAuthenticated: false },
+        requestMeta(req),
+      );
       reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
       return tokenSetOf(rotated);
     },
