@@ -5,6 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import { randomToken, sha256 } from '../../src/lib/crypto.js';
 import { acquireDataDirLock, DataDirLockedError } from '../../src/storage/db.js';
 import { listMigrations, migrate, MIGRATIONS_DIR, migrationChecksum, MigrationChangedError } from '../../src/storage/migrate.js';
 import { loadConfig } from '../../src/config.js';
@@ -116,6 +117,99 @@ describe('migrations', () => {
       await db.db.deleteFrom('schema_migrations').where('name', '=', '0009_repair_0003.sql').execute();
       expect(await migrate(db.db)).toEqual(['0009_repair_0003.sql']);
       expect(await hasColumn()).toBe(1);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('0010 binds only the families provably issued under client authentication', async () => {
+    const db = await createTestDatabase();
+    const at = (iso: string) => new Date(iso);
+    const app = async (clientType: 'confidential' | 'public', updatedAt: string) =>
+      (
+        await db.db
+          .insertInto('apps')
+          .values({ name: `0010 ${clientType} ${updatedAt}`, client_secret_hash: 'x', client_type: clientType, updated_at: at(updatedAt) })
+          .returning('app_id')
+          .executeTakeFirstOrThrow()
+      ).app_id;
+    try {
+      const user = (
+        await db.db
+          .insertInto('users')
+          .values({ email: `m0010-${Date.now()}@example.com` })
+          .returning('id')
+          .executeTakeFirstOrThrow()
+      ).id;
+      const confidential = await app('confidential', '2026-01-01T00:00:00Z');
+      const updatedSince = await app('confidential', '2026-03-01T00:00:00Z');
+      const pub = await app('public', '2026-01-01T00:00:00Z');
+      const code = (appId: string, usedAt: string | null) => {
+        const familyId = crypto.randomUUID();
+        return {
+          familyId,
+          row: {
+            code_hash: sha256(randomToken(32)),
+            app_id: appId,
+            user_id: user,
+            redirect_uri: 'https://app.example/cb',
+            scope: 'openid offline_access',
+            auth_time: at('2026-02-01T00:00:00Z'),
+            family_id: familyId,
+            created_at: at('2026-02-01T00:00:00Z'),
+            expires_at: at('2026-02-01T00:01:00Z'),
+            used_at: usedAt === null ? null : at(usedAt),
+          },
+        };
+      };
+      const families = {
+        // A confidential app, unchanged since it redeemed the code: bound (every row of the family).
+        redeemed: code(confidential, '2026-02-01T00:00:10Z'),
+        // Updated after the redemption: was it confidential then? Not provable.
+        updatedSince: code(updatedSince, '2026-02-01T00:00:10Z'),
+        // A public client authenticates nothing.
+        publicClient: code(pub, '2026-02-01T00:00:10Z'),
+        // A code never redeemed issued nothing (a family with its id did not come from it).
+        unredeemed: code(confidential, null),
+      };
+      await db.db
+        .insertInto('authorization_codes')
+        .values(Object.values(families).map((f) => f.row))
+        .execute();
+      const token = (familyId: string, appId: string) => ({
+        token_hash: sha256(randomToken(32)),
+        family_id: familyId,
+        app_id: appId,
+        user_id: user,
+        claims: JSON.stringify({}),
+        expires_at: at('2099-01-01T00:00:00Z'),
+      });
+      const hostedLogin = crypto.randomUUID();
+      await db.db
+        .insertInto('refresh_tokens')
+        .values([
+          token(families.redeemed.familyId, confidential),
+          token(families.redeemed.familyId, confidential),
+          token(families.updatedSince.familyId, updatedSince),
+          token(families.publicClient.familyId, pub),
+          token(families.unredeemed.familyId, confidential),
+          // The hosted /login flow: no code at all.
+          token(hostedLogin, confidential),
+        ])
+        .execute();
+      // As before 0010: no column, not applied.
+      await sql`alter table refresh_tokens drop column client_bound`.execute(db.db);
+      await db.db.deleteFrom('schema_migrations').where('name', '=', '0010_client_bound_refresh.sql').execute();
+      expect(await migrate(db.db)).toEqual(['0010_client_bound_refresh.sql']);
+      const bound = async (familyId: string) =>
+        (await db.db.selectFrom('refresh_tokens').select('client_bound').where('family_id', '=', familyId).execute()).map(
+          (r) => r.client_bound,
+        );
+      expect(await bound(families.redeemed.familyId)).toEqual([true, true]);
+      expect(await bound(families.updatedSince.familyId)).toEqual([false]);
+      expect(await bound(families.publicClient.familyId)).toEqual([false]);
+      expect(await bound(families.unredeemed.familyId)).toEqual([false]);
+      expect(await bound(hostedLogin)).toEqual([false]);
     } finally {
       await db.close();
     }
