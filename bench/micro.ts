@@ -5,7 +5,7 @@ import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { createDeps } from '../src/deps.js';
 import { createApp } from '../src/domain/apps/apps.js';
-import { rotateRefreshToken, issueTokenSet } from '../src/domain/tokens/refresh-tokens.js';
+import { rotateRefreshToken, issueTokens } from '../src/domain/tokens/refresh-tokens.js';
 import { createUser } from '../src/domain/users/users.js';
 import { sql } from 'kysely';
 
@@ -58,7 +58,7 @@ try {
     await measure('verifyPassword', 100, () => verifyPassword(row.password_hash, 'Micro-Password-9!'));
   }
   const tokens: string[] = [];
-  await measure('issueTokenSet (sign-in)', N, async () => tokens.push((await issueTokenSet(deps, user, app)).refresh_token));
+  await measure('issueTokens (sign-in)', N, async () => tokens.push((await issueTokens(deps, user, app)).refreshToken));
   await measure('select 1 (kysely sql``)', N, () => sql`select 1`.execute(deps.db));
   const { CompiledQuery } = await import('kysely');
   await measure('select 1 (CompiledQuery.raw)', N, () => deps.db.executeQuery(CompiledQuery.raw('select 1', [])));

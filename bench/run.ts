@@ -323,7 +323,7 @@ async function fixture(databaseUrl: string): Promise<KmFixture> {
 
 /**
  * Mints `count` live refresh tokens, each the first of its own family (one sign-in each), written in
- * bulk with the same row shape issueTokenSet writes. Returns the /token/refresh bodies.
+ * bulk with the same row shape issueTokens writes. Returns the /token/refresh bodies.
  */
 async function mintRefreshTokens(f: KmFixture, count: number): Promise<string> {
   const user = await f.deps.db.selectFrom('users').select('id').where('email', '=', f.email).executeTakeFirstOrThrow();
@@ -715,7 +715,7 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
   lines.push(
     '',
     'req/s counts successful responses only (2xx; 303 for sign-in). Refresh: every request presents a distinct live token minted beforehand ' +
-      '(Keymaster: rows written in bulk in the shape issueTokenSet writes; peer: its own Grant + RefreshToken models). ' +
+      '(Keymaster: rows written in bulk in the shape issueTokens writes; peer: its own Grant + RefreshToken models). ' +
       `"refresh, 1 process, nothing pinned" and "refresh, ${WORKERS} workers" run with nothing pinned (the processes share both cores with the load generator and Postgres); the workers target compares those two. ` +
       'Server CPU ms/req: user + system CPU time of the server process (all its threads, so argon2 and signing too) over the requests it answered, warm-up included; ' +
       'on a ceiling row, one core-second over its rate. It includes the kernel work of its loopback sockets, and it is steadier than req/s when the machine is shared. ' +

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config.js';
 import { createDeps, createLogger } from '../../src/deps.js';
-import { issueTokenSet, rotateRefreshToken } from '../../src/domain/tokens/refresh-tokens.js';
+import { issueTokens, rotateRefreshToken } from '../../src/domain/tokens/refresh-tokens.js';
 import { sha256 } from '../../src/lib/crypto.js';
 import { TEST_SECRET } from '../helpers/app.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from '../helpers/db.js';
@@ -49,14 +49,14 @@ beforeAll(async () => {
   try {
     const { app } = await makeApp(deps);
     const { user } = await makeUser(deps);
-    const first = await issueTokenSet(deps, user, app, {}, { userAgent: 'Firefox/140', ip: '203.0.113.5' });
-    const second = await rotateRefreshToken(deps, { refreshToken: first.refresh_token, appId: app.appId });
+    const first = await issueTokens(deps, user, app, {}, { userAgent: 'Firefox/140', ip: '203.0.113.5' });
+    const second = await rotateRefreshToken(deps, { refreshToken: first.refreshToken, appId: app.appId });
     Object.assign(seed, {
       appId: app.appId,
       email: user.email,
       userId: user.id,
       familyId: first.familyId,
-      refreshToken: second.refresh_token,
+      refreshToken: second.refreshToken,
     });
   } finally {
     await deps.close();

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createDeps, createLogger, type Deps } from '../../src/deps.js';
-import { issueTokenSet } from '../../src/domain/tokens/refresh-tokens.js';
+import { issueTokens } from '../../src/domain/tokens/refresh-tokens.js';
 import { openPostgres } from '../../src/storage/db.js';
 import { DatabaseUnavailableError } from '../../src/storage/unavailable.js';
 import { freePort, TEST_SECRET } from '../helpers/app.js';
@@ -57,13 +57,13 @@ describe.runIf(onPostgres())('database timeouts (private cluster)', () => {
     try {
       const { app: client } = await makeApp(s.deps);
       const { user } = await makeUser(s.deps);
-      const tokens = await issueTokenSet(s.deps, user, client);
+      const tokens = await issueTokens(s.deps, user, client);
       await s.deps.db.connection().execute(async () => {
         // The pool's only connection is held here.
         const oauth = await s.app.inject({
           method: 'POST',
           url: '/token/refresh',
-          payload: { refresh_token: tokens.refresh_token, app_id: client.appId },
+          payload: { refresh_token: tokens.refreshToken, app_id: client.appId },
         });
         expect(oauth.statusCode).toBe(503);
         expect(oauth.headers['retry-after']).toBe('1');
@@ -71,7 +71,7 @@ describe.runIf(onPostgres())('database timeouts (private cluster)', () => {
         const detail = await s.app.inject({
           method: 'POST',
           url: '/api/v1/auth/refresh',
-          payload: { refresh_token: tokens.refresh_token },
+          payload: { refresh_token: tokens.refreshToken },
         });
         expect(detail.statusCode).toBe(503);
         expect(detail.headers['retry-after']).toBe('1');
@@ -88,7 +88,7 @@ describe.runIf(onPostgres())('database timeouts (private cluster)', () => {
       const again = await s.app.inject({
         method: 'POST',
         url: '/token/refresh',
-        payload: { refresh_token: tokens.refresh_token, app_id: client.appId },
+        payload: { refresh_token: tokens.refreshToken, app_id: client.appId },
       });
       expect(again.statusCode).toBe(200);
       expect((await s.app.inject({ url: '/readyz' })).statusCode).toBe(200);
@@ -160,7 +160,7 @@ describe.runIf(onPostgres())('database faults under load (private cluster)', () 
     const { app } = await makeApp(deps);
     appId = app.appId;
     const { user } = await makeUser(deps);
-    for (let i = 0; i < CHAINS; i++) chains.push({ token: (await issueTokenSet(deps, user, app)).refresh_token, ok: 0, unavailable: 0 });
+    for (let i = 0; i < CHAINS; i++) chains.push({ token: (await issueTokens(deps, user, app)).refreshToken, ok: 0, unavailable: 0 });
     const env = {
       DATABASE_URL: url,
       DATABASE_POOL_MAX: '4',

@@ -2,7 +2,7 @@
 // expiry, app binding, and bad input that changes nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { updateApp } from '../../src/domain/apps/apps.js';
-import { issueTokenSet } from '../../src/domain/tokens/refresh-tokens.js';
+import { issueTokens } from '../../src/domain/tokens/refresh-tokens.js';
 import { DAY, type FixedClock } from '../../src/lib/clock.js';
 import { sha256 } from '../../src/lib/crypto.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
@@ -17,7 +17,7 @@ afterAll(() => ctx.close());
 async function signIn() {
   const { app } = await makeApp(ctx.deps);
   const { user } = await makeUser(ctx.deps);
-  const tokens = await issueTokenSet(ctx.deps, user, app);
+  const tokens = await issueTokens(ctx.deps, user, app);
   return { app, user, tokens };
 }
 
@@ -30,14 +30,14 @@ const row = (token: string) =>
 describe('POST /token/refresh', () => {
   it('rotates: a new pair, the old token spent, the child in the same family', async () => {
     const { app, tokens } = await signIn();
-    const res = await refresh(tokens.refresh_token, app.appId);
+    const res = await refresh(tokens.refreshToken, app.appId);
     expect(res.statusCode).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
     const body = res.json();
     expect(body).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
     expect(body.refresh_token).toMatch(/^[0-9a-f]{64}$/);
-    expect(body.refresh_token).not.toBe(tokens.refresh_token);
-    const parent = await row(tokens.refresh_token);
+    expect(body.refresh_token).not.toBe(tokens.refreshToken);
+    const parent = await row(tokens.refreshToken);
     const child = await row(body.refresh_token);
     expect(parent.rotated_at).not.toBeNull();
     expect(parent.successor_jti).toBe(child.jti);
@@ -45,18 +45,18 @@ describe('POST /token/refresh', () => {
     expect(child.parent_jti).toBe(parent.jti);
     // Only hashes are stored.
     const raw = JSON.stringify(await ctx.deps.db.selectFrom('refresh_tokens').selectAll().execute());
-    expect(raw).not.toContain(tokens.refresh_token);
+    expect(raw).not.toContain(tokens.refreshToken);
     expect(raw).not.toContain(body.refresh_token);
   });
 
   it('a rotated token presented again is a replay: the whole family is revoked', async () => {
     const { app, tokens } = await signIn();
-    const first = (await refresh(tokens.refresh_token, app.appId)).json();
+    const first = (await refresh(tokens.refreshToken, app.appId)).json();
     // Once its successor was used, a second presentation is a replay (before that, a retry whose
     // answer was lost gets the successor again: refresh-lost-response.test.ts).
     const second = (await refresh(first.refresh_token, app.appId)).json();
     (ctx.clock as FixedClock).advance(11_000);
-    const replay = await refresh(tokens.refresh_token, app.appId);
+    const replay = await refresh(tokens.refreshToken, app.appId);
     expect(replay.statusCode).toBe(401);
     expect(replay.json()).toEqual({ error: 'invalid_grant', error_description: 'Invalid or expired refresh token' });
     // The live token issued before the replay is dead too.
@@ -65,7 +65,7 @@ describe('POST /token/refresh', () => {
     const family = await ctx.deps.db
       .selectFrom('refresh_tokens')
       .selectAll()
-      .where('family_id', '=', (await row(tokens.refresh_token)).family_id)
+      .where('family_id', '=', (await row(tokens.refreshToken)).family_id)
       .execute();
     expect(family.every((r) => r.revoked_at !== null)).toBe(true);
     const events = await ctx.deps.db
@@ -80,27 +80,27 @@ describe('POST /token/refresh', () => {
   it('strict mode: of 20 concurrent refreshes of one token exactly one wins', async () => {
     const { app, tokens } = await signIn();
     await updateApp(ctx.deps, app.appId, { refreshReuseInterval: 0 });
-    const results = await Promise.all(Array.from({ length: 20 }, () => refresh(tokens.refresh_token, app.appId)));
+    const results = await Promise.all(Array.from({ length: 20 }, () => refresh(tokens.refreshToken, app.appId)));
     const codes = results.map((r) => r.statusCode);
     expect(codes.filter((c) => c === 200)).toHaveLength(1);
     expect(codes.filter((c) => c !== 200).every((c) => c === 401)).toBe(true);
     const children = await ctx.deps.db
       .selectFrom('refresh_tokens')
       .select('jti')
-      .where('parent_jti', '=', (await row(tokens.refresh_token)).jti)
+      .where('parent_jti', '=', (await row(tokens.refreshToken)).jti)
       .execute();
     expect(children).toHaveLength(1);
   });
 
   it('default reuse grace: 20 concurrent refreshes converge on one successor refresh token', async () => {
     const { app, tokens } = await signIn();
-    const results = await Promise.all(Array.from({ length: 20 }, () => refresh(tokens.refresh_token, app.appId)));
+    const results = await Promise.all(Array.from({ length: 20 }, () => refresh(tokens.refreshToken, app.appId)));
     expect(results.map((r) => r.statusCode)).toEqual(Array(20).fill(200));
     expect(new Set(results.map((r) => r.json().refresh_token)).size).toBe(1);
     const children = await ctx.deps.db
       .selectFrom('refresh_tokens')
       .select('jti')
-      .where('parent_jti', '=', (await row(tokens.refresh_token)).jti)
+      .where('parent_jti', '=', (await row(tokens.refreshToken)).jti)
       .execute();
     expect(children).toHaveLength(1);
   });
@@ -108,18 +108,18 @@ describe('POST /token/refresh', () => {
   it('a token of app A refreshed as app B fails and stays valid for A', async () => {
     const { app, tokens } = await signIn();
     const { app: other } = await makeApp(ctx.deps);
-    const res = await refresh(tokens.refresh_token, other.appId);
+    const res = await refresh(tokens.refreshToken, other.appId);
     expect(res.statusCode).toBe(401);
     expect(res.json().error).toBe('invalid_grant');
-    expect((await row(tokens.refresh_token)).rotated_at).toBeNull();
-    expect((await refresh(tokens.refresh_token, app.appId)).statusCode).toBe(200);
+    expect((await row(tokens.refreshToken)).rotated_at).toBeNull();
+    expect((await refresh(tokens.refreshToken, app.appId)).statusCode).toBe(200);
   });
 
   it('expires after 30 days; each rotation starts a fresh 30-day window', async () => {
     const clock = ctx.clock as FixedClock;
     const { app, tokens } = await signIn();
     clock.advance(29 * DAY);
-    const next = (await refresh(tokens.refresh_token, app.appId)).json();
+    const next = (await refresh(tokens.refreshToken, app.appId)).json();
     clock.advance(29 * DAY);
     const again = await refresh(next.refresh_token, app.appId);
     expect(again.statusCode).toBe(200);
@@ -130,9 +130,9 @@ describe('POST /token/refresh', () => {
   it('refuses a disabled user with 403 and revokes the family', async () => {
     const { app, user, tokens } = await signIn();
     await ctx.deps.db.updateTable('users').set({ disabled_at: ctx.clock.now() }).where('id', '=', user.id).execute();
-    const res = await refresh(tokens.refresh_token, app.appId);
+    const res = await refresh(tokens.refreshToken, app.appId);
     expect(res.statusCode).toBe(403);
-    expect((await row(tokens.refresh_token)).revoked_reason).toBe('account_disabled');
+    expect((await row(tokens.refreshToken)).revoked_reason).toBe('account_disabled');
   });
 
   it.each([
@@ -182,7 +182,7 @@ describe('POST /token/refresh', () => {
 describe('POST /token/revoke', () => {
   it('revokes the family and answers 200 {"status":"ok"}', async () => {
     const { app, tokens } = await signIn();
-    const next = (await refresh(tokens.refresh_token, app.appId)).json();
+    const next = (await refresh(tokens.refreshToken, app.appId)).json();
     const res = await ctx.app.inject({ method: 'POST', url: '/token/revoke', payload: { refresh_token: next.refresh_token } });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ status: 'ok' });

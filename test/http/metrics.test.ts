@@ -48,12 +48,12 @@ describe('GET /metrics', () => {
   it('counts tokens issued, refresh replays, sign-in failures and lockouts from the domain', async () => {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
-    const { issueTokenSet, rotateRefreshToken } = await import('../../src/domain/tokens/refresh-tokens.js');
+    const { issueTokens, rotateRefreshToken } = await import('../../src/domain/tokens/refresh-tokens.js');
     const { authenticatePassword } = await import('../../src/domain/users/users.js');
     const before = await scrape();
-    const set = await issueTokenSet(ctx.deps, user, app);
-    await rotateRefreshToken(ctx.deps, { refreshToken: set.refresh_token, appId: app.appId });
-    await expect(rotateRefreshToken(ctx.deps, { refreshToken: set.refresh_token, appId: app.appId })).rejects.toThrow();
+    const set = await issueTokens(ctx.deps, user, app);
+    await rotateRefreshToken(ctx.deps, { refreshToken: set.refreshToken, appId: app.appId });
+    await expect(rotateRefreshToken(ctx.deps, { refreshToken: set.refreshToken, appId: app.appId })).rejects.toThrow();
     await expect(authenticatePassword(ctx.deps, { email: user.email, password: 'wrong-password' })).rejects.toThrow();
     const after = await scrape();
     const delta = (s: string) => (metric(after, s) ?? 0) - (metric(before, s) ?? 0);

@@ -6,7 +6,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAccessToken } from '../../src/domain/tokens/access-tokens.js';
-import { issueTokenSet, successorToken } from '../../src/domain/tokens/refresh-tokens.js';
+import { issueTokens, successorToken } from '../../src/domain/tokens/refresh-tokens.js';
 import { HOUR, MINUTE, SECOND, type FixedClock } from '../../src/lib/clock.js';
 import { sha256 } from '../../src/lib/crypto.js';
 import { createTestContext } from '../helpers/app.js';
@@ -28,7 +28,7 @@ async function setUp(env: Record<string, string> = {}) {
   const signIn = async () => {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
-    const set = await issueTokenSet(ctx.deps, user, app, {}, { userAgent: 'phone-app' });
+    const set = await issueTokens(ctx.deps, user, app, {}, { userAgent: 'phone-app' });
     return { app, user, set };
   };
   return { ctx, clock: ctx.clock as FixedClock, refresh, family, replays, signIn };
@@ -70,19 +70,19 @@ describe('lost-response retry (default window 1 h, reuse interval 10 s)', () => 
 
   it('a retry after the reuse interval, successor never used: the same successor, no replay event, the session lives on', async () => {
     const { app, user, set } = await env.signIn();
-    await refreshAndLoseAnswer(env, app.appId, set.refresh_token);
+    await refreshAndLoseAnswer(env, app.appId, set.refreshToken);
     const [parent, successor] = await env.family(set.familyId);
     expect(parent!.rotated_at).not.toBeNull();
-    expect(successor!.token_hash).toBe(sha256(successorToken(env.ctx.deps.secret, set.refresh_token)));
+    expect(successor!.token_hash).toBe(sha256(successorToken(env.ctx.deps.secret, set.refreshToken)));
 
     env.clock.advance(12 * SECOND); // the issue's case: past the reuse interval
-    const retry = await env.refresh(app.appId, set.refresh_token);
+    const retry = await env.refresh(app.appId, set.refreshToken);
     expect(retry.statusCode).toBe(200);
     expect(sha256(retry.json().refresh_token)).toBe(successor!.token_hash);
     expect((await verifyAccessToken(env.ctx.deps, retry.json().access_token, { audience: app.appId })).sub).toBe(user.id);
 
     env.clock.advance(45 * MINUTE); // and again, much later (the app restarted), still within the hour
-    const again = await env.refresh(app.appId, set.refresh_token);
+    const again = await env.refresh(app.appId, set.refreshToken);
     expect(again.statusCode).toBe(200);
     expect(again.json().refresh_token).toBe(retry.json().refresh_token);
 
@@ -102,11 +102,11 @@ describe('lost-response retry (default window 1 h, reuse interval 10 s)', () => 
 
   it('the spent token presented after its successor was used is a replay: the family is revoked, one replay event', async () => {
     const { app, user, set } = await env.signIn();
-    const first = await env.refresh(app.appId, set.refresh_token);
+    const first = await env.refresh(app.appId, set.refreshToken);
     const second = await env.refresh(app.appId, first.json().refresh_token, 'thief');
     expect(second.statusCode).toBe(200);
     env.clock.advance(12 * SECOND);
-    const replay = await env.refresh(app.appId, set.refresh_token);
+    const replay = await env.refresh(app.appId, set.refreshToken);
     expect(replay.statusCode).toBe(401);
     expect(replay.json()).toEqual({ error: 'invalid_grant', error_description: 'Invalid or expired refresh token' });
     const rows = await env.family(set.familyId);
@@ -119,20 +119,20 @@ describe('lost-response retry (default window 1 h, reuse interval 10 s)', () => 
 
   it('the same holds for a lost answer: once its successor was used, the retried parent is a replay', async () => {
     const { app, user, set } = await env.signIn();
-    await refreshAndLoseAnswer(env, app.appId, set.refresh_token);
+    await refreshAndLoseAnswer(env, app.appId, set.refreshToken);
     // Someone else holds the successor and uses it (it can only come from the parent or the secret).
-    expect((await env.refresh(app.appId, successorToken(env.ctx.deps.secret, set.refresh_token), 'thief')).statusCode).toBe(200);
+    expect((await env.refresh(app.appId, successorToken(env.ctx.deps.secret, set.refreshToken), 'thief')).statusCode).toBe(200);
     env.clock.advance(MINUTE);
-    expect((await env.refresh(app.appId, set.refresh_token)).statusCode).toBe(401);
+    expect((await env.refresh(app.appId, set.refreshToken)).statusCode).toBe(401);
     expect(live(await env.family(set.familyId))).toHaveLength(0);
     expect(await env.replays(user.id)).toHaveLength(1);
   });
 
   it('the window is bounded: past it, the parent is a replay even with its successor unused', async () => {
     const { app, user, set } = await env.signIn();
-    await refreshAndLoseAnswer(env, app.appId, set.refresh_token);
+    await refreshAndLoseAnswer(env, app.appId, set.refreshToken);
     env.clock.advance(HOUR + SECOND);
-    expect((await env.refresh(app.appId, set.refresh_token)).statusCode).toBe(401);
+    expect((await env.refresh(app.appId, set.refreshToken)).statusCode).toBe(401);
     expect(live(await env.family(set.familyId))).toHaveLength(0);
     expect(await env.replays(user.id)).toHaveLength(1);
   });
@@ -147,14 +147,14 @@ describe('KEYMASTER_REFRESH_RETRY_WINDOW=0: the reuse interval only', () => {
 
   it('within the reuse interval the retry gets the successor; after it, a replay', async () => {
     const a = await env.signIn();
-    await refreshAndLoseAnswer(env, a.app.appId, a.set.refresh_token);
+    await refreshAndLoseAnswer(env, a.app.appId, a.set.refreshToken);
     env.clock.advance(5 * SECOND);
-    expect((await env.refresh(a.app.appId, a.set.refresh_token)).statusCode).toBe(200);
+    expect((await env.refresh(a.app.appId, a.set.refreshToken)).statusCode).toBe(200);
 
     const b = await env.signIn();
-    await refreshAndLoseAnswer(env, b.app.appId, b.set.refresh_token);
+    await refreshAndLoseAnswer(env, b.app.appId, b.set.refreshToken);
     env.clock.advance(11 * SECOND);
-    expect((await env.refresh(b.app.appId, b.set.refresh_token)).statusCode).toBe(401);
+    expect((await env.refresh(b.app.appId, b.set.refreshToken)).statusCode).toBe(401);
     expect(await env.replays(b.user.id)).toHaveLength(1);
   });
 });

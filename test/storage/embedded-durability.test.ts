@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createDeps } from '../../src/deps.js';
-import { issueTokenSet } from '../../src/domain/tokens/refresh-tokens.js';
+import { issueTokens } from '../../src/domain/tokens/refresh-tokens.js';
 import { freePort, TEST_SECRET } from '../helpers/app.js';
 import { onPostgres } from '../helpers/db.js';
 import { makeApp, makeUser } from '../helpers/factories.js';
@@ -27,7 +27,7 @@ describe.runIf(!onPostgres())('embedded durability', () => {
     const deps = await createDeps(loadConfig(env));
     const { app } = await makeApp(deps);
     const { user } = await makeUser(deps);
-    let token = (await issueTokenSet(deps, user, app)).refresh_token;
+    let token = (await issueTokens(deps, user, app)).refreshToken;
     await deps.close();
 
     const trace = join(dir, 'strace.out');

@@ -4,7 +4,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { issueTokenSet } from '../../src/domain/tokens/refresh-tokens.js';
+import { issueTokens } from '../../src/domain/tokens/refresh-tokens.js';
 import { rotateInOneStatement, ROTATE_SQL } from '../../src/domain/tokens/refresh-token-store.js';
 import { randomToken, sha256 } from '../../src/lib/crypto.js';
 import { openPostgres } from '../../src/storage/db.js';
@@ -22,7 +22,7 @@ describe.runIf(onPostgres())('prepared statements', () => {
   async function rotateOnOwnConnection(preparedStatements: boolean) {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
-    const first = await issueTokenSet(ctx.deps, user, app);
+    const first = await issueTokens(ctx.deps, user, app);
     // One connection, so pg_prepared_statements below is the one that ran the rotation.
     const handle = openPostgres(ctx.database.url!, 1, preparedStatements);
     try {
@@ -37,7 +37,7 @@ describe.runIf(onPostgres())('prepared statements', () => {
       };
       const rotated = await rotateInOneStatement(
         handle.db,
-        { tokenHash: sha256(first.refresh_token), appId: app.appId, now, clientAuthenticated: false },
+        { tokenHash: sha256(first.refreshToken), appId: app.appId, now, clientAuthenticated: false },
         successor,
       );
       const statements = await sql<{

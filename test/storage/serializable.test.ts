@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createDeps, createLogger, type Deps } from '../../src/deps.js';
-import { issueTokenSet } from '../../src/domain/tokens/refresh-tokens.js';
+import { issueTokens } from '../../src/domain/tokens/refresh-tokens.js';
 import { openPostgres, type DbHandle } from '../../src/storage/db.js';
 import { MAX_ATTEMPTS, withRetries } from '../../src/storage/retry.js';
 import { DatabaseUnavailableError } from '../../src/storage/unavailable.js';
@@ -161,8 +161,8 @@ describe.runIf(onPostgres())('serializable isolation (private cluster)', () => {
       const { app: client } = await makeApp(deps);
       const { user } = await makeUser(deps);
       for (let round = 0; round < 5; round++) {
-        const set = await issueTokenSet(deps, user, client);
-        const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => refresh(client.appId, set.refresh_token, i % 2)));
+        const set = await issueTokens(deps, user, client);
+        const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => refresh(client.appId, set.refreshToken, i % 2)));
         expect(answers.map((a) => a.statusCode)).toEqual(answers.map(() => 200));
         expect(new Set(answers.map((a) => a.json().refresh_token)).size).toBe(1);
         const rows = await deps.db.selectFrom('refresh_tokens').selectAll().where('family_id', '=', set.familyId).execute();
@@ -174,7 +174,7 @@ describe.runIf(onPostgres())('serializable isolation (private cluster)', () => {
     it('40 chains rotating at once (rotation batches) all advance', async () => {
       const { app: client } = await makeApp(deps);
       const { user } = await makeUser(deps);
-      const tokens = await Promise.all(Array.from({ length: 40 }, async () => (await issueTokenSet(deps, user, client)).refresh_token));
+      const tokens = await Promise.all(Array.from({ length: 40 }, async () => (await issueTokens(deps, user, client)).refreshToken));
       for (let round = 0; round < 3; round++) {
         const answers = await Promise.all(tokens.map((t, i) => refresh(client.appId, t, i % 2)));
         expect(answers.map((a) => a.statusCode)).toEqual(answers.map(() => 200));

@@ -15,14 +15,7 @@ import type { EmailTemplate } from '../email/mailer.js';
 import { accountRules, clearRateLimit, consumeRateLimit } from '../rate-limits/rate-limits.js';
 import { revokeUserSessions } from '../sessions/session-store.js';
 import { revokeUserTokens } from '../tokens/refresh-token-store.js';
-import {
-  findRefreshTokenAppId,
-  issueTokenSet,
-  revokeRefreshToken,
-  rotateRefreshToken,
-  tokenSetOf,
-  type TokenSet,
-} from '../tokens/refresh-tokens.js';
+import { findRefreshTokenAppId, issueTokens, revokeRefreshToken, rotateRefreshToken, type IssuedTokens } from '../tokens/refresh-tokens.js';
 import { assertPasswordSignIn } from '../sign-in/sign-in.js';
 import { hashPassword } from '../users/passwords.js';
 import * as users from '../users/user-store.js';
@@ -232,13 +225,12 @@ export async function loginAccount(
   deps: AccountDeps,
   input: { email: string; password: string; appId?: string | undefined },
   meta: RequestMeta = {},
-): Promise<{ tokens: TokenSet; user: User }> {
+): Promise<{ tokens: IssuedTokens; user: User }> {
   const app = await resolveAccountApp(deps, input.appId);
   if (!app) throw invalidAppId();
   assertPasswordSignIn(app);
   const user = await authenticatePassword(deps, { email: input.email, password: input.password, appId: app.appId }, meta);
-  const { familyId: _f, ...tokens } = await issueTokenSet(deps, user, app, {}, meta);
-  return { tokens, user };
+  return { tokens: await issueTokens(deps, user, app, {}, meta), user };
 }
 
 /** Rotates a refresh token for the app it was issued to (or the one named). */
@@ -246,11 +238,11 @@ export async function refreshAccount(
   deps: AccountDeps,
   input: { refreshToken: string; appId?: string | undefined },
   meta: RequestMeta = {},
-): Promise<TokenSet> {
+): Promise<IssuedTokens> {
   const appId = input.appId ?? (await findRefreshTokenAppId(deps, input.refreshToken)) ?? deps.config.defaultAppId;
   if (!appId) throw appError('refresh_token_invalid', { detail: 'no app_id and no such token' });
   // The account API authenticates no client: a client-bound token is refused.
-  return tokenSetOf(await rotateRefreshToken(deps, { refreshToken: input.refreshToken, appId, clientAuthenticated: false }, meta));
+  return rotateRefreshToken(deps, { refreshToken: input.refreshToken, appId, clientAuthenticated: false }, meta);
 }
 
 export async function logoutAccount(

@@ -10,7 +10,7 @@ import { SERVICE_SCOPES, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { accessTokenTtl, issueAccessToken } from '../tokens/access-tokens.js';
 import { revokeFamily } from '../tokens/refresh-token-store.js';
-import { issueTokenSet, refreshTokenScope, rotateRefreshToken } from '../tokens/refresh-tokens.js';
+import { issueTokens, refreshTokenScope, rotateRefreshToken } from '../tokens/refresh-tokens.js';
 import { findUserById } from '../users/user-store.js';
 import { toUser } from '../users/users.js';
 import { checkPkce } from './authorization.js';
@@ -20,13 +20,13 @@ import { formatScope, hasScope, parseScope } from './scopes.js';
 
 type GrantDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret' | 'apps' | 'metrics' | 'rotations'>;
 
-export interface OAuthTokenResponse {
-  access_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
+/** What a code exchange or a refresh grant issued; src/http/token-responses.ts spells it as RFC 6749 §5.1 JSON. */
+export interface OAuthTokens {
+  accessToken: string;
+  expiresIn: number;
   scope: string;
-  id_token?: string;
-  refresh_token?: string;
+  idToken?: string;
+  refreshToken?: string;
 }
 
 /**
@@ -40,7 +40,7 @@ export async function exchangeAuthorizationCode(
   app: App,
   input: { code: string; redirectUri?: string | undefined; codeVerifier?: string | undefined },
   meta: RequestMeta = {},
-): Promise<OAuthTokenResponse> {
+): Promise<OAuthTokens> {
   if (!app.grantTypes.includes('authorization_code')) throw appError('grant_not_allowed', { grant: 'authorization_code' });
   const hash = sha256(input.code);
   const now = deps.clock.now();
@@ -76,28 +76,16 @@ export async function exchangeAuthorizationCode(
   let expiresIn: number;
   let refreshToken: string | undefined;
   if (offline) {
-    const set = await issueTokenSet(
-      deps,
-      user,
-      app,
-      {
-        familyId: row.family_id,
-        sessionId: row.session_id,
-        authTime: row.auth_time,
-        scope: row.scope,
-        // RFC 6749 §6: issued under client authentication, refreshed only with it.
-        clientBound: authenticatedClient(app),
-      },
-      meta,
-    );
-    ({ access_token: accessToken, expires_in: expiresIn, refresh_token: refreshToken } = set);
+    // RFC 6749 §6: issued under client authentication, refreshed only with it.
+    const clientBound = authenticatedClient(app);
+    const ctx = { familyId: row.family_id, sessionId: row.session_id, authTime: row.auth_time, scope: row.scope, clientBound };
+    ({ accessToken, expiresIn, refreshToken } = await issueTokens(deps, user, app, ctx, meta));
   } else {
-    const access = await issueAccessToken(deps, user, app);
-    ({ token: accessToken, expiresIn } = access);
+    ({ token: accessToken, expiresIn } = await issueAccessToken(deps, user, app));
   }
-  const res: OAuthTokenResponse = { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn, scope: row.scope };
+  const res: OAuthTokens = { accessToken, expiresIn, scope: row.scope };
   if (hasScope(row.scope, 'openid')) {
-    res.id_token = await issueIdToken(deps, {
+    res.idToken = await issueIdToken(deps, {
       user,
       app,
       scope: row.scope,
@@ -114,7 +102,7 @@ export async function exchangeAuthorizationCode(
       await revokeFamily(deps.db, row.family_id, deps.clock.now(), 'code_replay');
       throw appError('code_invalid');
     }
-    res.refresh_token = refreshToken;
+    res.refreshToken = refreshToken;
   }
   return res;
 }
@@ -124,7 +112,7 @@ export async function refreshGrant(
   app: App,
   input: { refreshToken: string; scope?: string | undefined },
   meta: RequestMeta = {},
-): Promise<OAuthTokenResponse> {
+): Promise<OAuthTokens> {
   if (!app.grantTypes.includes('refresh_token')) throw appError('grant_not_allowed', { grant: 'refresh_token' });
   // RFC 6749 §6: a narrower scope may be asked for, never a wider one. The family keeps its scope.
   // Checked BEFORE the rotation spends the token, so the refusal leaves it usable (a family's scope
@@ -139,21 +127,15 @@ export async function refreshGrant(
     meta,
   );
   const scope = rotated.scope ?? '';
-  const res: OAuthTokenResponse = {
-    access_token: rotated.access_token,
-    token_type: 'Bearer',
-    expires_in: rotated.expires_in,
-    scope,
-    refresh_token: rotated.refresh_token,
-  };
+  const res: OAuthTokens = { accessToken: rotated.accessToken, expiresIn: rotated.expiresIn, scope, refreshToken: rotated.refreshToken };
   if (hasScope(scope, 'openid')) {
     const userRow = await findUserById(deps.db, rotated.userId);
     if (userRow) {
-      res.id_token = await issueIdToken(deps, {
+      res.idToken = await issueIdToken(deps, {
         user: toUser(userRow),
         app,
         scope,
-        accessToken: rotated.access_token,
+        accessToken: rotated.accessToken,
         authTime: rotated.authTime,
         sessionId: rotated.sessionId,
         ttl: accessTokenTtl(deps, app),
@@ -163,23 +145,23 @@ export async function refreshGrant(
   return res;
 }
 
-export interface ServiceTokenResponse {
-  access_token: string;
-  token_type: 'bearer';
-  expires_in: number;
+/** A client-credentials token (sub = the app); src/http/token-responses.ts spells it. */
+export interface ServiceToken {
+  accessToken: string;
+  expiresIn: number;
   scope: string;
 }
 
 /**
  * Client credentials (RFC 6749 §4.4): a service token, sub = the app, only the app's allowed service
  * scopes. Within KEYMASTER_SERVICE_TOKEN_REUSE seconds of issuing one, the same client asking for the
- * same scopes (same signing key) gets that token again, with its remaining lifetime in expires_in.
+ * same scopes (same signing key) gets that token again, with its remaining lifetime in expiresIn.
  */
 export async function clientCredentialsGrant(
   deps: Pick<Deps, 'config' | 'clock' | 'keys' | 'apps' | 'metrics'>,
   app: App,
   input: { scope?: string | undefined },
-): Promise<ServiceTokenResponse> {
+): Promise<ServiceToken> {
   if (app.clientType !== 'confidential' || !app.grantTypes.includes('client_credentials')) {
     throw appError('grant_not_allowed', { grant: 'client_credentials' });
   }
@@ -197,7 +179,7 @@ export async function clientCredentialsGrant(
   const recent = reuse > 0 ? deps.apps.recentServiceToken(app.appId, kid, variant, iat, reuse) : undefined;
   if (recent) {
     deps.metrics.tokensIssued.inc({ kind: 'service_reused' });
-    return { access_token: recent.token, token_type: 'bearer', expires_in: recent.exp - iat, scope };
+    return { accessToken: recent.token, expiresIn: recent.exp - iat, scope };
   }
   const exp = iat + expiresIn;
   const token = await deps.keys.sign(
@@ -206,5 +188,5 @@ export async function clientCredentialsGrant(
   );
   deps.metrics.tokensIssued.inc({ kind: 'service' });
   if (reuse > 0) deps.apps.rememberServiceToken(app.appId, kid, variant, { token, iat, exp });
-  return { access_token: token, token_type: 'bearer', expires_in: expiresIn, scope };
+  return { accessToken: token, expiresIn, scope };
 }

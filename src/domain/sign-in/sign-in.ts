@@ -10,7 +10,7 @@ import type { App } from '../apps/apps.js';
 import type { RequestMeta } from '../audit/audit.js';
 import { issueCodeRedirect, openPending, type PendingAuthorization } from '../oidc/authorization.js';
 import { resumeSession, startSession } from '../sessions/sessions.js';
-import { issueTokenSet, type TokenSet } from '../tokens/refresh-tokens.js';
+import { issueTokens, type IssuedTokens } from '../tokens/refresh-tokens.js';
 import { completeUpstreamLogin, type UpstreamFlow } from '../upstream/upstream-login.js';
 import { authenticatePassword, type User } from '../users/users.js';
 
@@ -29,7 +29,7 @@ export interface SignInRequest {
 
 export type SignInOutcome =
   /** Back to the app's callback with the tokens (the Keymaster flow). */
-  | { kind: 'tokens'; tokens: TokenSet; redirectUri: string; state: string | undefined; sessionCookie: string | undefined }
+  | { kind: 'tokens'; tokens: IssuedTokens; redirectUri: string; state: string | undefined; sessionCookie: string | undefined }
   /** Back to the client with an authorization code (OIDC): `url` is the whole redirect. */
   | { kind: 'code_redirect'; url: string; sessionCookie: string };
 
@@ -87,8 +87,8 @@ export async function resumeSignIn(
   const resumed = await resumeSession(deps, sessionCookie);
   if (!resumed) return undefined;
   const { session, user } = resumed;
-  const tokens = await issueTokenSet(deps, user, app, { sessionId: session.id, authTime: session.auth_time }, meta);
-  return { kind: 'tokens', tokens: wireless(tokens), redirectUri: request.redirectUri, state: request.state, sessionCookie: undefined };
+  const tokens = await issueTokens(deps, user, app, { sessionId: session.id, authTime: session.auth_time }, meta);
+  return { kind: 'tokens', tokens, redirectUri: request.redirectUri, state: request.state, sessionCookie: undefined };
 }
 
 /** The SSO session and the code or token set, in one transaction: both are written, or neither. */
@@ -105,12 +105,7 @@ async function finishSignIn(
     const { cookieValue, session } = await startSession(d, user.id, meta);
     const ctx = { sessionId: session.id, authTime: session.auth_time };
     if (pending) return { kind: 'code_redirect', url: await issueCodeRedirect(d, app, user, pending, ctx), sessionCookie: cookieValue };
-    const tokens = await issueTokenSet(d, user, app, ctx, meta);
-    return { kind: 'tokens', tokens: wireless(tokens), redirectUri: request.redirectUri, state: request.state, sessionCookie: cookieValue };
+    const tokens = await issueTokens(d, user, app, ctx, meta);
+    return { kind: 'tokens', tokens, redirectUri: request.redirectUri, state: request.state, sessionCookie: cookieValue };
   });
-}
-
-/** The token set without the family id (not for the app). */
-function wireless({ familyId: _f, ...tokens }: TokenSet & { familyId: string }): TokenSet {
-  return tokens;
 }

@@ -40,11 +40,20 @@ import * as store from './refresh-token-store.js';
 
 type TokenDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret' | 'apps' | 'metrics' | 'rotations'>;
 
-export interface TokenSet {
-  access_token: string;
-  refresh_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
+/**
+ * What a sign-in or a rotation issued, in the domain's words. src/http/token-responses.ts spells it
+ * for each contract (Keymaster JSON, the account API's, OAuth's, the hosted sign-in's redirect).
+ */
+export interface IssuedTokens {
+  accessToken: string;
+  refreshToken: string;
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+  /** The family's granted scope (OIDC code flow); null for a Keymaster sign-in. */
+  scope: string | null;
+  userId: string;
+  sessionId: string | null;
+  authTime: Date | null;
 }
 
 export function reuseIntervalSeconds(deps: Pick<Deps, 'config'>, app: App): number {
@@ -109,18 +118,17 @@ function newRefreshRow(
 }
 
 /** Issues an access token and the first refresh token of a new family (a sign-in). */
-export async function issueTokenSet(
+export async function issueTokens(
   deps: TokenDeps,
   user: User,
   app: App,
   // familyId may be chosen by the caller (an authorization code records it before it is spent).
   ctx: Omit<FamilyContext, 'parentJti'> = {},
   meta: RequestMeta = {},
-): Promise<TokenSet & { familyId: string }> {
+): Promise<IssuedTokens & { familyId: string }> {
   const { token, row } = newRefreshRow(deps, user, app, ctx, meta);
   await store.insertRefreshToken(deps.db, row);
-  const access = await issueAccessToken(deps, user, app);
-  return { access_token: access.token, refresh_token: token, token_type: 'Bearer', expires_in: access.expiresIn, familyId: row.family_id };
+  return { ...issuedTokens(await issueAccessToken(deps, user, app), token, row), familyId: row.family_id };
 }
 
 export const invalidRefreshToken = () => appError('refresh_token_invalid');
@@ -130,25 +138,16 @@ interface Presenter {
   userAgent: string | null;
 }
 
-/** A rotation's result: the token set for the client, and what the OIDC grant needs for an ID token. */
-export interface RotatedTokenSet extends TokenSet {
-  scope: string | null;
-  userId: string;
-  sessionId: string | null;
-  authTime: Date | null;
-}
-
-/** A rotation's answer: the signed access token, the successor, and the family's facts from its row. */
-function rotatedSet(
+/** The signed access token, the refresh token, and the family's facts from its row (the one written or rotated). */
+function issuedTokens(
   access: Awaited<ReturnType<typeof issueAccessToken>>,
   refreshToken: string,
   row: { scope: string | null; user_id: string; session_id: string | null; auth_time: Date | null },
-): RotatedTokenSet {
+): IssuedTokens {
   return {
-    access_token: access.token,
-    refresh_token: refreshToken,
-    token_type: 'Bearer',
-    expires_in: access.expiresIn,
+    accessToken: access.token,
+    refreshToken,
+    expiresIn: access.expiresIn,
     scope: row.scope,
     userId: row.user_id,
     sessionId: row.session_id,
@@ -156,14 +155,9 @@ function rotatedSet(
   };
 }
 
-/** The token set alone, for the wire. */
-export function tokenSetOf(r: TokenSet): TokenSet {
-  return { access_token: r.access_token, refresh_token: r.refresh_token, token_type: r.token_type, expires_in: r.expires_in };
-}
-
 type RotateOutcome =
-  | { kind: 'rotated'; rotated: RotatedTokenSet }
-  | { kind: 'reused'; rotated: RotatedTokenSet; familyId: string; late: boolean }
+  | { kind: 'rotated'; rotated: IssuedTokens }
+  | { kind: 'reused'; rotated: IssuedTokens; familyId: string; late: boolean }
   | { kind: 'invalid'; reason: string }
   | { kind: 'wrong_app' }
   | { kind: 'client_bound' }
@@ -174,14 +168,15 @@ type RotateOutcome =
  * Rotates a refresh token presented by `appId`. `clientAuthenticated` is true only when the presenter
  * authenticated as that client (absent: it did not); a client-bound token is refused otherwise. Returns a new token set (or, while the successor
  * already issued for it was never used and within the retry window, that successor again with a
- * freshly signed access token), or throws invalid_grant (401). A replay's family revocation commits
+ * freshly signed access token), or throws refresh_token_invalid (refresh_token_wrong_app,
+ * account_disabled). A replay's family revocation commits
  * before the error is thrown (STYLE.md §8).
  */
 export async function rotateRefreshToken(
   deps: TokenDeps,
   input: { refreshToken: string; appId: string; clientAuthenticated?: boolean },
   meta: RequestMeta = {},
-): Promise<RotatedTokenSet> {
+): Promise<IssuedTokens> {
   // App settings may be up to APP_CACHE_TTL_MS old here; the token itself authenticates the request.
   const app = (await findCachedApp(deps, input.appId))?.app;
   if (!app) throw invalidRefreshToken();
@@ -210,7 +205,7 @@ export async function rotateRefreshToken(
   const spend = { tokenHash: hash, appId: app.appId, now, clientAuthenticated };
   const spent = await deps.rotations.rotate(spend, successor);
   if (spent) {
-    return rotatedSet(await issueAccessToken(deps, { id: spent.user_id, ...spent.claims }, app), token, spent);
+    return issuedTokens(await issueAccessToken(deps, { id: spent.user_id, ...spent.claims }, app), token, spent);
   }
 
   const outcome = await deps.db.transaction().execute(async (trx): Promise<RotateOutcome> => {
@@ -233,7 +228,7 @@ export async function rotateRefreshToken(
       };
       const { row } = newRefreshRow(deps, user, app, ctx, meta, successorJti, token);
       await store.insertRefreshToken(trx, { ...row, reuse_until: successor.reuseUntil });
-      return { kind: 'rotated', rotated: rotatedSet(await issueAccessToken(deps, user, app), token, spent) };
+      return { kind: 'rotated', rotated: issuedTokens(await issueAccessToken(deps, user, app), token, spent) };
     }
     const existing = await store.findRefreshTokenByHash(trx, hash);
     if (!existing) return { kind: 'invalid', reason: 'unknown' };
@@ -257,7 +252,7 @@ export async function rotateRefreshToken(
         }
         return {
           kind: 'reused',
-          rotated: rotatedSet(await issueAccessToken(deps, toUser(userRow), app), token, next),
+          rotated: issuedTokens(await issueAccessToken(deps, toUser(userRow), app), token, next),
           familyId: next.family_id,
           // Past the app's reuse interval: not a concurrent presenter but a retry whose answer was lost.
           late: now.getTime() - next.created_at.getTime() > interval * 1000,

@@ -13,10 +13,10 @@ import {
   updateAccount,
   verifyEmail,
 } from '../../domain/accounts/accounts.js';
-import type { TokenSet } from '../../domain/tokens/refresh-tokens.js';
 import type { User } from '../../domain/users/users.js';
 import { authenticateBearer } from '../bearer.js';
 import { requestMeta } from '../request-meta.js';
+import { accountTokensJson } from '../token-responses.js';
 import {
   LoginBody,
   LoginResponse,
@@ -43,14 +43,6 @@ export function accountUserJson(u: User) {
     last_login_at: u.lastLoginAt?.toISOString() ?? null,
   };
 }
-
-/** Seed 004 spells the token type "bearer" (RFC 6749 §7.1: case-insensitive). */
-const tokensJson = (t: TokenSet) => ({
-  access_token: t.access_token,
-  refresh_token: t.refresh_token,
-  token_type: 'bearer' as const,
-  expires_in: t.expires_in,
-});
 
 export const MESSAGES = {
   registered: 'Registration successful. Please check your email to verify your account.',
@@ -100,7 +92,7 @@ const accountApiRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
         { email: req.body.email, password: req.body.password, appId: req.body.app_id },
         requestMeta(req),
       );
-      return { ...tokensJson(tokens), user: accountUserJson(user) };
+      return { ...accountTokensJson(tokens), user: accountUserJson(user) };
     },
   );
 
@@ -108,7 +100,9 @@ const accountApiRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
     '/api/v1/auth/refresh',
     { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: RefreshBody, response: { 200: AccountTokens } } },
     async (req) => {
-      return tokensJson(await refreshAccount(deps, { refreshToken: req.body.refresh_token, appId: req.body.app_id }, requestMeta(req)));
+      return accountTokensJson(
+        await refreshAccount(deps, { refreshToken: req.body.refresh_token, appId: req.body.app_id }, requestMeta(req)),
+      );
     },
   );
 

@@ -1,10 +1,11 @@
 // The Keymaster token API: POST /token/refresh (rotate) and POST /token/revoke (RFC 7009 semantics).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
-import { revokeRefreshToken, rotateRefreshToken, tokenSetOf } from '../../domain/tokens/refresh-tokens.js';
+import { revokeRefreshToken, rotateRefreshToken } from '../../domain/tokens/refresh-tokens.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { JSON_BODY_LIMIT, rateLimit } from '../plugins/guards.js';
 import { requestMeta } from '../request-meta.js';
+import { keymasterTokensJson } from '../token-responses.js';
 import { RefreshBody, RevokeBody, StatusOk, TokenResponse } from '../schemas/keymaster.js';
 
 const keymasterTokenRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
@@ -25,7 +26,7 @@ const keymasterTokenRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, 
         requestMeta(req),
       );
       reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
-      return tokenSetOf(rotated);
+      return keymasterTokensJson(rotated);
     },
   );
 

@@ -12,6 +12,7 @@ import { clientCredentialsGrant, exchangeAuthorizationCode, refreshGrant } from 
 import { appError } from '../../errors.js';
 import { clientCredentialsOf } from '../client-credentials.js';
 import { requestMeta } from '../request-meta.js';
+import { oauthTokensJson, serviceTokenJson } from '../token-responses.js';
 import { TokenBody, TokenResponse } from '../schemas/oidc.js';
 
 type Body = z.infer<typeof TokenBody>;
@@ -32,16 +33,14 @@ const oidcTokenRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
     });
     const meta = requestMeta(req);
     if (type === 'authorization_code') {
-      return exchangeAuthorizationCode(
-        deps,
-        client,
-        { code: required(b.code, 'code'), redirectUri: b.redirect_uri, codeVerifier: b.code_verifier },
-        meta,
-      );
+      const input = { code: required(b.code, 'code'), redirectUri: b.redirect_uri, codeVerifier: b.code_verifier };
+      return oauthTokensJson(await exchangeAuthorizationCode(deps, client, input, meta));
     }
-    if (type === 'refresh_token')
-      return refreshGrant(deps, client, { refreshToken: required(b.refresh_token, 'refresh_token'), scope: b.scope }, meta);
-    return clientCredentialsGrant(deps, client, { scope: b.scope });
+    if (type === 'refresh_token') {
+      const input = { refreshToken: required(b.refresh_token, 'refresh_token'), scope: b.scope };
+      return oauthTokensJson(await refreshGrant(deps, client, input, meta));
+    }
+    return serviceTokenJson(await clientCredentialsGrant(deps, client, { scope: b.scope }));
   }
 
   const schema = { body: TokenBody, response: { 200: TokenResponse } };

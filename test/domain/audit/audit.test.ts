@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, deleteApp, rotateClientSecret, updateApp } from '../../../src/domain/apps/apps.js';
 import { listAuditEvents } from '../../../src/domain/audit/audit.js';
 import { endSession, startSession } from '../../../src/domain/sessions/sessions.js';
-import { issueTokenSet, revokeRefreshToken, rotateRefreshToken } from '../../../src/domain/tokens/refresh-tokens.js';
+import { issueTokens, revokeRefreshToken, rotateRefreshToken } from '../../../src/domain/tokens/refresh-tokens.js';
 import { authenticatePassword, createUser } from '../../../src/domain/users/users.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
 import { makeApp, makeUser } from '../../helpers/factories.js';
@@ -80,16 +80,16 @@ describe('audit events', () => {
   it('records a refresh replay, a revocation and an SSO logout', async () => {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
-    const first = await issueTokenSet(ctx.deps, user, app);
-    const second = await rotateRefreshToken(ctx.deps, { refreshToken: first.refresh_token, appId: app.appId });
-    await expect(rotateRefreshToken(ctx.deps, { refreshToken: first.refresh_token, appId: app.appId }, meta)).rejects.toMatchObject({
+    const first = await issueTokens(ctx.deps, user, app);
+    const second = await rotateRefreshToken(ctx.deps, { refreshToken: first.refreshToken, appId: app.appId });
+    await expect(rotateRefreshToken(ctx.deps, { refreshToken: first.refreshToken, appId: app.appId }, meta)).rejects.toMatchObject({
       reason: 'refresh_token_invalid',
     });
-    const other = await issueTokenSet(ctx.deps, user, app);
-    await revokeRefreshToken(ctx.deps, { refreshToken: other.refresh_token }, meta);
+    const other = await issueTokens(ctx.deps, user, app);
+    await revokeRefreshToken(ctx.deps, { refreshToken: other.refreshToken }, meta);
     const { cookieValue, session } = await startSession(ctx.deps, user.id, meta);
     await endSession(ctx.deps, cookieValue, meta);
-    expect(second.refresh_token).not.toBe(first.refresh_token);
+    expect(second.refreshToken).not.toBe(first.refreshToken);
     const events = (await eventsFor({ userId: user.id })).filter((e) => e.event !== 'user.created');
     expect(events).toEqual([
       {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectTableStats, pruneExpired } from '../../../src/domain/housekeeping/prune.js';
-import { issueTokenSet, revokeRefreshToken } from '../../../src/domain/tokens/refresh-tokens.js';
+import { issueTokens, revokeRefreshToken } from '../../../src/domain/tokens/refresh-tokens.js';
 import { DAY, type FixedClock } from '../../../src/lib/clock.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
 import { makeApp, makeUser } from '../../helpers/factories.js';
@@ -30,16 +30,16 @@ async function seed() {
   const start = clock.now();
   // 25 tokens that will be long expired, 3 revoked long ago, then (38 days later) 4 live ones and
   // 2 that expired only 1 day ago (still within retention).
-  for (let i = 0; i < 25; i++) await issueTokenSet(ctx.deps, user, app);
+  for (let i = 0; i < 25; i++) await issueTokens(ctx.deps, user, app);
   for (let i = 0; i < 3; i++) {
-    const t = await issueTokenSet(ctx.deps, user, app);
-    await revokeRefreshToken(ctx.deps, { refreshToken: t.refresh_token });
+    const t = await issueTokens(ctx.deps, user, app);
+    await revokeRefreshToken(ctx.deps, { refreshToken: t.refreshToken });
   }
   clock.advance(8 * DAY);
-  for (let i = 0; i < 2; i++) await issueTokenSet(ctx.deps, user, app);
+  for (let i = 0; i < 2; i++) await issueTokens(ctx.deps, user, app);
   clock.advance(30 * DAY);
   const liveTokens = [];
-  for (let i = 0; i < 4; i++) liveTokens.push(await issueTokenSet(ctx.deps, user, app));
+  for (let i = 0; i < 4; i++) liveTokens.push(await issueTokens(ctx.deps, user, app));
   const now = clock.now();
   const sessions = [
     { expires_at: new Date(start.getTime() + DAY), revoked_at: null }, // expired 37 days ago: goes

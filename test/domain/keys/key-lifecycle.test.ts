@@ -1,7 +1,7 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { advanceKeyLifecycle, KeyRing, listSigningKeys, publishLeadMs, rotateSigningKey } from '../../../src/domain/keys/keys.js';
-import { issueTokenSet } from '../../../src/domain/tokens/refresh-tokens.js';
+import { issueTokens } from '../../../src/domain/tokens/refresh-tokens.js';
 import { DAY, SECOND, type FixedClock } from '../../../src/lib/clock.js';
 import { startTestServer, type TestContext } from '../../helpers/app.js';
 import { makeApp, makeUser } from '../../helpers/factories.js';
@@ -26,8 +26,8 @@ describe('signing key lifecycle', () => {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
     const oldKid = ctx.deps.keys.active.kid;
-    const before = await issueTokenSet(ctx.deps, user, app);
-    expect(kidOf(before.access_token)).toBe(oldKid);
+    const before = await issueTokens(ctx.deps, user, app);
+    expect(kidOf(before.accessToken)).toBe(oldKid);
 
     const { kid: newKid, activateAt } = await rotateSigningKey(ctx.deps);
     expect(newKid).not.toBe(oldKid);
@@ -35,7 +35,7 @@ describe('signing key lifecycle', () => {
     expect(activateAt.getTime() - clock.now().getTime()).toBeGreaterThanOrEqual(300 * SECOND);
     expect(await ctx.deps.keys.reloadIfChanged()).toBe(true);
     expect(await jwksKids()).toEqual(expect.arrayContaining([oldKid, newKid]));
-    expect(kidOf((await issueTokenSet(ctx.deps, user, app)).access_token)).toBe(oldKid);
+    expect(kidOf((await issueTokens(ctx.deps, user, app)).accessToken)).toBe(oldKid);
 
     clock.advance(publishLeadMs(ctx.deps) - SECOND);
     expect((await advanceKeyLifecycle(ctx.deps)).activated).toBeNull();
@@ -46,12 +46,12 @@ describe('signing key lifecycle', () => {
     expect(changes.activated).toBe(newKid);
     await ctx.deps.keys.reloadIfChanged();
     expect(await states()).toMatchObject({ [oldKid]: 'previous', [newKid]: 'active' });
-    const after = await issueTokenSet(ctx.deps, user, app);
-    expect(kidOf(after.access_token)).toBe(newKid);
+    const after = await issueTokens(ctx.deps, user, app);
+    expect(kidOf(after.accessToken)).toBe(newKid);
 
     // A third-party verifier with a remote JWKS accepts tokens from both sides of the rotation.
     const jwks = createRemoteJWKSet(new URL(`${ctx.baseUrl}/.well-known/jwks.json`));
-    for (const t of [before.access_token, after.access_token]) {
+    for (const t of [before.accessToken, after.accessToken]) {
       const { payload } = await jwtVerify(t, jwks, {
         issuer: ctx.deps.config.issuer,
         audience: app.appId,

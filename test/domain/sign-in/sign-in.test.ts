@@ -36,7 +36,7 @@ describe('signInWithPassword', () => {
     expect(outcome).toMatchObject({ kind: 'tokens', redirectUri: DEFAULT_REDIRECT, state: 's1' });
     if (outcome.kind !== 'tokens') throw new Error('expected tokens');
     const session = await writer('sessions', 'token_hash', sha256(outcome.sessionCookie!));
-    expect(await writer('refresh_tokens', 'token_hash', sha256(outcome.tokens.refresh_token))).toBe(session);
+    expect(await writer('refresh_tokens', 'token_hash', sha256(outcome.tokens.refreshToken))).toBe(session);
   });
 
   it('code_redirect: the SSO session and the authorization code are written by one transaction', async () => {

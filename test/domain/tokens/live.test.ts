@@ -3,7 +3,7 @@
 import { CompiledQuery } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLiveRefreshToken, liveRefreshToken, liveRefreshTokenSql } from '../../../src/domain/tokens/live.js';
-import { issueTokenSet } from '../../../src/domain/tokens/refresh-tokens.js';
+import { issueTokens } from '../../../src/domain/tokens/refresh-tokens.js';
 import { DAY } from '../../../src/lib/clock.js';
 import { sha256 } from '../../../src/lib/crypto.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
@@ -20,8 +20,8 @@ describe('live refresh token predicate', () => {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
     const now = ctx.deps.clock.now();
-    const issued = await Promise.all([0, 1, 2, 3].map(() => issueTokenSet(ctx.deps, user, app)));
-    const [live, rotated, revoked, expired] = issued.map((t) => sha256(t.refresh_token)) as [string, string, string, string];
+    const issued = await Promise.all([0, 1, 2, 3].map(() => issueTokens(ctx.deps, user, app)));
+    const [live, rotated, revoked, expired] = issued.map((t) => sha256(t.refreshToken)) as [string, string, string, string];
     const db = ctx.deps.db;
     await db.updateTable('refresh_tokens').set({ rotated_at: now }).where('token_hash', '=', rotated).execute();
     await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('token_hash', '=', revoked).execute();

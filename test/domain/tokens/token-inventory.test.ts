@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listTokens, revokeTokens } from '../../../src/domain/tokens/token-inventory.js';
-import { issueTokenSet, rotateRefreshToken } from '../../../src/domain/tokens/refresh-tokens.js';
+import { issueTokens, rotateRefreshToken } from '../../../src/domain/tokens/refresh-tokens.js';
 import { sha256 } from '../../../src/lib/crypto.js';
 import { DAY, type FixedClock } from '../../../src/lib/clock.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
@@ -20,10 +20,10 @@ describe('listTokens', () => {
     const { app } = await makeApp(ctx.deps);
     const { app: other } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps, { name: 'Grace', roles: ['admin'] });
-    const first = await issueTokenSet(ctx.deps, user, app, {}, meta);
+    const first = await issueTokens(ctx.deps, user, app, {}, meta);
     clock().advance(60_000);
-    const second = await rotateRefreshToken(ctx.deps, { refreshToken: first.refresh_token, appId: app.appId }, meta);
-    await issueTokenSet(ctx.deps, user, other, {}, meta);
+    const second = await rotateRefreshToken(ctx.deps, { refreshToken: first.refreshToken, appId: app.appId }, meta);
+    await issueTokens(ctx.deps, user, other, {}, meta);
 
     const mine = await listTokens(ctx.deps, { user: user.email.toUpperCase(), appId: app.appId });
     expect(mine).toHaveLength(2);
@@ -36,14 +36,14 @@ describe('listTokens', () => {
       state: 'active',
       lifetimeSeconds: 30 * 86_400,
       claims: { email: user.email, name: 'Grace', roles: ['admin'] },
-      hashPrefix: sha256(second.refresh_token).slice(0, 12),
+      hashPrefix: sha256(second.refreshToken).slice(0, 12),
       userAgent: meta.userAgent,
       ip: meta.ip,
       revokedAt: null,
       lastUsedAt: null,
     });
     expect(head!.expiresAt.getTime() - head!.createdAt.getTime()).toBe(30 * DAY);
-    expect(parent).toMatchObject({ state: 'rotated', hashPrefix: sha256(first.refresh_token).slice(0, 12), lastUsedAt: clock().now() });
+    expect(parent).toMatchObject({ state: 'rotated', hashPrefix: sha256(first.refreshToken).slice(0, 12), lastUsedAt: clock().now() });
     expect(head!.hashPrefix).toMatch(/^[0-9a-f]{12}$/);
 
     expect(await listTokens(ctx.deps, { user: user.id })).toHaveLength(3);
@@ -73,18 +73,18 @@ describe('revokeTokens', () => {
   it('revoking one jti revokes its whole family (and nothing else), recorded with the actor', async () => {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
-    const a = await issueTokenSet(ctx.deps, user, app, {}, meta);
-    const a2 = await rotateRefreshToken(ctx.deps, { refreshToken: a.refresh_token, appId: app.appId });
-    const b = await issueTokenSet(ctx.deps, user, app, {}, meta);
+    const a = await issueTokens(ctx.deps, user, app, {}, meta);
+    const a2 = await rotateRefreshToken(ctx.deps, { refreshToken: a.refreshToken, appId: app.appId });
+    const b = await issueTokens(ctx.deps, user, app, {}, meta);
     const [parent] = (await listTokens(ctx.deps, { user: user.id })).filter((t) => t.familyId === a.familyId && t.state === 'rotated');
 
     expect(await revokeTokens(ctx.deps, { jti: parent!.jti }, { actor: 'cli' })).toEqual({ revoked: 2, sessions: 0 });
-    await expect(rotateRefreshToken(ctx.deps, { refreshToken: a2.refresh_token, appId: app.appId })).rejects.toMatchObject({
+    await expect(rotateRefreshToken(ctx.deps, { refreshToken: a2.refreshToken, appId: app.appId })).rejects.toMatchObject({
       code: 'invalid_grant',
       reason: 'refresh_token_invalid',
     });
-    const rest = await rotateRefreshToken(ctx.deps, { refreshToken: b.refresh_token, appId: app.appId });
-    expect(rest.refresh_token).toMatch(/^[0-9a-f]{64}$/);
+    const rest = await rotateRefreshToken(ctx.deps, { refreshToken: b.refreshToken, appId: app.appId });
+    expect(rest.refreshToken).toMatch(/^[0-9a-f]{64}$/);
     const rows = await ctx.deps.db.selectFrom('refresh_tokens').select(['revoked_reason']).where('family_id', '=', a.familyId).execute();
     expect(rows.map((r) => r.revoked_reason)).toEqual(['admin', 'admin']);
     const ev = await ctx.deps.db
@@ -99,8 +99,8 @@ describe('revokeTokens', () => {
   it('revokes by family, and by user (tokens and SSO sessions)', async () => {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
-    const f1 = await issueTokenSet(ctx.deps, user, app);
-    await issueTokenSet(ctx.deps, user, app);
+    const f1 = await issueTokens(ctx.deps, user, app);
+    await issueTokens(ctx.deps, user, app);
     expect(await revokeTokens(ctx.deps, { familyId: f1.familyId })).toEqual({ revoked: 1, sessions: 0 });
     expect(await revokeTokens(ctx.deps, { familyId: f1.familyId })).toEqual({ revoked: 0, sessions: 0 });
     await ctx.deps.db

@@ -7,7 +7,7 @@ import { deliverDueWebhooks, type DeliveryOptions } from '../../../src/domain/we
 import { type FixedClock, HOUR, SECOND } from '../../../src/lib/clock.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
 import { DEFAULT_LOGOUT, makeApp, makeUser } from '../../helpers/factories.js';
-import { issueTokenSet } from '../../../src/domain/tokens/refresh-tokens.js';
+import { issueTokens } from '../../../src/domain/tokens/refresh-tokens.js';
 import { createUser } from '../../../src/domain/users/users.js';
 import { adminUpdateUser } from '../../../src/domain/accounts/accounts.js';
 import { cookieHeader, cookiesOf, csrfTokenOf, form, FORM } from '../../helpers/http.js';
@@ -198,7 +198,7 @@ describe('delivery', () => {
     const { webhook: h1 } = await addWebhook(ctx.deps, { appId: a1.appId, url: rx.url, events: ['user.role_changed', 'user.signup'] });
     const { webhook: h2 } = await addWebhook(ctx.deps, { appId: a2.appId, url: rx.url, events: ['user.role_changed'] });
     const { webhook: h1login } = await addWebhook(ctx.deps, { appId: a1.appId, url: rx.url, events: ['user.login'] });
-    await issueTokenSet(ctx.deps, user, a1);
+    await issueTokens(ctx.deps, user, a1);
     const ids = await enqueueUserEvent(ctx.deps, { event: 'user.role_changed', user });
     expect(ids).toHaveLength(1);
     expect((await deliveries(h1.id)).map((d) => d.event)).toEqual(['user.role_changed']);
@@ -219,7 +219,7 @@ describe('delivery', () => {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps, { roles: ['user'] });
     const { webhook } = await addWebhook(ctx.deps, { appId: app.appId, url: rx.url, events: ['user.role_changed', 'user.suspended'] });
-    await issueTokenSet(ctx.deps, user, app);
+    await issueTokens(ctx.deps, user, app);
     await adminUpdateUser(ctx.deps, user.id, { roles: ['user'] });
     expect(await deliveries(webhook.id)).toEqual([]);
     await adminUpdateUser(ctx.deps, user.id, { roles: ['user', 'admin'] });
