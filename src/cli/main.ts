@@ -58,7 +58,7 @@ export async function runCli(argv: string[]): Promise<number> {
   }
 }
 
-// Run directly (`tsx src/cli/main.ts …`, `npm run cli -- …`); bin/keymaster.js calls runCli itself.
+// Run directly (`tsx src/cli/main.ts …`, `npm run cli -- …`); src/cli/bin.js (the `keymaster` bin) calls runCli itself.
 if (process.argv[1] && /cli[\\/]main\.ts$/.test(process.argv[1])) {
   void runCli(process.argv.slice(2)).then((code) => process.exit(code));
 }

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/storage/db.js';
+import { verify } from 'argon2';
 import { TEST_SECRET } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -26,9 +27,10 @@ afterAll(async () => {
   await database?.close();
 });
 
-async function cli(args: string[]) {
+async function cli(args: string[], extraEnv: Record<string, string> = {}) {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH!, ...env }, timeout: 60_000 });
+    const options = { env: { PATH: process.env.PATH!, ...env, ...extraEnv }, timeout: 60_000 };
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], options);
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -87,5 +89,22 @@ describe('keymaster users update | unlock', { timeout: 120_000 }, () => {
     const unknown = await cli(['users', 'unlock', 'nobody@example.com']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('No user nobody@example.com');
+  });
+
+  it('users create reads the password from KEYMASTER_PASSWORD when --password is absent', async () => {
+    const missing = await cli(['users', 'create', '--email', 'env@example.com']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('give --password or set KEYMASTER_PASSWORD');
+    const created = await cli(['users', 'create', '--email', 'env@example.com', '--verified', '--json'], {
+      KEYMASTER_PASSWORD: 'From-the-env-1!',
+    });
+    expect(created.code).toBe(0);
+    const db = await openDatabase(loadConfig({ ...env }), 'cli');
+    try {
+      const row = await db.db.selectFrom('users').select('password_hash').where('email', '=', 'env@example.com').executeTakeFirstOrThrow();
+      expect(await verify(row.password_hash!, 'From-the-env-1!')).toBe(true);
+    } finally {
+      await db.close();
+    }
   });
 });

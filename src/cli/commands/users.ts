@@ -33,16 +33,19 @@ export function registerUserCommands(program: Command): void {
     .command('create')
     .description('create a user')
     .requiredOption('--email <email>')
-    .requiredOption('--password <password>', 'initial password (prefer KEYMASTER_PASSWORD env to keep it out of shell history)')
+    .option('--password <password>', 'initial password; without it, the KEYMASTER_PASSWORD variable (keeps it out of shell history)')
     .option('--name <name>')
     .option('--roles <list>', 'comma-separated roles, e.g. user,admin', parseRoles)
     .option('--verified', 'mark the email as verified (required to sign in)')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
+      // An empty KEYMASTER_PASSWORD counts as unset: the error names both ways of giving one.
+      const password: string | undefined = o.password ?? (process.env.KEYMASTER_PASSWORD || undefined);
+      if (password === undefined) throw appError('usage', { message: 'give --password or set KEYMASTER_PASSWORD' });
       await withDeps(async (deps) => {
         const user = await createUser(
           deps,
-          { email: o.email, password: o.password, name: o.name, roles: o.roles ?? [], verified: Boolean(o.verified) },
+          { email: o.email, password, name: o.name, roles: o.roles ?? [], verified: Boolean(o.verified) },
           CLI,
         );
         print(

@@ -163,7 +163,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
         reply,
         c,
         'Check your email',
-        'If an account exists for that email, we sent a link to reset the password. The link is valid for 1 hour.',
+        `If an account exists for that email, we sent a link to reset the password. The link is valid for ${deps.config.resetTokenTtlMinutes} minutes.`,
       );
     },
   );
