@@ -53,9 +53,9 @@ export async function buildApp(deps: Deps) {
     return503OnClosing: false,
     // Errors before a request exists (headers too large, malformed, timed out), in the OAuth shape.
     clientErrorHandler,
-    // req.log is made on first use at an enabled level (a pino child with redaction costs ~8 % of a JWKS request).
+    // req.log is made on first use at an enabled level (a pino child with redaction is not free: lazy-logger.ts).
     childLoggerFactory: lazyChildLogger,
-    // Per-request info lines cost ~5-10% on the hot paths at LOG_LEVEL=info (KEYMASTER_REQUEST_LOG=false).
+    // Per-request info lines cost throughput on the hot paths at LOG_LEVEL=info (KEYMASTER_REQUEST_LOG=false).
     ...(!deps.config.requestLog && { disableRequestLogging: true }),
   }).withTypeProvider<ZodTypeProvider>();
 

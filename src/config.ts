@@ -206,7 +206,7 @@ export interface Config {
   readonly workers: number;
   /** On SIGTERM, in-flight requests get this long to finish before the process exits non-zero. */
   readonly shutdownTimeoutMs: number;
-  /** One info line per request (Fastify's request logging). Costs ~10% throughput on the hot paths. */
+  /** One info line per request (Fastify's request logging). Costs throughput on the hot paths (docs/PERFORMANCE.md). */
   readonly requestLog: boolean;
   /** When set, the public port also serves GET /metrics, to `Authorization: Bearer <token>` only; unset, it answers 404. */
   readonly metricsToken: string | undefined;

@@ -1,5 +1,5 @@
 // Fastify gives every request a child logger (`req.log`, bound to its reqId). With pino's redaction,
-// making one costs ~8 % of a JWKS request's CPU (profile: redact, asChindings), whether or not anything
+// making one costs a visible share of a JWKS request's CPU (docs/PERFORMANCE.md), whether or not anything
 // is logged. This child is made on the first call at a level the logger has enabled, so a request that
 // logs nothing (request logging off, or LOG_LEVEL above info) never pays for it. A class: one small
 // object per request (its methods live on the prototype), not a set of closures.

@@ -27,7 +27,7 @@ export function safeEqual(a: string, b: string): boolean {
 
 /** Derives a purpose-bound 256-bit key from KEYMASTER_SECRET (HKDF-SHA256), so one secret serves several uses. */
 // HKDF is pure and the (secret, purpose) pairs are few and fixed, so each key is derived once: the
-// refresh path derives one per request otherwise (~3 % of its CPU in a profile).
+// refresh path would derive one per request otherwise (it showed in a profile).
 const derived = new Map<string, Buffer>();
 
 export function deriveKey(secret: string, purpose: string): Buffer {

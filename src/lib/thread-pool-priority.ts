@@ -1,7 +1,7 @@
-// Lowers the scheduling priority of libuv's thread pool (Linux). argon2 runs there, 20-50 ms of CPU per
+// Lowers the scheduling priority of libuv's thread pool (Linux). argon2 runs there, tens of ms of CPU per
 // sign-in; the event loop (token refreshes, signatures, every other request) runs on the main thread.
 // On a busy core the kernel shares time by weight: at equal priority a sign-in flood halves everything
-// else; at nice 10 the pool gets ~10 % of a core the main thread wants, and all of an idle one.
+// else; at nice 10 the pool gets a small share of a core the main thread wants, and all of an idle one.
 // Raising one's own nice value needs no privilege.
 //
 // Node names no threads and starts the pool before user code runs, so the pool's threads are found by

@@ -1,6 +1,6 @@
 // Named prepared statements for the hottest static SQL. Postgres parses, analyses and plans a
 // statement on every execution unless it is prepared; for the refresh rotation (a CTE that updates,
-// joins and inserts) that was ~40 % of Postgres's CPU per refresh (bench: 340 -> 190 µs). A text
+// joins and inserts) that was a large part of Postgres's CPU per refresh (figures: docs/PERFORMANCE.md). A text
 // registered here runs as a named statement on each pool connection that executes it (pg prepares it
 // on first use per connection and keeps it until the connection closes). Only static texts are
 // registered, so the set of statements per connection stays small and fixed.

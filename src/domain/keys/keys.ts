@@ -235,8 +235,8 @@ export class KeyRing {
   }
 
   /** Signs a JWT with the active key; `typ` distinguishes access tokens (at+jwt, RFC 9068) from ID tokens. */
-  // Signed synchronously with node:crypto (~0.35 ms for RSA-2048): jose signs through WebCrypto, which
-  // hops to the libuv pool and back for every token. The compact form is built by hand (RFC 7515 §7.1);
+  // Signed synchronously with node:crypto (an RSA-2048 signature is well under a millisecond): jose
+  // signs through WebCrypto, which hops to the libuv pool and back for every token. The compact form is built by hand (RFC 7515 §7.1);
   // jose and openid-client verify it in the tests.
   async sign(payload: JWTPayload, typ = 'JWT'): Promise<string> {
     const { kid, privateKey } = this.active;

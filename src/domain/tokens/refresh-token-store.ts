@@ -129,10 +129,10 @@ export async function rotateManyInOneStatement(
 }
 
 // Static text (CompiledQuery.raw): a Kysely builder or sql`` template is compiled again on every call,
-// ~30-70 us on the hottest path. Prepared: Postgres plans it once per connection.
+// measurable on the hottest path (docs/PERFORMANCE.md). Prepared: Postgres plans it once per connection.
 // The plan is fixed by the text, whatever the statistics say: jsonb_to_recordset is estimated at 100
 // rows, and with stale statistics (a fresh table, a bulk insert) a join of those rows with
-// refresh_tokens was planned as a sequential scan (1-4 ms of Postgres per statement, 220 refreshes/s).
+// refresh_tokens was planned as a sequential scan (docs/PERFORMANCE.md has what it cost).
 // So each input row finds its token through the unique token_hash index (a LATERAL lookup with LIMIT 1
 // is not flattened into a join the planner could reorder), and the UPDATE takes its rows by primary
 // key from an array (`jti = any(array(...))`, an index condition estimated at a few rows).

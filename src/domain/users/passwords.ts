@@ -11,11 +11,10 @@ export const MAX_PASSWORD_BYTES = 1024;
 
 /**
  * argon2 runs on the libuv pool (4 threads by default). Unbounded, a sign-in flood fills every thread
- * with 20-50 ms argon2 jobs, and whatever else needs the pool (DNS lookups, file reads, async crypto)
- * waits behind them. Capped at one less than the pool, and at the cores this process may use: more
- * adds no throughput there, and costs some (on one core, 4 verifications at once took 25 ms of CPU
- * each against 20.5 ms one at a time: their 19 MiB buffers evict each other from the cache). Per
- * process, like the pool. (RS256 signing no longer uses the pool: node:crypto signs synchronously.)
+ * with argon2 jobs (tens of ms each), and whatever else needs the pool (DNS lookups, file reads, async
+ * crypto) waits behind them. Capped at one less than the pool, and at the cores this process may use:
+ * more adds no throughput there, and costs some (concurrent verifications' 19 MiB buffers evict each
+ * other from the cache; docs/PERFORMANCE.md has the figures). Per process, like the pool. (RS256 signing no longer uses the pool: node:crypto signs synchronously.)
  */
 const argon2Slots = createLimiter(Math.max(1, Math.min(availableParallelism(), 3)));
 

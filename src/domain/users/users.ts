@@ -137,8 +137,8 @@ export async function authenticatePassword(
   const ok = await verifyPassword(row?.password_hash, input.password);
   const now = deps.clock.now();
   // Both failure paths write their bookkeeping in ONE transaction (one commit), so an unknown email
-  // and a wrong password cost the same number of round trips and fsyncs: timing.test.ts measured a
-  // 14 % gap on Postgres when the wrong-password path committed one more statement on its own.
+  // and a wrong password cost the same number of round trips and fsyncs (test/security/timing.test.ts
+  // found a gap on Postgres when the wrong-password path committed one more statement on its own).
   if (!row) {
     await deps.db.transaction().execute(async (trx) => {
       const d = { ...deps, db: trx };
