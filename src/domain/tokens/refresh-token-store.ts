@@ -4,7 +4,7 @@ import { CompiledQuery } from 'kysely';
 import type { Db } from '../../storage/db.js';
 import { prepared } from '../../storage/prepared.js';
 import type { NewRefreshToken, RefreshTokenRow } from '../../storage/schema.js';
-import { clientBinding, clientBindingSql } from './live.js';
+import { clientBinding, clientBindingSql, liveRefreshToken, liveRefreshTokenSql } from './live.js';
 
 export async function insertRefreshToken(db: Db, row: NewRefreshToken): Promise<RefreshTokenRow> {
   return db.insertInto('refresh_tokens').values(row).returningAll().executeTakeFirstOrThrow();
@@ -27,9 +27,7 @@ export async function spendRefreshToken(
     .set({ rotated_at: now, last_used_at: now, successor_jti: successorJti })
     .where('token_hash', '=', tokenHash)
     .where('app_id', '=', appId)
-    .where('rotated_at', 'is', null)
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', now)
+    .where(liveRefreshToken('refresh_tokens', now))
     .where(clientBinding('refresh_tokens', clientAuthenticated))
     .returningAll()
     .executeTakeFirst();
@@ -156,7 +154,7 @@ export const ROTATE_SQL = prepared(`
        set rotated_at = f.now, last_used_at = f.now, successor_jti = f.successor_jti
       from found f
      where t.jti = any(array(select parent_jti from found)) and t.jti = f.parent_jti and t.app_id = f.app_id
-       and t.rotated_at is null and t.revoked_at is null and t.expires_at > f.now
+       and ${liveRefreshTokenSql('t', 'f.now')}
        and ${clientBindingSql('t', 'f.client_authenticated')}
     returning f.now, f.successor_jti, f.successor_hash, f.expires_at, f.user_agent, f.ip, f.reuse_until,
               f.claims, t.jti, t.family_id, t.app_id, t.user_id, t.session_id, t.scope, t.auth_time, t.client_bound

@@ -166,9 +166,9 @@ type RotateOutcome =
 
 /**
  * Rotates a refresh token presented by `appId`. `clientAuthenticated` is true only when the presenter
- * authenticated as that client (absent: it did not); a client-bound token is refused otherwise. Returns a new token set (or, while the successor
- * already issued for it was never used and within the retry window, that successor again with a
- * freshly signed access token), or throws refresh_token_invalid (refresh_token_wrong_app,
+ * authenticated as that client (absent: it did not); a client-bound token is refused otherwise.
+ * Returns a new token set (or, while the successor already issued for it was never used and within
+ * the retry window, that successor again with a freshly signed access token), or throws refresh_token_invalid (refresh_token_wrong_app,
  * account_disabled). A replay's family revocation commits
  * before the error is thrown (STYLE.md §8).
  */
