@@ -122,6 +122,10 @@ export function wireError(format: ErrorFormat, e: AppError, httpStatus?: number)
 const FORM_TEXT: Partial<Record<Reason, (e: AppError) => string>> = {
   invalid_credentials: () => 'Incorrect email or password.',
   rate_limited: (e) => `Too many attempts. Try again in ${Math.ceil((e.retryAfter ?? 60) / 60)} minutes.`,
+  // The way out: the emailed reset link clears the lock (and a browser that signed in before is not locked).
+  account_locked: (e) =>
+    `Account is locked after too many failed sign-ins. Try again in ${Math.ceil((e.retryAfter ?? 60) / 60)} minutes, ` +
+    'or choose "Forgot password?" to unlock it now with a link sent by email.',
 };
 
 /**

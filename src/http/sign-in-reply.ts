@@ -3,11 +3,12 @@
 import type { FastifyReply } from 'fastify';
 import type { Config } from '../config.js';
 import type { SignInOutcome } from '../domain/sign-in/sign-in.js';
-import { setSsoCookie } from './sso-cookie.js';
+import { setDeviceCookie, setSsoCookie } from './sso-cookie.js';
 import { tokenRedirectUrl } from './token-responses.js';
 
 export function answerSignIn(config: Config, reply: FastifyReply, outcome: SignInOutcome) {
   if (outcome.sessionCookie !== undefined) setSsoCookie(config, reply, outcome.sessionCookie);
+  if (outcome.deviceCookie !== undefined) setDeviceCookie(config, reply, outcome.deviceCookie);
   const url = outcome.kind === 'code_redirect' ? outcome.url : tokenRedirectUrl(outcome.redirectUri, outcome.tokens, outcome.state);
   return reply.header('Cache-Control', 'no-store').redirect(url, 303);
 }

@@ -1,4 +1,6 @@
-// The SSO session cookie km_sso: HttpOnly, SameSite=Lax, Secure + __Host- prefix on https, 8 h.
+// The SSO session cookie km_sso: HttpOnly, SameSite=Lax, Secure + __Host- prefix on https, 8 h. And
+// the known-device cookie km_device (src/domain/users/known-devices.ts), same attributes, 1 year: it
+// outlives sign-outs on purpose (it says only that this browser signed in to the account before).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { cookieName } from './plugins/web.js';
@@ -14,6 +16,22 @@ export function setSsoCookie(config: Config, reply: FastifyReply, value: string)
     sameSite: 'lax',
     secure: config.secureCookies,
     maxAge: config.ssoSessionTtlHours * 3600,
+  });
+}
+
+const DEVICE_COOKIE_DAYS = 365;
+
+export function readDeviceCookie(config: Config, req: FastifyRequest): string | undefined {
+  return req.cookies[cookieName(config, 'km_device')];
+}
+
+export function setDeviceCookie(config: Config, reply: FastifyReply, value: string): void {
+  reply.setCookie(cookieName(config, 'km_device'), value, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: config.secureCookies,
+    maxAge: DEVICE_COOKIE_DAYS * 86400,
   });
 }
 

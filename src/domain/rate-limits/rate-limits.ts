@@ -49,6 +49,8 @@ export function accountRules(config: Pick<Config, 'rateLimitEmail' | 'rateLimitI
   return {
     loginFailuresPerEmail: { ...RULES.loginFailuresPerEmail, limit: config.rateLimitEmail, windowSeconds },
     loginFailuresPerIp: { ...RULES.loginFailuresPerIp, limit: config.rateLimitIp, windowSeconds },
+    // A known device's failures (known-devices.ts): counted per browser instead of per email and IP.
+    loginFailuresPerDevice: { name: 'login_failures_device', limit: config.rateLimitEmail, windowSeconds, hashSubject: true },
     registerPerEmail: { name: 'register_email', limit: config.rateLimitEmail, windowSeconds, hashSubject: true },
     registerPerIp: { name: 'register_ip', limit: config.rateLimitIp, windowSeconds },
     resetRequestPerEmail: { name: 'reset_request_email', limit: config.rateLimitEmail, windowSeconds, hashSubject: true },

@@ -12,6 +12,7 @@ import { issueCodeRedirect, openPending, type PendingAuthorization } from '../oi
 import { resumeSession, startSession } from '../sessions/sessions.js';
 import { issueTokens, type IssuedTokens } from '../tokens/refresh-tokens.js';
 import { completeUpstreamLogin, type UpstreamFlow } from '../upstream/upstream-login.js';
+import { readKnownDevices, rememberKnownDevice } from '../users/known-devices.js';
 import { authenticatePassword, type User } from '../users/users.js';
 
 type SignInDeps = Pick<
@@ -27,11 +28,18 @@ export interface SignInRequest {
   authz?: string | undefined;
 }
 
+/** What a sign-in sets in the browser besides the answer: the SSO session, and the known-device token. */
+interface SignInCookies {
+  sessionCookie: string | undefined;
+  /** known-devices.ts: this browser has now signed in to this account (set by password and upstream sign-ins). */
+  deviceCookie?: string | undefined;
+}
+
 export type SignInOutcome =
   /** Back to the app's callback with the tokens (the Keymaster flow). */
-  | { kind: 'tokens'; tokens: IssuedTokens; redirectUri: string; state: string | undefined; sessionCookie: string | undefined }
+  | ({ kind: 'tokens'; tokens: IssuedTokens; redirectUri: string; state: string | undefined } & SignInCookies)
   /** Back to the client with an authorization code (OIDC): `url` is the whole redirect. */
-  | { kind: 'code_redirect'; url: string; sessionCookie: string };
+  | ({ kind: 'code_redirect'; url: string; sessionCookie: string } & SignInCookies);
 
 /** "Password login not enabled": the one place that decides whether an app takes passwords. */
 export function assertPasswordSignIn(app: App): void {
@@ -56,12 +64,19 @@ export async function signInWithPassword(
   request: SignInRequest,
   credentials: { email?: string | undefined; password?: string | undefined },
   meta: RequestMeta = {},
+  /** The browser's known-device cookie, if it sent one. */
+  deviceCookie?: string,
 ): Promise<SignInOutcome> {
   assertPasswordSignIn(app);
   const pending = openRequest(deps, app, request);
   if (!credentials.email || !credentials.password) throw appError('credentials_missing');
-  const user = await authenticatePassword(deps, { email: credentials.email, password: credentials.password, appId: app.appId }, meta);
-  return finishSignIn(deps, app, user, request, pending, meta);
+  const knownDevices = readKnownDevices(deps.secret, deviceCookie);
+  const user = await authenticatePassword(
+    deps,
+    { email: credentials.email, password: credentials.password, appId: app.appId, knownDevices },
+    meta,
+  );
+  return withDevice(deps, await finishSignIn(deps, app, user, request, pending, meta), user, deviceCookie);
 }
 
 /** The callback of an upstream provider (Sign in with Google) for a flow already claimed. */
@@ -70,10 +85,16 @@ export async function signInWithUpstream(
   flow: UpstreamFlow,
   callbackUrl: URL,
   meta: RequestMeta = {},
+  deviceCookie?: string,
 ): Promise<SignInOutcome> {
   const pending = openRequest(deps, flow.app, flow.client);
   const user = await completeUpstreamLogin(deps, flow, callbackUrl, meta);
-  return finishSignIn(deps, flow.app, user, flow.client, pending, meta);
+  return withDevice(deps, await finishSignIn(deps, flow.app, user, flow.client, pending, meta), user, deviceCookie);
+}
+
+/** The browser that just signed in is now a known device of this account. */
+function withDevice(deps: Pick<Deps, 'secret'>, outcome: SignInOutcome, user: User, deviceCookie: string | undefined): SignInOutcome {
+  return { ...outcome, deviceCookie: rememberKnownDevice(deps.secret, deviceCookie, user.id) };
 }
 
 /** GET /login with a live SSO session: fresh tokens for the app at once, no new session; undefined when there is none. */

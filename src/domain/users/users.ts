@@ -9,6 +9,7 @@ import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { enqueueUserEvent, enqueueWebhookEvent } from '../webhooks/webhooks.js';
 import { accountRules, checkRateLimit, clearRateLimit, hitRateLimit } from '../rate-limits/rate-limits.js';
 import { hashPassword, MAX_PASSWORD_BYTES, needsRehash, verifyPassword } from './passwords.js';
+import type { KnownDevice } from './known-devices.js';
 import * as store from './user-store.js';
 
 export const Email = z
@@ -105,8 +106,10 @@ export async function listUsers(deps: Pick<Deps, 'db'>): Promise<User[]> {
 
 export const invalidCredentials = () => appError('invalid_credentials');
 
-/** The refusals of the person signing in (wrong password, locked, disabled, unverified), as opposed to a broken request. */
+/** The refusals of the person signing in (wrong password, throttled, locked, disabled, unverified), as opposed to a broken request. */
 const SIGN_IN_REFUSALS: ReadonlySet<Reason> = new Set<Reason>([
+  // The failure limits (per email, IP or device): the form says how long, with its links (the way out).
+  'rate_limited',
   'credentials_missing',
   'invalid_credentials',
   'account_locked',
@@ -120,20 +123,27 @@ export const isSignInRefusal = (err: unknown): err is AppError => err instanceof
  * Order of checks: credentials → lock → disabled → verified, so that the documented 403 messages
  * (seed 004) are only ever shown to someone who knows the password, except "Account is locked",
  * which a locked account shows whatever is typed (the lock must hold even for the right password).
+ *
+ * `knownDevices` (the hosted pages' device cookie, known-devices.ts): in a browser that has signed
+ * in to this account before, failures count against that browser only, and neither the account's
+ * lock nor the per-email and per-IP limits apply (DESIGN.md §7 rule 12: failures typed elsewhere
+ * never keep the owner out). Everyone else gets seed 004's limits and lockout.
  */
 export async function authenticatePassword(
   deps: Pick<Deps, 'db' | 'clock' | 'config' | 'log' | 'rateCounters'>,
-  input: { email: string; password: string; appId?: string },
+  input: { email: string; password: string; appId?: string; knownDevices?: readonly KnownDevice[] },
   meta: RequestMeta = {},
 ): Promise<User> {
   // Postgres text cannot hold NUL; whatever route called us, that is bad input, not a 500.
   if (input.email.includes('\u0000')) throw appError('email_has_nul');
+  const row = await store.findUserByEmail(deps.db, input.email);
+  const device = row && input.knownDevices?.find((d) => d.userId === row.id);
+  if (row && device) return signInOnKnownDevice(deps, row, device, input, meta);
   // Refused before argon2 runs: repeated failures per email and per IP (KEYMASTER-API.md limits;
   // failures only, so a busy office behind one IP is not throttled by its successful sign-ins).
   const rules = accountRules(deps.config);
   const emailFailures = await checkRateLimit(deps, rules.loginFailuresPerEmail, input.email);
   if (meta.ip) await checkRateLimit(deps, rules.loginFailuresPerIp, meta.ip);
-  const row = await store.findUserByEmail(deps.db, input.email);
   const ok = await verifyPassword(row?.password_hash, input.password);
   const now = deps.clock.now();
   // Both failure paths write their bookkeeping in ONE transaction (one commit), so an unknown email
@@ -149,12 +159,56 @@ export async function authenticatePassword(
   }
   if (row.locked_until && row.locked_until > now) {
     await recordAuditEvent(deps, { event: 'login.locked', userId: row.id, appId: input.appId }, meta);
-    throw appError('account_locked', { detail: `locked until ${row.locked_until.toISOString()}` });
+    throw accountLocked(row.locked_until, now);
   }
   if (!ok) {
     await recordWrongPassword(deps, row, input.email, { reason: 'bad_password', appId: input.appId }, meta);
     throw invalidCredentials();
   }
+  return finishPasswordSignIn(deps, row, input, emailFailures > 0, meta);
+}
+
+/** "Account is locked", with how long (Retry-After; the hosted form says it in minutes). */
+function accountLocked(until: Date, now: Date): AppError {
+  const retryAfter = Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000));
+  return appError('account_locked', { detail: `locked until ${until.toISOString()}`, retryAfter });
+}
+
+/** A known device of this account: its own failure limit, no account lock, failures not counted on the account. */
+async function signInOnKnownDevice(
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'log' | 'rateCounters'>,
+  row: UserRow,
+  device: KnownDevice,
+  input: { email: string; password: string; appId?: string },
+  meta: RequestMeta,
+): Promise<User> {
+  const rule = accountRules(deps.config).loginFailuresPerDevice;
+  const failures = await checkRateLimit(deps, rule, device.nonce);
+  if (!(await verifyPassword(row.password_hash, input.password))) {
+    await deps.db.transaction().execute(async (trx) => {
+      const d = { ...deps, db: trx };
+      await hitRateLimit(d, rule, device.nonce);
+      await recordAuditEvent(
+        d,
+        { event: 'login.failure', userId: row.id, appId: input.appId, data: { reason: 'bad_password', knownDevice: true } },
+        meta,
+      );
+    });
+    throw invalidCredentials();
+  }
+  if (failures > 0) await clearRateLimit(deps, rule, device.nonce);
+  return finishPasswordSignIn(deps, row, input, false, meta);
+}
+
+/** The right password: the account's standing (disabled, unverified), then the success bookkeeping. */
+async function finishPasswordSignIn(
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'log' | 'rateCounters'>,
+  row: UserRow,
+  input: { email: string; password: string; appId?: string },
+  clearEmailFailures: boolean,
+  meta: RequestMeta,
+): Promise<User> {
+  const now = deps.clock.now();
   if (row.disabled_at || !row.email_verified_at) {
     const reason = row.disabled_at ? 'disabled' : 'email_not_verified';
     await recordAuditEvent(deps, { event: 'login.failure', userId: row.id, appId: input.appId, data: { reason } }, meta);
@@ -163,7 +217,7 @@ export async function authenticatePassword(
   const rehash = needsRehash(row.password_hash!) ? await hashPassword(input.password) : undefined;
   await store.recordSuccessfulLogin(deps.db, row.id, now, rehash);
   // Nothing to clear (the usual case) saves a statement on every sign-in.
-  if (emailFailures > 0) await clearRateLimit(deps, rules.loginFailuresPerEmail, input.email);
+  if (clearEmailFailures) await clearRateLimit(deps, accountRules(deps.config).loginFailuresPerEmail, input.email);
   await recordAuditEvent(deps, { event: 'login.success', userId: row.id, appId: input.appId, data: { method: 'password' } }, meta);
   if (input.appId)
     await enqueueWebhookEvent(deps, {
@@ -233,9 +287,7 @@ export async function verifyCurrentPassword(
   const rules = accountRules(deps.config);
   const emailFailures = await checkRateLimit(deps, rules.loginFailuresPerEmail, row.email);
   if (meta.ip) await checkRateLimit(deps, rules.loginFailuresPerIp, meta.ip);
-  if (row.locked_until && row.locked_until > deps.clock.now()) {
-    throw appError('account_locked', { detail: `locked until ${row.locked_until.toISOString()}` });
-  }
+  if (row.locked_until && row.locked_until > deps.clock.now()) throw accountLocked(row.locked_until, deps.clock.now());
   if (await verifyPassword(row.password_hash, password)) {
     if (emailFailures > 0) await clearRateLimit(deps, rules.loginFailuresPerEmail, row.email);
     return;

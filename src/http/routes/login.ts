@@ -13,7 +13,7 @@ import { FORM_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
 import { requestMeta } from '../request-meta.js';
 import { LoginForm, LoginQuery } from '../schemas/login.js';
 import { answerSignIn } from '../sign-in-reply.js';
-import { readSsoCookie } from '../sso-cookie.js';
+import { readDeviceCookie, readSsoCookie } from '../sso-cookie.js';
 
 const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   app.get('/login', { schema: { querystring: LoginQuery }, config: { errorFormat: 'html' } }, async (req, reply) => {
@@ -42,7 +42,8 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
       const client = await resolveAppForRedirect(deps, f.app_id, f.redirect_uri);
       const request = { redirectUri: f.redirect_uri, state: f.state, authz: f.authz };
       try {
-        const outcome = await signInWithPassword(deps, client, request, { email: f.email, password: f.password }, requestMeta(req));
+        const credentials = { email: f.email, password: f.password };
+        const outcome = await signInWithPassword(deps, client, request, credentials, requestMeta(req), readDeviceCookie(deps.config, req));
         return answerSignIn(deps.config, reply, outcome);
       } catch (err) {
         if (!isSignInRefusal(err)) throw err;

@@ -18,6 +18,7 @@ import { renderPage } from '../render.js';
 import { requestMeta } from '../request-meta.js';
 import { LoginQuery } from '../schemas/login.js';
 import { answerSignIn } from '../sign-in-reply.js';
+import { readDeviceCookie } from '../sso-cookie.js';
 
 /** /authorize's sign-in page passes its sealed request along, so the flow ends with a code. */
 const StartQuery = LoginQuery.extend({ authz: z.string().max(8000, 'is too long').optional() });
@@ -71,7 +72,13 @@ const upstreamLoginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
         authz: flow.client.authz,
       };
       try {
-        const outcome = await signInWithUpstream(deps, flow, new URL(req.url, deps.config.issuer), requestMeta(req));
+        const outcome = await signInWithUpstream(
+          deps,
+          flow,
+          new URL(req.url, deps.config.issuer),
+          requestMeta(req),
+          readDeviceCookie(deps.config, req),
+        );
         return answerSignIn(deps.config, reply, outcome);
       } catch (err) {
         return renderUpstreamError(req, reply, err, flow.app, params);
