@@ -13,13 +13,32 @@ import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { queueEmail } from '../email/outbox.js';
 import type { EmailTemplate } from '../email/mailer.js';
 import { accountRules, clearRateLimit, consumeRateLimit } from '../rate-limits/rate-limits.js';
-import { revokeUserSessions } from '../sessions/session-store.js';
-import { revokeUserTokens } from '../tokens/refresh-token-store.js';
-import { findRefreshTokenAppId, issueTokens, revokeRefreshToken, rotateRefreshToken, type IssuedTokens } from '../tokens/refresh-tokens.js';
+import { endAllUserSessions } from '../sessions/sessions.js';
+import {
+  findRefreshTokenAppId,
+  issueTokens,
+  revokeAllUserTokens,
+  revokeRefreshToken,
+  rotateRefreshToken,
+  type IssuedTokens,
+} from '../tokens/refresh-tokens.js';
 import { assertPasswordSignIn } from '../sign-in/sign-in.js';
 import { hashPassword } from '../users/passwords.js';
-import * as users from '../users/user-store.js';
-import { authenticatePassword, Email, toUser, verifyCurrentPassword, type User } from '../users/users.js';
+import {
+  authenticatePassword,
+  clearLockout,
+  createUserIfEmailFree,
+  editUser,
+  Email,
+  findUserRecord,
+  findUserRecordByEmail,
+  markEmailVerified,
+  renameUser,
+  replacePasswordHash,
+  toUser,
+  verifyCurrentPassword,
+  type User,
+} from '../users/users.js';
 import * as store from './email-token-store.js';
 import { assertPasswordPolicy } from './password-policy.js';
 
@@ -100,12 +119,11 @@ export async function registerAccount(
   if (meta.ip) await consumeRateLimit(deps, rules.registerPerIp, meta.ip);
   await consumeRateLimit(deps, rules.registerPerEmail, email);
   const app = await resolveAccountApp(deps, ctx.appId);
-  const row = await users.insertUser(deps.db, {
+  const row = await createUserIfEmailFree(deps, {
     email,
     name: input.name ?? null,
-    roles: [],
-    password_hash: await hashPassword(input.password),
-    email_verified_at: null,
+    passwordHash: await hashPassword(input.password),
+    emailVerifiedAt: null,
   });
   if (!row) throw appError('email_already_registered');
   const token = await issueEmailToken(deps, row.id, 'verify', deps.config.verifyTokenTtlHours * HOUR);
@@ -122,10 +140,10 @@ export async function verifyEmail(deps: Pick<Deps, 'db' | 'clock'>, input: { tok
   const row = await deps.db.transaction().execute(async (trx) => {
     const spent = await store.spendEmailToken(trx, sha256(input.token), 'verify', now);
     if (!spent) return undefined;
-    const user = await users.findUserById(trx, spent.user_id);
+    const user = await findUserRecord({ db: trx }, spent.user_id);
     if (!user) return undefined;
     if (user.email_verified_at) return user;
-    return users.updateUser(trx, user.id, { email_verified_at: now, updated_at: now });
+    return markEmailVerified({ db: trx }, user.id, now);
   });
   if (!row) throw invalidEmailToken();
   await recordAuditEvent(deps, { event: 'user.email_verified', userId: row.id }, meta);
@@ -152,7 +170,7 @@ export async function requestPasswordReset(
 }
 
 async function sendPasswordReset(deps: AccountDeps, email: string, ctx: AccountContext, meta: RequestMeta): Promise<void> {
-  const row = await users.findUserByEmail(deps.db, email);
+  const row = await findUserRecordByEmail(deps, email);
   if (!row || row.disabled_at) {
     await recordAuditEvent(deps, { event: 'password_reset.requested', data: { known: false } }, meta);
     return;
@@ -172,17 +190,10 @@ async function sendPasswordReset(deps: AccountDeps, email: string, ctx: AccountC
 
 /** Sets a new password everywhere it matters: hash, lockout cleared, every session and refresh token ended. */
 async function replacePassword(trx: Deps['db'], userId: string, hash: string, reason: string, now: Date) {
-  // Access tokens carry whole-second iat: tokens from this second on stay valid.
-  const validAfter = new Date(Math.floor(now.getTime() / 1000) * 1000);
-  const row = await users.updateUser(trx, userId, {
-    password_hash: hash,
-    failed_logins: 0,
-    locked_until: null,
-    tokens_valid_after: validAfter,
-    updated_at: now,
-  });
-  const tokens = await revokeUserTokens(trx, userId, now, reason);
-  const sessions = await revokeUserSessions(trx, userId, now);
+  const d = { db: trx };
+  const row = await replacePasswordHash(d, userId, hash, now);
+  const tokens = await revokeAllUserTokens(d, userId, now, reason);
+  const sessions = await endAllUserSessions(d, userId, now);
   return { row: row!, tokens, sessions };
 }
 
@@ -206,7 +217,7 @@ export async function confirmPasswordReset(
     await store.retireEmailTokens(trx, spent.user_id, 'reset', now);
     const done = await replacePassword(trx, spent.user_id, hash, 'password_reset', now);
     // Following the link proved the mailbox: the email counts as verified.
-    if (!done.row.email_verified_at) done.row = (await users.updateUser(trx, spent.user_id, { email_verified_at: now }))!;
+    if (!done.row.email_verified_at) done.row = (await markEmailVerified({ db: trx }, spent.user_id, now))!;
     return done;
   });
   if (!result) throw invalidEmailToken();
@@ -258,7 +269,7 @@ export async function logoutAccount(
  * change are refused, and so are disabled accounts.
  */
 export async function getAccount(deps: Pick<Deps, 'db'>, claims: { sub: string; iat: number }): Promise<User> {
-  const row = await users.findUserById(deps.db, claims.sub);
+  const row = await findUserRecord(deps, claims.sub);
   if (!row || (row.tokens_valid_after && claims.iat * 1000 < row.tokens_valid_after.getTime())) {
     throw appError('access_token_invalid');
   }
@@ -283,9 +294,9 @@ export async function updateAccount(
     hash = await hashPassword(input.newPassword);
   }
   const row = await deps.db.transaction().execute(async (trx) => {
-    let r = input.name !== undefined ? await users.updateUser(trx, current.id, { name: input.name, updated_at: now }) : undefined;
+    let r = input.name !== undefined ? await renameUser({ db: trx }, current.id, input.name, now) : undefined;
     if (hash) r = (await replacePassword(trx, current.id, hash, 'password_changed', now)).row;
-    return r ?? (await users.findUserById(trx, current.id))!;
+    return r ?? (await findUserRecord({ db: trx }, current.id))!;
   });
   const user = toUser(row);
   if (hash) {
@@ -297,7 +308,7 @@ export async function updateAccount(
 
 /** CLI: `keymaster users unlock` — clears the lockout and the per-email failure window. */
 export async function unlockUser(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'rateCounters'>, userId: string): Promise<User> {
-  const row = await users.updateUser(deps.db, userId, { failed_logins: 0, locked_until: null, updated_at: deps.clock.now() });
+  const row = await clearLockout(deps, userId, deps.clock.now());
   if (!row) throw appError('user_not_found');
   await clearRateLimit(deps, accountRules(deps.config).loginFailuresPerEmail, row.email);
   await recordAuditEvent(deps, { event: 'user.unlocked', userId: row.id }, {});
@@ -316,18 +327,23 @@ export async function adminUpdateUser(
 ): Promise<User> {
   const now = deps.clock.now();
   const result = await deps.db.transaction().execute(async (trx) => {
-    const current = await users.findUserById(trx, userId);
+    const d = { db: trx };
+    const current = await findUserRecord(d, userId);
     if (!current) return undefined;
-    const r = await users.updateUser(trx, userId, {
-      ...(input.name !== undefined && { name: input.name }),
-      ...(input.roles !== undefined && { roles: input.roles }),
-      ...(input.verified !== undefined && { email_verified_at: input.verified ? (current.email_verified_at ?? now) : null }),
-      ...(input.disabled !== undefined && { disabled_at: input.disabled ? (current.disabled_at ?? now) : null }),
-      updated_at: now,
-    });
+    const r = await editUser(
+      d,
+      userId,
+      {
+        name: input.name,
+        roles: input.roles,
+        ...(input.verified !== undefined && { emailVerifiedAt: input.verified ? (current.email_verified_at ?? now) : null }),
+        ...(input.disabled !== undefined && { disabledAt: input.disabled ? (current.disabled_at ?? now) : null }),
+      },
+      now,
+    );
     if (input.disabled && !current.disabled_at) {
-      await revokeUserTokens(trx, userId, now, 'account_disabled');
-      await revokeUserSessions(trx, userId, now);
+      await revokeAllUserTokens(d, userId, now, 'account_disabled');
+      await endAllUserSessions(d, userId, now);
     }
     return { before: current, row: r! };
   });

@@ -1,11 +1,9 @@
 // Introspection (RFC 7662) and revocation (RFC 7009) for the calling client's own tokens. Anything
 // not live, not ours or not issued to the caller is {"active": false} and nothing more (§2.2).
 import type { Deps } from '../../deps.js';
-import { sha256 } from '../../lib/crypto.js';
 import type { App } from '../apps/apps.js';
 import type { RequestMeta } from '../audit/audit.js';
-import { findRefreshTokenByHash } from '../tokens/refresh-token-store.js';
-import { revokeRefreshToken } from '../tokens/refresh-tokens.js';
+import { findRefreshTokenRecord, revokeRefreshToken } from '../tokens/refresh-tokens.js';
 import { epochSeconds } from '../../lib/clock.js';
 import { verifyOurJwt } from '../tokens/verify-jwt.js';
 import { isLiveRefreshToken } from '../tokens/live.js';
@@ -42,7 +40,7 @@ export async function introspectToken(
     };
   }
   if (token.length > 512) return INACTIVE;
-  const row = await findRefreshTokenByHash(deps.db, sha256(token));
+  const row = await findRefreshTokenRecord(deps, token);
   const now = deps.clock.now();
   if (!row || row.app_id !== caller.appId || !isLiveRefreshToken(row, now)) return INACTIVE;
   return {

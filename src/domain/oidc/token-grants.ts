@@ -9,10 +9,8 @@ import { sha256 } from '../../lib/crypto.js';
 import { SERVICE_SCOPES, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { accessTokenTtl, issueAccessToken } from '../tokens/access-tokens.js';
-import { revokeFamily } from '../tokens/refresh-token-store.js';
-import { issueTokens, refreshTokenScope, rotateRefreshToken } from '../tokens/refresh-tokens.js';
-import { findUserById } from '../users/user-store.js';
-import { toUser } from '../users/users.js';
+import { issueTokens, refreshTokenScope, revokeTokenFamily, rotateRefreshToken } from '../tokens/refresh-tokens.js';
+import { findUserById } from '../users/users.js';
 import { checkPkce } from './authorization.js';
 import { findCode, markCodeReplayed, spendCode } from './code-store.js';
 import { issueIdToken } from './id-tokens.js';
@@ -49,7 +47,7 @@ export async function exchangeAuthorizationCode(
     const replayed = await markCodeReplayed(deps.db, hash, app.appId, now);
     if (replayed) {
       // RFC 6749 §4.1.2 / RFC 9700 §4.2.4: a second use revokes what the first one issued.
-      const revoked = await revokeFamily(deps.db, replayed.family_id, now, 'code_replay');
+      const revoked = await revokeTokenFamily(deps, replayed.family_id, now, 'code_replay');
       deps.log.warn(
         { event: 'authorization_code.replay', appId: app.appId, familyId: replayed.family_id, revoked },
         'authorization code replay',
@@ -68,9 +66,8 @@ export async function exchangeAuthorizationCode(
   if (pkce === 'mismatch') throw appError('pkce_verifier_mismatch');
   if (pkce === 'unexpected') throw appError('pkce_verifier_unexpected');
 
-  const userRow = await findUserById(deps.db, row.user_id);
-  if (!userRow || userRow.disabled_at) throw appError('user_cannot_sign_in');
-  const user = toUser(userRow);
+  const user = await findUserById(deps, row.user_id);
+  if (!user || user.disabled) throw appError('user_cannot_sign_in');
   const offline = hasScope(row.scope, 'offline_access') && app.grantTypes.includes('refresh_token');
   let accessToken: string;
   let expiresIn: number;
@@ -99,7 +96,7 @@ export async function exchangeAuthorizationCode(
   if (refreshToken) {
     // A replay that raced this redemption may have revoked the family before it existed: look again.
     if ((await findCode(deps.db, hash))?.replayed_at) {
-      await revokeFamily(deps.db, row.family_id, deps.clock.now(), 'code_replay');
+      await revokeTokenFamily(deps, row.family_id, deps.clock.now(), 'code_replay');
       throw appError('code_invalid');
     }
     res.refreshToken = refreshToken;
@@ -129,10 +126,10 @@ export async function refreshGrant(
   const scope = rotated.scope ?? '';
   const res: OAuthTokens = { accessToken: rotated.accessToken, expiresIn: rotated.expiresIn, scope, refreshToken: rotated.refreshToken };
   if (hasScope(scope, 'openid')) {
-    const userRow = await findUserById(deps.db, rotated.userId);
-    if (userRow) {
+    const user = await findUserById(deps, rotated.userId);
+    if (user) {
       res.idToken = await issueIdToken(deps, {
-        user: toUser(userRow),
+        user,
         app,
         scope,
         accessToken: rotated.accessToken,

@@ -50,6 +50,14 @@ export async function endSession(
   return ended;
 }
 
+/**
+ * Ends every live session of a user (password reset or change, account disabled); returns how many.
+ * Takes the caller's `db`, so it commits with the caller's transaction. No audit event: the caller records one.
+ */
+export async function endAllUserSessions(deps: Pick<Deps, 'db'>, userId: string, now: Date): Promise<number> {
+  return store.revokeUserSessions(deps.db, userId, now);
+}
+
 /** The SSO fast path: the live session's user, if that user may still sign in. */
 export async function resumeSession(
   deps: Pick<Deps, 'db' | 'clock'>,

@@ -27,13 +27,13 @@
 // spent or classified (no rotation, no reuse grace, no replay revocation), so the token stays usable.
 import { randomUUID } from 'node:crypto';
 import type { Deps } from '../../deps.js';
+import type { RefreshTokenRow } from '../../storage/schema.js';
 import { appError } from '../../errors.js';
 import { DAY } from '../../lib/clock.js';
 import { deriveKey, hmacSha256, randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
 import { findCachedApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
-import { findUserById } from '../users/user-store.js';
-import { toUser, type User } from '../users/users.js';
+import { findUserById, type User } from '../users/users.js';
 import { issueAccessToken } from './access-tokens.js';
 import { isLiveRefreshToken, mayPresentRefreshToken } from './live.js';
 import * as store from './refresh-token-store.js';
@@ -212,12 +212,11 @@ export async function rotateRefreshToken(
     const spent = await store.spendRefreshToken(trx, hash, app.appId, successorJti, now, clientAuthenticated);
     if (spent) {
       // Spent here only when the fast path's statement found the user disabled (or lost a race).
-      const userRow = await findUserById(trx, spent.user_id);
-      if (!userRow || userRow.disabled_at) {
+      const user = await findUserById({ db: trx }, spent.user_id);
+      if (!user || user.disabled) {
         await store.revokeFamily(trx, spent.family_id, now, 'account_disabled');
         return { kind: 'suspended', userId: spent.user_id };
       }
-      const user = toUser(userRow);
       const ctx = {
         familyId: spent.family_id,
         parentJti: spent.jti,
@@ -245,14 +244,14 @@ export async function rotateRefreshToken(
         // Derived again from the presented parent; a successor written some other way never matches.
         safeEqual(next.token_hash, successor.tokenHash)
       ) {
-        const userRow = await findUserById(trx, next.user_id);
-        if (!userRow || userRow.disabled_at) {
+        const user = await findUserById({ db: trx }, next.user_id);
+        if (!user || user.disabled) {
           await store.revokeFamily(trx, next.family_id, now, 'account_disabled');
           return { kind: 'suspended', userId: next.user_id };
         }
         return {
           kind: 'reused',
-          rotated: issuedTokens(await issueAccessToken(deps, toUser(userRow), app), token, next),
+          rotated: issuedTokens(await issueAccessToken(deps, user, app), token, next),
           familyId: next.family_id,
           // Past the app's reuse interval: not a concurrent presenter but a retry whose answer was lost.
           late: now.getTime() - next.created_at.getTime() > interval * 1000,
@@ -340,6 +339,24 @@ export async function revokeRefreshToken(
       meta,
     );
   }
+}
+
+/** The stored row of a refresh token we issued, found by its hash (introspection reads it whole). */
+export async function findRefreshTokenRecord(deps: Pick<Deps, 'db'>, refreshToken: string): Promise<RefreshTokenRow | undefined> {
+  return store.findRefreshTokenByHash(deps.db, sha256(refreshToken));
+}
+
+/**
+ * Revokes every still-live token of a family (an authorization code replayed: what it issued goes);
+ * returns how many. Takes the caller's `db`, so it commits with the caller's transaction when there is one.
+ */
+export async function revokeTokenFamily(deps: Pick<Deps, 'db'>, familyId: string, now: Date, reason: string): Promise<number> {
+  return store.revokeFamily(deps.db, familyId, now, reason);
+}
+
+/** Revokes every still-live refresh token of a user (password reset or change, account disabled); returns how many. */
+export async function revokeAllUserTokens(deps: Pick<Deps, 'db'>, userId: string, now: Date, reason: string): Promise<number> {
+  return store.revokeUserTokens(deps.db, userId, now, reason);
 }
 
 /** The app a refresh token was issued to, if the token is ours (the account API refreshes without an app_id). */

@@ -10,8 +10,16 @@
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
-import * as users from '../users/user-store.js';
-import { Email, toUser, type User } from '../users/users.js';
+import {
+  createUserIfEmailFree,
+  Email,
+  findUserRecord,
+  findUserRecordByEmail,
+  markEmailVerified,
+  recordLastLogin,
+  toUser,
+  type User,
+} from '../users/users.js';
 import * as store from './identity-store.js';
 import { PROVIDER_LABELS, type UpstreamProviderName } from './upstream-providers.js';
 
@@ -32,6 +40,7 @@ export async function signInWithUpstreamProfile(
   const label = PROVIDER_LABELS[profile.provider];
   const now = deps.clock.now();
   const result = await deps.db.transaction().execute(async (trx) => {
+    const d = { db: trx };
     const linked = await store.findIdentity(trx, profile.provider, profile.subject);
     if (linked) {
       await store.touchIdentity(trx, linked.id, now);
@@ -40,22 +49,21 @@ export async function signInWithUpstreamProfile(
     if (profile.emailVerified !== true) return { refused: 'email_not_verified' as const };
     const email = Email.safeParse(profile.email ?? '');
     if (!email.success) return { refused: 'no_email' as const };
-    let user = await users.findUserByEmail(trx, email.data);
+    let user = await findUserRecordByEmail(d, email.data);
     let event: 'identity.linked' | 'user.created' = 'identity.linked';
     if (user) {
       if (!user.email_verified_at) {
-        await users.updateUser(trx, user.id, { email_verified_at: now, password_hash: null, updated_at: now });
+        await markEmailVerified(d, user.id, now, { dropPassword: true });
       }
     } else {
       event = 'user.created';
       user =
-        (await users.insertUser(trx, {
+        (await createUserIfEmailFree(d, {
           email: email.data,
           name: profile.name?.slice(0, 200) || null,
-          roles: [],
-          password_hash: null,
-          email_verified_at: now,
-        })) ?? (await users.findUserByEmail(trx, email.data));
+          passwordHash: null,
+          emailVerifiedAt: now,
+        })) ?? (await findUserRecordByEmail(d, email.data));
       if (!user) throw appError('account_not_created', { detail: 'user insert raced and vanished' });
     }
     const identity = {
@@ -81,7 +89,7 @@ export async function signInWithUpstreamProfile(
     if (result.refused === 'email_not_verified') throw appError('upstream_email_not_verified', { provider: label });
     throw appError('upstream_no_email', { provider: label });
   }
-  const row = await users.findUserById(deps.db, result.userId);
+  const row = await findUserRecord(deps, result.userId);
   if (!row) throw appError('account_not_loaded', { detail: `user ${result.userId} missing` });
   if (result.event) {
     await recordAuditEvent(
@@ -107,7 +115,7 @@ export async function signInWithUpstreamProfile(
     throw appError('account_disabled');
   }
   // Only last_login_at: the password lockout counters are left to password sign-in.
-  await users.updateUser(deps.db, row.id, { last_login_at: now });
+  await recordLastLogin(deps, row.id, now);
   await recordAuditEvent(deps, { event: 'login.success', userId: row.id, appId: ctx.appId, data: { method: profile.provider } }, meta);
   return toUser({ ...row, last_login_at: now });
 }

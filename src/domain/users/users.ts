@@ -100,6 +100,98 @@ export async function findUserByEmailOrId(deps: Pick<Deps, 'db'>, ref: string): 
   return row && toUser(row);
 }
 
+/**
+ * The stored record of a user, for the modules whose rules read what `User` leaves out (the password
+ * hash, tokens_valid_after). Takes the caller's `db`, so it reads inside the caller's transaction.
+ */
+export async function findUserRecord(deps: Pick<Deps, 'db'>, id: string): Promise<UserRow | undefined> {
+  return store.findUserById(deps.db, id);
+}
+
+/** The stored record of the user with this email (case-insensitive). */
+export async function findUserRecordByEmail(deps: Pick<Deps, 'db'>, email: string): Promise<UserRow | undefined> {
+  return store.findUserByEmail(deps.db, email);
+}
+
+/**
+ * A new user without roles, unless the email is taken (then undefined: no error is raised, so the
+ * caller's transaction stays usable). Nothing is audited here; the caller records why it was created.
+ */
+export async function createUserIfEmailFree(
+  deps: Pick<Deps, 'db'>,
+  input: { email: string; name: string | null; passwordHash: string | null; emailVerifiedAt: Date | null },
+): Promise<UserRow | undefined> {
+  return store.insertUser(deps.db, {
+    email: input.email,
+    name: input.name,
+    roles: [],
+    password_hash: input.passwordHash,
+    email_verified_at: input.emailVerifiedAt,
+  });
+}
+
+/**
+ * The mailbox is proven at `now`. `dropPassword`: the password goes too, because whoever set it
+ * never proved they own the address (upstream sign-in claiming an unverified account).
+ */
+export async function markEmailVerified(
+  deps: Pick<Deps, 'db'>,
+  userId: string,
+  now: Date,
+  opts: { dropPassword?: boolean } = {},
+): Promise<UserRow | undefined> {
+  return store.updateUser(deps.db, userId, {
+    email_verified_at: now,
+    ...(opts.dropPassword && { password_hash: null }),
+    updated_at: now,
+  });
+}
+
+/**
+ * A new password hash: the lockout is cleared and every access token issued before this second is
+ * refused from now on (access tokens carry whole-second iat, so tokens from this second on stay valid).
+ */
+export async function replacePasswordHash(deps: Pick<Deps, 'db'>, userId: string, hash: string, now: Date): Promise<UserRow | undefined> {
+  const validAfter = new Date(Math.floor(now.getTime() / 1000) * 1000);
+  return store.updateUser(deps.db, userId, {
+    password_hash: hash,
+    failed_logins: 0,
+    locked_until: null,
+    tokens_valid_after: validAfter,
+    updated_at: now,
+  });
+}
+
+export async function renameUser(deps: Pick<Deps, 'db'>, userId: string, name: string, now: Date): Promise<UserRow | undefined> {
+  return store.updateUser(deps.db, userId, { name, updated_at: now });
+}
+
+/** Clears the failure count and the lock (the per-email rate-limit window is the caller's). */
+export async function clearLockout(deps: Pick<Deps, 'db'>, userId: string, now: Date): Promise<UserRow | undefined> {
+  return store.updateUser(deps.db, userId, { failed_logins: 0, locked_until: null, updated_at: now });
+}
+
+/** A sign-in that is not by password (upstream): only last_login_at; the lockout counters are password sign-in's. */
+export async function recordLastLogin(deps: Pick<Deps, 'db'>, userId: string, now: Date): Promise<void> {
+  await store.updateUser(deps.db, userId, { last_login_at: now });
+}
+
+/** An admin's edit (CLI `keymaster users update`): only the fields given are written. */
+export async function editUser(
+  deps: Pick<Deps, 'db'>,
+  userId: string,
+  edit: { name?: string | undefined; roles?: string[] | undefined; emailVerifiedAt?: Date | null; disabledAt?: Date | null },
+  now: Date,
+): Promise<UserRow | undefined> {
+  return store.updateUser(deps.db, userId, {
+    ...(edit.name !== undefined && { name: edit.name }),
+    ...(edit.roles !== undefined && { roles: edit.roles }),
+    ...(edit.emailVerifiedAt !== undefined && { email_verified_at: edit.emailVerifiedAt }),
+    ...(edit.disabledAt !== undefined && { disabled_at: edit.disabledAt }),
+    updated_at: now,
+  });
+}
+
 export async function listUsers(deps: Pick<Deps, 'db'>): Promise<User[]> {
   return (await store.listUsers(deps.db)).map(toUser);
 }
