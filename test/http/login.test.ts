@@ -139,6 +139,18 @@ describe('POST /login', () => {
     expect(await count('refresh_tokens')).toBe(before);
   });
 
+  it('a refused sign-in marks both fields invalid and points them at the message (WCAG 3.3.1)', async () => {
+    const { app } = await makeApp(ctx.deps);
+    const { user } = await makeUser(ctx.deps);
+    const page = await openLogin(app.appId);
+    expect(page.res.body).not.toContain('aria-invalid');
+    const wrong = await postLogin(app.appId, user.email, 'Wrong-password-1!', page);
+    expect(wrong.body).toContain('<div class="error" role="alert" id="form-error">');
+    for (const id of ['email', 'password']) {
+      expect(wrong.body).toMatch(new RegExp(`<input id="${id}"[^>]* aria-invalid="true" aria-describedby="form-error">`));
+    }
+  });
+
   it('an unverified user cannot sign in (403 "Email not verified")', async () => {
     const { app } = await makeApp(ctx.deps);
     const { user, password } = await makeUser(ctx.deps, { verified: false });

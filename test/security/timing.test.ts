@@ -59,7 +59,7 @@ describe('sign-in timing', () => {
       unknown.push(a.ms);
       wrong.push(b.ms);
       // Same status, same message, whichever case.
-      const message = (html: string) => /<div class="error" role="alert">([^<]*)</.exec(html)?.[1];
+      const message = (html: string) => /<div class="error" role="alert"[^>]*>([^<]*)</.exec(html)?.[1];
       expect(message(a.body)).toBe('Incorrect email or password.');
       expect(message(b.body)).toBe(message(a.body));
     }
