@@ -121,12 +121,18 @@ export function wireError(format: ErrorFormat, e: AppError, httpStatus?: number)
 /** How a form shows a refusal: what the user can do about it, as a sentence. */
 const FORM_TEXT: Partial<Record<Reason, (e: AppError) => string>> = {
   invalid_credentials: () => 'Incorrect email or password.',
-  rate_limited: (e) => `Too many attempts. Try again in ${Math.ceil((e.retryAfter ?? 60) / 60)} minutes.`,
+  rate_limited: (e) => `Too many attempts. Try again in ${minutesOf(e)}.`,
   // The way out: the emailed reset link clears the lock (and a browser that signed in before is not locked).
   account_locked: (e) =>
-    `Account is locked after too many failed sign-ins. Try again in ${Math.ceil((e.retryAfter ?? 60) / 60)} minutes, ` +
+    `Account is locked after too many failed sign-ins. Try again in ${minutesOf(e)}, ` +
     'or choose "Forgot password?" to unlock it now with a link sent by email.',
 };
+
+/** An error's Retry-After in whole minutes, rounded up: "1 minute", "15 minutes". */
+function minutesOf(e: AppError): string {
+  const n = Math.ceil((e.retryAfter ?? 60) / 60);
+  return n === 1 ? '1 minute' : `${n} minutes`;
+}
 
 /**
  * A domain refusal shown on a hosted form (the sign-in page, the account pages): the status and the
@@ -216,8 +222,28 @@ export function prefersHtml(request: FastifyRequest): boolean {
 function renderErrorPage(request: FastifyRequest, reply: FastifyReply, e: AppError, wire: WireError) {
   const notFound = e.reason === 'route_not_found';
   const title = notFound ? 'Page not found' : wire.status >= 500 ? 'Something went wrong' : 'This request cannot be completed';
-  const message = notFound ? 'There is no page at this address. Check the link, or start again from the start page.' : wire.text;
-  return renderPage(reply, 'error.eta', { title, message, reference: request.id, home: '/' }, wire.status);
+  const message = notFound
+    ? 'There is no page at this address. Check the link, or start again from the start page.'
+    : (FORM_TEXT[e.reason]?.(e) ?? wire.text);
+  return renderPage(
+    reply,
+    'error.eta',
+    { title, message, reference: request.id, home: '/', back: signInPageOf(request), backLabel: 'Back to sign in' },
+    wire.status,
+  );
+}
+
+/**
+ * A refused form post (a throttle before the handler ran, a bad CSRF token) goes back to the app's
+ * sign-in page when the form named the app and its callback; /login checks both again.
+ */
+function signInPageOf(request: FastifyRequest): string | undefined {
+  if (request.method !== 'POST') return undefined;
+  const body = request.body as Record<string, unknown> | undefined;
+  const appId = body?.app_id;
+  const redirectUri = body?.redirect_uri;
+  if (typeof appId !== 'string' || typeof redirectUri !== 'string' || appId.length > 100 || redirectUri.length > 2000) return undefined;
+  return `/login?${new URLSearchParams({ app_id: appId, redirect_uri: redirectUri }).toString()}`;
 }
 
 function send(request: FastifyRequest, reply: FastifyReply, e: AppError, wire: WireError) {

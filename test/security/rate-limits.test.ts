@@ -51,6 +51,10 @@ describe('POST /login', () => {
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(60);
     expect(limited.headers['content-type']).toMatch(/text\/html/);
+    // Never a dead end: how long, and the way back to this app's sign-in page.
+    expect(limited.body).toContain('Too many attempts. Try again in 1 minute.');
+    const back = /href="([^"]+)">Back to sign in</.exec(limited.body)?.[1]?.replaceAll('&amp;', '&');
+    expect(back).toBe(`/login?${new URLSearchParams({ app_id: app.appId, redirect_uri: DEFAULT_REDIRECT }).toString()}`);
     expect(limited.cookies.find((c) => c.name === 'km_sso')).toBeUndefined();
     expect((await postLogin(app.appId, user.email, password, freshIp())).statusCode).toBe(303);
     clock().advance(61_000);
