@@ -5,18 +5,15 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { cookieName } from './plugins/web.js';
 
+/** The attributes every Keymaster browser cookie shares (DESIGN.md §4.8). */
+const cookieOptions = (config: Config) => ({ path: '/', httpOnly: true, sameSite: 'lax' as const, secure: config.secureCookies });
+
 export function readSsoCookie(config: Config, req: FastifyRequest): string | undefined {
   return req.cookies[cookieName(config, 'km_sso')];
 }
 
 export function setSsoCookie(config: Config, reply: FastifyReply, value: string): void {
-  reply.setCookie(cookieName(config, 'km_sso'), value, {
-    path: '/',
-    httpOnly: true,
-    sameSite: 'lax',
-    secure: config.secureCookies,
-    maxAge: config.ssoSessionTtlHours * 3600,
-  });
+  reply.setCookie(cookieName(config, 'km_sso'), value, { ...cookieOptions(config), maxAge: config.ssoSessionTtlHours * 3600 });
 }
 
 const DEVICE_COOKIE_DAYS = 365;
@@ -26,15 +23,9 @@ export function readDeviceCookie(config: Config, req: FastifyRequest): string | 
 }
 
 export function setDeviceCookie(config: Config, reply: FastifyReply, value: string): void {
-  reply.setCookie(cookieName(config, 'km_device'), value, {
-    path: '/',
-    httpOnly: true,
-    sameSite: 'lax',
-    secure: config.secureCookies,
-    maxAge: DEVICE_COOKIE_DAYS * 86400,
-  });
+  reply.setCookie(cookieName(config, 'km_device'), value, { ...cookieOptions(config), maxAge: DEVICE_COOKIE_DAYS * 86400 });
 }
 
 export function clearSsoCookie(config: Config, reply: FastifyReply): void {
-  reply.clearCookie(cookieName(config, 'km_sso'), { path: '/', httpOnly: true, sameSite: 'lax', secure: config.secureCookies });
+  reply.clearCookie(cookieName(config, 'km_sso'), cookieOptions(config));
 }
