@@ -1,4 +1,4 @@
-// DESIGN.md §4.8 cookies: on an https issuer km_sso is __Host-km_sso; Secure; HttpOnly; SameSite=Lax;
+// DESIGN.md §4.8 cookies: on an https issuer km_sso is __Host-km_sso (km_device likewise); Secure; HttpOnly; SameSite=Lax;
 // Path=/ (and no Domain), and each sign-in mints a fresh id (no session fixation).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '../../src/lib/crypto.js';
@@ -19,13 +19,14 @@ describe('cookies on an https issuer', () => {
   });
   afterAll(() => ctx.close());
 
-  it('km_sso and the CSRF cookie are __Host-, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain', async () => {
+  it('km_sso, km_device and the CSRF cookie are __Host-, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain', async () => {
     const { app } = await makeApp(ctx.deps);
     const { user, password } = await makeUser(ctx.deps);
     const r = await signInThroughForm(ctx, app.appId, user.email, password);
     expect(r.post.statusCode).toBe(303);
     for (const [res, name] of [
       [r.post, '__Host-km_sso'],
+      [r.post, '__Host-km_device'],
       [r.page.res, '__Host-km_csrf'],
     ] as const) {
       const sc = find(setCookieHeaders(res), name);
