@@ -91,6 +91,10 @@ export interface RefreshTokensTable {
   reuse_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   /** Issued under client authentication: refreshed only with the same client's authentication (migration 0010). */
   client_bound: Generated<boolean>;
+  /** The family's sign-in (its first token's time, user agent and address), copied at each rotation (0011). */
+  family_started_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  family_user_agent: ColumnType<string | null, string | null | undefined, string | null>;
+  family_ip: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface AuditEventsTable {

@@ -91,7 +91,7 @@ export interface RotationSuccessor {
 /**
  * Rotation in ONE statement (atomic without BEGIN/COMMIT): spends the live token of `appId` whose
  * user is enabled — the conditional UPDATE decides the race exactly as spendRefreshToken does — and
- * inserts its successor, which copies the family's columns from the spent row and the user's current
+ * inserts its successor, which copies the family's columns (its sign-in too) from the spent row and the user's current
  * claims from users. Returns those claims, or nothing when nothing was spent (the caller classifies).
  */
 export async function rotateInOneStatement(db: Db, spend: RotationSpend, successor: RotationSuccessor): Promise<Rotated | undefined> {
@@ -157,12 +157,13 @@ export const ROTATE_SQL = prepared(`
        and ${liveRefreshTokenSql('t', 'f.now')}
        and ${clientBindingSql('t', 'f.client_authenticated')}
     returning f.now, f.successor_jti, f.successor_hash, f.expires_at, f.user_agent, f.ip, f.reuse_until,
-              f.claims, t.jti, t.family_id, t.app_id, t.user_id, t.session_id, t.scope, t.auth_time, t.client_bound
+              f.claims, t.jti, t.family_id, t.app_id, t.user_id, t.session_id, t.scope, t.auth_time, t.client_bound,
+              coalesce(t.family_started_at, t.created_at) as family_started_at, t.family_user_agent, t.family_ip
   )
   insert into refresh_tokens
     (jti, token_hash, family_id, parent_jti, app_id, user_id, session_id, scope, claims, auth_time,
-     created_at, expires_at, user_agent, ip, reuse_until, client_bound)
+     created_at, expires_at, user_agent, ip, reuse_until, client_bound, family_started_at, family_user_agent, family_ip)
   select successor_jti, successor_hash, family_id, jti, app_id, user_id, session_id, scope, claims,
-         auth_time, now, expires_at, user_agent, ip, reuse_until, client_bound
+         auth_time, now, expires_at, user_agent, ip, reuse_until, client_bound, family_started_at, family_user_agent, family_ip
     from spent
   returning jti, user_id, scope, claims, session_id, auth_time`);

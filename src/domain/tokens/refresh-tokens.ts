@@ -83,6 +83,8 @@ interface FamilyContext {
   authTime?: Date | null;
   /** Issued under client authentication (inherited by every successor). */
   clientBound?: boolean;
+  /** The family's sign-in; a new family's is this token's own. */
+  signIn?: { at: Date | null; userAgent: string | null; ip: string | null };
 }
 
 function newRefreshRow(
@@ -95,6 +97,9 @@ function newRefreshRow(
   token = randomToken(32),
 ) {
   const now = deps.clock.now();
+  const userAgent = meta.userAgent?.slice(0, 512) ?? null;
+  const ip = meta.ip ?? null;
+  const signIn = ctx.signIn ?? { at: now, userAgent, ip };
   return {
     token,
     row: {
@@ -111,8 +116,11 @@ function newRefreshRow(
       client_bound: ctx.clientBound ?? false,
       created_at: now,
       expires_at: new Date(now.getTime() + refreshTokenTtlMs(deps, app)),
-      user_agent: meta.userAgent?.slice(0, 512) ?? null,
-      ip: meta.ip ?? null,
+      user_agent: userAgent,
+      ip,
+      family_started_at: signIn.at ?? now,
+      family_user_agent: signIn.userAgent,
+      family_ip: signIn.ip,
     },
   };
 }
@@ -224,6 +232,7 @@ export async function rotateRefreshToken(
         scope: spent.scope,
         authTime: spent.auth_time,
         clientBound: spent.client_bound,
+        signIn: { at: spent.family_started_at ?? spent.created_at, userAgent: spent.family_user_agent, ip: spent.family_ip },
       };
       const { row } = newRefreshRow(deps, user, app, ctx, meta, successorJti, token);
       await store.insertRefreshToken(trx, { ...row, reuse_until: successor.reuseUntil });
