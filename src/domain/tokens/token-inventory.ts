@@ -130,13 +130,14 @@ export async function revokeTokens(
   return { revoked, sessions: 0 };
 }
 
+/** Times are ISO 8601 strings in UTC (formatted by Postgres: a long list is mostly dates). */
 export interface UserSession {
   id: string;
   appId: string;
   appName: string;
-  createdAt: Date;
-  lastUsedAt: Date | null;
-  expiresAt: Date;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string;
   userAgent: string | null;
   ip: string | null;
 }
@@ -148,8 +149,8 @@ export async function listUserSessions(deps: Pick<Deps, 'db' | 'clock'>, userId:
     id: r.family_id,
     appId: r.app_id,
     appName: r.app_name,
-    createdAt: new Date(r.started_at),
-    lastUsedAt: r.last_used_at ? new Date(r.last_used_at) : null,
+    createdAt: r.started_at,
+    lastUsedAt: r.last_used_at,
     expiresAt: r.expires_at,
     userAgent: r.user_agent,
     ip: r.ip,
