@@ -93,6 +93,9 @@ describe.runIf(onPostgres())('prepared statements', () => {
       const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
       expect(text).toContain('refresh_tokens_token_hash_key');
       expect(text).not.toMatch(/Seq Scan on refresh_tokens/);
+      // The UPDATE takes its row by primary key, not by scanning an index of live tokens (0011's).
+      expect(text, text).toMatch(/(Index Scan using|Bitmap Index Scan on) refresh_tokens_pkey\b/);
+      expect(text).not.toContain('refresh_tokens_user_live_idx');
     } finally {
       await handle.close();
     }

@@ -42,7 +42,8 @@ export function refreshTokensQuery(db: Db, f: RefreshTokenFilter) {
   if (f.userId) q = q.where('user_id', '=', f.userId);
   if (f.appId) q = q.where('app_id', '=', f.appId);
   if (f.familyId) q = q.where('family_id', '=', f.familyId);
-  if (f.liveAt) q = q.where(liveRefreshToken('refresh_tokens', f.liveAt));
+  // successor_jti is null: how refresh_tokens_user_live_idx spells "not rotated" (0011).
+  if (f.liveAt) q = q.where('successor_jti', 'is', null).where(liveRefreshToken('refresh_tokens', f.liveAt));
   return q.orderBy('created_at', 'desc').orderBy('jti').limit(f.limit);
 }
 
@@ -68,11 +69,12 @@ const iso = (e: string) => `to_char(${e} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:
 
 /**
  * listLiveFamilies' statement ($1 the user, $2 now): one row per family, its live token (neither
- * rotated, revoked nor expired), found through refresh_tokens_user_live_idx. The token carries the
- * family's sign-in (0011), and the family was last used when its live token was issued by a rotation
- * (the statement that spent its parent), so no older token of the family is read: the cost follows
- * the number of families, not of rotations. Static and prepared: planning it was ~1.3 ms of 7. Its plan
- * is checked in test/storage/history-plans.test.ts.
+ * rotated, revoked nor expired), found through refresh_tokens_user_live_idx (whose predicate says
+ * "not rotated" as successor_jti is null, so the rotation's statement never reads that index). The
+ * token carries the family's sign-in (0011), and the family was last used when its live token was
+ * issued by a rotation (the statement that spent its parent), so no older token of the family is
+ * read: the cost follows the number of families, not of rotations. Static and prepared: planning it
+ * was ~1.3 ms of 7. Its plan is checked in test/storage/history-plans.test.ts.
  */
 export const LIVE_FAMILIES_SQL = prepared(`
   select h.family_id, h.app_id, a.name as app_name, ${iso('h.expires_at')} as expires_at,
@@ -82,7 +84,7 @@ export const LIVE_FAMILIES_SQL = prepared(`
          case when h.parent_jti is not null then ${iso('h.created_at')} end as last_used_at
     from refresh_tokens h
     join apps a on a.app_id = h.app_id
-   where h.user_id = $1 and ${liveRefreshTokenSql('h', '$2')}
+   where h.user_id = $1 and h.successor_jti is null and ${liveRefreshTokenSql('h', '$2')}
    order by h.created_at desc, h.jti`);
 
 /** A user's live families, newest sign-in activity first (LIVE_FAMILIES_SQL). */
