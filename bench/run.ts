@@ -8,8 +8,10 @@
 //   BENCH_WORKERS=2 (the clustered run; 0 skips it)   BENCH_MAX_RATE=3000 (tokens minted per second
 //   of load, per refresh job)   BENCH_SERVER_ARGS="--cpu-prof" (extra node flags for Keymaster)
 //   BENCH_PIN_POSTGRES=0 (leave the local Postgres unpinned; by default it joins the load generator on core 1)
-//   BENCH_ONLY=ceilings,keymaster,workers,peer (a subset)   BENCH_CASES=jwks,refresh,cc,signin,flood
-//   (a subset of the one-process measurements)   BENCH_LOG_LEVEL=warn (Keymaster's LOG_LEVEL;
+//   BENCH_ONLY=ceilings,keymaster,workers,peer (a subset)   BENCH_CASES=jwks,refresh,cc,signin,flood,history
+//   (a subset of the one-process measurements; history runs on a database of its own, ~3 min more:
+//   BENCH_HISTORY_ROWS=2000000 rows of other users' history, one user with BENCH_HISTORY_FAMILIES=1000
+//   families of BENCH_HISTORY_ROTATIONS=300 tokens)   BENCH_LOG_LEVEL=warn (Keymaster's LOG_LEVEL;
 //   other Keymaster variables such as DATABASE_POOL_MAX pass through from the environment)
 //
 // Besides the server's CPU per request it reads the local Postgres's (postmaster and backends, from
@@ -26,8 +28,10 @@ import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { createDeps, type Deps } from '../src/deps.js';
 import { createApp } from '../src/domain/apps/apps.js';
+import { listTokens } from '../src/domain/tokens/token-inventory.js';
 import { createUser } from '../src/domain/users/users.js';
 import { randomToken, sha256 } from '../src/lib/crypto.js';
+import { createHistoryUsers, timeCalls, writeHistory } from './history.js';
 import type { LoadJob, LoadResult } from './load.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -41,8 +45,12 @@ const MAX_RATE = num(env.BENCH_MAX_RATE, 3000);
 const PG_ADMIN = env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /** Comma list of phases to run: ceilings,keymaster,workers,peer (all by default), e.g. for profiling. */
 const ONLY = new Set((env.BENCH_ONLY ?? 'ceilings,keymaster,workers,peer').split(','));
-/** Comma list of the one-process measurements: jwks,refresh,cc,signin,flood (all by default), e.g. to profile one. */
-const CASES = new Set((env.BENCH_CASES ?? 'jwks,refresh,cc,signin,flood').split(','));
+/** Comma list of the one-process measurements: jwks,refresh,cc,signin,flood,history (all by default), e.g. to profile one. */
+const CASES = new Set((env.BENCH_CASES ?? 'jwks,refresh,cc,signin,flood,history').split(','));
+/** The history case (bench/history.ts): rows of other users' history, and the one user's families × rotations. */
+const HISTORY_ROWS = num(env.BENCH_HISTORY_ROWS, 2_000_000);
+const HISTORY_FAMILIES = num(env.BENCH_HISTORY_FAMILIES, 1000);
+const HISTORY_ROTATIONS = num(env.BENCH_HISTORY_ROTATIONS, 300);
 const SERVER_ARGS = (env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean);
 const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 const PASSWORD = 'Bench-Password-9!';
@@ -412,6 +420,117 @@ async function probeClientCredentials(base: string, id: string, secret: string):
   return null;
 }
 
+// ---------- history (issue 19) ----------
+
+/**
+ * Refresh on a table holding only the bench's tokens, then with HISTORY_ROWS rows of other users'
+ * history (same server, same run: the ratio is the figure); then, for one user with
+ * HISTORY_FAMILIES families of HISTORY_ROTATIONS tokens, the session list (GET /api/v1/auth/sessions,
+ * one connection, then CONNECTIONS) and `keymaster tokens list --user` (its query, in this process).
+ */
+async function historyCase(admin: pg.Client, dbName: string, port: number, tokensPerJob: number): Promise<Row[]> {
+  const out: Row[] = [];
+  const name = `${dbName}_history`;
+  await admin.query(`create database ${name}`);
+  const url = new URL(PG_ADMIN);
+  url.pathname = `/${name}`;
+  let km: ChildProcess | undefined;
+  let hx: KmFixture | undefined;
+  try {
+    log('Keymaster, one process, history: refresh on an empty table');
+    km = await startKeymaster(url.toString(), port, 1);
+    hx = await fixture(url.toString());
+    const base = `http://127.0.0.1:${port}`;
+    const refreshJob = async (label: string) => {
+      const file = await mintRefreshTokens(hx!, tokensPerJob);
+      const [r] = await load([job(label, base, { method: 'POST', path: '/token/refresh', headers: JSON_HEADERS, bodiesFile: file })], km);
+      return r!;
+    };
+    // A fresh process is slower on its first job (V8 has not optimised it yet): one run discarded.
+    await refreshJob('refresh warm-up');
+    out.push({ group: 'keymaster', name: 'refresh with history: empty table', result: await refreshJob('refresh empty') });
+
+    const t0 = Date.now();
+    const { appId } = hx;
+    const perUser = { families: 50, rotations: 200 };
+    const others = await createHistoryUsers(hx.deps.db, Math.ceil(HISTORY_ROWS / (perUser.families * perUser.rotations)), 'o');
+    await writeHistory(hx.deps.db, {
+      appId,
+      userIds: others,
+      shape: perUser,
+      onProgress: (n) => n % 500_000 === 0 && log(`history: ${n.toLocaleString('en-US')} rows`),
+    });
+    const email = `history-${randomUUID().slice(0, 8)}@example.com`;
+    const user = await createUser(hx.deps, { email, password: PASSWORD, name: 'History User', roles: ['user'], verified: true });
+    await writeHistory(hx.deps.db, { appId, userIds: [user.id], shape: { families: HISTORY_FAMILIES, rotations: HISTORY_ROTATIONS } });
+    // As autovacuum would soon after such an insert; here before measuring, not during.
+    const h = new pg.Client({ connectionString: url.toString() });
+    await h.connect();
+    await h.query('vacuum (analyze) refresh_tokens');
+    const total = Number((await h.query<{ n: string }>('select count(*) as n from refresh_tokens')).rows[0]!.n);
+    await h.end();
+    log(`history: ${total.toLocaleString('en-US')} rows in refresh_tokens (${Math.round((Date.now() - t0) / 1000)} s to write)`);
+
+    out.push({
+      group: 'keymaster',
+      name: `refresh with history: ${(HISTORY_ROWS / 1e6).toLocaleString('en-US')}M rows of other users'`,
+      result: await refreshJob('refresh history'),
+    });
+
+    const login = await fetch(`${base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: JSON_HEADERS,
+      body: JSON.stringify({ email, password: PASSWORD, app_id: appId }),
+    });
+    if (!login.ok) throw new Error(`history: sign-in answered ${login.status}`);
+    const { access_token: accessToken } = (await login.json()) as { access_token: string };
+    const sessionsJob = (connections: number) =>
+      job(`sessions x${connections}`, base, {
+        path: '/api/v1/auth/sessions',
+        headers: { authorization: `Bearer ${accessToken}` },
+        connections,
+      });
+    const check = await fetch(`${base}/api/v1/auth/sessions`, { headers: { authorization: `Bearer ${accessToken}` } });
+    const listed = ((await check.json()) as { sessions: unknown[] }).sessions.length;
+    const shape = `${listed.toLocaleString('en-US')} families × ${HISTORY_ROTATIONS}`;
+    for (const c of [...new Set([1, CONNECTIONS])]) {
+      const [r] = await load([sessionsJob(c)], km);
+      out.push({ group: 'keymaster', name: `session list (${shape}), ${c} connection${c === 1 ? '' : 's'}`, result: r! });
+    }
+    await stop(km);
+    km = undefined;
+
+    // The CLI's query (its process start is not the query's cost), one call after another.
+    const t = await timeCalls(() => listTokens(hx!.deps, { user: email, limit: 100 }), 200);
+    out.push({
+      group: 'keymaster',
+      name: `tokens list --user (${shape}), first 100`,
+      result: {
+        name: 'tokens list',
+        rps: t.perSecond,
+        okRps: t.perSecond,
+        p50: t.p50,
+        p99: t.p99,
+        ok: t.calls,
+        warmupOk: 0,
+        failed: 0,
+        errors: 0,
+        timeouts: 0,
+        bodiesLeft: null,
+      },
+    });
+  } finally {
+    if (km) await stop(km);
+    await hx?.deps.close();
+    const a = new pg.Client({ connectionString: PG_ADMIN });
+    await a.connect();
+    await a.query(`drop database if exists ${name} with (force)`);
+    await a.end();
+  }
+  return out;
+}
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
 // ---------- the run ----------
 
 interface Row {
@@ -520,6 +639,9 @@ async function main() {
       rssPeak = rss.stop();
       await stop(km);
     }
+
+    // Keymaster, one process, with a long history (issue 19), on a database of its own
+    if (ONLY.has('keymaster') && CASES.has('history')) rows.push(...(await historyCase(admin, dbName, p.km, tokensPerJob)));
 
     // Keymaster, clustered
     if (WORKERS > 1 && ONLY.has('workers')) {
@@ -685,6 +807,16 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
     ['refresh p99 under sign-in flood < 3× idle p99', floodP99 !== undefined && idleP99 ? floodP99 / idleP99 : undefined, 3, 'below'],
     [`${WORKERS} workers ≥ 1.6× one on refresh (both unpinned)`, ratio(wRefresh, oneUnpinned), 1.6],
     ['RSS of one process under load < 200 MiB', rssPeak ? rssPeak / 2 ** 20 : undefined, 200, 'below', 'MiB'],
+    [
+      'refresh with 2M rows of history ≥ 0.9× empty table',
+      ratio(
+        rps(rows.find((r) => r.name.startsWith('refresh with history:') && !r.name.endsWith('empty table'))),
+        rps(find('keymaster', 'refresh with history: empty table')),
+      ),
+      0.9,
+    ],
+    ['session list p99 (history, 1 connection) < 50 ms', find('keymaster', 'session list')?.result?.p99, 50, 'below', 'ms'],
+    ['tokens list --user p99 (history) < 50 ms', find('keymaster', 'tokens list --user')?.result?.p99, 50, 'below', 'ms'],
   ] as const;
   // What two workers could reach at most here: every process of the run (server, Postgres, load
   // generator) shares this machine's cores, so the refresh rate is bounded by the cores over the CPU
