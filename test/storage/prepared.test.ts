@@ -9,7 +9,7 @@ import { rotateInOneStatement, ROTATE_SQL } from '../../src/domain/tokens/refres
 import { randomToken, sha256 } from '../../src/lib/crypto.js';
 import { openPostgres } from '../../src/storage/db.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
-import { onPostgres } from '../helpers/db.js';
+import { createTestDatabase, onPostgres } from '../helpers/db.js';
 import { makeApp, makeUser } from '../helpers/factories.js';
 
 describe.runIf(onPostgres())('prepared statements', () => {
@@ -64,15 +64,18 @@ describe.runIf(onPostgres())('prepared statements', () => {
     expect(names).toEqual([]);
   });
 
-  it('the rotation plan finds tokens by index even with stale statistics (a bulk insert after ANALYZE)', async () => {
-    const { app } = await makeApp(ctx.deps);
-    const { user } = await makeUser(ctx.deps);
-    const handle = openPostgres(ctx.database.url!, 1, false);
+  /** The rotation's generic plan after a bulk insert of `rows` live tokens of one user (ANALYZE before it, or never). */
+  async function rotationPlanAfterBulkInsert(url: string, o: { analyze: boolean; rows: number }): Promise<string> {
+    const handle = openPostgres(url, 1, false);
     try {
-      await sql`analyze refresh_tokens`.execute(handle.db);
-      await sql`insert into refresh_tokens (token_hash, family_id, app_id, user_id, claims, expires_at)
-                select md5(g::text) || md5((g + 1)::text), gen_random_uuid(), ${app.appId}::uuid, ${user.id}::uuid, '{}', now() + interval '1 day'
-                  from generate_series(1, 20000) g`.execute(handle.db);
+      const deps = { db: handle.db, clock: ctx.deps.clock };
+      const { app } = await makeApp(deps);
+      const { user } = await makeUser(deps);
+      if (o.analyze) await sql`analyze refresh_tokens`.execute(handle.db);
+      await sql`insert into refresh_tokens (token_hash, family_id, app_id, user_id, claims, expires_at, created_at)
+                select md5(g::text) || md5((g + 1)::text), gen_random_uuid(), ${app.appId}::uuid, ${user.id}::uuid, '{}',
+                       now() + interval '1 day', now()
+                  from generate_series(1, ${o.rows}::int) g`.execute(handle.db);
       await sql`set plan_cache_mode = force_generic_plan`.execute(handle.db);
       await sql.raw(`prepare rotate_plan(jsonb) as ${ROTATE_SQL}`).execute(handle.db);
       const input = JSON.stringify([
@@ -90,14 +93,30 @@ describe.runIf(onPostgres())('prepared statements', () => {
       ]);
       // EXPLAIN EXECUTE takes no bind parameters: the (quote-free) input goes in as a literal.
       const plan = await sql.raw<{ 'QUERY PLAN': string }>(`explain execute rotate_plan('${input}'::jsonb)`).execute(handle.db);
-      const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
-      expect(text).toContain('refresh_tokens_token_hash_key');
-      expect(text).not.toMatch(/Seq Scan on refresh_tokens/);
-      // The UPDATE takes its row by primary key, not by scanning an index of live tokens (0011's).
-      expect(text, text).toMatch(/(Index Scan using|Bitmap Index Scan on) refresh_tokens_pkey\b/);
-      expect(text).not.toContain('refresh_tokens_user_live_idx');
+      return plan.rows.map((r) => r['QUERY PLAN']).join('\n');
     } finally {
       await handle.close();
+    }
+  }
+
+  function expectRotationByIndex(text: string) {
+    expect(text, text).toContain('refresh_tokens_token_hash_key');
+    expect(text, text).not.toMatch(/Seq Scan on refresh_tokens/);
+    // The UPDATE takes its row by primary key, not by scanning an index of live tokens (0011's).
+    expect(text, text).toMatch(/(Index Scan using|Bitmap Index Scan on) refresh_tokens_pkey\b/);
+    expect(text, text).not.toContain('refresh_tokens_user_live_idx');
+  }
+
+  it('the rotation plan finds tokens by index even with stale statistics (a bulk insert after ANALYZE)', async () => {
+    expectRotationByIndex(await rotationPlanAfterBulkInsert(ctx.database.url!, { analyze: true, rows: 20_000 }));
+  });
+
+  it('and on a table never analyzed (a fresh database, then a bulk insert: the bench)', async () => {
+    const fresh = await createTestDatabase();
+    try {
+      expectRotationByIndex(await rotationPlanAfterBulkInsert(fresh.url!, { analyze: false, rows: 36_000 }));
+    } finally {
+      await fresh.close();
     }
   });
 });
