@@ -9,7 +9,7 @@
 //   of load, per refresh job)   BENCH_SERVER_ARGS="--cpu-prof" (extra node flags for Keymaster)
 //   BENCH_PIN_POSTGRES=0 (leave the local Postgres unpinned; by default it joins the load generator on core 1)
 //   BENCH_ONLY=ceilings,keymaster,workers,peer (a subset)   BENCH_CASES=jwks,refresh,cc,signin,flood,history
-//   (a subset of the one-process measurements; history runs on a database of its own, ~3 min more:
+//   (a subset of the one-process measurements; history runs on a database of its own, ~5 min more:
 //   BENCH_HISTORY_ROWS=2000000 rows of other users' history, one user with BENCH_HISTORY_FAMILIES=1000
 //   families of BENCH_HISTORY_ROTATIONS=300 tokens)   BENCH_LOG_LEVEL=warn (Keymaster's LOG_LEVEL;
 //   other Keymaster variables such as DATABASE_POOL_MAX pass through from the environment)
