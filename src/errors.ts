@@ -91,6 +91,7 @@ export const REASONS = {
   // Apps and clients.
   unknown_app: { code: 'invalid_request', text: (p: Party) => `Unknown ${p.party}_id` },
   app_id_invalid: { code: 'invalid_request', text: 'Invalid app_id' },
+  cursor_invalid: { code: 'invalid_request', text: 'Invalid cursor: pass the next_cursor of a previous page' },
   app_not_found: { code: 'not_found', text: (p: { appId: string }) => `No app with id ${p.appId}` },
   redirect_uri_not_registered: { code: 'invalid_request', text: (p: Party) => `The redirect_uri is not registered for this ${p.party}` },
   logout_uri_not_registered: {

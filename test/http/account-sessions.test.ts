@@ -39,6 +39,47 @@ describe('GET /api/v1/auth/sessions', () => {
     expect(sessions.map((s) => s.id).sort()).toEqual(families.map((f) => f.family_id).sort());
   });
 
+  it('pages with ?limit and next_cursor: every session once, newest first; a bad cursor or limit is a 400', async () => {
+    const { app } = await makeApp(ctx.deps);
+    const { user, password } = await makeUser(ctx.deps);
+    const signIns = [];
+    for (let i = 0; i < 5; i++) signIns.push(await signIn(ctx, app.appId, user.email, password, { 'user-agent': `Device ${i}` }));
+    const auth = bearer(signIns[0]!.accessToken);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const url: string = `/api/v1/auth/sessions?limit=2${cursor ? `&cursor=${cursor}` : ''}`;
+      const res = await ctx.app.inject({ url, headers: auth });
+      expect(res.statusCode).toBe(200);
+      const body = res.json() as { sessions: { user_agent: string }[]; next_cursor: string | null };
+      expect(body.sessions.length).toBeLessThanOrEqual(2);
+      seen.push(...body.sessions.map((x) => x.user_agent));
+      cursor = body.next_cursor;
+      pages++;
+    } while (cursor !== null);
+    expect(pages).toBe(3);
+    expect(seen).toEqual(['Device 4', 'Device 3', 'Device 2', 'Device 1', 'Device 0']);
+    // Without a limit, one page holds them all here (the default page is 50).
+    const all = (await ctx.app.inject({ url: '/api/v1/auth/sessions', headers: auth })).json() as {
+      sessions: unknown[];
+      next_cursor: null;
+    };
+    expect(all.sessions).toHaveLength(5);
+    expect(all.next_cursor).toBeNull();
+    for (const q of [
+      'cursor=not-ours',
+      `cursor=${Buffer.from('x'.repeat(36)).toString('base64url')}`,
+      'limit=0',
+      'limit=201',
+      'limit=abc',
+    ]) {
+      const bad = await ctx.app.inject({ url: `/api/v1/auth/sessions?${q}`, headers: auth });
+      expect(bad.statusCode, q).toBe(400);
+      expect(bad.json(), q).toHaveProperty('detail');
+    }
+  });
+
   it('requires a valid bearer token, in the {detail} shape', async () => {
     const none = await ctx.app.inject({ url: '/api/v1/auth/sessions' });
     expect(none.statusCode).toBe(401);

@@ -5,7 +5,7 @@
 // session list answers what the former query (every token of the family read) answered.
 import { CompiledQuery, sql, type Compilable } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listUserSessions } from '../../src/domain/tokens/token-inventory.js';
+import { listUserSessions, SESSION_PAGE } from '../../src/domain/tokens/token-inventory.js';
 import {
   inUserIndexOrder,
   listRefreshTokens,
@@ -91,13 +91,44 @@ describe('history plans (after a bulk insert, statistics stale)', () => {
   }, 120_000);
   afterAll(() => ctx.close());
 
+  /** Every page of the user's session list, following next_cursor. */
+  async function allSessions() {
+    const pages = [];
+    let cursor: string | undefined;
+    do {
+      const page = await listUserSessions(ctx.deps, userId, { cursor });
+      expect(page.sessions.length).toBeLessThanOrEqual(SESSION_PAGE.default);
+      pages.push(page.sessions);
+      cursor = page.next;
+    } while (cursor !== undefined);
+    const ids = pages.flat().map((x) => x.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    return ids;
+  }
+
   async function expectFlatPlans() {
-    // The session list: each live family's one token, by the live index, and nothing else of refresh_tokens.
-    const sessions = await inUserIndexOrder(ctx.deps.db, (trx) => explain(trx, CompiledQuery.raw(LIVE_FAMILIES_SQL, [userId, new Date()])));
-    const scans = scansOfRefreshTokens(sessions);
-    expect(scans, sessions).toHaveLength(1);
-    expect(sessions).toMatch(/Index Scan using refresh_tokens_user_live_idx on refresh_tokens/);
-    expect(sessions).not.toMatch(/SubPlan|Seq Scan on refresh_tokens|Sort/);
+    // The session list, first page and a later one: each live family's one token, by the live index,
+    // as far as the page goes, and nothing else of refresh_tokens (the cursor's own row by primary key).
+    const live = await ctx.deps.db
+      .selectFrom('refresh_tokens')
+      .select('jti')
+      .where('user_id', '=', userId)
+      .where('successor_jti', 'is', null)
+      .orderBy('created_at', 'desc')
+      .orderBy('jti')
+      .offset(100)
+      .limit(1)
+      .executeTakeFirstOrThrow();
+    for (const after of [null, live.jti]) {
+      const sessions = await inUserIndexOrder(ctx.deps.db, (trx) =>
+        explain(trx, CompiledQuery.raw(LIVE_FAMILIES_SQL, [userId, new Date(), after, SESSION_PAGE.default + 1])),
+      );
+      const scans = scansOfRefreshTokens(sessions);
+      expect(scans, sessions).toHaveLength(after === null ? 1 : 2);
+      expect(sessions).toMatch(/Index Scan using refresh_tokens_user_live_idx on refresh_tokens h/);
+      if (after !== null) expect(sessions).toMatch(/Index Scan using refresh_tokens_pkey on refresh_tokens p/);
+      expect(sessions).not.toMatch(/SubPlan|Seq Scan on refresh_tokens|Sort/);
+    }
     // tokens list --user: the first rows of the user index, in order (no sort of the user's history).
     const tokens = await inUserIndexOrder(ctx.deps.db, (trx) => explain(trx, refreshTokensQuery(trx, { userId, limit: 100 })));
     expect(tokens).toMatch(/Index Scan using refresh_tokens_user_created_idx on refresh_tokens/);
@@ -112,7 +143,7 @@ describe('history plans (after a bulk insert, statistics stale)', () => {
 
   it('the session list and tokens list --user read only what they answer, by index', async () => {
     await expectFlatPlans();
-    expect(await listUserSessions(ctx.deps, userId)).toHaveLength(FAMILIES);
+    expect(await allSessions()).toHaveLength(FAMILIES);
     expect(await listRefreshTokens(ctx.deps.db, { userId, limit: 100 })).toHaveLength(100);
   });
 
@@ -127,7 +158,7 @@ describe('history plans (after a bulk insert, statistics stale)', () => {
     await insertOthers(ctx.deps.db, appId, otherId, 2_000);
     await sql`analyze refresh_tokens`.execute(ctx.deps.db);
     await expectFlatPlans();
-    expect(await listUserSessions(ctx.deps, userId)).toHaveLength(FAMILIES);
+    expect(await allSessions()).toHaveLength(FAMILIES);
   });
 });
 
@@ -163,7 +194,7 @@ describe('0011 fills in the sign-in of existing families', () => {
 
       expect(await migrate(db.db)).toEqual(['0011_flat_history.sql']);
       const now = new Date();
-      const rows = await listLiveFamilies(db.db, user.id, now);
+      const rows = await listLiveFamilies(db.db, user.id, now, { limit: 100 });
       const pick = (r: Record<string, unknown>) => ({
         family_id: r.family_id,
         expires_at: new Date(r.expires_at as Date).toISOString(),

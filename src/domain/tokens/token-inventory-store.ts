@@ -62,13 +62,16 @@ export interface FamilySummary {
   user_agent: string | null;
   ip: string | null;
   session_id: string | null;
+  /** The live token's jti: where the next page starts after this row. */
+  position: string;
 }
 
 /** A timestamptz as Date.prototype.toISOString writes it, by Postgres: 4,000 Date parses and formats less per 1,000 families. */
 const iso = (e: string) => `to_char(${e} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
- * listLiveFamilies' statement ($1 the user, $2 now): one row per family, its live token (neither
+ * listLiveFamilies' statement ($1 the user, $2 now, $3 the position of the previous page's last row
+ * or null, $4 how many rows): one row per family, its live token (neither
  * rotated, revoked nor expired), found through refresh_tokens_user_live_idx (whose predicate says
  * "not rotated" as successor_jti is null, so the rotation's statement never reads that index). The
  * token carries the family's sign-in (0011), and the family was last used when its live token was
@@ -81,20 +84,30 @@ export const LIVE_FAMILIES_SQL = prepared(`
          -- The device is the one that signed in; refreshes often come from an app's backend.
          h.family_user_agent as user_agent, h.family_ip as ip, h.session_id,
          ${iso('coalesce(h.family_started_at, h.created_at)')} as started_at,
-         case when h.parent_jti is not null then ${iso('h.created_at')} end as last_used_at
+         case when h.parent_jti is not null then ${iso('h.created_at')} end as last_used_at,
+         h.jti as position
     from refresh_tokens h
     join apps a on a.app_id = h.app_id
+    left join refresh_tokens p on p.jti = $3::uuid
    where h.user_id = $1 and h.successor_jti is null and ${liveRefreshTokenSql('h', '$2')}
-   order by h.created_at desc, h.jti`);
+     and ($3::uuid is null or h.created_at < p.created_at or (h.created_at = p.created_at and h.jti > p.jti))
+   order by h.created_at desc, h.jti
+   limit $4`);
 
-/** A user's live families, newest sign-in activity first (LIVE_FAMILIES_SQL). */
-export async function listLiveFamilies(db: Db, userId: string, now: Date): Promise<FamilySummary[]> {
+/** A page of a user's live families, newest sign-in activity first (LIVE_FAMILIES_SQL), after `after` (a row's position). */
+export async function listLiveFamilies(
+  db: Db,
+  userId: string,
+  now: Date,
+  page: { after?: string | undefined; limit: number },
+): Promise<FamilySummary[]> {
   // In index order, so by the live index whatever the statistics say: when one user holds most of
   // the table the planner multiplied "this user" by "not rotated" (other users' live tokens count
   // too) and chose a sequential scan, 200 ms of Postgres for 1,000 rows.
   return inUserIndexOrder(
     db,
-    async (trx) => (await trx.executeQuery<FamilySummary>(CompiledQuery.raw(LIVE_FAMILIES_SQL, [userId, now]))).rows,
+    async (trx) =>
+      (await trx.executeQuery<FamilySummary>(CompiledQuery.raw(LIVE_FAMILIES_SQL, [userId, now, page.after ?? null, page.limit]))).rows,
   );
 }
 

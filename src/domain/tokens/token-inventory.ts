@@ -142,10 +142,42 @@ export interface UserSession {
   ip: string | null;
 }
 
-/** The user's live sign-ins (refresh-token families), newest activity first. */
-export async function listUserSessions(deps: Pick<Deps, 'db' | 'clock'>, userId: string): Promise<UserSession[]> {
-  const rows = await store.listLiveFamilies(deps.db, userId, deps.clock.now());
-  return rows.map((r) => ({
+/** How many sessions a page holds unless asked (and at most): enough for any real person's devices. */
+export const SESSION_PAGE = { default: 50, max: 200 } as const;
+
+/** A page of sessions; `next` (opaque) asks for the one after it, undefined on the last page. */
+export interface SessionPage {
+  sessions: UserSession[];
+  next: string | undefined;
+}
+
+const encodePosition = (jti: string) => Buffer.from(jti, 'utf8').toString('base64url');
+
+/**
+ * The user's live sign-ins (refresh-token families), newest activity first, a page at a time: the
+ * cost of a request follows the page, not the user's history or number of devices. `cursor` is a
+ * previous page's `next`; one that is not ours is a 400.
+ */
+export async function listUserSessions(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  userId: string,
+  page: { limit?: number | undefined; cursor?: string | undefined } = {},
+): Promise<SessionPage> {
+  const limit = Math.min(page.limit ?? SESSION_PAGE.default, SESSION_PAGE.max);
+  let after: string | undefined;
+  if (page.cursor !== undefined) {
+    after = Buffer.from(page.cursor, 'base64url').toString('utf8');
+    if (!isUuid(after)) throw appError('cursor_invalid');
+  }
+  // One row more than the page says whether there is a next one.
+  const rows = await store.listLiveFamilies(deps.db, userId, deps.clock.now(), { after, limit: limit + 1 });
+  const more = rows.length > limit;
+  const shown = more ? rows.slice(0, limit) : rows;
+  return { sessions: shown.map(toUserSession), next: more ? encodePosition(shown[shown.length - 1]!.position) : undefined };
+}
+
+function toUserSession(r: store.FamilySummary): UserSession {
+  return {
     id: r.family_id,
     appId: r.app_id,
     appName: r.app_name,
@@ -154,7 +186,7 @@ export async function listUserSessions(deps: Pick<Deps, 'db' | 'clock'>, userId:
     expiresAt: r.expires_at,
     userAgent: r.user_agent,
     ip: r.ip,
-  }));
+  };
 }
 
 /** Ends one of the user's own sessions; someone else's (or an unknown or ended one) is 404, alike. */

@@ -13,7 +13,11 @@ export const SessionItem = z.object({
   user_agent: z.string().nullable(),
   ip: z.string().nullable(),
 });
-export const SessionList = z.object({ sessions: z.array(SessionItem) });
+export const SessionList = z.object({ sessions: z.array(SessionItem), next_cursor: z.string().nullable() });
+export const SessionListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).optional(),
+  cursor: z.string().max(100).optional(),
+});
 export const SignedOutEverywhere = z.object({
   status: z.literal('ok'),
   revoked_tokens: z.number().int(),
