@@ -107,6 +107,9 @@ describe('hosted account pages', () => {
 
     const link = linkIn(await smtp.next(user.email), '/account/reset-password');
     const page = `${link.pathname}${link.search}`;
+    // The form names the account for password managers (hidden, not submitted).
+    const form0 = await ctx.app.inject({ url: page });
+    expect(form0.body).toContain(`<input type="text" autocomplete="username" value="${user.email}" hidden readonly>`);
     const mismatch = await submit(page, { new_password: 'N3w-Reset-Pass!', confirm_password: 'different' });
     expect(mismatch.statusCode).toBe(400);
     expect(mismatch.body).toContain('do not match');
@@ -118,7 +121,24 @@ describe('hosted account pages', () => {
     const sessions = await ctx.deps.db.selectFrom('sessions').select('revoked_at').where('user_id', '=', user.id).execute();
     expect(sessions.length).toBe(1);
     expect(sessions[0]!.revoked_at).not.toBeNull();
-    const used = await submit(page, { new_password: 'An0ther-Reset!', confirm_password: 'An0ther-Reset!' });
+    // A used link says so as soon as it is opened, with the way out…
+    const usedPage = await ctx.app.inject({ url: page });
+    expect(usedPage.statusCode).toBe(400);
+    expect(usedPage.body).toContain('Send a new link');
+    expect(usedPage.body).not.toContain('autocomplete="username"');
+    // …and a form posted with it (opened before it was used) gets the same page.
+    const used = await ctx.app.inject({
+      method: 'POST',
+      url: '/account/reset-password',
+      headers: { ...FORM, cookie: cookieHeader(cookiesOf(form0)) },
+      payload: form({
+        _csrf: csrfTokenOf(form0.body),
+        app_id: app.appId,
+        token: link.searchParams.get('token')!,
+        new_password: 'An0ther-Reset!',
+        confirm_password: 'An0ther-Reset!',
+      }),
+    });
     expect(used.statusCode).toBe(400);
     expect(used.body).toContain('Send a new link');
     expect((await submit(`/login?${q(app.appId)}`, { email: user.email, password: 'N3w-Reset-Pass!' }, '/login')).statusCode).toBe(303);

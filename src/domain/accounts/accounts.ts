@@ -197,6 +197,17 @@ async function replacePassword(trx: Deps['db'], userId: string, hash: string, re
   return { row: row!, tokens, sessions };
 }
 
+/**
+ * The email of the account a reset link is for, while the link can still be used (else undefined):
+ * the page says at once that a dead link is dead, and names the account for password managers.
+ * Nothing is spent; whoever holds the link may reset that account anyway.
+ */
+export async function resetLinkAccount(deps: Pick<Deps, 'db' | 'clock'>, token: string): Promise<{ email: string } | undefined> {
+  const live = await store.findLiveEmailToken(deps.db, sha256(token), 'reset', deps.clock.now());
+  const user = live && (await findUserRecord(deps, live.user_id));
+  return user ? { email: user.email } : undefined;
+}
+
 export async function confirmPasswordReset(
   deps: AccountDeps,
   input: { token: string; newPassword: string },

@@ -12,6 +12,7 @@ import {
   confirmPasswordReset,
   registerAccount,
   requestPasswordReset,
+  resetLinkAccount,
   resolveAccountApp,
   verifyEmail,
 } from '../../domain/accounts/accounts.js';
@@ -168,13 +169,40 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     },
   );
 
-  const resetPage = (reply: FastifyReply, c: PageContext, token: string, opts: { error?: string; status?: number } = {}) =>
+  const deadResetLink = (reply: FastifyReply, c: PageContext, status: number) =>
     renderPage(
       reply,
+      'account-done.eta',
+      {
+        title: 'This link has expired',
+        app: c.app,
+        error: 'This reset link is invalid, expired or already used.',
+        retryUrl: `/account/forgot-password${carry(c)}`,
+        signInUrl: c.signInUrl,
+      },
+      status,
+    );
+
+  // The account's email rides along as a hidden username field, so a password manager saves the new
+  // password under the right account (it is not submitted: it has no name).
+  const resetPage = async (reply: FastifyReply, c: PageContext, token: string, opts: { error?: string; status?: number } = {}) => {
+    const account = await resetLinkAccount(deps, token);
+    if (!account) return deadResetLink(reply, c, 400);
+    return renderPage(
+      reply,
       'reset-password.eta',
-      { title: 'Choose a new password', app: c.app, csrfToken: reply.generateCsrf(), hidden: { ...c.hidden, token }, policy, ...opts },
+      {
+        title: 'Choose a new password',
+        app: c.app,
+        csrfToken: reply.generateCsrf(),
+        hidden: { ...c.hidden, token },
+        username: account.email,
+        policy,
+        ...opts,
+      },
       opts.status ?? 200,
     );
+  };
 
   app.get('/account/reset-password', { config, schema: { querystring: TokenPageQuery } }, async (req, reply) => {
     return resetPage(reply, await pageContext(deps, req.query.app_id, req.query.redirect_uri), req.query.token);
@@ -193,18 +221,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       } catch (err) {
         const { message, status } = formError(reply, err);
         if (err instanceof AppError && err.reason === 'password_too_weak') return resetPage(reply, c, f.token, { error: message, status });
-        return renderPage(
-          reply,
-          'account-done.eta',
-          {
-            title: 'This link has expired',
-            app: c.app,
-            error: 'This reset link is invalid, expired or already used.',
-            retryUrl: `/account/forgot-password${carry(c)}`,
-            signInUrl: c.signInUrl,
-          },
-          status,
-        );
+        return deadResetLink(reply, c, status);
       }
       return done(
         reply,
