@@ -18,7 +18,8 @@ export function renderLoginPage(
   app: App,
   params: LoginParams,
   // `config` turns on the "Continue with Google" link when Google is configured and enabled for the app.
-  opts: { error?: string; email?: string; status?: number; config?: Pick<Config, 'google'> } = {},
+  // `unverified`: the refusal was "Email not verified": the way out (a new link) comes first.
+  opts: { error?: string; email?: string; status?: number; config?: Pick<Config, 'google'>; unverified?: boolean } = {},
 ) {
   const hidden: Record<string, string> = { app_id: params.app_id, redirect_uri: params.redirect_uri };
   if (params.state !== undefined) hidden.state = params.state;
@@ -36,17 +37,18 @@ export function renderLoginPage(
       upstreamLinks: upstreamLinks(opts.config, app, params),
       error: opts.error,
       email: opts.email,
-      links: accountLinks(app, params),
+      links: accountLinks(app, params, opts.unverified === true),
     },
     opts.status ?? 200,
   );
 }
 
 /** "Create account" and "Forgot password?" carry the app and callback, so the user comes back to this page. */
-function accountLinks(app: App, params: LoginParams): { href: string; label: string }[] {
+function accountLinks(app: App, params: LoginParams, unverified: boolean): { href: string; label: string }[] {
   if (!app.providers.includes('password')) return [];
   const q = new URLSearchParams({ app_id: params.app_id, redirect_uri: params.redirect_uri }).toString();
   return [
+    ...(unverified ? [{ href: `/account/verify/resend?${q}`, label: 'Send a new verification link' }] : []),
     { href: `/account/register?${q}`, label: 'Create account' },
     { href: `/account/forgot-password?${q}`, label: 'Forgot password?' },
   ];

@@ -74,6 +74,7 @@ describe('hosted pages pass axe-core (WCAG 2.2 AA) in Chromium', () => {
         { name: 'forgot password', open: (p) => p.goto(`${ctx.baseUrl}/account/forgot-password?app_id=${app.appId}`) },
         { name: 'reset password (bad link)', open: (p) => p.goto(`${ctx.baseUrl}/account/reset-password?token=nope&app_id=${app.appId}`) },
         { name: 'verify (bad link)', open: (p) => p.goto(`${ctx.baseUrl}/account/verify?token=nope&app_id=${app.appId}`) },
+        { name: 'verify: send a new link', open: (p) => p.goto(`${ctx.baseUrl}/account/verify/resend?app_id=${app.appId}`) },
         {
           name: 'signed out',
           open: (p) => p.goto(`${ctx.baseUrl}/sso/logout?app_id=${app.appId}&post_logout_redirect_uri=${encodeURIComponent(callback)}`),

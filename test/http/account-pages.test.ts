@@ -144,6 +144,38 @@ describe('hosted account pages', () => {
     expect((await submit(`/login?${q(app.appId)}`, { email: user.email, password: 'N3w-Reset-Pass!' }, '/login')).statusCode).toBe(303);
   });
 
+  it('Email not verified has a way out: a new link, the same answer whatever the email, only the newest link works', async () => {
+    const { app } = await makeApp(ctx.deps);
+    const { user, password } = await makeUser(ctx.deps, { verified: false });
+    const refused = await submit(`/login?${q(app.appId)}`, { email: user.email, password }, '/login');
+    expect(refused.statusCode).toBe(403);
+    const resendHref = `/account/verify/resend?${q(app.appId)}`.replaceAll('&', '&amp;');
+    expect(refused.body).toContain(`href="${resendHref}">Send a new verification link</a>`);
+
+    const { user: verified } = await makeUser(ctx.deps);
+    const answers: (string | undefined)[] = [];
+    const resend = async (email: string) => {
+      const res = await submit(`/account/verify/resend?${q(app.appId)}`, { email });
+      expect(res.statusCode).toBe(200);
+      answers.push(/<div class="notice"[^>]*>(.*?)<\/div>/s.exec(res.body)?.[1]);
+    };
+    await resend(user.email);
+    const first = linkIn(await smtp.next(user.email, 0, 'Verify'), '/account/verify');
+    await resend('nobody-resend@example.com');
+    await resend(verified.email);
+    await resend(user.email);
+    const second = linkIn(await smtp.next(user.email, 1, 'Verify'), '/account/verify');
+    expect(new Set(answers).size).toBe(1);
+    // The verified account got no email (its request's job ran before the last one's, which has arrived).
+    expect(smtp.to(verified.email)).toHaveLength(0);
+    // The older link was retired by the newer one; the newer one verifies, then sign-in works.
+    const old = await submit(first.pathname + first.search, {});
+    expect(old.statusCode).toBe(400);
+    expect(old.body).toContain(`href="/account/verify/resend?${q(app.appId)}`.replaceAll('&', '&amp;'));
+    expect((await submit(second.pathname + second.search, {})).body).toContain('Email verified');
+    expect((await submit(`/login?${q(app.appId)}`, { email: user.email, password }, '/login')).statusCode).toBe(303);
+  });
+
   it('too many reset requests for one email: the page says so, with Retry-After', async () => {
     const { app } = await makeApp(ctx.deps);
     for (let i = 0; i < 5; i++)

@@ -188,6 +188,45 @@ async function sendPasswordReset(deps: AccountDeps, email: string, ctx: AccountC
   });
 }
 
+/**
+ * Sends a new verification link if the email belongs to an account that is not verified yet (the
+ * way out of "Email not verified" and of an expired link). Answered like a reset request: only the
+ * rate limits run before the answer, the rest after it, so the answer is the same, and as fast,
+ * whether the account exists, is verified already, or not.
+ */
+export async function requestVerificationEmail(
+  deps: AccountDeps & Pick<Deps, 'background'>,
+  input: { email: string },
+  ctx: AccountContext = {},
+  meta: RequestMeta = {},
+): Promise<void> {
+  if (input.email.includes('\u0000')) throw appError('email_has_nul');
+  const rules = accountRules(deps.config);
+  if (meta.ip) await consumeRateLimit(deps, rules.verifyResendPerIp, meta.ip);
+  await consumeRateLimit(deps, rules.verifyResendPerEmail, input.email);
+  const { answered, ...auditMeta } = meta;
+  deps.background.run('verification.resend', () => resendVerification(deps, input.email, ctx, auditMeta), answered);
+}
+
+async function resendVerification(deps: AccountDeps, email: string, ctx: AccountContext, meta: RequestMeta): Promise<void> {
+  const row = await findUserRecordByEmail(deps, email);
+  if (!row || row.disabled_at || row.email_verified_at) {
+    await recordAuditEvent(deps, { event: 'verification.resend_requested', data: { sent: false } }, meta);
+    return;
+  }
+  const app = await resolveAccountApp(deps, ctx.appId);
+  // Only the newest link works, as for reset links.
+  const token = await deps.db.transaction().execute(async (trx) => {
+    await store.retireEmailTokens(trx, row.id, 'verify', deps.clock.now());
+    return issueEmailToken({ ...deps, db: trx }, row.id, 'verify', deps.config.verifyTokenTtlHours * HOUR);
+  });
+  await recordAuditEvent(deps, { event: 'verification.resend_requested', userId: row.id, appId: app?.appId, data: { sent: true } }, meta);
+  await sendAccountEmail(deps, row, 'verify-email', app, {
+    link: accountLink(deps, '/account/verify', token, ctx, app),
+    hours: deps.config.verifyTokenTtlHours,
+  });
+}
+
 /** Sets a new password everywhere it matters: hash, lockout cleared, every session and refresh token ended. */
 async function replacePassword(trx: Deps['db'], userId: string, hash: string, reason: string, now: Date) {
   const d = { db: trx };

@@ -55,6 +55,8 @@ export function accountRules(config: Pick<Config, 'rateLimitEmail' | 'rateLimitI
     registerPerIp: { name: 'register_ip', limit: config.rateLimitIp, windowSeconds },
     resetRequestPerEmail: { name: 'reset_request_email', limit: config.rateLimitEmail, windowSeconds, hashSubject: true },
     resetRequestPerIp: { name: 'reset_request_ip', limit: config.rateLimitIp, windowSeconds },
+    verifyResendPerEmail: { name: 'verify_resend_email', limit: config.rateLimitEmail, windowSeconds, hashSubject: true },
+    verifyResendPerIp: { name: 'verify_resend_ip', limit: config.rateLimitIp, windowSeconds },
   } satisfies Record<string, RateLimitRule>;
 }
 

@@ -13,6 +13,7 @@ import {
   registerAccount,
   requestPasswordReset,
   resetLinkAccount,
+  requestVerificationEmail,
   resolveAccountApp,
   verifyEmail,
 } from '../../domain/accounts/accounts.js';
@@ -125,12 +126,49 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
             title: 'This link has expired',
             app: c.app,
             error: 'This verification link is invalid, expired or already used.',
+            retryUrl: `/account/verify/resend${carry(c)}`,
             signInUrl: c.signInUrl,
           },
           status,
         );
       }
       return done(reply, c, 'Email verified', 'Your email address is verified. You can now sign in.');
+    },
+  );
+
+  const resendPage = (reply: FastifyReply, c: PageContext, opts: { error?: string; email?: string; status?: number } = {}) =>
+    renderPage(
+      reply,
+      'verify-resend.eta',
+      { title: 'Verify your email', app: c.app, csrfToken: reply.generateCsrf(), hidden: c.hidden, signInUrl: c.signInUrl, ...opts },
+      opts.status ?? 200,
+    );
+
+  app.get('/account/verify/resend', { config, schema: { querystring: PageQuery } }, async (req, reply) => {
+    return resendPage(reply, await pageContext(deps, req.query.app_id, req.query.redirect_uri));
+  });
+
+  app.post(
+    '/account/verify/resend',
+    { config, schema: { body: ForgotForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT },
+    async (req, reply) => {
+      const f = req.body;
+      const c = await pageContext(deps, f.app_id, f.redirect_uri);
+      if (!f.email) return resendPage(reply, c, { error: 'Enter your email address.', status: 400 });
+      const ctx = { appId: c.app?.appId, redirectUri: c.redirectUri };
+      try {
+        await requestVerificationEmail(deps, { email: f.email }, ctx, requestMeta(req, reply));
+      } catch (err) {
+        const { message, status } = formError(reply, err);
+        return resendPage(reply, c, { error: message, email: f.email, status });
+      }
+      // The same page whether the email has an account, is verified already, or not.
+      return done(
+        reply,
+        c,
+        'Check your email',
+        `If that email belongs to an account still waiting for verification, we sent it a new link. The link is valid for ${deps.config.verifyTokenTtlHours} hours.`,
+      );
     },
   );
 

@@ -48,7 +48,8 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
       } catch (err) {
         if (!isSignInRefusal(err)) throw err;
         const { message, status } = formError(reply, err);
-        return renderLoginPage(reply, client, f, { error: message, email: f.email, status, config: deps.config });
+        const unverified = err.reason === 'email_not_verified';
+        return renderLoginPage(reply, client, f, { error: message, email: f.email, status, config: deps.config, unverified });
       }
     },
   );
