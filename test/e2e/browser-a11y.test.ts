@@ -121,7 +121,7 @@ describe('hosted pages pass axe-core (WCAG 2.2 AA) in Chromium', () => {
         }
       }
     }
-    expect(checked).toBe(2 * 11 * 2 * 2);
+    expect(checked).toBe(2 * 12 * 2 * 2);
     expect(found, found.join('\n\n')).toEqual([]);
-  }, 240_000);
+  }, 360_000);
 });
