@@ -88,6 +88,19 @@ async function issueEmailToken(
   return token;
 }
 
+/** Only the newest link works: issuing one retires every earlier unused link of that purpose, in one transaction. */
+async function issueNewestEmailToken(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  userId: string,
+  purpose: 'verify' | 'reset',
+  ttlMs: number,
+): Promise<string> {
+  return deps.db.transaction().execute(async (trx) => {
+    await store.retireEmailTokens(trx, userId, purpose, deps.clock.now());
+    return issueEmailToken({ ...deps, db: trx }, userId, purpose, ttlMs);
+  });
+}
+
 async function sendAccountEmail(
   deps: AccountDeps,
   user: Pick<User, 'email' | 'name'>,
@@ -176,11 +189,7 @@ async function sendPasswordReset(deps: AccountDeps, email: string, ctx: AccountC
     return;
   }
   const app = await resolveAccountApp(deps, ctx.appId);
-  // Only the newest link works: issuing one retires every earlier unused reset link of the user.
-  const token = await deps.db.transaction().execute(async (trx) => {
-    await store.retireEmailTokens(trx, row.id, 'reset', deps.clock.now());
-    return issueEmailToken({ ...deps, db: trx }, row.id, 'reset', deps.config.resetTokenTtlMinutes * MINUTE);
-  });
+  const token = await issueNewestEmailToken(deps, row.id, 'reset', deps.config.resetTokenTtlMinutes * MINUTE);
   await recordAuditEvent(deps, { event: 'password_reset.requested', userId: row.id, appId: app?.appId, data: { known: true } }, meta);
   await sendAccountEmail(deps, row, 'reset-password', app, {
     link: accountLink(deps, '/account/reset-password', token, ctx, app),
@@ -215,11 +224,7 @@ async function resendVerification(deps: AccountDeps, email: string, ctx: Account
     return;
   }
   const app = await resolveAccountApp(deps, ctx.appId);
-  // Only the newest link works, as for reset links.
-  const token = await deps.db.transaction().execute(async (trx) => {
-    await store.retireEmailTokens(trx, row.id, 'verify', deps.clock.now());
-    return issueEmailToken({ ...deps, db: trx }, row.id, 'verify', deps.config.verifyTokenTtlHours * HOUR);
-  });
+  const token = await issueNewestEmailToken(deps, row.id, 'verify', deps.config.verifyTokenTtlHours * HOUR);
   await recordAuditEvent(deps, { event: 'verification.resend_requested', userId: row.id, appId: app?.appId, data: { sent: true } }, meta);
   await sendAccountEmail(deps, row, 'verify-email', app, {
     link: accountLink(deps, '/account/verify', token, ctx, app),

@@ -136,13 +136,17 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     },
   );
 
-  const resendPage = (reply: FastifyReply, c: PageContext, opts: { error?: string; email?: string; status?: number } = {}) =>
-    renderPage(
-      reply,
-      'verify-resend.eta',
-      { title: 'Verify your email', app: c.app, csrfToken: reply.generateCsrf(), hidden: c.hidden, signInUrl: c.signInUrl, ...opts },
-      opts.status ?? 200,
-    );
+  /** A page whose form asks for an email only (forgot password, send a new verification link). */
+  const emailFormPage =
+    (view: string, title: string) =>
+    (reply: FastifyReply, c: PageContext, opts: { error?: string; email?: string; status?: number } = {}) =>
+      renderPage(
+        reply,
+        view,
+        { title, app: c.app, csrfToken: reply.generateCsrf(), hidden: c.hidden, signInUrl: c.signInUrl, ...opts },
+        opts.status ?? 200,
+      );
+  const resendPage = emailFormPage('verify-resend.eta', 'Verify your email');
 
   app.get('/account/verify/resend', { config, schema: { querystring: PageQuery } }, async (req, reply) => {
     return resendPage(reply, await pageContext(deps, req.query.app_id, req.query.redirect_uri));
@@ -172,13 +176,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     },
   );
 
-  const forgotPage = (reply: FastifyReply, c: PageContext, opts: { error?: string; email?: string; status?: number } = {}) =>
-    renderPage(
-      reply,
-      'forgot-password.eta',
-      { title: 'Reset your password', app: c.app, csrfToken: reply.generateCsrf(), hidden: c.hidden, signInUrl: c.signInUrl, ...opts },
-      opts.status ?? 200,
-    );
+  const forgotPage = emailFormPage('forgot-password.eta', 'Reset your password');
 
   app.get('/account/forgot-password', { config, schema: { querystring: PageQuery } }, async (req, reply) => {
     return forgotPage(reply, await pageContext(deps, req.query.app_id, req.query.redirect_uri));
