@@ -114,10 +114,14 @@ export function createResilientPool(connectionString: string, opts: PostgresOpti
   };
 
   // Not ready, and why: a statement unanswered for the whole probe timeout means the server is slow
-  // (or hung), whatever else is true; else a full pool with requests waiting is saturated.
+  // (or hung), whatever else is true. A full pool with requests waiting is saturated only while
+  // connections still succeed: when the database goes away under load, the pool fills with clients
+  // that are trying to connect, and the newest connection attempt having failed says unreachable.
   const notReady = (timeoutMs: number): DatabaseProbe | undefined => {
     const age = Client.oldestStatementMs();
     if (age >= timeoutMs) return { ok: false, reason: 'slow', detail: `a statement has had no answer for ${age} ms` };
+    const failing = Client.connectFailing();
+    if (failing) return { ok: false, reason: 'unreachable', detail: `the last connection attempt failed: ${failing}` };
     const s = stats();
     if (s.waiting > 0 && s.idle === 0 && s.total >= max)
       return { ok: false, reason: 'saturated', detail: `all ${max} connections busy, ${s.waiting} waiting` };
@@ -182,6 +186,9 @@ function clientClass(prepare: boolean, t: PostgresTimeouts, sessionSettings: boo
   // The error a connection died with (a FATAL from the server arrives as an 'error' event when no
   // statement is active): it, not the driver's "not queryable", says why the next statement failed.
   const lostWith = new WeakMap<pg.Client, unknown>();
+  // The outcome of the newest connection attempt to settle: a failure not yet followed by a success
+  // means the server cannot be reached now (the readiness probe's "unreachable").
+  const lastConnect = { ok: true, detail: '' };
   const sweep = watchdogMs
     ? setInterval(
         () => {
@@ -220,6 +227,29 @@ function clientClass(prepare: boolean, t: PostgresTimeouts, sessionSettings: boo
     }
   }
 
+  // pg-pool connects with a callback; a direct caller may take the promise. Both record the outcome.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const plainConnect = pg.Client.prototype.connect as (this: pg.Client, cb?: (err?: Error) => void) => Promise<void> | undefined;
+  const recordConnect = (err: unknown) => {
+    lastConnect.ok = !err;
+    lastConnect.detail = err instanceof Error ? err.message : err ? 'connection failed' : '';
+  };
+  KeymasterClient.prototype.connect = function connect(this: pg.Client, callback?: (err?: Error) => void) {
+    if (callback) {
+      return plainConnect.call(this, (err?: Error) => {
+        recordConnect(err);
+        callback(err);
+      });
+    }
+    return plainConnect.call(this)!.then(
+      () => recordConnect(undefined),
+      (err: unknown) => {
+        recordConnect(err);
+        throw err;
+      },
+    );
+  } as typeof pg.Client.prototype.connect;
+
   KeymasterClient.prototype.query = function query(this: pg.Client, text: unknown, values?: unknown, callback?: unknown) {
     // Kysely always calls query(text, values) and takes the promise; anything else passes through.
     if (typeof text !== 'string' || typeof values === 'function' || callback !== undefined) {
@@ -251,6 +281,8 @@ function clientClass(prepare: boolean, t: PostgresTimeouts, sessionSettings: boo
       for (const since of busy.values()) oldest = Math.min(oldest, since);
       return oldest === Infinity ? 0 : Date.now() - oldest;
     },
+    /** Why the newest connection attempt failed, while no attempt has succeeded since; else undefined. */
+    connectFailing: (): string | undefined => (lastConnect.ok ? undefined : lastConnect.detail || 'connection failed'),
     stop: () => {
       if (sweep) clearInterval(sweep);
       busy.clear();
