@@ -73,6 +73,9 @@ describe('account journey', () => {
     // The verification email: branded, from the configured sender, with a single-use 24 h link.
     const mail = await smtp.next(email);
     expect(mail.from).toBe('auth@acme.test');
+    // The app's name as the sender's name, at the configured address.
+    const fromHeader = /^from:\s*(.*)$/im.exec(mail.raw.replace(/\r?\n[ \t]+/g, ' '))?.[1];
+    expect(fromHeader?.replace(/"/g, '')).toBe(`${defaultAppName} <auth@acme.test>`);
     expect(mail.subject).toBe(`Verify your email for ${defaultAppName}`);
     expect(mail.html).toContain('https://cdn.acme.test/logo.png');
     expect(mail.html).toContain('#aa3300');

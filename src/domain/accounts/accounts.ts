@@ -112,6 +112,8 @@ async function sendAccountEmail(
     appName: app?.name ?? 'Keymaster',
     logoUrl: app?.logoUrl ?? null,
     primaryColor: app?.primaryColor ?? DEFAULT_BRAND_COLOR,
+    // Mail about an app comes from that app's name; without an app, KEYMASTER_MAIL_FROM's own name stays.
+    ...(app && { senderName: app.name }),
   };
   await queueEmail(deps, { to: user.email, template, data: { ...brand, name: user.name, email: user.email, ...extra } });
 }

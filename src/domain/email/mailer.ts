@@ -14,6 +14,8 @@ export interface EmailContent {
   subject: string;
   text: string;
   html: string;
+  /** The sender's display name: the app's name, so the inbox shows who the mail is about (absent in rows queued before it existed). */
+  fromName?: string;
 }
 
 export interface OutgoingEmail extends EmailContent {
@@ -56,6 +58,19 @@ export function emailHelpers(data: Record<string, unknown>) {
   };
 }
 
+/**
+ * The From header: the app's name as display name with KEYMASTER_MAIL_FROM's address, or
+ * KEYMASTER_MAIL_FROM unchanged. Control characters are dropped so a name can never add a header;
+ * nodemailer quotes and encodes the rest.
+ */
+export function senderOf(mailFrom: string, fromName: string | undefined): string | { name: string; address: string } {
+  // eslint-disable-next-line no-control-regex
+  const name = fromName?.replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
+  if (!name) return mailFrom;
+  const address = /<([^<>]+)>\s*$/.exec(mailFrom)?.[1] ?? mailFrom.trim();
+  return { name, address };
+}
+
 export function createMailer(config: Pick<Config, 'smtpUrl' | 'mailFrom'>): Mailer {
   const html = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true });
   const text = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: false });
@@ -71,11 +86,18 @@ export function createMailer(config: Pick<Config, 'smtpUrl' | 'mailFrom'>): Mail
         subject: EMAIL_TEMPLATES[template](data),
         text: text.render(`emails/${template}.text.eta`, view),
         html: html.render(`emails/${template}.html.eta`, view),
+        ...(typeof data.senderName === 'string' && { fromName: data.senderName }),
       };
     },
     async send(msg) {
       if (!transport) throw new Error('no SMTP transport configured');
-      await transport.sendMail({ from: config.mailFrom, to: msg.to, subject: msg.subject, text: msg.text, html: msg.html });
+      await transport.sendMail({
+        from: senderOf(config.mailFrom, msg.fromName),
+        to: msg.to,
+        subject: msg.subject,
+        text: msg.text,
+        html: msg.html,
+      });
     },
     track(p) {
       const settled = p.then(

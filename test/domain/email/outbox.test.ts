@@ -1,7 +1,8 @@
 // The email outbox: a refused send never fails the request and is retried from the table with
 // backoff; without SMTP_URL messages stay in the outbox and the log, with usable links.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_ATTEMPTS, processOutbox, retryDelayMs } from '../../../src/domain/email/outbox.js';
+import { senderOf } from '../../../src/domain/email/mailer.js';
+import { MAX_ATTEMPTS, processOutbox, queueEmail, retryDelayMs } from '../../../src/domain/email/outbox.js';
 import { MINUTE, type FixedClock } from '../../../src/lib/clock.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
 import { linkIn, startSmtpCapture, type SmtpCapture } from '../../helpers/smtp.js';
@@ -65,6 +66,18 @@ describe('outbox over SMTP', () => {
     expect(await row('never@example.com')).toMatchObject({ status: 'failed', attempts: MAX_ATTEMPTS, body_enc: null });
     smtp.failing = false;
   });
+
+  it("the sender's display name is the app's name, with KEYMASTER_MAIL_FROM's address", async () => {
+    await queueEmail(ctx.deps, {
+      to: 'from-name@example.com',
+      template: 'password-changed',
+      data: { appName: 'Acme "Notes"', senderName: 'Acme "Notes"', primaryColor: '#1a73e8', changedAt: new Date() },
+    });
+    const mail = await smtp.next('from-name@example.com');
+    const from = /^from:\s*(.*)$/im.exec(mail.raw.replace(/\r?\n[ \t]+/g, ' '))?.[1];
+    expect(from).toBe('"Acme \\"Notes\\"" <no-reply@localhost>');
+    expect(mail.from).toBe('no-reply@localhost');
+  });
 });
 
 describe('outbox without SMTP_URL', () => {
@@ -90,5 +103,18 @@ describe('outbox without SMTP_URL', () => {
     const verified = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/verify-email', payload: { token } });
     expect(verified.statusCode).toBe(200);
     expect(await processOutbox(ctx.deps)).toBe(0);
+  });
+});
+
+describe('senderOf', () => {
+  it('keeps the configured address, takes the name, and never lets a name add a header line', () => {
+    expect(senderOf('Keymaster <no-reply@example.com>', 'Acme')).toEqual({ name: 'Acme', address: 'no-reply@example.com' });
+    expect(senderOf('no-reply@example.com', 'Acme')).toEqual({ name: 'Acme', address: 'no-reply@example.com' });
+    expect(senderOf('Keymaster <no-reply@example.com>', 'Evil\r\nBcc: victim@example.com')).toEqual({
+      name: 'Evil  Bcc: victim@example.com',
+      address: 'no-reply@example.com',
+    });
+    expect(senderOf('Keymaster <no-reply@example.com>', undefined)).toBe('Keymaster <no-reply@example.com>');
+    expect(senderOf('Keymaster <no-reply@example.com>', ' \n ')).toBe('Keymaster <no-reply@example.com>');
   });
 });
