@@ -102,6 +102,11 @@ export const REASONS = {
     code: 'invalid_request',
     text: (p: Party) => `post_logout_redirect_uri requires ${p.party === 'app' ? 'app_id' : 'client_id or id_token_hint'}`,
   },
+  http_uri_not_loopback: {
+    code: 'invalid_request',
+    text: (p: { uri: string }) =>
+      `${p.uri}: an http: URI is allowed only on a loopback host (localhost, 127.0.0.1, [::1]); use https, or mark the app for development`,
+  },
   public_app_client_credentials: { code: 'invalid_request', text: 'A public app cannot use the client_credentials grant' },
   client_auth_failed: { code: 'invalid_client', text: 'Client authentication failed' },
   client_auth_twice: { code: 'invalid_request', text: 'Use one client authentication method, not two' },

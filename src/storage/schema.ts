@@ -20,6 +20,8 @@ export interface AppsTable {
   grant_types: ColumnType<string[], string[] | undefined, string[]>;
   allowed_scopes: ColumnType<string[], string[] | undefined, string[]>;
   refresh_reuse_interval: ColumnType<number | null, number | null | undefined, number | null>;
+  /** May register http: URIs on hosts other than loopback (migration 0012). */
+  development: Generated<boolean>;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
 }

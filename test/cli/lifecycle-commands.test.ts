@@ -74,4 +74,17 @@ describe('lifecycle CLI commands', { timeout: 120_000 }, () => {
     );
     expect((await cli('prune', '--batch-size', 'zero')).code).toBe(2);
   });
+
+  it('apps create refuses an http: callback on a real host (exit 2) unless --development; update --no-development re-checks', async () => {
+    const refused = await cli('apps', 'create', '--name', 'Plain', '--redirect-uri', 'http://dev.example.test/cb');
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/only on a loopback host/);
+    const dev = await cli('apps', 'create', '--name', 'Dev', '--redirect-uri', 'http://dev.example.test/cb', '--development', '--json');
+    expect(dev.code).toBe(0);
+    const app = JSON.parse(dev.out) as { app_id: string; development: boolean };
+    expect(app.development).toBe(true);
+    expect((await cli('apps', 'update', app.app_id, '--no-development')).code).toBe(2);
+    const kept = await cli('apps', 'update', app.app_id, '--name', 'Dev 2', '--json');
+    expect(JSON.parse(kept.out)).toMatchObject({ name: 'Dev 2', development: true });
+  });
 });

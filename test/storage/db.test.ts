@@ -214,4 +214,48 @@ describe('migrations', () => {
       await db.close();
     }
   });
+
+  it('0012 marks for development only the apps that already hold an http: URI on a non-loopback host', async () => {
+    const db = await createTestDatabase();
+    try {
+      const insert = async (name: string, redirect: string, logout: string[] = []) =>
+        (
+          await db.db
+            .insertInto('apps')
+            .values({ name: `0012 ${name}`, client_secret_hash: 'x', redirect_uris: [redirect], post_logout_redirect_uris: logout })
+            .returning('app_id')
+            .executeTakeFirstOrThrow()
+        ).app_id;
+      const ids = {
+        https: await insert('https', 'https://app.example.com/cb'),
+        localhost: await insert('localhost', 'http://localhost:3000/cb'),
+        loopbackV4: await insert('127.0.0.9', 'http://127.0.0.9/cb'),
+        loopbackV6: await insert('[::1]', 'http://[::1]:8080/cb'),
+        lanHost: await insert('lan', 'http://192.168.1.20/cb'),
+        namedHost: await insert('named', 'http://app.example.com/cb'),
+        lookalike: await insert('lookalike', 'http://localhost.evil.example/cb'),
+        logoutOnly: await insert('logout', 'https://app.example.com/cb', ['http://intranet/bye']),
+        native: await insert('native', 'com.example.app:/cb'),
+      };
+      // As before 0012: no column, not applied.
+      await sql`alter table apps drop column development`.execute(db.db);
+      await db.db.deleteFrom('schema_migrations').where('name', '=', '0012_development_apps.sql').execute();
+      expect(await migrate(db.db)).toEqual(['0012_development_apps.sql']);
+      const rows = await db.db.selectFrom('apps').select(['app_id', 'development']).where('app_id', 'in', Object.values(ids)).execute();
+      const development = Object.fromEntries(Object.entries(ids).map(([k, id]) => [k, rows.find((r) => r.app_id === id)!.development]));
+      expect(development).toEqual({
+        https: false,
+        localhost: false,
+        loopbackV4: false,
+        loopbackV6: false,
+        lanHost: true,
+        namedHost: true,
+        lookalike: true,
+        logoutOnly: true,
+        native: false,
+      });
+    } finally {
+      await db.close();
+    }
+  });
 });

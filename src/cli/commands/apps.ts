@@ -28,6 +28,7 @@ function appJson(app: App) {
     grant_types: app.grantTypes,
     allowed_scopes: app.allowedScopes,
     refresh_reuse_interval: app.refreshReuseInterval,
+    development: app.development,
     created_at: app.createdAt.toISOString(),
   };
 }
@@ -45,6 +46,7 @@ function appText(app: App): string {
     `logo_url:       ${app.logoUrl ?? '(none)'}`,
     `color:          ${app.primaryColor ?? '(default)'}`,
     `reuse_interval: ${app.refreshReuseInterval === null ? '(server default)' : `${app.refreshReuseInterval}s`}`,
+    ...(app.development ? ['development:    yes (http: URIs allowed on any host)'] : []),
   ].join('\n');
 }
 
@@ -63,6 +65,7 @@ export function registerAppCommands(program: Command): void {
     .option('--type <type>', 'confidential (has a client secret) or public (PKCE only: SPAs, native apps)')
     .option('--grant-types <list>', 'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials)', csv)
     .option('--scopes <list>', 'allowed scopes, comma-separated (openid,profile,email,offline_access,roles,push:send,…)', csv)
+    .option('--development', 'allow http: redirect and logout URIs on hosts other than loopback (never in production)')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {
@@ -78,6 +81,7 @@ export function registerAppCommands(program: Command): void {
             clientType: o.type,
             grantTypes: o.grantTypes,
             allowedScopes: o.scopes,
+            development: o.development === true,
           },
           CLI,
         );
@@ -132,6 +136,8 @@ export function registerAppCommands(program: Command): void {
     .option('--grant-types <list>', 'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials)', csv)
     .option('--scopes <list>', 'allowed scopes, comma-separated (openid,profile,email,offline_access,roles,push:send,…)', csv)
     .option('--reuse-interval <seconds>', 'refresh reuse grace, 0-300 (0 = strict; "default" = server default)', reuseInterval)
+    .option('--development', 'allow http: redirect and logout URIs on hosts other than loopback (never in production)')
+    .option('--no-development', 'only loopback hosts may use http: URIs again')
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
@@ -149,6 +155,7 @@ export function registerAppCommands(program: Command): void {
             grantTypes: o.grantTypes,
             allowedScopes: o.scopes,
             refreshReuseInterval: o.reuseInterval,
+            development: o.development,
           },
           CLI,
         );

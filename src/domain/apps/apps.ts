@@ -49,13 +49,37 @@ export const AppInput = z.object({
   clientType: z.enum(CLIENT_TYPES).default('confidential'),
   grantTypes: z.array(z.enum(GRANT_TYPES)).min(1).default(['authorization_code', 'refresh_token']),
   allowedScopes: z.array(z.enum(SCOPES)).default([...USER_SCOPES]),
+  /** May register http: URIs on hosts other than loopback (a development setup, never production). */
+  development: z.boolean().default(false),
 });
 export type AppInput = z.input<typeof AppInput>;
 
-/** A public client has no secret to keep, so it cannot act on its own behalf (RFC 6749 §4.4). */
-function checkClientSettings(v: { clientType?: string | undefined; grantTypes?: readonly string[] | undefined }) {
-  if (v.clientType === 'public' && v.grantTypes?.includes('client_credentials')) {
+/** A loopback host as RFC 8252 §7.3 and §8.3 name them: `localhost`, 127.0.0.0/8, [::1]. */
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
+interface ClientSettings {
+  clientType: string;
+  grantTypes: readonly string[];
+  redirectUris: readonly string[];
+  postLogoutRedirectUris: readonly string[];
+  development: boolean;
+}
+
+/**
+ * A public client has no secret to keep, so it cannot act on its own behalf (RFC 6749 §4.4). An http:
+ * callback on a real host sends the code or the tokens in clear text: only loopback hosts may use
+ * http: (RFC 9700 §2.6), unless the app is marked for development.
+ */
+function checkClientSettings(v: ClientSettings) {
+  if (v.clientType === 'public' && v.grantTypes.includes('client_credentials')) {
     throw appError('public_app_client_credentials');
+  }
+  if (v.development) return;
+  for (const uri of [...v.redirectUris, ...v.postLogoutRedirectUris]) {
+    const u = new URL(uri);
+    if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) throw appError('http_uri_not_loopback', { uri });
   }
 }
 
@@ -72,6 +96,7 @@ export const AppUpdateInput = AppInput.partial().extend({
   logoUrl: AppInput.shape.logoUrl.nullable(),
   primaryColor: HexColor.nullable().optional(),
   refreshReuseInterval: ReuseInterval.nullable().optional(),
+  development: z.boolean().optional(),
 });
 
 export interface App {
@@ -89,6 +114,8 @@ export interface App {
   allowedScopes: string[];
   /** NULL = the server default (KEYMASTER_REFRESH_REUSE_INTERVAL). */
   refreshReuseInterval: number | null;
+  /** May register http: URIs on hosts other than loopback. */
+  development: boolean;
   createdAt: Date;
 }
 
@@ -107,6 +134,7 @@ export function toApp(row: AppRow): App {
     grantTypes: row.grant_types,
     allowedScopes: row.allowed_scopes,
     refreshReuseInterval: row.refresh_reuse_interval,
+    development: row.development,
     createdAt: row.created_at,
   };
 }
@@ -133,6 +161,7 @@ export async function createApp(
     client_type: v.clientType,
     grant_types: v.grantTypes,
     allowed_scopes: v.allowedScopes,
+    development: v.development,
   });
   await recordAuditEvent(deps, { event: 'app.created', appId: row.app_id, data: { name: row.name } }, meta);
   return { app: toApp(row), clientSecret };
@@ -177,7 +206,13 @@ export async function updateApp(
 ): Promise<App> {
   const v = AppUpdateInput.parse(input);
   const current = await getApp(deps, appId);
-  checkClientSettings({ clientType: v.clientType ?? current.clientType, grantTypes: v.grantTypes ?? current.grantTypes });
+  checkClientSettings({
+    clientType: v.clientType ?? current.clientType,
+    grantTypes: v.grantTypes ?? current.grantTypes,
+    redirectUris: v.redirectUris ?? current.redirectUris,
+    postLogoutRedirectUris: v.postLogoutRedirectUris ?? current.postLogoutRedirectUris,
+    development: v.development ?? current.development,
+  });
   const row = await store.updateApp(deps.db, appId, {
     ...(v.name !== undefined && { name: v.name }),
     ...(v.redirectUris !== undefined && { redirect_uris: v.redirectUris }),
@@ -189,6 +224,7 @@ export async function updateApp(
     ...(v.grantTypes !== undefined && { grant_types: v.grantTypes }),
     ...(v.allowedScopes !== undefined && { allowed_scopes: v.allowedScopes }),
     ...(v.refreshReuseInterval !== undefined && { refresh_reuse_interval: v.refreshReuseInterval }),
+    ...(v.development !== undefined && { development: v.development }),
     updated_at: deps.clock.now(),
   });
   deps.apps.invalidate(appId);
