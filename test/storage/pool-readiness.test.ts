@@ -31,7 +31,16 @@ describe('readiness probe reasons', () => {
     // Requests keep arriving, as they do under load: the pool stays full of clients that are
     // connecting, with requests queued behind them.
     const attempts: Promise<unknown>[] = [];
-    const load = setInterval(() => attempts.push(pool.connect().then((c) => c.release(), () => undefined)), 20);
+    const load = setInterval(
+      () =>
+        attempts.push(
+          pool.connect().then(
+            (c) => c.release(),
+            () => undefined,
+          ),
+        ),
+      20,
+    );
     try {
       await new Promise((r) => setTimeout(r, 500)); // past the first connection timeouts
       expect(pool.stats()).toMatchObject({ total: 2, idle: 0 });
