@@ -1,6 +1,6 @@
 // The only reader of process.env: parses it once with zod into a frozen Config, listing every problem.
 import { z } from 'zod';
-import { parseCidr } from './lib/address-policy.js';
+import { isLoopbackHost, parseCidr } from './lib/address-policy.js';
 import { DEFAULT_TIMEOUTS, type PostgresTimeouts } from './storage/postgres.js';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -98,8 +98,6 @@ export interface UpstreamConfig {
   readonly allowHttp: boolean;
 }
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
 function upstreamConfig(
   name: string,
   issuer: string,
@@ -112,7 +110,7 @@ function upstreamConfig(
   if (!clientSecret) problems.push(`KEYMASTER_${name}_CLIENT_SECRET: required when KEYMASTER_${name}_CLIENT_ID is set`);
   const url = new URL(issuer);
   const allowHttp = url.protocol === 'http:';
-  if (allowHttp && !LOOPBACK_HOSTS.has(url.hostname)) {
+  if (allowHttp && !isLoopbackHost(url.hostname)) {
     problems.push(`KEYMASTER_${name}_ISSUER: must be https (http is allowed only for loopback hosts)`);
   }
   if (url.search || url.hash) problems.push(`KEYMASTER_${name}_ISSUER: must not have a query or fragment`);

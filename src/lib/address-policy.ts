@@ -106,3 +106,11 @@ export function guardedLookup(policy: AddressPolicy) {
     });
   };
 }
+
+/**
+ * A URL hostname that names this machine, as RFC 8252 §7.3 and §8.3 allow for http: (`localhost`,
+ * 127.0.0.0/8, `[::1]`): where plain http may be used, for callbacks and development issuers.
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
+}

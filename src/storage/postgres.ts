@@ -186,9 +186,9 @@ function clientClass(prepare: boolean, t: PostgresTimeouts, sessionSettings: boo
   // The error a connection died with (a FATAL from the server arrives as an 'error' event when no
   // statement is active): it, not the driver's "not queryable", says why the next statement failed.
   const lostWith = new WeakMap<pg.Client, unknown>();
-  // The outcome of the newest connection attempt to settle: a failure not yet followed by a success
-  // means the server cannot be reached now (the readiness probe's "unreachable").
-  const lastConnect = { ok: true, detail: '' };
+  // Why the newest connection attempt to settle failed; undefined once one succeeds. A failure not yet
+  // followed by a success means the server cannot be reached now (the readiness probe's "unreachable").
+  let connectFailure: string | undefined;
   const sweep = watchdogMs
     ? setInterval(
         () => {
@@ -231,8 +231,7 @@ function clientClass(prepare: boolean, t: PostgresTimeouts, sessionSettings: boo
   // eslint-disable-next-line @typescript-eslint/unbound-method
   const plainConnect = pg.Client.prototype.connect as (this: pg.Client, cb?: (err?: Error) => void) => Promise<void> | undefined;
   const recordConnect = (err: unknown) => {
-    lastConnect.ok = !err;
-    lastConnect.detail = err instanceof Error ? err.message : err ? 'connection failed' : '';
+    connectFailure = err ? (err instanceof Error && err.message) || 'connection failed' : undefined;
   };
   KeymasterClient.prototype.connect = function connect(this: pg.Client, callback?: (err?: Error) => void) {
     if (callback) {
@@ -282,7 +281,7 @@ function clientClass(prepare: boolean, t: PostgresTimeouts, sessionSettings: boo
       return oldest === Infinity ? 0 : Date.now() - oldest;
     },
     /** Why the newest connection attempt failed, while no attempt has succeeded since; else undefined. */
-    connectFailing: (): string | undefined => (lastConnect.ok ? undefined : lastConnect.detail || 'connection failed'),
+    connectFailing: (): string | undefined => connectFailure,
     stop: () => {
       if (sweep) clearInterval(sweep);
       busy.clear();

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
+import { isLoopbackHost } from '../../lib/address-policy.js';
 import { randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
 import type { AppRow } from '../../storage/schema.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
@@ -53,11 +54,6 @@ export const AppInput = z.object({
   development: z.boolean().default(false),
 });
 export type AppInput = z.input<typeof AppInput>;
-
-/** A loopback host as RFC 8252 §7.3 and §8.3 name them: `localhost`, 127.0.0.0/8, [::1]. */
-function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
-}
 
 interface ClientSettings {
   clientType: string;
