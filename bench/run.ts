@@ -61,6 +61,9 @@ const pinned = (cores: string, cmd: string[]) => (HAS_TASKSET ? ['taskset', '-c'
 const NODE = [process.execPath, '--import', 'tsx'];
 const children = new Set<ChildProcess>();
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+/** The two client-credentials rows: the product default (a token reused for 30 s) and every token signed. */
+const CC_REUSE = 'client credentials (30-s token reuse, default)';
+const CC_SIGNED = 'client credentials (reuse off, every token signed)';
 
 // ---------- processes ----------
 
@@ -366,7 +369,13 @@ async function mintRefreshTokens(f: KmFixture, count: number): Promise<string> {
   return file;
 }
 
-async function startKeymaster(databaseUrl: string, port: number, workers: number, pin = workers === 1): Promise<ChildProcess> {
+async function startKeymaster(
+  databaseUrl: string,
+  port: number,
+  workers: number,
+  pin = workers === 1,
+  extraEnv: Record<string, string> = {},
+): Promise<ChildProcess> {
   // What `npm start` and the Docker image run: the compiled server (built once per bench run), with
   // the same V8 heap setting.
   const cmd = [process.execPath, '--max-old-space-size=512', ...SERVER_ARGS, 'dist/main.js'];
@@ -386,6 +395,7 @@ async function startKeymaster(databaseUrl: string, port: number, workers: number
     MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? '2',
     // Rate limits (per IP/app) would throttle a load generator on one address; the bench measures throughput.
     KEYMASTER_RATE_LIMIT_SCALE: env.KEYMASTER_RATE_LIMIT_SCALE ?? '100000',
+    ...extraEnv,
   });
   await waitForHttp(`http://127.0.0.1:${port}/healthz`);
   return child;
@@ -602,22 +612,18 @@ async function main() {
         rows.push({ group: 'keymaster', name: 'refresh (rotation, durable)', result: refresh! });
       }
       const ccMissing = CASES.has('cc') ? await probeClientCredentials(base, fx.appId, fx.clientSecret) : 'skipped';
+      const ccJob = job('client credentials', base, {
+        method: 'POST',
+        path: '/token',
+        headers: { 'content-type': FORM, authorization: basic(fx.appId, fx.clientSecret) },
+        body: 'grant_type=client_credentials',
+      });
       if (ccMissing === 'skipped') {
         /* not selected */
-      } else if (ccMissing) rows.push({ group: 'keymaster', name: 'client credentials', note: ccMissing });
+      } else if (ccMissing) rows.push({ group: 'keymaster', name: CC_REUSE, note: ccMissing });
       else {
-        const [cc] = await load(
-          [
-            job('client credentials', base, {
-              method: 'POST',
-              path: '/token',
-              headers: { 'content-type': FORM, authorization: basic(fx.appId, fx.clientSecret) },
-              body: 'grant_type=client_credentials',
-            }),
-          ],
-          km,
-        );
-        rows.push({ group: 'keymaster', name: 'client credentials', result: cc! });
+        const [cc] = await load([ccJob], km);
+        rows.push({ group: 'keymaster', name: CC_REUSE, result: cc! });
       }
       const signIn = await signInForm(base, fx);
       const loginJob = job('sign-in', base, {
@@ -641,6 +647,16 @@ async function main() {
       }
       rssPeak = rss.stop();
       await stop(km);
+      // Issue 20: the same grant with the service-token reuse off, so every request is signed, as the
+      // peer does. Its own server (the reuse is a process setting), on the same database and core.
+      if (CASES.has('cc') && !ccMissing) {
+        km = await startKeymaster(databaseUrl, p.km, 1, true, { KEYMASTER_SERVICE_TOKEN_REUSE: '0' });
+        const rssSigned = sampleRss(km.pid!);
+        const [signed] = await load([{ ...ccJob, name: 'client credentials, every token signed' }], km);
+        rows.push({ group: 'keymaster', name: CC_SIGNED, result: signed! });
+        rssPeak = Math.max(rssPeak, rssSigned.stop());
+        await stop(km);
+      }
     }
 
     // Keymaster, one process, with a long history (issue 19), on a database of its own
@@ -741,9 +757,14 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
       ceilingName: 'bare Fastify',
     },
     'refresh (rotation, durable)': { peer: ratio(km1Refresh, peer.refresh), ceiling: ratio(km1Refresh, signs), ceilingName: 'RS256' },
-    'client credentials': {
-      peer: ratio(rps(find('keymaster', 'client credentials')), peer.cc),
-      ceiling: ratio(rps(find('keymaster', 'client credentials')), signs),
+    [CC_REUSE]: {
+      peer: ratio(rps(find('keymaster', CC_REUSE)), peer.cc),
+      ceiling: ratio(rps(find('keymaster', CC_REUSE)), signs),
+      ceilingName: 'RS256',
+    },
+    [CC_SIGNED]: {
+      peer: ratio(rps(find('keymaster', CC_SIGNED)), peer.cc),
+      ceiling: ratio(rps(find('keymaster', CC_SIGNED)), signs),
       ceilingName: 'RS256',
     },
     'password sign-in (POST /login)': { ceiling: ratio(rps(find('keymaster', 'password sign-in')), argon), ceilingName: 'argon2id' },
@@ -801,14 +822,25 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
   const floodP99 = find('keymaster', 'refresh during')?.result?.p99;
   const wRefresh = rps(find('keymaster', `refresh, ${WORKERS}`));
   const oneUnpinned = rps(find('keymaster', 'refresh, 1 process, nothing pinned'));
+  // Issue 20's targets (they replace the first round's 1.2× / 0.6× refresh and fixed 1.6× workers).
+  // The workers target is measured against what this machine can give: every process of the run
+  // (server, Postgres, load generator) shares its cores, so the refresh rate is bounded by the cores
+  // over the CPU all of them spend per refresh, measured in the one-process unpinned run.
+  const one = find('keymaster', 'refresh, 1 process, nothing pinned')?.result;
+  const perRefresh =
+    one?.cpuMsPerReq !== undefined && one.pgCpuMsPerReq !== undefined && one.loadgenCpuMsPerReq !== undefined
+      ? one.cpuMsPerReq + one.pgCpuMsPerReq + one.loadgenCpuMsPerReq
+      : undefined;
+  const boundRps = perRefresh ? (cpus().length * 1000) / perRefresh : undefined;
+  const machineBound = boundRps && oneUnpinned ? boundRps / oneUnpinned : undefined;
   const targets = [
-    ['refresh ≥ 1.2× peer refresh', cmp['refresh (rotation, durable)']!.peer, 1.2],
-    ['refresh ≥ 0.6× RS256 ceiling', cmp['refresh (rotation, durable)']!.ceiling, 0.6],
-    ['client credentials ≥ 2× peer', cmp['client credentials']!.peer, 2],
+    ['refresh ≥ 1.5× peer refresh', cmp['refresh (rotation, durable)']!.peer, 1.5],
+    ['refresh ≥ 0.75× RS256 ceiling', cmp['refresh (rotation, durable)']!.ceiling, 0.75],
+    ['client credentials, every token signed ≥ 2× peer', cmp[CC_SIGNED]!.peer, 2],
     ['JWKS ≥ 0.8× bare Fastify', cmp['JWKS GET']!.ceiling, 0.8],
     ['sign-in ≥ 0.9× argon2id ceiling', cmp['password sign-in (POST /login)']!.ceiling, 0.9],
     ['refresh p99 under sign-in flood < 3× idle p99', floodP99 !== undefined && idleP99 ? floodP99 / idleP99 : undefined, 3, 'below'],
-    [`${WORKERS} workers ≥ 1.6× one on refresh (both unpinned)`, ratio(wRefresh, oneUnpinned), 1.6],
+    [`${WORKERS} workers ≥ 0.9× the machine's bound (below)`, ratio(wRefresh, boundRps), 0.9],
     ['RSS of one process under load < 200 MiB', rssPeak ? rssPeak / 2 ** 20 : undefined, 200, 'below', 'MiB'],
     [
       'refresh with 2M rows of history ≥ 0.9× empty table',
@@ -821,16 +853,6 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
     ['session list p99 (history, 1 connection) < 50 ms', find('keymaster', 'session list')?.result?.p99, 50, 'below', 'ms'],
     ['tokens list --user p99 (history) < 50 ms', find('keymaster', 'tokens list --user')?.result?.p99, 50, 'below', 'ms'],
   ] as const;
-  // What two workers could reach at most here: every process of the run (server, Postgres, load
-  // generator) shares this machine's cores, so the refresh rate is bounded by the cores over the CPU
-  // all of them spend per refresh, measured in the one-process unpinned run.
-  const one = find('keymaster', 'refresh, 1 process, nothing pinned')?.result;
-  const perRefresh =
-    one?.cpuMsPerReq !== undefined && one.pgCpuMsPerReq !== undefined && one.loadgenCpuMsPerReq !== undefined
-      ? one.cpuMsPerReq + one.pgCpuMsPerReq + one.loadgenCpuMsPerReq
-      : undefined;
-  const boundRps = perRefresh ? (cpus().length * 1000) / perRefresh : undefined;
-  const machineBound = boundRps && oneUnpinned ? boundRps / oneUnpinned : undefined;
   lines.push('', '| target | measured | met |', '|---|---:|:---:|');
   const targetJson: Record<string, { value: number | undefined; met: boolean | undefined }> = {};
   for (const [name, value, bound, dir, unit] of targets as unknown as [string, number | undefined, number, string?, string?][]) {
