@@ -8,7 +8,8 @@
 //   BENCH_WORKERS=2 (the clustered run; 0 skips it)   BENCH_MAX_RATE=3000 (tokens minted per second
 //   of load, per refresh job)   BENCH_SERVER_ARGS="--cpu-prof" (extra node flags for Keymaster)
 //   BENCH_PIN_POSTGRES=0 (leave the local Postgres unpinned; by default it joins the load generator on core 1)
-//   BENCH_ONLY=ceilings,keymaster,workers,peer (a subset)   BENCH_CASES=jwks,refresh,cc,signin,flood,history
+//   BENCH_ONLY=ceilings,keymaster,workers,peer (a subset)   BENCH_CASES=jwks,refresh,cc,introspect,userinfo,
+//   signin,flood,history
 //   (a subset of the one-process measurements; history runs on a database of its own, ~5 min more:
 //   BENCH_HISTORY_ROWS=2000000 rows of other users' history, one user with BENCH_HISTORY_FAMILIES=1000
 //   families of BENCH_HISTORY_ROTATIONS=300 tokens)   BENCH_LOG_LEVEL=warn (Keymaster's LOG_LEVEL;
@@ -45,8 +46,8 @@ const MAX_RATE = num(env.BENCH_MAX_RATE, 3000);
 const PG_ADMIN = env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /** Comma list of phases to run: ceilings,keymaster,workers,peer (all by default), e.g. for profiling. */
 const ONLY = new Set((env.BENCH_ONLY ?? 'ceilings,keymaster,workers,peer').split(','));
-/** Comma list of the one-process measurements: jwks,refresh,cc,signin,flood,history (all by default), e.g. to profile one. */
-const CASES = new Set((env.BENCH_CASES ?? 'jwks,refresh,cc,signin,flood,history').split(','));
+/** Comma list of the one-process measurements: jwks,refresh,cc,introspect,userinfo,signin,flood,history (all by default), e.g. to profile one. */
+const CASES = new Set((env.BENCH_CASES ?? 'jwks,refresh,cc,introspect,userinfo,signin,flood,history').split(','));
 /** The history case (bench/history.ts): rows of other users' history, and the one user's families × rotations. */
 const HISTORY_ROWS = num(env.BENCH_HISTORY_ROWS, 2_000_000);
 const HISTORY_FAMILIES = num(env.BENCH_HISTORY_FAMILIES, 1000);
@@ -632,6 +633,38 @@ async function main() {
         headers: { 'content-type': FORM, cookie: signIn.cookie },
         body: signIn.body,
       });
+      if (CASES.has('introspect') || CASES.has('userinfo')) {
+        // One real sign-in through the hosted form; its access token is what a resource server sees.
+        const res = await fetch(`${base}/login`, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { 'content-type': FORM, cookie: signIn.cookie },
+          body: signIn.body,
+        });
+        const accessToken = new URL(res.headers.get('location') ?? REDIRECT).searchParams.get('access_token');
+        if (!accessToken) throw new Error(`sign-in gave no access token (${res.status})`);
+        if (CASES.has('introspect')) {
+          const [introspect] = await load(
+            [
+              job('introspect', base, {
+                method: 'POST',
+                path: '/introspect',
+                headers: { 'content-type': FORM, authorization: basic(fx.appId, fx.clientSecret) },
+                body: `token=${accessToken}`,
+              }),
+            ],
+            km,
+          );
+          rows.push({ group: 'keymaster', name: 'introspection (access token)', result: introspect! });
+        }
+        if (CASES.has('userinfo')) {
+          const [userinfo] = await load(
+            [job('userinfo', base, { path: '/userinfo', headers: { authorization: `Bearer ${accessToken}` } })],
+            km,
+          );
+          rows.push({ group: 'keymaster', name: 'userinfo', result: userinfo! });
+        }
+      }
       if (CASES.has('signin')) {
         const [login] = await load([loginJob], km);
         rows.push({ group: 'keymaster', name: 'password sign-in (POST /login)', result: login! });
@@ -767,6 +800,8 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
       ceiling: ratio(rps(find('keymaster', CC_SIGNED)), signs),
       ceilingName: 'RS256',
     },
+    'introspection (access token)': { ceiling: ratio(rps(find('keymaster', 'introspection')), signs), ceilingName: 'RS256' },
+    userinfo: { ceiling: ratio(rps(find('keymaster', 'userinfo')), signs), ceilingName: 'RS256' },
     'password sign-in (POST /login)': { ceiling: ratio(rps(find('keymaster', 'password sign-in')), argon), ceilingName: 'argon2id' },
     'sign-in flood (alongside)': { ceiling: ratio(rps(find('keymaster', 'sign-in flood')), argon), ceilingName: 'argon2id' },
     'refresh during sign-in flood': {
