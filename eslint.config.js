@@ -31,5 +31,7 @@ export default tseslint.config(
   },
   { files: ['test/**/*.ts'], rules: { '@typescript-eslint/unbound-method': 'off' } },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  // The hosted pages' one script runs in the browser, as a classic script (no modules, no build).
+  { files: ['views/**/*.js'], languageOptions: { globals: globals.browser, sourceType: 'script' } },
   prettier,
 );

@@ -64,4 +64,41 @@ describe('hosted sign-in in Chromium', () => {
     await page.screenshot({ path: '.test-cache/login-error.png' });
     await page.close();
   });
+
+  it("show password: a toggle (the pages' one script, same origin) reveals the password and hides it again", async () => {
+    const { app } = await makeApp(ctx.deps, { redirectUris: [callback] });
+    const { user, password } = await makeUser(ctx.deps);
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    await page.goto(`${ctx.baseUrl}/login?app_id=${app.appId}&redirect_uri=${encodeURIComponent(callback)}`);
+    const field = page.getByLabel('Password', { exact: true });
+    const toggle = page.getByRole('button', { name: 'Show password' });
+    await field.fill(password);
+    await expect(toggle.getAttribute('aria-pressed')).resolves.toBe('false');
+    await expect(toggle.getAttribute('aria-controls')).resolves.toBe('password');
+    await toggle.click();
+    await expect(field.getAttribute('type')).resolves.toBe('text');
+    await expect(toggle.getAttribute('aria-pressed')).resolves.toBe('true');
+    // Keyboard: the toggle is a button in the tab order (Space presses it).
+    await toggle.focus();
+    await page.keyboard.press('Space');
+    await expect(field.getAttribute('type')).resolves.toBe('password');
+    await toggle.click();
+    // Submitting turns it back into a password field; the sign-in works as before.
+    await page.getByLabel('Email').fill(user.email);
+    await Promise.all([page.waitForURL(`${callback}**`), page.getByRole('button', { name: 'Sign in' }).click()]);
+    expect(new URL(page.url()).searchParams.get('access_token')).toMatch(/^ey/);
+    expect(errors, errors.join('\n')).toEqual([]);
+    await page.close();
+  });
+
+  it('show password: the create-account page has the toggle; a page without a password field has no script', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${ctx.baseUrl}/account/register`);
+    await expect(page.getByRole('button', { name: 'Show password' }).getAttribute('aria-controls')).resolves.toBe('password');
+    await page.goto(`${ctx.baseUrl}/account/forgot-password`);
+    await expect(page.locator('script').count()).resolves.toBe(0);
+    await page.close();
+  });
 });

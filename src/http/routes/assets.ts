@@ -1,5 +1,6 @@
-// Static styles: the shared stylesheet and a per-app one with the brand colour, so pages carry no
-// inline CSS and the CSP stays `style-src 'self'` with no nonces.
+// Static assets: the shared stylesheet and a per-app one with the brand colour, so pages carry no
+// inline CSS and the CSP stays `style-src 'self'` with no nonces; the one script (show password), for
+// `script-src 'self'`; the favicon.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyReply } from 'fastify';
@@ -13,9 +14,15 @@ import { VIEWS_DIR } from '../plugins/web.js';
 const assetRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   const css = paletteCss(DEFAULT_BRAND_COLOR) + readFileSync(join(VIEWS_DIR, 'keymaster.css'), 'utf8');
   const favicon = readFileSync(join(VIEWS_DIR, 'favicon.svg'), 'utf8');
+  const showPassword = readFileSync(join(VIEWS_DIR, 'show-password.js'), 'utf8');
 
   app.get('/assets/keymaster.css', (_req, reply) =>
     reply.type('text/css; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(css),
+  );
+
+  // The pages' only script (CSP script-src 'self'): the show-password toggle, an enhancement.
+  app.get('/assets/show-password.js', (_req, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(showPassword),
   );
 
   app.get(
