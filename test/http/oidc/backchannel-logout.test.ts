@@ -253,6 +253,21 @@ describe('Back-Channel Logout 1.0', () => {
     expect(await tokensAt(app.path, app.app.appId)).toMatchObject([{ sub: user.id, sid: s.sid }]);
   });
 
+  it('a password change (PATCH /api/v1/auth/me) ends every session, and each app is told', async () => {
+    const app = await logoutApp();
+    const { user, password } = await makeUser(ctx.deps);
+    const s = await codeSignIn(app, { email: user.email, password });
+    const res = await ctx.app.inject({
+      method: 'PATCH',
+      url: '/api/v1/auth/me',
+      headers: { authorization: `Bearer ${s.accessToken}` },
+      payload: { current_password: password, new_password: 'An0ther-Passw0rd!-bcl' },
+    });
+    expect(res.statusCode).toBe(200);
+    await deliverDueWebhooks(ctx.deps, OPTS);
+    expect(await tokensAt(app.path, app.app.appId)).toMatchObject([{ sub: user.id, sid: s.sid }]);
+  });
+
   it('disabling a user (keymaster users update --disabled) tells the apps of every session', async () => {
     const app = await logoutApp();
     const { user, password } = await makeUser(ctx.deps);
@@ -278,6 +293,18 @@ describe('Back-Channel Logout 1.0', () => {
     await deliverDueWebhooks(ctx.deps, OPTS);
     expect(await tokensAt(revokedApp.path, revokedApp.app.appId)).toMatchObject([{ sub: user.id, sid: s.sid }]);
     expect(await tokensAt(keptApp.path, keptApp.app.appId)).toEqual([]);
+  });
+
+  it('the user ending one sign-in (DELETE /api/v1/auth/sessions/:id) tells that app, with the sid', async () => {
+    const app = await logoutApp();
+    const { user, password } = await makeUser(ctx.deps);
+    const s = await codeSignIn(app, { email: user.email, password });
+    const bearer = { authorization: `Bearer ${s.accessToken}` };
+    const [listed] = (await ctx.app.inject({ url: '/api/v1/auth/sessions', headers: bearer })).json().sessions;
+    const res = await ctx.app.inject({ method: 'DELETE', url: `/api/v1/auth/sessions/${listed.id}`, headers: bearer });
+    expect(res.statusCode).toBe(200);
+    await deliverDueWebhooks(ctx.deps, OPTS);
+    expect(await tokensAt(app.path, app.app.appId)).toMatchObject([{ sub: user.id, sid: s.sid }]);
   });
 
   it('an app that clears its URI before delivery is not contacted (the delivery fails, nothing is sent)', async () => {
