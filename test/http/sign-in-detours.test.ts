@@ -176,6 +176,27 @@ describe('the pending sign-in across the account pages', () => {
     expect(landed.searchParams.get('access_token')).toBeNull();
   });
 
+  it('/authorize → "Email not verified" → send a new link → verify → continue → a code', async () => {
+    const { app } = await makeApp(ctx.deps);
+    const { user, password } = await makeUser(ctx.deps, { verified: false });
+    const v = new Visitor();
+    const page = await v.get(`/authorize?${authorizeQuery(app.appId, { state: 'st-resend' })}`);
+    const authz = hiddenFieldsOf(page.body).authz!;
+    const refused = await v.submit(page, '/login', { email: user.email, password });
+    expect(refused.statusCode).toBe(403);
+    const resend = await v.get(hrefOf(refused, 'Send a new verification link'));
+    expect(hiddenFieldsOf(resend.body).authz).toBe(authz);
+    expect((await v.submit(resend, '/account/verify/resend', { email: user.email })).statusCode).toBe(200);
+    const link = linkIn(await smtp.next(user.email, 0, 'Verify'), '/account/verify');
+    const verified = await v.submit(await v.get(link.pathname + link.search), '/account/verify', {});
+    expect(verified.body).toContain('Email verified');
+    const done = await v.submit(await v.get(hrefOf(verified, 'Continue to sign in')), '/login', { email: user.email, password });
+    const landed = new URL(done.headers.location as string);
+    expect(landed.searchParams.get('code')).toBeTruthy();
+    expect(landed.searchParams.get('state')).toBe('st-resend');
+    expect(landed.searchParams.get('access_token')).toBeNull();
+  });
+
   it('a refused form post (bad CSRF token) goes back to /login with the sealed request, not without it', async () => {
     const { app } = await makeApp(ctx.deps);
     const v = new Visitor();
