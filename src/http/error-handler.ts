@@ -274,6 +274,7 @@ function signInPageOf(request: FastifyRequest): { back: string; backLabel: strin
   const q = new URLSearchParams({ app_id: appId, redirect_uri: redirectUri });
   if (state !== undefined) q.set('state', state);
   if (authz !== undefined) q.set('authz', authz);
+  if (body?.prompt === 'login') q.set('prompt', 'login');
   return { back: `/login?${q.toString()}`, backLabel: 'Back to sign in' };
 }
 

@@ -11,6 +11,8 @@ export interface LoginParams {
   state?: string | undefined;
   /** A sealed OIDC authorization request (/authorize): sign-in then ends with a code, not tokens. */
   authz?: string | undefined;
+  /** Keymaster's flow: prompt=login (a fresh sign-in, no SSO resume) is carried through the detours too. */
+  prompt?: string | undefined;
 }
 
 export function renderLoginPage(
@@ -24,6 +26,7 @@ export function renderLoginPage(
   const hidden: Record<string, string> = { app_id: params.app_id, redirect_uri: params.redirect_uri };
   if (params.state !== undefined) hidden.state = params.state;
   if (params.authz !== undefined) hidden.authz = params.authz;
+  if (params.prompt === 'login') hidden.prompt = 'login';
   return renderPage(
     reply,
     'login.eta',
@@ -52,6 +55,7 @@ export function signInQuery(params: LoginParams): URLSearchParams {
   const q = new URLSearchParams({ app_id: params.app_id, redirect_uri: params.redirect_uri });
   if (params.state !== undefined) q.set('state', params.state);
   if (params.authz !== undefined) q.set('authz', params.authz);
+  if (params.prompt === 'login') q.set('prompt', 'login');
   return q;
 }
 

@@ -197,6 +197,7 @@ export interface EmailTokensTable {
   /** The pending sign-in the link continues (0017): the app's state and the sealed /authorize request. */
   sign_in_state: string | null;
   sign_in_authz: string | null;
+  sign_in_prompt: string | null;
 }
 
 export interface EmailOutboxTable {

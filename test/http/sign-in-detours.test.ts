@@ -88,6 +88,37 @@ describe('the pending sign-in across the account pages', () => {
     expect(landed.searchParams.get('access_token')).toMatch(/^ey/);
   });
 
+  it('/login?prompt=login: back from a detour, or from an email link, the SSO session still does not answer', async () => {
+    const { app } = await makeApp(ctx.deps);
+    const { user, password } = await makeUser(ctx.deps);
+    const other = await makeUser(ctx.deps, { email: uniqueEmail('prompt') });
+    const v = new Visitor();
+    // This browser is signed in already (as `user`): without prompt=login, /login answers at once.
+    const first = await v.get(`/login?${loginQuery(app.appId)}`);
+    expect((await v.submit(first, '/login', { email: user.email, password })).statusCode).toBe(303);
+    expect((await v.get(`/login?${loginQuery(app.appId)}`)).statusCode).toBe(303);
+
+    const login = await v.get(`/login?${loginQuery(app.appId, { state: 'st-fresh', prompt: 'login' })}`);
+    expect(login.statusCode).toBe(200);
+    const forgot = await v.get(hrefOf(login, 'Forgot password?'));
+    const back = await v.get(hrefOf(forgot, 'Back to sign in'));
+    expect(back.statusCode).toBe(200);
+    expect(hiddenFieldsOf(back.body).state).toBe('st-fresh');
+
+    // The reset email for another account, opened here: "Continue to sign in" asks for a fresh sign-in too.
+    await v.submit(forgot, '/account/forgot-password', { email: other.user.email });
+    const link = linkIn(await smtp.next(other.user.email, 0, 'Reset'), '/account/reset-password');
+    const reset = await v.get(link.pathname + link.search);
+    const changed = await v.submit(reset, '/account/reset-password', {
+      new_password: 'Fr3sh-Detour-Pass!',
+      confirm_password: 'Fr3sh-Detour-Pass!',
+    });
+    const again = await v.get(hrefOf(changed, 'Continue to sign in'));
+    expect(again.statusCode).toBe(200);
+    const done = await v.submit(again, '/login', { email: other.user.email, password: 'Fr3sh-Detour-Pass!' });
+    expect(new URL(done.headers.location as string).searchParams.get('state')).toBe('st-fresh');
+  });
+
   it('/authorize: the detour links carry the sealed request, and /login takes it back', async () => {
     const { app } = await makeApp(ctx.deps);
     const v = new Visitor();
@@ -108,7 +139,7 @@ describe('the pending sign-in across the account pages', () => {
   it('/authorize → forgot password → email link → reset → continue → sign in ends with a code and the state, no tokens', async () => {
     const { app } = await makeApp(ctx.deps);
     const email = uniqueEmail('reset');
-    await makeUser(ctx.deps, { email });
+    const { user } = await makeUser(ctx.deps, { email });
     const { challenge } = pkcePair();
     const v = new Visitor();
     const page = await v.get(
@@ -127,7 +158,7 @@ describe('the pending sign-in across the account pages', () => {
       .selectFrom('email_tokens')
       .select(['sign_in_authz', 'sign_in_state'])
       .where('purpose', '=', 'reset')
-      .orderBy('created_at', 'desc')
+      .where('user_id', '=', user.id)
       .executeTakeFirstOrThrow();
     expect(row.sign_in_authz).toBe(authz);
     // Opened in another browser: the page still carries the request.

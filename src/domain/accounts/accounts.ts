@@ -59,10 +59,12 @@ export interface AccountContext {
   redirectUri?: string | undefined;
   state?: string | undefined;
   authz?: string | undefined;
+  /** Keymaster's /login flow asked for a fresh sign-in (prompt=login): an SSO session must not answer it. */
+  prompt?: 'login' | undefined;
 }
 
 /** The pending sign-in an email link continues (see AccountContext). */
-export type EmailLinkSignIn = Pick<AccountContext, 'state' | 'authz'>;
+export type EmailLinkSignIn = Pick<AccountContext, 'state' | 'authz' | 'prompt'>;
 
 export const invalidAppId = () => appError('app_id_invalid');
 const invalidEmailToken = () => appError('email_token_invalid');
@@ -98,6 +100,7 @@ async function issueEmailToken(
     expires_at: new Date(now.getTime() + ttlMs),
     sign_in_state: ctx.state ?? null,
     sign_in_authz: ctx.authz ?? null,
+    sign_in_prompt: ctx.prompt ?? null,
   });
   return token;
 }
@@ -113,6 +116,7 @@ export async function emailLinkSignIn(deps: Pick<Deps, 'db'>, token: string, pur
   return {
     ...(row?.sign_in_state != null && { state: row.sign_in_state }),
     ...(row?.sign_in_authz != null && { authz: row.sign_in_authz }),
+    ...(row?.sign_in_prompt === 'login' && { prompt: 'login' as const }),
   };
 }
 

@@ -14,6 +14,7 @@ export async function insertEmailToken(
     expires_at: Date;
     sign_in_state?: string | null;
     sign_in_authz?: string | null;
+    sign_in_prompt?: string | null;
   },
 ): Promise<void> {
   await db.insertInto('email_tokens').values(row).execute();
@@ -42,10 +43,10 @@ export async function findEmailTokenSignIn(
   db: Db,
   tokenHash: string,
   purpose: 'verify' | 'reset',
-): Promise<{ sign_in_state: string | null; sign_in_authz: string | null } | undefined> {
+): Promise<{ sign_in_state: string | null; sign_in_authz: string | null; sign_in_prompt: string | null } | undefined> {
   return db
     .selectFrom('email_tokens')
-    .select(['sign_in_state', 'sign_in_authz'])
+    .select(['sign_in_state', 'sign_in_authz', 'sign_in_prompt'])
     .where('token_hash', '=', tokenHash)
     .where('purpose', '=', purpose)
     .executeTakeFirst();

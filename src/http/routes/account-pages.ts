@@ -47,6 +47,7 @@ interface ContextFields {
   redirect_uri?: string | undefined;
   state?: string | undefined;
   authz?: string | undefined;
+  prompt?: string | undefined;
 }
 
 /**
@@ -65,6 +66,7 @@ async function pageContext(deps: Deps, f: ContextFields, stored: EmailLinkSignIn
   const signIn: EmailLinkSignIn = {
     ...(f.state !== undefined && { state: f.state }),
     ...(f.authz !== undefined && { authz: f.authz }),
+    ...(f.prompt === 'login' && { prompt: 'login' as const }),
     ...stored,
   };
   const hidden: Record<string, string> = {};
@@ -73,6 +75,7 @@ async function pageContext(deps: Deps, f: ContextFields, stored: EmailLinkSignIn
   // Without an app there is no sign-in to go back to, so nothing of it to carry either.
   if (app && signIn.state !== undefined) hidden.state = signIn.state;
   if (app && signIn.authz !== undefined) hidden.authz = signIn.authz;
+  if (app && signIn.prompt !== undefined) hidden.prompt = signIn.prompt;
   const signInUrl = app && callback ? `/login?${signInQuery({ app_id: app.appId, redirect_uri: callback, ...signIn })}` : undefined;
   return { app, redirectUri, signIn, hidden, signInUrl };
 }

@@ -61,6 +61,7 @@ const PageContext = {
   redirect_uri: Uri.optional(),
   state: State.refine(...NO_NUL).optional(),
   authz: Authz.optional(),
+  prompt: z.string().max(100).optional(),
 };
 const Csrf = { _csrf: z.string().max(200).optional() };
 export const PageQuery = z.object(PageContext);

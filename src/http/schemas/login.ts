@@ -24,6 +24,8 @@ export const LoginForm = z.object({
   redirect_uri: Uri,
   state: State.optional(),
   authz: Authz.optional(),
+  // Carried on to the account links of a re-rendered form (only `login` means anything to /login).
+  prompt: z.string().max(100).optional(),
   email: z
     .string()
     .trim()
