@@ -44,7 +44,7 @@ async function openPage(): Promise<{ page: Page; urls: string[]; errors: string[
 
 async function signInOnPage(page: Page, email: string, password: string): Promise<URL> {
   await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(password);
+  await page.getByLabel('Password', { exact: true }).fill(password);
   await Promise.all([page.waitForURL(`${callback}**`), page.getByRole('button', { name: 'Sign in' }).click()]);
   return new URL(page.url());
 }
@@ -147,7 +147,7 @@ describe('hosted sign-in detours in Chromium', () => {
     await page.getByRole('link', { name: 'Create account' }).click();
     await page.getByLabel('Name').fill('Journey User');
     await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password').fill('J0urney-Passw0rd!');
+    await page.getByLabel('Password', { exact: true }).fill('J0urney-Passw0rd!');
     await page.getByRole('button', { name: 'Create account' }).click();
     await expect(page.getByRole('status').textContent()).resolves.toContain(email);
 

@@ -3,8 +3,8 @@
 // token; pages show the app's branding and end with "Continue to sign in" back to the app's /login.
 // Every page, form and way back carries the pending sign-in the user left (issue 16): the app's state,
 // or the sealed /authorize request, so that sign-in still ends with a code; the emails keep it with
-// their token (emailLinkSignIn), so their links stay short. Links in emails are opened with GET, which only shows a button: mail scanners that prefetch links
-// cannot spend the single-use token.
+// their token (emailLinkSignIn), so their links stay short. Links in emails are opened with GET,
+// which only shows a button: mail scanners that prefetch links cannot spend the single-use token.
 import { safeEqual } from '../../lib/crypto.js';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
