@@ -215,9 +215,26 @@ export function prefersHtml(request: FastifyRequest): boolean {
   return html !== -1 && (json === -1 || html < json);
 }
 
+/** A way back a route named for its error page (wayBackOnError). */
+interface WayBack {
+  href: string;
+  label: string;
+}
+const wayBacks = new WeakMap<FastifyRequest, WayBack>();
+
+/**
+ * Names the way back of this request's error page, for a route that knows better than the form's
+ * fields where to go (a broken /authorize request goes back to the client, never to a sign-in that
+ * would answer with tokens). Set just before the error is thrown on.
+ */
+export function wayBackOnError(request: FastifyRequest, back: WayBack): void {
+  wayBacks.set(request, back);
+}
+
 /**
  * The branded error page: what happened, a reference that is in the log line of this request (reqId),
- * and a way back: the page the route names (`back`), else Keymaster's start page.
+ * and a way back: the one the route named (wayBackOnError), else the app's sign-in page the form came
+ * from, else Keymaster's start page.
  */
 function renderErrorPage(request: FastifyRequest, reply: FastifyReply, e: AppError, wire: WireError) {
   const notFound = e.reason === 'route_not_found';
@@ -225,25 +242,40 @@ function renderErrorPage(request: FastifyRequest, reply: FastifyReply, e: AppErr
   const message = notFound
     ? 'There is no page at this address. Check the link, or start again from the start page.'
     : (FORM_TEXT[e.reason]?.(e) ?? wire.text);
+  const named = wayBacks.get(request);
   return renderPage(
     reply,
     'error.eta',
-    { title, message, reference: request.id, home: '/', back: signInPageOf(request), backLabel: 'Back to sign in' },
+    { title, message, reference: request.id, home: '/', ...(named ? { back: named.href, backLabel: named.label } : signInPageOf(request)) },
     wire.status,
   );
 }
 
 /**
  * A refused form post (a throttle before the handler ran, a bad CSRF token) goes back to the app's
- * sign-in page when the form named the app and its callback; /login checks both again.
+ * sign-in page when the form named the app and its callback, with the pending sign-in it carried
+ * (the app's state, the sealed /authorize request) within the login schema's limits; /login checks
+ * everything again.
  */
-function signInPageOf(request: FastifyRequest): string | undefined {
+function signInPageOf(request: FastifyRequest): { back: string; backLabel: string } | undefined {
   if (request.method !== 'POST') return undefined;
   const body = request.body as Record<string, unknown> | undefined;
-  const appId = body?.app_id;
-  const redirectUri = body?.redirect_uri;
-  if (typeof appId !== 'string' || typeof redirectUri !== 'string' || appId.length > 100 || redirectUri.length > 2000) return undefined;
-  return `/login?${new URLSearchParams({ app_id: appId, redirect_uri: redirectUri }).toString()}`;
+  const field = (name: string, max: number) => {
+    const v = body?.[name];
+    return typeof v === 'string' && v.length <= max ? v : undefined;
+  };
+  const appId = field('app_id', 100);
+  const redirectUri = field('redirect_uri', 2000);
+  if (appId === undefined || redirectUri === undefined) return undefined;
+  const state = field('state', 1000);
+  const authz = field('authz', 8000);
+  // A pending request that does not fit is not dropped (that would turn a code flow into tokens): no link.
+  if ((body?.authz !== undefined && authz === undefined) || (body?.state !== undefined && state === undefined)) return undefined;
+  const q = new URLSearchParams({ app_id: appId, redirect_uri: redirectUri });
+  if (state !== undefined) q.set('state', state);
+  if (authz !== undefined) q.set('authz', authz);
+  if (body?.prompt === 'login') q.set('prompt', 'login');
+  return { back: `/login?${q.toString()}`, backLabel: 'Back to sign in' };
 }
 
 function send(request: FastifyRequest, reply: FastifyReply, e: AppError, wire: WireError) {

@@ -11,6 +11,8 @@ export interface LoginParams {
   state?: string | undefined;
   /** A sealed OIDC authorization request (/authorize): sign-in then ends with a code, not tokens. */
   authz?: string | undefined;
+  /** Keymaster's flow: prompt=login (a fresh sign-in, no SSO resume) is carried through the detours too. */
+  prompt?: string | undefined;
 }
 
 export function renderLoginPage(
@@ -24,6 +26,7 @@ export function renderLoginPage(
   const hidden: Record<string, string> = { app_id: params.app_id, redirect_uri: params.redirect_uri };
   if (params.state !== undefined) hidden.state = params.state;
   if (params.authz !== undefined) hidden.authz = params.authz;
+  if (params.prompt === 'login') hidden.prompt = 'login';
   return renderPage(
     reply,
     'login.eta',
@@ -43,10 +46,23 @@ export function renderLoginPage(
   );
 }
 
-/** "Create account" and "Forgot password?" carry the app and callback, so the user comes back to this page. */
+/**
+ * The query that carries the pending sign-in from page to page (issue 16): the app and callback, and
+ * the app's state or the sealed /authorize request, so the sign-in at the end of any detour answers
+ * through the flow that started it (a code for /authorize, never tokens).
+ */
+export function signInQuery(params: LoginParams): URLSearchParams {
+  const q = new URLSearchParams({ app_id: params.app_id, redirect_uri: params.redirect_uri });
+  if (params.state !== undefined) q.set('state', params.state);
+  if (params.authz !== undefined) q.set('authz', params.authz);
+  if (params.prompt === 'login') q.set('prompt', 'login');
+  return q;
+}
+
+/** "Create account" and "Forgot password?" carry the whole pending sign-in, so the user comes back to this page. */
 function accountLinks(app: App, params: LoginParams, unverified: boolean): { href: string; label: string }[] {
   if (!app.providers.includes('password')) return [];
-  const q = new URLSearchParams({ app_id: params.app_id, redirect_uri: params.redirect_uri }).toString();
+  const q = signInQuery(params).toString();
   return [
     ...(unverified ? [{ href: `/account/verify/resend?${q}`, label: 'Send a new verification link' }] : []),
     { href: `/account/register?${q}`, label: 'Create account' },

@@ -197,6 +197,10 @@ export interface EmailTokensTable {
   created_at: Timestamp;
   expires_at: Timestamp;
   used_at: Timestamp | null;
+  /** The pending sign-in the link continues (0017): the app's state and the sealed /authorize request. */
+  sign_in_state: string | null;
+  sign_in_authz: string | null;
+  sign_in_prompt: string | null;
 }
 
 export interface EmailOutboxTable {

@@ -1,7 +1,8 @@
 // Account journeys (seed 004): registration with email verification, password sign-in for the account
 // API, refresh, logout, password reset and the profile. Email tokens are 256-bit random values stored
 // as SHA-256, single use (one conditional UPDATE), 24 h for verification and 1 h for reset. A reset
-// ends every session and refresh token of the user and clears the lockout.
+// ends every session and refresh token of the user and clears the lockout. A token keeps the pending
+// sign-in its link continues (AccountContext: the app's state, the sealed /authorize request).
 import { enqueueUserEvent } from '../webhooks/webhooks.js';
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
@@ -47,11 +48,23 @@ type AccountDeps = Pick<
   'db' | 'clock' | 'config' | 'keys' | 'log' | 'mailer' | 'secret' | 'apps' | 'metrics' | 'rateCounters' | 'rotations'
 >;
 
-/** Where the links in an email lead back to: the app (branding, sign-in) and its registered callback. */
+/**
+ * Where the links in an email lead back to: the app (branding, sign-in) and its registered callback,
+ * and the pending sign-in the user left for this page: the app's `state` (Keymaster's /login flow) or
+ * the sealed /authorize request (`authz`), so the sign-in after the link ends through the flow that
+ * started it. The last two are kept with the email token, not in the link (0017).
+ */
 export interface AccountContext {
   appId?: string | undefined;
   redirectUri?: string | undefined;
+  state?: string | undefined;
+  authz?: string | undefined;
+  /** Keymaster's /login flow asked for a fresh sign-in (prompt=login): an SSO session must not answer it. */
+  prompt?: 'login' | undefined;
 }
+
+/** The pending sign-in an email link continues (see AccountContext). */
+export type EmailLinkSignIn = Pick<AccountContext, 'state' | 'authz' | 'prompt'>;
 
 export const invalidAppId = () => appError('app_id_invalid');
 const invalidEmailToken = () => appError('email_token_invalid');
@@ -75,6 +88,7 @@ async function issueEmailToken(
   userId: string,
   purpose: 'verify' | 'reset',
   ttlMs: number,
+  ctx: AccountContext,
 ): Promise<string> {
   const token = randomToken(32);
   const now = deps.clock.now();
@@ -84,8 +98,26 @@ async function issueEmailToken(
     purpose,
     created_at: now,
     expires_at: new Date(now.getTime() + ttlMs),
+    sign_in_state: ctx.state ?? null,
+    sign_in_authz: ctx.authz ?? null,
+    sign_in_prompt: ctx.prompt ?? null,
   });
   return token;
+}
+
+/**
+ * The pending sign-in kept with an email link (empty when there is none or the token is unknown):
+ * the page the link opens carries it on, to the sign-in after it. Whoever holds the link may read it;
+ * it is not secret (the request is sealed, the state is the app's).
+ */
+export async function emailLinkSignIn(deps: Pick<Deps, 'db'>, token: string, purpose: 'verify' | 'reset'): Promise<EmailLinkSignIn> {
+  if (!token) return {};
+  const row = await store.findEmailTokenSignIn(deps.db, sha256(token), purpose);
+  return {
+    ...(row?.sign_in_state != null && { state: row.sign_in_state }),
+    ...(row?.sign_in_authz != null && { authz: row.sign_in_authz }),
+    ...(row?.sign_in_prompt === 'login' && { prompt: 'login' as const }),
+  };
 }
 
 /** Only the newest link works: issuing one retires every earlier unused link of that purpose, in one transaction. */
@@ -94,10 +126,11 @@ async function issueNewestEmailToken(
   userId: string,
   purpose: 'verify' | 'reset',
   ttlMs: number,
+  ctx: AccountContext,
 ): Promise<string> {
   return deps.db.transaction().execute(async (trx) => {
     await store.retireEmailTokens(trx, userId, purpose, deps.clock.now());
-    return issueEmailToken({ ...deps, db: trx }, userId, purpose, ttlMs);
+    return issueEmailToken({ ...deps, db: trx }, userId, purpose, ttlMs, ctx);
   });
 }
 
@@ -141,7 +174,7 @@ export async function registerAccount(
     emailVerifiedAt: null,
   });
   if (!row) throw appError('email_already_registered');
-  const token = await issueEmailToken(deps, row.id, 'verify', deps.config.verifyTokenTtlHours * HOUR);
+  const token = await issueEmailToken(deps, row.id, 'verify', deps.config.verifyTokenTtlHours * HOUR, ctx);
   await recordAuditEvent(deps, { event: 'user.registered', userId: row.id, appId: app?.appId }, meta);
   await sendAccountEmail(deps, row, 'verify-email', app, {
     link: accountLink(deps, '/account/verify', token, ctx, app),
@@ -191,7 +224,7 @@ async function sendPasswordReset(deps: AccountDeps, email: string, ctx: AccountC
     return;
   }
   const app = await resolveAccountApp(deps, ctx.appId);
-  const token = await issueNewestEmailToken(deps, row.id, 'reset', deps.config.resetTokenTtlMinutes * MINUTE);
+  const token = await issueNewestEmailToken(deps, row.id, 'reset', deps.config.resetTokenTtlMinutes * MINUTE, ctx);
   await recordAuditEvent(deps, { event: 'password_reset.requested', userId: row.id, appId: app?.appId, data: { known: true } }, meta);
   await sendAccountEmail(deps, row, 'reset-password', app, {
     link: accountLink(deps, '/account/reset-password', token, ctx, app),
@@ -226,7 +259,7 @@ async function resendVerification(deps: AccountDeps, email: string, ctx: Account
     return;
   }
   const app = await resolveAccountApp(deps, ctx.appId);
-  const token = await issueNewestEmailToken(deps, row.id, 'verify', deps.config.verifyTokenTtlHours * HOUR);
+  const token = await issueNewestEmailToken(deps, row.id, 'verify', deps.config.verifyTokenTtlHours * HOUR, ctx);
   await recordAuditEvent(deps, { event: 'verification.resend_requested', userId: row.id, appId: app?.appId, data: { sent: true } }, meta);
   await sendAccountEmail(deps, row, 'verify-email', app, {
     link: accountLink(deps, '/account/verify', token, ctx, app),

@@ -6,7 +6,16 @@ import type { Database, EmailTokenRow } from '../../storage/schema.js';
 
 export async function insertEmailToken(
   db: Db,
-  row: { token_hash: string; user_id: string; purpose: 'verify' | 'reset'; created_at: Date; expires_at: Date },
+  row: {
+    token_hash: string;
+    user_id: string;
+    purpose: 'verify' | 'reset';
+    created_at: Date;
+    expires_at: Date;
+    sign_in_state?: string | null;
+    sign_in_authz?: string | null;
+    sign_in_prompt?: string | null;
+  },
 ): Promise<void> {
   await db.insertInto('email_tokens').values(row).execute();
 }
@@ -26,6 +35,20 @@ export async function findLiveEmailToken(
     .selectFrom('email_tokens')
     .select('user_id')
     .where((eb) => isLive(eb, tokenHash, purpose, now))
+    .executeTakeFirst();
+}
+
+/** The pending sign-in a link continues, whether or not the link can still be used (nothing is spent). */
+export async function findEmailTokenSignIn(
+  db: Db,
+  tokenHash: string,
+  purpose: 'verify' | 'reset',
+): Promise<{ sign_in_state: string | null; sign_in_authz: string | null; sign_in_prompt: string | null } | undefined> {
+  return db
+    .selectFrom('email_tokens')
+    .select(['sign_in_state', 'sign_in_authz', 'sign_in_prompt'])
+    .where('token_hash', '=', tokenHash)
+    .where('purpose', '=', purpose)
     .executeTakeFirst();
 }
 

@@ -84,6 +84,31 @@ export function sealPending(deps: Pick<Deps, 'secret'>, p: PendingAuthorization)
   return encrypt(deriveKey(deps.secret, 'authorization-request'), JSON.stringify(p), 'authz');
 }
 
+/**
+ * The way back to the client when the sealed request a sign-in form carries cannot be used (expired,
+ * tampered with, or another client's): the error redirect of RFC 6749 §4.1.2.1 to the form's
+ * callback, so the client starts its sign-in again; never tokens. Undefined unless that callback is
+ * registered for `app`. The client's state goes back only when the request is authentic and this
+ * client's own for this callback (an expired one): a state taken from another request never does.
+ */
+export function abandonedRequestRedirect(
+  deps: Pick<Deps, 'secret' | 'config'>,
+  app: App,
+  redirectUri: string,
+  sealed: string,
+): string | undefined {
+  if (!isRegisteredRedirectUri(app, redirectUri)) return undefined;
+  let state: string | undefined;
+  try {
+    const p = PendingSchema.parse(JSON.parse(decrypt(deriveKey(deps.secret, 'authorization-request'), sealed, 'authz')));
+    if (p.clientId === app.appId && p.redirectUri === redirectUri) state = p.state;
+  } catch {
+    // Tampered with or not ours: there is no state to give back.
+  }
+  const outcome = errorRedirect(deps, redirectUri, 'access_denied', 'The sign-in request expired or is not valid', state);
+  return outcome.kind === 'redirect' ? outcome.url : undefined;
+}
+
 /** The pending request from the sign-in form, or an error page if it was tampered with or is stale. */
 export function openPending(deps: Pick<Deps, 'secret' | 'clock'>, sealed: string): PendingAuthorization {
   let parsed: PendingAuthorization;

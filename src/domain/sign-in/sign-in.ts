@@ -5,7 +5,7 @@
 // The outcome is a tagged value; the HTTP layer sets the cookie and answers it. A journey that will
 // need a second factor adds a `second_factor_required` outcome here, and its routes one case.
 import type { Deps } from '../../deps.js';
-import { appError } from '../../errors.js';
+import { AppError, appError } from '../../errors.js';
 import type { App } from '../apps/apps.js';
 import type { RequestMeta } from '../audit/audit.js';
 import { issueCodeRedirect, openPending, type PendingAuthorization } from '../oidc/authorization.js';
@@ -44,6 +44,18 @@ export type SignInOutcome =
 /** "Password login not enabled": the one place that decides whether an app takes passwords. */
 export function assertPasswordSignIn(app: App): void {
   if (!app.providers.includes('password')) throw appError('password_login_disabled');
+}
+
+/** The refusals of a broken pending request (sealed /authorize request): never answered with tokens. */
+const REQUEST_REFUSALS: ReadonlySet<string> = new Set(['sign_in_request_invalid', 'sign_in_request_expired', 'sign_in_request_mismatch']);
+export const isSignInRequestRefusal = (err: unknown): err is AppError => err instanceof AppError && REQUEST_REFUSALS.has(err.reason);
+
+/**
+ * Checks the pending request a sign-in page is about to carry (GET /login after a detour through
+ * the account pages): a stale or foreign one is refused before the user types a password.
+ */
+export function assertSignInRequest(deps: Pick<Deps, 'secret' | 'clock'>, app: App, request: SignInRequest): void {
+  openRequest(deps, app, request);
 }
 
 /** The pending authorization request, opened once per sign-in; it must be this app's, for this callback. */

@@ -1,8 +1,10 @@
 // Hosted account pages (seed 004's journeys for browsers): create account, verify email (the link in
 // the email), forgot password and reset password (the link in the email). Every form carries a CSRF
 // token; pages show the app's branding and end with "Continue to sign in" back to the app's /login.
-// Links in emails are opened with GET, which only shows a button: mail scanners that prefetch links
-// cannot spend the single-use token.
+// Every page, form and way back carries the pending sign-in the user left (issue 16): the app's state,
+// or the sealed /authorize request, so that sign-in still ends with a code; the emails keep it with
+// their token (emailLinkSignIn), so their links stay short. Links in emails are opened with GET,
+// which only shows a button: mail scanners that prefetch links cannot spend the single-use token.
 import { safeEqual } from '../../lib/crypto.js';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -10,17 +12,21 @@ import type { Deps } from '../../deps.js';
 import { FORM_BODY_LIMIT, formGuard } from '../plugins/guards.js';
 import {
   confirmPasswordReset,
+  emailLinkSignIn,
   registerAccount,
   requestPasswordReset,
   resetLinkAccount,
   requestVerificationEmail,
   resolveAccountApp,
   verifyEmail,
+  type AccountContext,
+  type EmailLinkSignIn,
 } from '../../domain/accounts/accounts.js';
 import { describePolicy } from '../../domain/accounts/password-policy.js';
 import { findApp, resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
 import { AppError, appError } from '../../errors.js';
 import { formError } from '../error-handler.js';
+import { signInQuery } from '../login-page.js';
 import { renderPage } from '../render.js';
 import { requestMeta } from '../request-meta.js';
 import { ForgotForm, PageQuery, RegisterForm, ResetForm, TokenPageQuery, VerifyForm } from '../schemas/accounts.js';
@@ -28,12 +34,28 @@ import { ForgotForm, PageQuery, RegisterForm, ResetForm, TokenPageQuery, VerifyF
 interface PageContext {
   app: App | undefined;
   redirectUri: string | undefined;
+  /** The pending sign-in the user left for this page (issue 16), carried on to the sign-in after it. */
+  signIn: EmailLinkSignIn;
   /** Hidden fields that carry the context through a form. */
   hidden: Record<string, string>;
   signInUrl: string | undefined;
 }
 
-async function pageContext(deps: Deps, appId: string | undefined, redirectUri: string | undefined): Promise<PageContext> {
+/** What a page or form names: the app, its callback, and the pending sign-in (state, sealed /authorize request). */
+interface ContextFields {
+  app_id?: string | undefined;
+  redirect_uri?: string | undefined;
+  state?: string | undefined;
+  authz?: string | undefined;
+  prompt?: string | undefined;
+}
+
+/**
+ * The app, its callback and the pending sign-in a page carries. An email link carries only the app
+ * and callback; `stored` is the pending sign-in kept with its token, which wins over the query.
+ */
+async function pageContext(deps: Deps, f: ContextFields, stored: EmailLinkSignIn = {}): Promise<PageContext> {
+  const { app_id: appId, redirect_uri: redirectUri } = f;
   let app: App | undefined;
   if (appId && redirectUri) app = await resolveAppForRedirect(deps, appId, redirectUri);
   else if (appId) {
@@ -41,14 +63,27 @@ async function pageContext(deps: Deps, appId: string | undefined, redirectUri: s
     if (!app) throw appError('unknown_app', { party: 'app' });
   } else app = await resolveAccountApp(deps, undefined);
   const callback = redirectUri ?? app?.redirectUris[0];
+  const signIn: EmailLinkSignIn = {
+    ...(f.state !== undefined && { state: f.state }),
+    ...(f.authz !== undefined && { authz: f.authz }),
+    ...(f.prompt === 'login' && { prompt: 'login' as const }),
+    ...stored,
+  };
   const hidden: Record<string, string> = {};
   if (app) hidden.app_id = app.appId;
   if (app && redirectUri) hidden.redirect_uri = redirectUri;
-  const signInUrl = app && callback ? `/login?${new URLSearchParams({ app_id: app.appId, redirect_uri: callback })}` : undefined;
-  return { app, redirectUri, hidden, signInUrl };
+  // Without an app there is no sign-in to go back to, so nothing of it to carry either.
+  if (app && signIn.state !== undefined) hidden.state = signIn.state;
+  if (app && signIn.authz !== undefined) hidden.authz = signIn.authz;
+  if (app && signIn.prompt !== undefined) hidden.prompt = signIn.prompt;
+  const signInUrl = app && callback ? `/login?${signInQuery({ app_id: app.appId, redirect_uri: callback, ...signIn })}` : undefined;
+  return { app, redirectUri, signIn, hidden, signInUrl };
 }
 
-/** Query string that carries app_id / redirect_uri from one page to the next. */
+/** What the domain keeps with an email token: where its link leads, and the pending sign-in it continues. */
+const accountContext = (c: PageContext): AccountContext => ({ appId: c.app?.appId, redirectUri: c.redirectUri, ...(c.app && c.signIn) });
+
+/** Query string that carries the context from one page to the next. */
 const carry = (c: PageContext) => (Object.keys(c.hidden).length ? `?${new URLSearchParams(c.hidden)}` : '');
 
 function done(reply: FastifyReply, c: PageContext, title: string, message: string) {
@@ -72,7 +107,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     );
 
   app.get('/account/register', { config, schema: { querystring: PageQuery } }, async (req, reply) => {
-    return registerPage(reply, await pageContext(deps, req.query.app_id, req.query.redirect_uri));
+    return registerPage(reply, await pageContext(deps, req.query));
   });
 
   app.post(
@@ -80,14 +115,14 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     { config, schema: { body: RegisterForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT },
     async (req, reply) => {
       const f = req.body;
-      const c = await pageContext(deps, f.app_id, f.redirect_uri);
+      const c = await pageContext(deps, f);
       if (!f.email || !f.password)
         return registerPage(reply, c, { error: 'Enter your email and a password.', name: f.name, email: f.email, status: 400 });
       try {
         await registerAccount(
           deps,
           { email: f.email, password: f.password, name: f.name || undefined },
-          { appId: c.app?.appId, redirectUri: c.redirectUri },
+          accountContext(c),
           requestMeta(req),
         );
       } catch (err) {
@@ -107,14 +142,15 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     });
 
   app.get('/account/verify', { config, schema: { querystring: TokenPageQuery } }, async (req, reply) => {
-    return verifyPage(reply, await pageContext(deps, req.query.app_id, req.query.redirect_uri), req.query.token);
+    const stored = await emailLinkSignIn(deps, req.query.token, 'verify');
+    return verifyPage(reply, await pageContext(deps, req.query, stored), req.query.token);
   });
 
   app.post(
     '/account/verify',
     { config, schema: { body: VerifyForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT },
     async (req, reply) => {
-      const c = await pageContext(deps, req.body.app_id, req.body.redirect_uri);
+      const c = await pageContext(deps, req.body);
       try {
         await verifyEmail(deps, { token: req.body.token }, requestMeta(req));
       } catch (err) {
@@ -149,7 +185,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
   const resendPage = emailFormPage('verify-resend.eta', 'Verify your email');
 
   app.get('/account/verify/resend', { config, schema: { querystring: PageQuery } }, async (req, reply) => {
-    return resendPage(reply, await pageContext(deps, req.query.app_id, req.query.redirect_uri));
+    return resendPage(reply, await pageContext(deps, req.query));
   });
 
   app.post(
@@ -157,11 +193,10 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     { config, schema: { body: ForgotForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT },
     async (req, reply) => {
       const f = req.body;
-      const c = await pageContext(deps, f.app_id, f.redirect_uri);
+      const c = await pageContext(deps, f);
       if (!f.email) return resendPage(reply, c, { error: 'Enter your email address.', status: 400 });
-      const ctx = { appId: c.app?.appId, redirectUri: c.redirectUri };
       try {
-        await requestVerificationEmail(deps, { email: f.email }, ctx, requestMeta(req, reply));
+        await requestVerificationEmail(deps, { email: f.email }, accountContext(c), requestMeta(req, reply));
       } catch (err) {
         const { message, status } = formError(reply, err);
         return resendPage(reply, c, { error: message, email: f.email, status });
@@ -179,7 +214,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
   const forgotPage = emailFormPage('forgot-password.eta', 'Reset your password');
 
   app.get('/account/forgot-password', { config, schema: { querystring: PageQuery } }, async (req, reply) => {
-    return forgotPage(reply, await pageContext(deps, req.query.app_id, req.query.redirect_uri));
+    return forgotPage(reply, await pageContext(deps, req.query));
   });
 
   app.post(
@@ -187,10 +222,10 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     { config, schema: { body: ForgotForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT },
     async (req, reply) => {
       const f = req.body;
-      const c = await pageContext(deps, f.app_id, f.redirect_uri);
+      const c = await pageContext(deps, f);
       if (!f.email) return forgotPage(reply, c, { error: 'Enter your email address.', status: 400 });
       try {
-        await requestPasswordReset(deps, { email: f.email }, { appId: c.app?.appId, redirectUri: c.redirectUri }, requestMeta(req, reply));
+        await requestPasswordReset(deps, { email: f.email }, accountContext(c), requestMeta(req, reply));
       } catch (err) {
         const { message, status } = formError(reply, err);
         return forgotPage(reply, c, { error: message, email: f.email, status });
@@ -241,7 +276,8 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
   };
 
   app.get('/account/reset-password', { config, schema: { querystring: TokenPageQuery } }, async (req, reply) => {
-    return resetPage(reply, await pageContext(deps, req.query.app_id, req.query.redirect_uri), req.query.token);
+    const stored = await emailLinkSignIn(deps, req.query.token, 'reset');
+    return resetPage(reply, await pageContext(deps, req.query, stored), req.query.token);
   });
 
   app.post(
@@ -249,7 +285,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     { config, schema: { body: ResetForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT },
     async (req, reply) => {
       const f = req.body;
-      const c = await pageContext(deps, f.app_id, f.redirect_uri);
+      const c = await pageContext(deps, f);
       if (!safeEqual(f.new_password, f.confirm_password))
         return resetPage(reply, c, f.token, { error: 'The two passwords do not match.', status: 400 });
       try {

@@ -1,13 +1,18 @@
 // The hosted sign-in page (seed 000): GET /login renders the app's branded page, or, with a live SSO
 // session and no prompt=login, returns straight to the app with fresh tokens. POST /login checks the
-// password and redirects (303) to the registered redirect_uri with the tokens in the query.
+// password and redirects (303) to the registered redirect_uri with the tokens in the query, or, when
+// the form carries a sealed /authorize request (authz), with an authorization code. GET /login takes
+// that request back from the account pages (issue 16): it is checked first and never answered with
+// tokens; a broken one is the error page, back to the client's callback with an error.
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
-import { resolveAppForRedirect } from '../../domain/apps/apps.js';
+import { resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
+import { abandonedRequestRedirect } from '../../domain/oidc/authorization.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
-import { resumeSignIn, signInWithPassword } from '../../domain/sign-in/sign-in.js';
+import { assertSignInRequest, isSignInRequestRefusal, resumeSignIn, signInWithPassword } from '../../domain/sign-in/sign-in.js';
 import { isSignInRefusal } from '../../domain/users/users.js';
-import { formError } from '../error-handler.js';
+import { formError, wayBackOnError } from '../error-handler.js';
 import { renderLoginPage } from '../login-page.js';
 import { FORM_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
 import { requestMeta } from '../request-meta.js';
@@ -16,11 +21,32 @@ import { answerSignIn } from '../sign-in-reply.js';
 import { readDeviceCookie, readSsoCookie } from '../sso-cookie.js';
 
 const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
+  /**
+   * A sealed /authorize request that cannot be used (expired, tampered with, another client's) is
+   * refused on the branded error page, whose way back is the client's callback with an error (the
+   * client starts again): never a sign-in that would end with tokens.
+   */
+  const refuseRequest = (req: FastifyRequest, client: App, redirectUri: string, authz: string, err: unknown): never => {
+    const href = abandonedRequestRedirect(deps, client, redirectUri, authz);
+    if (href) wayBackOnError(req, { href, label: `Back to ${client.name}` });
+    throw err;
+  };
+
   app.get('/login', { schema: { querystring: LoginQuery }, config: { errorFormat: 'html' } }, async (req, reply) => {
     const q = req.query;
     // The page needs the app whatever happens; an unknown app or callback is the plain error page.
     const client = await resolveAppForRedirect(deps, q.app_id, q.redirect_uri);
-    if (q.prompt !== 'login') {
+    if (q.authz !== undefined) {
+      // Back from a detour (create account, forgot password) in the middle of /authorize: the request
+      // must still be good, and it is answered by a sign-in on this form (/authorize already decided
+      // the session would not do: prompt=login, max_age), so no SSO resume here.
+      try {
+        assertSignInRequest(deps, client, { redirectUri: q.redirect_uri, authz: q.authz });
+      } catch (err) {
+        if (isSignInRequestRefusal(err)) refuseRequest(req, client, q.redirect_uri, q.authz, err);
+        throw err;
+      }
+    } else if (q.prompt !== 'login') {
       const request = { redirectUri: q.redirect_uri, state: q.state };
       const resumed = await resumeSignIn(deps, client, request, readSsoCookie(deps.config, req), requestMeta(req));
       if (resumed) return answerSignIn(deps.config, reply, resumed);
@@ -46,6 +72,7 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
         const outcome = await signInWithPassword(deps, client, request, credentials, requestMeta(req), readDeviceCookie(deps.config, req));
         return answerSignIn(deps.config, reply, outcome);
       } catch (err) {
+        if (f.authz !== undefined && isSignInRequestRefusal(err)) refuseRequest(req, client, f.redirect_uri, f.authz, err);
         if (!isSignInRefusal(err)) throw err;
         const { message, status } = formError(reply, err);
         const unverified = err.reason === 'email_not_verified';

@@ -1,6 +1,7 @@
 // zod schemas of the account API (seed 004) and its hosted pages.
 import { z } from 'zod';
-import { AppId, OpaqueToken, Uri } from './keymaster.js';
+import { AppId, NO_NUL, OpaqueToken, State, Uri } from './keymaster.js';
+import { Authz } from './login.js';
 
 /** Syntax only: the policy (seed 004) is checked by the domain, so its message is the documented one. */
 const NewPassword = z.string().min(1, 'is required').max(1024, 'is too long');
@@ -52,8 +53,16 @@ export const AccountTokens = z.object({
 });
 export const LoginResponse = AccountTokens.extend({ user: UserJson });
 
-// Hosted pages: app_id + redirect_uri say where "Continue to sign in" leads.
-const PageContext = { app_id: AppId.optional(), redirect_uri: Uri.optional() };
+// Hosted pages: app_id + redirect_uri say where "Continue to sign in" leads; state and authz are the
+// pending sign-in the user left (the login schema's limits), carried back to it and kept with an
+// email token (no NUL: Postgres text cannot hold one).
+const PageContext = {
+  app_id: AppId.optional(),
+  redirect_uri: Uri.optional(),
+  state: State.refine(...NO_NUL).optional(),
+  authz: Authz.optional(),
+  prompt: z.string().max(100).optional(),
+};
 const Csrf = { _csrf: z.string().max(200).optional() };
 export const PageQuery = z.object(PageContext);
 export const TokenPageQuery = z.object({ ...PageContext, token: z.string().max(512).default('') });

@@ -3,10 +3,18 @@ import { z } from 'zod';
 import { MAX_PASSWORD_BYTES } from '../../domain/users/passwords.js';
 import { AppId, NO_NUL, State, Uri } from './keymaster.js';
 
+/** The sealed /authorize request a sign-in page carries (authorization.ts): bounded here, opened by the domain. */
+export const Authz = z
+  .string()
+  .max(8000, 'is too long')
+  .refine(...NO_NUL);
+
 export const LoginQuery = z.object({
   app_id: AppId,
   redirect_uri: Uri,
   state: State.optional(),
+  // Back from an account page (issue 16): the /authorize request the user left, so the sign-in still ends with a code.
+  authz: Authz.optional(),
   prompt: z.string().max(100).optional(),
 });
 
@@ -15,7 +23,9 @@ export const LoginForm = z.object({
   app_id: AppId,
   redirect_uri: Uri,
   state: State.optional(),
-  authz: z.string().max(8000, 'is too long').optional(),
+  authz: Authz.optional(),
+  // Carried on to the account links of a re-rendered form (only `login` means anything to /login).
+  prompt: z.string().max(100).optional(),
   email: z
     .string()
     .trim()
