@@ -42,6 +42,8 @@ export interface User {
   disabled: boolean;
   lockedUntil: Date | null;
   createdAt: Date;
+  /** The last change to the user's information (OIDC `updated_at`): every edit through this module sets it. */
+  updatedAt: Date;
   lastLoginAt: Date | null;
 }
 
@@ -55,6 +57,7 @@ export function toUser(row: UserRow): User {
     disabled: row.disabled_at !== null,
     lockedUntil: row.locked_until,
     createdAt: row.created_at,
+    updatedAt: row.updated_at,
     lastLoginAt: row.last_login_at,
   };
 }

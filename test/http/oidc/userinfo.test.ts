@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => ctx.close());
 
-async function signedIn(scope = 'openid profile email offline_access') {
+async function signedIn(scope = 'openid profile email roles offline_access') {
   const { app, clientSecret } = await makeApp(ctx.deps);
   const { user, password } = await makeUser(ctx.deps, { roles: ['editor'] });
   const { code } = await obtainCode(ctx, app.appId, { email: user.email, password }, { scope });
