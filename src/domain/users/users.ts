@@ -42,7 +42,11 @@ export interface User {
   disabled: boolean;
   lockedUntil: Date | null;
   createdAt: Date;
-  /** The last change to the user's information (OIDC `updated_at`): every edit through this module sets it. */
+  /**
+   * The last change to the user's information, OIDC's `updated_at`: every edit through this module
+   * (name, email verification, password, roles, status, lockout) sets it; sign-in bookkeeping
+   * (last_login_at, failure counts) does not.
+   */
   updatedAt: Date;
   lastLoginAt: Date | null;
 }
