@@ -22,6 +22,8 @@ export interface AppsTable {
   refresh_reuse_interval: ColumnType<number | null, number | null | undefined, number | null>;
   /** May register http: URIs on hosts other than loopback (migration 0012). */
   development: Generated<boolean>;
+  /** Resource Indicators (RFC 8707): the URIs a `resource` parameter may name (migration 0016). */
+  resources: ColumnType<string[], string[] | undefined, string[]>;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
 }
@@ -155,6 +157,8 @@ export interface AuthorizationCodesTable {
   expires_at: Timestamp;
   used_at: Timestamp | null;
   replayed_at: Timestamp | null;
+  /** The RFC 8707 resource asked for at /authorize (migration 0016). */
+  resource: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface WebhooksTable {

@@ -34,6 +34,17 @@ export const RedirectUri = z
     return /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(u.protocol);
   }, 'must be an absolute URI without a fragment');
 
+/** A resource indicator (RFC 8707 §2): an absolute URI without a fragment. */
+export const ResourceUri = z
+  .string()
+  .max(2000)
+  .refine((v) => URL.canParse(v) && !v.includes('#'), 'must be an absolute URI without a fragment');
+
+/** RFC 8707 §2: `resource` is an absolute URI without a fragment, registered exactly for the app. */
+export function isRegisteredResource(app: Pick<App, 'resources'>, resource: string): boolean {
+  return ResourceUri.safeParse(resource).success && app.resources.includes(resource);
+}
+
 export const HexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour like #1a73e8');
 
 export const AppInput = z.object({
@@ -52,6 +63,8 @@ export const AppInput = z.object({
   allowedScopes: z.array(z.enum(SCOPES)).default([...USER_SCOPES]),
   /** May register http: URIs on hosts other than loopback (a development setup, never production). */
   development: z.boolean().default(false),
+  /** The resource servers (RFC 8707) its access tokens may be issued for. */
+  resources: z.array(ResourceUri).max(50).default([]),
 });
 export type AppInput = z.input<typeof AppInput>;
 
@@ -93,6 +106,7 @@ export const AppUpdateInput = AppInput.partial().extend({
   primaryColor: HexColor.nullable().optional(),
   refreshReuseInterval: ReuseInterval.nullable().optional(),
   development: z.boolean().optional(),
+  resources: z.array(ResourceUri).max(50).optional(),
 });
 
 export interface App {
@@ -112,6 +126,8 @@ export interface App {
   refreshReuseInterval: number | null;
   /** May register http: URIs on hosts other than loopback. */
   development: boolean;
+  /** Resource indicators (RFC 8707) a `resource` parameter may name; the access token's aud then. */
+  resources: string[];
   createdAt: Date;
 }
 
@@ -131,6 +147,7 @@ export function toApp(row: AppRow): App {
     allowedScopes: row.allowed_scopes,
     refreshReuseInterval: row.refresh_reuse_interval,
     development: row.development,
+    resources: row.resources,
     createdAt: row.created_at,
   };
 }
@@ -158,6 +175,7 @@ export async function createApp(
     grant_types: v.grantTypes,
     allowed_scopes: v.allowedScopes,
     development: v.development,
+    resources: v.resources,
   });
   await recordAuditEvent(deps, { event: 'app.created', appId: row.app_id, data: { name: row.name } }, meta);
   return { app: toApp(row), clientSecret };
@@ -221,6 +239,7 @@ export async function updateApp(
     ...(v.allowedScopes !== undefined && { allowed_scopes: v.allowedScopes }),
     ...(v.refreshReuseInterval !== undefined && { refresh_reuse_interval: v.refreshReuseInterval }),
     ...(v.development !== undefined && { development: v.development }),
+    ...(v.resources !== undefined && { resources: v.resources }),
     updated_at: deps.clock.now(),
   });
   deps.apps.invalidate(appId);

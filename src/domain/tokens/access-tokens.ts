@@ -4,7 +4,7 @@
 //   claims (sub email name roles aud iss iat exp) + jti and client_id — seed 000's contract.
 // - An OAuth/OIDC grant (a code exchange at /token, or the rotation of its family): RFC 9068 §2.2
 //   (iss exp aud sub client_id iat jti, scope, auth_time) and the user claims its scope grants
-//   (OIDC Core §5.4, claims.ts). aud is the client's app_id.
+//   (OIDC Core §5.4, claims.ts). aud is the resource asked for (RFC 8707), else the client's app_id.
 import { randomUUID } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import type { Deps } from '../../deps.js';
@@ -34,10 +34,14 @@ export interface AccessTokenClaims extends JWTPayload {
   auth_time?: number;
 }
 
-/** The grant behind an OAuth-flow access token: its scope, and when the user authenticated (if known). */
+/**
+ * The grant behind an OAuth-flow access token: its scope, when the user authenticated (if known), and
+ * the resource server it is for (RFC 8707; null: the client itself).
+ */
 export interface OAuthGrant {
   scope: string;
   authTime: Date | null;
+  resource: string | null;
 }
 
 type IssueDeps = Pick<Deps, 'config' | 'clock' | 'keys' | 'metrics'>;
@@ -80,7 +84,7 @@ export async function issueAccessToken(
 export async function issueGrantAccessToken(deps: IssueDeps, user: ClaimsUser, app: App, grant: OAuthGrant): Promise<IssuedAccessToken> {
   return signAccessToken(deps, app, {
     sub: user.id,
-    aud: app.appId,
+    aud: grant.resource ?? app.appId,
     client_id: app.appId,
     scope: grant.scope,
     ...(grant.authTime && { auth_time: epochSeconds(grant.authTime) }),
