@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'unauthorized_client'
   | 'unsupported_grant_type'
   | 'invalid_scope'
+  | 'invalid_target'
   | 'access_denied'
   | 'unsupported_response_type'
   | 'invalid_token'
@@ -118,6 +119,8 @@ export const REASONS = {
   },
   scope_not_allowed: { code: 'invalid_scope', text: (p: { scope: string }) => `invalid_scope: ${p.scope}` },
   scope_exceeds_grant: { code: 'invalid_scope', text: 'The requested scope exceeds the scope originally granted' },
+  // RFC 8707 §2: a resource indicator that is malformed or not registered for the client.
+  resource_not_allowed: { code: 'invalid_target', text: 'The requested resource is not valid for this client' },
 
   // Authorization requests and codes (OpenID Connect).
   sign_in_request_invalid: { code: 'invalid_request', text: 'The sign-in request is not valid. Go back to the app and try again.' },

@@ -50,6 +50,7 @@ const CODE_STATUS: Record<ErrorCode, number> = {
   unauthorized_client: 400,
   unsupported_grant_type: 400,
   invalid_scope: 400,
+  invalid_target: 400,
   access_denied: 403,
   unsupported_response_type: 400,
   invalid_token: 401,

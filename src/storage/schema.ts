@@ -24,6 +24,8 @@ export interface AppsTable {
   development: Generated<boolean>;
   /** OIDC Back-Channel Logout 1.0 §2.2 (migration 0014); null = not told. */
   backchannel_logout_uri: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Resource Indicators (RFC 8707): the URIs a `resource` parameter may name (migration 0016). */
+  resources: ColumnType<string[], string[] | undefined, string[]>;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
 }
@@ -157,6 +159,8 @@ export interface AuthorizationCodesTable {
   expires_at: Timestamp;
   used_at: Timestamp | null;
   replayed_at: Timestamp | null;
+  /** The RFC 8707 resource asked for at /authorize (migration 0016). */
+  resource: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface WebhooksTable {

@@ -123,4 +123,29 @@ describe('lifecycle CLI commands', { timeout: 120_000 }, () => {
       ).toBeNull();
     },
   );
+  it('apps create/update --resource (repeatable) registers RFC 8707 resources; a relative or fragment URI exits 2', async () => {
+    const cb = 'https://app.example.com/cb';
+    const created = await cli('apps', 'create', '--name', 'Api', '--redirect-uri', cb, '--resource', 'https://api.example.com/', '--json');
+    expect(created.code).toBe(0);
+    const app = JSON.parse(created.out) as { app_id: string; resources: string[] };
+    expect(app.resources).toEqual(['https://api.example.com/']);
+    const updated = await cli(
+      'apps',
+      'update',
+      app.app_id,
+      '--resource',
+      'urn:example:a',
+      '--resource',
+      'https://b.example.com/',
+      '--json',
+    );
+    expect(JSON.parse(updated.out)).toMatchObject({ resources: ['urn:example:a', 'https://b.example.com/'] });
+    for (const bad of ['relative/path', 'https://api.example.com/#frag']) {
+      const refused = await cli('apps', 'update', app.app_id, '--resource', bad);
+      expect(refused.code).toBe(2);
+      expect(refused.err).toMatch(/absolute URI without a fragment/);
+    }
+    const shown = await cli('apps', 'show', app.app_id);
+    expect(shown.out).toMatch(/resources: +urn:example:a https:\/\/b\.example\.com\//);
+  });
 });

@@ -32,6 +32,7 @@ function appJson(app: App) {
     refresh_reuse_interval: app.refreshReuseInterval,
     development: app.development,
     backchannel_logout_uri: app.backchannelLogoutUri,
+    resources: app.resources,
     created_at: app.createdAt.toISOString(),
   };
 }
@@ -50,6 +51,7 @@ function appText(app: App): string {
     `logo_url:       ${app.logoUrl ?? '(none)'}`,
     `color:          ${app.primaryColor ?? '(default)'}`,
     `reuse_interval: ${app.refreshReuseInterval === null ? '(server default)' : `${app.refreshReuseInterval}s`}`,
+    ...(app.resources.length ? [`resources:      ${app.resources.join(' ')}`] : []),
     ...(app.development ? ['development:    yes (http: URIs allowed on any host)'] : []),
   ].join('\n');
 }
@@ -71,6 +73,7 @@ export function registerAppCommands(program: Command): void {
     .option('--grant-types <list>', 'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials)', csv)
     .option('--scopes <list>', 'allowed scopes, comma-separated (openid,profile,email,offline_access,roles,push:send,…)', csv)
     .option('--development', 'allow http: redirect and logout URIs on hosts other than loopback (never in production)')
+    .option('--resource <uri>', 'a resource server (RFC 8707) its access tokens may be issued for (repeatable)', collect)
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {
@@ -88,6 +91,7 @@ export function registerAppCommands(program: Command): void {
             grantTypes: o.grantTypes,
             allowedScopes: o.scopes,
             development: o.development === true,
+            resources: o.resource ?? [],
           },
           CLI,
         );
@@ -146,6 +150,7 @@ export function registerAppCommands(program: Command): void {
     .option('--reuse-interval <seconds>', 'refresh reuse grace, 0-300 (0 = strict; "default" = server default)', reuseInterval)
     .option('--development', 'allow http: redirect and logout URIs on hosts other than loopback (never in production)')
     .option('--no-development', 'only loopback hosts may use http: URIs again')
+    .option('--resource <uri>', 'a resource server (RFC 8707) its access tokens may be issued for (repeatable)', collect)
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
@@ -165,6 +170,7 @@ export function registerAppCommands(program: Command): void {
             allowedScopes: o.scopes,
             refreshReuseInterval: o.reuseInterval,
             development: o.development,
+            resources: o.resource,
           },
           CLI,
         );

@@ -46,6 +46,16 @@ export const BackchannelLogoutUri = z
     (v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol) && !v.includes('#'),
     'must be an absolute http(s) URI without a fragment',
   );
+/** A resource indicator (RFC 8707 §2): an absolute URI without a fragment. */
+export const ResourceUri = z
+  .string()
+  .max(2000)
+  .refine((v) => URL.canParse(v) && !v.includes('#'), 'must be an absolute URI without a fragment');
+
+/** RFC 8707 §2: `resource` is an absolute URI without a fragment, registered exactly for the app. */
+export function isRegisteredResource(app: Pick<App, 'resources'>, resource: string): boolean {
+  return ResourceUri.safeParse(resource).success && app.resources.includes(resource);
+}
 
 export const HexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour like #1a73e8');
 
@@ -66,6 +76,8 @@ export const AppInput = z.object({
   /** May register http: URIs on hosts other than loopback (a development setup, never production). */
   development: z.boolean().default(false),
   backchannelLogoutUri: BackchannelLogoutUri.optional(),
+  /** The resource servers (RFC 8707) its access tokens may be issued for. */
+  resources: z.array(ResourceUri).max(50).default([]),
 });
 export type AppInput = z.input<typeof AppInput>;
 
@@ -110,6 +122,7 @@ export const AppUpdateInput = AppInput.partial().extend({
   development: z.boolean().optional(),
   /** null clears it: the app is no longer told when sessions end. */
   backchannelLogoutUri: BackchannelLogoutUri.nullable().optional(),
+  resources: z.array(ResourceUri).max(50).optional(),
 });
 
 export interface App {
@@ -131,6 +144,8 @@ export interface App {
   development: boolean;
   /** Where logout tokens are POSTed (Back-Channel Logout 1.0 §2.2); null = not told. */
   backchannelLogoutUri: string | null;
+  /** Resource indicators (RFC 8707) a `resource` parameter may name; the access token's aud then. */
+  resources: string[];
   createdAt: Date;
 }
 
@@ -151,6 +166,7 @@ export function toApp(row: AppRow): App {
     refreshReuseInterval: row.refresh_reuse_interval,
     development: row.development,
     backchannelLogoutUri: row.backchannel_logout_uri,
+    resources: row.resources,
     createdAt: row.created_at,
   };
 }
@@ -179,6 +195,7 @@ export async function createApp(
     allowed_scopes: v.allowedScopes,
     development: v.development,
     backchannel_logout_uri: v.backchannelLogoutUri ?? null,
+    resources: v.resources,
   });
   await recordAuditEvent(deps, { event: 'app.created', appId: row.app_id, data: { name: row.name } }, meta);
   return { app: toApp(row), clientSecret };
@@ -249,6 +266,7 @@ export async function updateApp(
     ...(v.refreshReuseInterval !== undefined && { refresh_reuse_interval: v.refreshReuseInterval }),
     ...(v.development !== undefined && { development: v.development }),
     ...(v.backchannelLogoutUri !== undefined && { backchannel_logout_uri: v.backchannelLogoutUri }),
+    ...(v.resources !== undefined && { resources: v.resources }),
     updated_at: deps.clock.now(),
   });
   deps.apps.invalidate(appId);

@@ -7,7 +7,7 @@ import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { MINUTE, SECOND } from '../../lib/clock.js';
 import { decrypt, deriveKey, encrypt, randomToken, sha256 } from '../../lib/crypto.js';
-import { findApp, isRegisteredRedirectUri, USER_SCOPES, type App } from '../apps/apps.js';
+import { findApp, isRegisteredRedirectUri, isRegisteredResource, USER_SCOPES, type App } from '../apps/apps.js';
 import { resumeSession } from '../sessions/sessions.js';
 import type { User } from '../users/users.js';
 import { insertCode } from './code-store.js';
@@ -27,6 +27,8 @@ export interface PendingAuthorization {
   nonce?: string | undefined;
   codeChallenge?: string | undefined;
   codeChallengeMethod?: string | undefined;
+  /** RFC 8707: the resource server the access token is for (one of the app's registered resources). */
+  resource?: string | undefined;
   exp: number;
 }
 
@@ -38,6 +40,7 @@ const PendingSchema = z.object({
   nonce: z.string().optional(),
   codeChallenge: z.string().optional(),
   codeChallengeMethod: z.string().optional(),
+  resource: z.string().optional(),
   exp: z.number(),
 });
 
@@ -56,7 +59,8 @@ export type AuthorizationParams = Partial<
     | 'login_hint'
     | 'request'
     | 'request_uri'
-    | 'response_mode',
+    | 'response_mode'
+    | 'resource',
     string
   >
 >;
@@ -161,6 +165,10 @@ export async function authorize(
   const requested = parseScope(p.scope);
   const granted = requested.filter((s) => (USER_SCOPES as readonly string[]).includes(s) && app.allowedScopes.includes(s));
   if (granted.length === 0) return fail('invalid_scope', 'No requested scope is allowed for this client');
+  // RFC 8707 §2: malformed, or not a resource registered for the client.
+  if (p.resource !== undefined && !isRegisteredResource(app, p.resource)) {
+    return fail('invalid_target', 'The requested resource is not valid for this client');
+  }
 
   const prompts = parseScope(p.prompt);
   if (prompts.includes('none') && prompts.length > 1) return fail('invalid_request', 'prompt=none cannot be combined with other values');
@@ -180,6 +188,7 @@ export async function authorize(
     nonce: p.nonce,
     codeChallenge: p.code_challenge,
     codeChallengeMethod: p.code_challenge_method,
+    resource: p.resource,
     exp: Math.floor((deps.clock.now().getTime() + PENDING_TTL_MS) / 1000),
   };
 
@@ -219,6 +228,7 @@ export async function issueCodeRedirect(
     nonce: pending.nonce ?? null,
     code_challenge: pending.codeChallenge ?? null,
     code_challenge_method: pending.codeChallengeMethod ?? null,
+    resource: pending.resource ?? null,
     auth_time: session.authTime,
     family_id: randomUUID(),
     created_at: now,

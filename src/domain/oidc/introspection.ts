@@ -23,7 +23,8 @@ export async function introspectToken(
     if (!v.ok) return INACTIVE;
     const c = v.payload;
     const service = c.token_type === 'service';
-    const owner = service ? c.sub : c.aud;
+    // The client the token was issued to: its aud may be a resource server (RFC 8707).
+    const owner = typeof c.client_id === 'string' ? c.client_id : service ? c.sub : c.aud;
     if (owner !== caller.appId) return INACTIVE;
     return {
       active: true,

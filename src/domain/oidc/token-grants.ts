@@ -6,9 +6,9 @@ import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { epochSeconds } from '../../lib/clock.js';
 import { sha256 } from '../../lib/crypto.js';
-import { SERVICE_SCOPES, type App } from '../apps/apps.js';
+import { isRegisteredResource, SERVICE_SCOPES, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
-import { accessTokenTtl, issueAccessToken } from '../tokens/access-tokens.js';
+import { accessTokenTtl, issueGrantAccessToken } from '../tokens/access-tokens.js';
 import { issueTokens, refreshTokenScope, revokeTokenFamily, rotateRefreshToken } from '../tokens/refresh-tokens.js';
 import { findUserById } from '../users/users.js';
 import { checkPkce } from './authorization.js';
@@ -27,6 +27,11 @@ export interface OAuthTokens {
   refreshToken?: string;
 }
 
+/** RFC 8707 §2: a `resource` must be one the app registered (absolute, no fragment), else invalid_target. */
+function checkResource(app: App, resource: string | undefined): void {
+  if (resource !== undefined && !isRegisteredResource(app, resource)) throw appError('resource_not_allowed');
+}
+
 /**
  * Whether `app`, the client /token authenticated, proved itself: authenticateTokenClient returns a
  * confidential client only after checking its secret, a public one on its client_id alone.
@@ -36,10 +41,12 @@ const authenticatedClient = (app: App) => app.clientType === 'confidential';
 export async function exchangeAuthorizationCode(
   deps: GrantDeps,
   app: App,
-  input: { code: string; redirectUri?: string | undefined; codeVerifier?: string | undefined },
+  input: { code: string; redirectUri?: string | undefined; codeVerifier?: string | undefined; resource?: string | undefined },
   meta: RequestMeta = {},
 ): Promise<OAuthTokens> {
   if (!app.grantTypes.includes('authorization_code')) throw appError('grant_not_allowed', { grant: 'authorization_code' });
+  // Before the code is spent, so a refusal leaves it usable.
+  checkResource(app, input.resource);
   const hash = sha256(input.code);
   const now = deps.clock.now();
   const row = await spendCode(deps.db, hash, app.appId, now);
@@ -69,16 +76,19 @@ export async function exchangeAuthorizationCode(
   const user = await findUserById(deps, row.user_id);
   if (!user || user.disabled) throw appError('user_cannot_sign_in');
   const offline = hasScope(row.scope, 'offline_access') && app.grantTypes.includes('refresh_token');
+  // RFC 8707 §2.2: the token request's resource, else the one asked for at /authorize, else the client.
+  const resource = input.resource ?? row.resource;
   let accessToken: string;
   let expiresIn: number;
   let refreshToken: string | undefined;
   if (offline) {
     // RFC 6749 §6: issued under client authentication, refreshed only with it.
     const clientBound = authenticatedClient(app);
-    const ctx = { familyId: row.family_id, sessionId: row.session_id, authTime: row.auth_time, scope: row.scope, clientBound };
+    const ctx = { familyId: row.family_id, sessionId: row.session_id, authTime: row.auth_time, scope: row.scope, clientBound, resource };
     ({ accessToken, expiresIn, refreshToken } = await issueTokens(deps, user, app, ctx, meta));
   } else {
-    ({ token: accessToken, expiresIn } = await issueAccessToken(deps, user, app));
+    const grant = { scope: row.scope, authTime: row.auth_time, resource };
+    ({ token: accessToken, expiresIn } = await issueGrantAccessToken(deps, user, app, grant));
   }
   const res: OAuthTokens = { accessToken, expiresIn, scope: row.scope };
   if (hasScope(row.scope, 'openid')) {
@@ -107,10 +117,12 @@ export async function exchangeAuthorizationCode(
 export async function refreshGrant(
   deps: GrantDeps,
   app: App,
-  input: { refreshToken: string; scope?: string | undefined },
+  input: { refreshToken: string; scope?: string | undefined; resource?: string | undefined },
   meta: RequestMeta = {},
 ): Promise<OAuthTokens> {
   if (!app.grantTypes.includes('refresh_token')) throw appError('grant_not_allowed', { grant: 'refresh_token' });
+  // Before the rotation spends the token. The family keeps no resource: each refresh names its own.
+  checkResource(app, input.resource);
   // RFC 6749 §6: a narrower scope may be asked for, never a wider one. The family keeps its scope.
   // Checked BEFORE the rotation spends the token, so the refusal leaves it usable (a family's scope
   // never changes: reading it first decides nothing the rotation decides).
@@ -120,7 +132,7 @@ export async function refreshGrant(
   }
   const rotated = await rotateRefreshToken(
     deps,
-    { refreshToken: input.refreshToken, appId: app.appId, clientAuthenticated: authenticatedClient(app) },
+    { refreshToken: input.refreshToken, appId: app.appId, clientAuthenticated: authenticatedClient(app), resource: input.resource },
     meta,
   );
   const scope = rotated.scope ?? '';
@@ -150,18 +162,21 @@ export interface ServiceToken {
 }
 
 /**
- * Client credentials (RFC 6749 §4.4): a service token, sub = the app, only the app's allowed service
- * scopes. Within KEYMASTER_SERVICE_TOKEN_REUSE seconds of issuing one, the same client asking for the
- * same scopes (same signing key) gets that token again, with its remaining lifetime in expiresIn.
+ * Client credentials (RFC 6749 §4.4): a service token, sub = client_id = the app, aud = the resource
+ * asked for (RFC 8707) or else the app itself (RFC 9068 §2.2), only the app's allowed service scopes.
+ * Within KEYMASTER_SERVICE_TOKEN_REUSE seconds of issuing one, the same client asking for the same
+ * scopes and audience (same signing key) gets that token again, with its remaining lifetime in expiresIn.
  */
 export async function clientCredentialsGrant(
   deps: Pick<Deps, 'config' | 'clock' | 'keys' | 'apps' | 'metrics'>,
   app: App,
-  input: { scope?: string | undefined },
+  input: { scope?: string | undefined; resource?: string | undefined },
 ): Promise<ServiceToken> {
   if (app.clientType !== 'confidential' || !app.grantTypes.includes('client_credentials')) {
     throw appError('grant_not_allowed', { grant: 'client_credentials' });
   }
+  checkResource(app, input.resource);
+  const aud = input.resource ?? app.appId;
   const requested = parseScope(input.scope);
   const allowed = app.allowedScopes.filter((s) => (SERVICE_SCOPES as readonly string[]).includes(s));
   const bad = requested.find((s) => !allowed.includes(s));
@@ -171,8 +186,8 @@ export async function clientCredentialsGrant(
   const expiresIn = accessTokenTtl(deps, app);
   const reuse = deps.config.serviceTokenReuse;
   const kid = deps.keys.active.kid;
-  // Same client, signing key, scopes and lifetime setting, or a new token.
-  const variant = `${scope} ${expiresIn}`;
+  // Same client, signing key, scopes, audience and lifetime setting, or a new token.
+  const variant = `${scope} ${expiresIn} ${aud}`;
   const recent = reuse > 0 ? deps.apps.recentServiceToken(app.appId, kid, variant, iat, reuse) : undefined;
   if (recent) {
     deps.metrics.tokensIssued.inc({ kind: 'service_reused' });
@@ -180,7 +195,17 @@ export async function clientCredentialsGrant(
   }
   const exp = iat + expiresIn;
   const token = await deps.keys.sign(
-    { iss: deps.config.issuer, sub: app.appId, client_id: app.appId, scope, token_type: 'service', iat, exp, jti: randomUUID() },
+    {
+      iss: deps.config.issuer,
+      sub: app.appId,
+      aud,
+      client_id: app.appId,
+      scope,
+      token_type: 'service',
+      iat,
+      exp,
+      jti: randomUUID(),
+    },
     'at+jwt',
   );
   deps.metrics.tokensIssued.inc({ kind: 'service' });

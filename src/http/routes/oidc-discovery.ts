@@ -46,6 +46,7 @@ export function discoveryDocument(config: Pick<Config, 'issuer'>) {
       'email',
       'email_verified',
       'name',
+      'updated_at',
       'roles',
     ],
     claims_parameter_supported: false,

@@ -33,14 +33,14 @@ const oidcTokenRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
     });
     const meta = requestMeta(req);
     if (type === 'authorization_code') {
-      const input = { code: required(b.code, 'code'), redirectUri: b.redirect_uri, codeVerifier: b.code_verifier };
+      const input = { code: required(b.code, 'code'), redirectUri: b.redirect_uri, codeVerifier: b.code_verifier, resource: b.resource };
       return oauthTokensJson(await exchangeAuthorizationCode(deps, client, input, meta));
     }
     if (type === 'refresh_token') {
-      const input = { refreshToken: required(b.refresh_token, 'refresh_token'), scope: b.scope };
+      const input = { refreshToken: required(b.refresh_token, 'refresh_token'), scope: b.scope, resource: b.resource };
       return oauthTokensJson(await refreshGrant(deps, client, input, meta));
     }
-    return serviceTokenJson(await clientCredentialsGrant(deps, client, { scope: b.scope }));
+    return serviceTokenJson(await clientCredentialsGrant(deps, client, { scope: b.scope, resource: b.resource }));
   }
 
   const schema = { body: TokenBody, response: { 200: TokenResponse } };

@@ -19,6 +19,8 @@ export const AuthorizeParams = z.looseObject({
   login_hint: Param(320).optional(),
   request: Param(8000).optional(),
   request_uri: Param().optional(),
+  // RFC 8707: checked against the app's registered resources by the domain (invalid_target).
+  resource: Param().optional(),
 });
 
 export const TokenBody = z.looseObject({
@@ -30,6 +32,7 @@ export const TokenBody = z.looseObject({
   code_verifier: Param(200).optional(),
   refresh_token: Param(512).optional(),
   scope: Param(1000).optional(),
+  resource: Param().optional(),
 });
 
 export const TokenResponse = z.object({
