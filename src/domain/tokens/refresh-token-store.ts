@@ -65,6 +65,7 @@ export async function revokeUserTokens(db: Db, userId: string, now: Date, reason
 /** What a rotation needs back: the user's claims (for the access token), the family's scope, and its session and auth_time (for an ID token). */
 export interface Rotated {
   user_id: string;
+  family_id: string;
   scope: string | null;
   claims: { email: string; name: string | null; roles: string[] };
   session_id: string | null;
@@ -166,4 +167,4 @@ export const ROTATE_SQL = prepared(`
   select successor_jti, successor_hash, family_id, jti, app_id, user_id, session_id, scope, claims,
          auth_time, now, expires_at, user_agent, ip, reuse_until, client_bound, family_started_at, family_user_agent, family_ip
     from spent
-  returning jti, user_id, scope, claims, session_id, auth_time`);
+  returning jti, user_id, family_id, scope, claims, session_id, auth_time`);

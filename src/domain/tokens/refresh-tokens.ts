@@ -35,6 +35,7 @@ import { findCachedApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { findUserById, type User } from '../users/users.js';
 import { issueAccessToken } from './access-tokens.js';
+import { forgetLiveness, grantClaims } from './liveness.js';
 import { isLiveRefreshToken, mayPresentRefreshToken } from './live.js';
 import * as store from './refresh-token-store.js';
 
@@ -136,10 +137,14 @@ export async function issueTokens(
 ): Promise<IssuedTokens & { familyId: string }> {
   const { token, row } = newRefreshRow(deps, user, app, ctx, meta);
   await store.insertRefreshToken(deps.db, row);
-  return { ...issuedTokens(await issueAccessToken(deps, user, app), token, row), familyId: row.family_id };
+  return { ...issuedTokens(await issueAccessToken(deps, user, app, grantOf(row)), token, row), familyId: row.family_id };
 }
 
 export const invalidRefreshToken = () => appError('refresh_token_invalid');
+
+/** The access token's grant_id and sid (liveness.ts): the family and SSO session of the refresh token. */
+const grantOf = (row: { family_id: string; session_id: string | null }) =>
+  grantClaims({ familyId: row.family_id, sessionId: row.session_id });
 
 interface Presenter {
   ip: string | null;
@@ -181,7 +186,7 @@ type RotateOutcome =
  * before the error is thrown (STYLE.md §8).
  */
 export async function rotateRefreshToken(
-  deps: TokenDeps,
+  deps: TokenDeps & Pick<Deps, 'liveness'>,
   input: { refreshToken: string; appId: string; clientAuthenticated?: boolean },
   meta: RequestMeta = {},
 ): Promise<IssuedTokens> {
@@ -213,7 +218,7 @@ export async function rotateRefreshToken(
   const spend = { tokenHash: hash, appId: app.appId, now, clientAuthenticated };
   const spent = await deps.rotations.rotate(spend, successor);
   if (spent) {
-    return issuedTokens(await issueAccessToken(deps, { id: spent.user_id, ...spent.claims }, app), token, spent);
+    return issuedTokens(await issueAccessToken(deps, { id: spent.user_id, ...spent.claims }, app, grantOf(spent)), token, spent);
   }
 
   const outcome = await deps.db.transaction().execute(async (trx): Promise<RotateOutcome> => {
@@ -236,7 +241,7 @@ export async function rotateRefreshToken(
       };
       const { row } = newRefreshRow(deps, user, app, ctx, meta, successorJti, token);
       await store.insertRefreshToken(trx, { ...row, reuse_until: successor.reuseUntil });
-      return { kind: 'rotated', rotated: issuedTokens(await issueAccessToken(deps, user, app), token, spent) };
+      return { kind: 'rotated', rotated: issuedTokens(await issueAccessToken(deps, user, app, grantOf(spent)), token, spent) };
     }
     const existing = await store.findRefreshTokenByHash(trx, hash);
     if (!existing) return { kind: 'invalid', reason: 'unknown' };
@@ -260,7 +265,7 @@ export async function rotateRefreshToken(
         }
         return {
           kind: 'reused',
-          rotated: issuedTokens(await issueAccessToken(deps, user, app), token, next),
+          rotated: issuedTokens(await issueAccessToken(deps, user, app, grantOf(next)), token, next),
           familyId: next.family_id,
           // Past the app's reuse interval: not a concurrent presenter but a retry whose answer was lost.
           late: now.getTime() - next.created_at.getTime() > interval * 1000,
@@ -286,6 +291,7 @@ export async function rotateRefreshToken(
       );
       return outcome.rotated;
     case 'replay':
+      forgetLiveness(deps, outcome.userId);
       deps.log.warn(
         { event: 'refresh_token.replay', familyId: outcome.familyId, appId: app.appId, revoked: outcome.revoked },
         'refresh token replay: family revoked',
@@ -312,6 +318,7 @@ export async function rotateRefreshToken(
     case 'client_bound':
       throw appError('refresh_token_client_bound');
     case 'suspended':
+      forgetLiveness(deps, outcome.userId);
       throw appError('account_disabled');
     case 'invalid':
       throw invalidRefreshToken();
@@ -332,7 +339,7 @@ export async function refreshTokenScope(
  * (RFC 7009 §2.2). When `appId` (or `userId`) is given, a token of another app (or user) is left alone.
  */
 export async function revokeRefreshToken(
-  deps: Pick<Deps, 'db' | 'clock'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'liveness'>,
   input: { refreshToken: string; appId?: string; userId?: string },
   meta: RequestMeta = {},
 ): Promise<void> {
@@ -342,6 +349,7 @@ export async function revokeRefreshToken(
   if (input.userId && existing.user_id !== input.userId) return;
   const revoked = await store.revokeFamily(deps.db, existing.family_id, deps.clock.now(), 'revoked');
   if (revoked > 0) {
+    forgetLiveness(deps, existing.user_id);
     await recordAuditEvent(
       deps,
       { event: 'refresh_token.revoked', userId: existing.user_id, appId: existing.app_id, data: { familyId: existing.family_id, revoked } },

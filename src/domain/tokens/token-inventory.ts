@@ -7,9 +7,10 @@ import { appError } from '../../errors.js';
 import type { RefreshTokenRow } from '../../storage/schema.js';
 import { isUuid } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
-import { findUserByEmailOrId } from '../users/users.js';
+import { findUserByEmailOrId, refuseEarlierAccessTokens } from '../users/users.js';
 import { enqueueUserEvent } from '../webhooks/webhooks.js';
 import { isLiveRefreshToken } from './live.js';
+import { forgetLiveness } from './liveness.js';
 import { revokeFamily, revokeUserTokens } from './refresh-token-store.js';
 import * as store from './token-inventory-store.js';
 
@@ -97,7 +98,7 @@ export type RevokeTarget = { jti: string } | { familyId: string } | { user: stri
 
 /** Admin revocation (CLI). Returns how many tokens (and, for a user, SSO sessions) were ended. */
 export async function revokeTokens(
-  deps: Pick<Deps, 'db' | 'clock'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'liveness'>,
   target: RevokeTarget,
   meta: RequestMeta = {},
 ): Promise<{ revoked: number; sessions: number }> {
@@ -121,6 +122,7 @@ export async function revokeTokens(
   }
   const revoked = await revokeFamily(deps.db, familyId, now, 'admin');
   if (revoked > 0) {
+    forgetLiveness(deps, row.user_id);
     await recordAuditEvent(
       deps,
       { event: 'refresh_token.revoked', userId: row.user_id, appId: row.app_id, data: { familyId, revoked, reason: 'admin' } },
@@ -191,7 +193,7 @@ function toUserSession(r: store.FamilySummary): UserSession {
 
 /** Ends one of the user's own sessions; someone else's (or an unknown or ended one) is 404, alike. */
 export async function revokeUserSession(
-  deps: Pick<Deps, 'db' | 'clock'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'liveness'>,
   userId: string,
   familyId: string,
   meta: RequestMeta = {},
@@ -200,6 +202,7 @@ export async function revokeUserSession(
   const live = isUuid(familyId) ? await store.listRefreshTokens(deps.db, { userId, familyId, liveAt: now, limit: 1 }) : [];
   const revoked = live.length ? await store.revokeUserFamily(deps.db, userId, familyId, now, 'user_signed_out') : 0;
   if (revoked === 0) throw appError('session_not_found');
+  forgetLiveness(deps, userId);
   await recordAuditEvent(
     deps,
     { event: 'refresh_token.revoked', userId, appId: live[0]!.app_id, data: { familyId, revoked, reason: 'user_signed_out' } },
@@ -208,19 +211,24 @@ export async function revokeUserSession(
 }
 
 /**
- * "Sign out everywhere": every refresh token and SSO session of the user ends now (access tokens run
- * out within their lifetime). The user's apps get a user.logout webhook.
+ * "Sign out everywhere": every refresh token and SSO session of the user ends now, and so does every
+ * access token issued before this second (users.tokens_valid_after, liveness.ts). The user's apps get
+ * a user.logout webhook.
  */
 export async function signOutEverywhere(
-  deps: Pick<Deps, 'db' | 'clock'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'liveness'>,
   userId: string,
   meta: RequestMeta = {},
 ): Promise<{ revoked: number; sessions: number }> {
   const now = deps.clock.now();
-  const { revoked, sessionIds } = await deps.db.transaction().execute(async (trx) => ({
-    revoked: await revokeUserTokens(trx, userId, now, 'signed_out_everywhere'),
-    sessionIds: await store.revokeUserSessions(trx, userId, now),
-  }));
+  const { revoked, sessionIds } = await deps.db.transaction().execute(async (trx) => {
+    await refuseEarlierAccessTokens({ db: trx }, userId, now);
+    return {
+      revoked: await revokeUserTokens(trx, userId, now, 'signed_out_everywhere'),
+      sessionIds: await store.revokeUserSessions(trx, userId, now),
+    };
+  });
+  forgetLiveness(deps, userId);
   await recordAuditEvent(deps, { event: 'user.signed_out_everywhere', userId, data: { revoked, sessions: sessionIds.length } }, meta);
   if (revoked > 0 || sessionIds.length > 0) {
     const user = await findUserByEmailOrId(deps, userId);

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { JSON_BODY_LIMIT, rateLimit } from '../plugins/guards.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
-import { verifyAccessToken } from '../../domain/tokens/access-tokens.js';
+import { verifyLiveAccessToken } from '../../domain/tokens/liveness.js';
 import { AppError } from '../../errors.js';
 import { VerifyBody } from '../schemas/oidc.js';
 
@@ -29,7 +29,7 @@ const tokenVerifyRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     async (req, reply) => {
       reply.header('Cache-Control', 'no-store');
       try {
-        const c = await verifyAccessToken(deps, req.body.token, req.body.audience !== undefined ? { audience: req.body.audience } : {});
+        const c = await verifyLiveAccessToken(deps, req.body.token, req.body.audience !== undefined ? { audience: req.body.audience } : {});
         return { valid: true as const, claims: { sub: c.sub, email: c.email, roles: c.roles, aud: c.aud, iss: c.iss, exp: c.exp } };
       } catch (err) {
         if (err instanceof AppError && err.code === 'invalid_token') return { valid: false as const, error: err.description };
