@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { createMailer, type Mailer } from './domain/email/mailer.js';
 import { ensureActiveKey, KeyRing } from './domain/keys/keys.js';
 import { AppCache } from './domain/apps/app-cache.js';
+import { LivenessCache } from './domain/tokens/liveness-cache.js';
 import { BatchedCounters } from './domain/rate-limits/batched-counters.js';
 import { RotationBatcher } from './domain/tokens/rotation-batcher.js';
 import { UpstreamProviders } from './domain/upstream/upstream-providers.js';
@@ -31,6 +32,8 @@ export interface Deps {
   upstream: UpstreamProviders;
   /** App settings for the token hot paths, kept ≤ 1 s (see domain/apps/app-cache.ts); never client secrets. */
   apps: AppCache;
+  /** Each user's access-token liveness, kept ≤ 1 s (see domain/tokens/liveness-cache.ts). */
+  liveness: LivenessCache;
   /** Rate-limit counters of the high-volume rules, added to Postgres in batches (domain/rate-limits/batched-counters.ts). */
   rateCounters: BatchedCounters;
   /** Refresh rotations of one event-loop turn, sent to Postgres as one statement (domain/tokens/rotation-batcher.ts). */
@@ -153,6 +156,7 @@ export async function createDeps(config: Config, opts: CreateDepsOptions = {}): 
       probeDatabase: (timeoutMs) => handle.probe(timeoutMs),
       close,
       apps: new AppCache(),
+      liveness: new LivenessCache(),
       rateCounters,
       rotations: new RotationBatcher(handle.db),
     };

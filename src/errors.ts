@@ -147,6 +147,8 @@ export const REASONS = {
   access_token_twice: { code: 'invalid_request', text: 'Send the access token once: header or body, not both' },
   access_token_invalid: { code: 'invalid_token', text: 'The access token is invalid' },
   access_token_expired: { code: 'invalid_token', text: 'Token has expired' },
+  // A live-looking token of a disabled account (liveness.ts): invalid_token, except where seed 004 says 403.
+  access_token_account_disabled: { code: 'invalid_token', text: 'The access token is invalid' },
   refresh_token_not_found: { code: 'not_found', text: (p: { jti: string }) => `No refresh token with jti ${p.jti}` },
   token_family_not_found: { code: 'not_found', text: (p: { familyId: string }) => `No token family ${p.familyId}` },
   app_filter_invalid: { code: 'invalid_request', text: '--app must be an app id (uuid)' },

@@ -107,3 +107,22 @@ describe('layering (STYLE.md §18)', () => {
     expect(layeringViolations(files)).toEqual([]);
   });
 });
+
+describe('one liveness rule for access tokens (DESIGN.md §7.14)', () => {
+  const files = sourceFiles();
+  const calling = (re: RegExp) =>
+    files
+      .filter((f) => re.test(f.text))
+      .map((f) => f.path)
+      .sort();
+
+  it('a user access token is verified only through liveness.ts, or by introspection, which checks its liveness itself', () => {
+    // verifyAccessToken checks the signature and claims only: every endpoint reaches it through verifyLiveAccessToken.
+    expect(calling(/\bverifyAccessToken\(/)).toEqual(['src/domain/tokens/access-tokens.ts', 'src/domain/tokens/liveness.ts']);
+    expect(calling(/await verifyOurJwt\([^)]*'at\+jwt'/)).toEqual([
+      'src/domain/oidc/introspection.ts',
+      'src/domain/tokens/access-tokens.ts',
+    ]);
+    expect(files.find((f) => f.path === 'src/domain/oidc/introspection.ts')!.text).toContain('accessTokenRefusal(');
+  });
+});

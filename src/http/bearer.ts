@@ -1,8 +1,10 @@
 // Bearer authentication for JSON endpoints (RFC 6750 §2.1): the user access token from the
-// Authorization header, verified by the domain. Routes call it first thing; it throws invalid_token.
+// Authorization header, verified by the domain and checked live (domain/tokens/liveness.ts). Routes call
+// it first thing; it throws invalid_token.
 import type { FastifyRequest } from 'fastify';
 import type { Deps } from '../deps.js';
-import { verifyAccessToken, type AccessTokenClaims } from '../domain/tokens/access-tokens.js';
+import type { AccessTokenClaims } from '../domain/tokens/access-tokens.js';
+import { verifyLiveAccessToken } from '../domain/tokens/liveness.js';
 import { appError } from '../errors.js';
 
 export function bearerToken(req: FastifyRequest): string | undefined {
@@ -15,5 +17,5 @@ export function bearerToken(req: FastifyRequest): string | undefined {
 export async function authenticateBearer(deps: Deps, req: FastifyRequest, opts: { audience?: string } = {}): Promise<AccessTokenClaims> {
   const token = bearerToken(req);
   if (!token) throw appError('bearer_missing');
-  return verifyAccessToken(deps, token, opts);
+  return verifyLiveAccessToken(deps, token, opts);
 }

@@ -97,6 +97,7 @@ const TABLES: Record<ErrorFormat, Table> = {
       refresh_token_invalid: { status: 401, text: 'Invalid refresh token' },
       refresh_token_wrong_app: { status: 401, text: 'Invalid refresh token' },
       refresh_token_client_bound: { status: 401, text: 'Invalid refresh token' },
+      access_token_account_disabled: { status: 403, text: 'Account is disabled' },
     },
   },
   // The hosted pages mirror the account API's statuses.

@@ -23,6 +23,7 @@ import {
   rotateRefreshToken,
   type IssuedTokens,
 } from '../tokens/refresh-tokens.js';
+import { forgetLiveness } from '../tokens/liveness.js';
 import { assertPasswordSignIn } from '../sign-in/sign-in.js';
 import { hashPassword } from '../users/passwords.js';
 import {
@@ -34,6 +35,7 @@ import {
   findUserRecord,
   findUserRecordByEmail,
   markEmailVerified,
+  refuseEarlierAccessTokens,
   renameUser,
   replacePasswordHash,
   toUser,
@@ -45,7 +47,7 @@ import { assertPasswordPolicy } from './password-policy.js';
 
 type AccountDeps = Pick<
   Deps,
-  'db' | 'clock' | 'config' | 'keys' | 'log' | 'mailer' | 'secret' | 'apps' | 'metrics' | 'rateCounters' | 'rotations'
+  'db' | 'clock' | 'config' | 'keys' | 'log' | 'mailer' | 'secret' | 'apps' | 'metrics' | 'rateCounters' | 'rotations' | 'liveness'
 >;
 
 /**
@@ -311,6 +313,7 @@ export async function confirmPasswordReset(
     return done;
   });
   if (!result) throw invalidEmailToken();
+  forgetLiveness(deps, result.row.id);
   const user = toUser(result.row);
   await clearRateLimit(deps, accountRules(deps.config).loginFailuresPerEmail, user.email);
   await recordAuditEvent(
@@ -347,7 +350,7 @@ export async function refreshAccount(
 }
 
 export async function logoutAccount(
-  deps: Pick<Deps, 'db' | 'clock'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'liveness'>,
   input: { userId: string; refreshToken: string },
   meta: RequestMeta = {},
 ): Promise<void> {
@@ -355,21 +358,19 @@ export async function logoutAccount(
 }
 
 /**
- * The user behind a verified access token, for /me. Tokens issued before the last password reset or
- * change are refused, and so are disabled accounts.
+ * The user behind a verified, live access token (the bearer check, domain/tokens/liveness.ts, has
+ * refused tokens of disabled accounts and tokens issued before the last password change), for /me.
  */
-export async function getAccount(deps: Pick<Deps, 'db'>, claims: { sub: string; iat: number }): Promise<User> {
+export async function getAccount(deps: Pick<Deps, 'db'>, claims: { sub: string }): Promise<User> {
   const row = await findUserRecord(deps, claims.sub);
-  if (!row || (row.tokens_valid_after && claims.iat * 1000 < row.tokens_valid_after.getTime())) {
-    throw appError('access_token_invalid');
-  }
+  if (!row) throw appError('access_token_invalid');
   if (row.disabled_at) throw appError('account_disabled');
   return toUser(row);
 }
 
 export async function updateAccount(
   deps: AccountDeps,
-  claims: { sub: string; iat: number },
+  claims: { sub: string },
   input: { name?: string | undefined; currentPassword?: string | undefined; newPassword?: string | undefined },
   meta: RequestMeta = {},
 ): Promise<User> {
@@ -390,6 +391,7 @@ export async function updateAccount(
   });
   const user = toUser(row);
   if (hash) {
+    forgetLiveness(deps, user.id);
     await recordAuditEvent(deps, { event: 'user.password_changed', userId: user.id }, meta);
     await sendAccountEmail(deps, user, 'password-changed', undefined, { at: now.toISOString() });
   }
@@ -410,7 +412,7 @@ export async function unlockUser(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'r
  * account also fails rotation, but its live tokens should not wait for that).
  */
 export async function adminUpdateUser(
-  deps: Pick<Deps, 'db' | 'clock'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'liveness'>,
   userId: string,
   input: { name?: string | undefined; roles?: string[] | undefined; verified?: boolean | undefined; disabled?: boolean | undefined },
   meta: RequestMeta = {},
@@ -432,6 +434,8 @@ export async function adminUpdateUser(
       now,
     );
     if (input.disabled && !current.disabled_at) {
+      // Enabled again later, the account gets none of its earlier access tokens back.
+      await refuseEarlierAccessTokens(d, userId, now);
       await revokeAllUserTokens(d, userId, now, 'account_disabled');
       await endAllUserSessions(d, userId, now);
     }
@@ -439,6 +443,7 @@ export async function adminUpdateUser(
   });
   if (!result) throw appError('user_not_found');
   const { before, row } = result;
+  if (input.disabled !== undefined) forgetLiveness(deps, userId);
   await recordAuditEvent(
     deps,
     { event: 'user.updated', userId, data: { fields: Object.keys(input).filter((k) => input[k as keyof typeof input] !== undefined) } },

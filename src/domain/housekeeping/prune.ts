@@ -6,12 +6,19 @@ import { performance } from 'node:perf_hooks';
 import { sql, type RawBuilder } from 'kysely';
 import type { Deps } from '../../deps.js';
 import { DAY } from '../../lib/clock.js';
+import { LIVENESS_LOOKBACK_MS } from '../tokens/liveness.js';
 import * as store from './housekeeping-store.js';
 
 interface PruneContext {
   now: Date;
   /** Expired/revoked rows older than this are deleted (now − KEYMASTER_PRUNE_RETENTION_DAYS). */
   cutoff: Date;
+  /**
+   * A revoked family or session, or a replayed code, is what access-token liveness reads
+   * (domain/tokens/liveness.ts): kept while a token it refuses could still be unexpired, whatever
+   * the retention (the earlier of cutoff and now − LIVENESS_LOOKBACK_MS).
+   */
+  endedCutoff: Date;
 }
 
 export interface PruneTarget {
@@ -28,12 +35,14 @@ export const PRUNE_TARGETS: PruneTarget[] = [
   {
     name: 'refresh_tokens',
     table: 'refresh_tokens',
-    where: ({ cutoff }) => sql`(expires_at < ${cutoff} or revoked_at < ${cutoff})`,
+    where: ({ cutoff, endedCutoff }) =>
+      sql`(expires_at < ${cutoff} or revoked_at < ${cutoff}) and (revoked_at is null or revoked_at < ${endedCutoff})`,
   },
   {
     name: 'sessions',
     table: 'sessions',
-    where: ({ cutoff }) => sql`(expires_at < ${cutoff} or revoked_at < ${cutoff})`,
+    where: ({ cutoff, endedCutoff }) =>
+      sql`(expires_at < ${cutoff} or revoked_at < ${cutoff}) and (revoked_at is null or revoked_at < ${endedCutoff})`,
   },
   {
     name: 'rate_limits',
@@ -41,7 +50,11 @@ export const PRUNE_TARGETS: PruneTarget[] = [
     where: ({ now }) => sql`window_start < ${new Date(now.getTime() - RATE_LIMIT_KEEP_MS)}`,
   },
   // Codes are kept for the retention period after expiry so that a late replay is still recognised.
-  { name: 'authorization_codes', table: 'authorization_codes', where: ({ cutoff }) => sql`expires_at < ${cutoff}` },
+  {
+    name: 'authorization_codes',
+    table: 'authorization_codes',
+    where: ({ cutoff, endedCutoff }) => sql`expires_at < ${cutoff} and (replayed_at is null or replayed_at < ${endedCutoff})`,
+  },
   { name: 'upstream_flows', table: 'upstream_flows', where: ({ cutoff }) => sql`expires_at < ${cutoff}` },
   { name: 'email_tokens', table: 'email_tokens', where: ({ cutoff }) => sql`expires_at < ${cutoff}` },
   // Delivered (or given-up) messages; pending ones stay until the outbox worker settles them.
@@ -72,7 +85,9 @@ export async function pruneExpired(
   const batchSize = opts.batchSize ?? deps.config.pruneBatchSize;
   const maxBatches = opts.maxBatches ?? 1000;
   const now = deps.clock.now();
-  const ctx: PruneContext = { now, cutoff: new Date(now.getTime() - deps.config.pruneRetentionDays * DAY) };
+  const cutoff = new Date(now.getTime() - deps.config.pruneRetentionDays * DAY);
+  const endedCutoff = new Date(Math.min(cutoff.getTime(), now.getTime() - LIVENESS_LOOKBACK_MS));
+  const ctx: PruneContext = { now, cutoff, endedCutoff };
   const results: PruneResult[] = [];
   for (const target of opts.targets ?? PRUNE_TARGETS) {
     const where = target.where(ctx);

@@ -1,5 +1,6 @@
 // Introspection (RFC 7662) and revocation (RFC 7009) for the calling client's own tokens. Anything
-// not live, not ours or not issued to the caller is {"active": false} and nothing more (§2.2).
+// not live, not ours or not issued to the caller is {"active": false} and nothing more (§2.2). A user
+// access token is live only while its user, grant and session are (domain/tokens/liveness.ts).
 import type { Deps } from '../../deps.js';
 import type { App } from '../apps/apps.js';
 import type { RequestMeta } from '../audit/audit.js';
@@ -7,6 +8,7 @@ import { findRefreshTokenRecord, revokeRefreshToken } from '../tokens/refresh-to
 import { epochSeconds } from '../../lib/clock.js';
 import { verifyOurJwt } from '../tokens/verify-jwt.js';
 import { isLiveRefreshToken } from '../tokens/live.js';
+import { accessTokenRefusal } from '../tokens/liveness.js';
 
 export type Introspection = { active: false } | ({ active: true } & Record<string, unknown>);
 
@@ -14,7 +16,7 @@ const INACTIVE: Introspection = { active: false };
 const looksLikeJwt = (t: string) => t.split('.').length === 3;
 
 export async function introspectToken(
-  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'keys'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'liveness'>,
   caller: App,
   token: string,
 ): Promise<Introspection> {
@@ -26,6 +28,7 @@ export async function introspectToken(
     // The client the token was issued to: its aud may be a resource server (RFC 8707).
     const owner = typeof c.client_id === 'string' ? c.client_id : service ? c.sub : c.aud;
     if (owner !== caller.appId) return INACTIVE;
+    if (!service && (await accessTokenRefusal(deps, { ...c, sub: c.sub as string, iat: c.iat as number }))) return INACTIVE;
     return {
       active: true,
       token_type: service ? 'service' : 'Bearer',
@@ -60,7 +63,12 @@ export async function introspectToken(
  * RFC 7009: refresh tokens of the caller are revoked with their family. Access tokens are
  * self-contained JWTs that expire within minutes; the endpoint still answers 200 for them.
  */
-export async function revokeToken(deps: Pick<Deps, 'db' | 'clock'>, caller: App, token: string, meta: RequestMeta = {}): Promise<void> {
+export async function revokeToken(
+  deps: Pick<Deps, 'db' | 'clock' | 'liveness'>,
+  caller: App,
+  token: string,
+  meta: RequestMeta = {},
+): Promise<void> {
   if (looksLikeJwt(token) || token.length > 512) return;
   await revokeRefreshToken(deps, { refreshToken: token, appId: caller.appId }, meta);
 }

@@ -9,6 +9,7 @@ import { sha256 } from '../../lib/crypto.js';
 import { isRegisteredResource, SERVICE_SCOPES, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { accessTokenTtl, issueGrantAccessToken } from '../tokens/access-tokens.js';
+import { forgetLiveness, grantClaims } from '../tokens/liveness.js';
 import { issueTokens, refreshTokenScope, revokeTokenFamily, rotateRefreshToken } from '../tokens/refresh-tokens.js';
 import { findUserById } from '../users/users.js';
 import { checkPkce } from './authorization.js';
@@ -16,7 +17,7 @@ import { findCode, markCodeReplayed, spendCode } from './code-store.js';
 import { issueIdToken } from './id-tokens.js';
 import { formatScope, hasScope, parseScope } from './scopes.js';
 
-type GrantDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret' | 'apps' | 'metrics' | 'rotations'>;
+type GrantDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret' | 'apps' | 'metrics' | 'rotations' | 'liveness'>;
 
 /** What a code exchange or a refresh grant issued; src/http/token-responses.ts spells it as RFC 6749 §5.1 JSON. */
 export interface OAuthTokens {
@@ -55,6 +56,8 @@ export async function exchangeAuthorizationCode(
     if (replayed) {
       // RFC 6749 §4.1.2 / RFC 9700 §4.2.4: a second use revokes what the first one issued.
       const revoked = await revokeTokenFamily(deps, replayed.family_id, now, 'code_replay');
+      // The access token of the first exchange names this family (grant_id): refused from now on.
+      forgetLiveness(deps, replayed.user_id);
       deps.log.warn(
         { event: 'authorization_code.replay', appId: app.appId, familyId: replayed.family_id, revoked },
         'authorization code replay',
@@ -87,8 +90,10 @@ export async function exchangeAuthorizationCode(
     const ctx = { familyId: row.family_id, sessionId: row.session_id, authTime: row.auth_time, scope: row.scope, clientBound, resource };
     ({ accessToken, expiresIn, refreshToken } = await issueTokens(deps, user, app, ctx, meta));
   } else {
+    // No refresh token, but the code's family still names the grant (a replay ends it: liveness.ts).
+    const ties = grantClaims({ familyId: row.family_id, sessionId: row.session_id });
     const grant = { scope: row.scope, authTime: row.auth_time, resource };
-    ({ token: accessToken, expiresIn } = await issueGrantAccessToken(deps, user, app, grant));
+    ({ token: accessToken, expiresIn } = await issueGrantAccessToken(deps, user, app, grant, ties));
   }
   const res: OAuthTokens = { accessToken, expiresIn, scope: row.scope };
   if (hasScope(row.scope, 'openid')) {
@@ -107,6 +112,7 @@ export async function exchangeAuthorizationCode(
     // A replay that raced this redemption may have revoked the family before it existed: look again.
     if ((await findCode(deps.db, hash))?.replayed_at) {
       await revokeTokenFamily(deps, row.family_id, deps.clock.now(), 'code_replay');
+      forgetLiveness(deps, row.user_id);
       throw appError('code_invalid');
     }
     res.refreshToken = refreshToken;

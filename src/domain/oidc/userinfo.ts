@@ -3,15 +3,15 @@
 // Keymaster's own sign-in has no scope and carries email, name and roles itself; userinfo gives it those.
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
-import { verifyAccessToken } from '../tokens/access-tokens.js';
+import { verifyLiveAccessToken } from '../tokens/liveness.js';
 import { findUserById } from '../users/users.js';
 import { scopedClaims } from './claims.js';
 
 export async function userInfo(
-  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'keys'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'liveness'>,
   accessToken: string,
 ): Promise<Record<string, unknown>> {
-  const claims = await verifyAccessToken(deps, accessToken);
+  const claims = await verifyLiveAccessToken(deps, accessToken);
   const user = await findUserById(deps, claims.sub);
   if (!user || user.disabled) throw appError('access_token_invalid', { detail: 'user gone or disabled' });
   if (typeof claims.scope === 'string') return { sub: user.id, ...scopedClaims(user, claims.scope) };

@@ -6,6 +6,7 @@ import { randomToken, sha256 } from '../../lib/crypto.js';
 import type { SessionRow } from '../../storage/schema.js';
 import { queueSessionLogouts } from '../oidc/backchannel-logout.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
+import { forgetLiveness } from '../tokens/liveness.js';
 import { findUserById, type User } from '../users/users.js';
 import { enqueueUserEvent } from '../webhooks/webhooks.js';
 import * as store from './session-store.js';
@@ -36,7 +37,7 @@ export async function findSession(deps: Pick<Deps, 'db' | 'clock'>, cookieValue:
 }
 
 export async function endSession(
-  deps: Pick<Deps, 'db' | 'clock'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'liveness'>,
   cookieValue: string | undefined,
   meta: RequestMeta = {},
 ): Promise<SessionRow | undefined> {
@@ -45,6 +46,8 @@ export async function endSession(
   const ended = await store.revokeSessionByHash(deps.db, sha256(cookieValue), now);
   if (ended) {
     await queueSessionLogouts(deps, { userId: ended.user_id, sessionIds: [ended.id], now });
+    // Access tokens issued under this session (sid) before it ended are refused from now on.
+    forgetLiveness(deps, ended.user_id);
     await recordAuditEvent(deps, { event: 'session.ended', userId: ended.user_id, data: { sessionId: ended.id } }, meta);
     // user.logout ("SSO session revoked") goes to every app this session signed in to.
     const user = await findUserById(deps, ended.user_id);

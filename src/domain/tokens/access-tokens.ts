@@ -32,7 +32,13 @@ export interface AccessTokenClaims extends JWTPayload {
   roles?: string[];
   scope?: string;
   auth_time?: number;
+  /** The refresh-token family (or code's family) and SSO session the token was issued under (liveness.ts). */
+  grant_id?: string;
+  sid?: string;
 }
+
+/** What ties a token to its grant and session, for liveness.ts: grant_id, and sid when there is one. */
+export type GrantTies = { grant_id: string; sid?: string } | undefined;
 
 /**
  * The grant behind an OAuth-flow access token: its scope, when the user authenticated (if known), and
@@ -69,6 +75,7 @@ export async function issueAccessToken(
   deps: IssueDeps,
   user: Pick<User, 'id' | 'email' | 'name' | 'roles'>,
   app: App,
+  ties?: GrantTies,
 ): Promise<IssuedAccessToken> {
   return signAccessToken(deps, app, {
     sub: user.id,
@@ -77,11 +84,18 @@ export async function issueAccessToken(
     roles: user.roles,
     aud: app.appId,
     client_id: app.appId,
+    ...ties,
   });
 }
 
 /** An OAuth/OIDC grant's access token (RFC 9068 §2.2): user claims only as the grant's scope allows. */
-export async function issueGrantAccessToken(deps: IssueDeps, user: ClaimsUser, app: App, grant: OAuthGrant): Promise<IssuedAccessToken> {
+export async function issueGrantAccessToken(
+  deps: IssueDeps,
+  user: ClaimsUser,
+  app: App,
+  grant: OAuthGrant,
+  ties?: GrantTies,
+): Promise<IssuedAccessToken> {
   return signAccessToken(deps, app, {
     sub: user.id,
     aud: grant.resource ?? app.appId,
@@ -89,6 +103,7 @@ export async function issueGrantAccessToken(deps: IssueDeps, user: ClaimsUser, a
     scope: grant.scope,
     ...(grant.authTime && { auth_time: epochSeconds(grant.authTime) }),
     ...scopedClaims(user, grant.scope),
+    ...ties,
   });
 }
 

@@ -76,6 +76,7 @@ export interface SignInClaims {
  */
 export type Rotated = {
   user_id: string;
+  family_id: string;
   session_id: string | null;
   auth_time: Date | null;
 } & ({ scope: null; claims: SignInClaims } | { scope: string; claims: SignInClaims & { email_verified: boolean; updated_at: number } });
@@ -179,4 +180,4 @@ export const ROTATE_SQL = prepared(`
   select successor_jti, successor_hash, family_id, jti, app_id, user_id, session_id, scope, claims,
          auth_time, now, expires_at, user_agent, ip, reuse_until, client_bound, family_started_at, family_user_agent, family_ip
     from spent
-  returning jti, user_id, scope, claims, session_id, auth_time`);
+  returning jti, user_id, family_id, scope, claims, session_id, auth_time`);

@@ -35,6 +35,7 @@ import { findCachedApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { findUserById, type User } from '../users/users.js';
 import { issueAccessToken, issueGrantAccessToken, type IssuedAccessToken } from './access-tokens.js';
+import { forgetLiveness, grantClaims } from './liveness.js';
 import { isLiveRefreshToken, mayPresentRefreshToken } from './live.js';
 import * as store from './refresh-token-store.js';
 import type { Rotated } from './refresh-token-store.js';
@@ -150,22 +151,26 @@ function familyAccessToken(
   deps: TokenDeps,
   user: User,
   app: App,
-  family: { scope: string | null; auth_time: Date | null },
+  family: { family_id: string; session_id: string | null; scope: string | null; auth_time: Date | null },
   resource: string | null,
 ): Promise<IssuedAccessToken> {
-  if (family.scope === null) return issueAccessToken(deps, user, app);
-  return issueGrantAccessToken(deps, user, app, { scope: family.scope, authTime: family.auth_time, resource });
+  if (family.scope === null) return issueAccessToken(deps, user, app, grantOf(family));
+  return issueGrantAccessToken(deps, user, app, { scope: family.scope, authTime: family.auth_time, resource }, grantOf(family));
 }
 
 /** The access token of a family rotated by the one statement, from the user's claims it returned (no read of users). */
 function rotatedAccessToken(deps: TokenDeps, spent: Rotated, app: App, resource: string | null): Promise<IssuedAccessToken> {
-  if (spent.scope === null) return issueAccessToken(deps, { id: spent.user_id, ...spent.claims }, app);
+  if (spent.scope === null) return issueAccessToken(deps, { id: spent.user_id, ...spent.claims }, app, grantOf(spent));
   const { email, name, roles, email_verified: emailVerified, updated_at: updatedAt } = spent.claims;
   const user = { id: spent.user_id, email, name, roles, emailVerified, updatedAt: new Date(updatedAt * 1000) };
-  return issueGrantAccessToken(deps, user, app, { scope: spent.scope, authTime: spent.auth_time, resource });
+  return issueGrantAccessToken(deps, user, app, { scope: spent.scope, authTime: spent.auth_time, resource }, grantOf(spent));
 }
 
 export const invalidRefreshToken = () => appError('refresh_token_invalid');
+
+/** The access token's grant_id and sid (liveness.ts): the family and SSO session of the refresh token. */
+const grantOf = (row: { family_id: string; session_id: string | null }) =>
+  grantClaims({ familyId: row.family_id, sessionId: row.session_id });
 
 interface Presenter {
   ip: string | null;
@@ -207,7 +212,7 @@ type RotateOutcome =
  * before the error is thrown (STYLE.md §8).
  */
 export async function rotateRefreshToken(
-  deps: TokenDeps,
+  deps: TokenDeps & Pick<Deps, 'liveness'>,
   // resource: the RFC 8707 resource of the refresh grant at /token (checked by the caller), for an OAuth family's token.
   input: { refreshToken: string; appId: string; clientAuthenticated?: boolean; resource?: string | undefined },
   meta: RequestMeta = {},
@@ -314,6 +319,7 @@ export async function rotateRefreshToken(
       );
       return outcome.rotated;
     case 'replay':
+      forgetLiveness(deps, outcome.userId);
       deps.log.warn(
         { event: 'refresh_token.replay', familyId: outcome.familyId, appId: app.appId, revoked: outcome.revoked },
         'refresh token replay: family revoked',
@@ -340,6 +346,7 @@ export async function rotateRefreshToken(
     case 'client_bound':
       throw appError('refresh_token_client_bound');
     case 'suspended':
+      forgetLiveness(deps, outcome.userId);
       throw appError('account_disabled');
     case 'invalid':
       throw invalidRefreshToken();
@@ -360,7 +367,7 @@ export async function refreshTokenScope(
  * (RFC 7009 §2.2). When `appId` (or `userId`) is given, a token of another app (or user) is left alone.
  */
 export async function revokeRefreshToken(
-  deps: Pick<Deps, 'db' | 'clock'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'liveness'>,
   input: { refreshToken: string; appId?: string; userId?: string },
   meta: RequestMeta = {},
 ): Promise<void> {
@@ -370,6 +377,7 @@ export async function revokeRefreshToken(
   if (input.userId && existing.user_id !== input.userId) return;
   const revoked = await store.revokeFamily(deps.db, existing.family_id, deps.clock.now(), 'revoked');
   if (revoked > 0) {
+    forgetLiveness(deps, existing.user_id);
     await recordAuditEvent(
       deps,
       { event: 'refresh_token.revoked', userId: existing.user_id, appId: existing.app_id, data: { familyId: existing.family_id, revoked } },

@@ -8,9 +8,10 @@ import type { RefreshTokenRow } from '../../storage/schema.js';
 import { isUuid } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { queueGrantLogout, queueSessionLogouts } from '../oidc/backchannel-logout.js';
-import { findUserByEmailOrId } from '../users/users.js';
+import { findUserByEmailOrId, refuseEarlierAccessTokens } from '../users/users.js';
 import { enqueueUserEvent } from '../webhooks/webhooks.js';
 import { isLiveRefreshToken } from './live.js';
+import { forgetLiveness } from './liveness.js';
 import { revokeFamily, revokeUserTokens } from './refresh-token-store.js';
 import * as store from './token-inventory-store.js';
 
@@ -98,7 +99,7 @@ export type RevokeTarget = { jti: string } | { familyId: string } | { user: stri
 
 /** Admin revocation (CLI). Returns how many tokens (and, for a user, SSO sessions) were ended. */
 export async function revokeTokens(
-  deps: Pick<Deps, 'db' | 'clock'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'liveness'>,
   target: RevokeTarget,
   meta: RequestMeta = {},
 ): Promise<{ revoked: number; sessions: number }> {
@@ -123,6 +124,7 @@ export async function revokeTokens(
   const revoked = await revokeFamily(deps.db, familyId, now, 'admin');
   if (revoked > 0) {
     await queueGrantLogout(deps, { userId: row.user_id, appId: row.app_id, sessionId: row.session_id, now });
+    forgetLiveness(deps, row.user_id);
     await recordAuditEvent(
       deps,
       { event: 'refresh_token.revoked', userId: row.user_id, appId: row.app_id, data: { familyId, revoked, reason: 'admin' } },
@@ -193,7 +195,7 @@ function toUserSession(r: store.FamilySummary): UserSession {
 
 /** Ends one of the user's own sessions; someone else's (or an unknown or ended one) is 404, alike. */
 export async function revokeUserSession(
-  deps: Pick<Deps, 'db' | 'clock'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'liveness'>,
   userId: string,
   familyId: string,
   meta: RequestMeta = {},
@@ -203,6 +205,7 @@ export async function revokeUserSession(
   const revoked = live.length ? await store.revokeUserFamily(deps.db, userId, familyId, now, 'user_signed_out') : 0;
   if (revoked === 0) throw appError('session_not_found');
   await queueGrantLogout(deps, { userId, appId: live[0]!.app_id, sessionId: live[0]!.session_id, now });
+  forgetLiveness(deps, userId);
   await recordAuditEvent(
     deps,
     { event: 'refresh_token.revoked', userId, appId: live[0]!.app_id, data: { familyId, revoked, reason: 'user_signed_out' } },
@@ -211,16 +214,18 @@ export async function revokeUserSession(
 }
 
 /**
- * "Sign out everywhere": every refresh token and SSO session of the user ends now (access tokens run
- * out within their lifetime). The user's apps get a user.logout webhook.
+ * "Sign out everywhere": every refresh token and SSO session of the user ends now, and so does every
+ * access token issued before this second (users.tokens_valid_after, liveness.ts). The user's apps get
+ * a user.logout webhook.
  */
 export async function signOutEverywhere(
-  deps: Pick<Deps, 'db' | 'clock'>,
+  deps: Pick<Deps, 'db' | 'clock' | 'liveness'>,
   userId: string,
   meta: RequestMeta = {},
 ): Promise<{ revoked: number; sessions: number }> {
   const now = deps.clock.now();
   const { revoked, sessionIds } = await deps.db.transaction().execute(async (trx) => {
+    await refuseEarlierAccessTokens({ db: trx }, userId, now);
     const ended = {
       revoked: await revokeUserTokens(trx, userId, now, 'signed_out_everywhere'),
       sessionIds: await store.revokeUserSessions(trx, userId, now),
@@ -228,6 +233,7 @@ export async function signOutEverywhere(
     await queueSessionLogouts({ db: trx }, { userId, sessionIds: ended.sessionIds, now });
     return ended;
   });
+  forgetLiveness(deps, userId);
   await recordAuditEvent(deps, { event: 'user.signed_out_everywhere', userId, data: { revoked, sessions: sessionIds.length } }, meta);
   if (revoked > 0 || sessionIds.length > 0) {
     const user = await findUserByEmailOrId(deps, userId);

@@ -159,14 +159,24 @@ export async function markEmailVerified(
  * refused from now on (access tokens carry whole-second iat, so tokens from this second on stay valid).
  */
 export async function replacePasswordHash(deps: Pick<Deps, 'db'>, userId: string, hash: string, now: Date): Promise<UserRow | undefined> {
-  const validAfter = new Date(Math.floor(now.getTime() / 1000) * 1000);
   return store.updateUser(deps.db, userId, {
     password_hash: hash,
     failed_logins: 0,
     locked_until: null,
-    tokens_valid_after: validAfter,
+    tokens_valid_after: validAfter(now),
     updated_at: now,
   });
+}
+
+/** Access tokens carry whole-second iat: tokens from `now`'s second on stay valid. */
+const validAfter = (now: Date) => new Date(Math.floor(now.getTime() / 1000) * 1000);
+
+/**
+ * Every access token of the user issued before this second is refused from now on (sign out
+ * everywhere, disable): domain/tokens/liveness.ts reads tokens_valid_after. Takes the caller's `db`.
+ */
+export async function refuseEarlierAccessTokens(deps: Pick<Deps, 'db'>, userId: string, now: Date): Promise<void> {
+  await store.updateUser(deps.db, userId, { tokens_valid_after: validAfter(now) });
 }
 
 export async function renameUser(deps: Pick<Deps, 'db'>, userId: string, name: string, now: Date): Promise<UserRow | undefined> {

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { JSON_BODY_LIMIT, rateLimit } from '../plugins/guards.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
-import { verifyAccessToken } from '../../domain/tokens/access-tokens.js';
+import { verifyLiveAccessToken } from '../../domain/tokens/liveness.js';
 import { AppError } from '../../errors.js';
 import { VerifyBody } from '../schemas/oidc.js';
 
@@ -37,7 +37,7 @@ const tokenVerifyRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     async (req, reply) => {
       reply.header('Cache-Control', 'no-store');
       try {
-        const c = await verifyAccessToken(deps, req.body.token, req.body.audience !== undefined ? { audience: req.body.audience } : {});
+        const c = await verifyLiveAccessToken(deps, req.body.token, req.body.audience !== undefined ? { audience: req.body.audience } : {});
         const claims = { sub: c.sub, ...(c.email !== undefined && { email: c.email }), ...(c.roles && { roles: c.roles }) };
         return { valid: true as const, claims: { ...claims, aud: c.aud, iss: c.iss, exp: c.exp } };
       } catch (err) {

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectTableStats, pruneExpired } from '../../../src/domain/housekeeping/prune.js';
+import { decodeJwt } from 'jose';
+import { accessTokenRefusal, type LivenessClaims } from '../../../src/domain/tokens/liveness.js';
 import { issueTokens, revokeRefreshToken } from '../../../src/domain/tokens/refresh-tokens.js';
-import { DAY, type FixedClock } from '../../../src/lib/clock.js';
+import { DAY, MINUTE, type FixedClock } from '../../../src/lib/clock.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
 import { makeApp, makeUser } from '../../helpers/factories.js';
 
@@ -101,5 +103,29 @@ describe('pruneExpired', () => {
     expect(Object.keys(byTable)).toEqual(
       expect.arrayContaining(['apps', 'users', 'signing_keys', 'sessions', 'audit_events', 'rate_limits']),
     );
+  });
+});
+
+describe('pruneExpired keeps what access-token liveness reads', () => {
+  it('with KEYMASTER_PRUNE_RETENTION_DAYS=0, a revoked family stays (its access token refused) until no token it refuses can be unexpired', async () => {
+    const c = await createTestContext({ clock: 'fixed', env: { KEYMASTER_PRUNE_RETENTION_DAYS: '0' } });
+    try {
+      const { app } = await makeApp(c.deps);
+      const { user } = await makeUser(c.deps);
+      const t = await issueTokens(c.deps, user, app);
+      await revokeRefreshToken(c.deps, { refreshToken: t.refreshToken });
+      (c.clock as FixedClock).advance(MINUTE);
+      await pruneExpired(c.deps);
+      const rows = () => c.deps.db.selectFrom('refresh_tokens').select('jti').where('user_id', '=', user.id).execute();
+      expect(await rows()).toHaveLength(1);
+      c.deps.liveness.invalidate(user.id);
+      expect(await accessTokenRefusal(c.deps, decodeJwt(t.accessToken) as LivenessClaims)).toBe('grant_ended');
+      // A day on (the longest access-token lifetime), the row goes.
+      (c.clock as FixedClock).advance(DAY);
+      await pruneExpired(c.deps);
+      expect(await rows()).toHaveLength(0);
+    } finally {
+      await c.close();
+    }
   });
 });

@@ -97,7 +97,20 @@ describe('RFC 9068 §2.2: oauth4webapi validateJwtAccessToken accepts our access
   it('a token granted only openid carries no user claims: exactly the RFC 9068 set', async () => {
     const s = await codeFlow('openid');
     const claims = await validate(s.tokens.access_token!, s.app.appId);
-    expect(Object.keys(claims).sort()).toEqual(['aud', 'auth_time', 'client_id', 'exp', 'iat', 'iss', 'jti', 'scope', 'sub']);
+    // + grant_id and sid: what ties the token to its grant and SSO session (access-token liveness).
+    expect(Object.keys(claims).sort()).toEqual([
+      'aud',
+      'auth_time',
+      'client_id',
+      'exp',
+      'grant_id',
+      'iat',
+      'iss',
+      'jti',
+      'scope',
+      'sid',
+      'sub',
+    ]);
     // /token/verify reports what the token carries: no email, no roles (and no 500 for their absence).
     const res = await fetch(new URL('/token/verify', ctx.baseUrl), {
       method: 'POST',
@@ -171,7 +184,20 @@ describe('RFC 9068 §2.2: oauth4webapi validateJwtAccessToken accepts our access
     const { callback } = await signIn(new URL(`/login?${q}`, ctx.baseUrl), user.email, password);
     const token = callback.searchParams.get('access_token')!;
     const claims = await validate(token, app.appId);
-    expect(Object.keys(claims).sort()).toEqual(['aud', 'client_id', 'email', 'exp', 'iat', 'iss', 'jti', 'name', 'roles', 'sub']);
+    expect(Object.keys(claims).sort()).toEqual([
+      'aud',
+      'client_id',
+      'email',
+      'exp',
+      'grant_id',
+      'iat',
+      'iss',
+      'jti',
+      'name',
+      'roles',
+      'sid',
+      'sub',
+    ]);
     expect(claims).toMatchObject({ sub: user.id, email: user.email, name: 'Test User', roles: ['editor'], aud: app.appId });
   });
 
