@@ -22,6 +22,8 @@ export interface AppsTable {
   refresh_reuse_interval: ColumnType<number | null, number | null | undefined, number | null>;
   /** May register http: URIs on hosts other than loopback (migration 0012). */
   development: Generated<boolean>;
+  /** OIDC Back-Channel Logout 1.0 §2.2 (migration 0014); null = not told. */
+  backchannel_logout_uri: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
 }
@@ -169,7 +171,8 @@ export interface WebhooksTable {
 
 export interface WebhookDeliveriesTable {
   id: string;
-  webhook_id: string;
+  /** Null for a back-channel logout (event 'backchannel_logout', migration 0014): it goes to the app's URI. */
+  webhook_id: string | null;
   app_id: string;
   event: string;
   payload: string;

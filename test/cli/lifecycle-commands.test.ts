@@ -87,4 +87,40 @@ describe('lifecycle CLI commands', { timeout: 120_000 }, () => {
     const kept = await cli('apps', 'update', app.app_id, '--name', 'Dev 2', '--json');
     expect(JSON.parse(kept.out)).toMatchObject({ name: 'Dev 2', development: true });
   });
+
+  // Seven processes: twice the file's per-test allowance on embedded PGlite.
+  it(
+    'apps create/update --backchannel-logout-uri registers, refuses a bad URI (exit 2, unchanged), and --no-backchannel-logout-uri clears',
+    { timeout: 240_000 },
+    async () => {
+      const uri = 'https://rp.example.com/backchannel?tenant=1';
+      const created = await cli(
+        'apps',
+        'create',
+        '--name',
+        'BCL',
+        '--redirect-uri',
+        'https://rp.example.com/cb',
+        '--backchannel-logout-uri',
+        uri,
+        '--json',
+      );
+      expect(created.code).toBe(0);
+      const app = JSON.parse(created.out) as { app_id: string; backchannel_logout_uri: string | null };
+      expect(app.backchannel_logout_uri).toBe(uri);
+      for (const bad of ['http://rp.example.com/bcl', 'https://rp.example.com/bcl#f']) {
+        const refused = await cli('apps', 'update', app.app_id, '--backchannel-logout-uri', bad);
+        expect(refused.code, bad).toBe(2);
+        expect(refused.err.trim().split('\n')).toHaveLength(1);
+      }
+      expect(JSON.parse((await cli('apps', 'show', app.app_id, '--json')).out).backchannel_logout_uri).toBe(uri);
+      const cleared = await cli('apps', 'update', app.app_id, '--no-backchannel-logout-uri', '--json');
+      expect(JSON.parse(cleared.out).backchannel_logout_uri).toBeNull();
+      const again = await cli('apps', 'update', app.app_id, '--backchannel-logout-uri', 'http://127.0.0.1:9/bcl', '--json');
+      expect(JSON.parse(again.out).backchannel_logout_uri).toBe('http://127.0.0.1:9/bcl');
+      expect(
+        JSON.parse((await cli('apps', 'update', app.app_id, '--backchannel-logout-uri', '', '--json')).out).backchannel_logout_uri,
+      ).toBeNull();
+    },
+  );
 });

@@ -29,7 +29,7 @@ describe('openid-client as the relying party (oidcc-server, oidcc-refresh-token,
     const nonce = oidc.randomNonce();
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: DEFAULT_REDIRECT,
-      scope: 'openid profile email offline_access',
+      scope: 'openid profile email roles offline_access',
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
       state,
@@ -57,7 +57,7 @@ describe('openid-client as the relying party (oidcc-server, oidcc-refresh-token,
     expect(typeof idClaims.auth_time).toBe('number');
     expect(typeof idClaims.sid).toBe('string');
     expect(tokens.refresh_token).toMatch(/^[0-9a-f]{64}$/);
-    expect(tokens.scope).toBe('openid profile email offline_access');
+    expect(tokens.scope).toBe('openid profile email roles offline_access');
     // The code is stored hashed and is now spent.
     const code = callback.searchParams.get('code')!;
     const row = await ctx.deps.db
@@ -82,7 +82,7 @@ describe('openid-client as the relying party (oidcc-server, oidcc-refresh-token,
       .execute();
     expect(family).toHaveLength(2);
     expect(family[0]!.family_id).toBe(row.family_id);
-    expect(family[1]!.scope).toBe('openid profile email offline_access');
+    expect(family[1]!.scope).toBe('openid profile email roles offline_access');
 
     const active = await oidc.tokenIntrospection(config, refreshed.access_token);
     expect(active).toMatchObject({ active: true, sub: user.id, client_id: app.appId });
@@ -91,7 +91,7 @@ describe('openid-client as the relying party (oidcc-server, oidcc-refresh-token,
       active: true,
       sub: user.id,
       token_type: 'refresh_token',
-      scope: 'openid profile email offline_access',
+      scope: 'openid profile email roles offline_access',
     });
     // The rotated-away refresh token is no longer active.
     expect(await oidc.tokenIntrospection(config, tokens.refresh_token!)).toEqual({ active: false });

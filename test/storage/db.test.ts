@@ -258,4 +258,35 @@ describe('migrations', () => {
       await db.close();
     }
   });
+
+  it("0014: a queued delivery is either a webhook's or a back-channel logout (no webhook), never both or neither", async () => {
+    const db = await createTestDatabase();
+    try {
+      const { app_id } = await db.db
+        .insertInto('apps')
+        .values({ name: '0014', client_secret_hash: 'x', redirect_uris: ['https://app.example.com/cb'] })
+        .returning('app_id')
+        .executeTakeFirstOrThrow();
+      const hook = { id: crypto.randomUUID(), app_id, url: 'https://hooks.example.com/', events: ['ping'], secret_enc: 'x' };
+      await db.db.insertInto('webhooks').values(hook).execute();
+      const row = (webhookId: string | null, event: string) => ({
+        id: crypto.randomUUID(),
+        webhook_id: webhookId,
+        app_id,
+        event,
+        payload: '{}',
+        next_attempt_at: new Date(),
+      });
+      await db.db.insertInto('webhook_deliveries').values(row(hook.id, 'ping')).execute();
+      await db.db.insertInto('webhook_deliveries').values(row(null, 'backchannel_logout')).execute();
+      await expect(db.db.insertInto('webhook_deliveries').values(row(null, 'ping')).execute()).rejects.toThrow(
+        /webhook_deliveries_target_check/,
+      );
+      await expect(db.db.insertInto('webhook_deliveries').values(row(hook.id, 'backchannel_logout')).execute()).rejects.toThrow(
+        /webhook_deliveries_target_check/,
+      );
+    } finally {
+      await db.close();
+    }
+  });
 });

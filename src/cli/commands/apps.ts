@@ -9,6 +9,8 @@ const reuseInterval = (v: string): number | null => {
   if (!/^\d{1,3}$/.test(v) || Number(v) > 300) throw new InvalidArgumentError('must be 0-300 seconds or "default"');
   return Number(v);
 };
+/** `--no-backchannel-logout-uri` (false) or an empty value clears it. */
+const clearable = (v: string | false | undefined): string | null | undefined => (v === false || v === '' ? null : v);
 const csv = (v: string) =>
   v
     .split(',')
@@ -29,6 +31,7 @@ function appJson(app: App) {
     allowed_scopes: app.allowedScopes,
     refresh_reuse_interval: app.refreshReuseInterval,
     development: app.development,
+    backchannel_logout_uri: app.backchannelLogoutUri,
     created_at: app.createdAt.toISOString(),
   };
 }
@@ -39,6 +42,7 @@ function appText(app: App): string {
     `name:           ${app.name}`,
     `redirect_uris:  ${app.redirectUris.join(' ')}`,
     `logout_uris:    ${app.postLogoutRedirectUris.join(' ') || '(none)'}`,
+    `backchannel:    ${app.backchannelLogoutUri ?? '(none)'}`,
     `providers:      ${app.providers.join(',')}`,
     `type:           ${app.clientType}`,
     `grant_types:    ${app.grantTypes.join(',')}`,
@@ -59,6 +63,7 @@ export function registerAppCommands(program: Command): void {
     .requiredOption('--name <name>', 'display name shown on the sign-in page')
     .requiredOption('--redirect-uri <uri>', 'exact callback URI (repeatable)', collect)
     .option('--logout-uri <uri>', 'allowed post_logout_redirect_uri (repeatable)', collect)
+    .option('--backchannel-logout-uri <uri>', 'where logout tokens are POSTed when a session ends (Back-Channel Logout)')
     .option('--logo-url <url>', 'https URL of the logo')
     .option('--color <hex>', 'brand colour, e.g. #1a73e8')
     .option('--providers <list>', 'enabled sign-in methods, comma-separated (password,google)', csv)
@@ -75,6 +80,7 @@ export function registerAppCommands(program: Command): void {
             name: o.name,
             redirectUris: o.redirectUri,
             postLogoutRedirectUris: o.logoutUri ?? [],
+            backchannelLogoutUri: o.backchannelLogoutUri || undefined,
             logoUrl: o.logoUrl,
             primaryColor: o.color,
             providers: o.providers,
@@ -129,6 +135,8 @@ export function registerAppCommands(program: Command): void {
     .option('--name <name>')
     .option('--redirect-uri <uri>', 'exact callback URI (repeatable)', collect)
     .option('--logout-uri <uri>', 'allowed post_logout_redirect_uri (repeatable)', collect)
+    .option('--backchannel-logout-uri <uri>', 'where logout tokens are POSTed when a session ends (empty: none)')
+    .option('--no-backchannel-logout-uri', 'stop sending logout tokens to this app')
     .option('--logo-url <url>')
     .option('--color <hex>')
     .option('--providers <list>', 'comma-separated', csv)
@@ -148,6 +156,7 @@ export function registerAppCommands(program: Command): void {
             name: o.name,
             redirectUris: o.redirectUri,
             postLogoutRedirectUris: o.logoutUri,
+            backchannelLogoutUri: clearable(o.backchannelLogoutUri),
             logoUrl: o.logoUrl,
             primaryColor: o.color,
             providers: o.providers,

@@ -31,3 +31,15 @@ export async function maxAppAccessTokenTtl(db: Db): Promise<number | null> {
     .executeTakeFirst();
   return row?.ttl ?? null;
 }
+
+/** Of `appIds`, those that registered a backchannel_logout_uri. */
+export async function findBackchannelLogoutAppIds(db: Db, appIds: string[]): Promise<string[]> {
+  if (appIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('apps')
+    .select('app_id')
+    .where('app_id', 'in', appIds)
+    .where('backchannel_logout_uri', 'is not', null)
+    .execute();
+  return rows.map((r) => r.app_id);
+}

@@ -34,6 +34,19 @@ export const RedirectUri = z
     return /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(u.protocol);
   }, 'must be an absolute URI without a fragment');
 
+/**
+ * Back-Channel Logout 1.0 §2.2: an absolute http(s) URI, no fragment (a query is allowed). The
+ * loopback rule of checkClientSettings applies to it as to redirect URIs; where it may connect is
+ * decided at delivery (address-policy.ts), as for webhooks.
+ */
+export const BackchannelLogoutUri = z
+  .string()
+  .max(2000)
+  .refine(
+    (v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol) && !v.includes('#'),
+    'must be an absolute http(s) URI without a fragment',
+  );
+
 export const HexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour like #1a73e8');
 
 export const AppInput = z.object({
@@ -52,6 +65,7 @@ export const AppInput = z.object({
   allowedScopes: z.array(z.enum(SCOPES)).default([...USER_SCOPES]),
   /** May register http: URIs on hosts other than loopback (a development setup, never production). */
   development: z.boolean().default(false),
+  backchannelLogoutUri: BackchannelLogoutUri.optional(),
 });
 export type AppInput = z.input<typeof AppInput>;
 
@@ -60,6 +74,7 @@ interface ClientSettings {
   grantTypes: readonly string[];
   redirectUris: readonly string[];
   postLogoutRedirectUris: readonly string[];
+  backchannelLogoutUri?: string | null | undefined;
   development: boolean;
 }
 
@@ -73,7 +88,7 @@ function checkClientSettings(v: ClientSettings) {
     throw appError('public_app_client_credentials');
   }
   if (v.development) return;
-  for (const uri of [...v.redirectUris, ...v.postLogoutRedirectUris]) {
+  for (const uri of [...v.redirectUris, ...v.postLogoutRedirectUris, ...(v.backchannelLogoutUri ? [v.backchannelLogoutUri] : [])]) {
     const u = new URL(uri);
     if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) throw appError('http_uri_not_loopback', { uri });
   }
@@ -93,6 +108,8 @@ export const AppUpdateInput = AppInput.partial().extend({
   primaryColor: HexColor.nullable().optional(),
   refreshReuseInterval: ReuseInterval.nullable().optional(),
   development: z.boolean().optional(),
+  /** null clears it: the app is no longer told when sessions end. */
+  backchannelLogoutUri: BackchannelLogoutUri.nullable().optional(),
 });
 
 export interface App {
@@ -112,6 +129,8 @@ export interface App {
   refreshReuseInterval: number | null;
   /** May register http: URIs on hosts other than loopback. */
   development: boolean;
+  /** Where logout tokens are POSTed (Back-Channel Logout 1.0 §2.2); null = not told. */
+  backchannelLogoutUri: string | null;
   createdAt: Date;
 }
 
@@ -131,6 +150,7 @@ export function toApp(row: AppRow): App {
     allowedScopes: row.allowed_scopes,
     refreshReuseInterval: row.refresh_reuse_interval,
     development: row.development,
+    backchannelLogoutUri: row.backchannel_logout_uri,
     createdAt: row.created_at,
   };
 }
@@ -158,6 +178,7 @@ export async function createApp(
     grant_types: v.grantTypes,
     allowed_scopes: v.allowedScopes,
     development: v.development,
+    backchannel_logout_uri: v.backchannelLogoutUri ?? null,
   });
   await recordAuditEvent(deps, { event: 'app.created', appId: row.app_id, data: { name: row.name } }, meta);
   return { app: toApp(row), clientSecret };
@@ -184,6 +205,11 @@ export function longestAppAccessTokenTtl(deps: Pick<Deps, 'db'>): Promise<number
   return store.maxAppAccessTokenTtl(deps.db);
 }
 
+/** Of `appIds`, those to be told by back-channel logout (one query; none registered is the common case). */
+export function appsWithBackchannelLogout(deps: Pick<Deps, 'db'>, appIds: string[]): Promise<string[]> {
+  return store.findBackchannelLogoutAppIds(deps.db, appIds);
+}
+
 export async function getApp(deps: Pick<Deps, 'db'>, appId: string): Promise<App> {
   const app = await findApp(deps, appId);
   if (!app) throw appError('app_not_found', { appId });
@@ -207,6 +233,7 @@ export async function updateApp(
     grantTypes: v.grantTypes ?? current.grantTypes,
     redirectUris: v.redirectUris ?? current.redirectUris,
     postLogoutRedirectUris: v.postLogoutRedirectUris ?? current.postLogoutRedirectUris,
+    backchannelLogoutUri: v.backchannelLogoutUri === undefined ? current.backchannelLogoutUri : v.backchannelLogoutUri,
     development: v.development ?? current.development,
   });
   const row = await store.updateApp(deps.db, appId, {
@@ -221,6 +248,7 @@ export async function updateApp(
     ...(v.allowedScopes !== undefined && { allowed_scopes: v.allowedScopes }),
     ...(v.refreshReuseInterval !== undefined && { refresh_reuse_interval: v.refreshReuseInterval }),
     ...(v.development !== undefined && { development: v.development }),
+    ...(v.backchannelLogoutUri !== undefined && { backchannel_logout_uri: v.backchannelLogoutUri }),
     updated_at: deps.clock.now(),
   });
   deps.apps.invalidate(appId);

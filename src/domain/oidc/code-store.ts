@@ -35,3 +35,16 @@ export async function markCodeReplayed(db: Db, codeHash: string, appId: string, 
 export async function findCode(db: Db, codeHash: string): Promise<AuthorizationCodeRow | undefined> {
   return db.selectFrom('authorization_codes').selectAll().where('code_hash', '=', codeHash).executeTakeFirst();
 }
+
+/** The (app, session) pairs of the codes redeemed in `sessionIds`: every code-flow sign-in of those sessions. */
+export async function appSessionsOfRedeemedCodes(db: Db, sessionIds: string[]): Promise<{ app_id: string; session_id: string }[]> {
+  if (sessionIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('authorization_codes')
+    .select(['app_id', 'session_id'])
+    .distinct()
+    .where('session_id', 'in', sessionIds)
+    .where('used_at', 'is not', null)
+    .execute();
+  return rows.flatMap((r) => (r.session_id ? [{ app_id: r.app_id, session_id: r.session_id }] : []));
+}

@@ -1,17 +1,16 @@
 // ID tokens (OIDC Core §2, §3.1.3.6): RS256, typ JWT, aud = client_id, at_hash of the access token,
-// auth_time, nonce, sid; email and name only when the matching scope was granted.
+// auth_time, nonce, sid; the user's claims only as the granted scope allows (OIDC Core §5.4, claims.ts).
 import { createHash } from 'node:crypto';
 import type { Deps } from '../../deps.js';
 import { epochSeconds } from '../../lib/clock.js';
 import type { App } from '../apps/apps.js';
-import type { User } from '../users/users.js';
-import { hasScope } from './scopes.js';
+import { scopedClaims, type ClaimsUser } from './claims.js';
 
 /** ID tokens live as long as the app's access tokens. */
 export async function issueIdToken(
   deps: Pick<Deps, 'config' | 'clock' | 'keys'>,
   input: {
-    user: Pick<User, 'id' | 'email' | 'name' | 'roles' | 'emailVerified'>;
+    user: ClaimsUser;
     app: App;
     scope: string;
     accessToken: string;
@@ -34,9 +33,7 @@ export async function issueIdToken(
     ...(input.authTime && { auth_time: epochSeconds(input.authTime) }),
     ...(input.nonce && { nonce: input.nonce }),
     ...(input.sessionId && { sid: input.sessionId }),
-    ...(hasScope(scope, 'email') && { email: user.email, email_verified: user.emailVerified }),
-    ...(hasScope(scope, 'profile') && user.name !== null && { name: user.name }),
-    ...(hasScope(scope, 'roles') && { roles: user.roles }),
+    ...scopedClaims(user, scope),
   };
   return deps.keys.sign(claims, 'JWT');
 }

@@ -8,7 +8,7 @@ import { epochSeconds } from '../../lib/clock.js';
 import { sha256 } from '../../lib/crypto.js';
 import { SERVICE_SCOPES, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
-import { accessTokenTtl, issueAccessToken } from '../tokens/access-tokens.js';
+import { accessTokenTtl, issueGrantAccessToken } from '../tokens/access-tokens.js';
 import { issueTokens, refreshTokenScope, revokeTokenFamily, rotateRefreshToken } from '../tokens/refresh-tokens.js';
 import { findUserById } from '../users/users.js';
 import { checkPkce } from './authorization.js';
@@ -78,7 +78,7 @@ export async function exchangeAuthorizationCode(
     const ctx = { familyId: row.family_id, sessionId: row.session_id, authTime: row.auth_time, scope: row.scope, clientBound };
     ({ accessToken, expiresIn, refreshToken } = await issueTokens(deps, user, app, ctx, meta));
   } else {
-    ({ token: accessToken, expiresIn } = await issueAccessToken(deps, user, app));
+    ({ token: accessToken, expiresIn } = await issueGrantAccessToken(deps, user, app, { scope: row.scope, authTime: row.auth_time }));
   }
   const res: OAuthTokens = { accessToken, expiresIn, scope: row.scope };
   if (hasScope(row.scope, 'openid')) {
@@ -150,8 +150,8 @@ export interface ServiceToken {
 }
 
 /**
- * Client credentials (RFC 6749 §4.4): a service token, sub = the app, only the app's allowed service
- * scopes. Within KEYMASTER_SERVICE_TOKEN_REUSE seconds of issuing one, the same client asking for the
+ * Client credentials (RFC 6749 §4.4): a service token, sub = client_id = aud = the app (RFC 9068 §2.2:
+ * the app is its own resource), only the app's allowed service scopes. Within KEYMASTER_SERVICE_TOKEN_REUSE seconds of issuing one, the same client asking for the
  * same scopes (same signing key) gets that token again, with its remaining lifetime in expiresIn.
  */
 export async function clientCredentialsGrant(
@@ -180,7 +180,17 @@ export async function clientCredentialsGrant(
   }
   const exp = iat + expiresIn;
   const token = await deps.keys.sign(
-    { iss: deps.config.issuer, sub: app.appId, client_id: app.appId, scope, token_type: 'service', iat, exp, jti: randomUUID() },
+    {
+      iss: deps.config.issuer,
+      sub: app.appId,
+      aud: app.appId,
+      client_id: app.appId,
+      scope,
+      token_type: 'service',
+      iat,
+      exp,
+      jti: randomUUID(),
+    },
     'at+jwt',
   );
   deps.metrics.tokensIssued.inc({ kind: 'service' });

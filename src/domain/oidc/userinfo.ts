@@ -1,9 +1,11 @@
-// UserInfo (OIDC Core §5.3): the claims of the user behind a live user access token. The access
-// token already carries email, name and roles, so userinfo discloses nothing the token does not.
+// UserInfo (OIDC Core §5.3): the claims of the user behind a live user access token, as the scope
+// the token carries grants them (§5.4, claims.ts): `openid` alone gives only sub. A token of
+// Keymaster's own sign-in has no scope and carries email, name and roles itself; userinfo gives it those.
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { verifyAccessToken } from '../tokens/access-tokens.js';
 import { findUserById } from '../users/users.js';
+import { scopedClaims } from './claims.js';
 
 export async function userInfo(
   deps: Pick<Deps, 'db' | 'clock' | 'config' | 'keys'>,
@@ -12,6 +14,7 @@ export async function userInfo(
   const claims = await verifyAccessToken(deps, accessToken);
   const user = await findUserById(deps, claims.sub);
   if (!user || user.disabled) throw appError('access_token_invalid', { detail: 'user gone or disabled' });
+  if (typeof claims.scope === 'string') return { sub: user.id, ...scopedClaims(user, claims.scope) };
   // OIDC Core §5.3.2: a claim without a value is omitted, never null.
   return {
     sub: user.id,

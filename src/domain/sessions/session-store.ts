@@ -42,13 +42,14 @@ export async function revokeSessionByHash(db: Db, tokenHash: string, now: Date):
     .executeTakeFirst();
 }
 
-/** Ends every live session of a user (password reset); returns how many. */
-export async function revokeUserSessions(db: Db, userId: string, now: Date): Promise<number> {
-  const res = await db
+/** Ends every live session of a user (password reset); returns their ids. */
+export async function revokeUserSessions(db: Db, userId: string, now: Date): Promise<string[]> {
+  const rows = await db
     .updateTable('sessions')
     .set({ revoked_at: now })
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows);
+    .returning('id')
+    .execute();
+  return rows.map((r) => r.id);
 }

@@ -4,6 +4,7 @@ import type { Deps } from '../../deps.js';
 import { HOUR } from '../../lib/clock.js';
 import { randomToken, sha256 } from '../../lib/crypto.js';
 import type { SessionRow } from '../../storage/schema.js';
+import { queueSessionLogouts } from '../oidc/backchannel-logout.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { findUserById, type User } from '../users/users.js';
 import { enqueueUserEvent } from '../webhooks/webhooks.js';
@@ -40,8 +41,10 @@ export async function endSession(
   meta: RequestMeta = {},
 ): Promise<SessionRow | undefined> {
   if (!cookieValue || !/^[0-9a-f]{64}$/.test(cookieValue)) return undefined;
-  const ended = await store.revokeSessionByHash(deps.db, sha256(cookieValue), deps.clock.now());
+  const now = deps.clock.now();
+  const ended = await store.revokeSessionByHash(deps.db, sha256(cookieValue), now);
   if (ended) {
+    await queueSessionLogouts(deps, { userId: ended.user_id, sessionIds: [ended.id], now });
     await recordAuditEvent(deps, { event: 'session.ended', userId: ended.user_id, data: { sessionId: ended.id } }, meta);
     // user.logout ("SSO session revoked") goes to every app this session signed in to.
     const user = await findUserById(deps, ended.user_id);
@@ -52,10 +55,13 @@ export async function endSession(
 
 /**
  * Ends every live session of a user (password reset or change, account disabled); returns how many.
- * Takes the caller's `db`, so it commits with the caller's transaction. No audit event: the caller records one.
+ * Takes the caller's `db`, so it commits with the caller's transaction, back-channel logouts included.
+ * No audit event: the caller records one.
  */
 export async function endAllUserSessions(deps: Pick<Deps, 'db'>, userId: string, now: Date): Promise<number> {
-  return store.revokeUserSessions(deps.db, userId, now);
+  const sessionIds = await store.revokeUserSessions(deps.db, userId, now);
+  await queueSessionLogouts(deps, { userId, sessionIds, now });
+  return sessionIds.length;
 }
 
 /** The SSO fast path: the live session's user, if that user may still sign in. */

@@ -1,53 +1,91 @@
-// Access tokens: RS256 JWTs with the quick start's claims (sub email name roles aud iss iat exp) + jti,
-// header kid and typ "at+jwt" (RFC 9068 §2.1), so an ID token can never pass for an access token.
+// Access tokens: RS256 JWTs, header kid and typ "at+jwt" (RFC 9068 §2.1), so an ID token can never
+// pass for an access token. Two claim sets:
+// - Keymaster's own sign-in (/login, the account API, a family without a scope): the quick start's
+//   claims (sub email name roles aud iss iat exp) + jti and client_id — seed 000's contract.
+// - An OAuth/OIDC grant (a code exchange at /token, or the rotation of its family): RFC 9068 §2.2
+//   (iss exp aud sub client_id iat jti, scope, auth_time) and the user claims its scope grants
+//   (OIDC Core §5.4, claims.ts). aud is the client's app_id.
 import { randomUUID } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { epochSeconds } from '../../lib/clock.js';
 import type { App } from '../apps/apps.js';
+import { scopedClaims, type ClaimsUser } from '../oidc/claims.js';
 import type { User } from '../users/users.js';
 import { verifyOurJwt } from './verify-jwt.js';
 
+/**
+ * A verified user access token. email, name and roles are always in a Keymaster sign-in's token; an
+ * OAuth grant's carries them only as its scope grants, and carries the scope.
+ */
 export interface AccessTokenClaims extends JWTPayload {
   sub: string;
-  email: string;
-  name: string | null;
-  roles: string[];
   aud: string;
   iss: string;
   iat: number;
   exp: number;
   jti: string;
+  client_id?: string;
+  email?: string;
+  name?: string | null;
+  roles?: string[];
+  scope?: string;
+  auth_time?: number;
+}
+
+/** The grant behind an OAuth-flow access token: its scope, and when the user authenticated (if known). */
+export interface OAuthGrant {
+  scope: string;
+  authTime: Date | null;
+}
+
+type IssueDeps = Pick<Deps, 'config' | 'clock' | 'keys' | 'metrics'>;
+export interface IssuedAccessToken {
+  token: string;
+  expiresIn: number;
+  claims: AccessTokenClaims;
 }
 
 export function accessTokenTtl(deps: Pick<Deps, 'config'>, app: App): number {
   return app.accessTokenTtl ?? deps.config.accessTokenTtl;
 }
 
-export async function issueAccessToken(
-  deps: Pick<Deps, 'config' | 'clock' | 'keys' | 'metrics'>,
-  user: Pick<User, 'id' | 'email' | 'name' | 'roles'>,
-  app: App,
-  extra: Record<string, unknown> = {},
-): Promise<{ token: string; expiresIn: number; claims: AccessTokenClaims }> {
+async function signAccessToken(deps: IssueDeps, app: App, claims: { sub: string; aud: string } & Record<string, unknown>) {
   const iat = epochSeconds(deps.clock.now());
   const expiresIn = accessTokenTtl(deps, app);
-  const claims: AccessTokenClaims = {
+  const all: AccessTokenClaims = { ...claims, iss: deps.config.issuer, iat, exp: iat + expiresIn, jti: randomUUID() };
+  const token = await deps.keys.sign(all, 'at+jwt');
+  deps.metrics.tokensIssued.inc({ kind: 'access' });
+  return { token, expiresIn, claims: all };
+}
+
+/** A Keymaster sign-in's access token (seed 000's claims, plus client_id). */
+export async function issueAccessToken(
+  deps: IssueDeps,
+  user: Pick<User, 'id' | 'email' | 'name' | 'roles'>,
+  app: App,
+): Promise<IssuedAccessToken> {
+  return signAccessToken(deps, app, {
     sub: user.id,
     email: user.email,
     name: user.name,
     roles: user.roles,
     aud: app.appId,
-    iss: deps.config.issuer,
-    iat,
-    exp: iat + expiresIn,
-    jti: randomUUID(),
-    ...extra,
-  };
-  const token = await deps.keys.sign(claims, 'at+jwt');
-  deps.metrics.tokensIssued.inc({ kind: claims.token_type === 'service' ? 'service' : 'access' });
-  return { token, expiresIn, claims };
+    client_id: app.appId,
+  });
+}
+
+/** An OAuth/OIDC grant's access token (RFC 9068 §2.2): user claims only as the grant's scope allows. */
+export async function issueGrantAccessToken(deps: IssueDeps, user: ClaimsUser, app: App, grant: OAuthGrant): Promise<IssuedAccessToken> {
+  return signAccessToken(deps, app, {
+    sub: user.id,
+    aud: app.appId,
+    client_id: app.appId,
+    scope: grant.scope,
+    ...(grant.authTime && { auth_time: epochSeconds(grant.authTime) }),
+    ...scopedClaims(user, grant.scope),
+  });
 }
 
 /**

@@ -62,14 +62,23 @@ export async function revokeUserTokens(db: Db, userId: string, now: Date, reason
   return Number(res.numUpdatedRows);
 }
 
-/** What a rotation needs back: the user's claims (for the access token), the family's scope, and its session and auth_time (for an ID token). */
-export interface Rotated {
+/** The user's claims a Keymaster sign-in's access token carries (seed 000). */
+export interface SignInClaims {
+  email: string;
+  name: string | null;
+  roles: string[];
+}
+
+/**
+ * What a rotation needs back: the user's claims (for the access token), the family's scope, and its
+ * session and auth_time (for an ID token). A family with a scope (an OAuth grant) gets the claims its
+ * scope may ask for too: email_verified, and updated_at in epoch seconds (OIDC Core §5.1).
+ */
+export type Rotated = {
   user_id: string;
-  scope: string | null;
-  claims: { email: string; name: string | null; roles: string[] };
   session_id: string | null;
   auth_time: Date | null;
-}
+} & ({ scope: null; claims: SignInClaims } | { scope: string; claims: SignInClaims & { email_verified: boolean; updated_at: number } });
 
 export interface RotationSpend {
   tokenHash: string;
@@ -92,7 +101,7 @@ export interface RotationSuccessor {
  * Rotation in ONE statement (atomic without BEGIN/COMMIT): spends the live token of `appId` whose
  * user is enabled — the conditional UPDATE decides the race exactly as spendRefreshToken does — and
  * inserts its successor, which copies the family's columns (its sign-in too) from the spent row and the user's current
- * claims from users. Returns those claims, or nothing when nothing was spent (the caller classifies).
+ * claims from users (for a family with a scope, with email_verified and updated_at: see Rotated). Returns those claims, or nothing when nothing was spent (the caller classifies).
  */
 export async function rotateInOneStatement(db: Db, spend: RotationSpend, successor: RotationSuccessor): Promise<Rotated | undefined> {
   return (await rotateManyInOneStatement(db, [{ spend, successor }])).get(successor.jti);
@@ -143,7 +152,11 @@ export const ROTATE_SQL = prepared(`
     select i.*, x.jti as parent_jti, x.claims
       from input i
       cross join lateral (
-        select t.jti, jsonb_build_object('email', u.email, 'name', u.name, 'roles', u.roles) as claims
+        select t.jti,
+               case when t.scope is null then jsonb_build_object('email', u.email, 'name', u.name, 'roles', u.roles)
+                    else jsonb_build_object('email', u.email, 'name', u.name, 'roles', u.roles,
+                      'email_verified', u.email_verified_at is not null,
+                      'updated_at', floor(extract(epoch from u.updated_at))::bigint) end as claims
           from refresh_tokens t
           join users u on u.id = t.user_id
          where t.token_hash = i.token_hash and u.disabled_at is null

@@ -34,9 +34,10 @@ import { deriveKey, hmacSha256, randomToken, safeEqual, sha256 } from '../../lib
 import { findCachedApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { findUserById, type User } from '../users/users.js';
-import { issueAccessToken } from './access-tokens.js';
+import { issueAccessToken, issueGrantAccessToken, type IssuedAccessToken } from './access-tokens.js';
 import { isLiveRefreshToken, mayPresentRefreshToken } from './live.js';
 import * as store from './refresh-token-store.js';
+import type { Rotated } from './refresh-token-store.js';
 
 type TokenDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret' | 'apps' | 'metrics' | 'rotations'>;
 
@@ -136,7 +137,29 @@ export async function issueTokens(
 ): Promise<IssuedTokens & { familyId: string }> {
   const { token, row } = newRefreshRow(deps, user, app, ctx, meta);
   await store.insertRefreshToken(deps.db, row);
-  return { ...issuedTokens(await issueAccessToken(deps, user, app), token, row), familyId: row.family_id };
+  return { ...issuedTokens(await familyAccessToken(deps, user, app, row), token, row), familyId: row.family_id };
+}
+
+/**
+ * The access token of a family: a Keymaster sign-in's (no scope: seed 000's claims) or, for a family
+ * an OAuth grant started, RFC 9068 §2.2's with the family's scope and auth_time (access-tokens.ts).
+ */
+function familyAccessToken(
+  deps: TokenDeps,
+  user: User,
+  app: App,
+  family: { scope: string | null; auth_time: Date | null },
+): Promise<IssuedAccessToken> {
+  if (family.scope === null) return issueAccessToken(deps, user, app);
+  return issueGrantAccessToken(deps, user, app, { scope: family.scope, authTime: family.auth_time });
+}
+
+/** The access token of a family rotated by the one statement, from the user's claims it returned (no read of users). */
+function rotatedAccessToken(deps: TokenDeps, spent: Rotated, app: App): Promise<IssuedAccessToken> {
+  if (spent.scope === null) return issueAccessToken(deps, { id: spent.user_id, ...spent.claims }, app);
+  const { email, name, roles, email_verified: emailVerified, updated_at: updatedAt } = spent.claims;
+  const user = { id: spent.user_id, email, name, roles, emailVerified, updatedAt: new Date(updatedAt * 1000) };
+  return issueGrantAccessToken(deps, user, app, { scope: spent.scope, authTime: spent.auth_time });
 }
 
 export const invalidRefreshToken = () => appError('refresh_token_invalid');
@@ -148,7 +171,7 @@ interface Presenter {
 
 /** The signed access token, the refresh token, and the family's facts from its row (the one written or rotated). */
 function issuedTokens(
-  access: Awaited<ReturnType<typeof issueAccessToken>>,
+  access: IssuedAccessToken,
   refreshToken: string,
   row: { scope: string | null; user_id: string; session_id: string | null; auth_time: Date | null },
 ): IssuedTokens {
@@ -213,7 +236,7 @@ export async function rotateRefreshToken(
   const spend = { tokenHash: hash, appId: app.appId, now, clientAuthenticated };
   const spent = await deps.rotations.rotate(spend, successor);
   if (spent) {
-    return issuedTokens(await issueAccessToken(deps, { id: spent.user_id, ...spent.claims }, app), token, spent);
+    return issuedTokens(await rotatedAccessToken(deps, spent, app), token, spent);
   }
 
   const outcome = await deps.db.transaction().execute(async (trx): Promise<RotateOutcome> => {
@@ -236,7 +259,7 @@ export async function rotateRefreshToken(
       };
       const { row } = newRefreshRow(deps, user, app, ctx, meta, successorJti, token);
       await store.insertRefreshToken(trx, { ...row, reuse_until: successor.reuseUntil });
-      return { kind: 'rotated', rotated: issuedTokens(await issueAccessToken(deps, user, app), token, spent) };
+      return { kind: 'rotated', rotated: issuedTokens(await familyAccessToken(deps, user, app, spent), token, spent) };
     }
     const existing = await store.findRefreshTokenByHash(trx, hash);
     if (!existing) return { kind: 'invalid', reason: 'unknown' };
@@ -260,7 +283,7 @@ export async function rotateRefreshToken(
         }
         return {
           kind: 'reused',
-          rotated: issuedTokens(await issueAccessToken(deps, user, app), token, next),
+          rotated: issuedTokens(await familyAccessToken(deps, user, app, next), token, next),
           familyId: next.family_id,
           // Past the app's reuse interval: not a concurrent presenter but a retry whose answer was lost.
           late: now.getTime() - next.created_at.getTime() > interval * 1000,

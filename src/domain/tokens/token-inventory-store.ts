@@ -145,3 +145,16 @@ export async function appsForSession(db: Db, sessionId: string): Promise<string[
   const rows = await db.selectFrom('refresh_tokens').select('app_id').distinct().where('session_id', '=', sessionId).execute();
   return rows.map((r) => r.app_id);
 }
+
+/** The (app, session) pairs of the user's refresh tokens issued in `sessionIds`: through the user's index, bounded by their history. */
+export async function appSessionsForUser(db: Db, userId: string, sessionIds: string[]): Promise<{ app_id: string; session_id: string }[]> {
+  if (sessionIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('refresh_tokens')
+    .select(['app_id', 'session_id'])
+    .distinct()
+    .where('user_id', '=', userId)
+    .where('session_id', 'in', sessionIds)
+    .execute();
+  return rows.flatMap((r) => (r.session_id ? [{ app_id: r.app_id, session_id: r.session_id }] : []));
+}

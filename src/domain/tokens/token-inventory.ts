@@ -7,6 +7,7 @@ import { appError } from '../../errors.js';
 import type { RefreshTokenRow } from '../../storage/schema.js';
 import { isUuid } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
+import { queueGrantLogout, queueSessionLogouts } from '../oidc/backchannel-logout.js';
 import { findUserByEmailOrId } from '../users/users.js';
 import { enqueueUserEvent } from '../webhooks/webhooks.js';
 import { isLiveRefreshToken } from './live.js';
@@ -121,6 +122,7 @@ export async function revokeTokens(
   }
   const revoked = await revokeFamily(deps.db, familyId, now, 'admin');
   if (revoked > 0) {
+    await queueGrantLogout(deps, { userId: row.user_id, appId: row.app_id, sessionId: row.session_id, now });
     await recordAuditEvent(
       deps,
       { event: 'refresh_token.revoked', userId: row.user_id, appId: row.app_id, data: { familyId, revoked, reason: 'admin' } },
@@ -200,6 +202,7 @@ export async function revokeUserSession(
   const live = isUuid(familyId) ? await store.listRefreshTokens(deps.db, { userId, familyId, liveAt: now, limit: 1 }) : [];
   const revoked = live.length ? await store.revokeUserFamily(deps.db, userId, familyId, now, 'user_signed_out') : 0;
   if (revoked === 0) throw appError('session_not_found');
+  await queueGrantLogout(deps, { userId, appId: live[0]!.app_id, sessionId: live[0]!.session_id, now });
   await recordAuditEvent(
     deps,
     { event: 'refresh_token.revoked', userId, appId: live[0]!.app_id, data: { familyId, revoked, reason: 'user_signed_out' } },
@@ -217,10 +220,14 @@ export async function signOutEverywhere(
   meta: RequestMeta = {},
 ): Promise<{ revoked: number; sessions: number }> {
   const now = deps.clock.now();
-  const { revoked, sessionIds } = await deps.db.transaction().execute(async (trx) => ({
-    revoked: await revokeUserTokens(trx, userId, now, 'signed_out_everywhere'),
-    sessionIds: await store.revokeUserSessions(trx, userId, now),
-  }));
+  const { revoked, sessionIds } = await deps.db.transaction().execute(async (trx) => {
+    const ended = {
+      revoked: await revokeUserTokens(trx, userId, now, 'signed_out_everywhere'),
+      sessionIds: await store.revokeUserSessions(trx, userId, now),
+    };
+    await queueSessionLogouts({ db: trx }, { userId, sessionIds: ended.sessionIds, now });
+    return ended;
+  });
   await recordAuditEvent(deps, { event: 'user.signed_out_everywhere', userId, data: { revoked, sessions: sessionIds.length } }, meta);
   if (revoked > 0 || sessionIds.length > 0) {
     const user = await findUserByEmailOrId(deps, userId);

@@ -42,6 +42,12 @@ export interface User {
   disabled: boolean;
   lockedUntil: Date | null;
   createdAt: Date;
+  /**
+   * The last change to the user's information, OIDC's `updated_at`: every edit through this module
+   * (name, email verification, password, roles, status, lockout) sets it; sign-in bookkeeping
+   * (last_login_at, failure counts) does not.
+   */
+  updatedAt: Date;
   lastLoginAt: Date | null;
 }
 
@@ -55,6 +61,7 @@ export function toUser(row: UserRow): User {
     disabled: row.disabled_at !== null,
     lockedUntil: row.locked_until,
     createdAt: row.created_at,
+    updatedAt: row.updated_at,
     lastLoginAt: row.last_login_at,
   };
 }

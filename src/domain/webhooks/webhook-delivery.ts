@@ -3,6 +3,8 @@
 // backoff and jitter, or, after the last attempt, 'failed'. Redirects are not followed: a 3xx is a failure.
 // A tenant's admin chooses the URL, so the socket may only reach a public address (address-policy.ts):
 // an IP literal is checked before connecting, a name when it resolves, on the connection that uses it.
+// The same queue carries back-channel logouts (a row with no webhook, migration 0014): their logout
+// token is signed at each attempt (oidc/backchannel-logout.ts) and POSTed as a form to the app's URI.
 import { createHmac } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -10,7 +12,9 @@ import type { Deps } from '../../deps.js';
 import { ADDRESS_REFUSED, createAddressPolicy, guardedLookup, ipLiteralOf, type AddressPolicy } from '../../lib/address-policy.js';
 import { epochSeconds, HOUR, SECOND } from '../../lib/clock.js';
 import { startIntervalJob, type IntervalJob } from '../../lib/interval-job.js';
-import type { WebhookDeliveryRow } from '../../storage/schema.js';
+import type { WebhookDeliveryRow, WebhookRow } from '../../storage/schema.js';
+import { findApp, type App } from '../apps/apps.js';
+import { signLogoutToken } from '../oidc/backchannel-logout.js';
 import * as store from './webhook-store.js';
 import { webhookSecret } from './webhooks.js';
 
@@ -40,7 +44,7 @@ export interface DeliveryRunResult {
   failed: number;
 }
 
-type Deliverable = Pick<Deps, 'db' | 'clock' | 'secret' | 'log' | 'config'>;
+type Deliverable = Pick<Deps, 'db' | 'clock' | 'secret' | 'log' | 'config' | 'keys'>;
 
 /** One pass of the worker: claim what is due, send it, record the outcomes. */
 export async function deliverDueWebhooks(deps: Deliverable, opts: DeliveryOptions): Promise<DeliveryRunResult> {
@@ -51,13 +55,17 @@ export async function deliverDueWebhooks(deps: Deliverable, opts: DeliveryOption
   const result: DeliveryRunResult = { claimed: claimed.length, delivered: 0, retried: 0, failed: 0 };
   if (claimed.length === 0) return result;
   const policy = createAddressPolicy(deps.config.webhookAllowedCidrs);
-  const hooks = new Map((await store.findWebhooksByIds(deps.db, [...new Set(claimed.map((d) => d.webhook_id))])).map((h) => [h.id, h]));
+  const hookIds = [...new Set(claimed.flatMap((d) => (d.webhook_id ? [d.webhook_id] : [])))];
+  const hooks = new Map((await store.findWebhooksByIds(deps.db, hookIds)).map((h) => [h.id, h]));
+  const apps = new Map<string, App | undefined>();
+  for (const appId of new Set(claimed.flatMap((d) => (d.webhook_id ? [] : [d.app_id])))) apps.set(appId, await findApp(deps, appId));
   await Promise.all(
     claimed.map(async (d) => {
-      const hook = hooks.get(d.webhook_id);
-      const outcome = hook
-        ? await send(deps, d, hook.url, webhookSecret(deps, hook), policy, opts)
-        : ({ ok: false, status: null, error: 'webhook removed' } as const);
+      const kind = d.webhook_id ? 'webhook' : 'backchannel_logout';
+      const request = await requestFor(deps, d, hooks, apps);
+      const outcome = request
+        ? await send(deps, d, kind, request, policy, opts)
+        : ({ ok: false, status: null, error: d.webhook_id ? 'webhook removed' : 'no backchannel_logout_uri' } as const);
       const at = deps.clock.now();
       if (outcome.ok) {
         await store.recordAttempt(deps.db, d.id, d.attempts, {
@@ -67,11 +75,18 @@ export async function deliverDueWebhooks(deps: Deliverable, opts: DeliveryOption
           delivered_at: at,
         });
         result.delivered++;
-      } else if (d.attempts >= opts.maxAttempts || !hook) {
+      } else if (d.attempts >= opts.maxAttempts || !request) {
         await store.recordAttempt(deps.db, d.id, d.attempts, { status: 'failed', last_status: outcome.status, last_error: outcome.error });
         deps.log.warn(
-          { event: 'webhook.failed', deliveryId: d.id, webhookId: d.webhook_id, attempts: d.attempts, status: outcome.status },
-          'webhook delivery gave up',
+          {
+            event: `${kind}.failed`,
+            deliveryId: d.id,
+            webhookId: d.webhook_id,
+            appId: d.app_id,
+            attempts: d.attempts,
+            status: outcome.status,
+          },
+          'delivery gave up',
         );
         result.failed++;
       } else {
@@ -92,30 +107,55 @@ export async function deliverDueWebhooks(deps: Deliverable, opts: DeliveryOption
 /** `refused`: the destination's address is not allowed (address-policy.ts); nothing was sent. */
 type Outcome = { ok: boolean; status: number | null; error: string | null; refused?: boolean };
 
-async function send(
+interface OutboundRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** What one attempt sends; undefined when its webhook was removed or its app no longer takes logouts. */
+async function requestFor(
   deps: Deliverable,
   d: WebhookDeliveryRow,
-  url: string,
-  secret: string,
-  policy: AddressPolicy,
-  opts: DeliveryOptions,
-): Promise<Outcome> {
-  const target = new URL(url);
-  const literal = ipLiteralOf(target);
-  const refusal = literal === undefined ? undefined : policy.refusal(literal);
+  hooks: Map<string, WebhookRow>,
+  apps: Map<string, App | undefined>,
+): Promise<OutboundRequest | undefined> {
+  if (d.webhook_id === null) {
+    const url = apps.get(d.app_id)?.backchannelLogoutUri;
+    if (!url) return undefined;
+    // Back-Channel Logout 1.0 §2.5: a form POST with the one parameter logout_token.
+    const body = new URLSearchParams({ logout_token: await signLogoutToken(deps, d.app_id, d.payload) }).toString();
+    return { url, body, headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'User-Agent': 'Keymaster-Backchannel-Logout/1' } };
+  }
+  const hook = hooks.get(d.webhook_id);
+  if (!hook) return undefined;
   const headers = {
     'Content-Type': 'application/json',
     'User-Agent': 'Keymaster-Webhooks/1',
     'X-Keymaster-Event': d.event,
     'X-Keymaster-Delivery': d.id,
     'X-Keymaster-Timestamp': String(epochSeconds(deps.clock.now())),
-    'X-Keymaster-Signature': signWebhookBody(secret, d.payload),
+    'X-Keymaster-Signature': signWebhookBody(webhookSecret(deps, hook), d.payload),
   };
+  return { url: hook.url, headers, body: d.payload };
+}
+
+async function send(
+  deps: Deliverable,
+  d: WebhookDeliveryRow,
+  kind: string,
+  request: OutboundRequest,
+  policy: AddressPolicy,
+  opts: DeliveryOptions,
+): Promise<Outcome> {
+  const target = new URL(request.url);
+  const literal = ipLiteralOf(target);
+  const refusal = literal === undefined ? undefined : policy.refusal(literal);
   const outcome: Outcome = refusal
     ? { ok: false, status: null, error: refusal, refused: true }
-    : await post(target, policy, opts.timeoutMs, headers, d.payload);
+    : await post(target, policy, opts.timeoutMs, request.headers, request.body);
   if (outcome.refused) {
-    const log = { event: 'webhook.address_refused', deliveryId: d.id, webhookId: d.webhook_id, origin: target.origin };
+    const log = { event: `${kind}.address_refused`, deliveryId: d.id, webhookId: d.webhook_id, appId: d.app_id, origin: target.origin };
     deps.log.warn(log, outcome.error ?? 'address refused');
   }
   return outcome;

@@ -44,7 +44,15 @@ export async function deleteWebhook(db: Db, id: string): Promise<boolean> {
 
 export async function insertDeliveries(
   db: Db,
-  rows: { id: string; webhook_id: string; app_id: string; event: string; payload: string; next_attempt_at: Date; created_at: Date }[],
+  rows: {
+    id: string;
+    webhook_id: string | null;
+    app_id: string;
+    event: string;
+    payload: string;
+    next_attempt_at: Date;
+    created_at: Date;
+  }[],
 ): Promise<void> {
   if (rows.length) await db.insertInto('webhook_deliveries').values(rows).execute();
 }

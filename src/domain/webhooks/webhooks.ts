@@ -146,6 +146,33 @@ export async function enqueueUserEvent(
   return ids;
 }
 
+/** The queue's event for a back-channel logout: such a row names no webhook (migration 0014). */
+export const BACKCHANNEL_LOGOUT_EVENT = 'backchannel_logout';
+
+/**
+ * Queues back-channel logouts (oidc/backchannel-logout.ts) on the webhook delivery queue, so they share
+ * its worker, retries and address policy. `payload` is what the token is signed from at send time.
+ * Takes the caller's `db`, so the rows commit with the caller's transaction.
+ */
+export async function enqueueBackchannelLogouts(
+  deps: Pick<Deps, 'db'>,
+  items: { appId: string; payload: string }[],
+  now: Date,
+): Promise<void> {
+  await store.insertDeliveries(
+    deps.db,
+    items.map((i) => ({
+      id: randomUUID(),
+      webhook_id: null,
+      app_id: i.appId,
+      event: BACKCHANNEL_LOGOUT_EVENT,
+      payload: i.payload,
+      next_attempt_at: now,
+      created_at: now,
+    })),
+  );
+}
+
 /** Queues a `ping` to one webhook (whatever it subscribes to), for testing a receiver. */
 export async function pingWebhook(deps: Pick<Deps, 'db' | 'clock'>, id: string): Promise<string> {
   const row = isUuid(id) ? await store.findWebhook(deps.db, id) : undefined;

@@ -18,6 +18,9 @@ export function discoveryDocument(config: Pick<Config, 'issuer'>) {
     revocation_endpoint: at('/revoke'),
     introspection_endpoint: at('/introspect'),
     end_session_endpoint: at('/end_session'),
+    // Back-Channel Logout 1.0 §2.1: logout tokens are sent, and carry `sid` (as ID tokens do).
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
     scopes_supported: [...SCOPES],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
@@ -43,6 +46,7 @@ export function discoveryDocument(config: Pick<Config, 'issuer'>) {
       'email',
       'email_verified',
       'name',
+      'updated_at',
       'roles',
     ],
     claims_parameter_supported: false,

@@ -12,7 +12,15 @@ import { VerifyBody } from '../schemas/oidc.js';
 const VerifyResponse = z.union([
   z.object({
     valid: z.literal(true),
-    claims: z.object({ sub: z.string(), email: z.string(), roles: z.array(z.string()), aud: z.string(), iss: z.string(), exp: z.number() }),
+    // An OAuth grant's token carries email and roles only when its scope granted them (claims.ts).
+    claims: z.object({
+      sub: z.string(),
+      email: z.string().optional(),
+      roles: z.array(z.string()).optional(),
+      aud: z.string(),
+      iss: z.string(),
+      exp: z.number(),
+    }),
   }),
   z.object({ valid: z.literal(false), error: z.string() }),
 ]);
@@ -30,7 +38,8 @@ const tokenVerifyRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       reply.header('Cache-Control', 'no-store');
       try {
         const c = await verifyAccessToken(deps, req.body.token, req.body.audience !== undefined ? { audience: req.body.audience } : {});
-        return { valid: true as const, claims: { sub: c.sub, email: c.email, roles: c.roles, aud: c.aud, iss: c.iss, exp: c.exp } };
+        const claims = { sub: c.sub, ...(c.email !== undefined && { email: c.email }), ...(c.roles && { roles: c.roles }) };
+        return { valid: true as const, claims: { ...claims, aud: c.aud, iss: c.iss, exp: c.exp } };
       } catch (err) {
         if (err instanceof AppError && err.code === 'invalid_token') return { valid: false as const, error: err.description };
         throw err;

@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => ctx.close());
 
-async function signedIn(scope = 'openid profile email offline_access') {
+async function signedIn(scope = 'openid profile email roles offline_access') {
   const { app, clientSecret } = await makeApp(ctx.deps);
   const { user, password } = await makeUser(ctx.deps, { roles: ['editor'] });
   const { code } = await obtainCode(ctx, app.appId, { email: user.email, password }, { scope });
@@ -53,7 +53,14 @@ describe('/userinfo', () => {
       const res = await userinfo(s.tokens.access_token, method);
       expect(res.statusCode).toBe(200);
       expect(res.headers['cache-control']).toBe('no-store');
-      expect(res.json()).toEqual({ sub: s.user.id, email: s.user.email, email_verified: true, name: 'Test User', roles: ['editor'] });
+      expect(res.json()).toEqual({
+        sub: s.user.id,
+        email: s.user.email,
+        email_verified: true,
+        name: 'Test User',
+        updated_at: Math.floor(s.user.updatedAt.getTime() / 1000),
+        roles: ['editor'],
+      });
     }
   });
 
