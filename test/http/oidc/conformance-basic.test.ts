@@ -47,7 +47,13 @@ async function exchange(client: Client, code: string, extra: Record<string, stri
     algorithms: ['RS256'],
     currentDate: ctx.clock.now(),
   });
-  return { ...body, idToken: payload } as { access_token: string; id_token: string; scope: string; idToken: JWTPayload };
+  return { ...body, idToken: payload } as {
+    access_token: string;
+    id_token: string;
+    refresh_token?: string;
+    scope: string;
+    idToken: JWTPayload;
+  };
 }
 
 /** Signs in on a sign-in page already fetched (keeping the SSO cookies sent with it); returns the code. */
@@ -273,6 +279,25 @@ describe('Basic OP: authorization request parameters', () => {
     const { code } = await obtainCode(ctx, client.app.appId, user, { code_challenge: pkce.challenge, code_challenge_method: 'S256' });
     const tokens = await exchange(client, code, { code_verifier: pkce.verifier });
     expect(expectUserinfo(await userinfo(tokens.access_token), tokens.idToken).email).toBe(user.email);
+  });
+});
+
+describe('Basic OP: refresh tokens', () => {
+  it('oidcc-refresh-token: offline_access with prompt=consent (OIDC Core §11) gets a refresh token that refreshes', async () => {
+    const { client, user } = await people();
+    const { code } = await obtainCode(ctx, client.app.appId, user, { scope: 'openid offline_access', prompt: 'consent' });
+    const first = await exchange(client, code);
+    const refreshToken = first.refresh_token!;
+    expect(refreshToken).toMatch(/^[\x20-\x7E]+$/); // RFC 6749 Appendix A.17: VSCHAR only
+    const res = await postForm(
+      ctx,
+      '/token',
+      { grant_type: 'refresh_token', refresh_token: refreshToken },
+      { authorization: basicAuth(client.app.appId, client.clientSecret) },
+    );
+    expect(res.statusCode).toBe(200);
+    expect(decodeJwt(res.json().id_token)).toMatchObject({ sub: user.id, aud: client.app.appId, auth_time: first.idToken.auth_time });
+    expect(res.json().refresh_token).not.toBe(refreshToken);
   });
 });
 
