@@ -87,7 +87,7 @@ describe('/authorize', () => {
     expect(res.statusCode).toBe(200);
   });
 
-  it('oidcc-unsupported-request-object: request objects are refused by redirect', async () => {
+  it('request objects are refused by redirect (the module: conformance-basic.test.ts)', async () => {
     const { app } = await makeApp(ctx.deps);
     const res = await authorize(authorizeQuery(app.appId, { request: 'eyJhbGciOiJub25lIn0.e30.' }));
     expect(redirectParams(res).get('error')).toBe('request_not_supported');

@@ -352,8 +352,9 @@ describe('registration (§2.2) and discovery (§2.1)', () => {
     expect((await updateApp(ctx.deps, app.appId, { backchannelLogoutUri: null })).backchannelLogoutUri).toBeNull();
   });
 
-  it('oidcc-server: discovery advertises back-channel logout with sid', async () => {
+  it('oidcc-backchannel-logout-discovery-endpoint-verification: back-channel logout with sid, and an end_session_endpoint', async () => {
     const doc = (await ctx.app.inject({ url: '/.well-known/openid-configuration' })).json();
     expect(doc).toMatchObject({ backchannel_logout_supported: true, backchannel_logout_session_supported: true });
+    expect(doc.end_session_endpoint).toBe(`${ctx.deps.config.issuer}/end_session`);
   });
 });

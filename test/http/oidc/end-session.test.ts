@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
 import { DEFAULT_LOGOUT, DEFAULT_REDIRECT, makeApp, makeUser } from '../../helpers/factories.js';
 import { cookieHeader, cookiesOf, csrfTokenOf, FORM } from '../../helpers/http.js';
-import { basicAuth, hiddenFieldsOf, obtainCode, postForm } from '../../helpers/oidc.js';
+import { decodeParts, rs256WithAttackerKey } from '../../helpers/forge.js';
+import { authorizeQuery, basicAuth, hiddenFieldsOf, obtainCode, postForm } from '../../helpers/oidc.js';
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -96,7 +97,18 @@ describe('/end_session', () => {
     expect(await sessionRevoked(s.sid)).toBe(true);
   });
 
-  it('oidcc-rp-initiated-logout-query-added-to-post-logout-redirect-uri and client_id mismatch', async () => {
+  it('oidcc-rp-initiated-logout-query-added-to-post-logout-redirect-uri: ?foo=bar added is an error page; session kept', async () => {
+    const s = await signedIn();
+    const res = await endSession(
+      { id_token_hint: s.idToken, post_logout_redirect_uri: `${DEFAULT_LOGOUT}?foo=bar`, state: 'q' },
+      s.cookies,
+    );
+    expect(res.statusCode).toBe(400);
+    expect(res.headers.location).toBeUndefined();
+    expect(await sessionRevoked(s.sid)).toBe(false);
+  });
+
+  it('a registered post_logout_redirect_uri with a query keeps it and gains state; a client_id mismatch is refused', async () => {
     const { app } = await makeApp(ctx.deps, { postLogoutRedirectUris: ['https://app.example.com/out?from=km'] });
     const ok = await endSession({ client_id: app.appId, post_logout_redirect_uri: 'https://app.example.com/out?from=km', state: 'a' }, {});
     expect(ok.headers.location).toBe('https://app.example.com/out?from=km&state=a');
@@ -107,6 +119,65 @@ describe('/end_session', () => {
     );
     expect(mismatch.statusCode).toBe(400);
     expect(mismatch.headers.location).toBeUndefined();
+  });
+
+  /** Answers the confirmation page as the user would (its hidden fields, CSRF token and cookies). */
+  const confirm = async (page: Awaited<ReturnType<typeof endSession>>, cookies: Record<string, string>) =>
+    ctx.app.inject({
+      method: 'POST',
+      url: '/end_session',
+      headers: { ...FORM, cookie: cookieHeader({ ...cookies, ...cookiesOf(page) }) },
+      payload: new URLSearchParams({ ...hiddenFieldsOf(page.body), _csrf: csrfTokenOf(page.body) }).toString(),
+    });
+
+  it('oidcc-rp-initiated-logout-no-params: the user confirms, is signed out and sees the signed-out page', async () => {
+    const s = await signedIn();
+    const page = await endSession({}, s.cookies);
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('action="/end_session"');
+    expect(await sessionRevoked(s.sid)).toBe(false);
+    const done = await confirm(page, s.cookies);
+    expect(done.statusCode).toBe(200);
+    expect(done.headers.location).toBeUndefined();
+    expect(done.body).toContain('You have been signed out');
+    expect(await sessionRevoked(s.sid)).toBe(true);
+  });
+
+  it('oidcc-rp-initiated-logout-only-state: state alone is no redirect target; confirmed, the signed-out page', async () => {
+    const s = await signedIn();
+    const page = await endSession({ state: 'only' }, s.cookies);
+    expect(page.statusCode).toBe(200);
+    const done = await confirm(page, s.cookies);
+    expect(done.statusCode).toBe(200);
+    expect(done.headers.location).toBeUndefined();
+    expect(done.body).toContain('You have been signed out');
+    expect(await sessionRevoked(s.sid)).toBe(true);
+  });
+
+  it('oidcc-rp-initiated-logout-no-state: redirect without state; prompt=none afterwards is login_required', async () => {
+    const s = await signedIn();
+    const res = await endSession({ id_token_hint: s.idToken, post_logout_redirect_uri: DEFAULT_LOGOUT }, s.cookies);
+    expect(res.statusCode).toBe(303);
+    expect(res.headers.location).toBe(DEFAULT_LOGOUT);
+    expect(await sessionRevoked(s.sid)).toBe(true);
+    const after = await ctx.app.inject({
+      url: `/authorize?${authorizeQuery(s.app.appId, { prompt: 'none' })}`,
+      headers: { cookie: cookieHeader({ ...s.cookies, ...cookiesOf(res) }) },
+    });
+    expect(after.statusCode).toBe(303);
+    expect(new URL(after.headers.location as string).searchParams.get('error')).toBe('login_required');
+  });
+
+  it('oidcc-rp-initiated-logout-bad-id-token-hint: a hint signed with another key is an error page; session kept', async () => {
+    const s = await signedIn();
+    const { header, payload } = decodeParts(s.idToken);
+    for (const kid of [header.kid, 'rp-test-suite-key']) {
+      const foreign = rs256WithAttackerKey({ ...header, kid }, payload);
+      const res = await endSession({ id_token_hint: foreign, post_logout_redirect_uri: DEFAULT_LOGOUT, state: 'x' }, s.cookies);
+      expect(res.statusCode).toBe(400);
+      expect(res.headers.location).toBeUndefined();
+    }
+    expect(await sessionRevoked(s.sid)).toBe(false);
   });
 
   it("a POST with the RP's parameters works like GET", async () => {
@@ -164,6 +235,64 @@ describe('discovery (oidcc-server, Config OP)', () => {
     }
     const rfc8414 = await ctx.app.inject({ url: '/.well-known/oauth-authorization-server' });
     expect(rfc8414.json()).toEqual(doc);
+  });
+
+  // Metadata names registered for OAuth authorization servers and OpenID providers (RFC 8414 §2, OIDC
+  // Discovery §3, RP-Initiated and Back-Channel Logout, RFC 9207): the suite warns about any other.
+  const REGISTERED_METADATA = new Set([
+    ...['issuer', 'authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'jwks_uri', 'registration_endpoint'],
+    ...['scopes_supported', 'response_types_supported', 'response_modes_supported', 'grant_types_supported', 'acr_values_supported'],
+    ...['subject_types_supported', 'id_token_signing_alg_values_supported', 'token_endpoint_auth_methods_supported'],
+    ...['revocation_endpoint', 'revocation_endpoint_auth_methods_supported', 'introspection_endpoint'],
+    ...['introspection_endpoint_auth_methods_supported', 'code_challenge_methods_supported', 'claims_supported'],
+    ...['claims_parameter_supported', 'request_parameter_supported', 'request_uri_parameter_supported', 'prompt_values_supported'],
+    ...['end_session_endpoint', 'backchannel_logout_supported', 'backchannel_logout_session_supported'],
+    ...['authorization_response_iss_parameter_supported', 'service_documentation', 'ui_locales_supported'],
+  ]);
+
+  describe('at an https issuer', () => {
+    let https: TestContext;
+    beforeAll(async () => {
+      https = await createTestContext({ env: { KEYMASTER_ISSUER: 'https://id.example.com' } });
+    });
+    afterAll(() => https.close());
+
+    it('oidcc-discovery-endpoint-verification (Config OP): JSON, https endpoints, registered names only, usable JWKS', async () => {
+      const res = await https.app.inject({ url: '/.well-known/openid-configuration' });
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      const doc = res.json();
+      expect(doc.issuer).toBe('https://id.example.com');
+      const iss = new URL(doc.issuer);
+      expect(iss.protocol).toBe('https:');
+      expect(iss.search + iss.hash).toBe('');
+      for (const [key, value] of Object.entries(doc)) {
+        expect(REGISTERED_METADATA.has(key), key).toBe(true);
+        if (key.endsWith('_endpoint') || key === 'jwks_uri') expect(new URL(value as string).protocol, key).toBe('https:');
+      }
+      expect(doc.response_types_supported).toContain('code');
+      expect(doc.subject_types_supported).toContain('public');
+      expect(doc.id_token_signing_alg_values_supported).toContain('RS256');
+      expect(doc.grant_types_supported).toContain('authorization_code');
+      expect(doc.scopes_supported).toContain('openid');
+      for (const scope of doc.scopes_supported) expect(scope).toMatch(/^[\x21\x23-\x5B\x5D-\x7E]+$/); // RFC 6749 §3.3
+      expect(Array.isArray(doc.code_challenge_methods_supported)).toBe(true);
+      expect(doc.claims_supported).toEqual(expect.arrayContaining(['sub', 'iss', 'aud', 'exp', 'iat']));
+      expect(doc.claims_parameter_supported).toBe(false);
+      expect(doc.request_parameter_supported).toBe(false);
+      const keys = (await https.app.inject({ url: new URL(doc.jwks_uri).pathname })).json().keys;
+      expect(keys.length).toBeGreaterThan(0);
+      for (const k of keys) {
+        expect(k).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig' });
+        expect(typeof k.kid).toBe('string');
+        for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi']) expect(k).not.toHaveProperty(secret);
+      }
+      expect(new Set(keys.map((k: { kid: string }) => k.kid)).size).toBe(keys.length);
+    });
+
+    it('oidcc-rp-initiated-logout-discovery-endpoint-verification: an https end_session_endpoint', async () => {
+      const doc = (await https.app.inject({ url: '/.well-known/openid-configuration' })).json();
+      expect(doc.end_session_endpoint).toBe('https://id.example.com/end_session');
+    });
   });
 
   it('uses the configured issuer byte for byte (e.g. a path-less https issuer)', async () => {
