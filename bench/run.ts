@@ -908,7 +908,7 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
     '',
     'req/s counts successful responses only (2xx; 303 for sign-in). Refresh: every request presents a distinct live token minted beforehand ' +
       '(Keymaster: rows written in bulk in the shape issueTokens writes; peer: its own Grant + RefreshToken models). ' +
-      `"refresh, 1 process, nothing pinned" and "refresh, ${WORKERS} workers" run with nothing pinned (the processes share both cores with the load generator and Postgres); the workers target compares those two. ` +
+      `"refresh, 1 process, nothing pinned" and "refresh, ${WORKERS} workers" run with nothing pinned (the processes share both cores with the load generator and Postgres); the workers target compares the workers with the bound computed from the one-process run. ` +
       'Server CPU ms/req: user + system CPU time of the server process (all its threads, so argon2 and signing too) over the requests it answered, warm-up included; ' +
       'on a ceiling row, one core-second over its rate. It includes the kernel work of its loopback sockets, and it is steadier than req/s when the machine is shared. ' +
       "Postgres CPU ms/req: the same for the local postmaster and its backends (when the bench may read postmaster.pid); load gen CPU ms/req: the load generator's own, per request of all its jobs.",
