@@ -14,8 +14,18 @@ export function bearerToken(req: FastifyRequest): string | undefined {
   return m?.[1];
 }
 
+/**
+ * The account API acts for the user on their own account, so it takes only a token issued for the
+ * app itself: one issued for a resource server (RFC 8707, aud ≠ client_id) is that server's to use,
+ * never a key to the user's account (the server could otherwise read the sessions or sign the user
+ * out everywhere).
+ */
 export async function authenticateBearer(deps: Deps, req: FastifyRequest, opts: { audience?: string } = {}): Promise<AccessTokenClaims> {
   const token = bearerToken(req);
   if (!token) throw appError('bearer_missing');
-  return verifyLiveAccessToken(deps, token, opts);
+  const claims = await verifyLiveAccessToken(deps, token, opts);
+  if (claims.client_id !== undefined && claims.aud !== claims.client_id) {
+    throw appError('access_token_invalid', { detail: 'issued for a resource server, not for this app' });
+  }
+  return claims;
 }

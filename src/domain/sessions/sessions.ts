@@ -43,9 +43,13 @@ export async function endSession(
 ): Promise<SessionRow | undefined> {
   if (!cookieValue || !/^[0-9a-f]{64}$/.test(cookieValue)) return undefined;
   const now = deps.clock.now();
-  const ended = await store.revokeSessionByHash(deps.db, sha256(cookieValue), now);
+  // The end and its back-channel logouts commit together: an app is told exactly when it happened.
+  const ended = await deps.db.transaction().execute(async (trx) => {
+    const row = await store.revokeSessionByHash(trx, sha256(cookieValue), now);
+    if (row) await queueSessionLogouts({ db: trx }, { userId: row.user_id, sessionIds: [row.id], now });
+    return row;
+  });
   if (ended) {
-    await queueSessionLogouts(deps, { userId: ended.user_id, sessionIds: [ended.id], now });
     // Access tokens issued under this session (sid) before it ended are refused from now on.
     forgetLiveness(deps, ended.user_id);
     await recordAuditEvent(deps, { event: 'session.ended', userId: ended.user_id, data: { sessionId: ended.id } }, meta);

@@ -121,9 +121,14 @@ export async function revokeTokens(
     if (!row) throw appError('token_family_not_found', { familyId: target.familyId });
     familyId = target.familyId;
   }
-  const revoked = await revokeFamily(deps.db, familyId, now, 'admin');
+  const grant = row;
+  // The revocation and its back-channel logout commit together.
+  const revoked = await deps.db.transaction().execute(async (trx) => {
+    const n = await revokeFamily(trx, familyId, now, 'admin');
+    if (n > 0) await queueGrantLogout({ db: trx }, { userId: grant.user_id, appId: grant.app_id, sessionId: grant.session_id, now });
+    return n;
+  });
   if (revoked > 0) {
-    await queueGrantLogout(deps, { userId: row.user_id, appId: row.app_id, sessionId: row.session_id, now });
     forgetLiveness(deps, row.user_id);
     await recordAuditEvent(
       deps,
@@ -202,9 +207,15 @@ export async function revokeUserSession(
 ): Promise<void> {
   const now = deps.clock.now();
   const live = isUuid(familyId) ? await store.listRefreshTokens(deps.db, { userId, familyId, liveAt: now, limit: 1 }) : [];
-  const revoked = live.length ? await store.revokeUserFamily(deps.db, userId, familyId, now, 'user_signed_out') : 0;
+  // The revocation and its back-channel logout commit together.
+  const revoked = !live.length
+    ? 0
+    : await deps.db.transaction().execute(async (trx) => {
+        const n = await store.revokeUserFamily(trx, userId, familyId, now, 'user_signed_out');
+        if (n > 0) await queueGrantLogout({ db: trx }, { userId, appId: live[0]!.app_id, sessionId: live[0]!.session_id, now });
+        return n;
+      });
   if (revoked === 0) throw appError('session_not_found');
-  await queueGrantLogout(deps, { userId, appId: live[0]!.app_id, sessionId: live[0]!.session_id, now });
   forgetLiveness(deps, userId);
   await recordAuditEvent(
     deps,

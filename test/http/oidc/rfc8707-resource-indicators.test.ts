@@ -52,6 +52,28 @@ describe('RFC 8707 resource indicators', () => {
     expect(row?.resource).toBe(API);
   });
 
+  it('a token issued for a resource server is refused by the account API; the same grant without a resource is accepted', async () => {
+    const s = await setup();
+    const { code } = await s.obtain();
+    const first = await exchange(code, s.auth, { resource: API });
+    expect(decodeJwt(first.json().access_token).aud).toBe(API);
+    const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+    for (const [method, url] of [
+      ['GET', '/api/v1/auth/me'],
+      ['GET', '/api/v1/auth/sessions'],
+      ['DELETE', '/api/v1/auth/sessions'],
+    ] as const) {
+      const res = await ctx.app.inject({ method, url, headers: bearer(first.json().access_token) });
+      expect(res.statusCode, `${method} ${url}`).toBe(401);
+    }
+    // Refused, so nothing was ended: the refresh token still works, and its token (aud = the app) is accepted.
+    const plain = await postForm(ctx, '/token', { grant_type: 'refresh_token', refresh_token: first.json().refresh_token }, s.auth);
+    expect(plain.statusCode).toBe(200);
+    const me = await ctx.app.inject({ url: '/api/v1/auth/me', headers: bearer(plain.json().access_token) });
+    expect(me.statusCode).toBe(200);
+    expect(me.json()).toMatchObject({ id: s.user.id });
+  });
+
   it('a resource at /token (code exchange, refresh, client credentials) sets aud; without one aud is the client', async () => {
     const s = await setup();
     const { code } = await s.obtain();
