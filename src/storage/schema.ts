@@ -72,6 +72,8 @@ export interface SessionsTable {
   revoked_at: Timestamp | null;
   user_agent: string | null;
   ip: string | null;
+  /** How the user signed in, RFC 8176 values space-separated; null = unknown (migration 0018). */
+  amr: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface RefreshTokensTable {
@@ -161,6 +163,8 @@ export interface AuthorizationCodesTable {
   replayed_at: Timestamp | null;
   /** The RFC 8707 resource asked for at /authorize (migration 0016). */
   resource: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The session's amr when the code was issued (migration 0018); null = unknown. */
+  amr: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface WebhooksTable {

@@ -189,6 +189,9 @@ describe('sign in with Google (upstream OpenID provider)', () => {
     const { payload } = await jwtVerify(tokens.id_token, jwks, { issuer: ctx.baseUrl, audience: app.appId });
     expect(payload.sub).toBe((await userByEmail(email))!.id);
     expect(payload.nonce).toBe('n-1');
+    // RFC 8176 has no value for a federated sign-in, and Google's own methods are not ours to assert.
+    expect(payload).not.toHaveProperty('amr');
+    expect(payload).not.toHaveProperty('acr');
   });
 
   it('shows "Continue with Google" only when the app enables google', async () => {

@@ -199,7 +199,11 @@ export async function authorize(
     if (live && fresh) {
       return {
         kind: 'redirect',
-        url: await issueCodeRedirect(deps, app, live.user, pending, { sessionId: live.session.id, authTime: live.session.auth_time }),
+        url: await issueCodeRedirect(deps, app, live.user, pending, {
+          sessionId: live.session.id,
+          authTime: live.session.auth_time,
+          amr: live.session.amr,
+        }),
       };
     }
   }
@@ -213,7 +217,7 @@ export async function issueCodeRedirect(
   app: App,
   user: User,
   pending: PendingAuthorization,
-  session: { sessionId: string | null; authTime: Date },
+  session: { sessionId: string | null; authTime: Date; amr: string | null },
 ): Promise<string> {
   if (pending.clientId !== app.appId) throw appError('sign_in_request_mismatch');
   const code = randomToken(32);
@@ -230,6 +234,8 @@ export async function issueCodeRedirect(
     code_challenge_method: pending.codeChallengeMethod ?? null,
     resource: pending.resource ?? null,
     auth_time: session.authTime,
+    // What the session says of how the user signed in (auth-context.ts): the tokens' amr and acr.
+    amr: session.amr,
     family_id: randomUUID(),
     created_at: now,
     expires_at: new Date(now.getTime() + CODE_TTL_MS),

@@ -1,9 +1,10 @@
 // ID tokens (OIDC Core §2, §3.1.3.6): RS256, typ JWT, aud = client_id, at_hash of the access token,
-// auth_time, nonce, sid; the user's claims only as the granted scope allows (OIDC Core §5.4, claims.ts).
+// auth_time, nonce, sid, amr and acr when known (auth-context.ts); the user's claims only as the granted scope allows (OIDC Core §5.4, claims.ts).
 import { createHash } from 'node:crypto';
 import type { Deps } from '../../deps.js';
 import { epochSeconds } from '../../lib/clock.js';
 import type { App } from '../apps/apps.js';
+import { authContextClaims } from './auth-context.js';
 import { scopedClaims, type ClaimsUser } from './claims.js';
 
 /** ID tokens live as long as the app's access tokens. */
@@ -15,6 +16,8 @@ export async function issueIdToken(
     scope: string;
     accessToken: string;
     authTime: Date | null;
+    /** How the user signed in (auth-context.ts); null or absent: unknown, amr and acr omitted. */
+    amr?: string | null;
     nonce?: string | null;
     sessionId?: string | null;
     ttl: number;
@@ -33,6 +36,7 @@ export async function issueIdToken(
     ...(input.authTime && { auth_time: epochSeconds(input.authTime) }),
     ...(input.nonce && { nonce: input.nonce }),
     ...(input.sessionId && { sid: input.sessionId }),
+    ...authContextClaims(input.amr),
     ...scopedClaims(user, scope),
   };
   return deps.keys.sign(claims, 'JWT');

@@ -87,12 +87,20 @@ export async function exchangeAuthorizationCode(
   if (offline) {
     // RFC 6749 §6: issued under client authentication, refreshed only with it.
     const clientBound = authenticatedClient(app);
-    const ctx = { familyId: row.family_id, sessionId: row.session_id, authTime: row.auth_time, scope: row.scope, clientBound, resource };
+    const ctx = {
+      familyId: row.family_id,
+      sessionId: row.session_id,
+      authTime: row.auth_time,
+      scope: row.scope,
+      clientBound,
+      resource,
+      amr: row.amr,
+    };
     ({ accessToken, expiresIn, refreshToken } = await issueTokens(deps, user, app, ctx, meta));
   } else {
     // No refresh token, but the code's family still names the grant (a replay ends it: liveness.ts).
     const ties = grantClaims({ familyId: row.family_id, sessionId: row.session_id });
-    const grant = { scope: row.scope, authTime: row.auth_time, resource };
+    const grant = { scope: row.scope, authTime: row.auth_time, resource, amr: row.amr };
     ({ token: accessToken, expiresIn } = await issueGrantAccessToken(deps, user, app, grant, ties));
   }
   const res: OAuthTokens = { accessToken, expiresIn, scope: row.scope };
@@ -103,6 +111,7 @@ export async function exchangeAuthorizationCode(
       scope: row.scope,
       accessToken,
       authTime: row.auth_time,
+      amr: row.amr,
       nonce: row.nonce,
       sessionId: row.session_id,
       ttl: accessTokenTtl(deps, app),

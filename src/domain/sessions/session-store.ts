@@ -12,6 +12,7 @@ export async function insertSession(
     expires_at: Date;
     user_agent: string | null;
     ip: string | null;
+    amr: string | null;
   },
 ): Promise<SessionRow> {
   return db

@@ -4,6 +4,7 @@ import type { Deps } from '../../deps.js';
 import { HOUR } from '../../lib/clock.js';
 import { randomToken, sha256 } from '../../lib/crypto.js';
 import type { SessionRow } from '../../storage/schema.js';
+import { formatAmr, type AuthMethod } from '../oidc/auth-context.js';
 import { queueSessionLogouts } from '../oidc/backchannel-logout.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { forgetLiveness } from '../tokens/liveness.js';
@@ -15,6 +16,7 @@ export async function startSession(
   deps: Pick<Deps, 'db' | 'clock' | 'config'>,
   userId: string,
   meta: RequestMeta = {},
+  amr: readonly AuthMethod[] | null = null,
 ): Promise<{ cookieValue: string; session: SessionRow }> {
   // A new random id at every sign-in: a cookie planted before sign-in is never promoted (no fixation).
   const cookieValue = randomToken(32);
@@ -27,6 +29,8 @@ export async function startSession(
     expires_at: new Date(now.getTime() + deps.config.ssoSessionTtlHours * HOUR),
     user_agent: meta.userAgent?.slice(0, 512) ?? null,
     ip: meta.ip ?? null,
+    // How the user signed in (auth-context.ts); null when we cannot say (an upstream IdP).
+    amr: formatAmr(amr),
   });
   return { cookieValue, session };
 }

@@ -9,6 +9,7 @@ import { AppError, appError } from '../../errors.js';
 import type { App } from '../apps/apps.js';
 import type { RequestMeta } from '../audit/audit.js';
 import { issueCodeRedirect, openPending, type PendingAuthorization } from '../oidc/authorization.js';
+import type { AuthMethod } from '../oidc/auth-context.js';
 import { resumeSession, startSession } from '../sessions/sessions.js';
 import { issueTokens, type IssuedTokens } from '../tokens/refresh-tokens.js';
 import { completeUpstreamLogin, type UpstreamFlow } from '../upstream/upstream-login.js';
@@ -88,7 +89,7 @@ export async function signInWithPassword(
     { email: credentials.email, password: credentials.password, appId: app.appId, knownDevices },
     meta,
   );
-  return withDevice(deps, await finishSignIn(deps, app, user, request, pending, meta), user, deviceCookie);
+  return withDevice(deps, await finishSignIn(deps, app, user, request, pending, meta, ['pwd']), user, deviceCookie);
 }
 
 /** The callback of an upstream provider (Sign in with Google) for a flow already claimed. */
@@ -101,7 +102,7 @@ export async function signInWithUpstream(
 ): Promise<SignInOutcome> {
   const pending = openRequest(deps, flow.app, flow.client);
   const user = await completeUpstreamLogin(deps, flow, callbackUrl, meta);
-  return withDevice(deps, await finishSignIn(deps, flow.app, user, flow.client, pending, meta), user, deviceCookie);
+  return withDevice(deps, await finishSignIn(deps, flow.app, user, flow.client, pending, meta, null), user, deviceCookie);
 }
 
 /** The browser that just signed in is now a known device of this account. */
@@ -132,12 +133,16 @@ async function finishSignIn(
   request: SignInRequest,
   pending: PendingAuthorization | undefined,
   meta: RequestMeta,
+  amr: readonly AuthMethod[] | null,
 ): Promise<SignInOutcome> {
   return deps.db.transaction().execute(async (trx): Promise<SignInOutcome> => {
     const d = { ...deps, db: trx };
-    const { cookieValue, session } = await startSession(d, user.id, meta);
+    const { cookieValue, session } = await startSession(d, user.id, meta, amr);
     const ctx = { sessionId: session.id, authTime: session.auth_time };
-    if (pending) return { kind: 'code_redirect', url: await issueCodeRedirect(d, app, user, pending, ctx), sessionCookie: cookieValue };
+    if (pending) {
+      const code = { ...ctx, amr: session.amr };
+      return { kind: 'code_redirect', url: await issueCodeRedirect(d, app, user, pending, code), sessionCookie: cookieValue };
+    }
     const tokens = await issueTokens(d, user, app, ctx, meta);
     return { kind: 'tokens', tokens, redirectUri: request.redirectUri, state: request.state, sessionCookie: cookieValue };
   });

@@ -3,7 +3,8 @@
 // - Keymaster's own sign-in (/login, the account API, a family without a scope): the quick start's
 //   claims (sub email name roles aud iss iat exp) + jti and client_id — seed 000's contract.
 // - An OAuth/OIDC grant (a code exchange at /token, or the rotation of its family): RFC 9068 §2.2
-//   (iss exp aud sub client_id iat jti, scope, auth_time) and the user claims its scope grants
+//   (iss exp aud sub client_id iat jti, scope, auth_time, acr and amr when known: auth-context.ts)
+//   and the user claims its scope grants
 //   (OIDC Core §5.4, claims.ts). aud is the resource asked for (RFC 8707), else the client's app_id.
 import { randomUUID } from 'node:crypto';
 import type { JWTPayload } from 'jose';
@@ -11,6 +12,7 @@ import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { epochSeconds } from '../../lib/clock.js';
 import type { App } from '../apps/apps.js';
+import { authContextClaims } from '../oidc/auth-context.js';
 import { scopedClaims, type ClaimsUser } from '../oidc/claims.js';
 import type { User } from '../users/users.js';
 import { verifyOurJwt } from './verify-jwt.js';
@@ -32,6 +34,9 @@ export interface AccessTokenClaims extends JWTPayload {
   roles?: string[];
   scope?: string;
   auth_time?: number;
+  /** How the user signed in (auth-context.ts): OAuth-flow tokens only, when known. */
+  amr?: string[];
+  acr?: string;
   /** The refresh-token family (or code's family) and SSO session the token was issued under (liveness.ts). */
   grant_id?: string;
   sid?: string;
@@ -48,6 +53,8 @@ export interface OAuthGrant {
   scope: string;
   authTime: Date | null;
   resource: string | null;
+  /** How the user signed in (auth-context.ts), as the code carried it; null or absent: unknown. */
+  amr?: string | null;
 }
 
 type IssueDeps = Pick<Deps, 'config' | 'clock' | 'keys' | 'metrics'>;
@@ -102,6 +109,7 @@ export async function issueGrantAccessToken(
     client_id: app.appId,
     scope: grant.scope,
     ...(grant.authTime && { auth_time: epochSeconds(grant.authTime) }),
+    ...authContextClaims(grant.amr),
     ...scopedClaims(user, grant.scope),
     ...ties,
   });

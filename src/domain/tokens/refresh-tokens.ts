@@ -89,6 +89,11 @@ interface FamilyContext {
   signIn?: { at: Date | null; userAgent: string | null; ip: string | null };
   /** The access token's resource server (RFC 8707); not kept with the family. */
   resource?: string | null;
+  /**
+   * How the user signed in (auth-context.ts), from the code: in the first access token only. Not kept
+   * with the family, so refreshed tokens omit amr and acr (OIDC Core §12.2 does not require them).
+   */
+  amr?: string | null;
 }
 
 function newRefreshRow(
@@ -140,7 +145,10 @@ export async function issueTokens(
 ): Promise<IssuedTokens & { familyId: string }> {
   const { token, row } = newRefreshRow(deps, user, app, ctx, meta);
   await store.insertRefreshToken(deps.db, row);
-  return { ...issuedTokens(await familyAccessToken(deps, user, app, row, ctx.resource ?? null), token, row), familyId: row.family_id };
+  return {
+    ...issuedTokens(await familyAccessToken(deps, user, app, row, ctx.resource ?? null, ctx.amr ?? null), token, row),
+    familyId: row.family_id,
+  };
 }
 
 /**
@@ -153,9 +161,10 @@ function familyAccessToken(
   app: App,
   family: { family_id: string; session_id: string | null; scope: string | null; auth_time: Date | null },
   resource: string | null,
+  amr: string | null = null,
 ): Promise<IssuedAccessToken> {
   if (family.scope === null) return issueAccessToken(deps, user, app, grantOf(family));
-  return issueGrantAccessToken(deps, user, app, { scope: family.scope, authTime: family.auth_time, resource }, grantOf(family));
+  return issueGrantAccessToken(deps, user, app, { scope: family.scope, authTime: family.auth_time, resource, amr }, grantOf(family));
 }
 
 /** The access token of a family rotated by the one statement, from the user's claims it returned (no read of users). */

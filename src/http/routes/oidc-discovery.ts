@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Config } from '../../config.js';
 import type { Deps } from '../../deps.js';
 import { GRANT_TYPES, SCOPES } from '../../domain/apps/apps.js';
+import { ACR_VALUES } from '../../domain/oidc/auth-context.js';
 
 export function discoveryDocument(config: Pick<Config, 'issuer'>) {
   const at = (path: string) => `${config.issuer}${path}`;
@@ -32,6 +33,8 @@ export function discoveryDocument(config: Pick<Config, 'issuer'>) {
     introspection_endpoint_auth_methods_supported: clientAuth,
     code_challenge_methods_supported: ['S256'],
     prompt_values_supported: ['none', 'login'],
+    // auth-context.ts: the acr an ID token says; acr_values at /authorize is voluntary (OIDC Core §3.1.2.1).
+    acr_values_supported: [...ACR_VALUES],
     claims_supported: [
       'iss',
       'sub',
@@ -43,6 +46,8 @@ export function discoveryDocument(config: Pick<Config, 'issuer'>) {
       'nonce',
       'at_hash',
       'sid',
+      'amr',
+      'acr',
       'email',
       'email_verified',
       'name',

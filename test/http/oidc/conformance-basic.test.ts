@@ -6,6 +6,7 @@ import { createLocalJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECOND, type FixedClock } from '../../../src/lib/clock.js';
 import type { App } from '../../../src/domain/apps/apps.js';
+import { ACR_PASSWORD } from '../../../src/domain/oidc/auth-context.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
 import { DEFAULT_REDIRECT, makeApp, makeUser } from '../../helpers/factories.js';
 import { cookieHeader, cookiesOf, csrfTokenOf, FORM } from '../../helpers/http.js';
@@ -257,12 +258,33 @@ describe('Basic OP: authorization request parameters', () => {
     }
   });
 
-  it('oidcc-ensure-request-with-acr-values-succeeds: acr_values=1 2 does not fail the request (no acr claim: we hold none)', async () => {
+  it('oidcc-ensure-request-with-acr-values-succeeds: acr_values=1 2 succeeds; the ID token carries the actual acr and amr ["pwd"]', async () => {
     const { client, user } = await people();
-    const { code } = await obtainCode(ctx, client.app.appId, user, { acr_values: '1 2' });
-    const { idToken } = await exchange(client, code);
-    expect(idToken.sub).toBe(user.id);
-    expect(idToken).not.toHaveProperty('acr'); // the suite warns here: see docs/CONFORMANCE.md
+    // Neither value can be satisfied: acr is a voluntary claim (OIDC Core §3.1.2.1), so the request
+    // still succeeds and the ID token says what the sign-in actually was.
+    const { code, cookies } = await obtainCode(ctx, client.app.appId, user, { acr_values: '1 2' });
+    const tokens = await exchange(client, code);
+    expect(tokens.idToken).toMatchObject({ sub: user.id, acr: ACR_PASSWORD, amr: ['pwd'] });
+    // The access token says the same (RFC 9068 §2.2.3).
+    expect(decodeJwt(tokens.access_token)).toMatchObject({ acr: ACR_PASSWORD, amr: ['pwd'] });
+    const doc = (await ctx.app.inject({ url: '/.well-known/openid-configuration' })).json();
+    expect(doc.acr_values_supported).toEqual([ACR_PASSWORD]);
+    expect(doc.claims_supported).toEqual(expect.arrayContaining(['acr', 'amr']));
+
+    // Through the SSO session (no new sign-in), the session's record of how the user signed in.
+    const sso = await authorize(authorizeQuery(client.app.appId, { acr_values: ACR_PASSWORD }), cookies);
+    expect(sso.statusCode).toBe(303);
+    const again = await exchange(client, redirectParams(sso).get('code')!);
+    expect(again.idToken).toMatchObject({ acr: ACR_PASSWORD, amr: ['pwd'], auth_time: tokens.idToken.auth_time });
+
+    // A session from before migration 0018 (amr NULL: unknown): both claims omitted, never guessed.
+    await ctx.deps.db.updateTable('sessions').set({ amr: null }).where('user_id', '=', user.id).execute();
+    const unknown = await authorize(authorizeQuery(client.app.appId), cookies);
+    const third = await exchange(client, redirectParams(unknown).get('code')!);
+    expect(third.idToken.sub).toBe(user.id);
+    expect(third.idToken).not.toHaveProperty('acr');
+    expect(third.idToken).not.toHaveProperty('amr');
+    expect(decodeJwt(third.access_token)).not.toHaveProperty('amr');
   });
 
   it('oidcc-ensure-post-request-succeeds: the authorization request as a form POST completes', async () => {

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACR_PASSWORD } from '../../../src/domain/oidc/auth-context.js';
 import { epochSeconds } from '../../../src/lib/clock.js';
 import { startTestServer, type TestContext } from '../../helpers/app.js';
 import { DEFAULT_REDIRECT, makeApp, makeUser } from '../../helpers/factories.js';
@@ -83,6 +84,9 @@ describe('RFC 9068 §2.2: oauth4webapi validateJwtAccessToken accepts our access
       scope: 'openid email offline_access',
       email: s.user.email,
       email_verified: true,
+      // How the user signed in (RFC 9068 §2.2.3), as the code's session recorded it.
+      acr: ACR_PASSWORD,
+      amr: ['pwd'],
     });
     // auth_time is the session's sign-in, the same as the ID token's (RFC 9068 §2.2.1).
     expect(claims.auth_time).toBe(decodeJwt(s.tokens.id_token!).auth_time);
@@ -98,7 +102,10 @@ describe('RFC 9068 §2.2: oauth4webapi validateJwtAccessToken accepts our access
     const s = await codeFlow('openid');
     const claims = await validate(s.tokens.access_token!, s.app.appId);
     // + grant_id and sid: what ties the token to its grant and SSO session (access-token liveness).
+    // + acr and amr: how the user signed in (RFC 9068 §2.2.3).
     expect(Object.keys(claims).sort()).toEqual([
+      'acr',
+      'amr',
       'aud',
       'auth_time',
       'client_id',
@@ -199,6 +206,9 @@ describe('RFC 9068 §2.2: oauth4webapi validateJwtAccessToken accepts our access
       'sub',
     ]);
     expect(claims).toMatchObject({ sub: user.id, email: user.email, name: 'Test User', roles: ['editor'], aud: app.appId });
+    // The session behind it recorded a password sign-in, but seed 000's claim set has no amr or acr.
+    expect(claims).not.toHaveProperty('amr');
+    expect(claims).not.toHaveProperty('acr');
   });
 
   it('the library does refuse what we used to sign: a service token without aud, a user token without client_id', async () => {
