@@ -165,6 +165,8 @@ export interface AuthorizationCodesTable {
   resource: ColumnType<string | null, string | null | undefined, string | null>;
   /** The session's amr when the code was issued (migration 0018); null = unknown. */
   amr: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The `claims` parameter's granted names, JSON (migration 0019, claims-request.ts); null = none. */
+  requested_claims: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface WebhooksTable {

@@ -10,6 +10,7 @@ import { decrypt, deriveKey, encrypt, randomToken, sha256 } from '../../lib/cryp
 import { findApp, isRegisteredRedirectUri, isRegisteredResource, USER_SCOPES, type App } from '../apps/apps.js';
 import { resumeSession } from '../sessions/sessions.js';
 import type { User } from '../users/users.js';
+import { formatRequestedClaims, parseClaimsRequest, type RequestedClaims } from './claims-request.js';
 import { insertCode } from './code-store.js';
 import { formatScope, parseScope } from './scopes.js';
 
@@ -29,6 +30,8 @@ export interface PendingAuthorization {
   codeChallengeMethod?: string | undefined;
   /** RFC 8707: the resource server the access token is for (one of the app's registered resources). */
   resource?: string | undefined;
+  /** OIDC Core §5.5: the individual claims asked for with `claims` that the app may have. */
+  claims?: RequestedClaims | undefined;
   exp: number;
 }
 
@@ -41,6 +44,7 @@ const PendingSchema = z.object({
   codeChallenge: z.string().optional(),
   codeChallengeMethod: z.string().optional(),
   resource: z.string().optional(),
+  claims: z.object({ userinfo: z.array(z.string()), id_token: z.array(z.string()) }).optional(),
   exp: z.number(),
 });
 
@@ -60,7 +64,8 @@ export type AuthorizationParams = Partial<
     | 'request'
     | 'request_uri'
     | 'response_mode'
-    | 'resource',
+    | 'resource'
+    | 'claims',
     string
   >
 >;
@@ -179,6 +184,9 @@ export async function authorize(
   }
   if (p.state !== undefined && p.state.length > 1000) return fail('invalid_request', 'state is too long');
   if (p.nonce !== undefined && p.nonce.length > 1000) return fail('invalid_request', 'nonce is too long');
+  // OIDC Core §5.5: individual claims on top of the scope's, only those the app may have.
+  const claims = p.claims === undefined ? undefined : parseClaimsRequest(app, p.claims);
+  if (claims === 'invalid') return fail('invalid_request', 'claims must be a JSON object as in OIDC Core §5.5');
 
   const pending: PendingAuthorization = {
     clientId: app.appId,
@@ -189,6 +197,7 @@ export async function authorize(
     codeChallenge: p.code_challenge,
     codeChallengeMethod: p.code_challenge_method,
     resource: p.resource,
+    claims,
     exp: Math.floor((deps.clock.now().getTime() + PENDING_TTL_MS) / 1000),
   };
 
@@ -236,6 +245,7 @@ export async function issueCodeRedirect(
     auth_time: session.authTime,
     // What the session says of how the user signed in (auth-context.ts): the tokens' amr and acr.
     amr: session.amr,
+    requested_claims: formatRequestedClaims(pending.claims),
     family_id: randomUUID(),
     created_at: now,
     expires_at: new Date(now.getTime() + CODE_TTL_MS),

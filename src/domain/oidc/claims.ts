@@ -20,3 +20,13 @@ export function scopedClaims(user: ClaimsUser, scope: string): Record<string, un
     ...(hasScope(scope, 'roles') && { roles: user.roles }),
   };
 }
+
+/**
+ * The user's claims among `names` (the `claims` request parameter, claims-request.ts), on top of
+ * those of the scope; a claim without a value is omitted. Unknown names give nothing.
+ */
+export function namedClaims(user: ClaimsUser, names: readonly string[]): Record<string, unknown> {
+  if (names.length === 0) return {};
+  const all = scopedClaims(user, 'profile email roles');
+  return Object.fromEntries(names.filter((n) => Object.hasOwn(all, n)).map((n) => [n, all[n]]));
+}

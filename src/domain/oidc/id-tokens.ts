@@ -1,11 +1,13 @@
 // ID tokens (OIDC Core §2, §3.1.3.6): RS256, typ JWT, aud = client_id, at_hash of the access token,
-// auth_time, nonce, sid, amr and acr when known (auth-context.ts); the user's claims only as the granted scope allows (OIDC Core §5.4, claims.ts).
+// auth_time, nonce, sid, amr and acr when known (auth-context.ts); the user's claims only as the
+// granted scope allows (OIDC Core §5.4, claims.ts) and those asked for with the `claims` parameter
+// (§5.5, claims-request.ts).
 import { createHash } from 'node:crypto';
 import type { Deps } from '../../deps.js';
 import { epochSeconds } from '../../lib/clock.js';
 import type { App } from '../apps/apps.js';
 import { authContextClaims } from './auth-context.js';
-import { scopedClaims, type ClaimsUser } from './claims.js';
+import { namedClaims, scopedClaims, type ClaimsUser } from './claims.js';
 
 /** ID tokens live as long as the app's access tokens. */
 export async function issueIdToken(
@@ -18,6 +20,8 @@ export async function issueIdToken(
     authTime: Date | null;
     /** How the user signed in (auth-context.ts); null or absent: unknown, amr and acr omitted. */
     amr?: string | null;
+    /** Claims asked for in the ID token with the `claims` parameter (OIDC Core §5.5). */
+    claims?: readonly string[];
     nonce?: string | null;
     sessionId?: string | null;
     ttl: number;
@@ -37,6 +41,7 @@ export async function issueIdToken(
     ...(input.nonce && { nonce: input.nonce }),
     ...(input.sessionId && { sid: input.sessionId }),
     ...authContextClaims(input.amr),
+    ...namedClaims(user, input.claims ?? []),
     ...scopedClaims(user, scope),
   };
   return deps.keys.sign(claims, 'JWT');

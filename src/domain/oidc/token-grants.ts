@@ -13,6 +13,7 @@ import { forgetLiveness, grantClaims } from '../tokens/liveness.js';
 import { issueTokens, refreshTokenScope, revokeTokenFamily, rotateRefreshToken } from '../tokens/refresh-tokens.js';
 import { findUserById } from '../users/users.js';
 import { checkPkce } from './authorization.js';
+import { readRequestedClaims } from './claims-request.js';
 import { findCode, markCodeReplayed, spendCode } from './code-store.js';
 import { issueIdToken } from './id-tokens.js';
 import { formatScope, hasScope, parseScope } from './scopes.js';
@@ -81,6 +82,8 @@ export async function exchangeAuthorizationCode(
   const offline = hasScope(row.scope, 'offline_access') && app.grantTypes.includes('refresh_token');
   // RFC 8707 §2.2: the token request's resource, else the one asked for at /authorize, else the client.
   const resource = input.resource ?? row.resource;
+  // OIDC Core §5.5: the individual claims the request asked for (claims-request.ts).
+  const requested = readRequestedClaims(row.requested_claims);
   let accessToken: string;
   let expiresIn: number;
   let refreshToken: string | undefined;
@@ -95,12 +98,13 @@ export async function exchangeAuthorizationCode(
       clientBound,
       resource,
       amr: row.amr,
+      userinfoClaims: requested.userinfo,
     };
     ({ accessToken, expiresIn, refreshToken } = await issueTokens(deps, user, app, ctx, meta));
   } else {
     // No refresh token, but the code's family still names the grant (a replay ends it: liveness.ts).
     const ties = grantClaims({ familyId: row.family_id, sessionId: row.session_id });
-    const grant = { scope: row.scope, authTime: row.auth_time, resource, amr: row.amr };
+    const grant = { scope: row.scope, authTime: row.auth_time, resource, amr: row.amr, userinfoClaims: requested.userinfo };
     ({ token: accessToken, expiresIn } = await issueGrantAccessToken(deps, user, app, grant, ties));
   }
   const res: OAuthTokens = { accessToken, expiresIn, scope: row.scope };
@@ -112,6 +116,7 @@ export async function exchangeAuthorizationCode(
       accessToken,
       authTime: row.auth_time,
       amr: row.amr,
+      claims: requested.id_token,
       nonce: row.nonce,
       sessionId: row.session_id,
       ttl: accessTokenTtl(deps, app),

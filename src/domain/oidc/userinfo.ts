@@ -1,11 +1,13 @@
 // UserInfo (OIDC Core §5.3): the claims of the user behind a live user access token, as the scope
-// the token carries grants them (§5.4, claims.ts): `openid` alone gives only sub. A token of
+// the token carries grants them (§5.4, claims.ts), and those asked for with the `claims` parameter
+// (§5.5, claims-request.ts): `openid` alone, and no `claims`, gives only sub. A token of
 // Keymaster's own sign-in has no scope and carries email, name and roles itself; userinfo gives it those.
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { verifyLiveAccessToken } from '../tokens/liveness.js';
 import { findUserById } from '../users/users.js';
-import { scopedClaims } from './claims.js';
+import { CLAIM_SCOPES } from './claims-request.js';
+import { namedClaims, scopedClaims } from './claims.js';
 
 export async function userInfo(
   deps: Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'liveness'>,
@@ -14,7 +16,12 @@ export async function userInfo(
   const claims = await verifyLiveAccessToken(deps, accessToken);
   const user = await findUserById(deps, claims.sub);
   if (!user || user.disabled) throw appError('access_token_invalid', { detail: 'user gone or disabled' });
-  if (typeof claims.scope === 'string') return { sub: user.id, ...scopedClaims(user, claims.scope) };
+  if (typeof claims.scope === 'string') {
+    // The scope's claims, and those asked for with the `claims` parameter (OIDC Core §5.5), which the
+    // token carries (access-tokens.ts): answered with the user's current values.
+    const carried = Object.keys(CLAIM_SCOPES).filter((name) => Object.hasOwn(claims, name));
+    return { sub: user.id, ...namedClaims(user, carried), ...scopedClaims(user, claims.scope) };
+  }
   // OIDC Core §5.3.2: a claim without a value is omitted, never null.
   return {
     sub: user.id,

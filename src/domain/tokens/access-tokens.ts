@@ -13,7 +13,7 @@ import { appError } from '../../errors.js';
 import { epochSeconds } from '../../lib/clock.js';
 import type { App } from '../apps/apps.js';
 import { authContextClaims } from '../oidc/auth-context.js';
-import { scopedClaims, type ClaimsUser } from '../oidc/claims.js';
+import { namedClaims, scopedClaims, type ClaimsUser } from '../oidc/claims.js';
 import type { User } from '../users/users.js';
 import { verifyOurJwt } from './verify-jwt.js';
 
@@ -55,6 +55,11 @@ export interface OAuthGrant {
   resource: string | null;
   /** How the user signed in (auth-context.ts), as the code carried it; null or absent: unknown. */
   amr?: string | null;
+  /**
+   * Claims asked for at /userinfo with the `claims` parameter (OIDC Core §5.5, claims-request.ts):
+   * the token carries them, as it carries its scope's (RFC 9068 §2.2.2), and /userinfo answers them.
+   */
+  userinfoClaims?: readonly string[];
 }
 
 type IssueDeps = Pick<Deps, 'config' | 'clock' | 'keys' | 'metrics'>;
@@ -110,6 +115,7 @@ export async function issueGrantAccessToken(
     scope: grant.scope,
     ...(grant.authTime && { auth_time: epochSeconds(grant.authTime) }),
     ...authContextClaims(grant.amr),
+    ...namedClaims(user, grant.userinfoClaims ?? []),
     ...scopedClaims(user, grant.scope),
     ...ties,
   });

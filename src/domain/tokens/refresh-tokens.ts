@@ -94,6 +94,8 @@ interface FamilyContext {
    * with the family, so refreshed tokens omit amr and acr (OIDC Core §12.2 does not require them).
    */
   amr?: string | null;
+  /** Claims asked for at /userinfo with `claims` (OIDC Core §5.5): the first access token only, likewise. */
+  userinfoClaims?: readonly string[];
 }
 
 function newRefreshRow(
@@ -146,7 +148,7 @@ export async function issueTokens(
   const { token, row } = newRefreshRow(deps, user, app, ctx, meta);
   await store.insertRefreshToken(deps.db, row);
   return {
-    ...issuedTokens(await familyAccessToken(deps, user, app, row, ctx.resource ?? null, ctx.amr ?? null), token, row),
+    ...issuedTokens(await familyAccessToken(deps, user, app, row, ctx.resource ?? null, ctx.amr ?? null, ctx.userinfoClaims), token, row),
     familyId: row.family_id,
   };
 }
@@ -162,9 +164,11 @@ function familyAccessToken(
   family: { family_id: string; session_id: string | null; scope: string | null; auth_time: Date | null },
   resource: string | null,
   amr: string | null = null,
+  userinfoClaims: readonly string[] = [],
 ): Promise<IssuedAccessToken> {
   if (family.scope === null) return issueAccessToken(deps, user, app, grantOf(family));
-  return issueGrantAccessToken(deps, user, app, { scope: family.scope, authTime: family.auth_time, resource, amr }, grantOf(family));
+  const grant = { scope: family.scope, authTime: family.auth_time, resource, amr, userinfoClaims };
+  return issueGrantAccessToken(deps, user, app, grant, grantOf(family));
 }
 
 /** The access token of a family rotated by the one statement, from the user's claims it returned (no read of users). */

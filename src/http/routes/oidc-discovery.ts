@@ -54,7 +54,8 @@ export function discoveryDocument(config: Pick<Config, 'issuer'>) {
       'updated_at',
       'roles',
     ],
-    claims_parameter_supported: false,
+    // OIDC Core §5.5: individual claims for userinfo and id_token (claims-request.ts).
+    claims_parameter_supported: true,
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     authorization_response_iss_parameter_supported: true,

@@ -21,6 +21,8 @@ export const AuthorizeParams = z.looseObject({
   request_uri: Param().optional(),
   // RFC 8707: checked against the app's registered resources by the domain (invalid_target).
   resource: Param().optional(),
+  // OIDC Core §5.5: JSON, parsed and checked by the domain (claims-request.ts; invalid_request).
+  claims: Param(4000).optional(),
 });
 
 export const TokenBody = z.looseObject({

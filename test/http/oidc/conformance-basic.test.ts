@@ -377,13 +377,62 @@ describe('Basic OP: client authentication and request objects', () => {
     expect(res.body).toContain('redirect_uri is not registered');
   });
 
-  it('oidcc-claims-essential: the claims parameter is ignored, the request succeeds (no name for scope openid)', async () => {
+  it('oidcc-claims-essential: name requested as essential with scope openid is returned', async () => {
     const { client, user } = await people();
     const claims = JSON.stringify({ userinfo: { name: { essential: true } } });
     const { code } = await obtainCode(ctx, client.app.appId, user, { scope: 'openid', claims });
     const tokens = await exchange(client, code);
     const body = expectUserinfo(await userinfo(tokens.access_token), tokens.idToken);
-    expect(body).not.toHaveProperty('name'); // the suite warns here: see docs/CONFORMANCE.md
-    expect(decodeJwt(tokens.id_token)).not.toHaveProperty('name');
+    // Only what was asked for on top of scope openid: name, not email or roles; and at /userinfo only.
+    expect(body).toEqual({ sub: user.id, name: 'Test User' });
+    expect(tokens.idToken).not.toHaveProperty('name');
+    const doc = (await ctx.app.inject({ url: '/.well-known/openid-configuration' })).json();
+    expect(doc.claims_parameter_supported).toBe(true);
+  });
+
+  it('OIDC Core §5.5: id_token and userinfo members, value/values accepted, unknown claims ignored, the current value at /userinfo', async () => {
+    const { client, user } = await people();
+    const claims = JSON.stringify({
+      id_token: { email: { essential: true }, email_verified: null, shoe_size: { essential: true }, updated_at: null },
+      userinfo: { roles: { values: ['editor', 'admin'] }, name: { value: 'Someone Else' } },
+    });
+    const { code } = await obtainCode(ctx, client.app.appId, user, { scope: 'openid', claims });
+    const tokens = await exchange(client, code);
+    expect(tokens.idToken).toMatchObject({ email: user.email, email_verified: true });
+    expect(tokens.idToken).toHaveProperty('updated_at');
+    expect(tokens.idToken).not.toHaveProperty('shoe_size');
+    expect(tokens.idToken).not.toHaveProperty('roles');
+    // `value` is a request, not a filter: the user's own name comes back.
+    await ctx.deps.db.updateTable('users').set({ name: 'Renamed User' }).where('id', '=', user.id).execute();
+    const body = expectUserinfo(await userinfo(tokens.access_token), tokens.idToken);
+    expect(body).toEqual({ sub: user.id, name: 'Renamed User', roles: ['user'] });
+  });
+
+  it('OIDC Core §5.5: a claim whose scope the app may not have is not granted by the claims parameter', async () => {
+    const client = await makeApp(ctx.deps, { allowedScopes: ['openid', 'profile'] });
+    const { user, password } = await makeUser(ctx.deps);
+    const claims = JSON.stringify({ userinfo: { email: { essential: true }, name: null }, id_token: { roles: null } });
+    const { code } = await obtainCode(ctx, client.app.appId, { email: user.email, password }, { scope: 'openid', claims });
+    const tokens = await exchange(client, code);
+    expect(expectUserinfo(await userinfo(tokens.access_token), tokens.idToken)).toEqual({ sub: user.id, name: 'Test User' });
+    expect(tokens.idToken).not.toHaveProperty('roles');
+    expect(decodeJwt(tokens.access_token)).not.toHaveProperty('email');
+  });
+
+  it('OIDC Core §5.5: a claims parameter that is not JSON of its shape is invalid_request by redirect, no code', async () => {
+    const { client } = await people();
+    for (const claims of [
+      '{not json',
+      '[]',
+      JSON.stringify({ userinfo: { name: { essential: 'yes' } } }),
+      JSON.stringify({ id_token: 3 }),
+    ]) {
+      const res = await authorize(authorizeQuery(client.app.appId, { claims }));
+      expect(res.statusCode, claims).toBe(303);
+      const params = redirectParams(res);
+      expect(params.get('error')).toBe('invalid_request');
+      expect(params.get('state')).toBe('st-1');
+      expect(params.get('code')).toBeNull();
+    }
   });
 });

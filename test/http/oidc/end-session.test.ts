@@ -277,7 +277,8 @@ describe('discovery (oidcc-server, Config OP)', () => {
       for (const scope of doc.scopes_supported) expect(scope).toMatch(/^[\x21\x23-\x5B\x5D-\x7E]+$/); // RFC 6749 §3.3
       expect(Array.isArray(doc.code_challenge_methods_supported)).toBe(true);
       expect(doc.claims_supported).toEqual(expect.arrayContaining(['sub', 'iss', 'aud', 'exp', 'iat']));
-      expect(doc.claims_parameter_supported).toBe(false);
+      expect(doc.claims_parameter_supported).toBe(true); // OIDC Core §5.5 (claims-request.ts)
+      expect(doc.acr_values_supported).toEqual(['urn:keymaster:acr:pwd']);
       expect(doc.request_parameter_supported).toBe(false);
       const keys = (await https.app.inject({ url: new URL(doc.jwks_uri).pathname })).json().keys;
       expect(keys.length).toBeGreaterThan(0);
