@@ -26,8 +26,33 @@ export interface AppsTable {
   backchannel_logout_uri: ColumnType<string | null, string | null | undefined, string | null>;
   /** Resource Indicators (RFC 8707): the URIs a `resource` parameter may name (migration 0016). */
   resources: ColumnType<string[], string[] | undefined, string[]>;
+  /** RFC 7591 §2 token_endpoint_auth_method (migration 0021). */
+  token_endpoint_auth_method: ColumnType<TokenEndpointAuthMethod, TokenEndpointAuthMethod | undefined, TokenEndpointAuthMethod>;
+  /** The public JWK Set (JSON text) a private_key_jwt client signs with, or null (migration 0021). */
+  jwks: ColumnType<string | null, string | null | undefined, string | null>;
+  jwks_uri: ColumnType<string | null, string | null | undefined, string | null>;
+  /** RFC 9126 §6: authorization requests only through /par (migration 0021). */
+  require_pushed_authorization_requests: Generated<boolean>;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
+}
+
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+
+/** RFC 7523 §3: a client assertion's jti, kept until its exp (migration 0021). */
+export interface ClientAssertionJtisTable {
+  app_id: string;
+  jti_hash: string;
+  expires_at: Timestamp;
+}
+
+/** RFC 9126: a pushed authorization request, single use (migration 0021). */
+export interface PushedAuthorizationRequestsTable {
+  request_hash: string;
+  app_id: string;
+  params: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
 }
 
 export interface UsersTable {
@@ -250,6 +275,8 @@ export interface Database {
   schema_migrations: SchemaMigrationsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  client_assertion_jtis: ClientAssertionJtisTable;
+  pushed_authorization_requests: PushedAuthorizationRequestsTable;
 }
 
 export type AppRow = Selectable<AppsTable>;

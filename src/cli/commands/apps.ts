@@ -1,4 +1,5 @@
 // keymaster apps create|list|show|update|rotate-secret|delete
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createApp, deleteApp, getApp, listApps, rotateClientSecret, updateApp, type App } from '../../domain/apps/apps.js';
 import { CLI, print, table, withDeps } from '../context.js';
@@ -11,6 +12,14 @@ const reuseInterval = (v: string): number | null => {
 };
 /** `--no-backchannel-logout-uri` (false) or an empty value clears it. */
 const clearable = (v: string | false | undefined): string | null | undefined => (v === false || v === '' ? null : v);
+/** The JSON of a JWK Set file; what it may hold is the domain's PublicJwks rule. */
+const jwksFile = (path: string): unknown => {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    throw new InvalidArgumentError('must be a readable JSON file holding a JWK Set');
+  }
+};
 const csv = (v: string) =>
   v
     .split(',')
@@ -33,6 +42,10 @@ function appJson(app: App) {
     development: app.development,
     backchannel_logout_uri: app.backchannelLogoutUri,
     resources: app.resources,
+    token_endpoint_auth_method: app.tokenEndpointAuthMethod,
+    jwks: app.jwks === null ? null : JSON.parse(app.jwks),
+    jwks_uri: app.jwksUri,
+    require_pushed_authorization_requests: app.requirePushedAuthorizationRequests,
     created_at: app.createdAt.toISOString(),
   };
 }
@@ -53,6 +66,10 @@ function appText(app: App): string {
     `reuse_interval: ${app.refreshReuseInterval === null ? '(server default)' : `${app.refreshReuseInterval}s`}`,
     ...(app.resources.length ? [`resources:      ${app.resources.join(' ')}`] : []),
     ...(app.development ? ['development:    yes (http: URIs allowed on any host)'] : []),
+    `auth_method:    ${app.tokenEndpointAuthMethod}`,
+    ...(app.jwksUri ? [`jwks_uri:       ${app.jwksUri}`] : []),
+    ...(app.jwks ? [`jwks:           ${(JSON.parse(app.jwks) as { keys: unknown[] }).keys.length} key(s) registered`] : []),
+    ...(app.requirePushedAuthorizationRequests ? ['require_par:    yes (authorization requests only through /par)'] : []),
   ].join('\n');
 }
 
@@ -74,6 +91,10 @@ export function registerAppCommands(program: Command): void {
     .option('--scopes <list>', 'allowed scopes, comma-separated (openid,profile,email,offline_access,roles,push:send,…)', csv)
     .option('--development', 'allow http: redirect and logout URIs on hosts other than loopback (never in production)')
     .option('--resource <uri>', 'a resource server (RFC 8707) its access tokens may be issued for (repeatable)', collect)
+    .option('--auth-method <method>', 'client authentication: client_secret_basic (default), client_secret_post or private_key_jwt')
+    .option('--jwks-file <path>', 'for private_key_jwt: a JSON file holding the public JWK Set', jwksFile)
+    .option('--jwks-uri <uri>', 'for private_key_jwt: where the public JWK Set is fetched from (https)')
+    .option('--require-par', 'accept authorization requests only through /par (RFC 9126)')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {
@@ -92,12 +113,19 @@ export function registerAppCommands(program: Command): void {
             allowedScopes: o.scopes,
             development: o.development === true,
             resources: o.resource ?? [],
+            tokenEndpointAuthMethod: o.authMethod,
+            jwks: o.jwksFile,
+            jwksUri: o.jwksUri,
+            requirePushedAuthorizationRequests: o.requirePar === true,
           },
           CLI,
         );
         // A public app never authenticates with a secret (PKCE only), so none is shown.
         if (app.clientType === 'public')
           print(o.json, appJson(app), `${appText(app)}\n\nPublic app: no client secret; it must use PKCE (S256).`);
+        // Its keys are its credential; the secret would be refused anyway.
+        else if (app.tokenEndpointAuthMethod === 'private_key_jwt')
+          print(o.json, appJson(app), `${appText(app)}\n\nprivate_key_jwt: the app authenticates with its own keys; no secret.`);
         else
           print(
             o.json,
@@ -150,7 +178,12 @@ export function registerAppCommands(program: Command): void {
     .option('--reuse-interval <seconds>', 'refresh reuse grace, 0-300 (0 = strict; "default" = server default)', reuseInterval)
     .option('--development', 'allow http: redirect and logout URIs on hosts other than loopback (never in production)')
     .option('--no-development', 'only loopback hosts may use http: URIs again')
+    .option('--no-require-par', 'accept authorization requests at /authorize again')
     .option('--resource <uri>', 'a resource server (RFC 8707) its access tokens may be issued for (repeatable)', collect)
+    .option('--auth-method <method>', 'client authentication: client_secret_basic (default), client_secret_post or private_key_jwt')
+    .option('--jwks-file <path>', 'for private_key_jwt: a JSON file holding the public JWK Set', jwksFile)
+    .option('--jwks-uri <uri>', 'for private_key_jwt: where the public JWK Set is fetched from (https)')
+    .option('--require-par', 'accept authorization requests only through /par (RFC 9126)')
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
@@ -171,6 +204,10 @@ export function registerAppCommands(program: Command): void {
             refreshReuseInterval: o.reuseInterval,
             development: o.development,
             resources: o.resource,
+            tokenEndpointAuthMethod: o.authMethod,
+            jwks: o.jwksFile,
+            jwksUri: o.jwksUri,
+            requirePushedAuthorizationRequests: o.requirePar,
           },
           CLI,
         );

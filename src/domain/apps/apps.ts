@@ -6,13 +6,16 @@ import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { isLoopbackHost } from '../../lib/address-policy.js';
 import { randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
-import type { AppRow } from '../../storage/schema.js';
+import type { AppRow, TokenEndpointAuthMethod } from '../../storage/schema.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import * as store from './app-store.js';
 import type { CachedApp } from './app-cache.js';
+import { JwksUri, PublicJwks } from './client-keys.js';
 
 export const PROVIDERS = ['password', 'google'] as const;
 export const CLIENT_TYPES = ['confidential', 'public'] as const;
+/** RFC 7591 §2: the secret methods are interchangeable (both accepted); private_key_jwt excludes the secret. */
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 /** Scopes a user grants through /authorize (OIDC Core §5.4, plus `roles`). */
 export const USER_SCOPES = ['openid', 'profile', 'email', 'offline_access', 'roles'] as const;
@@ -78,6 +81,11 @@ export const AppInput = z.object({
   backchannelLogoutUri: BackchannelLogoutUri.optional(),
   /** The resource servers (RFC 8707) its access tokens may be issued for. */
   resources: z.array(ResourceUri).max(50).default([]),
+  tokenEndpointAuthMethod: z.enum(AUTH_METHODS).default('client_secret_basic'),
+  /** The client's public keys for private_key_jwt: inline, or where to fetch them (one of the two). */
+  jwks: PublicJwks.optional(),
+  jwksUri: JwksUri.optional(),
+  requirePushedAuthorizationRequests: z.boolean().default(false),
 });
 export type AppInput = z.input<typeof AppInput>;
 
@@ -88,6 +96,9 @@ interface ClientSettings {
   postLogoutRedirectUris: readonly string[];
   backchannelLogoutUri?: string | null | undefined;
   development: boolean;
+  tokenEndpointAuthMethod: string;
+  jwks?: unknown;
+  jwksUri?: string | null | undefined;
 }
 
 /**
@@ -99,8 +110,15 @@ function checkClientSettings(v: ClientSettings) {
   if (v.clientType === 'public' && v.grantTypes.includes('client_credentials')) {
     throw appError('public_app_client_credentials');
   }
+  // RFC 7523 §2.2: the keys are the credential; one source of them, so which one counts is never a question.
+  if (v.jwks && v.jwksUri) throw appError('jwks_and_jwks_uri');
+  if (v.tokenEndpointAuthMethod === 'private_key_jwt') {
+    if (v.clientType === 'public') throw appError('public_app_private_key_jwt');
+    if (!v.jwks && !v.jwksUri) throw appError('private_key_jwt_needs_keys');
+  }
   if (v.development) return;
-  for (const uri of [...v.redirectUris, ...v.postLogoutRedirectUris, ...(v.backchannelLogoutUri ? [v.backchannelLogoutUri] : [])]) {
+  const optional = [v.backchannelLogoutUri, v.jwksUri].flatMap((u) => (u ? [u] : []));
+  for (const uri of [...v.redirectUris, ...v.postLogoutRedirectUris, ...optional]) {
     const u = new URL(uri);
     if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) throw appError('http_uri_not_loopback', { uri });
   }
@@ -123,6 +141,11 @@ export const AppUpdateInput = AppInput.partial().extend({
   /** null clears it: the app is no longer told when sessions end. */
   backchannelLogoutUri: BackchannelLogoutUri.nullable().optional(),
   resources: z.array(ResourceUri).max(50).optional(),
+  tokenEndpointAuthMethod: z.enum(AUTH_METHODS).optional(),
+  /** null clears them. */
+  jwks: PublicJwks.nullable().optional(),
+  jwksUri: JwksUri.nullable().optional(),
+  requirePushedAuthorizationRequests: z.boolean().optional(),
 });
 
 export interface App {
@@ -146,6 +169,12 @@ export interface App {
   backchannelLogoutUri: string | null;
   /** Resource indicators (RFC 8707) a `resource` parameter may name; the access token's aud then. */
   resources: string[];
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  /** The registered public JWK Set (JSON text), or null. */
+  jwks: string | null;
+  jwksUri: string | null;
+  /** RFC 9126 §6: /authorize takes this app's requests only as a request_uri from /par. */
+  requirePushedAuthorizationRequests: boolean;
   createdAt: Date;
 }
 
@@ -167,6 +196,10 @@ export function toApp(row: AppRow): App {
     development: row.development,
     backchannelLogoutUri: row.backchannel_logout_uri,
     resources: row.resources,
+    tokenEndpointAuthMethod: row.token_endpoint_auth_method,
+    jwks: row.jwks,
+    jwksUri: row.jwks_uri,
+    requirePushedAuthorizationRequests: row.require_pushed_authorization_requests,
     createdAt: row.created_at,
   };
 }
@@ -196,6 +229,10 @@ export async function createApp(
     development: v.development,
     backchannel_logout_uri: v.backchannelLogoutUri ?? null,
     resources: v.resources,
+    token_endpoint_auth_method: v.tokenEndpointAuthMethod,
+    jwks: v.jwks ? JSON.stringify(v.jwks) : null,
+    jwks_uri: v.jwksUri ?? null,
+    require_pushed_authorization_requests: v.requirePushedAuthorizationRequests,
   });
   await recordAuditEvent(deps, { event: 'app.created', appId: row.app_id, data: { name: row.name } }, meta);
   return { app: toApp(row), clientSecret };
@@ -252,6 +289,9 @@ export async function updateApp(
     postLogoutRedirectUris: v.postLogoutRedirectUris ?? current.postLogoutRedirectUris,
     backchannelLogoutUri: v.backchannelLogoutUri === undefined ? current.backchannelLogoutUri : v.backchannelLogoutUri,
     development: v.development ?? current.development,
+    tokenEndpointAuthMethod: v.tokenEndpointAuthMethod ?? current.tokenEndpointAuthMethod,
+    jwks: v.jwks === undefined ? current.jwks : v.jwks,
+    jwksUri: v.jwksUri === undefined ? current.jwksUri : v.jwksUri,
   });
   const row = await store.updateApp(deps.db, appId, {
     ...(v.name !== undefined && { name: v.name }),
@@ -267,6 +307,12 @@ export async function updateApp(
     ...(v.development !== undefined && { development: v.development }),
     ...(v.backchannelLogoutUri !== undefined && { backchannel_logout_uri: v.backchannelLogoutUri }),
     ...(v.resources !== undefined && { resources: v.resources }),
+    ...(v.tokenEndpointAuthMethod !== undefined && { token_endpoint_auth_method: v.tokenEndpointAuthMethod }),
+    ...(v.jwks !== undefined && { jwks: v.jwks && JSON.stringify(v.jwks) }),
+    ...(v.jwksUri !== undefined && { jwks_uri: v.jwksUri }),
+    ...(v.requirePushedAuthorizationRequests !== undefined && {
+      require_pushed_authorization_requests: v.requirePushedAuthorizationRequests,
+    }),
     updated_at: deps.clock.now(),
   });
   deps.apps.invalidate(appId);

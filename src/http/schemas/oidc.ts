@@ -4,6 +4,9 @@ import { z } from 'zod';
 
 const Param = (max = 2000) => z.string().max(max, 'is too long');
 
+/** RFC 7521 §4.2 (private_key_jwt, RFC 7523 §2.2): verified by domain/oidc/client-assertion.ts. */
+const ClientAssertion = { client_assertion_type: Param(200).optional(), client_assertion: Param(8000).optional() };
+
 export const AuthorizeParams = z.looseObject({
   client_id: Param(100).optional(),
   redirect_uri: Param().optional(),
@@ -29,6 +32,7 @@ export const TokenBody = z.looseObject({
   grant_type: Param(100).optional(),
   client_id: Param(100).optional(),
   client_secret: Param(512).optional(),
+  ...ClientAssertion,
   code: Param(512).optional(),
   redirect_uri: Param().optional(),
   code_verifier: Param(200).optional(),
@@ -51,6 +55,7 @@ export const TokenOpBody = z.looseObject({
   token_type_hint: Param(100).optional(),
   client_id: Param(100).optional(),
   client_secret: Param(512).optional(),
+  ...ClientAssertion,
 });
 
 export const IntrospectionResponse = z.looseObject({ active: z.boolean() });
