@@ -129,6 +129,17 @@ export const REASONS = {
   sign_in_request_invalid: { code: 'invalid_request', text: 'The sign-in request is not valid. Go back to the app and try again.' },
   sign_in_request_expired: { code: 'invalid_request', text: 'The sign-in request has expired. Go back to the app and try again.' },
   sign_in_request_mismatch: { code: 'invalid_request', text: 'The sign-in request does not match this app' },
+  // Pushed Authorization Requests (RFC 9126): a refusal at /par carries /authorize's error value.
+  request_uri_invalid: {
+    code: 'invalid_request',
+    text: 'The sign-in request has expired or was already used. Go back to the app and try again.',
+  },
+  pushed_request_uri_given: { code: 'invalid_request', text: 'request_uri cannot be pushed (RFC 9126 §2.1)' },
+  pushed_request_invalid: { code: 'invalid_request', text: (p: { description: string }) => p.description },
+  pushed_request_response_type: { code: 'unsupported_response_type', text: (p: { description: string }) => p.description },
+  pushed_request_unauthorized: { code: 'unauthorized_client', text: (p: { description: string }) => p.description },
+  pushed_request_scope: { code: 'invalid_scope', text: (p: { description: string }) => p.description },
+  pushed_request_target: { code: 'invalid_target', text: (p: { description: string }) => p.description },
   code_invalid: { code: 'invalid_grant', text: 'The authorization code is invalid, expired or already used' },
   code_redirect_uri_mismatch: { code: 'invalid_grant', text: 'redirect_uri does not match the authorization request' },
   pkce_verifier_missing: { code: 'invalid_grant', text: 'code_verifier is required' },

@@ -28,6 +28,10 @@ export const AuthorizeParams = z.looseObject({
   claims: Param(4000).optional(),
 });
 
+/** RFC 9126 §2.1: the authorization request's parameters, with the client's authentication. */
+export const PushedAuthorizationBody = AuthorizeParams.extend({ client_secret: Param(512).optional(), ...ClientAssertion });
+export const PushedAuthorizationResponse = z.object({ request_uri: z.string(), expires_in: z.number().int() });
+
 export const TokenBody = z.looseObject({
   grant_type: Param(100).optional(),
   client_id: Param(100).optional(),
