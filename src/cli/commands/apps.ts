@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createApp, deleteApp, getApp, listApps, rotateClientSecret, updateApp, type App } from '../../domain/apps/apps.js';
+import { PublicJwks } from '../../domain/apps/client-keys.js';
 import { CLI, print, table, withDeps } from '../context.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -12,14 +13,23 @@ const reuseInterval = (v: string): number | null => {
 };
 /** `--no-backchannel-logout-uri` (false) or an empty value clears it. */
 const clearable = (v: string | false | undefined): string | null | undefined => (v === false || v === '' ? null : v);
-/** The JSON of a JWK Set file; what it may hold is the domain's PublicJwks rule. */
-const jwksFile = (path: string): unknown => {
+/** A JWK Set file, checked with the domain's own schema (public keys only). */
+const jwksFile = (path: string): PublicJwks => {
+  let json: unknown;
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    json = JSON.parse(readFileSync(path, 'utf8'));
   } catch {
     throw new InvalidArgumentError('must be a readable JSON file holding a JWK Set');
   }
+  const parsed = PublicJwks.safeParse(json);
+  if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  return parsed.data;
 };
+/** `apps update`: a new JWK Set file clears the jwks_uri and the other way round. */
+const keySource = (jwks: PublicJwks | undefined, jwksUri: string | undefined) => ({
+  ...(jwks !== undefined && { jwks, jwksUri: null }),
+  ...(jwksUri !== undefined && { jwksUri, jwks: null }),
+});
 const csv = (v: string) =>
   v
     .split(',')
@@ -205,8 +215,8 @@ export function registerAppCommands(program: Command): void {
             development: o.development,
             resources: o.resource,
             tokenEndpointAuthMethod: o.authMethod,
-            jwks: o.jwksFile,
-            jwksUri: o.jwksUri,
+            // One source of keys: the one given replaces the other.
+            ...keySource(o.jwksFile, o.jwksUri),
             requirePushedAuthorizationRequests: o.requirePar,
           },
           CLI,
