@@ -245,7 +245,8 @@ export async function authorize(
   query: AuthorizationParams,
   session: { cookieValue: string | undefined },
 ): Promise<AuthorizationOutcome> {
-  const pushed = deps.config.par && query.request_uri !== undefined;
+  // Only a request_uri of /par's own form is looked up; any other (OIDC Core §6.2's, to fetch) stays unsupported.
+  const pushed = deps.config.par && query.request_uri?.startsWith(REQUEST_URI_PREFIX) === true;
   const p = pushed ? await takePushedRequest(deps, query) : query;
   const checked = await checkAuthorizationRequest(deps, p, { pushed });
   if (checked.kind === 'refused') return errorRedirect(deps, checked.redirectUri, checked.error, checked.description, checked.state);
@@ -278,11 +279,7 @@ export async function authorize(
  */
 async function takePushedRequest(deps: Pick<Deps, 'db' | 'clock'>, q: AuthorizationParams): Promise<AuthorizationParams> {
   if (!q.client_id) throw appError('parameter_missing', { name: 'client_id' });
-  const uri = q.request_uri!;
-  const row =
-    isUuid(q.client_id) && uri.startsWith(REQUEST_URI_PREFIX)
-      ? await takePushedRow(deps.db, sha256(uri), q.client_id, deps.clock.now())
-      : undefined;
+  const row = isUuid(q.client_id) ? await takePushedRow(deps.db, sha256(q.request_uri!), q.client_id, deps.clock.now()) : undefined;
   if (!row) throw appError('request_uri_invalid', { detail: `request_uri unknown, used, expired or not of client ${q.client_id}` });
   const params = PushedParams.parse(JSON.parse(row.params));
   return { ...params, client_id: q.client_id };

@@ -174,7 +174,12 @@ describe('RFC 9126 §4 and §7.3: a request_uri is single use, short-lived and t
     await expectRefusedPage(authorizeUrl({ client_id: b.app.appId, request_uri: pushed.request_uri }));
     expect(await pushedRows(a.app.appId)).toHaveLength(1);
     await expectRefusedPage(authorizeUrl({ client_id: a.app.appId, request_uri: `urn:ietf:params:oauth:request_uri:${randomUUID()}` }));
-    await expectRefusedPage(authorizeUrl({ client_id: a.app.appId, request_uri: 'https://attacker.example/req' }));
+    // A request_uri to fetch (OIDC Core §6.2) is not looked up: refused as unsupported, by redirect as before.
+    const fetched = await get(
+      authorizeUrl({ client_id: a.app.appId, ...authorizationParams(), request_uri: 'https://attacker.example/req' }),
+      new CookieJar(),
+    );
+    expect(new URL(fetched.headers.get('location')!).searchParams.get('error')).toBe('request_uri_not_supported');
     await expectRefusedPage(authorizeUrl({ client_id: 'not-a-uuid', request_uri: pushed.request_uri }));
     // Without client_id (§4: required): an error page too.
     const noClient = await get(authorizeUrl({ request_uri: pushed.request_uri }), new CookieJar());
