@@ -47,7 +47,9 @@ export class ClientKeySets {
       const source = `inline ${app.jwks}`;
       const hit = this.#entries.get(app.appId);
       if (hit?.source === source) return { keys: hit.keys, fresh: false };
-      const entry = { source, keys: createLocalJWKSet(PublicJwks.parse(JSON.parse(app.jwks))), fetchedAt: now };
+      const jwks = PublicJwks.safeParse(parseJson(app.jwks));
+      if (!jwks.success) throw new KeySetUnavailable('the registered jwks is not a public JWK Set');
+      const entry = { source, keys: createLocalJWKSet(jwks.data), fetchedAt: now };
       this.#remember(app.appId, entry);
       return { keys: entry.keys, fresh: false };
     }
@@ -81,6 +83,14 @@ export class ClientKeySets {
   #remember(appId: string, entry: Entry) {
     if (this.#entries.size >= MAX_ENTRIES) this.#entries.clear();
     this.#entries.set(appId, entry);
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 
@@ -118,13 +128,7 @@ function fetchJwks(target: URL, policy: AddressPolicy): Promise<PublicJwks> {
         });
         res.once('error', (err) => fail(err.message));
         res.once('end', () => {
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch {
-            return fail('not JSON');
-          }
-          const jwks = PublicJwks.safeParse(parsed);
+          const jwks = PublicJwks.safeParse(parseJson(Buffer.concat(chunks).toString('utf8')));
           if (!jwks.success) return fail(`not a public JWK Set: ${jwks.error.issues[0]?.message ?? ''}`);
           resolve(jwks.data);
         });

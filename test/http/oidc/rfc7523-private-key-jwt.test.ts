@@ -38,7 +38,9 @@ let served: { keys: JWK[] } = { keys: [] };
 let jwksHits = 0;
 
 beforeAll(async () => {
-  ctx = await startTestServer({ clock, env: { KEYMASTER_WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8' } });
+  // Every refusal here is counted like a wrong secret, all from 127.0.0.1: the limits are scaled up so
+  // the file's many deliberate failures never reach the per-source 429.
+  ctx = await startTestServer({ clock, env: { KEYMASTER_WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', KEYMASTER_RATE_LIMIT_SCALE: '100' } });
   const issuer = new URL(ctx.deps.config.issuer);
   as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, insecure));
   jwksServer = createServer((_req, res) => {
@@ -207,6 +209,14 @@ describe('RFC 7523 §3: assertion processing rules', () => {
     expect(replay.headers.get('www-authenticate')).toMatch(/error="invalid_client"/);
     expect(await jtiRows(app.appId)).toHaveLength(1);
     expect(ctx.logText()).toContain('jti replayed');
+  });
+
+  it('§3 rule 7: of concurrent uses of one assertion, the database lets exactly one through', async () => {
+    const { app, key } = await inlineClient();
+    const jwt = await assertion(app.appId, key);
+    const results = await Promise.all(Array.from({ length: 6 }, () => serviceToken(jwt)));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 401, 401, 401, 401, 401]);
+    expect(await jtiRows(app.appId)).toHaveLength(1);
   });
 
   it('§3 rule 7: a jti is required', async () => {

@@ -153,6 +153,14 @@ describe('RFC 9126 §4 and §7.3: a request_uri is single use, short-lived and t
     await expectRefusedPage(url);
   });
 
+  it('of concurrent uses, exactly one gets the sign-in page', async () => {
+    const { app, clientSecret } = await makeApp(ctx.deps);
+    const pushed = await push(app.appId, oauth.ClientSecretBasic(clientSecret), authorizationParams());
+    const url = authorizeUrl({ client_id: app.appId, request_uri: pushed.request_uri });
+    const statuses = await Promise.all(Array.from({ length: 5 }, async () => (await get(url, new CookieJar())).status));
+    expect(statuses.sort()).toEqual([200, 400, 400, 400, 400]);
+  });
+
   it('past expires_in it is refused; housekeeping deletes the row', async () => {
     const { app, clientSecret } = await makeApp(ctx.deps);
     const pushed = await push(app.appId, oauth.ClientSecretBasic(clientSecret), authorizationParams());
