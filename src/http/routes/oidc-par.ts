@@ -18,7 +18,7 @@ const oidcParRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps 
       schema: { body: PushedAuthorizationBody, response: { 201: PushedAuthorizationResponse } },
       config: { errorFormat: 'oauth', accepts: 'form' },
       bodyLimit: FORM_BODY_LIMIT,
-      preHandler: rateLimit(deps, RULES.tokenPerIp),
+      preHandler: rateLimit(deps, RULES.parPerIp),
     },
     async (req, reply) => {
       if (!deps.config.par) throw appError('route_not_found');
