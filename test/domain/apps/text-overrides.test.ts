@@ -24,7 +24,10 @@ const issuesOf = async (p: Promise<unknown>) => {
 
 describe('text overrides and the default locale', () => {
   it('are stored, returned and cached', async () => {
-    const { app } = await makeApp(ctx.deps, { defaultLocale: 'de', textOverrides: { de: { 'layout.continueTo': 'Willkommen bei <strong>{app}</strong>' } } });
+    const { app } = await makeApp(ctx.deps, {
+      defaultLocale: 'de',
+      textOverrides: { de: { 'layout.continueTo': 'Willkommen bei <strong>{app}</strong>' } },
+    });
     expect(app.defaultLocale).toBe('de');
     const row = await ctx.deps.db
       .selectFrom('apps')
