@@ -146,7 +146,11 @@ export async function createUserIfEmailFree(
  * The language the user now reads (a hosted page they signed in on): their emails go out in it.
  * Written only when it changed; not a change to the user's information (updated_at stays).
  */
-export async function rememberUserLocale(deps: Pick<Deps, 'db'>, user: Pick<User, 'id' | 'locale'>, locale: Locale | undefined): Promise<void> {
+export async function rememberUserLocale(
+  deps: Pick<Deps, 'db'>,
+  user: Pick<User, 'id' | 'locale'>,
+  locale: Locale | undefined,
+): Promise<void> {
   if (locale === undefined || user.locale === locale) return;
   await store.setUserLocale(deps.db, user.id, locale);
 }
