@@ -49,7 +49,10 @@ describe('the sign-in page in German, in Chromium', () => {
     await Promise.all([page.waitForURL(`${callback}**`), page.getByRole('button', { name: 'Anmelden' }).click()]);
     expect(new URL(page.url()).searchParams.get('access_token')).toMatch(/^ey/);
     // No CSP violation (the refused sign-in's 401 is logged too, and is expected).
-    expect(errors.filter((e) => !e.includes('status of 401')), errors.join('\n')).toEqual([]);
+    expect(
+      errors.filter((e) => !e.includes('status of 401')),
+      errors.join('\n'),
+    ).toEqual([]);
     const row = await ctx.deps.db.selectFrom('users').select('locale').where('id', '=', user.id).executeTakeFirstOrThrow();
     expect(row.locale).toBe('de');
     await page.close();
