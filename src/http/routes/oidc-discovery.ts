@@ -6,6 +6,7 @@ import type { Config } from '../../config.js';
 import type { Deps } from '../../deps.js';
 import { GRANT_TYPES, SCOPES } from '../../domain/apps/apps.js';
 import { ACR_VALUES } from '../../domain/oidc/auth-context.js';
+import { LOCALES } from '../../i18n/locales.js';
 
 export function discoveryDocument(config: Pick<Config, 'issuer'>) {
   const at = (path: string) => `${config.issuer}${path}`;
@@ -59,6 +60,8 @@ export function discoveryDocument(config: Pick<Config, 'issuer'>) {
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     authorization_response_iss_parameter_supported: true,
+    // OIDC Discovery §3: the languages ui_locales may ask the pages for (src/i18n/locales.ts).
+    ui_locales_supported: [...LOCALES],
   };
 }
 
