@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createApp, deleteApp, getApp, listApps, rotateClientSecret, updateApp, type App } from '../../domain/apps/apps.js';
 import { PublicJwks } from '../../domain/apps/client-keys.js';
+import type { TextOverrides } from '../../domain/apps/text-overrides.js';
 import { CLI, print, table, withDeps } from '../context.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -30,6 +31,22 @@ const keySource = (jwks: PublicJwks | undefined, jwksUri: string | undefined) =>
   ...(jwks !== undefined && { jwks, jwksUri: null }),
   ...(jwksUri !== undefined && { jwksUri, jwks: null }),
 });
+/** `--text de:login.heading="Willkommen"` (repeatable); validated by the domain (text-overrides.ts). */
+const text = (v: string, prev: [string, string, string][] = []): [string, string, string][] => {
+  const m = /^([A-Za-z]{2,8}):([\w.]+)=([\s\S]*)$/.exec(v);
+  if (!m) throw new InvalidArgumentError('must be <locale>:<message key>=<text>, e.g. de:login.heading="Willkommen"');
+  return [...prev, [m[1]!, m[2]!, m[3]!]];
+};
+/** Applies `--text` values to `base`; an empty text removes that override. */
+function withTexts(base: TextOverrides, texts: [string, string, string][] | undefined): TextOverrides {
+  const out: Record<string, Record<string, string>> = Object.fromEntries(Object.entries(base).map(([l, t]) => [l, { ...t }]));
+  for (const [locale, key, value] of texts ?? []) {
+    if (value === '') delete out[locale]?.[key];
+    else (out[locale] ??= {})[key] = value;
+    if (out[locale] && Object.keys(out[locale]).length === 0) delete out[locale];
+  }
+  return out;
+}
 const csv = (v: string) =>
   v
     .split(',')
@@ -56,6 +73,8 @@ function appJson(app: App) {
     jwks: app.jwks === null ? null : JSON.parse(app.jwks),
     jwks_uri: app.jwksUri,
     require_pushed_authorization_requests: app.requirePushedAuthorizationRequests,
+    default_locale: app.defaultLocale,
+    text_overrides: app.textOverrides,
     created_at: app.createdAt.toISOString(),
   };
 }
@@ -80,6 +99,10 @@ function appText(app: App): string {
     ...(app.jwksUri ? [`jwks_uri:       ${app.jwksUri}`] : []),
     ...(app.jwks ? [`jwks:           ${(JSON.parse(app.jwks) as { keys: unknown[] }).keys.length} key(s) registered`] : []),
     ...(app.requirePushedAuthorizationRequests ? ['require_par:    yes (authorization requests only through /par)'] : []),
+    `locale:         ${app.defaultLocale ?? '(English)'}`,
+    ...Object.entries(app.textOverrides).flatMap(([locale, texts]) =>
+      Object.entries(texts).map(([key, value]) => `text:           ${locale}:${key}=${JSON.stringify(value)}`),
+    ),
   ].join('\n');
 }
 
@@ -105,6 +128,8 @@ export function registerAppCommands(program: Command): void {
     .option('--jwks-file <path>', 'for private_key_jwt: a JSON file holding the public JWK Set', jwksFile)
     .option('--jwks-uri <uri>', 'for private_key_jwt: where the public JWK Set is fetched from (https)')
     .option('--require-par', 'accept authorization requests only through /par (RFC 9126)')
+    .option('--default-locale <locale>', 'language of its pages when the browser asks for none we speak (en, de, fr, es)')
+    .option('--text <locale:key=text>', 'its own wording of a page or email text, e.g. de:login.heading="Willkommen" (repeatable)', text)
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {
@@ -127,6 +152,8 @@ export function registerAppCommands(program: Command): void {
             jwks: o.jwksFile,
             jwksUri: o.jwksUri,
             requirePushedAuthorizationRequests: o.requirePar === true,
+            defaultLocale: o.defaultLocale,
+            textOverrides: withTexts({}, o.text),
           },
           CLI,
         );
@@ -194,9 +221,13 @@ export function registerAppCommands(program: Command): void {
     .option('--jwks-file <path>', 'for private_key_jwt: a JSON file holding the public JWK Set', jwksFile)
     .option('--jwks-uri <uri>', 'for private_key_jwt: where the public JWK Set is fetched from (https)')
     .option('--require-par', 'accept authorization requests only through /par (RFC 9126)')
+    .option('--default-locale <locale>', 'language of its pages when the browser asks for none we speak; "default": English')
+    .option('--text <locale:key=text>', 'set one text, e.g. de:login.heading="Willkommen"; an empty text removes it (repeatable)', text)
+    .option('--clear-texts', 'remove every text override (before any --text)')
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
+        const texts = o.text || o.clearTexts ? withTexts(o.clearTexts ? {} : (await getApp(deps, appId)).textOverrides, o.text) : undefined;
         const app = await updateApp(
           deps,
           appId,
@@ -218,6 +249,8 @@ export function registerAppCommands(program: Command): void {
             // One source of keys: the one given replaces the other.
             ...keySource(o.jwksFile, o.jwksUri),
             requirePushedAuthorizationRequests: o.requirePar,
+            defaultLocale: o.defaultLocale === 'default' ? null : o.defaultLocale,
+            textOverrides: texts,
           },
           CLI,
         );

@@ -11,6 +11,8 @@ import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import * as store from './app-store.js';
 import type { CachedApp } from './app-cache.js';
 import { JwksUri, PublicJwks } from './client-keys.js';
+import { DefaultLocale, TextOverrides } from './text-overrides.js';
+import type { Locale } from '../../i18n/locales.js';
 
 export const PROVIDERS = ['password', 'google'] as const;
 export const CLIENT_TYPES = ['confidential', 'public'] as const;
@@ -86,6 +88,10 @@ export const AppInput = z.object({
   jwks: PublicJwks.optional(),
   jwksUri: JwksUri.optional(),
   requirePushedAuthorizationRequests: z.boolean().default(false),
+  /** The language of its pages when the request names none Keymaster speaks (issue 16). */
+  defaultLocale: DefaultLocale.optional(),
+  /** `{locale: {messageKey: text}}`: its own wording of any page or email text (text-overrides.ts). */
+  textOverrides: TextOverrides.default({}),
 });
 export type AppInput = z.input<typeof AppInput>;
 
@@ -146,6 +152,10 @@ export const AppUpdateInput = AppInput.partial().extend({
   jwks: PublicJwks.nullable().optional(),
   jwksUri: JwksUri.nullable().optional(),
   requirePushedAuthorizationRequests: z.boolean().optional(),
+  /** null: English again. */
+  defaultLocale: DefaultLocale.nullable().optional(),
+  /** Replaces the whole set ({} removes every override). */
+  textOverrides: TextOverrides.optional(),
 });
 
 export interface App {
@@ -175,6 +185,9 @@ export interface App {
   jwksUri: string | null;
   /** RFC 9126 §6: /authorize takes this app's requests only as a request_uri from /par. */
   requirePushedAuthorizationRequests: boolean;
+  /** null = English. */
+  defaultLocale: Locale | null;
+  textOverrides: TextOverrides;
   createdAt: Date;
 }
 
@@ -200,6 +213,8 @@ export function toApp(row: AppRow): App {
     jwks: row.jwks,
     jwksUri: row.jwks_uri,
     requirePushedAuthorizationRequests: row.require_pushed_authorization_requests,
+    defaultLocale: (row.default_locale as Locale | null) ?? null,
+    textOverrides: row.text_overrides ?? {},
     createdAt: row.created_at,
   };
 }
@@ -233,6 +248,8 @@ export async function createApp(
     jwks: v.jwks ? JSON.stringify(v.jwks) : null,
     jwks_uri: v.jwksUri ?? null,
     require_pushed_authorization_requests: v.requirePushedAuthorizationRequests,
+    default_locale: v.defaultLocale ?? null,
+    text_overrides: JSON.stringify(v.textOverrides),
   });
   await recordAuditEvent(deps, { event: 'app.created', appId: row.app_id, data: { name: row.name } }, meta);
   return { app: toApp(row), clientSecret };
@@ -313,6 +330,8 @@ export async function updateApp(
     ...(v.requirePushedAuthorizationRequests !== undefined && {
       require_pushed_authorization_requests: v.requirePushedAuthorizationRequests,
     }),
+    ...(v.defaultLocale !== undefined && { default_locale: v.defaultLocale }),
+    ...(v.textOverrides !== undefined && { text_overrides: JSON.stringify(v.textOverrides) }),
     updated_at: deps.clock.now(),
   });
   deps.apps.invalidate(appId);

@@ -72,11 +72,21 @@ export const AUTHORIZATION_PARAMS = [
   'response_mode',
   'resource',
   'claims',
+  'ui_locales',
 ] as const;
 export type AuthorizationParams = Partial<Record<(typeof AUTHORIZATION_PARAMS)[number], string>>;
 
 export type AuthorizationOutcome =
-  { kind: 'redirect'; url: string } | { kind: 'login'; app: App; redirectUri: string; pending: string; loginHint?: string | undefined };
+  | { kind: 'redirect'; url: string }
+  | {
+      kind: 'login';
+      app: App;
+      redirectUri: string;
+      pending: string;
+      loginHint?: string | undefined;
+      /** OIDC Core §3.1.2.1 ui_locales, as asked (pushed or not); the pages pick one they speak. */
+      uiLocales?: string | undefined;
+    };
 
 /** The error values a request is refused with once its client and redirect URI check out (§4.1.2.1). */
 export type RefusalError =
@@ -269,7 +279,14 @@ export async function authorize(
     }
   }
   if (prompts.includes('none')) return fail('login_required', 'The user must sign in');
-  return { kind: 'login', app, redirectUri: pending.redirectUri, pending: sealPending(deps, pending), loginHint: checked.loginHint };
+  return {
+    kind: 'login',
+    app,
+    redirectUri: pending.redirectUri,
+    pending: sealPending(deps, pending),
+    loginHint: checked.loginHint,
+    uiLocales: p.ui_locales,
+  };
 }
 
 /**

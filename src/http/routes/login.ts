@@ -15,6 +15,7 @@ import { isSignInRefusal } from '../../domain/users/users.js';
 import { formError, wayBackOnError } from '../error-handler.js';
 import { renderLoginPage } from '../login-page.js';
 import { FORM_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
+import { pageLocale } from '../render.js';
 import { requestMeta } from '../request-meta.js';
 import { LoginForm, LoginQuery } from '../schemas/login.js';
 import { answerSignIn } from '../sign-in-reply.js';
@@ -28,7 +29,7 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
    */
   const refuseRequest = (req: FastifyRequest, client: App, redirectUri: string, authz: string, err: unknown): never => {
     const href = abandonedRequestRedirect(deps, client, redirectUri, authz);
-    if (href) wayBackOnError(req, { href, label: `Back to ${client.name}` });
+    if (href) wayBackOnError(req, { href, label: { key: 'error.backToApp', values: { app: client.name } } });
     throw err;
   };
 
@@ -66,7 +67,7 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
     async (req, reply) => {
       const f = req.body;
       const client = await resolveAppForRedirect(deps, f.app_id, f.redirect_uri);
-      const request = { redirectUri: f.redirect_uri, state: f.state, authz: f.authz };
+      const request = { redirectUri: f.redirect_uri, state: f.state, authz: f.authz, locale: pageLocale(req, client, f.ui_locales) };
       try {
         const credentials = { email: f.email, password: f.password };
         const outcome = await signInWithPassword(deps, client, request, credentials, requestMeta(req), readDeviceCookie(deps.config, req));
