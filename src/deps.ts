@@ -68,6 +68,11 @@ const SECRET_FIELDS = [
   'authz',
   'id_token_hint',
   'client_assertion',
+  // TOTP (domain/totp): the pending sign-in, the enrolment URL (it holds the secret) and recovery codes.
+  'totp_session',
+  'otpauth_url',
+  'recovery_code',
+  'recovery_codes',
 ];
 
 /**

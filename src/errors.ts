@@ -192,6 +192,14 @@ export const REASONS = {
     code: 'invalid_request',
     text: (p: { role: string }) => `Invalid role "${p.role}": roles are 1-64 letters, digits or _.:-`,
   },
+  // TOTP second factor (issue 17).
+  totp_session_invalid: { code: 'invalid_request', text: 'Invalid or expired TOTP session' },
+  totp_code_invalid: { code: 'invalid_grant', text: 'Invalid TOTP code' },
+  totp_attempts_exceeded: { code: 'rate_limited', text: 'Too many TOTP attempts' },
+  totp_already_enabled: { code: 'conflict', text: 'TOTP is already enabled' },
+  totp_not_enabled: { code: 'invalid_request', text: 'TOTP is not enabled' },
+  totp_setup_missing: { code: 'invalid_request', text: 'Start TOTP setup first' },
+  totp_factor_required: { code: 'invalid_request', text: 'Confirm with a current code or your password' },
   account_not_created: { code: 'server_error', text: 'The account could not be created' },
   account_not_loaded: { code: 'server_error', text: 'The account could not be loaded' },
 

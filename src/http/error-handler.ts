@@ -69,6 +69,7 @@ const REASON_STATUS: Partial<Record<Reason, number>> = {
   body_too_large: 413,
   unsupported_media_type: 415,
   invalid_credentials: 401,
+  totp_code_invalid: 401,
 };
 
 /** RFC 6749 §5.2 has no code for these: they travel as invalid_request; KEYMASTER-API.md §5 names 429 too_many_requests. */
@@ -321,7 +322,9 @@ function send(request: FastifyRequest, reply: FastifyReply, e: AppError, wire: W
   if (format === 'detail') {
     // RFC 6750 §3: a refused bearer token is announced in WWW-Authenticate whatever the body shape.
     if (e.code === 'invalid_token') reply.header('WWW-Authenticate', `Bearer realm="keymaster", error="invalid_token"`);
-    if (e.code === 'rate_limited') return reply.send({ error: 'rate_limited', retry_after: e.retryAfter });
+    // A limit with its own text (Too many TOTP attempts) says it too.
+    if (e.code === 'rate_limited')
+      return reply.send({ error: 'rate_limited', retry_after: e.retryAfter, ...(e.reason !== 'rate_limited' && { detail: wire.text }) });
     // Like the documented 429: the code and the delay in the body, and the text a {detail} reader shows.
     if (e.code === 'temporarily_unavailable') return reply.send({ error: e.code, retry_after: e.retryAfter, detail: wire.text });
     return reply.send({ detail: wire.text });

@@ -55,6 +55,39 @@ export function renderLoginPage(
 }
 
 /**
+ * The code page after the password (issue 17): the pending sign-in travels on as the sign-in form's
+ * hidden fields do, with the sealed totp_session; a recovery code goes in its own field, behind a
+ * <details> toggle (no script).
+ */
+export function renderTotpPage(
+  reply: FastifyReply,
+  app: App,
+  params: LoginParams & { totp_session: string },
+  opts: { error?: Text; status?: number; recovery?: boolean } = {},
+) {
+  const hidden: Record<string, string> = { app_id: params.app_id, redirect_uri: params.redirect_uri, totp_session: params.totp_session };
+  if (params.state !== undefined) hidden.state = params.state;
+  if (params.authz !== undefined) hidden.authz = params.authz;
+  if (params.ui_locales !== undefined) hidden.ui_locales = params.ui_locales;
+  return renderPage(
+    reply,
+    'login-totp.eta',
+    {
+      title: 'totp.title',
+      heading: 'totp.heading',
+      app,
+      uiLocales: params.ui_locales,
+      action: '/login/totp',
+      csrfToken: reply.generateCsrf(),
+      hidden,
+      error: opts.error,
+      recovery: opts.recovery === true,
+    },
+    opts.status ?? 200,
+  );
+}
+
+/**
  * The query that carries the pending sign-in from page to page (issue 16): the app and callback, and
  * the app's state or the sealed /authorize request, so the sign-in at the end of any detour answers
  * through the flow that started it (a code for /authorize, never tokens).

@@ -2,11 +2,11 @@
 // when a session was opened, then a 303 to the app with the tokens or the authorization code.
 import type { FastifyReply } from 'fastify';
 import type { Config } from '../config.js';
-import type { SignInOutcome } from '../domain/sign-in/sign-in.js';
+import type { SignInAnswer } from '../domain/sign-in/sign-in.js';
 import { setDeviceCookie, setSsoCookie } from './sso-cookie.js';
 import { tokenRedirectUrl } from './token-responses.js';
 
-export function answerSignIn(config: Config, reply: FastifyReply, outcome: SignInOutcome) {
+export function answerSignIn(config: Config, reply: FastifyReply, outcome: SignInAnswer) {
   if (outcome.sessionCookie !== undefined) setSsoCookie(config, reply, outcome.sessionCookie);
   if (outcome.deviceCookie !== undefined) setDeviceCookie(config, reply, outcome.deviceCookie);
   const url = outcome.kind === 'code_redirect' ? outcome.url : tokenRedirectUrl(outcome.redirectUri, outcome.tokens, outcome.state);

@@ -258,6 +258,36 @@ export interface EmailOutboxTable {
   last_error: string | null;
 }
 
+/** TOTP enrolment (migration 0024): secrets AES-GCM encrypted (crypto.ts), bound to user_id. */
+export interface UserTotpTable {
+  user_id: string;
+  secret: string | null;
+  pending_secret: string | null;
+  enabled_at: Timestamp | null;
+  /** The last RFC 6238 time step accepted (int8 is read as a number, db.ts). */
+  last_step: ColumnType<number, number | undefined, number>;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+}
+
+export interface TotpRecoveryCodesTable {
+  id: Generated<string>;
+  user_id: string;
+  code_hash: string;
+  created_at: DefaultedTimestamp;
+  used_at: Timestamp | null;
+}
+
+export interface TotpChallengesTable {
+  id: Generated<string>;
+  user_id: string;
+  app_id: string;
+  attempts: ColumnType<number, number | undefined, number>;
+  created_at: DefaultedTimestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: DefaultedTimestamp;
@@ -283,6 +313,9 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   client_assertion_jtis: ClientAssertionJtisTable;
   pushed_authorization_requests: PushedAuthorizationRequestsTable;
+  user_totp: UserTotpTable;
+  totp_recovery_codes: TotpRecoveryCodesTable;
+  totp_challenges: TotpChallengesTable;
 }
 
 export type AppRow = Selectable<AppsTable>;

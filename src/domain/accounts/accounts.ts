@@ -25,7 +25,7 @@ import {
   type IssuedTokens,
 } from '../tokens/refresh-tokens.js';
 import { forgetLiveness } from '../tokens/liveness.js';
-import { assertPasswordSignIn } from '../sign-in/sign-in.js';
+import { assertPasswordSignIn, openApiSecondFactor, passApiSecondFactor } from '../sign-in/sign-in.js';
 import { hashPassword } from '../users/passwords.js';
 import {
   authenticatePassword,
@@ -349,11 +349,26 @@ export async function loginAccount(
   deps: AccountDeps,
   input: { email: string; password: string; appId?: string | undefined },
   meta: RequestMeta = {},
-): Promise<{ tokens: IssuedTokens; user: User }> {
+): Promise<{ kind: 'tokens'; tokens: IssuedTokens; user: User } | { kind: 'totp_required'; totpSession: string }> {
   const app = await resolveAccountApp(deps, input.appId);
   if (!app) throw invalidAppId();
   assertPasswordSignIn(app);
   const user = await authenticatePassword(deps, { email: input.email, password: input.password, appId: app.appId }, meta);
+  // TOTP on (issue 17): the password alone yields no tokens, only the pending second factor.
+  const totpSession = await openApiSecondFactor(deps, user, app);
+  if (totpSession) return { kind: 'totp_required', totpSession };
+  return { kind: 'tokens', tokens: await issueTokens(deps, user, app, {}, meta), user };
+}
+
+/** POST /api/v1/auth/totp/verify: the code for a login's totp_session, then the login's tokens. */
+export async function loginAccountSecondFactor(
+  deps: AccountDeps,
+  input: { totpSession: string; code: string },
+  meta: RequestMeta = {},
+): Promise<{ tokens: IssuedTokens; user: User }> {
+  const { user, appId } = await passApiSecondFactor(deps, input.totpSession, input.code, meta);
+  const app = await resolveAccountApp(deps, appId);
+  if (!app) throw appError('totp_session_invalid', { detail: 'app gone' });
   return { tokens: await issueTokens(deps, user, app, {}, meta), user };
 }
 

@@ -40,6 +40,8 @@ export const RULES = {
   // POST /par (RFC 9126): each accepted request writes a row, so it has a budget of its own.
   parPerIp: { name: 'par_ip', limit: 300, windowSeconds: 60 },
   tokenVerifyPerIp: { name: 'token_verify_ip', limit: 300, windowSeconds: 60 },
+  // Wrong TOTP codes per user, across every pending sign-in (issue 17; each sign-in has 5 of its own).
+  totpFailuresPerUser: { name: 'totp_failures_user', limit: 10, windowSeconds: 900 },
 } satisfies Record<string, RateLimitRule>;
 
 /**

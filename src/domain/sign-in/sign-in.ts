@@ -2,8 +2,12 @@
 // SSO session; a passkey later). Each journey opens the pending request once, authenticates the user
 // its own way, then finishSignIn opens the SSO session and issues the code or the token set in ONE
 // transaction (a session without its tokens, or tokens without their session, is never left behind).
-// The outcome is a tagged value; the HTTP layer sets the cookie and answers it. A journey that will
-// need a second factor adds a `second_factor_required` outcome here, and its routes one case.
+// The outcome is a tagged value; the HTTP layer sets the cookie and answers it. A password sign-in of
+// an account with TOTP on (issue 17) ends with `second_factor_required` instead: no session, no
+// tokens, only a sealed totp_session naming a one-time challenge row, good for 5 minutes and 5 codes,
+// bound to the user, the app and the pending request; signInWithSecondFactor (hosted pages) and
+// loginWithSecondFactor (the account API) finish it with amr ["pwd","otp"].
+import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import type { Locale } from '../../i18n/locales.js';
 import { AppError, appError } from '../../errors.js';
@@ -15,7 +19,21 @@ import { resumeSession, startSession } from '../sessions/sessions.js';
 import { issueTokens, type IssuedTokens } from '../tokens/refresh-tokens.js';
 import { completeUpstreamLogin, type UpstreamFlow } from '../upstream/upstream-login.js';
 import { readKnownDevices, rememberKnownDevice } from '../users/known-devices.js';
-import { authenticatePassword, rememberUserLocale, type User } from '../users/users.js';
+import { MINUTE } from '../../lib/clock.js';
+import { decrypt, deriveKey, encrypt, sha256 } from '../../lib/crypto.js';
+import { recordAuditEvent } from '../audit/audit.js';
+import { checkRateLimit, hitRateLimit, RULES } from '../rate-limits/rate-limits.js';
+import * as totpStore from '../totp/totp-store.js';
+import { isTotpEnabled, spendSecondFactor } from '../totp/totp.js';
+import {
+  assertNotLocked,
+  authenticatePassword,
+  findUserRecord,
+  recordWrongSecondFactor,
+  rememberUserLocale,
+  toUser,
+  type User,
+} from '../users/users.js';
 
 type SignInDeps = Pick<
   Deps,
@@ -40,6 +58,12 @@ interface SignInCookies {
 }
 
 export type SignInOutcome =
+  | SignInAnswer
+  /** The password was right and the account has TOTP on: the code page, carrying `totpSession`. */
+  | { kind: 'second_factor_required'; totpSession: string };
+
+/** A finished sign-in: what the browser is answered with. */
+export type SignInAnswer =
   /** Back to the app's callback with the tokens (the Keymaster flow). */
   | ({ kind: 'tokens'; tokens: IssuedTokens; redirectUri: string; state: string | undefined } & SignInCookies)
   /** Back to the client with an authorization code (OIDC): `url` is the whole redirect. */
@@ -93,7 +117,160 @@ export async function signInWithPassword(
     meta,
   );
   await rememberUserLocale(deps, user, request.locale);
+  const totpSession = await openSecondFactor(deps, user, app, { flow: 'page', ...request });
+  if (totpSession) return { kind: 'second_factor_required', totpSession };
   return withDevice(deps, await finishSignIn(deps, app, user, request, pending, meta, ['pwd']), user, deviceCookie);
+}
+
+/**
+ * The code page of the hosted sign-in: the TOTP (or a recovery code) for the pending sign-in
+ * `totpSession` names; then the SSO session and the app's answer, as after a password alone.
+ */
+export async function signInWithSecondFactor(
+  deps: SignInDeps,
+  app: App,
+  request: SignInRequest,
+  totpSession: string,
+  code: string,
+  meta: RequestMeta = {},
+  deviceCookie?: string,
+): Promise<SignInAnswer> {
+  const pending = openRequest(deps, app, request);
+  const user = await passSecondFactor(deps, totpSession, code, { flow: 'page', appId: app.appId, ...request }, meta);
+  return withDevice(deps, await finishSignIn(deps, app, user, request, pending, meta, ['pwd', 'otp']), user, deviceCookie);
+}
+
+/** The account API's login (POST /api/v1/auth/login): the TOTP challenge, or nothing when the account has no TOTP. */
+export async function openApiSecondFactor(deps: Pick<Deps, 'db' | 'clock' | 'secret'>, user: User, app: App): Promise<string | undefined> {
+  return openSecondFactor(deps, user, app, { flow: 'api', redirectUri: '' });
+}
+
+/** POST /api/v1/auth/totp/verify: the code for an API login's totp_session; the user and the app it was for. */
+export async function passApiSecondFactor(
+  deps: SecondFactorDeps,
+  totpSession: string,
+  code: string,
+  meta: RequestMeta = {},
+): Promise<{ user: User; appId: string }> {
+  const claims = openTotpSession(deps, totpSession);
+  const user = await passSecondFactor(deps, totpSession, code, { flow: 'api', appId: claims.a, redirectUri: '' }, meta);
+  return { user, appId: claims.a };
+}
+
+type SecondFactorDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'log' | 'secret' | 'rateCounters'>;
+
+/** A pending second factor lives this long (the code page is filled in within it). */
+export const TOTP_SESSION_TTL_MS = 5 * MINUTE;
+/** Codes one pending sign-in may try; the per-user limit (RULES.totpFailuresPerUser) bounds them all. */
+export const TOTP_SESSION_ATTEMPTS = 5;
+
+/** The sealed totp_session: the challenge row, and what it is bound to (user, app, flow, the pending request). */
+const TotpSessionClaims = z.object({
+  c: z.uuid(),
+  u: z.uuid(),
+  a: z.string(),
+  f: z.enum(['api', 'page']),
+  /** The pending request: the callback, state and sealed /authorize request (hashed) it must come back with. */
+  r: z.string(),
+  s: z.string().optional(),
+  z: z.string().optional(),
+  exp: z.number(),
+});
+type TotpSessionClaims = z.infer<typeof TotpSessionClaims>;
+type SecondFactorBinding = {
+  flow: 'api' | 'page';
+  appId?: string;
+  redirectUri: string;
+  state?: string | undefined;
+  authz?: string | undefined;
+};
+
+const totpSessionKey = (deps: Pick<Deps, 'secret'>) => deriveKey(deps.secret, 'totp-session');
+
+/** The challenge for a password sign-in of an account with TOTP on (undefined: no TOTP, sign in now). */
+async function openSecondFactor(
+  deps: Pick<Deps, 'db' | 'clock' | 'secret'>,
+  user: User,
+  app: App,
+  bind: SecondFactorBinding,
+): Promise<string | undefined> {
+  if (!(await isTotpEnabled(deps, user.id))) return undefined;
+  const now = deps.clock.now();
+  const expiresAt = new Date(now.getTime() + TOTP_SESSION_TTL_MS);
+  const id = await totpStore.insertChallenge(deps.db, { user_id: user.id, app_id: app.appId, created_at: now, expires_at: expiresAt });
+  const claims: TotpSessionClaims = {
+    c: id,
+    u: user.id,
+    a: app.appId,
+    f: bind.flow,
+    r: bind.redirectUri,
+    ...(bind.state !== undefined && { s: bind.state }),
+    ...(bind.authz !== undefined && { z: sha256(bind.authz) }),
+    exp: Math.floor(expiresAt.getTime() / 1000),
+  };
+  return encrypt(totpSessionKey(deps), JSON.stringify(claims), 'totp-session');
+}
+
+function openTotpSession(deps: Pick<Deps, 'secret' | 'clock'>, sealed: string): TotpSessionClaims {
+  let claims: TotpSessionClaims;
+  try {
+    claims = TotpSessionClaims.parse(JSON.parse(decrypt(totpSessionKey(deps), sealed, 'totp-session')));
+  } catch {
+    throw appError('totp_session_invalid', { detail: 'not a totp_session of this server' });
+  }
+  if (claims.exp * 1000 <= deps.clock.now().getTime()) throw appError('totp_session_invalid', { detail: 'expired' });
+  return claims;
+}
+
+/**
+ * Checks the code for a pending sign-in and spends it, the step (or recovery code) and the challenge
+ * each by a conditional UPDATE. A wrong code counts against the challenge (5), the user (10 per
+ * 15 min) and, as a wrong password does, toward the account's lockout.
+ */
+async function passSecondFactor(
+  deps: SecondFactorDeps,
+  sealed: string,
+  code: string,
+  bind: SecondFactorBinding,
+  meta: RequestMeta,
+): Promise<User> {
+  const claims = openTotpSession(deps, sealed);
+  const bound =
+    claims.f === bind.flow &&
+    claims.a === bind.appId &&
+    claims.r === bind.redirectUri &&
+    claims.s === bind.state &&
+    claims.z === (bind.authz === undefined ? undefined : sha256(bind.authz));
+  if (!bound) throw appError('totp_session_invalid', { detail: 'bound to another app or request' });
+  const now = deps.clock.now();
+  await checkRateLimit(deps, RULES.totpFailuresPerUser, claims.u).catch((err: unknown) => {
+    if (err instanceof AppError && err.reason === 'rate_limited') throw appError('totp_attempts_exceeded', { retryAfter: err.retryAfter });
+    throw err;
+  });
+  const row = await findUserRecord(deps, claims.u);
+  if (!row) throw appError('totp_session_invalid', { detail: 'user gone' });
+  assertNotLocked(row, now);
+  if (row.disabled_at) throw appError('account_disabled');
+  const attempt = await totpStore.countChallengeAttempt(deps.db, claims.c, claims.u, now, TOTP_SESSION_ATTEMPTS);
+  if (!attempt) {
+    const c = await totpStore.findChallenge(deps.db, claims.c);
+    if (c && !c.used_at && c.expires_at > now && c.attempts >= TOTP_SESSION_ATTEMPTS)
+      throw appError('totp_attempts_exceeded', { retryAfter: 60 });
+    throw appError('totp_session_invalid', { detail: 'challenge spent, expired or unknown' });
+  }
+  const result = await spendSecondFactor(deps, row, code);
+  if (result === 'wrong') {
+    const { count } = await hitRateLimit(deps, RULES.totpFailuresPerUser, claims.u);
+    await recordWrongSecondFactor(deps, row, claims.a, count, meta);
+    throw appError('totp_code_invalid');
+  }
+  if (!(await totpStore.spendChallenge(deps.db, claims.c, now))) throw appError('totp_session_invalid', { detail: 'challenge raced' });
+  await recordAuditEvent(
+    deps,
+    { event: 'login.second_factor', userId: row.id, appId: claims.a, data: { method: result === 'recovery' ? 'recovery_code' : 'totp' } },
+    meta,
+  );
+  return toUser(row);
 }
 
 /** The callback of an upstream provider (Sign in with Google) for a flow already claimed. */
@@ -103,14 +280,14 @@ export async function signInWithUpstream(
   callbackUrl: URL,
   meta: RequestMeta = {},
   deviceCookie?: string,
-): Promise<SignInOutcome> {
+): Promise<SignInAnswer> {
   const pending = openRequest(deps, flow.app, flow.client);
   const user = await completeUpstreamLogin(deps, flow, callbackUrl, meta);
   return withDevice(deps, await finishSignIn(deps, flow.app, user, flow.client, pending, meta, null), user, deviceCookie);
 }
 
 /** The browser that just signed in is now a known device of this account. */
-function withDevice(deps: Pick<Deps, 'secret'>, outcome: SignInOutcome, user: User, deviceCookie: string | undefined): SignInOutcome {
+function withDevice(deps: Pick<Deps, 'secret'>, outcome: SignInAnswer, user: User, deviceCookie: string | undefined): SignInAnswer {
   return { ...outcome, deviceCookie: rememberKnownDevice(deps.secret, deviceCookie, user.id) };
 }
 
@@ -121,7 +298,7 @@ export async function resumeSignIn(
   request: Omit<SignInRequest, 'authz'>,
   sessionCookie: string | undefined,
   meta: RequestMeta = {},
-): Promise<SignInOutcome | undefined> {
+): Promise<SignInAnswer | undefined> {
   const resumed = await resumeSession(deps, sessionCookie);
   if (!resumed) return undefined;
   const { session, user } = resumed;
@@ -138,8 +315,8 @@ async function finishSignIn(
   pending: PendingAuthorization | undefined,
   meta: RequestMeta,
   amr: readonly AuthMethod[] | null,
-): Promise<SignInOutcome> {
-  return deps.db.transaction().execute(async (trx): Promise<SignInOutcome> => {
+): Promise<SignInAnswer> {
+  return deps.db.transaction().execute(async (trx): Promise<SignInAnswer> => {
     const d = { ...deps, db: trx };
     const { cookieValue, session } = await startSession(d, user.id, meta, amr);
     const ctx = { sessionId: session.id, authTime: session.auth_time };

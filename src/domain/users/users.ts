@@ -395,6 +395,29 @@ async function recordWrongPassword(
   }
 }
 
+/**
+ * A wrong second-factor code after the right password (domain/sign-in): it counts as a wrong password
+ * does, toward the per-email and per-IP limits and the account's lockout. The right password that
+ * came before it reset the account's count, so the count is first raised to the wrong codes typed in
+ * the current window (`recentFailures`, this one included): re-typing the password between codes
+ * does not keep the lockout away.
+ */
+export async function recordWrongSecondFactor(
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'log' | 'rateCounters'>,
+  row: UserRow,
+  appId: string | undefined,
+  recentFailures: number,
+  meta: RequestMeta = {},
+): Promise<void> {
+  if (recentFailures - 1 > row.failed_logins) await store.updateUser(deps.db, row.id, { failed_logins: recentFailures - 1 });
+  await recordWrongPassword(deps, row, row.email, { reason: 'bad_totp', appId }, meta);
+}
+
+/** "Account is locked" for a locked account (a second factor typed while it is locked); nothing otherwise. */
+export function assertNotLocked(row: UserRow, now: Date): void {
+  if (row.locked_until && row.locked_until > now) throw accountLocked(row.locked_until, now);
+}
+
 export const incorrectCurrentPassword = () => appError('current_password_incorrect');
 
 /**

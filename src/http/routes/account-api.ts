@@ -6,6 +6,7 @@ import {
   confirmPasswordReset,
   getAccount,
   loginAccount,
+  loginAccountSecondFactor,
   logoutAccount,
   refreshAccount,
   registerAccount,
@@ -13,6 +14,7 @@ import {
   updateAccount,
   verifyEmail,
 } from '../../domain/accounts/accounts.js';
+import { confirmTotp, disableTotp, regenerateRecoveryCodes, setupTotp } from '../../domain/totp/totp.js';
 import type { User } from '../../domain/users/users.js';
 import { authenticateBearer } from '../bearer.js';
 import { requestMeta } from '../request-meta.js';
@@ -30,6 +32,12 @@ import {
   ResetRequestBody,
   UserJson,
   VerifyEmailBody,
+  RecoveryCodesResponse,
+  TokensWithUser,
+  TotpConfirmBody,
+  TotpFreshFactorBody,
+  TotpSetupResponse,
+  TotpVerifyBody,
 } from '../schemas/accounts.js';
 
 export function accountUserJson(u: User) {
@@ -50,6 +58,7 @@ export const MESSAGES = {
   loggedOut: 'Logged out successfully',
   resetRequested: 'If an account exists for this email, a password reset link has been sent.',
   resetDone: 'Password has been reset successfully. Please log in with your new password.',
+  totpDisabled: 'Two-step verification is turned off',
 };
 
 const accountApiRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
@@ -87,12 +96,58 @@ const accountApiRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
     '/api/v1/auth/login',
     { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: LoginBody, response: { 200: LoginResponse } } },
     async (req) => {
-      const { tokens, user } = await loginAccount(
+      const outcome = await loginAccount(
         deps,
         { email: req.body.email, password: req.body.password, appId: req.body.app_id },
         requestMeta(req),
       );
+      if (outcome.kind === 'totp_required') return { status: 'totp_required' as const, totp_session: outcome.totpSession };
+      return { ...accountTokensJson(outcome.tokens), user: accountUserJson(outcome.user) };
+    },
+  );
+
+  // TOTP (issue 17): the second step of a login, then enrolment and its changes (Bearer).
+  app.post(
+    '/api/v1/auth/totp/verify',
+    { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: TotpVerifyBody, response: { 200: TokensWithUser } } },
+    async (req) => {
+      const input = { totpSession: req.body.totp_session, code: req.body.code };
+      const { tokens, user } = await loginAccountSecondFactor(deps, input, requestMeta(req));
       return { ...accountTokensJson(tokens), user: accountUserJson(user) };
+    },
+  );
+
+  app.post('/api/v1/auth/totp/setup', { config, schema: { response: { 200: TotpSetupResponse } } }, async (req) => {
+    const claims = await authenticateBearer(deps, req);
+    const s = await setupTotp(deps, claims.sub, requestMeta(req));
+    return { secret: s.secret, otpauth_url: s.otpauthUrl, qr: s.qr };
+  });
+
+  app.post(
+    '/api/v1/auth/totp/confirm',
+    { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: TotpConfirmBody, response: { 200: RecoveryCodesResponse } } },
+    async (req) => {
+      const claims = await authenticateBearer(deps, req);
+      return { recovery_codes: (await confirmTotp(deps, claims.sub, req.body.code, requestMeta(req))).recoveryCodes };
+    },
+  );
+
+  app.post(
+    '/api/v1/auth/totp/recovery-codes',
+    { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: TotpFreshFactorBody, response: { 200: RecoveryCodesResponse } } },
+    async (req) => {
+      const claims = await authenticateBearer(deps, req);
+      return { recovery_codes: (await regenerateRecoveryCodes(deps, claims.sub, req.body, requestMeta(req))).recoveryCodes };
+    },
+  );
+
+  app.delete(
+    '/api/v1/auth/totp',
+    { config: jsonConfig, bodyLimit: JSON_BODY_LIMIT, schema: { body: TotpFreshFactorBody, response: { 200: Message } } },
+    async (req) => {
+      const claims = await authenticateBearer(deps, req);
+      await disableTotp(deps, claims.sub, req.body, requestMeta(req));
+      return { message: MESSAGES.totpDisabled };
     },
   );
 

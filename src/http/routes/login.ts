@@ -10,14 +10,21 @@ import type { Deps } from '../../deps.js';
 import { resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
 import { abandonedRequestRedirect } from '../../domain/oidc/authorization.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
-import { assertSignInRequest, isSignInRequestRefusal, resumeSignIn, signInWithPassword } from '../../domain/sign-in/sign-in.js';
+import {
+  assertSignInRequest,
+  isSignInRequestRefusal,
+  resumeSignIn,
+  signInWithPassword,
+  signInWithSecondFactor,
+} from '../../domain/sign-in/sign-in.js';
+import { AppError } from '../../errors.js';
 import { isSignInRefusal } from '../../domain/users/users.js';
 import { formError, wayBackOnError } from '../error-handler.js';
-import { renderLoginPage } from '../login-page.js';
+import { renderLoginPage, renderTotpPage } from '../login-page.js';
 import { FORM_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
 import { pageLocale } from '../render.js';
 import { requestMeta } from '../request-meta.js';
-import { LoginForm, LoginQuery } from '../schemas/login.js';
+import { LoginForm, LoginQuery, TotpLoginForm } from '../schemas/login.js';
 import { answerSignIn } from '../sign-in-reply.js';
 import { readDeviceCookie, readSsoCookie } from '../sso-cookie.js';
 
@@ -71,6 +78,8 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
       try {
         const credentials = { email: f.email, password: f.password };
         const outcome = await signInWithPassword(deps, client, request, credentials, requestMeta(req), readDeviceCookie(deps.config, req));
+        // TOTP on (issue 17): the code page, carrying the pending sign-in; no session, no tokens yet.
+        if (outcome.kind === 'second_factor_required') return renderTotpPage(reply, client, { ...f, totp_session: outcome.totpSession });
         return answerSignIn(deps.config, reply, outcome);
       } catch (err) {
         if (f.authz !== undefined && isSignInRequestRefusal(err)) refuseRequest(req, client, f.redirect_uri, f.authz, err);
@@ -78,6 +87,50 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
         const { message, status } = formError(reply, err);
         const unverified = err.reason === 'email_not_verified';
         return renderLoginPage(reply, client, f, { error: message, email: f.email, status, config: deps.config, unverified });
+      }
+    },
+  );
+
+  /**
+   * The code page's post (issue 17): the TOTP or a recovery code for the pending sign-in. A wrong code
+   * is the page again (401); a spent, expired or foreign totp_session, or too many codes, is the
+   * error page, whose way back is the sign-in form (or the client's callback for /authorize).
+   */
+  app.post(
+    '/login/totp',
+    {
+      schema: { body: TotpLoginForm },
+      config: { errorFormat: 'html', accepts: 'form' },
+      bodyLimit: FORM_BODY_LIMIT,
+      preValidation: formGuard(app, deps.config),
+      preHandler: rateLimit(deps, RULES.loginAttemptsPerIp),
+    },
+    async (req, reply) => {
+      const f = req.body;
+      const client = await resolveAppForRedirect(deps, f.app_id, f.redirect_uri);
+      const request = { redirectUri: f.redirect_uri, state: f.state, authz: f.authz, locale: pageLocale(req, client, f.ui_locales) };
+      const recovery = f.code === '' && f.recovery_code !== '';
+      try {
+        const code = recovery ? f.recovery_code : f.code;
+        const outcome = await signInWithSecondFactor(
+          deps,
+          client,
+          request,
+          f.totp_session,
+          code,
+          requestMeta(req),
+          readDeviceCookie(deps.config, req),
+        );
+        return answerSignIn(deps.config, reply, outcome);
+      } catch (err) {
+        // Anything but a wrong code ends this sign-in: the error page, back to the client (/authorize)
+        // or to the app's sign-in page (the error page's default way back).
+        if (!(err instanceof AppError) || err.reason !== 'totp_code_invalid') {
+          if (f.authz !== undefined && err instanceof AppError) refuseRequest(req, client, f.redirect_uri, f.authz, err);
+          throw err;
+        }
+        const { message, status } = formError(reply, err);
+        return renderTotpPage(reply, client, f, { error: message, status, recovery });
       }
     },
   );

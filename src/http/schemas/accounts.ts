@@ -51,7 +51,23 @@ export const AccountTokens = z.object({
   token_type: z.literal('bearer'),
   expires_in: z.number().int(),
 });
-export const LoginResponse = AccountTokens.extend({ user: UserJson });
+export const LoginResponse = z.union([
+  AccountTokens.extend({ user: UserJson }),
+  // An account with TOTP on (issue 17): the code goes to POST /api/v1/auth/totp/verify.
+  z.object({ status: z.literal('totp_required'), totp_session: z.string() }),
+]);
+export const TokensWithUser = AccountTokens.extend({ user: UserJson });
+
+/** A TOTP code (6 digits) or a recovery code, as typed. */
+const TotpCode = z.string().trim().min(1, 'is required').max(64, 'is too long');
+export const TotpVerifyBody = z.object({ totp_session: z.string().min(1, 'is required').max(4000, 'is too long'), code: TotpCode });
+export const TotpConfirmBody = z.object({ code: TotpCode });
+/** A fresh factor: a current TOTP or recovery code, or the password. */
+export const TotpFreshFactorBody = z
+  .object({ code: TotpCode.optional(), password: LoginPassword.optional() })
+  .refine((b) => b.code !== undefined || b.password !== undefined, 'code or password is required');
+export const TotpSetupResponse = z.object({ secret: z.string(), otpauth_url: z.string(), qr: z.string() });
+export const RecoveryCodesResponse = z.object({ recovery_codes: z.array(z.string()) });
 
 // Hosted pages: app_id + redirect_uri say where "Continue to sign in" leads; state and authz are the
 // pending sign-in the user left (the login schema's limits), carried back to it and kept with an

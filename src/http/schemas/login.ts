@@ -61,3 +61,23 @@ export const SsoLogoutQuery = z.object({
 });
 
 export const SsoLogoutForm = SsoLogoutQuery.extend({ _csrf: z.string().max(200).optional() });
+
+/** The sealed pending second factor (domain/sign-in): bounded here, opened by the domain. */
+export const TotpSession = z
+  .string()
+  .min(1)
+  .max(4000, 'is too long')
+  .refine(...NO_NUL);
+/** A TOTP code or a recovery code, as typed (spaces and dashes allowed). */
+export const SecondFactorCode = z
+  .string()
+  .trim()
+  .max(64, 'is too long')
+  .refine(...NO_NUL);
+
+/** The code page after the password (POST /login/totp): the pending sign-in, and the code or a recovery code. */
+export const TotpLoginForm = LoginForm.omit({ email: true, password: true }).extend({
+  totp_session: TotpSession,
+  code: SecondFactorCode.default(''),
+  recovery_code: SecondFactorCode.default(''),
+});

@@ -6,7 +6,7 @@ import { createLocalJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECOND, type FixedClock } from '../../../src/lib/clock.js';
 import type { App } from '../../../src/domain/apps/apps.js';
-import { ACR_PASSWORD } from '../../../src/domain/oidc/auth-context.js';
+import { ACR_MFA, ACR_PASSWORD } from '../../../src/domain/oidc/auth-context.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
 import { DEFAULT_REDIRECT, makeApp, makeUser } from '../../helpers/factories.js';
 import { cookieHeader, cookiesOf, csrfTokenOf, FORM } from '../../helpers/http.js';
@@ -268,7 +268,7 @@ describe('Basic OP: authorization request parameters', () => {
     // The access token says the same (RFC 9068 §2.2.3).
     expect(decodeJwt(tokens.access_token)).toMatchObject({ acr: ACR_PASSWORD, amr: ['pwd'] });
     const doc = (await ctx.app.inject({ url: '/.well-known/openid-configuration' })).json();
-    expect(doc.acr_values_supported).toEqual([ACR_PASSWORD]);
+    expect(doc.acr_values_supported).toEqual([ACR_PASSWORD, ACR_MFA]);
     expect(doc.claims_supported).toEqual(expect.arrayContaining(['acr', 'amr']));
 
     // Through the SSO session (no new sign-in), the session's record of how the user signed in.
