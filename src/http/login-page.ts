@@ -27,22 +27,48 @@ export function renderLoginPage(
   if (params.state !== undefined) hidden.state = params.state;
   if (params.authz !== undefined) hidden.authz = params.authz;
   if (params.prompt === 'login') hidden.prompt = 'login';
+  return renderSignInForm(reply, app, { action: '/login', hidden, title: 'Sign in' }, opts.status ?? 200, {
+    upstreamLinks: upstreamLinks(opts.config, app, params),
+    error: opts.error,
+    email: opts.email,
+    links: accountLinks(app, params, opts.unverified === true),
+  });
+}
+
+/**
+ * The same sign-in form posted elsewhere with other hidden fields: the /device page's sign-in
+ * (RFC 8628 §3.3), which opens the SSO session only. Password sign-in alone: the detours and upstream
+ * providers carry a callback sign-in, which a device request has not.
+ */
+export function renderDeviceSignInPage(
+  reply: FastifyReply,
+  app: App,
+  form: { action: string; hidden: Record<string, string>; title: string },
+  opts: { error?: string; email?: string; status?: number } = {},
+) {
+  return renderSignInForm(reply, app, form, opts.status ?? 200, { error: opts.error, email: opts.email });
+}
+
+function renderSignInForm(
+  reply: FastifyReply,
+  app: App,
+  form: { action: string; hidden: Record<string, string>; title: string },
+  status: number,
+  extra: { error?: string | undefined; email?: string | undefined; upstreamLinks?: unknown; links?: unknown },
+) {
   return renderPage(
     reply,
     'login.eta',
     {
-      title: 'Sign in',
+      title: form.title,
       app,
-      action: '/login',
+      action: form.action,
       csrfToken: reply.generateCsrf(),
-      hidden,
+      hidden: form.hidden,
       providers: app.providers,
-      upstreamLinks: upstreamLinks(opts.config, app, params),
-      error: opts.error,
-      email: opts.email,
-      links: accountLinks(app, params, opts.unverified === true),
+      ...extra,
     },
-    opts.status ?? 200,
+    status,
   );
 }
 

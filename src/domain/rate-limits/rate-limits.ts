@@ -38,6 +38,8 @@ export const RULES = {
   tokenPerIp: { name: 'token_ip', limit: 600, windowSeconds: 60 },
   introspectPerIp: { name: 'introspect_ip', limit: 600, windowSeconds: 60 },
   tokenVerifyPerIp: { name: 'token_verify_ip', limit: 300, windowSeconds: 60 },
+  // Wrong user codes on /device per source IP (RFC 8628 §5.1): bounds guessing; never counts sign-ins.
+  deviceUserCodeFailuresPerIp: { name: 'device_user_code_failures_ip', limit: 10, windowSeconds: 900 },
 } satisfies Record<string, RateLimitRule>;
 
 /**
