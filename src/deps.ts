@@ -63,6 +63,10 @@ const SECRET_FIELDS = [
   'secret',
   'authz',
   'id_token_hint',
+  // RFC 8628: the device's secret, the user's code, and the sealed request the /device pages carry.
+  'device_code',
+  'user_code',
+  'request',
 ];
 
 /**

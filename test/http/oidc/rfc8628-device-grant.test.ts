@@ -86,7 +86,7 @@ async function approvedDevice(s: Awaited<ReturnType<typeof setup>>, extra: Recor
   expect(confirm.statusCode).toBe(200);
   const done = await browser.decide(confirm.body, 'approve');
   expect(done.statusCode).toBe(200);
-  return { d, browser, done };
+  return { d, browser, done, confirmPage: confirm.body };
 }
 
 async function verify(token: string, audience: string) {
@@ -185,7 +185,7 @@ describe('RFC 8628 Device Authorization Grant', () => {
 
   it('RFC 8628 §3.4-3.5: approved on /device, the exchange issues what a code exchange does (RFC 9068 access token, ID token with sid/amr/acr, refresh token), once', async () => {
     const s = await setup();
-    const { d, browser, done } = await approvedDevice(s);
+    const { d, browser, done, confirmPage } = await approvedDevice(s);
     expect(done.body).toContain('Return to your device');
     expect(done.body).toContain(s.app.name);
     const res = await s.poll(d.device_code);
@@ -216,6 +216,10 @@ describe('RFC 8628 Device Authorization Grant', () => {
     const audit = await ctx.deps.db.selectFrom('audit_events').selectAll().where('user_id', '=', s.user.id).execute();
     expect(audit.map((e) => e.event)).toContain('device_authorization.approved');
     expect(browser.cookies.km_sso).toBeTruthy();
+    // Neither code, nor the sealed request the pages carried, is in any log line.
+    const logs = ctx.logText();
+    for (const secret of [d.device_code, d.user_code, d.user_code.replace('-', ''), t.access_token]) expect(logs).not.toContain(secret);
+    expect(logs).not.toContain(hiddenFieldsOf(confirmPage).request);
   });
 
   it('RFC 8628 §3.5: concurrent exchanges of one approved device_code: exactly one gets tokens', async () => {
