@@ -12,7 +12,8 @@ export const DEVICE_TEXT = {
   throttled: (wait: string) => `Too many wrong codes were entered from your network. Try again in ${wait}.`,
   throttledHint: 'Your account is not affected: you can still sign in to it as usual.',
   requestInvalid: 'This device sign-in has expired or was already answered. Start again on your device to get a new code.',
-  startAgain: 'Enter a code',
+  /** The way back from the throttle page, for when the wait is over. */
+  startAgain: 'Enter a code again',
   signInTitle: 'Sign in to connect your device',
   confirmTitle: 'Connect this device?',
   confirmIntro: (app: string) => `${app} is asking to connect the device that shows your code. It will be able to:`,

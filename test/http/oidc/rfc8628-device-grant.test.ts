@@ -346,6 +346,7 @@ describe('RFC 8628 Device Authorization Grant', () => {
     expect(throttled.headers['retry-after']).toBeDefined();
     expect(throttled.body).toMatch(/Try again in \d+ minutes?\./);
     expect(throttled.body).not.toContain('name="user_code"');
+    expect(throttled.body).toContain('href="/device"');
     // Even the right code is refused from there: the throttle gives no oracle.
     expect((await guesser.enterCode(d.user_code)).statusCode).toBe(429);
     const counter = await ctx.deps.db
