@@ -122,4 +122,69 @@ describe('RFC 8628 device grant in Chromium', () => {
     expect(errors, errors.join('\n')).toEqual([]);
     await context.close();
   }, 60_000);
+
+  it('RFC 8628 /device pages pass axe-core at phone and desktop width, light and dark, default and light brand colour', async () => {
+    const { user, password } = await makeUser(ctx.deps);
+    const found: string[] = [];
+    let checked = 0;
+    for (const primaryColor of [undefined, '#f5c518']) {
+      const { app, clientSecret } = await makeApp(ctx.deps, {
+        name: 'Axe TV',
+        grantTypes: [DEVICE_CODE_GRANT],
+        allowedScopes: ['openid', 'email'],
+        ...(primaryColor && { primaryColor }),
+      });
+      const client: oauth.Client = { client_id: app.appId };
+      const auth = oauth.ClientSecretBasic(clientSecret);
+      const newCode = async () =>
+        oauth.processDeviceAuthorizationResponse(
+          as,
+          client,
+          await oauth.deviceAuthorizationRequest(as, client, auth, { scope: 'openid email' }, insecure),
+        );
+      for (const viewport of [
+        { width: 1280, height: 800 },
+        { width: 390, height: 844 },
+      ]) {
+        for (const colorScheme of ['light', 'dark'] as const) {
+          const context = await browser.newContext({ viewport, colorScheme });
+          const page = await context.newPage();
+          const errors: string[] = [];
+          page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && errors.push(m.text()));
+          const check = async (name: string) => {
+            const bad = await seriousAxeViolations(page);
+            checked++;
+            const where = `${name} (${primaryColor ?? 'default'}, ${viewport.width}px, ${colorScheme})`;
+            if (bad.length) found.push(`${where}: ${bad.map((v) => `${v.impact} ${v.id}: ${v.help}`).join('; ')}`);
+          };
+          const d = await newCode();
+          await page.goto(d.verification_uri_complete!);
+          await check('code entry, prefilled');
+          await page.getByRole('button', { name: 'Continue' }).click();
+          await page.getByLabel('Email').waitFor();
+          await check('device sign-in');
+          await page.getByLabel('Email').fill(user.email);
+          await page.getByLabel('Password', { exact: true }).fill('wrong-Password-1');
+          await page.getByRole('button', { name: 'Sign in' }).click();
+          await page.getByRole('alert').waitFor();
+          await check('device sign-in with an error');
+          await page.getByLabel('Password', { exact: true }).fill(password);
+          await Promise.all([page.waitForURL('**/device/confirm?**'), page.getByRole('button', { name: 'Sign in' }).click()]);
+          await check('confirm');
+          await page.getByRole('button', { name: 'Deny' }).click();
+          await expect.poll(() => page.locator('h1').textContent()).toBe('Device not connected');
+          await check('done (denied)');
+          await page.goto(`${as.issuer}/device`);
+          await page.getByLabel('Code').fill('zzzz-zzzz');
+          await page.getByRole('button', { name: 'Continue' }).click();
+          await page.getByRole('alert').waitFor();
+          await check('wrong code');
+          if (errors.length) found.push(`console errors (${colorScheme}): ${errors.join('; ')}`);
+          await context.close();
+        }
+      }
+    }
+    expect(checked).toBe(2 * 2 * 2 * 6);
+    expect(found, found.join('\n')).toEqual([]);
+  }, 180_000);
 });
