@@ -2,7 +2,7 @@
 import type { FastifyReply } from 'fastify';
 import type { Config } from '../config.js';
 import type { App } from '../domain/apps/apps.js';
-import { renderPage } from './render.js';
+import { renderPage, type Text } from './render.js';
 import { upstreamLinks } from './upstream-links.js';
 
 export interface LoginParams {
@@ -13,6 +13,11 @@ export interface LoginParams {
   authz?: string | undefined;
   /** Keymaster's flow: prompt=login (a fresh sign-in, no SSO resume) is carried through the detours too. */
   prompt?: string | undefined;
+  /**
+   * OIDC ui_locales (Core §3.1.2.1): the language the client asked for, carried with the pending
+   * sign-in through every page of the journey (and beating Accept-Language on each).
+   */
+  ui_locales?: string | undefined;
 }
 
 export function renderLoginPage(
@@ -21,13 +26,15 @@ export function renderLoginPage(
   params: LoginParams,
   // `config` turns on the "Continue with Google" link when Google is configured and enabled for the app.
   // `unverified`: the refusal was "Email not verified": the way out (a new link) comes first.
-  opts: { error?: string; email?: string; status?: number; config?: Pick<Config, 'google'>; unverified?: boolean } = {},
+  opts: { error?: Text; email?: string; status?: number; config?: Pick<Config, 'google'>; unverified?: boolean } = {},
 ) {
   const hidden: Record<string, string> = { app_id: params.app_id, redirect_uri: params.redirect_uri };
   if (params.state !== undefined) hidden.state = params.state;
   if (params.authz !== undefined) hidden.authz = params.authz;
   if (params.prompt === 'login') hidden.prompt = 'login';
-  return renderSignInForm(reply, app, { action: '/login', hidden, title: 'Sign in' }, opts.status ?? 200, {
+  if (params.ui_locales !== undefined) hidden.ui_locales = params.ui_locales;
+  const form = { action: '/login', hidden, title: 'login.title', heading: 'login.heading', uiLocales: params.ui_locales };
+  return renderSignInForm(reply, app, form, opts.status ?? 200, {
     upstreamLinks: upstreamLinks(opts.config, app, params),
     error: opts.error,
     email: opts.email,
@@ -43,25 +50,28 @@ export function renderLoginPage(
 export function renderDeviceSignInPage(
   reply: FastifyReply,
   app: App,
-  form: { action: string; hidden: Record<string, string>; title: string },
-  opts: { error?: string; email?: string; status?: number } = {},
+  form: { action: string; hidden: Record<string, string>; title: string; heading?: string },
+  opts: { error?: Text; email?: string; status?: number } = {},
 ) {
   return renderSignInForm(reply, app, form, opts.status ?? 200, { error: opts.error, email: opts.email });
 }
 
+/** The sign-in form; `title` and `heading` are message keys (src/i18n/catalog.ts). */
 function renderSignInForm(
   reply: FastifyReply,
   app: App,
-  form: { action: string; hidden: Record<string, string>; title: string },
+  form: { action: string; hidden: Record<string, string>; title: string; heading?: string | undefined; uiLocales?: string | undefined },
   status: number,
-  extra: { error?: string | undefined; email?: string | undefined; upstreamLinks?: unknown; links?: unknown },
+  extra: { error?: Text | undefined; email?: string | undefined; upstreamLinks?: unknown; links?: unknown },
 ) {
   return renderPage(
     reply,
     'login.eta',
     {
       title: form.title,
+      heading: form.heading ?? form.title,
       app,
+      uiLocales: form.uiLocales,
       action: form.action,
       csrfToken: reply.generateCsrf(),
       hidden: form.hidden,
@@ -82,16 +92,17 @@ export function signInQuery(params: LoginParams): URLSearchParams {
   if (params.state !== undefined) q.set('state', params.state);
   if (params.authz !== undefined) q.set('authz', params.authz);
   if (params.prompt === 'login') q.set('prompt', 'login');
+  if (params.ui_locales !== undefined) q.set('ui_locales', params.ui_locales);
   return q;
 }
 
 /** "Create account" and "Forgot password?" carry the whole pending sign-in, so the user comes back to this page. */
-function accountLinks(app: App, params: LoginParams, unverified: boolean): { href: string; label: string }[] {
+function accountLinks(app: App, params: LoginParams, unverified: boolean): { href: string; label: Text }[] {
   if (!app.providers.includes('password')) return [];
   const q = signInQuery(params).toString();
   return [
-    ...(unverified ? [{ href: `/account/verify/resend?${q}`, label: 'Send a new verification link' }] : []),
-    { href: `/account/register?${q}`, label: 'Create account' },
-    { href: `/account/forgot-password?${q}`, label: 'Forgot password?' },
+    ...(unverified ? [{ href: `/account/verify/resend?${q}`, label: { key: 'login.resendVerification' } }] : []),
+    { href: `/account/register?${q}`, label: { key: 'login.createAccount' } },
+    { href: `/account/forgot-password?${q}`, label: { key: 'login.forgotPassword' } },
   ];
 }

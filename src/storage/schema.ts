@@ -26,6 +26,10 @@ export interface AppsTable {
   backchannel_logout_uri: ColumnType<string | null, string | null | undefined, string | null>;
   /** Resource Indicators (RFC 8707): the URIs a `resource` parameter may name (migration 0016). */
   resources: ColumnType<string[], string[] | undefined, string[]>;
+  /** The language of its pages when the request names none we speak (migration 0023); null = English. */
+  default_locale: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Per-app texts `{locale: {messageKey: text}}` (migration 0023). */
+  text_overrides: ColumnType<Record<string, Record<string, string>>, string | undefined, string>;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
 }
@@ -44,6 +48,8 @@ export interface UsersTable {
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
   tokens_valid_after: Timestamp | null;
+  /** The language of the user's emails: the one they last used on a page (migration 0023); null = English. */
+  locale: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export type KeyState = 'next' | 'active' | 'previous' | 'retired';

@@ -10,6 +10,8 @@ import type { AppRow } from '../../storage/schema.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import * as store from './app-store.js';
 import type { CachedApp } from './app-cache.js';
+import { DefaultLocale, TextOverrides } from './text-overrides.js';
+import type { Locale } from '../../i18n/locales.js';
 
 export const PROVIDERS = ['password', 'google'] as const;
 export const CLIENT_TYPES = ['confidential', 'public'] as const;
@@ -80,6 +82,10 @@ export const AppInput = z.object({
   backchannelLogoutUri: BackchannelLogoutUri.optional(),
   /** The resource servers (RFC 8707) its access tokens may be issued for. */
   resources: z.array(ResourceUri).max(50).default([]),
+  /** The language of its pages when the request names none Keymaster speaks (issue 16). */
+  defaultLocale: DefaultLocale.optional(),
+  /** `{locale: {messageKey: text}}`: its own wording of any page or email text (text-overrides.ts). */
+  textOverrides: TextOverrides.default({}),
 });
 export type AppInput = z.input<typeof AppInput>;
 
@@ -125,6 +131,10 @@ export const AppUpdateInput = AppInput.partial().extend({
   /** null clears it: the app is no longer told when sessions end. */
   backchannelLogoutUri: BackchannelLogoutUri.nullable().optional(),
   resources: z.array(ResourceUri).max(50).optional(),
+  /** null: English again. */
+  defaultLocale: DefaultLocale.nullable().optional(),
+  /** Replaces the whole set ({} removes every override). */
+  textOverrides: TextOverrides.optional(),
 });
 
 export interface App {
@@ -148,6 +158,9 @@ export interface App {
   backchannelLogoutUri: string | null;
   /** Resource indicators (RFC 8707) a `resource` parameter may name; the access token's aud then. */
   resources: string[];
+  /** null = English. */
+  defaultLocale: Locale | null;
+  textOverrides: TextOverrides;
   createdAt: Date;
 }
 
@@ -169,6 +182,8 @@ export function toApp(row: AppRow): App {
     development: row.development,
     backchannelLogoutUri: row.backchannel_logout_uri,
     resources: row.resources,
+    defaultLocale: (row.default_locale as Locale | null) ?? null,
+    textOverrides: row.text_overrides ?? {},
     createdAt: row.created_at,
   };
 }
@@ -198,6 +213,8 @@ export async function createApp(
     development: v.development,
     backchannel_logout_uri: v.backchannelLogoutUri ?? null,
     resources: v.resources,
+    default_locale: v.defaultLocale ?? null,
+    text_overrides: JSON.stringify(v.textOverrides),
   });
   await recordAuditEvent(deps, { event: 'app.created', appId: row.app_id, data: { name: row.name } }, meta);
   return { app: toApp(row), clientSecret };
@@ -269,6 +286,8 @@ export async function updateApp(
     ...(v.development !== undefined && { development: v.development }),
     ...(v.backchannelLogoutUri !== undefined && { backchannel_logout_uri: v.backchannelLogoutUri }),
     ...(v.resources !== undefined && { resources: v.resources }),
+    ...(v.defaultLocale !== undefined && { default_locale: v.defaultLocale }),
+    ...(v.textOverrides !== undefined && { text_overrides: JSON.stringify(v.textOverrides) }),
     updated_at: deps.clock.now(),
   });
   deps.apps.invalidate(appId);

@@ -28,7 +28,7 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
    */
   const refuseRequest = (req: FastifyRequest, client: App, redirectUri: string, authz: string, err: unknown): never => {
     const href = abandonedRequestRedirect(deps, client, redirectUri, authz);
-    if (href) wayBackOnError(req, { href, label: `Back to ${client.name}` });
+    if (href) wayBackOnError(req, { href, label: { key: 'error.backToApp', values: { app: client.name } } });
     throw err;
   };
 

@@ -21,11 +21,10 @@ import { signInForDevice } from '../../domain/sign-in/sign-in.js';
 import { isSignInRefusal } from '../../domain/users/users.js';
 import { AppError } from '../../errors.js';
 import { clientCredentialsOf } from '../client-credentials.js';
-import { DEVICE_TEXT as T, minutesText } from '../device-text.js';
 import { formError } from '../error-handler.js';
 import { renderDeviceSignInPage } from '../login-page.js';
 import { FORM_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
-import { renderPage } from '../render.js';
+import { renderPage, type Text } from '../render.js';
 import { requestMeta } from '../request-meta.js';
 import {
   DeviceAuthorizationBody,
@@ -68,29 +67,41 @@ const oidcDeviceRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
   const form = { config: { ...html, accepts: 'form' as const }, bodyLimit: FORM_BODY_LIMIT, preValidation: formGuard(app, deps.config) };
 
   /** The code entry page; also where every refusal of the journey lands, with the form to try again. */
-  const codePage = (reply: FastifyReply, opts: { userCode?: string; error?: string; notice?: string; status?: number } = {}) =>
-    renderPage(reply, 'device-code.eta', { title: T.enterTitle, t: T, csrfToken: reply.generateCsrf(), ...opts }, opts.status ?? 200);
+  const codePage = (reply: FastifyReply, opts: { userCode?: string; error?: Text; notice?: Text; status?: number } = {}) =>
+    renderPage(reply, 'device-code.eta', { title: 'device.title', csrfToken: reply.generateCsrf(), ...opts }, opts.status ?? 200);
 
   /** Past the user-code throttle: how long to wait, and no form (every entry would be refused). */
   const throttledPage = (reply: FastifyReply, err: AppError) => {
-    reply.header('Retry-After', String(err.retryAfter ?? 60));
-    const data = { title: T.enterTitle, t: T, error: T.throttled(minutesText(err.retryAfter ?? 60)), hint: T.throttledHint };
-    return renderPage(reply, 'device-code.eta', data, 429);
+    const retryAfter = err.retryAfter ?? 60;
+    reply.header('Retry-After', String(retryAfter));
+    const error = { key: 'device.throttled', values: { minutes: Math.max(1, Math.ceil(retryAfter / 60)) } };
+    return renderPage(reply, 'device-code.eta', { title: 'device.title', error }, 429);
   };
 
-  const signInPage = (reply: FastifyReply, client: App, request: string, opts: { error?: string; email?: string; status?: number } = {}) =>
-    renderDeviceSignInPage(reply, client, { action: '/device/login', hidden: { request }, title: T.signInTitle }, opts);
+  const signInPage = (reply: FastifyReply, client: App, request: string, opts: { error?: Text; email?: string; status?: number } = {}) =>
+    renderDeviceSignInPage(reply, client, { action: '/device/login', hidden: { request }, title: 'device.signInTitle' }, opts);
+
+  /** The scopes in plain words (USER_SCOPES); one without words is named as it is. */
+  const SCOPE_WORDS: Record<string, string> = {
+    openid: 'device.scopeOpenid',
+    profile: 'device.scopeProfile',
+    email: 'device.scopeEmail',
+    offline_access: 'device.scopeOfflineAccess',
+    roles: 'device.scopeRoles',
+  };
+  const scopeText = (scope: string): Text => {
+    const key = SCOPE_WORDS[scope];
+    return key ? { key } : { key: 'device.scopeOther', values: { scope } };
+  };
 
   /** The confirm screen when the browser is signed in, else the sign-in form that leads to it. */
   const nextStep = (reply: FastifyReply, found: DeviceRequest) => {
     if (!found.user) return signInPage(reply, found.app, found.request);
     return renderPage(reply, 'device-confirm.eta', {
-      title: T.confirmTitle,
+      title: 'device.confirmTitle',
       app: found.app,
-      t: T,
-      intro: T.confirmIntro(found.app.name),
-      scopes: found.scopes.map((s) => T.scopes[s] ?? s),
-      signedInAs: T.signedInAs(found.user.email),
+      scopes: found.scopes.map(scopeText),
+      email: found.user.email,
       request: found.request,
       csrfToken: reply.generateCsrf(),
     });
@@ -99,13 +110,13 @@ const oidcDeviceRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
   /** A sealed request that is stale or answered: the code page says so and offers a new try. */
   const requestRefused = (reply: FastifyReply, err: unknown) => {
     if (!isReason(err, 'device_request_invalid')) throw err;
-    return codePage(reply, { error: T.requestInvalid, status: 400 });
+    return codePage(reply, { error: { key: 'device.requestInvalid' }, status: 400 });
   };
 
   app.get('/device', { schema: { querystring: DeviceQuery }, config: html }, async (req, reply) => {
     const userCode = req.query.user_code?.trim();
     // §5.4: a code from the link is only filled in; the user confirms it is the one on the device.
-    return codePage(reply, userCode ? { userCode, notice: T.linkNotice } : {});
+    return codePage(reply, userCode ? { userCode, notice: { key: 'device.linkNotice' } } : {});
   });
 
   app.post('/device', { schema: { body: DeviceCodeForm }, ...form }, async (req, reply) => {
@@ -115,7 +126,7 @@ const oidcDeviceRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
     } catch (err) {
       if (isReason(err, 'rate_limited')) return throttledPage(reply, err);
       if (!isReason(err, 'user_code_invalid')) throw err;
-      return codePage(reply, { userCode, error: T.codeInvalid, status: 400 });
+      return codePage(reply, { userCode, error: { key: 'device.codeInvalid' }, status: 400 });
     }
   });
 
@@ -164,12 +175,10 @@ const oidcDeviceRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
       const outcome = await decideDeviceRequest(deps, input, requestMeta(req));
       // The session ended between the pages: sign in again, then the same confirm screen.
       if (outcome.kind === 'sign_in') return nextStep(reply, await resumeDeviceRequest(deps, { request, sessionCookie: undefined }));
-      const { approved, app: client } = outcome;
       return renderPage(reply, 'device-done.eta', {
-        title: approved ? T.approvedTitle : T.deniedTitle,
-        app: client,
-        approved,
-        message: approved ? T.approvedMessage(client.name) : T.deniedMessage(client.name),
+        title: outcome.approved ? 'device.approvedTitle' : 'device.deniedTitle',
+        app: outcome.app,
+        approved: outcome.approved,
       });
     } catch (err) {
       return requestRefused(reply, err);

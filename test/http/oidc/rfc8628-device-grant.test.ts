@@ -392,6 +392,44 @@ describe('RFC 8628 Device Authorization Grant', () => {
     expect(JSON.parse(queued[0]!.payload)).toMatchObject({ sub: s.user.id, sid: (await row(d.device_code)).session_id });
   });
 
+  it('the /device pages speak the request’s language (the shared catalogs: de, fr, es; English otherwise)', async () => {
+    const s = await setup({ name: 'Wohnzimmer-TV' });
+    const d = await s.start({ scope: 'openid email' });
+    const page = async (lang: string) => {
+      const res = await ctx.app.inject({ url: `/device?user_code=${d.user_code}`, headers: { 'accept-language': lang } });
+      expect(res.statusCode).toBe(200);
+      return res;
+    };
+    const de = await page('de-DE,de;q=0.9');
+    expect(de.headers['content-language']).toBe('de');
+    expect(de.body).toContain('<html lang="de">');
+    expect(de.body).toContain('Gerät verbinden');
+    expect(de.body).toContain('Gerätecode');
+    expect((await page('fr')).body).toContain('Connecter un appareil');
+    expect((await page('es')).body).toContain('Conectar un dispositivo');
+    expect((await page('ja')).body).toContain('Connect a device');
+    // The confirm screen, in German, names the scopes in German.
+    const browser = new Browser('198.51.100.42');
+    const entry = await ctx.app.inject({ url: '/device', headers: { 'accept-language': 'de' } });
+    browser.cookies = cookiesOf(entry);
+    const signInPage = await ctx.app.inject({
+      method: 'POST',
+      url: '/device',
+      headers: { ...FORM, cookie: cookieHeader(browser.cookies), 'accept-language': 'de' },
+      payload: form({ _csrf: csrfTokenOf(entry.body), user_code: d.user_code }),
+    });
+    expect(signInPage.body).toContain('Anmelden, um Ihr Gerät zu verbinden');
+    browser.cookies = { ...browser.cookies, ...cookiesOf(signInPage) };
+    const signedIn = await browser.post('/device/login', signInPage.body, { email: s.user.email, password: s.password });
+    const confirm = await ctx.app.inject({
+      url: signedIn.headers.location as string,
+      headers: { cookie: cookieHeader({ ...browser.cookies }), 'accept-language': 'de' },
+    });
+    expect(confirm.body).toContain('Dieses Gerät verbinden?');
+    expect(confirm.body).toContain('Ihre E-Mail-Adresse sehen');
+    expect(confirm.body).toContain('Wohnzimmer-TV möchte das Gerät verbinden');
+  });
+
   it('RFC 8628 §4: discovery names device_authorization_endpoint and the grant type', async () => {
     const res = await ctx.app.inject({ url: '/.well-known/openid-configuration' });
     const doc = res.json();
