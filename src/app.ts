@@ -20,6 +20,7 @@ import jwksRoutes from './http/routes/jwks.js';
 import keymasterTokenRoutes from './http/routes/keymaster-tokens.js';
 import loginRoutes from './http/routes/login.js';
 import oidcAuthorizeRoutes from './http/routes/oidc-authorize.js';
+import oidcDeviceRoutes from './http/routes/oidc-device.js';
 import oidcDiscoveryRoutes from './http/routes/oidc-discovery.js';
 import oidcEndSessionRoutes from './http/routes/oidc-end-session.js';
 import oidcParRoutes from './http/routes/oidc-par.js';
@@ -96,6 +97,8 @@ export async function buildApp(deps: Deps) {
   await app.register(oidcParRoutes, { deps });
   await app.register(oidcUserinfoRoutes, { deps });
   await app.register(oidcEndSessionRoutes, { deps });
+  // RFC 8628: off → no routes (404), and discovery names none.
+  if (deps.config.deviceGrant) await app.register(oidcDeviceRoutes, { deps });
   await app.register(accountSessionRoutes, { deps });
   await app.register(accountApiRoutes, { deps });
   await app.register(accountPageRoutes, { deps });

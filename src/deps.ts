@@ -68,6 +68,10 @@ const SECRET_FIELDS = [
   'authz',
   'id_token_hint',
   'client_assertion',
+  // RFC 8628: the device's secret, the user's code, and the sealed request the /device pages carry.
+  'device_code',
+  'user_code',
+  'request',
 ];
 
 /**

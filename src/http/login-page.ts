@@ -33,24 +33,52 @@ export function renderLoginPage(
   if (params.authz !== undefined) hidden.authz = params.authz;
   if (params.prompt === 'login') hidden.prompt = 'login';
   if (params.ui_locales !== undefined) hidden.ui_locales = params.ui_locales;
+  const form = { action: '/login', hidden, title: 'login.title', heading: 'login.heading', uiLocales: params.ui_locales };
+  return renderSignInForm(reply, app, form, opts.status ?? 200, {
+    upstreamLinks: upstreamLinks(opts.config, app, params),
+    error: opts.error,
+    email: opts.email,
+    links: accountLinks(app, params, opts.unverified === true),
+  });
+}
+
+/**
+ * The same sign-in form posted elsewhere with other hidden fields: the /device page's sign-in
+ * (RFC 8628 §3.3), which opens the SSO session only. Password sign-in alone: the detours and upstream
+ * providers carry a callback sign-in, which a device request has not.
+ */
+export function renderDeviceSignInPage(
+  reply: FastifyReply,
+  app: App,
+  form: { action: string; hidden: Record<string, string>; title: string; heading?: string },
+  opts: { error?: Text; email?: string; status?: number } = {},
+) {
+  return renderSignInForm(reply, app, form, opts.status ?? 200, { error: opts.error, email: opts.email });
+}
+
+/** The sign-in form; `title` and `heading` are message keys (src/i18n/catalog.ts). */
+function renderSignInForm(
+  reply: FastifyReply,
+  app: App,
+  form: { action: string; hidden: Record<string, string>; title: string; heading?: string | undefined; uiLocales?: string | undefined },
+  status: number,
+  extra: { error?: Text | undefined; email?: string | undefined; upstreamLinks?: unknown; links?: unknown },
+) {
   return renderPage(
     reply,
     'login.eta',
     {
-      title: 'login.title',
-      heading: 'login.heading',
+      title: form.title,
+      heading: form.heading ?? form.title,
       app,
-      uiLocales: params.ui_locales,
-      action: '/login',
+      uiLocales: form.uiLocales,
+      action: form.action,
       csrfToken: reply.generateCsrf(),
-      hidden,
+      hidden: form.hidden,
       providers: app.providers,
-      upstreamLinks: upstreamLinks(opts.config, app, params),
-      error: opts.error,
-      email: opts.email,
-      links: accountLinks(app, params, opts.unverified === true),
+      ...extra,
     },
-    opts.status ?? 200,
+    status,
   );
 }
 

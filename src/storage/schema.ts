@@ -200,6 +200,28 @@ export interface AuthorizationCodesTable {
   requested_claims: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
+/** RFC 8628 device authorization requests (migration 0020, domain/oidc/device-grant.ts). */
+export interface DeviceCodesTable {
+  device_code_hash: string;
+  user_code_hash: string;
+  app_id: string;
+  scope: string;
+  resource: string | null;
+  status: ColumnType<DeviceCodeStatus, DeviceCodeStatus | undefined, DeviceCodeStatus>;
+  interval_seconds: number;
+  last_polled_at: Timestamp | null;
+  user_id: string | null;
+  session_id: string | null;
+  auth_time: Timestamp | null;
+  amr: string | null;
+  family_id: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  decided_at: Timestamp | null;
+  redeemed_at: Timestamp | null;
+}
+export type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'redeemed';
+
 export interface WebhooksTable {
   id: string;
   app_id: string;
@@ -276,6 +298,7 @@ export interface Database {
   identities: IdentitiesTable;
   upstream_flows: UpstreamFlowsTable;
   authorization_codes: AuthorizationCodesTable;
+  device_codes: DeviceCodesTable;
   email_tokens: EmailTokensTable;
   email_outbox: EmailOutboxTable;
   schema_migrations: SchemaMigrationsTable;
@@ -298,6 +321,8 @@ export type IdentityRow = Selectable<IdentitiesTable>;
 export type UpstreamFlowRow = Selectable<UpstreamFlowsTable>;
 export type AuthorizationCodeRow = Selectable<AuthorizationCodesTable>;
 export type NewAuthorizationCode = Insertable<AuthorizationCodesTable>;
+export type DeviceCodeRow = Selectable<DeviceCodesTable>;
+export type NewDeviceCode = Insertable<DeviceCodesTable>;
 export type WebhookRow = Selectable<WebhooksTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;

@@ -120,7 +120,11 @@ export function registerAppCommands(program: Command): void {
     .option('--color <hex>', 'brand colour, e.g. #1a73e8')
     .option('--providers <list>', 'enabled sign-in methods, comma-separated (password,google)', csv)
     .option('--type <type>', 'confidential (has a client secret) or public (PKCE only: SPAs, native apps)')
-    .option('--grant-types <list>', 'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials)', csv)
+    .option(
+      '--grant-types <list>',
+      'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials,urn:ietf:params:oauth:grant-type:device_code)',
+      csv,
+    )
     .option('--scopes <list>', 'allowed scopes, comma-separated (openid,profile,email,offline_access,roles,push:send,…)', csv)
     .option('--development', 'allow http: redirect and logout URIs on hosts other than loopback (never in production)')
     .option('--resource <uri>', 'a resource server (RFC 8707) its access tokens may be issued for (repeatable)', collect)
@@ -210,7 +214,11 @@ export function registerAppCommands(program: Command): void {
     .option('--color <hex>')
     .option('--providers <list>', 'comma-separated', csv)
     .option('--type <type>', 'confidential (has a client secret) or public (PKCE only: SPAs, native apps)')
-    .option('--grant-types <list>', 'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials)', csv)
+    .option(
+      '--grant-types <list>',
+      'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials,urn:ietf:params:oauth:grant-type:device_code)',
+      csv,
+    )
     .option('--scopes <list>', 'allowed scopes, comma-separated (openid,profile,email,offline_access,roles,push:send,…)', csv)
     .option('--reuse-interval <seconds>', 'refresh reuse grace, 0-300 (0 = strict; "default" = server default)', reuseInterval)
     .option('--development', 'allow http: redirect and logout URIs on hosts other than loopback (never in production)')

@@ -18,7 +18,9 @@ export const PROVIDERS = ['password', 'google'] as const;
 export const CLIENT_TYPES = ['confidential', 'public'] as const;
 /** RFC 7591 §2: the secret methods are interchangeable (both accepted); private_key_jwt excludes the secret. */
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+/** RFC 8628 §3.4: the grant_type of the Device Authorization Grant's token request. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT] as const;
 /** Scopes a user grants through /authorize (OIDC Core §5.4, plus `roles`). */
 export const USER_SCOPES = ['openid', 'profile', 'email', 'offline_access', 'roles'] as const;
 /** Scopes of service tokens (client credentials), KEYMASTER-API.md §5. */

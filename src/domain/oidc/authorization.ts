@@ -208,9 +208,7 @@ export async function checkAuthorizationRequest(
     return fail('invalid_request', 'PKCE (code_challenge with S256) is required for this client');
   }
 
-  // Scopes: unknown values are ignored (OIDC Core §3.1.2.1); the grant is what the app may have.
-  const requested = parseScope(p.scope);
-  const granted = requested.filter((s) => (USER_SCOPES as readonly string[]).includes(s) && app.allowedScopes.includes(s));
+  const granted = grantableScopes(app, p.scope);
   if (granted.length === 0) return fail('invalid_scope', 'No requested scope is allowed for this client');
   // RFC 8707 §2: malformed, or not a resource registered for the client.
   if (p.resource !== undefined && !isRegisteredResource(app, p.resource)) {
@@ -303,6 +301,14 @@ async function takePushedRequest(deps: Pick<Deps, 'db' | 'clock'>, q: Authorizat
 }
 
 const PushedParams = z.partialRecord(z.enum(AUTHORIZATION_PARAMS), z.string());
+
+/**
+ * The user scopes a request may be granted (/authorize, and /device_authorization: RFC 8628 §3.1):
+ * unknown values are ignored (OIDC Core §3.1.2.1); the grant is what the app may have. Empty: invalid_scope.
+ */
+export function grantableScopes(app: App, scope: string | undefined): string[] {
+  return parseScope(scope).filter((s) => (USER_SCOPES as readonly string[]).includes(s) && app.allowedScopes.includes(s));
+}
 
 /** After a successful sign-in: the code for the pending request, as the redirect URL. */
 export async function issueCodeRedirect(

@@ -40,6 +40,8 @@ export const RULES = {
   // POST /par (RFC 9126): each accepted request writes a row, so it has a budget of its own.
   parPerIp: { name: 'par_ip', limit: 300, windowSeconds: 60 },
   tokenVerifyPerIp: { name: 'token_verify_ip', limit: 300, windowSeconds: 60 },
+  // Wrong user codes on /device per source IP (RFC 8628 §5.1): bounds guessing; never counts sign-ins.
+  deviceUserCodeFailuresPerIp: { name: 'device_user_code_failures_ip', limit: 10, windowSeconds: 900 },
 } satisfies Record<string, RateLimitRule>;
 
 /**

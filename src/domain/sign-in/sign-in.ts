@@ -114,6 +114,30 @@ function withDevice(deps: Pick<Deps, 'secret'>, outcome: SignInOutcome, user: Us
   return { ...outcome, deviceCookie: rememberKnownDevice(deps.secret, deviceCookie, user.id) };
 }
 
+/**
+ * The /device page's sign-in (RFC 8628 §3.3): the password check of the hosted form (lockout,
+ * throttles, known devices), then the SSO session alone; the device gets its tokens at /token once
+ * the user approves. Refusals are thrown for the form to show, as signInWithPassword does.
+ */
+export async function signInForDevice(
+  deps: SignInDeps,
+  app: App,
+  credentials: { email?: string | undefined; password?: string | undefined },
+  meta: RequestMeta = {},
+  deviceCookie?: string,
+): Promise<{ sessionCookie: string; deviceCookie: string }> {
+  assertPasswordSignIn(app);
+  if (!credentials.email || !credentials.password) throw appError('credentials_missing');
+  const knownDevices = readKnownDevices(deps.secret, deviceCookie);
+  const user = await authenticatePassword(
+    deps,
+    { email: credentials.email, password: credentials.password, appId: app.appId, knownDevices },
+    meta,
+  );
+  const { cookieValue } = await startSession(deps, user.id, meta, ['pwd']);
+  return { sessionCookie: cookieValue, deviceCookie: rememberKnownDevice(deps.secret, deviceCookie, user.id) };
+}
+
 /** GET /login with a live SSO session: fresh tokens for the app at once, no new session; undefined when there is none. */
 export async function resumeSignIn(
   deps: SignInDeps,
