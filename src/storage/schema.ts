@@ -26,6 +26,8 @@ export interface AppsTable {
   backchannel_logout_uri: ColumnType<string | null, string | null | undefined, string | null>;
   /** Resource Indicators (RFC 8707): the URIs a `resource` parameter may name (migration 0016). */
   resources: ColumnType<string[], string[] | undefined, string[]>;
+  /** 0022: a third-party app asks the user's consent at /authorize; first-party apps (false) never do. */
+  third_party: Generated<boolean>;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
 }
@@ -211,6 +213,18 @@ export interface EmailTokensTable {
   sign_in_state: string | null;
   sign_in_authz: string | null;
   sign_in_prompt: string | null;
+  /** 0022: SHA-256 of the browser-binding cookie of the browser that asked for the link. */
+  sign_in_binding: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** 0022: what a user allowed a third-party app (the union of the scopes granted so far). */
+export interface ConsentsTable {
+  id: Generated<string>;
+  user_id: string;
+  app_id: string;
+  scopes: string[];
+  granted_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface EmailOutboxTable {
@@ -250,6 +264,7 @@ export interface Database {
   schema_migrations: SchemaMigrationsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  consents: ConsentsTable;
 }
 
 export type AppRow = Selectable<AppsTable>;
@@ -269,4 +284,5 @@ export type WebhookRow = Selectable<WebhooksTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type EmailTokenRow = Selectable<EmailTokensTable>;
+export type ConsentRow = Selectable<ConsentsTable>;
 export type EmailOutboxRow = Selectable<EmailOutboxTable>;

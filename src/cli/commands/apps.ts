@@ -33,6 +33,7 @@ function appJson(app: App) {
     development: app.development,
     backchannel_logout_uri: app.backchannelLogoutUri,
     resources: app.resources,
+    third_party: app.thirdParty,
     created_at: app.createdAt.toISOString(),
   };
 }
@@ -52,6 +53,7 @@ function appText(app: App): string {
     `color:          ${app.primaryColor ?? '(default)'}`,
     `reuse_interval: ${app.refreshReuseInterval === null ? '(server default)' : `${app.refreshReuseInterval}s`}`,
     ...(app.resources.length ? [`resources:      ${app.resources.join(' ')}`] : []),
+    `third_party:    ${app.thirdParty ? 'yes (asks the user for consent)' : 'no (first-party: no consent screen)'}`,
     ...(app.development ? ['development:    yes (http: URIs allowed on any host)'] : []),
   ].join('\n');
 }
@@ -74,6 +76,7 @@ export function registerAppCommands(program: Command): void {
     .option('--scopes <list>', 'allowed scopes, comma-separated (openid,profile,email,offline_access,roles,push:send,…)', csv)
     .option('--development', 'allow http: redirect and logout URIs on hosts other than loopback (never in production)')
     .option('--resource <uri>', 'a resource server (RFC 8707) its access tokens may be issued for (repeatable)', collect)
+    .option('--third-party', 'a third-party app: users are asked for consent at /authorize (default: first-party)')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {
@@ -92,6 +95,7 @@ export function registerAppCommands(program: Command): void {
             allowedScopes: o.scopes,
             development: o.development === true,
             resources: o.resource ?? [],
+            thirdParty: o.thirdParty === true,
           },
           CLI,
         );
@@ -151,6 +155,8 @@ export function registerAppCommands(program: Command): void {
     .option('--development', 'allow http: redirect and logout URIs on hosts other than loopback (never in production)')
     .option('--no-development', 'only loopback hosts may use http: URIs again')
     .option('--resource <uri>', 'a resource server (RFC 8707) its access tokens may be issued for (repeatable)', collect)
+    .option('--third-party', 'users are asked for consent at /authorize')
+    .option('--no-third-party', 'a first-party app again: no consent screen')
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
@@ -171,6 +177,7 @@ export function registerAppCommands(program: Command): void {
             refreshReuseInterval: o.reuseInterval,
             development: o.development,
             resources: o.resource,
+            thirdParty: o.thirdParty,
           },
           CLI,
         );

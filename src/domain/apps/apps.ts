@@ -78,6 +78,8 @@ export const AppInput = z.object({
   backchannelLogoutUri: BackchannelLogoutUri.optional(),
   /** The resource servers (RFC 8707) its access tokens may be issued for. */
   resources: z.array(ResourceUri).max(50).default([]),
+  /** Asks the user's consent at /authorize (issue 16); first-party apps (the default) never do. */
+  thirdParty: z.boolean().default(false),
 });
 export type AppInput = z.input<typeof AppInput>;
 
@@ -123,6 +125,7 @@ export const AppUpdateInput = AppInput.partial().extend({
   /** null clears it: the app is no longer told when sessions end. */
   backchannelLogoutUri: BackchannelLogoutUri.nullable().optional(),
   resources: z.array(ResourceUri).max(50).optional(),
+  thirdParty: z.boolean().optional(),
 });
 
 export interface App {
@@ -146,6 +149,8 @@ export interface App {
   backchannelLogoutUri: string | null;
   /** Resource indicators (RFC 8707) a `resource` parameter may name; the access token's aud then. */
   resources: string[];
+  /** A third-party app asks the user's consent at /authorize; a first-party one never does. */
+  thirdParty: boolean;
   createdAt: Date;
 }
 
@@ -167,6 +172,7 @@ export function toApp(row: AppRow): App {
     development: row.development,
     backchannelLogoutUri: row.backchannel_logout_uri,
     resources: row.resources,
+    thirdParty: row.third_party,
     createdAt: row.created_at,
   };
 }
@@ -196,6 +202,7 @@ export async function createApp(
     development: v.development,
     backchannel_logout_uri: v.backchannelLogoutUri ?? null,
     resources: v.resources,
+    third_party: v.thirdParty,
   });
   await recordAuditEvent(deps, { event: 'app.created', appId: row.app_id, data: { name: row.name } }, meta);
   return { app: toApp(row), clientSecret };
@@ -267,6 +274,7 @@ export async function updateApp(
     ...(v.development !== undefined && { development: v.development }),
     ...(v.backchannelLogoutUri !== undefined && { backchannel_logout_uri: v.backchannelLogoutUri }),
     ...(v.resources !== undefined && { resources: v.resources }),
+    ...(v.thirdParty !== undefined && { third_party: v.thirdParty }),
     updated_at: deps.clock.now(),
   });
   deps.apps.invalidate(appId);
