@@ -8,6 +8,7 @@ import { appError } from '../../errors.js';
 import { MINUTE, SECOND } from '../../lib/clock.js';
 import { decrypt, deriveKey, encrypt, randomToken, sha256 } from '../../lib/crypto.js';
 import { findApp, isRegisteredRedirectUri, isRegisteredResource, USER_SCOPES, type App } from '../apps/apps.js';
+import { consentNeeded } from '../consents/consents.js';
 import { resumeSession } from '../sessions/sessions.js';
 import type { User } from '../users/users.js';
 import { formatRequestedClaims, parseClaimsRequest, type RequestedClaims } from './claims-request.js';
@@ -32,6 +33,8 @@ export interface PendingAuthorization {
   resource?: string | undefined;
   /** OIDC Core §5.5: the individual claims asked for with `claims` that the app may have. */
   claims?: RequestedClaims | undefined;
+  /** prompt=consent (OIDC Core §3.1.2.1): a third-party app's consent page is shown even if remembered. */
+  forceConsent?: boolean | undefined;
   exp: number;
 }
 
@@ -45,6 +48,7 @@ const PendingSchema = z.object({
   codeChallengeMethod: z.string().optional(),
   resource: z.string().optional(),
   claims: z.object({ userinfo: z.array(z.string()), id_token: z.array(z.string()) }).optional(),
+  forceConsent: z.boolean().optional(),
   exp: z.number(),
 });
 
@@ -71,7 +75,10 @@ export type AuthorizationParams = Partial<
 >;
 
 export type AuthorizationOutcome =
-  { kind: 'redirect'; url: string } | { kind: 'login'; app: App; pending: string; loginHint?: string | undefined };
+  | { kind: 'redirect'; url: string }
+  | { kind: 'login'; app: App; pending: string; loginHint?: string | undefined }
+  /** A third-party app the user has not allowed these scopes: the consent page, carrying the sealed request. */
+  | { kind: 'consent'; app: App; pending: string };
 
 /** The error redirect of RFC 6749 §4.1.2.1 (with RFC 9207 `iss`). */
 export function errorRedirect(
@@ -198,6 +205,7 @@ export async function authorize(
     codeChallengeMethod: p.code_challenge_method,
     resource: p.resource,
     claims,
+    ...(prompts.includes('consent') && { forceConsent: true }),
     exp: Math.floor((deps.clock.now().getTime() + PENDING_TTL_MS) / 1000),
   };
 
@@ -206,18 +214,31 @@ export async function authorize(
     const live = await resumeSession(deps, session.cookieValue);
     const fresh = live && (maxAge === undefined || live.session.auth_time.getTime() + maxAge * 1000 >= deps.clock.now().getTime());
     if (live && fresh) {
-      return {
-        kind: 'redirect',
-        url: await issueCodeRedirect(deps, app, live.user, pending, {
-          sessionId: live.session.id,
-          authTime: live.session.auth_time,
-          amr: live.session.amr,
-        }),
-      };
+      const ctx = { sessionId: live.session.id, authTime: live.session.auth_time, amr: live.session.amr };
+      const next = await codeOrConsent(deps, app, live.user, pending, ctx);
+      if (next.kind === 'redirect') return next;
+      // OIDC Core §3.1.2.6: prompt=none cannot show the consent page.
+      if (prompts.includes('none')) return fail('consent_required', 'The user must allow this client');
+      return { kind: 'consent', app, pending: sealPending(deps, pending) };
     }
   }
   if (prompts.includes('none')) return fail('login_required', 'The user must sign in');
   return { kind: 'login', app, pending: sealPending(deps, pending), loginHint: p.login_hint };
+}
+
+/**
+ * The signed-in user's answer to a pending request: the code redirect, or `consent` when the app is
+ * third-party and the user has not allowed it these scopes (consents.ts decides).
+ */
+export async function codeOrConsent(
+  deps: Pick<Deps, 'db' | 'clock' | 'config'>,
+  app: App,
+  user: User,
+  pending: PendingAuthorization,
+  session: { sessionId: string | null; authTime: Date; amr: string | null },
+): Promise<{ kind: 'redirect'; url: string } | { kind: 'consent' }> {
+  if (await consentNeeded(deps, app, user.id, parseScope(pending.scope), pending.forceConsent === true)) return { kind: 'consent' };
+  return { kind: 'redirect', url: await issueCodeRedirect(deps, app, user, pending, session) };
 }
 
 /** After a successful sign-in: the code for the pending request, as the redirect URL. */

@@ -32,7 +32,7 @@ export function discoveryDocument(config: Pick<Config, 'issuer'>) {
     revocation_endpoint_auth_methods_supported: [...clientAuth, 'none'],
     introspection_endpoint_auth_methods_supported: clientAuth,
     code_challenge_methods_supported: ['S256'],
-    prompt_values_supported: ['none', 'login'],
+    prompt_values_supported: ['none', 'login', 'consent'],
     // auth-context.ts: the acr an ID token says; acr_values at /authorize is voluntary (OIDC Core §3.1.2.1).
     acr_values_supported: [...ACR_VALUES],
     claims_supported: [
