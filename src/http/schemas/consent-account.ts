@@ -14,14 +14,15 @@ export const ConsentQuery = z.object({ app_id: AppId, redirect_uri: Uri, authz: 
 export const ConsentForm = ConsentQuery.extend({ ...Csrf, decision: z.enum(['allow', 'deny']) });
 
 /**
- * Where the account sign-in returns: a same-origin path only (`/account…`), never `//host`, `/\\host`
- * or an absolute URL, so the page can never send the user elsewhere (an open redirect).
+ * Where the account sign-in returns: a same-origin path under /account only, never `//host`,
+ * `/\\host`, an absolute URL or a dot segment, so the page can never send the user elsewhere.
  */
 export const ReturnTo = z
   .string()
   .max(200)
   .regex(/^\/account(?:[/?][A-Za-z0-9\-._~/?=&%]*)?$/, 'must be a path on this site')
-  .refine((v) => !v.includes('//') && !v.includes('\\'), 'must be a path on this site');
+  // No `//`, no backslash, no dot segment (`/account/../login` leaves /account once resolved).
+  .refine((v) => !v.includes('//') && !v.includes('\\') && !/\/\.\.?(?:[/?]|$)/.test(v), 'must be a path on this site');
 
 export const AccountQuery = z.object({ status: z.string().max(50).optional() });
 export const AccountSignInQuery = z.object({ return_to: ReturnTo.optional() });
