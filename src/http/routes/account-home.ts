@@ -13,6 +13,7 @@ import { signInToAccount } from '../../domain/sign-in/sign-in.js';
 import { revokeUserSession, signOutEverywhere } from '../../domain/tokens/token-inventory.js';
 import { isSignInRefusal, type User } from '../../domain/users/users.js';
 import { AppError } from '../../errors.js';
+import { safeEqual } from '../../lib/crypto.js';
 import { formError } from '../error-handler.js';
 import { ACCOUNT_TEXT, describeScope } from '../page-text.js';
 import { FORM_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
@@ -151,7 +152,7 @@ const accountHomeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     const user = await holder(req);
     if (!user) return toSignIn(reply);
     const f = req.body;
-    if (f.new_password !== f.confirm_password)
+    if (!safeEqual(f.new_password, f.confirm_password))
       return accountPage(reply, user, { passwordErrors: { confirm_password: t.mismatch }, code: 400 });
     try {
       const input = { currentPassword: f.current_password, newPassword: f.new_password };
