@@ -25,6 +25,7 @@ COPY src ./src
 COPY --from=deps /app/dist ./dist
 COPY migrations ./migrations
 COPY views ./views
+COPY locales ./locales
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

@@ -11,9 +11,10 @@
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { AppError, appError, type ErrorCode, type Reason } from '../errors.js';
+import { AppError, appError, type ErrorCode, type PasswordProblem, type Reason } from '../errors.js';
+import { isMessageKey } from '../i18n/catalog.js';
 import { DatabaseUnavailableError } from '../storage/unavailable.js';
-import { renderPage } from './render.js';
+import { renderPage, type Text } from './render.js';
 
 export type ErrorFormat = 'keymaster' | 'oauth' | 'detail' | 'html';
 
@@ -120,33 +121,44 @@ export function wireError(format: ErrorFormat, e: AppError, httpStatus?: number)
   };
 }
 
-/** How a form shows a refusal: what the user can do about it, as a sentence. */
-const FORM_TEXT: Partial<Record<Reason, (e: AppError) => string>> = {
-  invalid_credentials: () => 'Incorrect email or password.',
-  rate_limited: (e) => `Too many attempts. Try again in ${minutesOf(e)}.`,
-  // The way out: the emailed reset link clears the lock (and a browser that signed in before is not locked).
-  account_locked: (e) =>
-    `Account is locked after too many failed sign-ins. Try again in ${minutesOf(e)}, ` +
-    'or choose "Forgot password?" to unlock it now with a link sent by email.',
-};
+/**
+ * How a hosted page shows a refusal (a form's message, the error page): the reason's message in the
+ * page's language (locales/<locale>/errors.json, keyed by reason), with the params it needs. A reason
+ * with no message there is shown as the generic refusal: a page never shows an untranslated text.
+ */
+export function pageText(e: AppError): Text {
+  if (!isMessageKey(`errors.${e.reason}`)) return { key: 'errors.fallback' };
+  const p = (e.params ?? {}) as Record<string, unknown>;
+  switch (e.reason) {
+    case 'rate_limited':
+    case 'account_locked':
+      // Retry-After in whole minutes, rounded up ("1 minute", "15 minutes").
+      return { key: `errors.${e.reason}`, values: { minutes: Math.ceil((e.retryAfter ?? 60) / 60) } };
+    case 'password_too_weak':
+      return { key: 'errors.password_too_weak', values: { problems: (p.problems as PasswordProblem[]).map(problemText) } };
+    default: {
+      const values: Record<string, string | number> = {};
+      for (const [k, v] of Object.entries(p)) if (typeof v === 'string' || typeof v === 'number') values[k] = v;
+      return { key: `errors.${e.reason}`, values };
+    }
+  }
+}
 
-/** An error's Retry-After in whole minutes, rounded up: "1 minute", "15 minutes". */
-function minutesOf(e: AppError): string {
-  const n = Math.ceil((e.retryAfter ?? 60) / 60);
-  return n === 1 ? '1 minute' : `${n} minutes`;
+function problemText(p: PasswordProblem): Text {
+  const { rule, ...values } = p;
+  return { key: `errors.problem_${rule}`, values };
 }
 
 /**
  * A domain refusal shown on a hosted form (the sign-in page, the account pages): the status and the
  * message; sets Retry-After. Server faults are rethrown for the error handler.
  */
-export function formError(reply: FastifyReply, err: unknown): { status: number; message: string } {
+export function formError(reply: FastifyReply, err: unknown): { status: number; message: Text } {
   if (!(err instanceof AppError)) throw err;
   const wire = wireError('html', err);
   if (wire.status >= 500) throw err;
   if (err.retryAfter !== undefined) reply.header('Retry-After', String(err.retryAfter));
-  const message = FORM_TEXT[err.reason]?.(err) ?? (wire.text.endsWith('.') ? wire.text : `${wire.text}.`);
-  return { status: wire.status, message };
+  return { status: wire.status, message: pageText(err) };
 }
 
 function describeValidation(err: FastifyError): string {
@@ -220,7 +232,7 @@ export function prefersHtml(request: FastifyRequest): boolean {
 /** A way back a route named for its error page (wayBackOnError). */
 interface WayBack {
   href: string;
-  label: string;
+  label: Text;
 }
 const wayBacks = new WeakMap<FastifyRequest, WayBack>();
 
@@ -240,15 +252,20 @@ export function wayBackOnError(request: FastifyRequest, back: WayBack): void {
  */
 function renderErrorPage(request: FastifyRequest, reply: FastifyReply, e: AppError, wire: WireError) {
   const notFound = e.reason === 'route_not_found';
-  const title = notFound ? 'Page not found' : wire.status >= 500 ? 'Something went wrong' : 'This request cannot be completed';
-  const message = notFound
-    ? 'There is no page at this address. Check the link, or start again from the start page.'
-    : (FORM_TEXT[e.reason]?.(e) ?? wire.text);
+  const title = notFound ? 'error.titleNotFound' : wire.status >= 500 ? 'error.titleServer' : 'error.titleRefused';
+  const message = notFound ? { key: 'error.notFound' } : pageText(e);
   const named = wayBacks.get(request);
   return renderPage(
     reply,
     'error.eta',
-    { title, message, reference: request.id, home: '/', ...(named ? { back: named.href, backLabel: named.label } : signInPageOf(request)) },
+    {
+      title,
+      message,
+      reference: request.id,
+      home: '/',
+      uiLocales: uiLocalesOf(request),
+      ...(named ? { back: named.href, backLabel: named.label } : signInPageOf(request)),
+    },
     wire.status,
   );
 }
@@ -259,7 +276,7 @@ function renderErrorPage(request: FastifyRequest, reply: FastifyReply, e: AppErr
  * (the app's state, the sealed /authorize request) within the login schema's limits; /login checks
  * everything again.
  */
-function signInPageOf(request: FastifyRequest): { back: string; backLabel: string } | undefined {
+function signInPageOf(request: FastifyRequest): { back: string; backLabel: Text } | undefined {
   if (request.method !== 'POST') return undefined;
   const body = request.body as Record<string, unknown> | undefined;
   const field = (name: string, max: number) => {
@@ -277,7 +294,18 @@ function signInPageOf(request: FastifyRequest): { back: string; backLabel: strin
   if (state !== undefined) q.set('state', state);
   if (authz !== undefined) q.set('authz', authz);
   if (body?.prompt === 'login') q.set('prompt', 'login');
-  return { back: `/login?${q.toString()}`, backLabel: 'Back to sign in' };
+  const uiLocales = field('ui_locales', 100);
+  if (uiLocales !== undefined) q.set('ui_locales', uiLocales);
+  return { back: `/login?${q.toString()}`, backLabel: { key: 'error.backToSignIn' } };
+}
+
+/** The ui_locales the refused request carried (query or form), so its error page keeps the journey's language. */
+function uiLocalesOf(request: FastifyRequest): string | undefined {
+  for (const source of [request.query, request.body]) {
+    const v = (source as Record<string, unknown> | undefined)?.ui_locales;
+    if (typeof v === 'string' && v.length <= 100) return v;
+  }
+  return undefined;
 }
 
 function send(request: FastifyRequest, reply: FastifyReply, e: AppError, wire: WireError) {

@@ -5,7 +5,7 @@ import type { Deps } from '../deps.js';
 import type { App } from '../domain/apps/apps.js';
 import { abandonedRequestRedirect } from '../domain/oidc/authorization.js';
 import { wayBackOnError } from './error-handler.js';
-import { renderPage } from './render.js';
+import { renderPage, type Text } from './render.js';
 import { upstreamLinks } from './upstream-links.js';
 
 export interface LoginParams {
@@ -16,6 +16,11 @@ export interface LoginParams {
   authz?: string | undefined;
   /** Keymaster's flow: prompt=login (a fresh sign-in, no SSO resume) is carried through the detours too. */
   prompt?: string | undefined;
+  /**
+   * OIDC ui_locales (Core §3.1.2.1): the language the client asked for, carried with the pending
+   * sign-in through every page of the journey (and beating Accept-Language on each).
+   */
+  ui_locales?: string | undefined;
 }
 
 export function renderLoginPage(
@@ -24,18 +29,21 @@ export function renderLoginPage(
   params: LoginParams,
   // `config` turns on the "Continue with Google" link when Google is configured and enabled for the app.
   // `unverified`: the refusal was "Email not verified": the way out (a new link) comes first.
-  opts: { error?: string; email?: string; status?: number; config?: Pick<Config, 'google'>; unverified?: boolean } = {},
+  opts: { error?: Text; email?: string; status?: number; config?: Pick<Config, 'google'>; unverified?: boolean } = {},
 ) {
   const hidden: Record<string, string> = { app_id: params.app_id, redirect_uri: params.redirect_uri };
   if (params.state !== undefined) hidden.state = params.state;
   if (params.authz !== undefined) hidden.authz = params.authz;
   if (params.prompt === 'login') hidden.prompt = 'login';
+  if (params.ui_locales !== undefined) hidden.ui_locales = params.ui_locales;
   return renderPage(
     reply,
     'login.eta',
     {
-      title: 'Sign in',
+      title: 'login.title',
+      heading: 'login.heading',
       app,
+      uiLocales: params.ui_locales,
       action: '/login',
       csrfToken: reply.generateCsrf(),
       hidden,
@@ -59,17 +67,18 @@ export function signInQuery(params: LoginParams): URLSearchParams {
   if (params.state !== undefined) q.set('state', params.state);
   if (params.authz !== undefined) q.set('authz', params.authz);
   if (params.prompt === 'login') q.set('prompt', 'login');
+  if (params.ui_locales !== undefined) q.set('ui_locales', params.ui_locales);
   return q;
 }
 
 /** "Create account" and "Forgot password?" carry the whole pending sign-in, so the user comes back to this page. */
-function accountLinks(app: App, params: LoginParams, unverified: boolean): { href: string; label: string }[] {
+function accountLinks(app: App, params: LoginParams, unverified: boolean): { href: string; label: Text }[] {
   if (!app.providers.includes('password')) return [];
   const q = signInQuery(params).toString();
   return [
-    ...(unverified ? [{ href: `/account/verify/resend?${q}`, label: 'Send a new verification link' }] : []),
-    { href: `/account/register?${q}`, label: 'Create account' },
-    { href: `/account/forgot-password?${q}`, label: 'Forgot password?' },
+    ...(unverified ? [{ href: `/account/verify/resend?${q}`, label: { key: 'login.resendVerification' } }] : []),
+    { href: `/account/register?${q}`, label: { key: 'login.createAccount' } },
+    { href: `/account/forgot-password?${q}`, label: { key: 'login.forgotPassword' } },
   ];
 }
 
@@ -87,6 +96,6 @@ export function refuseSignInRequest(
   err: unknown,
 ): never {
   const href = abandonedRequestRedirect(deps, client, redirectUri, authz);
-  if (href) wayBackOnError(req, { href, label: `Back to ${client.name}` });
+  if (href) wayBackOnError(req, { href, label: { key: 'error.backToApp', values: { app: client.name } } });
   throw err;
 }

@@ -5,7 +5,15 @@ import { renderPage } from './render.js';
 
 export function renderLogoutConfirm(
   reply: FastifyReply,
-  opts: { action: string; app: App | undefined; email: string; hidden: Record<string, string>; cancel: string | undefined },
+  opts: {
+    action: string;
+    app: App | undefined;
+    email: string;
+    hidden: Record<string, string>;
+    cancel: string | undefined;
+    uiLocales?: string | undefined;
+  },
 ) {
-  return renderPage(reply, 'logout-confirm.eta', { title: 'Sign out?', heading: 'Sign out', csrfToken: reply.generateCsrf(), ...opts });
+  const page = { title: 'logout.confirmTitle', heading: 'logout.confirmHeading', csrfToken: reply.generateCsrf(), ...opts };
+  return renderPage(reply, 'logout-confirm.eta', page);
 }

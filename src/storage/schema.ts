@@ -28,6 +28,10 @@ export interface AppsTable {
   resources: ColumnType<string[], string[] | undefined, string[]>;
   /** 0022: a third-party app asks the user's consent at /authorize; first-party apps (false) never do. */
   third_party: Generated<boolean>;
+  /** The language of its pages when the request names none we speak (migration 0023); null = English. */
+  default_locale: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Per-app texts `{locale: {messageKey: text}}` (migration 0023). */
+  text_overrides: ColumnType<Record<string, Record<string, string>>, string | undefined, string>;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
 }
@@ -46,6 +50,8 @@ export interface UsersTable {
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
   tokens_valid_after: Timestamp | null;
+  /** The language of the user's emails: the one they last used on a page (migration 0023); null = English. */
+  locale: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export type KeyState = 'next' | 'active' | 'previous' | 'retired';

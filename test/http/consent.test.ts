@@ -52,7 +52,7 @@ describe('consent at /authorize', () => {
 
     const page = await v.get(localPath(signedIn));
     expect(page.statusCode).toBe(200);
-    expect(page.body).toContain('Gadget Store wants to access your account');
+    expect(page.body).toContain('<strong>Gadget Store</strong> wants to access your account');
     expect(page.body).toContain(user.email);
     for (const words of ['Know who you are', 'See your name', 'See your email address', 'Keep access when you are not using it'])
       expect(page.body).toContain(words);

@@ -1,6 +1,7 @@
 // keymaster apps create|list|show|update|rotate-secret|delete
 import { InvalidArgumentError, type Command } from 'commander';
 import { createApp, deleteApp, getApp, listApps, rotateClientSecret, updateApp, type App } from '../../domain/apps/apps.js';
+import type { TextOverrides } from '../../domain/apps/text-overrides.js';
 import { CLI, print, table, withDeps } from '../context.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -11,6 +12,22 @@ const reuseInterval = (v: string): number | null => {
 };
 /** `--no-backchannel-logout-uri` (false) or an empty value clears it. */
 const clearable = (v: string | false | undefined): string | null | undefined => (v === false || v === '' ? null : v);
+/** `--text de:login.heading="Willkommen"` (repeatable); validated by the domain (text-overrides.ts). */
+const text = (v: string, prev: [string, string, string][] = []): [string, string, string][] => {
+  const m = /^([A-Za-z]{2,8}):([\w.]+)=([\s\S]*)$/.exec(v);
+  if (!m) throw new InvalidArgumentError('must be <locale>:<message key>=<text>, e.g. de:login.heading="Willkommen"');
+  return [...prev, [m[1]!, m[2]!, m[3]!]];
+};
+/** Applies `--text` values to `base`; an empty text removes that override. */
+function withTexts(base: TextOverrides, texts: [string, string, string][] | undefined): TextOverrides {
+  const out: Record<string, Record<string, string>> = Object.fromEntries(Object.entries(base).map(([l, t]) => [l, { ...t }]));
+  for (const [locale, key, value] of texts ?? []) {
+    if (value === '') delete out[locale]?.[key];
+    else (out[locale] ??= {})[key] = value;
+    if (out[locale] && Object.keys(out[locale]).length === 0) delete out[locale];
+  }
+  return out;
+}
 const csv = (v: string) =>
   v
     .split(',')
@@ -34,6 +51,8 @@ function appJson(app: App) {
     backchannel_logout_uri: app.backchannelLogoutUri,
     resources: app.resources,
     third_party: app.thirdParty,
+    default_locale: app.defaultLocale,
+    text_overrides: app.textOverrides,
     created_at: app.createdAt.toISOString(),
   };
 }
@@ -55,6 +74,10 @@ function appText(app: App): string {
     ...(app.resources.length ? [`resources:      ${app.resources.join(' ')}`] : []),
     `third_party:    ${app.thirdParty ? 'yes (asks the user for consent)' : 'no (first-party: no consent screen)'}`,
     ...(app.development ? ['development:    yes (http: URIs allowed on any host)'] : []),
+    `locale:         ${app.defaultLocale ?? '(English)'}`,
+    ...Object.entries(app.textOverrides).flatMap(([locale, texts]) =>
+      Object.entries(texts).map(([key, value]) => `text:           ${locale}:${key}=${JSON.stringify(value)}`),
+    ),
   ].join('\n');
 }
 
@@ -77,6 +100,8 @@ export function registerAppCommands(program: Command): void {
     .option('--development', 'allow http: redirect and logout URIs on hosts other than loopback (never in production)')
     .option('--resource <uri>', 'a resource server (RFC 8707) its access tokens may be issued for (repeatable)', collect)
     .option('--third-party', 'a third-party app: users are asked for consent at /authorize (default: first-party)')
+    .option('--default-locale <locale>', 'language of its pages when the browser asks for none we speak (en, de, fr, es)')
+    .option('--text <locale:key=text>', 'its own wording of a page or email text, e.g. de:login.heading="Willkommen" (repeatable)', text)
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {
@@ -96,6 +121,8 @@ export function registerAppCommands(program: Command): void {
             development: o.development === true,
             resources: o.resource ?? [],
             thirdParty: o.thirdParty === true,
+            defaultLocale: o.defaultLocale,
+            textOverrides: withTexts({}, o.text),
           },
           CLI,
         );
@@ -157,9 +184,13 @@ export function registerAppCommands(program: Command): void {
     .option('--resource <uri>', 'a resource server (RFC 8707) its access tokens may be issued for (repeatable)', collect)
     .option('--third-party', 'users are asked for consent at /authorize')
     .option('--no-third-party', 'a first-party app again: no consent screen')
+    .option('--default-locale <locale>', 'language of its pages when the browser asks for none we speak; "default": English')
+    .option('--text <locale:key=text>', 'set one text, e.g. de:login.heading="Willkommen"; an empty text removes it (repeatable)', text)
+    .option('--clear-texts', 'remove every text override (before any --text)')
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
+        const texts = o.text || o.clearTexts ? withTexts(o.clearTexts ? {} : (await getApp(deps, appId)).textOverrides, o.text) : undefined;
         const app = await updateApp(
           deps,
           appId,
@@ -178,6 +209,8 @@ export function registerAppCommands(program: Command): void {
             development: o.development,
             resources: o.resource,
             thirdParty: o.thirdParty,
+            defaultLocale: o.defaultLocale === 'default' ? null : o.defaultLocale,
+            textOverrides: texts,
           },
           CLI,
         );

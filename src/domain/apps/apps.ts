@@ -10,6 +10,8 @@ import type { AppRow } from '../../storage/schema.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import * as store from './app-store.js';
 import type { CachedApp } from './app-cache.js';
+import { DefaultLocale, TextOverrides } from './text-overrides.js';
+import type { Locale } from '../../i18n/locales.js';
 
 export const PROVIDERS = ['password', 'google'] as const;
 export const CLIENT_TYPES = ['confidential', 'public'] as const;
@@ -80,6 +82,10 @@ export const AppInput = z.object({
   resources: z.array(ResourceUri).max(50).default([]),
   /** Asks the user's consent at /authorize (issue 16); first-party apps (the default) never do. */
   thirdParty: z.boolean().default(false),
+  /** The language of its pages when the request names none Keymaster speaks (issue 16). */
+  defaultLocale: DefaultLocale.optional(),
+  /** `{locale: {messageKey: text}}`: its own wording of any page or email text (text-overrides.ts). */
+  textOverrides: TextOverrides.default({}),
 });
 export type AppInput = z.input<typeof AppInput>;
 
@@ -126,6 +132,10 @@ export const AppUpdateInput = AppInput.partial().extend({
   backchannelLogoutUri: BackchannelLogoutUri.nullable().optional(),
   resources: z.array(ResourceUri).max(50).optional(),
   thirdParty: z.boolean().optional(),
+  /** null: English again. */
+  defaultLocale: DefaultLocale.nullable().optional(),
+  /** Replaces the whole set ({} removes every override). */
+  textOverrides: TextOverrides.optional(),
 });
 
 export interface App {
@@ -151,6 +161,9 @@ export interface App {
   resources: string[];
   /** A third-party app asks the user's consent at /authorize; a first-party one never does. */
   thirdParty: boolean;
+  /** null = English. */
+  defaultLocale: Locale | null;
+  textOverrides: TextOverrides;
   createdAt: Date;
 }
 
@@ -173,6 +186,8 @@ export function toApp(row: AppRow): App {
     backchannelLogoutUri: row.backchannel_logout_uri,
     resources: row.resources,
     thirdParty: row.third_party,
+    defaultLocale: (row.default_locale as Locale | null) ?? null,
+    textOverrides: row.text_overrides ?? {},
     createdAt: row.created_at,
   };
 }
@@ -203,6 +218,8 @@ export async function createApp(
     backchannel_logout_uri: v.backchannelLogoutUri ?? null,
     resources: v.resources,
     third_party: v.thirdParty,
+    default_locale: v.defaultLocale ?? null,
+    text_overrides: JSON.stringify(v.textOverrides),
   });
   await recordAuditEvent(deps, { event: 'app.created', appId: row.app_id, data: { name: row.name } }, meta);
   return { app: toApp(row), clientSecret };
@@ -275,6 +292,8 @@ export async function updateApp(
     ...(v.backchannelLogoutUri !== undefined && { backchannel_logout_uri: v.backchannelLogoutUri }),
     ...(v.resources !== undefined && { resources: v.resources }),
     ...(v.thirdParty !== undefined && { third_party: v.thirdParty }),
+    ...(v.defaultLocale !== undefined && { default_locale: v.defaultLocale }),
+    ...(v.textOverrides !== undefined && { text_overrides: JSON.stringify(v.textOverrides) }),
     updated_at: deps.clock.now(),
   });
   deps.apps.invalidate(appId);

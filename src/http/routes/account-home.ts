@@ -6,7 +6,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
 import { accountHolder, accountOverview, changeAccountPassword, renameAccount } from '../../domain/accounts/account-home.js';
-import { describePolicy } from '../../domain/accounts/password-policy.js';
 import { revokeConsent } from '../../domain/consents/consents.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { signInToAccount } from '../../domain/sign-in/sign-in.js';
@@ -15,9 +14,9 @@ import { isSignInRefusal, type User } from '../../domain/users/users.js';
 import { AppError } from '../../errors.js';
 import { safeEqual } from '../../lib/crypto.js';
 import { formError } from '../error-handler.js';
-import { ACCOUNT_TEXT, describeScope } from '../page-text.js';
+import { accountStatus, describeScope } from '../page-text.js';
 import { FORM_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
-import { renderPage } from '../render.js';
+import { renderPage, type Text } from '../render.js';
 import { requestMeta } from '../request-meta.js';
 import {
   AccountQuery,
@@ -30,11 +29,10 @@ import {
 } from '../schemas/consent-account.js';
 import { clearSsoCookie, readDeviceCookie, readSsoCookie, setDeviceCookie, setSsoCookie } from '../sso-cookie.js';
 
-const t = ACCOUNT_TEXT;
 const when = (v: Date | string | null) => (v === null ? '—' : `${new Date(v).toISOString().slice(0, 16).replace('T', ' ')} UTC`);
 
 /** Field errors of the change-password form, by field. */
-type PasswordErrors = Partial<Record<'current_password' | 'new_password' | 'confirm_password' | 'form', string>>;
+type PasswordErrors = Partial<Record<'current_password' | 'new_password' | 'confirm_password' | 'form', Text>>;
 
 const PASSWORD_FIELD: Record<string, keyof PasswordErrors> = {
   current_password_required: 'current_password',
@@ -45,7 +43,9 @@ const PASSWORD_FIELD: Record<string, keyof PasswordErrors> = {
 const accountHomeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   const config = { errorFormat: 'html' as const };
   const post = { config: { ...config, accepts: 'form' as const }, bodyLimit: FORM_BODY_LIMIT, preValidation: formGuard(app, deps.config) };
-  const policy = describePolicy(deps.config.passwordPolicy);
+  const p = deps.config.passwordPolicy;
+  // The values of account.policy (the register and reset pages' own message).
+  const policy = { min: p.minLength, max: p.maxLength, classes: p.requireClasses ? 'yes' : 'no' };
 
   const toSignIn = (reply: FastifyReply, status?: string) =>
     reply
@@ -58,27 +58,26 @@ const accountHomeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
   async function accountPage(
     reply: FastifyReply,
     user: User,
-    opts: { status?: string | undefined; name?: string; nameError?: string; passwordErrors?: PasswordErrors; code?: number } = {},
+    opts: { status?: string | undefined; name?: string; nameError?: Text; passwordErrors?: PasswordErrors; code?: number } = {},
   ) {
     const overview = await accountOverview(deps, user);
     return renderPage(
       reply,
       'account.eta',
       {
-        title: t.title,
+        title: 'myaccount.title',
         wide: true,
-        t,
-        notice: opts.status ? t.status[opts.status] : undefined,
+        notice: accountStatus(opts.status),
         user,
         name: opts.name ?? user.name ?? '',
         nameError: opts.nameError,
         pw: opts.passwordErrors ?? {},
-        passwordRules: t.passwordRules(policy),
+        policy,
         csrfToken: reply.generateCsrf(),
         sessions: overview.sessions.map((s) => ({
           id: s.id,
           appName: s.appName,
-          device: s.userAgent ? s.userAgent.slice(0, 120) : t.unknownDevice,
+          device: s.userAgent ? s.userAgent.slice(0, 120) : undefined,
           lastUsed: when(s.lastUsedAt ?? s.createdAt),
         })),
         consents: overview.consents.map((c) => ({
@@ -101,14 +100,13 @@ const accountHomeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
   const signInPage = (
     reply: FastifyReply,
     returnTo: string | undefined,
-    opts: { error?: string; email?: string; notice?: string; code?: number } = {},
+    opts: { error?: Text; email?: string; notice?: Text; code?: number } = {},
   ) =>
     renderPage(
       reply,
       'account-sign-in.eta',
       {
-        title: t.signInTitle,
-        t,
+        title: 'myaccount.signInTitle',
         csrfToken: reply.generateCsrf(),
         hidden: returnTo ? { return_to: returnTo } : {},
         ...opts,
@@ -117,8 +115,8 @@ const accountHomeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     );
 
   app.get('/account/sign-in', { config, schema: { querystring: AccountSignInQuery.extend(AccountQuery.shape) } }, async (req, reply) => {
-    const status = req.query.status;
-    return signInPage(reply, req.query.return_to, { ...(status && t.status[status] && { notice: t.status[status] }) });
+    const notice = accountStatus(req.query.status);
+    return signInPage(reply, req.query.return_to, { ...(notice && { notice }) });
   });
 
   app.post(
@@ -143,7 +141,7 @@ const accountHomeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
   app.post('/account/profile', { ...post, schema: { body: ProfileForm } }, async (req, reply) => {
     const user = await holder(req);
     if (!user) return toSignIn(reply);
-    if (!req.body.name) return accountPage(reply, user, { name: '', nameError: t.nameRequired, code: 400 });
+    if (!req.body.name) return accountPage(reply, user, { name: '', nameError: { key: 'myaccount.nameRequired' }, code: 400 });
     await renameAccount(deps, user, req.body.name, { ...requestMeta(req), actor: 'user' });
     return back(reply, 'name_saved');
   });
@@ -153,7 +151,7 @@ const accountHomeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     if (!user) return toSignIn(reply);
     const f = req.body;
     if (!safeEqual(f.new_password, f.confirm_password))
-      return accountPage(reply, user, { passwordErrors: { confirm_password: t.mismatch }, code: 400 });
+      return accountPage(reply, user, { passwordErrors: { confirm_password: { key: 'myaccount.mismatch' } }, code: 400 });
     try {
       const input = { currentPassword: f.current_password, newPassword: f.new_password };
       setSsoCookie(deps.config, reply, await changeAccountPassword(deps, user, input, { ...requestMeta(req), actor: 'user' }));

@@ -22,15 +22,13 @@ import {
   type AccountContext,
   type EmailLinkSignIn,
 } from '../../domain/accounts/accounts.js';
-import { describePolicy } from '../../domain/accounts/password-policy.js';
 import { findApp, resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
 import { AppError, appError } from '../../errors.js';
 import { formError } from '../error-handler.js';
 import { signInQuery } from '../login-page.js';
-import { renderPage } from '../render.js';
+import { renderPage, type Text } from '../render.js';
 import { requestMeta } from '../request-meta.js';
 import { isSignInRequestRefusal, signInAfterVerification } from '../../domain/sign-in/sign-in.js';
-import { VERIFY_TEXT } from '../page-text.js';
 import { answerSignIn } from '../sign-in-reply.js';
 import { clearVerifyCookie, readVerifyCookie, setVerifyCookie } from '../sso-cookie.js';
 import { ForgotForm, PageQuery, RegisterForm, ResetForm, TokenPageQuery, VerifyForm } from '../schemas/accounts.js';
@@ -43,6 +41,7 @@ interface PageContext {
   /** Hidden fields that carry the context through a form. */
   hidden: Record<string, string>;
   signInUrl: string | undefined;
+  uiLocales: string | undefined;
 }
 
 /** What a page or form names: the app, its callback, and the pending sign-in (state, sealed /authorize request). */
@@ -52,6 +51,7 @@ interface ContextFields {
   state?: string | undefined;
   authz?: string | undefined;
   prompt?: string | undefined;
+  ui_locales?: string | undefined;
 }
 
 /**
@@ -80,8 +80,13 @@ async function pageContext(deps: Deps, f: ContextFields, stored: EmailLinkSignIn
   if (app && signIn.state !== undefined) hidden.state = signIn.state;
   if (app && signIn.authz !== undefined) hidden.authz = signIn.authz;
   if (app && signIn.prompt !== undefined) hidden.prompt = signIn.prompt;
-  const signInUrl = app && callback ? `/login?${signInQuery({ app_id: app.appId, redirect_uri: callback, ...signIn })}` : undefined;
-  return { app, redirectUri, signIn, hidden, signInUrl };
+  // The journey's language (OIDC ui_locales) goes on with the pages, with or without an app.
+  if (f.ui_locales !== undefined) hidden.ui_locales = f.ui_locales;
+  const signInUrl =
+    app && callback
+      ? `/login?${signInQuery({ app_id: app.appId, redirect_uri: callback, ...signIn, ui_locales: f.ui_locales })}`
+      : undefined;
+  return { app, redirectUri, signIn, hidden, signInUrl, uiLocales: f.ui_locales };
 }
 
 /** What the domain keeps with an email token: where its link leads, and the pending sign-in it continues. */
@@ -90,23 +95,29 @@ const accountContext = (c: PageContext): AccountContext => ({ appId: c.app?.appI
 /** Query string that carries the context from one page to the next. */
 const carry = (c: PageContext) => (Object.keys(c.hidden).length ? `?${new URLSearchParams(c.hidden)}` : '');
 
-function done(reply: FastifyReply, c: PageContext, title: string, message: string) {
-  return renderPage(reply, 'account-done.eta', { title, app: c.app, message, signInUrl: c.signInUrl });
+function done(reply: FastifyReply, c: PageContext, title: string, message: Text) {
+  return renderPage(reply, 'account-done.eta', { title, app: c.app, uiLocales: c.uiLocales, message, signInUrl: c.signInUrl });
 }
 
 const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   const config = { errorFormat: 'html' as const };
-  const policy = describePolicy(deps.config.passwordPolicy);
+  const p = deps.config.passwordPolicy;
+  const policy = { min: p.minLength, max: p.maxLength, classes: p.requireClasses ? 'yes' : 'no' };
 
-  const registerPage = (
-    reply: FastifyReply,
-    c: PageContext,
-    opts: { error?: string; name?: string; email?: string; status?: number } = {},
-  ) =>
+  const registerPage = (reply: FastifyReply, c: PageContext, opts: { error?: Text; name?: string; email?: string; status?: number } = {}) =>
     renderPage(
       reply,
       'register.eta',
-      { title: 'Create account', app: c.app, csrfToken: reply.generateCsrf(), hidden: c.hidden, policy, signInUrl: c.signInUrl, ...opts },
+      {
+        title: 'account.registerTitle',
+        app: c.app,
+        uiLocales: c.uiLocales,
+        csrfToken: reply.generateCsrf(),
+        hidden: c.hidden,
+        policy,
+        signInUrl: c.signInUrl,
+        ...opts,
+      },
       opts.status ?? 200,
     );
 
@@ -121,7 +132,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       const f = req.body;
       const c = await pageContext(deps, f);
       if (!f.email || !f.password)
-        return registerPage(reply, c, { error: 'Enter your email and a password.', name: f.name, email: f.email, status: 400 });
+        return registerPage(reply, c, { error: { key: 'account.missingFields' }, name: f.name, email: f.email, status: 400 });
       // This browser's binding (km_verify): the link, opened here, signs the user in (POST /account/verify).
       const browserBinding = randomToken(32);
       try {
@@ -136,14 +147,15 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
         return registerPage(reply, c, { error: message, name: f.name, email: f.email, status });
       }
       setVerifyCookie(deps.config, reply, browserBinding);
-      return done(reply, c, 'Check your email', `We sent a link to ${f.email}. Open it to verify your email address, then sign in.`);
+      return done(reply, c, 'account.checkEmailTitle', { key: 'account.registered', values: { email: f.email } });
     },
   );
 
   const verifyPage = (reply: FastifyReply, c: PageContext, token: string) =>
     renderPage(reply, 'verify.eta', {
-      title: 'Verify your email',
+      title: 'account.verifyTitle',
       app: c.app,
+      uiLocales: c.uiLocales,
       csrfToken: reply.generateCsrf(),
       hidden: { ...c.hidden, token },
     });
@@ -171,9 +183,10 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
           reply,
           'account-done.eta',
           {
-            title: 'This link has expired',
+            title: 'account.linkExpiredTitle',
             app: c.app,
-            error: 'This verification link is invalid, expired or already used.',
+            uiLocales: c.uiLocales,
+            error: { key: 'account.verifyLinkDead' },
             retryUrl: `/account/verify/resend${carry(c)}`,
             signInUrl: c.signInUrl,
           },
@@ -192,21 +205,21 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
           if (!isSignInRequestRefusal(err)) throw err;
         }
       }
-      return done(reply, c, VERIFY_TEXT.verifiedTitle, VERIFY_TEXT.verifiedElsewhere);
+      return done(reply, c, 'account.verifiedTitle', { key: 'account.verified' });
     },
   );
 
   /** A page whose form asks for an email only (forgot password, send a new verification link). */
   const emailFormPage =
     (view: string, title: string) =>
-    (reply: FastifyReply, c: PageContext, opts: { error?: string; email?: string; status?: number } = {}) =>
+    (reply: FastifyReply, c: PageContext, opts: { error?: Text; email?: string; status?: number } = {}) =>
       renderPage(
         reply,
         view,
-        { title, app: c.app, csrfToken: reply.generateCsrf(), hidden: c.hidden, signInUrl: c.signInUrl, ...opts },
+        { title, app: c.app, uiLocales: c.uiLocales, csrfToken: reply.generateCsrf(), hidden: c.hidden, signInUrl: c.signInUrl, ...opts },
         opts.status ?? 200,
       );
-  const resendPage = emailFormPage('verify-resend.eta', 'Verify your email');
+  const resendPage = emailFormPage('verify-resend.eta', 'account.verifyTitle');
 
   app.get('/account/verify/resend', { config, schema: { querystring: PageQuery } }, async (req, reply) => {
     return resendPage(reply, await pageContext(deps, req.query));
@@ -218,7 +231,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     async (req, reply) => {
       const f = req.body;
       const c = await pageContext(deps, f);
-      if (!f.email) return resendPage(reply, c, { error: 'Enter your email address.', status: 400 });
+      if (!f.email) return resendPage(reply, c, { error: { key: 'account.enterEmail' }, status: 400 });
       const browserBinding = randomToken(32);
       try {
         await requestVerificationEmail(deps, { email: f.email }, { ...accountContext(c), browserBinding }, requestMeta(req, reply));
@@ -228,16 +241,11 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       }
       // The same page (and cookie) whether the email has an account, is verified already, or not.
       setVerifyCookie(deps.config, reply, browserBinding);
-      return done(
-        reply,
-        c,
-        'Check your email',
-        `If that email belongs to an account still waiting for verification, we sent it a new link. The link is valid for ${deps.config.verifyTokenTtlHours} hours.`,
-      );
+      return done(reply, c, 'account.checkEmailTitle', { key: 'account.resent', values: { hours: deps.config.verifyTokenTtlHours } });
     },
   );
 
-  const forgotPage = emailFormPage('forgot-password.eta', 'Reset your password');
+  const forgotPage = emailFormPage('forgot-password.eta', 'account.forgotTitle');
 
   app.get('/account/forgot-password', { config, schema: { querystring: PageQuery } }, async (req, reply) => {
     return forgotPage(reply, await pageContext(deps, req.query));
@@ -249,7 +257,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     async (req, reply) => {
       const f = req.body;
       const c = await pageContext(deps, f);
-      if (!f.email) return forgotPage(reply, c, { error: 'Enter your email address.', status: 400 });
+      if (!f.email) return forgotPage(reply, c, { error: { key: 'account.enterEmail' }, status: 400 });
       try {
         await requestPasswordReset(deps, { email: f.email }, accountContext(c), requestMeta(req, reply));
       } catch (err) {
@@ -257,12 +265,10 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
         return forgotPage(reply, c, { error: message, email: f.email, status });
       }
       // The same page whether or not the email has an account.
-      return done(
-        reply,
-        c,
-        'Check your email',
-        `If an account exists for that email, we sent a link to reset the password. The link is valid for ${deps.config.resetTokenTtlMinutes} minutes.`,
-      );
+      return done(reply, c, 'account.checkEmailTitle', {
+        key: 'account.resetSent',
+        values: { minutes: deps.config.resetTokenTtlMinutes },
+      });
     },
   );
 
@@ -271,9 +277,10 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       reply,
       'account-done.eta',
       {
-        title: 'This link has expired',
+        title: 'account.linkExpiredTitle',
         app: c.app,
-        error: 'This reset link is invalid, expired or already used.',
+        uiLocales: c.uiLocales,
+        error: { key: 'account.resetLinkDead' },
         retryUrl: `/account/forgot-password${carry(c)}`,
         signInUrl: c.signInUrl,
       },
@@ -282,15 +289,16 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
 
   // The account's email rides along as a hidden username field, so a password manager saves the new
   // password under the right account (it is not submitted: it has no name).
-  const resetPage = async (reply: FastifyReply, c: PageContext, token: string, opts: { error?: string; status?: number } = {}) => {
+  const resetPage = async (reply: FastifyReply, c: PageContext, token: string, opts: { error?: Text; status?: number } = {}) => {
     const account = await resetLinkAccount(deps, token);
     if (!account) return deadResetLink(reply, c, 400);
     return renderPage(
       reply,
       'reset-password.eta',
       {
-        title: 'Choose a new password',
+        title: 'account.resetTitle',
         app: c.app,
+        uiLocales: c.uiLocales,
         csrfToken: reply.generateCsrf(),
         hidden: { ...c.hidden, token },
         username: account.email,
@@ -313,7 +321,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       const f = req.body;
       const c = await pageContext(deps, f);
       if (!safeEqual(f.new_password, f.confirm_password))
-        return resetPage(reply, c, f.token, { error: 'The two passwords do not match.', status: 400 });
+        return resetPage(reply, c, f.token, { error: { key: 'account.passwordsDiffer' }, status: 400 });
       try {
         await confirmPasswordReset(deps, { token: f.token, newPassword: f.new_password }, { appId: c.app?.appId }, requestMeta(req));
       } catch (err) {
@@ -321,12 +329,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
         if (err instanceof AppError && err.reason === 'password_too_weak') return resetPage(reply, c, f.token, { error: message, status });
         return deadResetLink(reply, c, status);
       }
-      return done(
-        reply,
-        c,
-        'Password changed',
-        'Your password has been changed and every other session was signed out. Sign in with your new password.',
-      );
+      return done(reply, c, 'account.changedTitle', { key: 'account.changed' });
     },
   );
 };

@@ -17,7 +17,7 @@ const homeRoutes: FastifyPluginAsyncZod<{ deps: Pick<Deps, 'config'> }> = async 
   };
   app.get('/', { config: { errorFormat: 'html' } }, (req, reply) => {
     if (!prefersHtml(req)) return reply.header('Cache-Control', 'no-store').send(facts);
-    return renderPage(reply, 'home.eta', { title: 'Keymaster is running', ...facts });
+    return renderPage(reply, 'home.eta', { title: 'home.title', ...facts });
   });
 };
 export default homeRoutes;

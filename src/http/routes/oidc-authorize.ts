@@ -12,6 +12,7 @@ import { AuthorizeParams } from '../schemas/oidc.js';
 import { readSsoCookie } from '../sso-cookie.js';
 import { consentPagePath } from '../consent-page.js';
 import { renderLoginPage } from '../login-page.js';
+import { uiLocaleOf } from '../../i18n/locales.js';
 
 const oidcAuthorizeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   async function handle(req: FastifyRequest, reply: FastifyReply, params: z.infer<typeof AuthorizeParams>) {
@@ -24,7 +25,7 @@ const oidcAuthorizeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
     return renderLoginPage(
       reply,
       outcome.app,
-      { app_id: outcome.app.appId, redirect_uri: params.redirect_uri!, authz: outcome.pending },
+      { app_id: outcome.app.appId, redirect_uri: params.redirect_uri!, authz: outcome.pending, ui_locales: uiLocaleOf(params.ui_locales) },
       { config: deps.config, ...(outcome.loginHint !== undefined && { email: outcome.loginHint }) },
     );
   }

@@ -10,29 +10,30 @@ import { resolveEndSession, type EndSessionTarget } from '../../domain/oidc/logo
 import { endSession, resumeSession } from '../../domain/sessions/sessions.js';
 import { renderLogoutConfirm } from '../logout-page.js';
 import { renderPage } from '../render.js';
+import { uiLocaleOf } from '../../i18n/locales.js';
 import { sameOriginOnly, FORM_BODY_LIMIT } from '../plugins/guards.js';
 import { requestMeta } from '../request-meta.js';
 import { EndSessionForm, EndSessionParams } from '../schemas/oidc.js';
 import { clearSsoCookie, readSsoCookie } from '../sso-cookie.js';
 
 const oidcEndSessionRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
-  function finish(reply: FastifyReply, target: EndSessionTarget) {
+  function finish(reply: FastifyReply, target: EndSessionTarget, uiLocales: unknown) {
     clearSsoCookie(deps.config, reply);
     if (target.continueTo) return reply.header('Cache-Control', 'no-store').redirect(target.continueTo, 303);
-    return renderPage(reply, 'signed-out.eta', { title: 'Signed out', app: target.app });
+    return renderPage(reply, 'signed-out.eta', { title: 'logout.signedOutTitle', app: target.app, uiLocales: uiLocaleOf(uiLocales) });
   }
 
   async function start(req: FastifyRequest, reply: FastifyReply, params: z.infer<typeof EndSessionParams>) {
     const target = await resolveEndSession(deps, params);
     const cookie = readSsoCookie(deps.config, req);
     const live = await resumeSession(deps, cookie);
-    if (!live) return finish(reply, target);
+    if (!live) return finish(reply, target, params.ui_locales);
     if (target.hint && target.hint.sub === live.user.id) {
       await endSession(deps, cookie, requestMeta(req));
-      return finish(reply, target);
+      return finish(reply, target, params.ui_locales);
     }
     const hidden = Object.fromEntries(
-      (['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'state'] as const).flatMap((k) =>
+      (['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'state', 'ui_locales'] as const).flatMap((k) =>
         params[k] !== undefined ? [[k, params[k]]] : [],
       ),
     ) as Record<string, string>;
@@ -42,6 +43,7 @@ const oidcEndSessionRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, 
       email: live.user.email,
       hidden,
       cancel: target.continueTo,
+      uiLocales: uiLocaleOf(params.ui_locales),
     });
   }
 
@@ -59,7 +61,7 @@ const oidcEndSessionRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, 
       await new Promise<void>((resolve, reject) => app.csrfProtection(req, reply, (err?: Error) => (err ? reject(err) : resolve())));
       const target = await resolveEndSession(deps, req.body);
       await endSession(deps, readSsoCookie(deps.config, req), requestMeta(req));
-      return finish(reply, target);
+      return finish(reply, target, req.body.ui_locales);
     },
   );
 };

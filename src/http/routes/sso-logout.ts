@@ -32,9 +32,10 @@ async function resolveLogoutTarget(deps: Deps, q: LogoutParams): Promise<{ app?:
   return { app, continueTo: url.toString() };
 }
 
-function renderSignedOut(reply: FastifyReply, target: { app?: App; continueTo?: string }) {
+function renderSignedOut(reply: FastifyReply, target: { app?: App; continueTo?: string }, uiLocales: string | undefined) {
   return renderPage(reply, 'signed-out.eta', {
-    title: 'Signed out',
+    title: 'logout.signedOutTitle',
+    uiLocales,
     app: target.app,
     continueTo: target.continueTo,
   });
@@ -46,7 +47,7 @@ const ssoLogoutRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
     const live = await resumeSession(deps, readSsoCookie(deps.config, req));
     if (!live) {
       clearSsoCookie(deps.config, reply);
-      return renderSignedOut(reply, target);
+      return renderSignedOut(reply, target, req.query.ui_locales);
     }
     const hidden = Object.fromEntries(Object.entries(req.query).filter(([, v]) => v !== undefined)) as Record<string, string>;
     return renderLogoutConfirm(reply, {
@@ -55,6 +56,7 @@ const ssoLogoutRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
       email: live.user.email,
       hidden,
       cancel: target.continueTo,
+      uiLocales: req.query.ui_locales,
     });
   });
 
@@ -71,7 +73,7 @@ const ssoLogoutRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
       const target = await resolveLogoutTarget(deps, params);
       await endSession(deps, readSsoCookie(deps.config, req), requestMeta(req));
       clearSsoCookie(deps.config, reply);
-      return renderSignedOut(reply, target);
+      return renderSignedOut(reply, target, params.ui_locales);
     },
   );
 };

@@ -11,7 +11,7 @@ import { signInWithUpstream } from '../../domain/sign-in/sign-in.js';
 import { claimUpstreamFlow, FLOW_TTL_MS, startUpstreamLogin } from '../../domain/upstream/upstream-login.js';
 import type { UpstreamProviderName } from '../../domain/upstream/upstream-providers.js';
 import { AppError } from '../../errors.js';
-import { wireError } from '../error-handler.js';
+import { pageText, wireError } from '../error-handler.js';
 import type { LoginParams } from '../login-page.js';
 import { cookieName } from '../plugins/web.js';
 import { renderPage } from '../render.js';
@@ -99,10 +99,5 @@ function renderUpstreamError(req: FastifyRequest, reply: FastifyReply, err: unkn
   if (err.retryAfter !== undefined) reply.header('Retry-After', String(err.retryAfter));
   const back = new URLSearchParams({ app_id: params.app_id, redirect_uri: params.redirect_uri });
   if (params.state !== undefined) back.set('state', params.state);
-  return renderPage(
-    reply,
-    'error.eta',
-    { title: 'Sign-in did not complete', app, message: wire.text, back: `/login?${back}` },
-    wire.status,
-  );
+  return renderPage(reply, 'error.eta', { title: 'error.titleUpstream', app, message: pageText(err), back: `/login?${back}` }, wire.status);
 }

@@ -1,7 +1,7 @@
 // zod schemas of the account API (seed 004) and its hosted pages.
 import { z } from 'zod';
 import { AppId, NO_NUL, OpaqueToken, State, Uri } from './keymaster.js';
-import { Authz } from './login.js';
+import { Authz, UiLocales } from './login.js';
 
 /** Syntax only: the policy (seed 004) is checked by the domain, so its message is the documented one. */
 const NewPassword = z.string().min(1, 'is required').max(1024, 'is too long');
@@ -62,6 +62,7 @@ const PageContext = {
   state: State.refine(...NO_NUL).optional(),
   authz: Authz.optional(),
   prompt: z.string().max(100).optional(),
+  ui_locales: UiLocales,
 };
 const Csrf = { _csrf: z.string().max(200).optional() };
 export const PageQuery = z.object(PageContext);

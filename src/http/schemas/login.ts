@@ -1,5 +1,6 @@
 // zod schemas of the hosted sign-in and SSO logout pages.
 import { z } from 'zod';
+import { uiLocaleOf } from '../../i18n/locales.js';
 import { MAX_PASSWORD_BYTES } from '../../domain/users/passwords.js';
 import { AppId, NO_NUL, State, Uri } from './keymaster.js';
 
@@ -9,6 +10,15 @@ export const Authz = z
   .max(8000, 'is too long')
   .refine(...NO_NUL);
 
+/**
+ * OIDC ui_locales (Core §3.1.2.1): space-separated BCP 47 tags, a preference. Read as the first
+ * supported locale it names (src/i18n/locales.ts); anything else is ignored, never refused.
+ */
+export const UiLocales = z
+  .string()
+  .optional()
+  .transform((v) => uiLocaleOf(v?.slice(0, 100)));
+
 export const LoginQuery = z.object({
   app_id: AppId,
   redirect_uri: Uri,
@@ -16,6 +26,8 @@ export const LoginQuery = z.object({
   // Back from an account page (issue 16): the /authorize request the user left, so the sign-in still ends with a code.
   authz: Authz.optional(),
   prompt: z.string().max(100).optional(),
+  // OIDC ui_locales (Core §3.1.2.1), carried through the journey: the pages' language.
+  ui_locales: UiLocales,
 });
 
 export const LoginForm = z.object({
@@ -26,6 +38,7 @@ export const LoginForm = z.object({
   authz: Authz.optional(),
   // Carried on to the account links of a re-rendered form (only `login` means anything to /login).
   prompt: z.string().max(100).optional(),
+  ui_locales: UiLocales,
   email: z
     .string()
     .trim()
@@ -44,6 +57,7 @@ export const SsoLogoutQuery = z.object({
   client_id: AppId.optional(),
   post_logout_redirect_uri: Uri.optional(),
   state: State.optional(),
+  ui_locales: UiLocales,
 });
 
 export const SsoLogoutForm = SsoLogoutQuery.extend({ _csrf: z.string().max(200).optional() });
