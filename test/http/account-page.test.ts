@@ -86,6 +86,16 @@ describe('/account', () => {
     expect(v2.cookies.km_sso).toBeUndefined();
   });
 
+  it("the account page and its sign-in speak the browser's language through the catalogs", async () => {
+    const { user, password } = await makeUser(ctx.deps);
+    const v = await accountVisitor(user.email, password);
+    const de = await ctx.app.inject({ url: '/account', headers: { cookie: `km_sso=${v.cookies.km_sso}`, 'accept-language': 'de' } });
+    expect(de.headers['content-language']).toBe('de');
+    for (const w of ['Ihr Konto', 'Passwort ändern', 'Verbundene Apps', 'Überall abmelden']) expect(de.body).toContain(w);
+    const fr = await ctx.app.inject({ url: '/account/sign-in', headers: { 'accept-language': 'fr' } });
+    expect(fr.body).toContain('Connexion à votre compte');
+  });
+
   it('rename: a POST with CSRF, redirect with a status; an empty name is a field error; no CSRF changes nothing', async () => {
     const { user, password } = await makeUser(ctx.deps, { name: 'Old Name' });
     const v = await accountVisitor(user.email, password);

@@ -206,6 +206,23 @@ describe('consent at /authorize', () => {
     expect(await consentsOf(user.id)).toEqual([]);
   });
 
+  it("the consent page speaks the browser's language (de, fr, es) through the catalogs", async () => {
+    const { app } = await makeApp(ctx.deps, { name: 'Sprach App', thirdParty: true });
+    const { user, password } = await makeUser(ctx.deps);
+    const v = new Visitor(ctx);
+    const path = localPath(await signInThrough(v, app.appId, user, password, { scope: 'openid email' }));
+    for (const [lang, words] of [
+      ['de', ['Zugriff erlauben', 'möchte auf Ihr Konto zugreifen', 'Ihre E-Mail-Adresse sehen', '>Erlauben</button>']],
+      ['fr', ['Autoriser l’accès', 'souhaite accéder à votre compte', '>Refuser</button>']],
+      ['es', ['Permitir el acceso', 'quiere acceder a tu cuenta', '>Denegar</button>']],
+    ] as const) {
+      const page = await ctx.app.inject({ url: path, headers: { cookie: `km_sso=${v.cookies.km_sso}`, 'accept-language': lang } });
+      expect(page.headers['content-language']).toBe(lang);
+      expect(page.body).toContain(`<html lang="${lang}">`);
+      for (const w of words) expect(page.body).toContain(w);
+    }
+  });
+
   it('discovery lists prompt=consent', async () => {
     const res = await ctx.app.inject({ url: '/.well-known/openid-configuration' });
     expect(res.json().prompt_values_supported).toEqual(['none', 'login', 'consent']);
