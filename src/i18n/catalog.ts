@@ -8,7 +8,7 @@
 // (text, escaped by eta's `<%= %>`) or `it.th('device.intro', { … })` (a message with <strong>/<code>
 // tags, escaped here, output with `<%~ %>`) or `it.tx(text)` for a `{ key, values }` Text a route
 // passed (a form error: `formError(reply, err).message`). The route renders with
-// `renderPage(reply, 'device.eta', { title: 'device.title', app, uiLocales })`: title and heading are
+// `renderPage(reply, 'device.eta', { title: "device.title", app, uiLocales })`: title and heading are
 // message keys, and `uiLocales` is the journey's ui_locales if it has one (renderPage negotiates and
 // sets <html lang> and Content-Language). No shared file needs editing: every file of the
 // directory is loaded. test/i18n/catalog.test.ts then checks the new files have the same keys in every
