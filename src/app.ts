@@ -24,6 +24,7 @@ import oidcAuthorizeRoutes from './http/routes/oidc-authorize.js';
 import oidcConsentRoutes from './http/routes/oidc-consent.js';
 import oidcDiscoveryRoutes from './http/routes/oidc-discovery.js';
 import oidcEndSessionRoutes from './http/routes/oidc-end-session.js';
+import oidcParRoutes from './http/routes/oidc-par.js';
 import oidcTokenOpsRoutes from './http/routes/oidc-token-ops.js';
 import oidcTokenRoutes from './http/routes/oidc-token.js';
 import oidcUserinfoRoutes from './http/routes/oidc-userinfo.js';
@@ -95,6 +96,7 @@ export async function buildApp(deps: Deps) {
   await app.register(oidcConsentRoutes, { deps });
   await app.register(oidcTokenRoutes, { deps });
   await app.register(oidcTokenOpsRoutes, { deps });
+  await app.register(oidcParRoutes, { deps });
   await app.register(oidcUserinfoRoutes, { deps });
   await app.register(oidcEndSessionRoutes, { deps });
   await app.register(accountSessionRoutes, { deps });

@@ -47,6 +47,9 @@ const EnvSchema = z.object({
     .default('https://accounts.google.com'),
   KEYMASTER_GOOGLE_CLIENT_ID: z.string().max(500).optional(),
   KEYMASTER_GOOGLE_CLIENT_SECRET: z.string().max(500).optional(),
+  // private_key_jwt client authentication (RFC 7523) and Pushed Authorization Requests (RFC 9126).
+  KEYMASTER_PRIVATE_KEY_JWT: bool.default(true),
+  KEYMASTER_PAR: bool.default(true),
   KEYMASTER_WEBHOOK_WORKER: bool.default(true),
   KEYMASTER_WEBHOOK_POLL_MS: int(100, 3_600_000).default(2000),
   KEYMASTER_WEBHOOK_MAX_ATTEMPTS: int(1, 50).default(8),
@@ -163,6 +166,10 @@ export interface Config {
   readonly lockoutMinutes: number;
   readonly trustProxy: boolean;
   readonly bodyLimit: number;
+  /** Clients may authenticate with private_key_jwt (RFC 7523 §2.2); advertised in discovery only when on. */
+  readonly privateKeyJwt: boolean;
+  /** POST /par (RFC 9126) and request_uri at /authorize; advertised in discovery only when on. */
+  readonly par: boolean;
   /** The webhook delivery worker runs in this server process (any number of processes may run it). */
   readonly webhookWorker: boolean;
   readonly webhookPollMs: number;
@@ -289,6 +296,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     lockoutMinutes: e.KEYMASTER_LOCKOUT_MINUTES,
     trustProxy: e.KEYMASTER_TRUST_PROXY,
     bodyLimit: e.KEYMASTER_BODY_LIMIT,
+    privateKeyJwt: e.KEYMASTER_PRIVATE_KEY_JWT,
+    par: e.KEYMASTER_PAR,
     webhookWorker: e.KEYMASTER_WEBHOOK_WORKER,
     webhookPollMs: e.KEYMASTER_WEBHOOK_POLL_MS,
     webhookMaxAttempts: e.KEYMASTER_WEBHOOK_MAX_ATTEMPTS,

@@ -7,11 +7,13 @@ import type { Config } from './config.js';
 import { createMailer, type Mailer } from './domain/email/mailer.js';
 import { ensureActiveKey, KeyRing } from './domain/keys/keys.js';
 import { AppCache } from './domain/apps/app-cache.js';
+import { ClientKeySets } from './domain/apps/client-key-sets.js';
 import { LivenessCache } from './domain/tokens/liveness-cache.js';
 import { BatchedCounters } from './domain/rate-limits/batched-counters.js';
 import { RotationBatcher } from './domain/tokens/rotation-batcher.js';
 import { UpstreamProviders } from './domain/upstream/upstream-providers.js';
 import { BackgroundTasks } from './lib/background.js';
+import { createAddressPolicy } from './lib/address-policy.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { randomToken } from './lib/crypto.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
@@ -32,6 +34,8 @@ export interface Deps {
   upstream: UpstreamProviders;
   /** App settings for the token hot paths, kept ≤ 1 s (see domain/apps/app-cache.ts); never client secrets. */
   apps: AppCache;
+  /** private_key_jwt clients' key sets (inline or fetched from jwks_uri), see domain/apps/client-key-sets.ts. */
+  clientKeys: ClientKeySets;
   /** Each user's access-token liveness, kept ≤ 1 s (see domain/tokens/liveness-cache.ts). */
   liveness: LivenessCache;
   /** Rate-limit counters of the high-volume rules, added to Postgres in batches (domain/rate-limits/batched-counters.ts). */
@@ -63,6 +67,7 @@ const SECRET_FIELDS = [
   'secret',
   'authz',
   'id_token_hint',
+  'client_assertion',
 ];
 
 /**
@@ -156,6 +161,7 @@ export async function createDeps(config: Config, opts: CreateDepsOptions = {}): 
       probeDatabase: (timeoutMs) => handle.probe(timeoutMs),
       close,
       apps: new AppCache(),
+      clientKeys: new ClientKeySets(createAddressPolicy(config.webhookAllowedCidrs)),
       liveness: new LivenessCache(),
       rateCounters,
       rotations: new RotationBatcher(handle.db),

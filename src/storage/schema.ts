@@ -32,8 +32,33 @@ export interface AppsTable {
   default_locale: ColumnType<string | null, string | null | undefined, string | null>;
   /** Per-app texts `{locale: {messageKey: text}}` (migration 0023). */
   text_overrides: ColumnType<Record<string, Record<string, string>>, string | undefined, string>;
+  /** RFC 7591 §2 token_endpoint_auth_method (migration 0021). */
+  token_endpoint_auth_method: ColumnType<TokenEndpointAuthMethod, TokenEndpointAuthMethod | undefined, TokenEndpointAuthMethod>;
+  /** The public JWK Set (JSON text) a private_key_jwt client signs with, or null (migration 0021). */
+  jwks: ColumnType<string | null, string | null | undefined, string | null>;
+  jwks_uri: ColumnType<string | null, string | null | undefined, string | null>;
+  /** RFC 9126 §6: authorization requests only through /par (migration 0021). */
+  require_pushed_authorization_requests: Generated<boolean>;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
+}
+
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+
+/** RFC 7523 §3: a client assertion's jti, kept until its exp (migration 0021). */
+export interface ClientAssertionJtisTable {
+  app_id: string;
+  jti_hash: string;
+  expires_at: Timestamp;
+}
+
+/** RFC 9126: a pushed authorization request, single use (migration 0021). */
+export interface PushedAuthorizationRequestsTable {
+  request_hash: string;
+  app_id: string;
+  params: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
 }
 
 export interface UsersTable {
@@ -271,6 +296,8 @@ export interface Database {
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   consents: ConsentsTable;
+  client_assertion_jtis: ClientAssertionJtisTable;
+  pushed_authorization_requests: PushedAuthorizationRequestsTable;
 }
 
 export type AppRow = Selectable<AppsTable>;

@@ -181,6 +181,25 @@ export const ENDPOINTS: Row[] = [
       }),
     })),
   ),
+  // RFC 9126 /par and RFC 7523 client assertions (a wrong secret or a forged assertion: nothing is stored).
+  ...['redirect_uri', 'scope', 'request_uri', 'claims', 'client_id', 'client_assertion_type'].map((field): Row => ({
+    name: `POST /par ${field}`,
+    build: (v, fx) => ({
+      method: 'POST',
+      url: '/par',
+      headers: FORM,
+      payload: `${form({ response_type: 'code', client_id: fx.app.appId, client_secret: 'x', redirect_uri: DEFAULT_REDIRECT, scope: 'openid' })}&${field}=${q(v)}`,
+    }),
+  })),
+  ...['/token', '/par', '/introspect'].map((url): Row => ({
+    name: `POST ${url} client_assertion`,
+    build: (v, fx) => ({
+      method: 'POST',
+      url,
+      headers: FORM,
+      payload: `${form({ grant_type: 'client_credentials', token: 'a', response_type: 'code', client_id: fx.app.appId, redirect_uri: DEFAULT_REDIRECT, scope: 'openid', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' })}&client_assertion=${q(v)}`,
+    }),
+  })),
   ...['id_token_hint', 'post_logout_redirect_uri', 'state', 'client_id'].map((field): Row => ({
     name: `GET /end_session ${field}`,
     build: (v) => ({ url: `/end_session?${field}=${q(v)}` }),

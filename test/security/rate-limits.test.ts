@@ -18,6 +18,7 @@ const ENV = {
   KEYMASTER_RATE_LIMIT_LOGIN_FAILURES_IP: '3/900',
   KEYMASTER_RATE_LIMIT_TOKEN_REFRESH_IP: '2/60',
   KEYMASTER_RATE_LIMIT_TOKEN_REVOKE_IP: '2/60',
+  KEYMASTER_RATE_LIMIT_PAR_IP: '2/60',
 };
 
 let ctx: TestContext;
@@ -170,6 +171,28 @@ describe('token endpoints', () => {
     });
     expect(res.statusCode).toBe(429);
     expect(res.json()).toMatchObject({ error: 'too_many_requests' });
+  });
+});
+
+describe('POST /par', () => {
+  it('per-IP 429 in the RFC 6749 §5.2 shape; the refused request stores nothing', async () => {
+    const { app, clientSecret } = await makeApp(ctx.deps);
+    const ip = freshIp();
+    const push = () =>
+      ctx.app.inject({
+        method: 'POST',
+        url: '/par',
+        remoteAddress: ip,
+        headers: { ...FORM, authorization: `Basic ${Buffer.from(`${app.appId}:${clientSecret}`).toString('base64')}` },
+        payload: form({ response_type: 'code', redirect_uri: DEFAULT_REDIRECT, scope: 'openid' }),
+      });
+    for (let i = 0; i < 2; i++) expect((await push()).statusCode).toBe(201);
+    const res = await push();
+    expect(res.statusCode).toBe(429);
+    expect(res.headers['retry-after']).toBeDefined();
+    expect(res.json()).toMatchObject({ error: 'too_many_requests' });
+    const rows = await ctx.deps.db.selectFrom('pushed_authorization_requests').selectAll().where('app_id', '=', app.appId).execute();
+    expect(rows).toHaveLength(2);
   });
 });
 

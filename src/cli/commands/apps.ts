@@ -1,7 +1,9 @@
 // keymaster apps create|list|show|update|rotate-secret|delete
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createApp, deleteApp, getApp, listApps, rotateClientSecret, updateApp, type App } from '../../domain/apps/apps.js';
 import type { TextOverrides } from '../../domain/apps/text-overrides.js';
+import { PublicJwks } from '../../domain/apps/client-keys.js';
 import { CLI, print, table, withDeps } from '../context.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -28,6 +30,23 @@ function withTexts(base: TextOverrides, texts: [string, string, string][] | unde
   }
   return out;
 }
+/** A JWK Set file, checked with the domain's own schema (public keys only). */
+const jwksFile = (path: string): PublicJwks => {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    throw new InvalidArgumentError('must be a readable JSON file holding a JWK Set');
+  }
+  const parsed = PublicJwks.safeParse(json);
+  if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  return parsed.data;
+};
+/** `apps update`: a new JWK Set file clears the jwks_uri and the other way round. */
+const keySource = (jwks: PublicJwks | undefined, jwksUri: string | undefined) => ({
+  ...(jwks !== undefined && { jwks, jwksUri: null }),
+  ...(jwksUri !== undefined && { jwksUri, jwks: null }),
+});
 const csv = (v: string) =>
   v
     .split(',')
@@ -53,6 +72,10 @@ function appJson(app: App) {
     third_party: app.thirdParty,
     default_locale: app.defaultLocale,
     text_overrides: app.textOverrides,
+    token_endpoint_auth_method: app.tokenEndpointAuthMethod,
+    jwks: app.jwks === null ? null : JSON.parse(app.jwks),
+    jwks_uri: app.jwksUri,
+    require_pushed_authorization_requests: app.requirePushedAuthorizationRequests,
     created_at: app.createdAt.toISOString(),
   };
 }
@@ -78,6 +101,10 @@ function appText(app: App): string {
     ...Object.entries(app.textOverrides).flatMap(([locale, texts]) =>
       Object.entries(texts).map(([key, value]) => `text:           ${locale}:${key}=${JSON.stringify(value)}`),
     ),
+    `auth_method:    ${app.tokenEndpointAuthMethod}`,
+    ...(app.jwksUri ? [`jwks_uri:       ${app.jwksUri}`] : []),
+    ...(app.jwks ? [`jwks:           ${(JSON.parse(app.jwks) as { keys: unknown[] }).keys.length} key(s) registered`] : []),
+    ...(app.requirePushedAuthorizationRequests ? ['require_par:    yes (authorization requests only through /par)'] : []),
   ].join('\n');
 }
 
@@ -102,6 +129,10 @@ export function registerAppCommands(program: Command): void {
     .option('--third-party', 'a third-party app: users are asked for consent at /authorize (default: first-party)')
     .option('--default-locale <locale>', 'language of its pages when the browser asks for none we speak (en, de, fr, es)')
     .option('--text <locale:key=text>', 'its own wording of a page or email text, e.g. de:login.heading="Willkommen" (repeatable)', text)
+    .option('--auth-method <method>', 'client authentication: client_secret_basic (default), client_secret_post or private_key_jwt')
+    .option('--jwks-file <path>', 'for private_key_jwt: a JSON file holding the public JWK Set', jwksFile)
+    .option('--jwks-uri <uri>', 'for private_key_jwt: where the public JWK Set is fetched from (https)')
+    .option('--require-par', 'accept authorization requests only through /par (RFC 9126)')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {
@@ -123,12 +154,19 @@ export function registerAppCommands(program: Command): void {
             thirdParty: o.thirdParty === true,
             defaultLocale: o.defaultLocale,
             textOverrides: withTexts({}, o.text),
+            tokenEndpointAuthMethod: o.authMethod,
+            jwks: o.jwksFile,
+            jwksUri: o.jwksUri,
+            requirePushedAuthorizationRequests: o.requirePar === true,
           },
           CLI,
         );
         // A public app never authenticates with a secret (PKCE only), so none is shown.
         if (app.clientType === 'public')
           print(o.json, appJson(app), `${appText(app)}\n\nPublic app: no client secret; it must use PKCE (S256).`);
+        // Its keys are its credential; the secret would be refused anyway.
+        else if (app.tokenEndpointAuthMethod === 'private_key_jwt')
+          print(o.json, appJson(app), `${appText(app)}\n\nprivate_key_jwt: the app authenticates with its own keys; no secret.`);
         else
           print(
             o.json,
@@ -181,12 +219,17 @@ export function registerAppCommands(program: Command): void {
     .option('--reuse-interval <seconds>', 'refresh reuse grace, 0-300 (0 = strict; "default" = server default)', reuseInterval)
     .option('--development', 'allow http: redirect and logout URIs on hosts other than loopback (never in production)')
     .option('--no-development', 'only loopback hosts may use http: URIs again')
+    .option('--no-require-par', 'accept authorization requests at /authorize again')
     .option('--resource <uri>', 'a resource server (RFC 8707) its access tokens may be issued for (repeatable)', collect)
     .option('--third-party', 'users are asked for consent at /authorize')
     .option('--no-third-party', 'a first-party app again: no consent screen')
     .option('--default-locale <locale>', 'language of its pages when the browser asks for none we speak; "default": English')
     .option('--text <locale:key=text>', 'set one text, e.g. de:login.heading="Willkommen"; an empty text removes it (repeatable)', text)
     .option('--clear-texts', 'remove every text override (before any --text)')
+    .option('--auth-method <method>', 'client authentication: client_secret_basic (default), client_secret_post or private_key_jwt')
+    .option('--jwks-file <path>', 'for private_key_jwt: a JSON file holding the public JWK Set', jwksFile)
+    .option('--jwks-uri <uri>', 'for private_key_jwt: where the public JWK Set is fetched from (https)')
+    .option('--require-par', 'accept authorization requests only through /par (RFC 9126)')
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
@@ -211,6 +254,10 @@ export function registerAppCommands(program: Command): void {
             thirdParty: o.thirdParty,
             defaultLocale: o.defaultLocale === 'default' ? null : o.defaultLocale,
             textOverrides: texts,
+            tokenEndpointAuthMethod: o.authMethod,
+            // One source of keys: the one given replaces the other.
+            ...keySource(o.jwksFile, o.jwksUri),
+            requirePushedAuthorizationRequests: o.requirePar,
           },
           CLI,
         );

@@ -6,15 +6,18 @@ import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { isLoopbackHost } from '../../lib/address-policy.js';
 import { randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
-import type { AppRow } from '../../storage/schema.js';
+import type { AppRow, TokenEndpointAuthMethod } from '../../storage/schema.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import * as store from './app-store.js';
 import type { CachedApp } from './app-cache.js';
 import { DefaultLocale, TextOverrides } from './text-overrides.js';
 import type { Locale } from '../../i18n/locales.js';
+import { JwksUri, PublicJwks } from './client-keys.js';
 
 export const PROVIDERS = ['password', 'google'] as const;
 export const CLIENT_TYPES = ['confidential', 'public'] as const;
+/** RFC 7591 §2: the secret methods are interchangeable (both accepted); private_key_jwt excludes the secret. */
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 /** Scopes a user grants through /authorize (OIDC Core §5.4, plus `roles`). */
 export const USER_SCOPES = ['openid', 'profile', 'email', 'offline_access', 'roles'] as const;
@@ -86,6 +89,11 @@ export const AppInput = z.object({
   defaultLocale: DefaultLocale.optional(),
   /** `{locale: {messageKey: text}}`: its own wording of any page or email text (text-overrides.ts). */
   textOverrides: TextOverrides.default({}),
+  tokenEndpointAuthMethod: z.enum(AUTH_METHODS).default('client_secret_basic'),
+  /** The client's public keys for private_key_jwt: inline, or where to fetch them (one of the two). */
+  jwks: PublicJwks.optional(),
+  jwksUri: JwksUri.optional(),
+  requirePushedAuthorizationRequests: z.boolean().default(false),
 });
 export type AppInput = z.input<typeof AppInput>;
 
@@ -96,6 +104,9 @@ interface ClientSettings {
   postLogoutRedirectUris: readonly string[];
   backchannelLogoutUri?: string | null | undefined;
   development: boolean;
+  tokenEndpointAuthMethod: string;
+  jwks?: unknown;
+  jwksUri?: string | null | undefined;
 }
 
 /**
@@ -107,8 +118,15 @@ function checkClientSettings(v: ClientSettings) {
   if (v.clientType === 'public' && v.grantTypes.includes('client_credentials')) {
     throw appError('public_app_client_credentials');
   }
+  // RFC 7523 §2.2: the keys are the credential; one source of them, so which one counts is never a question.
+  if (v.jwks && v.jwksUri) throw appError('jwks_and_jwks_uri');
+  if (v.tokenEndpointAuthMethod === 'private_key_jwt') {
+    if (v.clientType === 'public') throw appError('public_app_private_key_jwt');
+    if (!v.jwks && !v.jwksUri) throw appError('private_key_jwt_needs_keys');
+  }
   if (v.development) return;
-  for (const uri of [...v.redirectUris, ...v.postLogoutRedirectUris, ...(v.backchannelLogoutUri ? [v.backchannelLogoutUri] : [])]) {
+  const optional = [v.backchannelLogoutUri, v.jwksUri].flatMap((u) => (u ? [u] : []));
+  for (const uri of [...v.redirectUris, ...v.postLogoutRedirectUris, ...optional]) {
     const u = new URL(uri);
     if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) throw appError('http_uri_not_loopback', { uri });
   }
@@ -136,6 +154,11 @@ export const AppUpdateInput = AppInput.partial().extend({
   defaultLocale: DefaultLocale.nullable().optional(),
   /** Replaces the whole set ({} removes every override). */
   textOverrides: TextOverrides.optional(),
+  tokenEndpointAuthMethod: z.enum(AUTH_METHODS).optional(),
+  /** null clears them. */
+  jwks: PublicJwks.nullable().optional(),
+  jwksUri: JwksUri.nullable().optional(),
+  requirePushedAuthorizationRequests: z.boolean().optional(),
 });
 
 export interface App {
@@ -164,6 +187,12 @@ export interface App {
   /** null = English. */
   defaultLocale: Locale | null;
   textOverrides: TextOverrides;
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  /** The registered public JWK Set (JSON text), or null. */
+  jwks: string | null;
+  jwksUri: string | null;
+  /** RFC 9126 §6: /authorize takes this app's requests only as a request_uri from /par. */
+  requirePushedAuthorizationRequests: boolean;
   createdAt: Date;
 }
 
@@ -188,6 +217,10 @@ export function toApp(row: AppRow): App {
     thirdParty: row.third_party,
     defaultLocale: (row.default_locale as Locale | null) ?? null,
     textOverrides: row.text_overrides ?? {},
+    tokenEndpointAuthMethod: row.token_endpoint_auth_method,
+    jwks: row.jwks,
+    jwksUri: row.jwks_uri,
+    requirePushedAuthorizationRequests: row.require_pushed_authorization_requests,
     createdAt: row.created_at,
   };
 }
@@ -220,6 +253,10 @@ export async function createApp(
     third_party: v.thirdParty,
     default_locale: v.defaultLocale ?? null,
     text_overrides: JSON.stringify(v.textOverrides),
+    token_endpoint_auth_method: v.tokenEndpointAuthMethod,
+    jwks: v.jwks ? JSON.stringify(v.jwks) : null,
+    jwks_uri: v.jwksUri ?? null,
+    require_pushed_authorization_requests: v.requirePushedAuthorizationRequests,
   });
   await recordAuditEvent(deps, { event: 'app.created', appId: row.app_id, data: { name: row.name } }, meta);
   return { app: toApp(row), clientSecret };
@@ -276,6 +313,9 @@ export async function updateApp(
     postLogoutRedirectUris: v.postLogoutRedirectUris ?? current.postLogoutRedirectUris,
     backchannelLogoutUri: v.backchannelLogoutUri === undefined ? current.backchannelLogoutUri : v.backchannelLogoutUri,
     development: v.development ?? current.development,
+    tokenEndpointAuthMethod: v.tokenEndpointAuthMethod ?? current.tokenEndpointAuthMethod,
+    jwks: v.jwks === undefined ? current.jwks : v.jwks,
+    jwksUri: v.jwksUri === undefined ? current.jwksUri : v.jwksUri,
   });
   const row = await store.updateApp(deps.db, appId, {
     ...(v.name !== undefined && { name: v.name }),
@@ -294,6 +334,12 @@ export async function updateApp(
     ...(v.thirdParty !== undefined && { third_party: v.thirdParty }),
     ...(v.defaultLocale !== undefined && { default_locale: v.defaultLocale }),
     ...(v.textOverrides !== undefined && { text_overrides: JSON.stringify(v.textOverrides) }),
+    ...(v.tokenEndpointAuthMethod !== undefined && { token_endpoint_auth_method: v.tokenEndpointAuthMethod }),
+    ...(v.jwks !== undefined && { jwks: v.jwks && JSON.stringify(v.jwks) }),
+    ...(v.jwksUri !== undefined && { jwks_uri: v.jwksUri }),
+    ...(v.requirePushedAuthorizationRequests !== undefined && {
+      require_pushed_authorization_requests: v.requirePushedAuthorizationRequests,
+    }),
     updated_at: deps.clock.now(),
   });
   deps.apps.invalidate(appId);

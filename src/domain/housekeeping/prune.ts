@@ -57,6 +57,9 @@ export const PRUNE_TARGETS: PruneTarget[] = [
   },
   { name: 'upstream_flows', table: 'upstream_flows', where: ({ cutoff }) => sql`expires_at < ${cutoff}` },
   { name: 'email_tokens', table: 'email_tokens', where: ({ cutoff }) => sql`expires_at < ${cutoff}` },
+  // A jti is remembered only while its assertion could be accepted; a pushed request lives 60 s.
+  { name: 'client_assertion_jtis', table: 'client_assertion_jtis', where: ({ now }) => sql`expires_at < ${now}` },
+  { name: 'pushed_authorization_requests', table: 'pushed_authorization_requests', where: ({ now }) => sql`expires_at < ${now}` },
   // Delivered (or given-up) messages; pending ones stay until the outbox worker settles them.
   {
     name: 'email_outbox',

@@ -1,22 +1,28 @@
 // Authorization requests (RFC 6749 §4.1, OIDC Core §3.1.2): validation, the sealed pending request the
 // sign-in page carries, and the decision (code now, sign-in page, or an error redirect).
 // Until client_id and redirect_uri check out, every error is a page, never a redirect (§4.1.2.1).
+// One validation (checkAuthorizationRequest) serves /authorize and /par (RFC 9126 §2.1); a request
+// pushed to /par comes back here through its request_uri (pushed-requests.ts).
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { MINUTE, SECOND } from '../../lib/clock.js';
 import { decrypt, deriveKey, encrypt, randomToken, sha256 } from '../../lib/crypto.js';
-import { findApp, isRegisteredRedirectUri, isRegisteredResource, USER_SCOPES, type App } from '../apps/apps.js';
+import { findApp, isRegisteredRedirectUri, isRegisteredResource, isUuid, USER_SCOPES, type App } from '../apps/apps.js';
 import { consentNeeded } from '../consents/consents.js';
 import { resumeSession } from '../sessions/sessions.js';
 import type { User } from '../users/users.js';
 import { formatRequestedClaims, parseClaimsRequest, type RequestedClaims } from './claims-request.js';
 import { insertCode } from './code-store.js';
+import { takePushedRequest as takePushedRow } from './pushed-request-store.js';
 import { formatScope, parseScope } from './scopes.js';
 
 export const CODE_TTL_MS = 60 * SECOND;
 const PENDING_TTL_MS = 15 * MINUTE;
+/** RFC 9126 §2.2: a pushed request is good for this long (expires_in), once. */
+export const PUSHED_REQUEST_TTL_MS = 60 * SECOND;
+export const REQUEST_URI_PREFIX = 'urn:ietf:params:oauth:request_uri:';
 const PKCE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/; // base64url(SHA-256), RFC 7636 §4.2
 const PKCE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/; // RFC 7636 §4.1
 
@@ -52,33 +58,47 @@ const PendingSchema = z.object({
   exp: z.number(),
 });
 
-export type AuthorizationParams = Partial<
-  Record<
-    | 'client_id'
-    | 'redirect_uri'
-    | 'response_type'
-    | 'scope'
-    | 'state'
-    | 'nonce'
-    | 'code_challenge'
-    | 'code_challenge_method'
-    | 'prompt'
-    | 'max_age'
-    | 'login_hint'
-    | 'request'
-    | 'request_uri'
-    | 'response_mode'
-    | 'resource'
-    | 'claims',
-    string
-  >
->;
+/** The parameters of an authorization request Keymaster reads (and a pushed request keeps). */
+export const AUTHORIZATION_PARAMS = [
+  'client_id',
+  'redirect_uri',
+  'response_type',
+  'scope',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'prompt',
+  'max_age',
+  'login_hint',
+  'request',
+  'request_uri',
+  'response_mode',
+  'resource',
+  'claims',
+] as const;
+export type AuthorizationParams = Partial<Record<(typeof AUTHORIZATION_PARAMS)[number], string>>;
 
 export type AuthorizationOutcome =
   | { kind: 'redirect'; url: string }
-  | { kind: 'login'; app: App; pending: string; loginHint?: string | undefined }
+  | { kind: 'login'; app: App; redirectUri: string; pending: string; loginHint?: string | undefined }
   /** A third-party app the user has not allowed these scopes: the consent page, carrying the sealed request. */
-  | { kind: 'consent'; app: App; pending: string };
+  | { kind: 'consent'; app: App; redirectUri: string; pending: string };
+
+/** The error values a request is refused with once its client and redirect URI check out (§4.1.2.1). */
+export type RefusalError =
+  | 'invalid_request'
+  | 'request_not_supported'
+  | 'request_uri_not_supported'
+  | 'unsupported_response_type'
+  | 'unauthorized_client'
+  | 'invalid_scope'
+  | 'invalid_target';
+
+/** A request checked: valid (what to issue a code for, and how to decide), or refused (why). */
+export type CheckedRequest =
+  | { kind: 'valid'; app: App; pending: PendingAuthorization; prompts: string[]; maxAge: number | undefined; loginHint: string | undefined }
+  | { kind: 'refused'; app: App; redirectUri: string; state: string | undefined; error: RefusalError; description: string };
 
 /** The error redirect of RFC 6749 §4.1.2.1 (with RFC 9207 `iss`). */
 export function errorRedirect(
@@ -138,14 +158,15 @@ export function openPending(deps: Pick<Deps, 'secret' | 'clock'>, sealed: string
 }
 
 /**
- * Validates an authorization request and decides: a code straight away (live SSO session, no
- * prompt=login, max_age satisfied), the sign-in page, or an error redirect.
+ * Validates an authorization request: the client and redirect URI (failures thrown: pages at
+ * /authorize, 400 JSON at /par), then everything else (a refusal, reported by redirect at /authorize).
+ * `pushed`: the request arrives through /par (or its request_uri), as an app may require (RFC 9126 §6).
  */
-export async function authorize(
-  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'secret'>,
+export async function checkAuthorizationRequest(
+  deps: Pick<Deps, 'db' | 'clock'>,
   p: AuthorizationParams,
-  session: { cookieValue: string | undefined },
-): Promise<AuthorizationOutcome> {
+  opts: { pushed: boolean },
+): Promise<CheckedRequest> {
   // 1. Client and redirect URI: failures here are pages, never redirects.
   if (!p.client_id) throw appError('parameter_missing', { name: 'client_id' });
   const app = await findApp(deps, p.client_id);
@@ -154,9 +175,20 @@ export async function authorize(
   if (!isRegisteredRedirectUri(app, p.redirect_uri)) {
     throw appError('redirect_uri_not_registered', { party: 'client' }, { detail: `redirect_uri ${p.redirect_uri}` });
   }
-  const fail = (error: string, description: string) => errorRedirect(deps, p.redirect_uri!, error, description, p.state);
+  const redirectUri = p.redirect_uri;
+  const fail = (error: RefusalError, description: string): CheckedRequest => ({
+    kind: 'refused',
+    app,
+    redirectUri,
+    state: p.state,
+    error,
+    description,
+  });
 
   // 2. Everything else is reported to the client by redirect.
+  if (app.requirePushedAuthorizationRequests && !opts.pushed) {
+    return fail('invalid_request', 'This client must push its authorization requests to /par (RFC 9126)');
+  }
   if (p.request !== undefined) return fail('request_not_supported', 'Request objects are not supported');
   if (p.request_uri !== undefined) return fail('request_uri_not_supported', 'request_uri is not supported');
   if (!p.response_type) return fail('invalid_request', 'Missing response_type');
@@ -197,7 +229,7 @@ export async function authorize(
 
   const pending: PendingAuthorization = {
     clientId: app.appId,
-    redirectUri: p.redirect_uri,
+    redirectUri,
     scope: formatScope(granted),
     state: p.state,
     nonce: p.nonce,
@@ -208,6 +240,26 @@ export async function authorize(
     ...(prompts.includes('consent') && { forceConsent: true }),
     exp: Math.floor((deps.clock.now().getTime() + PENDING_TTL_MS) / 1000),
   };
+  return { kind: 'valid', app, pending, prompts, maxAge, loginHint: p.login_hint };
+}
+
+/**
+ * Validates an authorization request and decides: a code straight away (live SSO session, no
+ * prompt=login, max_age satisfied), the sign-in page, or an error redirect. With a request_uri from
+ * /par (RFC 9126 §4), the pushed parameters are the request and the others are ignored.
+ */
+export async function authorize(
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'secret'>,
+  query: AuthorizationParams,
+  session: { cookieValue: string | undefined },
+): Promise<AuthorizationOutcome> {
+  // Only a request_uri of /par's own form is looked up; any other (OIDC Core §6.2's, to fetch) stays unsupported.
+  const pushed = deps.config.par && query.request_uri?.startsWith(REQUEST_URI_PREFIX) === true;
+  const p = pushed ? await takePushedRequest(deps, query) : query;
+  const checked = await checkAuthorizationRequest(deps, p, { pushed });
+  if (checked.kind === 'refused') return errorRedirect(deps, checked.redirectUri, checked.error, checked.description, checked.state);
+  const { app, pending, prompts, maxAge } = checked;
+  const fail = (error: string, description: string) => errorRedirect(deps, pending.redirectUri, error, description, pending.state);
 
   // 3. The SSO session, unless the client asks for a fresh sign-in.
   if (!prompts.includes('login')) {
@@ -219,11 +271,11 @@ export async function authorize(
       if (next.kind === 'redirect') return next;
       // OIDC Core §3.1.2.6: prompt=none cannot show the consent page.
       if (prompts.includes('none')) return fail('consent_required', 'The user must allow this client');
-      return { kind: 'consent', app, pending: sealPending(deps, pending) };
+      return { kind: 'consent', app, redirectUri: pending.redirectUri, pending: sealPending(deps, pending) };
     }
   }
   if (prompts.includes('none')) return fail('login_required', 'The user must sign in');
-  return { kind: 'login', app, pending: sealPending(deps, pending), loginHint: p.login_hint };
+  return { kind: 'login', app, redirectUri: pending.redirectUri, pending: sealPending(deps, pending), loginHint: checked.loginHint };
 }
 
 /**
@@ -240,6 +292,21 @@ export async function codeOrConsent(
   if (await consentNeeded(deps, app, user.id, parseScope(pending.scope), pending.forceConsent === true)) return { kind: 'consent' };
   return { kind: 'redirect', url: await issueCodeRedirect(deps, app, user, pending, session) };
 }
+
+/**
+ * RFC 9126 §4: the parameters pushed under `request_uri` by the client named by `client_id`, spent by
+ * this call (one atomic delete: a second use, or another client's, finds nothing). Unknown, used,
+ * expired or another client's: an error page, since no redirect URI of the request can be trusted.
+ */
+async function takePushedRequest(deps: Pick<Deps, 'db' | 'clock'>, q: AuthorizationParams): Promise<AuthorizationParams> {
+  if (!q.client_id) throw appError('parameter_missing', { name: 'client_id' });
+  const row = isUuid(q.client_id) ? await takePushedRow(deps.db, sha256(q.request_uri!), q.client_id, deps.clock.now()) : undefined;
+  if (!row) throw appError('request_uri_invalid', { detail: `request_uri unknown, used, expired or not of client ${q.client_id}` });
+  const params = PushedParams.parse(JSON.parse(row.params));
+  return { ...params, client_id: q.client_id };
+}
+
+const PushedParams = z.partialRecord(z.enum(AUTHORIZATION_PARAMS), z.string());
 
 /** After a successful sign-in: the code for the pending request, as the redirect URL. */
 export async function issueCodeRedirect(

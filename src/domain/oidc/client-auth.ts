@@ -1,6 +1,7 @@
-// Client authentication at /token, /introspect and /revoke (RFC 6749 §2.3): client_secret_basic or
-// client_secret_post for confidential apps; a public app names itself (client_id) and proves nothing
-// here (PKCE does that for codes).
+// Client authentication at /token, /introspect, /revoke and /par (RFC 6749 §2.3): client_secret_basic
+// or client_secret_post for confidential apps, or private_key_jwt (RFC 7523 §2.2, client-assertion.ts)
+// for those registered for it, which then cannot use their secret; a public app names itself
+// (client_id) and proves nothing here (PKCE does that for codes).
 //
 // Throttling counts failures only (DESIGN.md §7 rule 12: no third party may keep a client out): a
 // client_id is public, so a limit keyed by it alone would let anyone lock the client out. Failures
@@ -12,6 +13,7 @@ import type { Deps } from '../../deps.js';
 import { AppError, appError } from '../../errors.js';
 import { APP_CACHE_TTL_MS } from '../apps/app-cache.js';
 import { authenticateClient, findApp, isUuid, type App } from '../apps/apps.js';
+import { assertedClientId, JWT_BEARER, verifyClientAssertion } from './client-assertion.js';
 import { clearRateLimit, countFailure, peekRateLimit, RULES } from '../rate-limits/rate-limits.js';
 
 export interface ClientCredentials {
@@ -20,15 +22,19 @@ export interface ClientCredentials {
   /** From the body. */
   clientId?: string | undefined;
   clientSecret?: string | undefined;
+  /** RFC 7521 §4.2: client_assertion_type and client_assertion from the body. */
+  assertionType?: string | undefined;
+  assertion?: string | undefined;
 }
 
-type ClientAuthDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'apps' | 'rateCounters'>;
+type ClientAuthDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'apps' | 'rateCounters' | 'clientKeys'>;
 
 export async function authenticateTokenClient(
   deps: ClientAuthDeps,
   creds: ClientCredentials,
   opts: { allowPublic: boolean; source: string },
 ): Promise<App> {
+  if (creds.assertion !== undefined || creds.assertionType !== undefined) return authenticateByAssertion(deps, creds, opts.source);
   if (creds.basic && creds.clientSecret !== undefined) throw appError('client_auth_twice');
   if (creds.basic && creds.clientId !== undefined && creds.clientId !== creds.basic.clientId) throw appError('client_id_mismatch');
   const clientId = creds.basic?.clientId ?? creds.clientId;
@@ -45,6 +51,9 @@ export async function authenticateTokenClient(
     try {
       const app = await authenticateClient(deps, clientId, secret);
       if (app.clientType === 'public') throw appError('client_auth_failed', { detail: 'public client sent a secret' });
+      // Its keys are its credential: the secret it was once given proves nothing any more.
+      if (app.tokenEndpointAuthMethod === 'private_key_jwt')
+        throw appError('client_auth_failed', { detail: 'secret sent by a private_key_jwt client' });
       await clearClientFailures(deps, clientId, opts.source);
       return app;
     } catch (err) {
@@ -53,6 +62,29 @@ export async function authenticateTokenClient(
     }
   }
   throw await countClientFailure(deps, clientId, opts.source, failure);
+}
+
+/** RFC 7521 §4.2 with RFC 7523 §2.2: a JWT signed by the client; throttled like a wrong secret. */
+async function authenticateByAssertion(deps: ClientAuthDeps, creds: ClientCredentials, source: string): Promise<App> {
+  if (creds.basic || creds.clientSecret !== undefined) throw appError('client_auth_twice');
+  const clientId = creds.assertion === undefined ? undefined : assertedClientId(creds.assertion);
+  if (creds.clientId !== undefined && clientId !== undefined && creds.clientId !== clientId) throw appError('client_id_mismatch');
+  let failure: AppError;
+  if (creds.assertionType !== JWT_BEARER)
+    failure = appError('client_auth_failed', { detail: 'client_assertion_type missing or unsupported' });
+  else if (!creds.assertion || !clientId)
+    failure = appError('client_auth_failed', { detail: 'client_assertion missing or not a JWT with iss' });
+  else {
+    try {
+      const app = await verifyClientAssertion(deps, clientId, creds.assertion);
+      await clearClientFailures(deps, clientId, source);
+      return app;
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      failure = err;
+    }
+  }
+  throw await countClientFailure(deps, clientId ?? creds.clientId ?? '', source, failure);
 }
 
 const pairKey = (clientId: string, source: string) => `${clientId}|${source}`;

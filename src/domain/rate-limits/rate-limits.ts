@@ -37,6 +37,8 @@ export const RULES = {
   authorizePerIp: { name: 'authorize_ip', limit: 300, windowSeconds: 60 },
   tokenPerIp: { name: 'token_ip', limit: 600, windowSeconds: 60 },
   introspectPerIp: { name: 'introspect_ip', limit: 600, windowSeconds: 60 },
+  // POST /par (RFC 9126): each accepted request writes a row, so it has a budget of its own.
+  parPerIp: { name: 'par_ip', limit: 300, windowSeconds: 60 },
   tokenVerifyPerIp: { name: 'token_verify_ip', limit: 300, windowSeconds: 60 },
 } satisfies Record<string, RateLimitRule>;
 

@@ -1,6 +1,7 @@
 // GET and POST /authorize (RFC 6749 §4.1.1, OIDC Core §3.1.2): a code at once for a live SSO
 // session, otherwise the branded sign-in page carrying the sealed request; errors before the client
-// and redirect_uri are known are pages, after that redirects (§4.1.2.1).
+// and redirect_uri are known are pages, after that redirects (§4.1.2.1). A request_uri from /par
+// (RFC 9126 §4) stands for the pushed request.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
@@ -19,13 +20,13 @@ const oidcAuthorizeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
     const outcome = await authorize(deps, params, { cookieValue: readSsoCookie(deps.config, req) });
     if (outcome.kind === 'redirect') return reply.header('Cache-Control', 'no-store').redirect(outcome.url, 303);
     if (outcome.kind === 'consent') {
-      const to = consentPagePath({ appId: outcome.app.appId, redirectUri: params.redirect_uri!, authz: outcome.pending });
+      const to = consentPagePath({ appId: outcome.app.appId, redirectUri: outcome.redirectUri, authz: outcome.pending });
       return reply.header('Cache-Control', 'no-store').redirect(to, 303);
     }
     return renderLoginPage(
       reply,
       outcome.app,
-      { app_id: outcome.app.appId, redirect_uri: params.redirect_uri!, authz: outcome.pending, ui_locales: uiLocaleOf(params.ui_locales) },
+      { app_id: outcome.app.appId, redirect_uri: outcome.redirectUri, authz: outcome.pending, ui_locales: uiLocaleOf(params.ui_locales) },
       { config: deps.config, ...(outcome.loginHint !== undefined && { email: outcome.loginHint }) },
     );
   }

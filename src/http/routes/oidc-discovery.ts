@@ -5,11 +5,15 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Config } from '../../config.js';
 import type { Deps } from '../../deps.js';
 import { GRANT_TYPES, SCOPES } from '../../domain/apps/apps.js';
+import { CLIENT_ASSERTION_ALGS } from '../../domain/apps/client-keys.js';
 import { ACR_VALUES } from '../../domain/oidc/auth-context.js';
 
-export function discoveryDocument(config: Pick<Config, 'issuer'>) {
+export function discoveryDocument(config: Pick<Config, 'issuer' | 'privateKeyJwt' | 'par'>) {
   const at = (path: string) => `${config.issuer}${path}`;
-  const clientAuth = ['client_secret_basic', 'client_secret_post'];
+  const clientAuth = ['client_secret_basic', 'client_secret_post', ...(config.privateKeyJwt ? ['private_key_jwt'] : [])];
+  // RFC 8414 §2: the signing algorithms of private_key_jwt assertions, per endpoint, only when it is on.
+  const assertionAlgs = (endpoint: string) =>
+    config.privateKeyJwt ? { [`${endpoint}_endpoint_auth_signing_alg_values_supported`]: [...CLIENT_ASSERTION_ALGS] } : {};
   return {
     issuer: config.issuer,
     authorization_endpoint: at('/authorize'),
@@ -31,6 +35,11 @@ export function discoveryDocument(config: Pick<Config, 'issuer'>) {
     token_endpoint_auth_methods_supported: [...clientAuth, 'none'],
     revocation_endpoint_auth_methods_supported: [...clientAuth, 'none'],
     introspection_endpoint_auth_methods_supported: clientAuth,
+    ...assertionAlgs('token'),
+    ...assertionAlgs('revocation'),
+    ...assertionAlgs('introspection'),
+    // RFC 9126 §5: PAR is offered to every client and required of none by default (apps may require it).
+    ...(config.par && { pushed_authorization_request_endpoint: at('/par'), require_pushed_authorization_requests: false }),
     code_challenge_methods_supported: ['S256'],
     prompt_values_supported: ['none', 'login', 'consent'],
     // auth-context.ts: the acr an ID token says; acr_values at /authorize is voluntary (OIDC Core §3.1.2.1).
@@ -57,6 +66,7 @@ export function discoveryDocument(config: Pick<Config, 'issuer'>) {
     // OIDC Core §5.5: individual claims for userinfo and id_token (claims-request.ts).
     claims_parameter_supported: true,
     request_parameter_supported: false,
+    // Only the request_uri that /par returned (RFC 9126 §4), never one to fetch (OIDC Core §6.2).
     request_uri_parameter_supported: false,
     authorization_response_iss_parameter_supported: true,
   };

@@ -4,6 +4,9 @@ import { z } from 'zod';
 
 const Param = (max = 2000) => z.string().max(max, 'is too long');
 
+/** RFC 7521 §4.2 (private_key_jwt, RFC 7523 §2.2): verified by domain/oidc/client-assertion.ts. */
+const ClientAssertion = { client_assertion_type: Param(200).optional(), client_assertion: Param(8000).optional() };
+
 export const AuthorizeParams = z.looseObject({
   client_id: Param(100).optional(),
   redirect_uri: Param().optional(),
@@ -25,10 +28,15 @@ export const AuthorizeParams = z.looseObject({
   claims: Param(4000).optional(),
 });
 
+/** RFC 9126 §2.1: the authorization request's parameters, with the client's authentication. */
+export const PushedAuthorizationBody = AuthorizeParams.extend({ client_secret: Param(512).optional(), ...ClientAssertion });
+export const PushedAuthorizationResponse = z.object({ request_uri: z.string(), expires_in: z.number().int() });
+
 export const TokenBody = z.looseObject({
   grant_type: Param(100).optional(),
   client_id: Param(100).optional(),
   client_secret: Param(512).optional(),
+  ...ClientAssertion,
   code: Param(512).optional(),
   redirect_uri: Param().optional(),
   code_verifier: Param(200).optional(),
@@ -51,6 +59,7 @@ export const TokenOpBody = z.looseObject({
   token_type_hint: Param(100).optional(),
   client_id: Param(100).optional(),
   client_secret: Param(512).optional(),
+  ...ClientAssertion,
 });
 
 export const IntrospectionResponse = z.looseObject({ active: z.boolean() });

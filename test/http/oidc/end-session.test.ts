@@ -218,7 +218,8 @@ describe('discovery (oidcc-server, Config OP)', () => {
     });
     expect(doc.scopes_supported).toEqual(expect.arrayContaining(['openid', 'profile', 'email', 'offline_access', 'roles']));
     expect(doc.grant_types_supported).toEqual(['authorization_code', 'refresh_token', 'client_credentials']);
-    expect(doc.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'none']);
+    expect(doc.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']);
+    expect(doc.pushed_authorization_request_endpoint).toBe(`${iss}/par`);
     // Every advertised endpoint answers (not 404).
     for (const key of [
       'authorization_endpoint',
@@ -228,9 +229,10 @@ describe('discovery (oidcc-server, Config OP)', () => {
       'revocation_endpoint',
       'introspection_endpoint',
       'end_session_endpoint',
+      'pushed_authorization_request_endpoint',
     ]) {
       const path = new URL(doc[key]).pathname;
-      const r = await ctx.app.inject({ method: key.match(/token|revocation|introspection/) ? 'POST' : 'GET', url: path });
+      const r = await ctx.app.inject({ method: key.match(/token|revocation|introspection|pushed/) ? 'POST' : 'GET', url: path });
       expect(r.statusCode, key).not.toBe(404);
     }
     const rfc8414 = await ctx.app.inject({ url: '/.well-known/oauth-authorization-server' });
@@ -248,6 +250,10 @@ describe('discovery (oidcc-server, Config OP)', () => {
     ...['claims_parameter_supported', 'request_parameter_supported', 'request_uri_parameter_supported', 'prompt_values_supported'],
     ...['end_session_endpoint', 'backchannel_logout_supported', 'backchannel_logout_session_supported'],
     ...['authorization_response_iss_parameter_supported', 'service_documentation', 'ui_locales_supported'],
+    ...['token_endpoint_auth_signing_alg_values_supported', 'revocation_endpoint_auth_signing_alg_values_supported'],
+    ...['introspection_endpoint_auth_signing_alg_values_supported'],
+    // RFC 9126 §5.
+    ...['pushed_authorization_request_endpoint', 'require_pushed_authorization_requests'],
   ]);
 
   describe('at an https issuer', () => {

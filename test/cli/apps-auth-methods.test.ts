@@ -1,0 +1,98 @@
+// `keymaster apps create|update` for private_key_jwt (--auth-method, --jwks-file, --jwks-uri) and
+// RFC 9126 (--require-par): a real CLI process on a real database, as test/cli/cli.test.ts runs it.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { exportJWK, generateKeyPair } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_SECRET } from '../helpers/app.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+const run = promisify(execFile);
+const BIN = join(process.cwd(), 'src/cli/bin.js');
+let database: TestDatabase | undefined;
+let env: Record<string, string>;
+let dir: string;
+
+beforeAll(async () => {
+  database = process.env.TEST_DATABASE_URL ? await createTestDatabase() : undefined;
+  dir = mkdtempSync(join(tmpdir(), 'km-cli-keys-'));
+  env = database?.url ? { DATABASE_URL: database.url, KEYMASTER_SECRET: TEST_SECRET } : { KEYMASTER_DATA_DIR: join(dir, 'data') };
+});
+afterAll(async () => {
+  await database?.close();
+});
+
+async function cli(args: string[]) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH!, ...env }, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('keymaster apps: client authentication methods and PAR', { timeout: 180_000 }, () => {
+  it('create with a JWK Set file and --require-par; update to a jwks_uri; bad key files exit 2', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwksPath = join(dir, 'jwks.json');
+    writeFileSync(jwksPath, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
+    const created = await cli([
+      'apps',
+      'create',
+      '--name',
+      'Keys',
+      '--redirect-uri',
+      'https://a.example.com/cb',
+      '--auth-method',
+      'private_key_jwt',
+      '--jwks-file',
+      jwksPath,
+      '--require-par',
+      '--json',
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    const app = JSON.parse(created.stdout);
+    expect(app).toMatchObject({
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks_uri: null,
+      require_pushed_authorization_requests: true,
+    });
+    expect(app.jwks.keys[0].kid).toBe('k1');
+    // Its keys are its credential: no secret is printed.
+    expect(app).not.toHaveProperty('client_secret');
+
+    const updated = await cli([
+      'apps',
+      'update',
+      app.app_id,
+      '--jwks-uri',
+      'https://keys.example.com/jwks.json',
+      '--no-require-par',
+      '--json',
+    ]);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(JSON.parse(updated.stdout)).toMatchObject({
+      jwks: null,
+      jwks_uri: 'https://keys.example.com/jwks.json',
+      require_pushed_authorization_requests: false,
+    });
+
+    // A private key in the file, a file that is not JSON, an http jwks_uri on a real host: refused, exit 2.
+    const privatePath = join(dir, 'private.json');
+    writeFileSync(privatePath, JSON.stringify({ keys: [await exportJWK(privateKey)] }));
+    const leaked = await cli(['apps', 'update', app.app_id, '--jwks-file', privatePath]);
+    expect(leaked.code).toBe(2);
+    expect(leaked.stderr).toMatch(/public key/);
+    const notJson = await cli(['apps', 'update', app.app_id, '--jwks-file', join(dir, 'missing.json')]);
+    expect(notJson.code).toBe(2);
+    const http = await cli(['apps', 'update', app.app_id, '--jwks-uri', 'http://keys.example.com/jwks.json']);
+    expect(http.code).toBe(2);
+    expect(http.stderr).toMatch(/loopback/);
+    const shown = JSON.parse((await cli(['apps', 'show', app.app_id, '--json'])).stdout);
+    expect(shown.jwks_uri).toBe('https://keys.example.com/jwks.json');
+  });
+});
