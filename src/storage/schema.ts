@@ -28,10 +28,6 @@ export interface AppsTable {
   resources: ColumnType<string[], string[] | undefined, string[]>;
   /** 0022: a third-party app asks the user's consent at /authorize; first-party apps (false) never do. */
   third_party: Generated<boolean>;
-  /** The language of its pages when the request names none we speak (migration 0023); null = English. */
-  default_locale: ColumnType<string | null, string | null | undefined, string | null>;
-  /** Per-app texts `{locale: {messageKey: text}}` (migration 0023). */
-  text_overrides: ColumnType<Record<string, Record<string, string>>, string | undefined, string>;
   /** RFC 7591 §2 token_endpoint_auth_method (migration 0021). */
   token_endpoint_auth_method: ColumnType<TokenEndpointAuthMethod, TokenEndpointAuthMethod | undefined, TokenEndpointAuthMethod>;
   /** The public JWK Set (JSON text) a private_key_jwt client signs with, or null (migration 0021). */
@@ -39,6 +35,10 @@ export interface AppsTable {
   jwks_uri: ColumnType<string | null, string | null | undefined, string | null>;
   /** RFC 9126 §6: authorization requests only through /par (migration 0021). */
   require_pushed_authorization_requests: Generated<boolean>;
+  /** The language of its pages when the request names none we speak (migration 0023); null = English. */
+  default_locale: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Per-app texts `{locale: {messageKey: text}}` (migration 0023). */
+  text_overrides: ColumnType<Record<string, Record<string, string>>, string | undefined, string>;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
 }
@@ -202,6 +202,28 @@ export interface AuthorizationCodesTable {
   requested_claims: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
+/** RFC 8628 device authorization requests (migration 0020, domain/oidc/device-grant.ts). */
+export interface DeviceCodesTable {
+  device_code_hash: string;
+  user_code_hash: string;
+  app_id: string;
+  scope: string;
+  resource: string | null;
+  status: ColumnType<DeviceCodeStatus, DeviceCodeStatus | undefined, DeviceCodeStatus>;
+  interval_seconds: number;
+  last_polled_at: Timestamp | null;
+  user_id: string | null;
+  session_id: string | null;
+  auth_time: Timestamp | null;
+  amr: string | null;
+  family_id: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  decided_at: Timestamp | null;
+  redeemed_at: Timestamp | null;
+}
+export type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'redeemed';
+
 export interface WebhooksTable {
   id: string;
   app_id: string;
@@ -290,6 +312,7 @@ export interface Database {
   identities: IdentitiesTable;
   upstream_flows: UpstreamFlowsTable;
   authorization_codes: AuthorizationCodesTable;
+  device_codes: DeviceCodesTable;
   email_tokens: EmailTokensTable;
   email_outbox: EmailOutboxTable;
   schema_migrations: SchemaMigrationsTable;
@@ -313,6 +336,8 @@ export type IdentityRow = Selectable<IdentitiesTable>;
 export type UpstreamFlowRow = Selectable<UpstreamFlowsTable>;
 export type AuthorizationCodeRow = Selectable<AuthorizationCodesTable>;
 export type NewAuthorizationCode = Insertable<AuthorizationCodesTable>;
+export type DeviceCodeRow = Selectable<DeviceCodesTable>;
+export type NewDeviceCode = Insertable<DeviceCodesTable>;
 export type WebhookRow = Selectable<WebhooksTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;

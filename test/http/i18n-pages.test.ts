@@ -150,6 +150,11 @@ describe('negotiation', () => {
     return lang;
   };
 
+  it('discovery names the languages ui_locales may ask for (OIDC Discovery §3)', async () => {
+    const doc = (await ctx.app.inject({ url: '/.well-known/openid-configuration' })).json<{ ui_locales_supported: string[] }>();
+    expect(doc.ui_locales_supported).toEqual(['en', 'de', 'fr', 'es']);
+  });
+
   it('ui_locales beats Accept-Language, which beats the app default, which beats English', async () => {
     const { app } = await makeApp(ctx.deps, { defaultLocale: 'es' });
     expect(await langOf(`/login?${q(app.appId, { ui_locales: 'fr-CA de' })}`, { 'accept-language': 'de' })).toBe('fr');

@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createApp, deleteApp, getApp, listApps, rotateClientSecret, updateApp, type App } from '../../domain/apps/apps.js';
-import type { TextOverrides } from '../../domain/apps/text-overrides.js';
 import { PublicJwks } from '../../domain/apps/client-keys.js';
+import type { TextOverrides } from '../../domain/apps/text-overrides.js';
 import { CLI, print, table, withDeps } from '../context.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -14,22 +14,6 @@ const reuseInterval = (v: string): number | null => {
 };
 /** `--no-backchannel-logout-uri` (false) or an empty value clears it. */
 const clearable = (v: string | false | undefined): string | null | undefined => (v === false || v === '' ? null : v);
-/** `--text de:login.heading="Willkommen"` (repeatable); validated by the domain (text-overrides.ts). */
-const text = (v: string, prev: [string, string, string][] = []): [string, string, string][] => {
-  const m = /^([A-Za-z]{2,8}):([\w.]+)=([\s\S]*)$/.exec(v);
-  if (!m) throw new InvalidArgumentError('must be <locale>:<message key>=<text>, e.g. de:login.heading="Willkommen"');
-  return [...prev, [m[1]!, m[2]!, m[3]!]];
-};
-/** Applies `--text` values to `base`; an empty text removes that override. */
-function withTexts(base: TextOverrides, texts: [string, string, string][] | undefined): TextOverrides {
-  const out: Record<string, Record<string, string>> = Object.fromEntries(Object.entries(base).map(([l, t]) => [l, { ...t }]));
-  for (const [locale, key, value] of texts ?? []) {
-    if (value === '') delete out[locale]?.[key];
-    else (out[locale] ??= {})[key] = value;
-    if (out[locale] && Object.keys(out[locale]).length === 0) delete out[locale];
-  }
-  return out;
-}
 /** A JWK Set file, checked with the domain's own schema (public keys only). */
 const jwksFile = (path: string): PublicJwks => {
   let json: unknown;
@@ -47,6 +31,22 @@ const keySource = (jwks: PublicJwks | undefined, jwksUri: string | undefined) =>
   ...(jwks !== undefined && { jwks, jwksUri: null }),
   ...(jwksUri !== undefined && { jwksUri, jwks: null }),
 });
+/** `--text de:login.heading="Willkommen"` (repeatable); validated by the domain (text-overrides.ts). */
+const text = (v: string, prev: [string, string, string][] = []): [string, string, string][] => {
+  const m = /^([A-Za-z]{2,8}):([\w.]+)=([\s\S]*)$/.exec(v);
+  if (!m) throw new InvalidArgumentError('must be <locale>:<message key>=<text>, e.g. de:login.heading="Willkommen"');
+  return [...prev, [m[1]!, m[2]!, m[3]!]];
+};
+/** Applies `--text` values to `base`; an empty text removes that override. */
+function withTexts(base: TextOverrides, texts: [string, string, string][] | undefined): TextOverrides {
+  const out: Record<string, Record<string, string>> = Object.fromEntries(Object.entries(base).map(([l, t]) => [l, { ...t }]));
+  for (const [locale, key, value] of texts ?? []) {
+    if (value === '') delete out[locale]?.[key];
+    else (out[locale] ??= {})[key] = value;
+    if (out[locale] && Object.keys(out[locale]).length === 0) delete out[locale];
+  }
+  return out;
+}
 const csv = (v: string) =>
   v
     .split(',')
@@ -70,12 +70,12 @@ function appJson(app: App) {
     backchannel_logout_uri: app.backchannelLogoutUri,
     resources: app.resources,
     third_party: app.thirdParty,
-    default_locale: app.defaultLocale,
-    text_overrides: app.textOverrides,
     token_endpoint_auth_method: app.tokenEndpointAuthMethod,
     jwks: app.jwks === null ? null : JSON.parse(app.jwks),
     jwks_uri: app.jwksUri,
     require_pushed_authorization_requests: app.requirePushedAuthorizationRequests,
+    default_locale: app.defaultLocale,
+    text_overrides: app.textOverrides,
     created_at: app.createdAt.toISOString(),
   };
 }
@@ -97,14 +97,14 @@ function appText(app: App): string {
     ...(app.resources.length ? [`resources:      ${app.resources.join(' ')}`] : []),
     `third_party:    ${app.thirdParty ? 'yes (asks the user for consent)' : 'no (first-party: no consent screen)'}`,
     ...(app.development ? ['development:    yes (http: URIs allowed on any host)'] : []),
-    `locale:         ${app.defaultLocale ?? '(English)'}`,
-    ...Object.entries(app.textOverrides).flatMap(([locale, texts]) =>
-      Object.entries(texts).map(([key, value]) => `text:           ${locale}:${key}=${JSON.stringify(value)}`),
-    ),
     `auth_method:    ${app.tokenEndpointAuthMethod}`,
     ...(app.jwksUri ? [`jwks_uri:       ${app.jwksUri}`] : []),
     ...(app.jwks ? [`jwks:           ${(JSON.parse(app.jwks) as { keys: unknown[] }).keys.length} key(s) registered`] : []),
     ...(app.requirePushedAuthorizationRequests ? ['require_par:    yes (authorization requests only through /par)'] : []),
+    `locale:         ${app.defaultLocale ?? '(English)'}`,
+    ...Object.entries(app.textOverrides).flatMap(([locale, texts]) =>
+      Object.entries(texts).map(([key, value]) => `text:           ${locale}:${key}=${JSON.stringify(value)}`),
+    ),
   ].join('\n');
 }
 
@@ -122,17 +122,21 @@ export function registerAppCommands(program: Command): void {
     .option('--color <hex>', 'brand colour, e.g. #1a73e8')
     .option('--providers <list>', 'enabled sign-in methods, comma-separated (password,google)', csv)
     .option('--type <type>', 'confidential (has a client secret) or public (PKCE only: SPAs, native apps)')
-    .option('--grant-types <list>', 'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials)', csv)
+    .option(
+      '--grant-types <list>',
+      'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials,urn:ietf:params:oauth:grant-type:device_code)',
+      csv,
+    )
     .option('--scopes <list>', 'allowed scopes, comma-separated (openid,profile,email,offline_access,roles,push:send,…)', csv)
     .option('--development', 'allow http: redirect and logout URIs on hosts other than loopback (never in production)')
     .option('--resource <uri>', 'a resource server (RFC 8707) its access tokens may be issued for (repeatable)', collect)
-    .option('--third-party', 'a third-party app: users are asked for consent at /authorize (default: first-party)')
-    .option('--default-locale <locale>', 'language of its pages when the browser asks for none we speak (en, de, fr, es)')
-    .option('--text <locale:key=text>', 'its own wording of a page or email text, e.g. de:login.heading="Willkommen" (repeatable)', text)
     .option('--auth-method <method>', 'client authentication: client_secret_basic (default), client_secret_post or private_key_jwt')
     .option('--jwks-file <path>', 'for private_key_jwt: a JSON file holding the public JWK Set', jwksFile)
     .option('--jwks-uri <uri>', 'for private_key_jwt: where the public JWK Set is fetched from (https)')
     .option('--require-par', 'accept authorization requests only through /par (RFC 9126)')
+    .option('--default-locale <locale>', 'language of its pages when the browser asks for none we speak (en, de, fr, es)')
+    .option('--text <locale:key=text>', 'its own wording of a page or email text, e.g. de:login.heading="Willkommen" (repeatable)', text)
+    .option('--third-party', 'a third-party app: users are asked for consent at /authorize (default: first-party)')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {
@@ -152,12 +156,12 @@ export function registerAppCommands(program: Command): void {
             development: o.development === true,
             resources: o.resource ?? [],
             thirdParty: o.thirdParty === true,
-            defaultLocale: o.defaultLocale,
-            textOverrides: withTexts({}, o.text),
             tokenEndpointAuthMethod: o.authMethod,
             jwks: o.jwksFile,
             jwksUri: o.jwksUri,
             requirePushedAuthorizationRequests: o.requirePar === true,
+            defaultLocale: o.defaultLocale,
+            textOverrides: withTexts({}, o.text),
           },
           CLI,
         );
@@ -214,22 +218,26 @@ export function registerAppCommands(program: Command): void {
     .option('--color <hex>')
     .option('--providers <list>', 'comma-separated', csv)
     .option('--type <type>', 'confidential (has a client secret) or public (PKCE only: SPAs, native apps)')
-    .option('--grant-types <list>', 'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials)', csv)
+    .option(
+      '--grant-types <list>',
+      'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials,urn:ietf:params:oauth:grant-type:device_code)',
+      csv,
+    )
     .option('--scopes <list>', 'allowed scopes, comma-separated (openid,profile,email,offline_access,roles,push:send,…)', csv)
     .option('--reuse-interval <seconds>', 'refresh reuse grace, 0-300 (0 = strict; "default" = server default)', reuseInterval)
     .option('--development', 'allow http: redirect and logout URIs on hosts other than loopback (never in production)')
     .option('--no-development', 'only loopback hosts may use http: URIs again')
     .option('--no-require-par', 'accept authorization requests at /authorize again')
     .option('--resource <uri>', 'a resource server (RFC 8707) its access tokens may be issued for (repeatable)', collect)
-    .option('--third-party', 'users are asked for consent at /authorize')
-    .option('--no-third-party', 'a first-party app again: no consent screen')
-    .option('--default-locale <locale>', 'language of its pages when the browser asks for none we speak; "default": English')
-    .option('--text <locale:key=text>', 'set one text, e.g. de:login.heading="Willkommen"; an empty text removes it (repeatable)', text)
-    .option('--clear-texts', 'remove every text override (before any --text)')
     .option('--auth-method <method>', 'client authentication: client_secret_basic (default), client_secret_post or private_key_jwt')
     .option('--jwks-file <path>', 'for private_key_jwt: a JSON file holding the public JWK Set', jwksFile)
     .option('--jwks-uri <uri>', 'for private_key_jwt: where the public JWK Set is fetched from (https)')
     .option('--require-par', 'accept authorization requests only through /par (RFC 9126)')
+    .option('--default-locale <locale>', 'language of its pages when the browser asks for none we speak; "default": English')
+    .option('--text <locale:key=text>', 'set one text, e.g. de:login.heading="Willkommen"; an empty text removes it (repeatable)', text)
+    .option('--clear-texts', 'remove every text override (before any --text)')
+    .option('--third-party', 'users are asked for consent at /authorize')
+    .option('--no-third-party', 'a first-party app again: no consent screen')
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
@@ -252,12 +260,12 @@ export function registerAppCommands(program: Command): void {
             development: o.development,
             resources: o.resource,
             thirdParty: o.thirdParty,
-            defaultLocale: o.defaultLocale === 'default' ? null : o.defaultLocale,
-            textOverrides: texts,
             tokenEndpointAuthMethod: o.authMethod,
             // One source of keys: the one given replaces the other.
             ...keySource(o.jwksFile, o.jwksUri),
             requirePushedAuthorizationRequests: o.requirePar,
+            defaultLocale: o.defaultLocale === 'default' ? null : o.defaultLocale,
+            textOverrides: texts,
           },
           CLI,
         );

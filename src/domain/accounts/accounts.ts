@@ -5,6 +5,7 @@
 // sign-in its link continues (AccountContext: the app's state, the sealed /authorize request).
 import { enqueueUserEvent } from '../webhooks/webhooks.js';
 import type { Deps } from '../../deps.js';
+import { DEFAULT_LOCALE, isLocale, type Locale } from '../../i18n/locales.js';
 import { appError } from '../../errors.js';
 import { HOUR, MINUTE } from '../../lib/clock.js';
 import { randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
@@ -63,6 +64,8 @@ export interface AccountContext {
   authz?: string | undefined;
   /** Keymaster's /login flow asked for a fresh sign-in (prompt=login): an SSO session must not answer it. */
   prompt?: 'login' | undefined;
+  /** The language of the page the request came from: its email is written in it (issue 16). */
+  locale?: Locale | undefined;
   /**
    * The browser-binding cookie of the browser asking for the link (0022): opened there, the link signs
    * the user in (verifyEmailInBrowser). Kept as its SHA-256 with the token; never in the link.
@@ -88,6 +91,14 @@ function accountLink(deps: Pick<Deps, 'config'>, path: string, token: string, ct
   if (app) url.searchParams.set('app_id', app.appId);
   if (app && ctx.redirectUri && app.redirectUris.includes(ctx.redirectUri)) url.searchParams.set('redirect_uri', ctx.redirectUri);
   return url.toString();
+}
+
+/**
+ * An email's language: the reader's (remembered from the last page they registered or signed in on),
+ * else the page that asked for it, else the app's default, else English.
+ */
+function emailLocale(ctx: AccountContext, user: { locale?: string | null }, app: App | undefined): Locale {
+  return isLocale(user.locale) ? user.locale : (ctx.locale ?? app?.defaultLocale ?? DEFAULT_LOCALE);
 }
 
 async function issueEmailToken(
@@ -147,9 +158,13 @@ async function sendAccountEmail(
   user: Pick<User, 'email' | 'name'>,
   template: EmailTemplate,
   app: App | undefined,
+  locale: Locale,
   extra: Record<string, unknown> = {},
 ) {
   const brand = {
+    locale,
+    // The app's own wording of the email texts in that language (text-overrides.ts), if any.
+    texts: app?.textOverrides[locale],
     appName: app?.name ?? 'Keymaster',
     logoUrl: app?.logoUrl ?? null,
     primaryColor: app?.primaryColor ?? DEFAULT_BRAND_COLOR,
@@ -180,11 +195,13 @@ export async function registerAccount(
     name: input.name ?? null,
     passwordHash: await hashPassword(input.password),
     emailVerifiedAt: null,
+    locale: ctx.locale,
   });
   if (!row) throw appError('email_already_registered');
   const token = await issueEmailToken(deps, row.id, 'verify', deps.config.verifyTokenTtlHours * HOUR, ctx);
   await recordAuditEvent(deps, { event: 'user.registered', userId: row.id, appId: app?.appId }, meta);
-  await sendAccountEmail(deps, row, 'verify-email', app, {
+  const locale = emailLocale(ctx, row, app);
+  await sendAccountEmail(deps, row, 'verify-email', app, locale, {
     link: accountLink(deps, '/account/verify', token, ctx, app),
     hours: deps.config.verifyTokenTtlHours,
   });
@@ -251,7 +268,8 @@ async function sendPasswordReset(deps: AccountDeps, email: string, ctx: AccountC
   const app = await resolveAccountApp(deps, ctx.appId);
   const token = await issueNewestEmailToken(deps, row.id, 'reset', deps.config.resetTokenTtlMinutes * MINUTE, ctx);
   await recordAuditEvent(deps, { event: 'password_reset.requested', userId: row.id, appId: app?.appId, data: { known: true } }, meta);
-  await sendAccountEmail(deps, row, 'reset-password', app, {
+  const locale = emailLocale(ctx, row, app);
+  await sendAccountEmail(deps, row, 'reset-password', app, locale, {
     link: accountLink(deps, '/account/reset-password', token, ctx, app),
     minutes: deps.config.resetTokenTtlMinutes,
   });
@@ -286,7 +304,8 @@ async function resendVerification(deps: AccountDeps, email: string, ctx: Account
   const app = await resolveAccountApp(deps, ctx.appId);
   const token = await issueNewestEmailToken(deps, row.id, 'verify', deps.config.verifyTokenTtlHours * HOUR, ctx);
   await recordAuditEvent(deps, { event: 'verification.resend_requested', userId: row.id, appId: app?.appId, data: { sent: true } }, meta);
-  await sendAccountEmail(deps, row, 'verify-email', app, {
+  const locale = emailLocale(ctx, row, app);
+  await sendAccountEmail(deps, row, 'verify-email', app, locale, {
     link: accountLink(deps, '/account/verify', token, ctx, app),
     hours: deps.config.verifyTokenTtlHours,
   });
@@ -344,7 +363,8 @@ export async function confirmPasswordReset(
     { event: 'password_reset.completed', userId: user.id, data: { revokedTokens: result.tokens, revokedSessions: result.sessions } },
     meta,
   );
-  await sendAccountEmail(deps, user, 'password-changed', await resolveAccountApp(deps, ctx.appId), { at: now.toISOString() });
+  const app = await resolveAccountApp(deps, ctx.appId);
+  await sendAccountEmail(deps, user, 'password-changed', app, emailLocale(ctx, user, app), { at: now.toISOString() });
   return user;
 }
 
@@ -416,7 +436,7 @@ export async function updateAccount(
   if (hash) {
     forgetLiveness(deps, user.id);
     await recordAuditEvent(deps, { event: 'user.password_changed', userId: user.id }, meta);
-    await sendAccountEmail(deps, user, 'password-changed', undefined, { at: now.toISOString() });
+    await sendAccountEmail(deps, user, 'password-changed', undefined, emailLocale({}, user, undefined), { at: now.toISOString() });
   }
   return user;
 }

@@ -10,15 +10,17 @@ import type { AppRow, TokenEndpointAuthMethod } from '../../storage/schema.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import * as store from './app-store.js';
 import type { CachedApp } from './app-cache.js';
+import { JwksUri, PublicJwks } from './client-keys.js';
 import { DefaultLocale, TextOverrides } from './text-overrides.js';
 import type { Locale } from '../../i18n/locales.js';
-import { JwksUri, PublicJwks } from './client-keys.js';
 
 export const PROVIDERS = ['password', 'google'] as const;
 export const CLIENT_TYPES = ['confidential', 'public'] as const;
 /** RFC 7591 §2: the secret methods are interchangeable (both accepted); private_key_jwt excludes the secret. */
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+/** RFC 8628 §3.4: the grant_type of the Device Authorization Grant's token request. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT] as const;
 /** Scopes a user grants through /authorize (OIDC Core §5.4, plus `roles`). */
 export const USER_SCOPES = ['openid', 'profile', 'email', 'offline_access', 'roles'] as const;
 /** Scopes of service tokens (client credentials), KEYMASTER-API.md §5. */
@@ -85,15 +87,15 @@ export const AppInput = z.object({
   resources: z.array(ResourceUri).max(50).default([]),
   /** Asks the user's consent at /authorize (issue 16); first-party apps (the default) never do. */
   thirdParty: z.boolean().default(false),
-  /** The language of its pages when the request names none Keymaster speaks (issue 16). */
-  defaultLocale: DefaultLocale.optional(),
-  /** `{locale: {messageKey: text}}`: its own wording of any page or email text (text-overrides.ts). */
-  textOverrides: TextOverrides.default({}),
   tokenEndpointAuthMethod: z.enum(AUTH_METHODS).default('client_secret_basic'),
   /** The client's public keys for private_key_jwt: inline, or where to fetch them (one of the two). */
   jwks: PublicJwks.optional(),
   jwksUri: JwksUri.optional(),
   requirePushedAuthorizationRequests: z.boolean().default(false),
+  /** The language of its pages when the request names none Keymaster speaks (issue 16). */
+  defaultLocale: DefaultLocale.optional(),
+  /** `{locale: {messageKey: text}}`: its own wording of any page or email text (text-overrides.ts). */
+  textOverrides: TextOverrides.default({}),
 });
 export type AppInput = z.input<typeof AppInput>;
 
@@ -150,15 +152,15 @@ export const AppUpdateInput = AppInput.partial().extend({
   backchannelLogoutUri: BackchannelLogoutUri.nullable().optional(),
   resources: z.array(ResourceUri).max(50).optional(),
   thirdParty: z.boolean().optional(),
-  /** null: English again. */
-  defaultLocale: DefaultLocale.nullable().optional(),
-  /** Replaces the whole set ({} removes every override). */
-  textOverrides: TextOverrides.optional(),
   tokenEndpointAuthMethod: z.enum(AUTH_METHODS).optional(),
   /** null clears them. */
   jwks: PublicJwks.nullable().optional(),
   jwksUri: JwksUri.nullable().optional(),
   requirePushedAuthorizationRequests: z.boolean().optional(),
+  /** null: English again. */
+  defaultLocale: DefaultLocale.nullable().optional(),
+  /** Replaces the whole set ({} removes every override). */
+  textOverrides: TextOverrides.optional(),
 });
 
 export interface App {
@@ -184,15 +186,15 @@ export interface App {
   resources: string[];
   /** A third-party app asks the user's consent at /authorize; a first-party one never does. */
   thirdParty: boolean;
-  /** null = English. */
-  defaultLocale: Locale | null;
-  textOverrides: TextOverrides;
   tokenEndpointAuthMethod: TokenEndpointAuthMethod;
   /** The registered public JWK Set (JSON text), or null. */
   jwks: string | null;
   jwksUri: string | null;
   /** RFC 9126 §6: /authorize takes this app's requests only as a request_uri from /par. */
   requirePushedAuthorizationRequests: boolean;
+  /** null = English. */
+  defaultLocale: Locale | null;
+  textOverrides: TextOverrides;
   createdAt: Date;
 }
 
@@ -215,12 +217,12 @@ export function toApp(row: AppRow): App {
     backchannelLogoutUri: row.backchannel_logout_uri,
     resources: row.resources,
     thirdParty: row.third_party,
-    defaultLocale: (row.default_locale as Locale | null) ?? null,
-    textOverrides: row.text_overrides ?? {},
     tokenEndpointAuthMethod: row.token_endpoint_auth_method,
     jwks: row.jwks,
     jwksUri: row.jwks_uri,
     requirePushedAuthorizationRequests: row.require_pushed_authorization_requests,
+    defaultLocale: (row.default_locale as Locale | null) ?? null,
+    textOverrides: row.text_overrides ?? {},
     createdAt: row.created_at,
   };
 }
@@ -251,12 +253,12 @@ export async function createApp(
     backchannel_logout_uri: v.backchannelLogoutUri ?? null,
     resources: v.resources,
     third_party: v.thirdParty,
-    default_locale: v.defaultLocale ?? null,
-    text_overrides: JSON.stringify(v.textOverrides),
     token_endpoint_auth_method: v.tokenEndpointAuthMethod,
     jwks: v.jwks ? JSON.stringify(v.jwks) : null,
     jwks_uri: v.jwksUri ?? null,
     require_pushed_authorization_requests: v.requirePushedAuthorizationRequests,
+    default_locale: v.defaultLocale ?? null,
+    text_overrides: JSON.stringify(v.textOverrides),
   });
   await recordAuditEvent(deps, { event: 'app.created', appId: row.app_id, data: { name: row.name } }, meta);
   return { app: toApp(row), clientSecret };
@@ -332,14 +334,14 @@ export async function updateApp(
     ...(v.backchannelLogoutUri !== undefined && { backchannel_logout_uri: v.backchannelLogoutUri }),
     ...(v.resources !== undefined && { resources: v.resources }),
     ...(v.thirdParty !== undefined && { third_party: v.thirdParty }),
-    ...(v.defaultLocale !== undefined && { default_locale: v.defaultLocale }),
-    ...(v.textOverrides !== undefined && { text_overrides: JSON.stringify(v.textOverrides) }),
     ...(v.tokenEndpointAuthMethod !== undefined && { token_endpoint_auth_method: v.tokenEndpointAuthMethod }),
     ...(v.jwks !== undefined && { jwks: v.jwks && JSON.stringify(v.jwks) }),
     ...(v.jwksUri !== undefined && { jwks_uri: v.jwksUri }),
     ...(v.requirePushedAuthorizationRequests !== undefined && {
       require_pushed_authorization_requests: v.requirePushedAuthorizationRequests,
     }),
+    ...(v.defaultLocale !== undefined && { default_locale: v.defaultLocale }),
+    ...(v.textOverrides !== undefined && { text_overrides: JSON.stringify(v.textOverrides) }),
     updated_at: deps.clock.now(),
   });
   deps.apps.invalidate(appId);

@@ -6,6 +6,8 @@ import { Eta } from 'eta';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config.js';
+import { translator, type LocaleOverrides } from '../../i18n/catalog.js';
+import { DEFAULT_LOCALE, isLocale, type Locale } from '../../i18n/locales.js';
 import { brandPalette, DEFAULT_BRAND_COLOR } from '../../lib/brand-palette.js';
 
 const VIEWS_DIR = fileURLToPath(new URL('../../../views/', import.meta.url));
@@ -32,28 +34,47 @@ export interface Mailer {
   close(): Promise<void>;
 }
 
+/** Each email and the message key of its subject (locales/<locale>/email.json). */
 export const EMAIL_TEMPLATES = {
-  'verify-email': (d: Record<string, unknown>) => `Verify your email for ${String(d.appName)}`,
-  'reset-password': (d: Record<string, unknown>) => `Reset your ${String(d.appName)} password`,
-  'password-changed': (d: Record<string, unknown>) => `Your ${String(d.appName)} password was changed`,
+  'verify-email': 'email.verifySubject',
+  'reset-password': 'email.resetSubject',
+  'password-changed': 'email.changedSubject',
 } as const;
 export type EmailTemplate = keyof typeof EMAIL_TEMPLATES;
 
-const DATE_FORMAT = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC' });
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+/** Dates in the reader's language; English is written the British way ("2 December 2026 at 10:29"). */
+function dateFormat(locale: Locale, timeZone: string): Intl.DateTimeFormat {
+  const id = `${locale} ${timeZone}`;
+  let f = dateFormats.get(id);
+  if (!f) {
+    f = new Intl.DateTimeFormat(locale === 'en' ? 'en-GB' : locale, { dateStyle: 'long', timeStyle: 'short', timeZone });
+    dateFormats.set(id, f);
+  }
+  return f;
+}
 
 /**
  * What every template may use besides its data: the text colour for the brand-coloured button (white
- * or black, whichever reaches 4.5:1), and dates for people ("2 December 2026 at 10:29 UTC"; the
- * reader's time zone is not known, so it is named).
+ * or black, whichever reaches 4.5:1), the translator of the email's language (`data.locale`, with the
+ * app's own texts `data.texts`), and dates for people in that language ("2 December 2026 at 10:29 UTC",
+ * "2. Dezember 2026 um 10:29 UTC"): in `data.timeZone` when the reader's zone is known, else UTC, and
+ * the zone is always named.
  */
 export function emailHelpers(data: Record<string, unknown>) {
   // The colour was validated as #rrggbb when the app was saved; sendAccountEmail passes the default otherwise.
   const brand = typeof data.primaryColor === 'string' ? data.primaryColor : DEFAULT_BRAND_COLOR;
+  const locale = isLocale(data.locale) ? data.locale : DEFAULT_LOCALE;
+  const timeZone = typeof data.timeZone === 'string' ? data.timeZone : 'UTC';
+  const tr = translator(locale, data.texts as LocaleOverrides | undefined);
   return {
     onBrand: brandPalette(brand).onBrand,
+    lang: locale,
+    t: tr.t,
+    th: tr.th,
     formatDate: (value: unknown) => {
       const d = value instanceof Date ? value : new Date(String(value));
-      return Number.isNaN(d.getTime()) ? String(value) : `${DATE_FORMAT.format(d)} UTC`;
+      return Number.isNaN(d.getTime()) ? String(value) : `${dateFormat(locale, timeZone).format(d)} ${timeZone}`;
     },
   };
 }
@@ -83,7 +104,7 @@ export function createMailer(config: Pick<Config, 'smtpUrl' | 'mailFrom'>): Mail
     render(template, data) {
       const view = { ...data, ...emailHelpers(data) };
       return {
-        subject: EMAIL_TEMPLATES[template](data),
+        subject: view.t(EMAIL_TEMPLATES[template], { app: String(data.appName) }),
         text: text.render(`emails/${template}.text.eta`, view),
         html: html.render(`emails/${template}.html.eta`, view),
         ...(typeof data.senderName === 'string' && { fromName: data.senderName }),

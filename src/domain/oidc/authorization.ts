@@ -76,12 +76,21 @@ export const AUTHORIZATION_PARAMS = [
   'response_mode',
   'resource',
   'claims',
+  'ui_locales',
 ] as const;
 export type AuthorizationParams = Partial<Record<(typeof AUTHORIZATION_PARAMS)[number], string>>;
 
 export type AuthorizationOutcome =
   | { kind: 'redirect'; url: string }
-  | { kind: 'login'; app: App; redirectUri: string; pending: string; loginHint?: string | undefined }
+  | {
+      kind: 'login';
+      app: App;
+      redirectUri: string;
+      pending: string;
+      loginHint?: string | undefined;
+      /** OIDC Core §3.1.2.1 ui_locales, as asked (pushed or not); the pages pick one they speak. */
+      uiLocales?: string | undefined;
+    }
   /** A third-party app the user has not allowed these scopes: the consent page, carrying the sealed request. */
   | { kind: 'consent'; app: App; redirectUri: string; pending: string };
 
@@ -275,7 +284,14 @@ export async function authorize(
     }
   }
   if (prompts.includes('none')) return fail('login_required', 'The user must sign in');
-  return { kind: 'login', app, redirectUri: pending.redirectUri, pending: sealPending(deps, pending), loginHint: checked.loginHint };
+  return {
+    kind: 'login',
+    app,
+    redirectUri: pending.redirectUri,
+    pending: sealPending(deps, pending),
+    loginHint: checked.loginHint,
+    uiLocales: p.ui_locales,
+  };
 }
 
 /**

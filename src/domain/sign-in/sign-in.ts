@@ -5,6 +5,7 @@
 // The outcome is a tagged value; the HTTP layer sets the cookie and answers it. A journey that will
 // need a second factor adds a `second_factor_required` outcome here, and its routes one case.
 import type { Deps } from '../../deps.js';
+import type { Locale } from '../../i18n/locales.js';
 import { AppError, appError } from '../../errors.js';
 import type { App } from '../apps/apps.js';
 import type { RequestMeta } from '../audit/audit.js';
@@ -14,7 +15,7 @@ import { resumeSession, startSession } from '../sessions/sessions.js';
 import { issueTokens, type IssuedTokens } from '../tokens/refresh-tokens.js';
 import { completeUpstreamLogin, type UpstreamFlow } from '../upstream/upstream-login.js';
 import { readKnownDevices, rememberKnownDevice } from '../users/known-devices.js';
-import { authenticatePassword, type User } from '../users/users.js';
+import { authenticatePassword, rememberUserLocale, type User } from '../users/users.js';
 
 type SignInDeps = Pick<
   Deps,
@@ -27,6 +28,8 @@ export interface SignInRequest {
   state?: string | undefined;
   /** A sealed OIDC authorization request (/authorize): the sign-in then ends with a code, not tokens. */
   authz?: string | undefined;
+  /** The language of the page the user signs in on: remembered for their emails (issue 16). */
+  locale?: Locale | undefined;
 }
 
 /** What a sign-in sets in the browser besides the answer: the SSO session, and the known-device token. */
@@ -91,6 +94,7 @@ export async function signInWithPassword(
     { email: credentials.email, password: credentials.password, appId: app.appId, knownDevices },
     meta,
   );
+  await rememberUserLocale(deps, user, request.locale);
   return withDevice(deps, await finishSignIn(deps, app, user, request, pending, meta, ['pwd']), user, deviceCookie);
 }
 

@@ -61,3 +61,7 @@ export async function recordSuccessfulLogin(db: Db, id: string, at: Date, newPas
 export async function updateUser(db: Db, id: string, changes: Partial<Omit<NewUser, 'id'>>): Promise<UserRow | undefined> {
   return db.updateTable('users').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
 }
+
+export async function setUserLocale(db: Db, id: string, locale: string): Promise<void> {
+  await db.updateTable('users').set({ locale }).where('id', '=', id).execute();
+}

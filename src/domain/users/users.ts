@@ -1,6 +1,7 @@
 // Users: creation, password sign-in with lockout, and the claims a token carries about them.
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
+import { isLocale, type Locale } from '../../i18n/locales.js';
 import { appError, AppError, type Reason } from '../../errors.js';
 import { isUuid } from '../apps/apps.js';
 import { MINUTE } from '../../lib/clock.js';
@@ -49,6 +50,8 @@ export interface User {
    */
   updatedAt: Date;
   lastLoginAt: Date | null;
+  /** The language of the user's emails: the one they last used on a hosted page (null: not known). */
+  locale: Locale | null;
 }
 
 export function toUser(row: UserRow): User {
@@ -63,6 +66,7 @@ export function toUser(row: UserRow): User {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     lastLoginAt: row.last_login_at,
+    locale: isLocale(row.locale) ? row.locale : null,
   };
 }
 
@@ -126,7 +130,7 @@ export async function findUserRecordByEmail(deps: Pick<Deps, 'db'>, email: strin
  */
 export async function createUserIfEmailFree(
   deps: Pick<Deps, 'db'>,
-  input: { email: string; name: string | null; passwordHash: string | null; emailVerifiedAt: Date | null },
+  input: { email: string; name: string | null; passwordHash: string | null; emailVerifiedAt: Date | null; locale?: Locale | undefined },
 ): Promise<UserRow | undefined> {
   return store.insertUser(deps.db, {
     email: input.email,
@@ -134,7 +138,21 @@ export async function createUserIfEmailFree(
     roles: [],
     password_hash: input.passwordHash,
     email_verified_at: input.emailVerifiedAt,
+    locale: input.locale ?? null,
   });
+}
+
+/**
+ * The language the user now reads (a hosted page they signed in on): their emails go out in it.
+ * Written only when it changed; not a change to the user's information (updated_at stays).
+ */
+export async function rememberUserLocale(
+  deps: Pick<Deps, 'db'>,
+  user: Pick<User, 'id' | 'locale'>,
+  locale: Locale | undefined,
+): Promise<void> {
+  if (locale === undefined || user.locale === locale) return;
+  await store.setUserLocale(deps.db, user.id, locale);
 }
 
 /**

@@ -6,7 +6,7 @@
 // their token (emailLinkSignIn), so their links stay short. Links in emails are opened with GET,
 // which only shows a button: mail scanners that prefetch links cannot spend the single-use token.
 import { randomToken, safeEqual } from '../../lib/crypto.js';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
 import { FORM_BODY_LIMIT, formGuard } from '../plugins/guards.js';
@@ -26,7 +26,7 @@ import { findApp, resolveAppForRedirect, type App } from '../../domain/apps/apps
 import { AppError, appError } from '../../errors.js';
 import { formError } from '../error-handler.js';
 import { signInQuery } from '../login-page.js';
-import { renderPage, type Text } from '../render.js';
+import { pageLocale, renderPage, type Text } from '../render.js';
 import { requestMeta } from '../request-meta.js';
 import { isSignInRequestRefusal, signInAfterVerification } from '../../domain/sign-in/sign-in.js';
 import { answerSignIn } from '../sign-in-reply.js';
@@ -90,7 +90,13 @@ async function pageContext(deps: Deps, f: ContextFields, stored: EmailLinkSignIn
 }
 
 /** What the domain keeps with an email token: where its link leads, and the pending sign-in it continues. */
-const accountContext = (c: PageContext): AccountContext => ({ appId: c.app?.appId, redirectUri: c.redirectUri, ...(c.app && c.signIn) });
+const accountContext = (req: FastifyRequest, c: PageContext): AccountContext => ({
+  appId: c.app?.appId,
+  redirectUri: c.redirectUri,
+  ...(c.app && c.signIn),
+  // The page's language: the email is written in it, and a new account remembers it.
+  locale: pageLocale(req, c.app, c.uiLocales),
+});
 
 /** Query string that carries the context from one page to the next. */
 const carry = (c: PageContext) => (Object.keys(c.hidden).length ? `?${new URLSearchParams(c.hidden)}` : '');
@@ -139,7 +145,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
         await registerAccount(
           deps,
           { email: f.email, password: f.password, name: f.name || undefined },
-          { ...accountContext(c), browserBinding },
+          { ...accountContext(req, c), browserBinding },
           requestMeta(req),
         );
       } catch (err) {
@@ -234,7 +240,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       if (!f.email) return resendPage(reply, c, { error: { key: 'account.enterEmail' }, status: 400 });
       const browserBinding = randomToken(32);
       try {
-        await requestVerificationEmail(deps, { email: f.email }, { ...accountContext(c), browserBinding }, requestMeta(req, reply));
+        await requestVerificationEmail(deps, { email: f.email }, { ...accountContext(req, c), browserBinding }, requestMeta(req, reply));
       } catch (err) {
         const { message, status } = formError(reply, err);
         return resendPage(reply, c, { error: message, email: f.email, status });
@@ -259,7 +265,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       const c = await pageContext(deps, f);
       if (!f.email) return forgotPage(reply, c, { error: { key: 'account.enterEmail' }, status: 400 });
       try {
-        await requestPasswordReset(deps, { email: f.email }, accountContext(c), requestMeta(req, reply));
+        await requestPasswordReset(deps, { email: f.email }, accountContext(req, c), requestMeta(req, reply));
       } catch (err) {
         const { message, status } = formError(reply, err);
         return forgotPage(reply, c, { error: message, email: f.email, status });
@@ -323,7 +329,7 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       if (!safeEqual(f.new_password, f.confirm_password))
         return resetPage(reply, c, f.token, { error: { key: 'account.passwordsDiffer' }, status: 400 });
       try {
-        await confirmPasswordReset(deps, { token: f.token, newPassword: f.new_password }, { appId: c.app?.appId }, requestMeta(req));
+        await confirmPasswordReset(deps, { token: f.token, newPassword: f.new_password }, accountContext(req, c), requestMeta(req));
       } catch (err) {
         const { message, status } = formError(reply, err);
         if (err instanceof AppError && err.reason === 'password_too_weak') return resetPage(reply, c, f.token, { error: message, status });

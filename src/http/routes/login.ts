@@ -14,6 +14,7 @@ import { isSignInRefusal } from '../../domain/users/users.js';
 import { formError } from '../error-handler.js';
 import { refuseSignInRequest, renderLoginPage } from '../login-page.js';
 import { FORM_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
+import { pageLocale } from '../render.js';
 import { requestMeta } from '../request-meta.js';
 import { LoginForm, LoginQuery } from '../schemas/login.js';
 import { answerSignIn } from '../sign-in-reply.js';
@@ -57,7 +58,7 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
     async (req, reply) => {
       const f = req.body;
       const client = await resolveAppForRedirect(deps, f.app_id, f.redirect_uri);
-      const request = { redirectUri: f.redirect_uri, state: f.state, authz: f.authz };
+      const request = { redirectUri: f.redirect_uri, state: f.state, authz: f.authz, locale: pageLocale(req, client, f.ui_locales) };
       try {
         const credentials = { email: f.email, password: f.password };
         const outcome = await signInWithPassword(deps, client, request, credentials, requestMeta(req), readDeviceCookie(deps.config, req));

@@ -26,7 +26,7 @@ const oidcAuthorizeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
     return renderLoginPage(
       reply,
       outcome.app,
-      { app_id: outcome.app.appId, redirect_uri: outcome.redirectUri, authz: outcome.pending, ui_locales: uiLocaleOf(params.ui_locales) },
+      { app_id: outcome.app.appId, redirect_uri: outcome.redirectUri, authz: outcome.pending, ui_locales: uiLocaleOf(outcome.uiLocales) },
       { config: deps.config, ...(outcome.loginHint !== undefined && { email: outcome.loginHint }) },
     );
   }

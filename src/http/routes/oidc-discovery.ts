@@ -7,6 +7,7 @@ import type { Deps } from '../../deps.js';
 import { GRANT_TYPES, SCOPES } from '../../domain/apps/apps.js';
 import { CLIENT_ASSERTION_ALGS } from '../../domain/apps/client-keys.js';
 import { ACR_VALUES } from '../../domain/oidc/auth-context.js';
+import { LOCALES } from '../../i18n/locales.js';
 
 export function discoveryDocument(config: Pick<Config, 'issuer' | 'privateKeyJwt' | 'par'>) {
   const at = (path: string) => `${config.issuer}${path}`;
@@ -69,6 +70,8 @@ export function discoveryDocument(config: Pick<Config, 'issuer' | 'privateKeyJwt
     // Only the request_uri that /par returned (RFC 9126 §4), never one to fetch (OIDC Core §6.2).
     request_uri_parameter_supported: false,
     authorization_response_iss_parameter_supported: true,
+    // OIDC Discovery §3: the languages ui_locales may ask the pages for (src/i18n/locales.ts).
+    ui_locales_supported: [...LOCALES],
   };
 }
 
