@@ -187,6 +187,7 @@ export const REASONS = {
   app_filter_invalid: { code: 'invalid_request', text: '--app must be an app id (uuid)' },
   family_filter_invalid: { code: 'invalid_request', text: 'family id must be a uuid' },
   session_not_found: { code: 'not_found', text: 'Session not found' },
+  consent_not_found: { code: 'not_found', text: 'Connected app not found' },
 
   // Users, sign-in and accounts.
   credentials_missing: { code: 'invalid_request', text: 'Enter your email and password.' },

@@ -1,7 +1,10 @@
 // The hosted sign-in page, drawn by GET/POST /login and by /authorize when the user must sign in.
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
+import type { Deps } from '../deps.js';
 import type { App } from '../domain/apps/apps.js';
+import { abandonedRequestRedirect } from '../domain/oidc/authorization.js';
+import { wayBackOnError } from './error-handler.js';
 import { renderPage, type Text } from './render.js';
 import { upstreamLinks } from './upstream-links.js';
 
@@ -105,4 +108,22 @@ function accountLinks(app: App, params: LoginParams, unverified: boolean): { hre
     { href: `/account/register?${q}`, label: { key: 'login.createAccount' } },
     { href: `/account/forgot-password?${q}`, label: { key: 'login.forgotPassword' } },
   ];
+}
+
+/**
+ * A sealed /authorize request that cannot be used (expired, tampered with, another client's) is
+ * refused on the branded error page, whose way back is the client's callback with an error (the
+ * client starts again): never a sign-in that would end with tokens.
+ */
+export function refuseSignInRequest(
+  deps: Pick<Deps, 'secret' | 'config'>,
+  req: FastifyRequest,
+  client: App,
+  redirectUri: string,
+  authz: string,
+  err: unknown,
+): never {
+  const href = abandonedRequestRedirect(deps, client, redirectUri, authz);
+  if (href) wayBackOnError(req, { href, label: { key: 'error.backToApp', values: { app: client.name } } });
+  throw err;
 }

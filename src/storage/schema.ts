@@ -26,6 +26,8 @@ export interface AppsTable {
   backchannel_logout_uri: ColumnType<string | null, string | null | undefined, string | null>;
   /** Resource Indicators (RFC 8707): the URIs a `resource` parameter may name (migration 0016). */
   resources: ColumnType<string[], string[] | undefined, string[]>;
+  /** 0022: a third-party app asks the user's consent at /authorize; first-party apps (false) never do. */
+  third_party: Generated<boolean>;
   /** RFC 7591 §2 token_endpoint_auth_method (migration 0021). */
   token_endpoint_auth_method: ColumnType<TokenEndpointAuthMethod, TokenEndpointAuthMethod | undefined, TokenEndpointAuthMethod>;
   /** The public JWK Set (JSON text) a private_key_jwt client signs with, or null (migration 0021). */
@@ -264,6 +266,18 @@ export interface EmailTokensTable {
   sign_in_state: string | null;
   sign_in_authz: string | null;
   sign_in_prompt: string | null;
+  /** 0022: SHA-256 of the browser-binding cookie of the browser that asked for the link. */
+  sign_in_binding: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** 0022: what a user allowed a third-party app (the union of the scopes granted so far). */
+export interface ConsentsTable {
+  id: Generated<string>;
+  user_id: string;
+  app_id: string;
+  scopes: string[];
+  granted_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface EmailOutboxTable {
@@ -304,6 +318,7 @@ export interface Database {
   schema_migrations: SchemaMigrationsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  consents: ConsentsTable;
   client_assertion_jtis: ClientAssertionJtisTable;
   pushed_authorization_requests: PushedAuthorizationRequestsTable;
 }
@@ -327,4 +342,5 @@ export type WebhookRow = Selectable<WebhooksTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type EmailTokenRow = Selectable<EmailTokensTable>;
+export type ConsentRow = Selectable<ConsentsTable>;
 export type EmailOutboxRow = Selectable<EmailOutboxTable>;

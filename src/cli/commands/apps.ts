@@ -69,6 +69,7 @@ function appJson(app: App) {
     development: app.development,
     backchannel_logout_uri: app.backchannelLogoutUri,
     resources: app.resources,
+    third_party: app.thirdParty,
     token_endpoint_auth_method: app.tokenEndpointAuthMethod,
     jwks: app.jwks === null ? null : JSON.parse(app.jwks),
     jwks_uri: app.jwksUri,
@@ -94,6 +95,7 @@ function appText(app: App): string {
     `color:          ${app.primaryColor ?? '(default)'}`,
     `reuse_interval: ${app.refreshReuseInterval === null ? '(server default)' : `${app.refreshReuseInterval}s`}`,
     ...(app.resources.length ? [`resources:      ${app.resources.join(' ')}`] : []),
+    `third_party:    ${app.thirdParty ? 'yes (asks the user for consent)' : 'no (first-party: no consent screen)'}`,
     ...(app.development ? ['development:    yes (http: URIs allowed on any host)'] : []),
     `auth_method:    ${app.tokenEndpointAuthMethod}`,
     ...(app.jwksUri ? [`jwks_uri:       ${app.jwksUri}`] : []),
@@ -134,6 +136,7 @@ export function registerAppCommands(program: Command): void {
     .option('--require-par', 'accept authorization requests only through /par (RFC 9126)')
     .option('--default-locale <locale>', 'language of its pages when the browser asks for none we speak (en, de, fr, es)')
     .option('--text <locale:key=text>', 'its own wording of a page or email text, e.g. de:login.heading="Willkommen" (repeatable)', text)
+    .option('--third-party', 'a third-party app: users are asked for consent at /authorize (default: first-party)')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {
@@ -152,6 +155,7 @@ export function registerAppCommands(program: Command): void {
             allowedScopes: o.scopes,
             development: o.development === true,
             resources: o.resource ?? [],
+            thirdParty: o.thirdParty === true,
             tokenEndpointAuthMethod: o.authMethod,
             jwks: o.jwksFile,
             jwksUri: o.jwksUri,
@@ -232,6 +236,8 @@ export function registerAppCommands(program: Command): void {
     .option('--default-locale <locale>', 'language of its pages when the browser asks for none we speak; "default": English')
     .option('--text <locale:key=text>', 'set one text, e.g. de:login.heading="Willkommen"; an empty text removes it (repeatable)', text)
     .option('--clear-texts', 'remove every text override (before any --text)')
+    .option('--third-party', 'users are asked for consent at /authorize')
+    .option('--no-third-party', 'a first-party app again: no consent screen')
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
@@ -253,6 +259,7 @@ export function registerAppCommands(program: Command): void {
             refreshReuseInterval: o.reuseInterval,
             development: o.development,
             resources: o.resource,
+            thirdParty: o.thirdParty,
             tokenEndpointAuthMethod: o.authMethod,
             // One source of keys: the one given replaces the other.
             ...keySource(o.jwksFile, o.jwksUri),

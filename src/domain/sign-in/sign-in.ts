@@ -9,7 +9,7 @@ import type { Locale } from '../../i18n/locales.js';
 import { AppError, appError } from '../../errors.js';
 import type { App } from '../apps/apps.js';
 import type { RequestMeta } from '../audit/audit.js';
-import { issueCodeRedirect, openPending, type PendingAuthorization } from '../oidc/authorization.js';
+import { codeOrConsent, openPending, type PendingAuthorization } from '../oidc/authorization.js';
 import type { AuthMethod } from '../oidc/auth-context.js';
 import { resumeSession, startSession } from '../sessions/sessions.js';
 import { issueTokens, type IssuedTokens } from '../tokens/refresh-tokens.js';
@@ -43,7 +43,9 @@ export type SignInOutcome =
   /** Back to the app's callback with the tokens (the Keymaster flow). */
   | ({ kind: 'tokens'; tokens: IssuedTokens; redirectUri: string; state: string | undefined } & SignInCookies)
   /** Back to the client with an authorization code (OIDC): `url` is the whole redirect. */
-  | ({ kind: 'code_redirect'; url: string; sessionCookie: string } & SignInCookies);
+  | ({ kind: 'code_redirect'; url: string; sessionCookie: string } & SignInCookies)
+  /** Signed in, but the third-party app needs the user's consent first (consent.ts): the consent page. */
+  | ({ kind: 'consent'; appId: string; redirectUri: string; authz: string; sessionCookie: string } & SignInCookies);
 
 /** "Password login not enabled": the one place that decides whether an app takes passwords. */
 export function assertPasswordSignIn(app: App): void {
@@ -63,7 +65,7 @@ export function assertSignInRequest(deps: Pick<Deps, 'secret' | 'clock'>, app: A
 }
 
 /** The pending authorization request, opened once per sign-in; it must be this app's, for this callback. */
-function openRequest(deps: Pick<Deps, 'secret' | 'clock'>, app: App, request: SignInRequest): PendingAuthorization | undefined {
+export function openRequest(deps: Pick<Deps, 'secret' | 'clock'>, app: App, request: SignInRequest): PendingAuthorization | undefined {
   if (request.authz === undefined) return undefined;
   const pending = openPending(deps, request.authz);
   if (pending.clientId !== app.appId || pending.redirectUri !== request.redirectUri) throw appError('sign_in_request_mismatch');
@@ -115,6 +117,27 @@ function withDevice(deps: Pick<Deps, 'secret'>, outcome: SignInOutcome, user: Us
 }
 
 /**
+/**
+ * The verification link opened in the browser that asked for it (accounts.ts verifyEmailInBrowser
+ * said so): the user is signed in and the pending sign-in continues, as a password sign-in would end.
+ * A broken pending request is thrown (isSignInRequestRefusal) before anything is written. amr is
+ * unknown: the link proved the mailbox, not the password.
+ */
+export async function signInAfterVerification(
+  deps: SignInDeps,
+  app: App,
+  user: User,
+  request: SignInRequest,
+  meta: RequestMeta = {},
+): Promise<SignInOutcome> {
+  const pending = openRequest(deps, app, request);
+  return finishSignIn(deps, app, user, request, pending, meta, null);
+}
+
+type PasswordCredentials = { email?: string | undefined; password?: string | undefined };
+type SessionCookies = { sessionCookie: string; deviceCookie: string };
+
+/**
  * The /device page's sign-in (RFC 8628 §3.3): the password check of the hosted form (lockout,
  * throttles, known devices), then the SSO session alone; the device gets its tokens at /token once
  * the user approves. Refusals are thrown for the form to show, as signInWithPassword does.
@@ -122,16 +145,39 @@ function withDevice(deps: Pick<Deps, 'secret'>, outcome: SignInOutcome, user: Us
 export async function signInForDevice(
   deps: SignInDeps,
   app: App,
-  credentials: { email?: string | undefined; password?: string | undefined },
+  credentials: PasswordCredentials,
   meta: RequestMeta = {},
   deviceCookie?: string,
-): Promise<{ sessionCookie: string; deviceCookie: string }> {
+): Promise<SessionCookies> {
   assertPasswordSignIn(app);
+  return startPasswordSession(deps, credentials, app.appId, meta, deviceCookie);
+}
+
+/**
+ * The sign-in of Keymaster's own account page (/account): the password, then an SSO session and
+ * nothing for any app. Refusals are thrown as on the hosted form (isSignInRefusal).
+ */
+export async function signInToAccount(
+  deps: SignInDeps,
+  credentials: PasswordCredentials,
+  meta: RequestMeta = {},
+  deviceCookie?: string,
+): Promise<SessionCookies> {
+  return startPasswordSession(deps, credentials, undefined, meta, deviceCookie);
+}
+
+async function startPasswordSession(
+  deps: SignInDeps,
+  credentials: PasswordCredentials,
+  appId: string | undefined,
+  meta: RequestMeta,
+  deviceCookie: string | undefined,
+): Promise<SessionCookies> {
   if (!credentials.email || !credentials.password) throw appError('credentials_missing');
   const knownDevices = readKnownDevices(deps.secret, deviceCookie);
   const user = await authenticatePassword(
     deps,
-    { email: credentials.email, password: credentials.password, appId: app.appId, knownDevices },
+    { email: credentials.email, password: credentials.password, ...(appId !== undefined && { appId }), knownDevices },
     meta,
   );
   const { cookieValue } = await startSession(deps, user.id, meta, ['pwd']);
@@ -168,8 +214,12 @@ async function finishSignIn(
     const { cookieValue, session } = await startSession(d, user.id, meta, amr);
     const ctx = { sessionId: session.id, authTime: session.auth_time };
     if (pending) {
-      const code = { ...ctx, amr: session.amr };
-      return { kind: 'code_redirect', url: await issueCodeRedirect(d, app, user, pending, code), sessionCookie: cookieValue };
+      const next = await codeOrConsent(d, app, user, pending, { ...ctx, amr: session.amr });
+      if (next.kind === 'consent') {
+        const { redirectUri, authz } = request as Required<Pick<SignInRequest, 'redirectUri' | 'authz'>>;
+        return { kind: 'consent', appId: app.appId, redirectUri, authz, sessionCookie: cookieValue };
+      }
+      return { kind: 'code_redirect', url: next.url, sessionCookie: cookieValue };
     }
     const tokens = await issueTokens(d, user, app, ctx, meta);
     return { kind: 'tokens', tokens, redirectUri: request.redirectUri, state: request.state, sessionCookie: cookieValue };

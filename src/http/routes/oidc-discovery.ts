@@ -44,7 +44,7 @@ export function discoveryDocument(config: Pick<Config, 'issuer' | 'privateKeyJwt
     // RFC 9126 §5: PAR is offered to every client and required of none by default (apps may require it).
     ...(config.par && { pushed_authorization_request_endpoint: at('/par'), require_pushed_authorization_requests: false }),
     code_challenge_methods_supported: ['S256'],
-    prompt_values_supported: ['none', 'login'],
+    prompt_values_supported: ['none', 'login', 'consent'],
     // auth-context.ts: the acr an ID token says; acr_values at /authorize is voluntary (OIDC Core §3.1.2.1).
     acr_values_supported: [...ACR_VALUES],
     claims_supported: [
