@@ -23,11 +23,12 @@ CREATE TABLE totp_recovery_codes (
 CREATE UNIQUE INDEX totp_recovery_codes_user_hash ON totp_recovery_codes (user_id, code_hash);
 
 -- A password sign-in waiting for its code: the totp_session handed out names this row (sealed). It is
--- spent once (used_at) and allows a few attempts (attempts) before it is refused.
+-- spent once (used_at) and allows a few attempts (attempts) before it is refused. app_id is NULL for
+-- the sign-in of Keymaster's own account page (no app).
 CREATE TABLE totp_challenges (
   id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   user_id     uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-  app_id      uuid NOT NULL,
+  app_id      uuid,
   attempts    integer NOT NULL DEFAULT 0,
   created_at  timestamptz NOT NULL DEFAULT now(),
   expires_at  timestamptz NOT NULL,

@@ -10,6 +10,7 @@ import { lazyChildLogger } from './http/lazy-logger.js';
 import { registerWebPlugins } from './http/plugins/web.js';
 import accountApiRoutes from './http/routes/account-api.js';
 import accountPageRoutes from './http/routes/account-pages.js';
+import accountHomeRoutes from './http/routes/account-home.js';
 import assetRoutes from './http/routes/assets.js';
 import accountSessionRoutes from './http/routes/account-sessions.js';
 import { registerMetricsHook } from './http/plugins/metrics.js';
@@ -20,6 +21,8 @@ import jwksRoutes from './http/routes/jwks.js';
 import keymasterTokenRoutes from './http/routes/keymaster-tokens.js';
 import loginRoutes from './http/routes/login.js';
 import oidcAuthorizeRoutes from './http/routes/oidc-authorize.js';
+import oidcConsentRoutes from './http/routes/oidc-consent.js';
+import oidcDeviceRoutes from './http/routes/oidc-device.js';
 import oidcDiscoveryRoutes from './http/routes/oidc-discovery.js';
 import oidcEndSessionRoutes from './http/routes/oidc-end-session.js';
 import oidcParRoutes from './http/routes/oidc-par.js';
@@ -91,14 +94,18 @@ export async function buildApp(deps: Deps) {
   // OpenID Provider (seeds 002, 003).
   await app.register(oidcDiscoveryRoutes, { deps });
   await app.register(oidcAuthorizeRoutes, { deps });
+  await app.register(oidcConsentRoutes, { deps });
   await app.register(oidcTokenRoutes, { deps });
   await app.register(oidcTokenOpsRoutes, { deps });
   await app.register(oidcParRoutes, { deps });
   await app.register(oidcUserinfoRoutes, { deps });
   await app.register(oidcEndSessionRoutes, { deps });
+  // RFC 8628: off → no routes (404), and discovery names none.
+  if (deps.config.deviceGrant) await app.register(oidcDeviceRoutes, { deps });
   await app.register(accountSessionRoutes, { deps });
   await app.register(accountApiRoutes, { deps });
   await app.register(accountPageRoutes, { deps });
+  await app.register(accountHomeRoutes, { deps });
 
   return app;
 }

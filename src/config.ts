@@ -71,6 +71,8 @@ const EnvSchema = z.object({
   KEYMASTER_REFRESH_REUSE_INTERVAL: int(0, 300).default(10),
   KEYMASTER_REFRESH_RETRY_WINDOW: int(0, 30 * 86_400).default(3600),
   KEYMASTER_SERVICE_TOKEN_REUSE: int(0, 300).default(30),
+  // RFC 8628: /device_authorization, the device_code grant at /token and the /device page.
+  KEYMASTER_DEVICE_GRANT: bool.default(true),
   KEYMASTER_PRUNE_INTERVAL_SECONDS: int(0, 86_400).default(600),
   KEYMASTER_PRUNE_BATCH_SIZE: int(10, 100_000).default(1000),
   KEYMASTER_PRUNE_RETENTION_DAYS: int(0, 365).default(7),
@@ -191,6 +193,8 @@ export interface Config {
   readonly refreshRetryWindow: number;
   /** Seconds within which a client-credentials request gets the service token this process last issued for the same client and scopes; 0 = always a new one. */
   readonly serviceTokenReuse: number;
+  /** The Device Authorization Grant (RFC 8628): its endpoints exist and discovery names them only when true. */
+  readonly deviceGrant: boolean;
   /** How often housekeeping runs in each process (seconds); 0 = never (run `keymaster prune`). */
   readonly pruneIntervalSeconds: number;
   readonly pruneBatchSize: number;
@@ -308,6 +312,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     refreshReuseInterval: e.KEYMASTER_REFRESH_REUSE_INTERVAL,
     refreshRetryWindow: e.KEYMASTER_REFRESH_RETRY_WINDOW,
     serviceTokenReuse: e.KEYMASTER_SERVICE_TOKEN_REUSE,
+    deviceGrant: e.KEYMASTER_DEVICE_GRANT,
     pruneIntervalSeconds: e.KEYMASTER_PRUNE_INTERVAL_SECONDS,
     pruneBatchSize: e.KEYMASTER_PRUNE_BATCH_SIZE,
     pruneRetentionDays: e.KEYMASTER_PRUNE_RETENTION_DAYS,

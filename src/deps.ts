@@ -73,6 +73,10 @@ const SECRET_FIELDS = [
   'otpauth_url',
   'recovery_code',
   'recovery_codes',
+  // RFC 8628: the device's secret, the user's code, and the sealed request the /device pages carry.
+  'device_code',
+  'user_code',
+  'request',
 ];
 
 /**

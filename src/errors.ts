@@ -17,6 +17,9 @@ export type ErrorCode =
   | 'invalid_scope'
   | 'invalid_target'
   | 'access_denied'
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'expired_token'
   | 'unsupported_response_type'
   | 'invalid_token'
   | 'login_required'
@@ -54,7 +57,12 @@ export function passwordProblemText(p: PasswordProblem): string {
 }
 
 /** The grants a client may be refused, as the English text names them. */
-const GRANT_WORDS = { authorization_code: 'authorization code', refresh_token: 'refresh token', client_credentials: 'client_credentials' };
+const GRANT_WORDS = {
+  authorization_code: 'authorization code',
+  refresh_token: 'refresh token',
+  client_credentials: 'client_credentials',
+  device_code: 'device authorization',
+};
 
 /** An upstream provider's display name (`Google`): a brand, never translated. */
 type Provider = { provider: string };
@@ -121,6 +129,7 @@ export const REASONS = {
     text: (p: { grant: keyof typeof GRANT_WORDS }) => `This client may not use the ${GRANT_WORDS[p.grant]} grant`,
   },
   scope_not_allowed: { code: 'invalid_scope', text: (p: { scope: string }) => `invalid_scope: ${p.scope}` },
+  no_scope_allowed: { code: 'invalid_scope', text: 'No requested scope is allowed for this client' },
   scope_exceeds_grant: { code: 'invalid_scope', text: 'The requested scope exceeds the scope originally granted' },
   // RFC 8707 §2: a resource indicator that is malformed or not registered for the client.
   resource_not_allowed: { code: 'invalid_target', text: 'The requested resource is not valid for this client' },
@@ -149,6 +158,16 @@ export const REASONS = {
   id_token_hint_invalid: { code: 'invalid_request', text: 'The id_token_hint is not a valid ID token from this server' },
   id_token_hint_client_mismatch: { code: 'invalid_request', text: 'client_id does not match the id_token_hint' },
 
+  // The Device Authorization Grant (RFC 8628 §3.5): the answers to a device's poll at /token.
+  device_authorization_pending: { code: 'authorization_pending', text: 'The user has not yet approved this device' },
+  device_slow_down: { code: 'slow_down', text: 'Polling too fast: wait 5 seconds longer between requests' },
+  device_access_denied: { code: 'access_denied', text: 'The user denied the authorization request' },
+  device_code_expired: { code: 'expired_token', text: 'The device_code has expired: start a new device authorization' },
+  device_code_invalid: { code: 'invalid_grant', text: 'The device_code is invalid or was already used' },
+  // The /device page: a user code that names no pending request.
+  user_code_invalid: { code: 'invalid_request', text: 'That code is not valid or has expired' },
+  device_request_invalid: { code: 'invalid_request', text: 'This device sign-in request is not valid or has expired' },
+
   // Tokens.
   refresh_token_invalid: { code: 'invalid_grant', text: 'Invalid or expired refresh token' },
   refresh_token_wrong_app: { code: 'invalid_grant', text: 'Token does not belong to this app' },
@@ -168,6 +187,7 @@ export const REASONS = {
   app_filter_invalid: { code: 'invalid_request', text: '--app must be an app id (uuid)' },
   family_filter_invalid: { code: 'invalid_request', text: 'family id must be a uuid' },
   session_not_found: { code: 'not_found', text: 'Session not found' },
+  consent_not_found: { code: 'not_found', text: 'Connected app not found' },
 
   // Users, sign-in and accounts.
   credentials_missing: { code: 'invalid_request', text: 'Enter your email and password.' },

@@ -57,6 +57,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ KEYMASTER_REFRESH_RETRY_WINDOW: String(30 * 86_400 + 1) })).toThrow(/KEYMASTER_REFRESH_RETRY_WINDOW/);
   });
 
+  it('KEYMASTER_DEVICE_GRANT (RFC 8628) is on by default (README), false turns it off, anything else is refused', () => {
+    expect(loadConfig({}).deviceGrant).toBe(true);
+    expect(loadConfig({ KEYMASTER_DEVICE_GRANT: 'false' }).deviceGrant).toBe(false);
+    expect(() => loadConfig({ KEYMASTER_DEVICE_GRANT: 'maybe' })).toThrow(/KEYMASTER_DEVICE_GRANT/);
+  });
+
   it('https issuer turns on secure cookies', () => {
     expect(loadConfig({ KEYMASTER_ISSUER: 'https://id.example.com' }).secureCookies).toBe(true);
   });

@@ -53,6 +53,9 @@ const CODE_STATUS: Record<ErrorCode, number> = {
   invalid_scope: 400,
   invalid_target: 400,
   access_denied: 403,
+  authorization_pending: 400,
+  slow_down: 400,
+  expired_token: 400,
   unsupported_response_type: 400,
   invalid_token: 401,
   login_required: 400,
@@ -84,7 +87,11 @@ const TABLES: Record<ErrorFormat, Table> = {
   // RFC 6749 §5.2: a refused grant is 400; a disabled account is one more invalid_grant.
   oauth: {
     codes: OAUTH_CODES,
-    reasons: { account_disabled: { status: 400, error: 'invalid_grant', text: 'Account suspended' } },
+    reasons: {
+      account_disabled: { status: 400, error: 'invalid_grant', text: 'Account suspended' },
+      // RFC 8628 §3.5: a token error, 400 like every other (RFC 6749 §5.2).
+      device_access_denied: { status: 400 },
+    },
   },
   // Keymaster's /token/refresh contract: a refused refresh token is 401; KEYMASTER-API.md §5 says "Account suspended".
   keymaster: {

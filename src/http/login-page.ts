@@ -1,7 +1,10 @@
 // The hosted sign-in page, drawn by GET/POST /login and by /authorize when the user must sign in.
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
+import type { Deps } from '../deps.js';
 import type { App } from '../domain/apps/apps.js';
+import { abandonedRequestRedirect } from '../domain/oidc/authorization.js';
+import { wayBackOnError } from './error-handler.js';
 import { renderPage, type Text } from './render.js';
 import { upstreamLinks } from './upstream-links.js';
 
@@ -33,24 +36,52 @@ export function renderLoginPage(
   if (params.authz !== undefined) hidden.authz = params.authz;
   if (params.prompt === 'login') hidden.prompt = 'login';
   if (params.ui_locales !== undefined) hidden.ui_locales = params.ui_locales;
+  const form = { action: '/login', hidden, title: 'login.title', heading: 'login.heading', uiLocales: params.ui_locales };
+  return renderSignInForm(reply, app, form, opts.status ?? 200, {
+    upstreamLinks: upstreamLinks(opts.config, app, params),
+    error: opts.error,
+    email: opts.email,
+    links: accountLinks(app, params, opts.unverified === true),
+  });
+}
+
+/**
+ * The same sign-in form posted elsewhere with other hidden fields: the /device page's sign-in
+ * (RFC 8628 §3.3), which opens the SSO session only. Password sign-in alone: the detours and upstream
+ * providers carry a callback sign-in, which a device request has not.
+ */
+export function renderDeviceSignInPage(
+  reply: FastifyReply,
+  app: App,
+  form: { action: string; hidden: Record<string, string>; title: string; heading?: string },
+  opts: { error?: Text; email?: string; status?: number } = {},
+) {
+  return renderSignInForm(reply, app, form, opts.status ?? 200, { error: opts.error, email: opts.email });
+}
+
+/** The sign-in form; `title` and `heading` are message keys (src/i18n/catalog.ts). */
+function renderSignInForm(
+  reply: FastifyReply,
+  app: App,
+  form: { action: string; hidden: Record<string, string>; title: string; heading?: string | undefined; uiLocales?: string | undefined },
+  status: number,
+  extra: { error?: Text | undefined; email?: string | undefined; upstreamLinks?: unknown; links?: unknown },
+) {
   return renderPage(
     reply,
     'login.eta',
     {
-      title: 'login.title',
-      heading: 'login.heading',
+      title: form.title,
+      heading: form.heading ?? form.title,
       app,
-      uiLocales: params.ui_locales,
-      action: '/login',
+      uiLocales: form.uiLocales,
+      action: form.action,
       csrfToken: reply.generateCsrf(),
-      hidden,
+      hidden: form.hidden,
       providers: app.providers,
-      upstreamLinks: upstreamLinks(opts.config, app, params),
-      error: opts.error,
-      email: opts.email,
-      links: accountLinks(app, params, opts.unverified === true),
+      ...extra,
     },
-    opts.status ?? 200,
+    status,
   );
 }
 
@@ -69,17 +100,26 @@ export function renderTotpPage(
   if (params.state !== undefined) hidden.state = params.state;
   if (params.authz !== undefined) hidden.authz = params.authz;
   if (params.ui_locales !== undefined) hidden.ui_locales = params.ui_locales;
+  return renderCodePage(reply, { app, uiLocales: params.ui_locales, action: '/login/totp', hidden }, opts);
+}
+
+/** The same code page for the sign-ins that open only a session (/account, /device): their own action and hidden fields. */
+export function renderCodePage(
+  reply: FastifyReply,
+  page: { app?: App | undefined; uiLocales?: string | undefined; action: string; hidden: Record<string, string> },
+  opts: { error?: Text | undefined; status?: number | undefined; recovery?: boolean | undefined } = {},
+) {
   return renderPage(
     reply,
     'login-totp.eta',
     {
       title: 'totp.title',
       heading: 'totp.heading',
-      app,
-      uiLocales: params.ui_locales,
-      action: '/login/totp',
+      ...(page.app && { app: page.app }),
+      uiLocales: page.uiLocales,
+      action: page.action,
       csrfToken: reply.generateCsrf(),
-      hidden,
+      hidden: page.hidden,
       error: opts.error,
       recovery: opts.recovery === true,
     },
@@ -110,4 +150,22 @@ function accountLinks(app: App, params: LoginParams, unverified: boolean): { hre
     { href: `/account/register?${q}`, label: { key: 'login.createAccount' } },
     { href: `/account/forgot-password?${q}`, label: { key: 'login.forgotPassword' } },
   ];
+}
+
+/**
+ * A sealed /authorize request that cannot be used (expired, tampered with, another client's) is
+ * refused on the branded error page, whose way back is the client's callback with an error (the
+ * client starts again): never a sign-in that would end with tokens.
+ */
+export function refuseSignInRequest(
+  deps: Pick<Deps, 'secret' | 'config'>,
+  req: FastifyRequest,
+  client: App,
+  redirectUri: string,
+  authz: string,
+  err: unknown,
+): never {
+  const href = abandonedRequestRedirect(deps, client, redirectUri, authz);
+  if (href) wayBackOnError(req, { href, label: { key: 'error.backToApp', values: { app: client.name } } });
+  throw err;
 }

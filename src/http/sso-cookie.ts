@@ -29,3 +29,19 @@ export function setDeviceCookie(config: Config, reply: FastifyReply, value: stri
 export function clearSsoCookie(config: Config, reply: FastifyReply): void {
   reply.clearCookie(cookieName(config, 'km_sso'), cookieOptions(config));
 }
+
+/**
+ * km_verify: binds an email verification link to the browser that asked for it (accounts.ts
+ * verifyEmailInBrowser). Random, its SHA-256 kept with the token; as long-lived as the link.
+ */
+export function readVerifyCookie(config: Config, req: FastifyRequest): string | undefined {
+  return req.cookies[cookieName(config, 'km_verify')];
+}
+
+export function setVerifyCookie(config: Config, reply: FastifyReply, value: string): void {
+  reply.setCookie(cookieName(config, 'km_verify'), value, { ...cookieOptions(config), maxAge: config.verifyTokenTtlHours * 3600 });
+}
+
+export function clearVerifyCookie(config: Config, reply: FastifyReply): void {
+  reply.clearCookie(cookieName(config, 'km_verify'), cookieOptions(config));
+}

@@ -1,5 +1,6 @@
 // Redacts the values of secret-bearing query parameters before a URL is logged.
-const SECRET_PARAM = /token|code|secret|password|hint|assertion|state|nonce/i;
+// `request`: the sealed device request of /device/confirm (RFC 8628), as good as its user code.
+const SECRET_PARAM = /token|code|secret|password|hint|assertion|state|nonce|request/i;
 
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');

@@ -26,6 +26,8 @@ export interface AppsTable {
   backchannel_logout_uri: ColumnType<string | null, string | null | undefined, string | null>;
   /** Resource Indicators (RFC 8707): the URIs a `resource` parameter may name (migration 0016). */
   resources: ColumnType<string[], string[] | undefined, string[]>;
+  /** 0022: a third-party app asks the user's consent at /authorize; first-party apps (false) never do. */
+  third_party: Generated<boolean>;
   /** RFC 7591 §2 token_endpoint_auth_method (migration 0021). */
   token_endpoint_auth_method: ColumnType<TokenEndpointAuthMethod, TokenEndpointAuthMethod | undefined, TokenEndpointAuthMethod>;
   /** The public JWK Set (JSON text) a private_key_jwt client signs with, or null (migration 0021). */
@@ -200,6 +202,28 @@ export interface AuthorizationCodesTable {
   requested_claims: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
+/** RFC 8628 device authorization requests (migration 0020, domain/oidc/device-grant.ts). */
+export interface DeviceCodesTable {
+  device_code_hash: string;
+  user_code_hash: string;
+  app_id: string;
+  scope: string;
+  resource: string | null;
+  status: ColumnType<DeviceCodeStatus, DeviceCodeStatus | undefined, DeviceCodeStatus>;
+  interval_seconds: number;
+  last_polled_at: Timestamp | null;
+  user_id: string | null;
+  session_id: string | null;
+  auth_time: Timestamp | null;
+  amr: string | null;
+  family_id: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  decided_at: Timestamp | null;
+  redeemed_at: Timestamp | null;
+}
+export type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'redeemed';
+
 export interface WebhooksTable {
   id: string;
   app_id: string;
@@ -242,6 +266,18 @@ export interface EmailTokensTable {
   sign_in_state: string | null;
   sign_in_authz: string | null;
   sign_in_prompt: string | null;
+  /** 0022: SHA-256 of the browser-binding cookie of the browser that asked for the link. */
+  sign_in_binding: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** 0022: what a user allowed a third-party app (the union of the scopes granted so far). */
+export interface ConsentsTable {
+  id: Generated<string>;
+  user_id: string;
+  app_id: string;
+  scopes: string[];
+  granted_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface EmailOutboxTable {
@@ -281,7 +317,7 @@ export interface TotpRecoveryCodesTable {
 export interface TotpChallengesTable {
   id: Generated<string>;
   user_id: string;
-  app_id: string;
+  app_id: string | null;
   attempts: ColumnType<number, number | undefined, number>;
   created_at: DefaultedTimestamp;
   expires_at: Timestamp;
@@ -306,11 +342,13 @@ export interface Database {
   identities: IdentitiesTable;
   upstream_flows: UpstreamFlowsTable;
   authorization_codes: AuthorizationCodesTable;
+  device_codes: DeviceCodesTable;
   email_tokens: EmailTokensTable;
   email_outbox: EmailOutboxTable;
   schema_migrations: SchemaMigrationsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  consents: ConsentsTable;
   client_assertion_jtis: ClientAssertionJtisTable;
   pushed_authorization_requests: PushedAuthorizationRequestsTable;
   user_totp: UserTotpTable;
@@ -331,8 +369,11 @@ export type IdentityRow = Selectable<IdentitiesTable>;
 export type UpstreamFlowRow = Selectable<UpstreamFlowsTable>;
 export type AuthorizationCodeRow = Selectable<AuthorizationCodesTable>;
 export type NewAuthorizationCode = Insertable<AuthorizationCodesTable>;
+export type DeviceCodeRow = Selectable<DeviceCodesTable>;
+export type NewDeviceCode = Insertable<DeviceCodesTable>;
 export type WebhookRow = Selectable<WebhooksTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type EmailTokenRow = Selectable<EmailTokensTable>;
+export type ConsentRow = Selectable<ConsentsTable>;
 export type EmailOutboxRow = Selectable<EmailOutboxTable>;

@@ -71,6 +71,17 @@ describe('keymaster CLI', { timeout: 180_000 }, () => {
     const rotated = await cli(['apps', 'rotate-secret', app.app_id, '--json']);
     expect(JSON.parse(rotated.stdout).client_secret).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.parse(rotated.stdout).client_secret).not.toBe(app.client_secret);
+    // First-party by default; --third-party / --no-third-party switch the consent screen on and off.
+    expect(app.third_party).toBe(false);
+    const third = await cli(['apps', 'update', app.app_id, '--third-party', '--json']);
+    expect(JSON.parse(third.stdout).third_party).toBe(true);
+    const renamed = await cli(['apps', 'update', app.app_id, '--name', 'Demo 2', '--json']);
+    expect(JSON.parse(renamed.stdout).third_party).toBe(true);
+    const first = await cli(['apps', 'update', app.app_id, '--no-third-party', '--json']);
+    expect(JSON.parse(first.stdout).third_party).toBe(false);
+    const created3p = await cli(['apps', 'create', '--name', 'Gadget', '--redirect-uri', 'https://g.example.com/cb', '--third-party']);
+    expect(created3p.code).toBe(0);
+    expect(created3p.stdout).toContain('third_party:    yes');
   });
 
   it('users create --json and users list', async () => {

@@ -6,7 +6,7 @@
 // inject() request. `fx` holds a valid app, user, refresh token, CSRF token and cookie to build on.
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/domain/apps/apps.js';
+import { DEVICE_CODE_GRANT, type App } from '../../src/domain/apps/apps.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
 import { DEFAULT_LOGOUT, DEFAULT_REDIRECT, makeApp, makeUser } from '../helpers/factories.js';
 import { cookieHeader, form, FORM } from '../helpers/http.js';
@@ -155,6 +155,7 @@ export const ENDPOINTS: Row[] = [
       ['authorization_code', ['code', 'redirect_uri', 'code_verifier', 'client_secret']],
       ['refresh_token', ['refresh_token', 'scope', 'client_secret']],
       ['client_credentials', ['scope', 'client_secret', 'audience']],
+      [DEVICE_CODE_GRANT, ['device_code', 'client_secret']],
       [undefined, ['grant_type', 'client_id']],
     ] as const
   ).flatMap(([grant, fields]) =>
@@ -170,6 +171,21 @@ export const ENDPOINTS: Row[] = [
       })),
     ),
   ),
+  // RFC 8628: the device authorization endpoint and the /device pages.
+  ...['scope', 'resource', 'client_id', 'client_secret'].map((field): Row => ({
+    name: `POST /device_authorization ${field}`,
+    build: (v, fx) => ({
+      method: 'POST',
+      url: '/device_authorization',
+      headers: FORM,
+      payload: `${form({ scope: 'openid', client_id: fx.app.appId, client_secret: 'x' })}&${field}=${q(v)}`,
+    }),
+  })),
+  { name: 'GET /device user_code', build: (v) => ({ url: `/device?user_code=${q(v)}` }) },
+  { name: 'POST /device user_code', build: (v, fx) => formPost('/device', fx, { user_code: v }) },
+  { name: 'GET /device/confirm request', build: (v) => ({ url: `/device/confirm?request=${q(v)}` }) },
+  { name: 'POST /device/login request + email', build: (v, fx) => formPost('/device/login', fx, { request: v, email: v, password: v }) },
+  { name: 'POST /device/confirm request + decision', build: (v, fx) => formPost('/device/confirm', fx, { request: v, decision: v }) },
   ...['/introspect', '/revoke'].flatMap((url) =>
     ['token', 'token_type_hint', 'client_secret'].map((field): Row => ({
       name: `POST ${url} ${field}`,

@@ -69,6 +69,7 @@ function appJson(app: App) {
     development: app.development,
     backchannel_logout_uri: app.backchannelLogoutUri,
     resources: app.resources,
+    third_party: app.thirdParty,
     token_endpoint_auth_method: app.tokenEndpointAuthMethod,
     jwks: app.jwks === null ? null : JSON.parse(app.jwks),
     jwks_uri: app.jwksUri,
@@ -94,6 +95,7 @@ function appText(app: App): string {
     `color:          ${app.primaryColor ?? '(default)'}`,
     `reuse_interval: ${app.refreshReuseInterval === null ? '(server default)' : `${app.refreshReuseInterval}s`}`,
     ...(app.resources.length ? [`resources:      ${app.resources.join(' ')}`] : []),
+    `third_party:    ${app.thirdParty ? 'yes (asks the user for consent)' : 'no (first-party: no consent screen)'}`,
     ...(app.development ? ['development:    yes (http: URIs allowed on any host)'] : []),
     `auth_method:    ${app.tokenEndpointAuthMethod}`,
     ...(app.jwksUri ? [`jwks_uri:       ${app.jwksUri}`] : []),
@@ -120,7 +122,11 @@ export function registerAppCommands(program: Command): void {
     .option('--color <hex>', 'brand colour, e.g. #1a73e8')
     .option('--providers <list>', 'enabled sign-in methods, comma-separated (password,google)', csv)
     .option('--type <type>', 'confidential (has a client secret) or public (PKCE only: SPAs, native apps)')
-    .option('--grant-types <list>', 'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials)', csv)
+    .option(
+      '--grant-types <list>',
+      'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials,urn:ietf:params:oauth:grant-type:device_code)',
+      csv,
+    )
     .option('--scopes <list>', 'allowed scopes, comma-separated (openid,profile,email,offline_access,roles,push:send,…)', csv)
     .option('--development', 'allow http: redirect and logout URIs on hosts other than loopback (never in production)')
     .option('--resource <uri>', 'a resource server (RFC 8707) its access tokens may be issued for (repeatable)', collect)
@@ -130,6 +136,7 @@ export function registerAppCommands(program: Command): void {
     .option('--require-par', 'accept authorization requests only through /par (RFC 9126)')
     .option('--default-locale <locale>', 'language of its pages when the browser asks for none we speak (en, de, fr, es)')
     .option('--text <locale:key=text>', 'its own wording of a page or email text, e.g. de:login.heading="Willkommen" (repeatable)', text)
+    .option('--third-party', 'a third-party app: users are asked for consent at /authorize (default: first-party)')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {
@@ -148,6 +155,7 @@ export function registerAppCommands(program: Command): void {
             allowedScopes: o.scopes,
             development: o.development === true,
             resources: o.resource ?? [],
+            thirdParty: o.thirdParty === true,
             tokenEndpointAuthMethod: o.authMethod,
             jwks: o.jwksFile,
             jwksUri: o.jwksUri,
@@ -210,7 +218,11 @@ export function registerAppCommands(program: Command): void {
     .option('--color <hex>')
     .option('--providers <list>', 'comma-separated', csv)
     .option('--type <type>', 'confidential (has a client secret) or public (PKCE only: SPAs, native apps)')
-    .option('--grant-types <list>', 'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials)', csv)
+    .option(
+      '--grant-types <list>',
+      'allowed grants, comma-separated (authorization_code,refresh_token,client_credentials,urn:ietf:params:oauth:grant-type:device_code)',
+      csv,
+    )
     .option('--scopes <list>', 'allowed scopes, comma-separated (openid,profile,email,offline_access,roles,push:send,…)', csv)
     .option('--reuse-interval <seconds>', 'refresh reuse grace, 0-300 (0 = strict; "default" = server default)', reuseInterval)
     .option('--development', 'allow http: redirect and logout URIs on hosts other than loopback (never in production)')
@@ -224,6 +236,8 @@ export function registerAppCommands(program: Command): void {
     .option('--default-locale <locale>', 'language of its pages when the browser asks for none we speak; "default": English')
     .option('--text <locale:key=text>', 'set one text, e.g. de:login.heading="Willkommen"; an empty text removes it (repeatable)', text)
     .option('--clear-texts', 'remove every text override (before any --text)')
+    .option('--third-party', 'users are asked for consent at /authorize')
+    .option('--no-third-party', 'a first-party app again: no consent screen')
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
@@ -245,6 +259,7 @@ export function registerAppCommands(program: Command): void {
             refreshReuseInterval: o.reuseInterval,
             development: o.development,
             resources: o.resource,
+            thirdParty: o.thirdParty,
             tokenEndpointAuthMethod: o.authMethod,
             // One source of keys: the one given replaces the other.
             ...keySource(o.jwksFile, o.jwksUri),

@@ -8,7 +8,7 @@ import type { Deps } from '../../deps.js';
 import { DEFAULT_LOCALE, isLocale, type Locale } from '../../i18n/locales.js';
 import { appError } from '../../errors.js';
 import { HOUR, MINUTE } from '../../lib/clock.js';
-import { randomToken, sha256 } from '../../lib/crypto.js';
+import { randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
 import { DEFAULT_BRAND_COLOR } from '../../lib/brand-palette.js';
 import { findApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
@@ -66,6 +66,11 @@ export interface AccountContext {
   prompt?: 'login' | undefined;
   /** The language of the page the request came from: its email is written in it (issue 16). */
   locale?: Locale | undefined;
+  /**
+   * The browser-binding cookie of the browser asking for the link (0022): opened there, the link signs
+   * the user in (verifyEmailInBrowser). Kept as its SHA-256 with the token; never in the link.
+   */
+  browserBinding?: string | undefined;
 }
 
 /** The pending sign-in an email link continues (see AccountContext). */
@@ -114,6 +119,7 @@ async function issueEmailToken(
     sign_in_state: ctx.state ?? null,
     sign_in_authz: ctx.authz ?? null,
     sign_in_prompt: ctx.prompt ?? null,
+    sign_in_binding: ctx.browserBinding ? sha256(ctx.browserBinding) : null,
   });
   return token;
 }
@@ -203,18 +209,35 @@ export async function registerAccount(
 }
 
 export async function verifyEmail(deps: Pick<Deps, 'db' | 'clock'>, input: { token: string }, meta: RequestMeta = {}): Promise<User> {
+  return (await verifyEmailInBrowser(deps, input, meta)).user;
+}
+
+/**
+ * Verifies the email, and says whether the link was opened in the browser that asked for it: the
+ * browser-binding cookie it sent matches the one kept with the token (constant-time). Only then may the
+ * caller sign the user in (sign-in.ts signInAfterVerification); a forwarded link never does, and
+ * neither does a disabled account's.
+ */
+export async function verifyEmailInBrowser(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  input: { token: string; browserBinding?: string | undefined },
+  meta: RequestMeta = {},
+): Promise<{ user: User; sameBrowser: boolean }> {
   const now = deps.clock.now();
-  const row = await deps.db.transaction().execute(async (trx) => {
+  const result = await deps.db.transaction().execute(async (trx) => {
     const spent = await store.spendEmailToken(trx, sha256(input.token), 'verify', now);
     if (!spent) return undefined;
     const user = await findUserRecord({ db: trx }, spent.user_id);
     if (!user) return undefined;
-    if (user.email_verified_at) return user;
-    return markEmailVerified({ db: trx }, user.id, now);
+    const bound = spent.sign_in_binding;
+    const sameBrowser = bound !== null && input.browserBinding !== undefined && safeEqual(sha256(input.browserBinding), bound);
+    if (user.email_verified_at) return { row: user, sameBrowser };
+    return { row: (await markEmailVerified({ db: trx }, user.id, now))!, sameBrowser };
   });
-  if (!row) throw invalidEmailToken();
-  await recordAuditEvent(deps, { event: 'user.email_verified', userId: row.id }, meta);
-  return toUser(row);
+  if (!result) throw invalidEmailToken();
+  await recordAuditEvent(deps, { event: 'user.email_verified', userId: result.row.id, data: { sameBrowser: result.sameBrowser } }, meta);
+  const user = toUser(result.row);
+  return { user, sameBrowser: result.sameBrowser && !user.disabled };
 }
 
 /**

@@ -15,6 +15,7 @@ export async function insertEmailToken(
     sign_in_state?: string | null;
     sign_in_authz?: string | null;
     sign_in_prompt?: string | null;
+    sign_in_binding?: string | null;
   },
 ): Promise<void> {
   await db.insertInto('email_tokens').values(row).execute();

@@ -18,7 +18,9 @@ export const PROVIDERS = ['password', 'google'] as const;
 export const CLIENT_TYPES = ['confidential', 'public'] as const;
 /** RFC 7591 §2: the secret methods are interchangeable (both accepted); private_key_jwt excludes the secret. */
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+/** RFC 8628 §3.4: the grant_type of the Device Authorization Grant's token request. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT] as const;
 /** Scopes a user grants through /authorize (OIDC Core §5.4, plus `roles`). */
 export const USER_SCOPES = ['openid', 'profile', 'email', 'offline_access', 'roles'] as const;
 /** Scopes of service tokens (client credentials), KEYMASTER-API.md §5. */
@@ -83,6 +85,8 @@ export const AppInput = z.object({
   backchannelLogoutUri: BackchannelLogoutUri.optional(),
   /** The resource servers (RFC 8707) its access tokens may be issued for. */
   resources: z.array(ResourceUri).max(50).default([]),
+  /** Asks the user's consent at /authorize (issue 16); first-party apps (the default) never do. */
+  thirdParty: z.boolean().default(false),
   tokenEndpointAuthMethod: z.enum(AUTH_METHODS).default('client_secret_basic'),
   /** The client's public keys for private_key_jwt: inline, or where to fetch them (one of the two). */
   jwks: PublicJwks.optional(),
@@ -147,6 +151,7 @@ export const AppUpdateInput = AppInput.partial().extend({
   /** null clears it: the app is no longer told when sessions end. */
   backchannelLogoutUri: BackchannelLogoutUri.nullable().optional(),
   resources: z.array(ResourceUri).max(50).optional(),
+  thirdParty: z.boolean().optional(),
   tokenEndpointAuthMethod: z.enum(AUTH_METHODS).optional(),
   /** null clears them. */
   jwks: PublicJwks.nullable().optional(),
@@ -179,6 +184,8 @@ export interface App {
   backchannelLogoutUri: string | null;
   /** Resource indicators (RFC 8707) a `resource` parameter may name; the access token's aud then. */
   resources: string[];
+  /** A third-party app asks the user's consent at /authorize; a first-party one never does. */
+  thirdParty: boolean;
   tokenEndpointAuthMethod: TokenEndpointAuthMethod;
   /** The registered public JWK Set (JSON text), or null. */
   jwks: string | null;
@@ -209,6 +216,7 @@ export function toApp(row: AppRow): App {
     development: row.development,
     backchannelLogoutUri: row.backchannel_logout_uri,
     resources: row.resources,
+    thirdParty: row.third_party,
     tokenEndpointAuthMethod: row.token_endpoint_auth_method,
     jwks: row.jwks,
     jwksUri: row.jwks_uri,
@@ -244,6 +252,7 @@ export async function createApp(
     development: v.development,
     backchannel_logout_uri: v.backchannelLogoutUri ?? null,
     resources: v.resources,
+    third_party: v.thirdParty,
     token_endpoint_auth_method: v.tokenEndpointAuthMethod,
     jwks: v.jwks ? JSON.stringify(v.jwks) : null,
     jwks_uri: v.jwksUri ?? null,
@@ -324,6 +333,7 @@ export async function updateApp(
     ...(v.development !== undefined && { development: v.development }),
     ...(v.backchannelLogoutUri !== undefined && { backchannel_logout_uri: v.backchannelLogoutUri }),
     ...(v.resources !== undefined && { resources: v.resources }),
+    ...(v.thirdParty !== undefined && { third_party: v.thirdParty }),
     ...(v.tokenEndpointAuthMethod !== undefined && { token_endpoint_auth_method: v.tokenEndpointAuthMethod }),
     ...(v.jwks !== undefined && { jwks: v.jwks && JSON.stringify(v.jwks) }),
     ...(v.jwksUri !== undefined && { jwks_uri: v.jwksUri }),

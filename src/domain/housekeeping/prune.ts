@@ -55,6 +55,8 @@ export const PRUNE_TARGETS: PruneTarget[] = [
     table: 'authorization_codes',
     where: ({ cutoff, endedCutoff }) => sql`expires_at < ${cutoff} and (replayed_at is null or replayed_at < ${endedCutoff})`,
   },
+  // RFC 8628 device authorization requests: ten minutes to live, then only the retention period.
+  { name: 'device_codes', table: 'device_codes', where: ({ cutoff }) => sql`expires_at < ${cutoff}` },
   { name: 'upstream_flows', table: 'upstream_flows', where: ({ cutoff }) => sql`expires_at < ${cutoff}` },
   { name: 'email_tokens', table: 'email_tokens', where: ({ cutoff }) => sql`expires_at < ${cutoff}` },
   // A jti is remembered only while its assertion could be accepted; a pushed request lives 60 s.

@@ -10,6 +10,7 @@ import { appError } from '../../errors.js';
 import { MINUTE, SECOND } from '../../lib/clock.js';
 import { decrypt, deriveKey, encrypt, randomToken, sha256 } from '../../lib/crypto.js';
 import { findApp, isRegisteredRedirectUri, isRegisteredResource, isUuid, USER_SCOPES, type App } from '../apps/apps.js';
+import { consentNeeded } from '../consents/consents.js';
 import { resumeSession } from '../sessions/sessions.js';
 import type { User } from '../users/users.js';
 import { formatRequestedClaims, parseClaimsRequest, type RequestedClaims } from './claims-request.js';
@@ -38,6 +39,8 @@ export interface PendingAuthorization {
   resource?: string | undefined;
   /** OIDC Core §5.5: the individual claims asked for with `claims` that the app may have. */
   claims?: RequestedClaims | undefined;
+  /** prompt=consent (OIDC Core §3.1.2.1): a third-party app's consent page is shown even if remembered. */
+  forceConsent?: boolean | undefined;
   exp: number;
 }
 
@@ -51,6 +54,7 @@ const PendingSchema = z.object({
   codeChallengeMethod: z.string().optional(),
   resource: z.string().optional(),
   claims: z.object({ userinfo: z.array(z.string()), id_token: z.array(z.string()) }).optional(),
+  forceConsent: z.boolean().optional(),
   exp: z.number(),
 });
 
@@ -86,7 +90,9 @@ export type AuthorizationOutcome =
       loginHint?: string | undefined;
       /** OIDC Core §3.1.2.1 ui_locales, as asked (pushed or not); the pages pick one they speak. */
       uiLocales?: string | undefined;
-    };
+    }
+  /** A third-party app the user has not allowed these scopes: the consent page, carrying the sealed request. */
+  | { kind: 'consent'; app: App; redirectUri: string; pending: string };
 
 /** The error values a request is refused with once its client and redirect URI check out (§4.1.2.1). */
 export type RefusalError =
@@ -208,9 +214,7 @@ export async function checkAuthorizationRequest(
     return fail('invalid_request', 'PKCE (code_challenge with S256) is required for this client');
   }
 
-  // Scopes: unknown values are ignored (OIDC Core §3.1.2.1); the grant is what the app may have.
-  const requested = parseScope(p.scope);
-  const granted = requested.filter((s) => (USER_SCOPES as readonly string[]).includes(s) && app.allowedScopes.includes(s));
+  const granted = grantableScopes(app, p.scope);
   if (granted.length === 0) return fail('invalid_scope', 'No requested scope is allowed for this client');
   // RFC 8707 §2: malformed, or not a resource registered for the client.
   if (p.resource !== undefined && !isRegisteredResource(app, p.resource)) {
@@ -240,6 +244,7 @@ export async function checkAuthorizationRequest(
     codeChallengeMethod: p.code_challenge_method,
     resource: p.resource,
     claims,
+    ...(prompts.includes('consent') && { forceConsent: true }),
     exp: Math.floor((deps.clock.now().getTime() + PENDING_TTL_MS) / 1000),
   };
   return { kind: 'valid', app, pending, prompts, maxAge, loginHint: p.login_hint };
@@ -268,14 +273,12 @@ export async function authorize(
     const live = await resumeSession(deps, session.cookieValue);
     const fresh = live && (maxAge === undefined || live.session.auth_time.getTime() + maxAge * 1000 >= deps.clock.now().getTime());
     if (live && fresh) {
-      return {
-        kind: 'redirect',
-        url: await issueCodeRedirect(deps, app, live.user, pending, {
-          sessionId: live.session.id,
-          authTime: live.session.auth_time,
-          amr: live.session.amr,
-        }),
-      };
+      const ctx = { sessionId: live.session.id, authTime: live.session.auth_time, amr: live.session.amr };
+      const next = await codeOrConsent(deps, app, live.user, pending, ctx);
+      if (next.kind === 'redirect') return next;
+      // OIDC Core §3.1.2.6: prompt=none cannot show the consent page.
+      if (prompts.includes('none')) return fail('consent_required', 'The user must allow this client');
+      return { kind: 'consent', app, redirectUri: pending.redirectUri, pending: sealPending(deps, pending) };
     }
   }
   if (prompts.includes('none')) return fail('login_required', 'The user must sign in');
@@ -287,6 +290,21 @@ export async function authorize(
     loginHint: checked.loginHint,
     uiLocales: p.ui_locales,
   };
+}
+
+/**
+ * The signed-in user's answer to a pending request: the code redirect, or `consent` when the app is
+ * third-party and the user has not allowed it these scopes (consents.ts decides).
+ */
+export async function codeOrConsent(
+  deps: Pick<Deps, 'db' | 'clock' | 'config'>,
+  app: App,
+  user: User,
+  pending: PendingAuthorization,
+  session: { sessionId: string | null; authTime: Date; amr: string | null },
+): Promise<{ kind: 'redirect'; url: string } | { kind: 'consent' }> {
+  if (await consentNeeded(deps, app, user.id, parseScope(pending.scope), pending.forceConsent === true)) return { kind: 'consent' };
+  return { kind: 'redirect', url: await issueCodeRedirect(deps, app, user, pending, session) };
 }
 
 /**
@@ -303,6 +321,14 @@ async function takePushedRequest(deps: Pick<Deps, 'db' | 'clock'>, q: Authorizat
 }
 
 const PushedParams = z.partialRecord(z.enum(AUTHORIZATION_PARAMS), z.string());
+
+/**
+ * The user scopes a request may be granted (/authorize, and /device_authorization: RFC 8628 §3.1):
+ * unknown values are ignored (OIDC Core §3.1.2.1); the grant is what the app may have. Empty: invalid_scope.
+ */
+export function grantableScopes(app: App, scope: string | undefined): string[] {
+  return parseScope(scope).filter((s) => (USER_SCOPES as readonly string[]).includes(s) && app.allowedScopes.includes(s));
+}
 
 /** After a successful sign-in: the code for the pending request, as the redirect URL. */
 export async function issueCodeRedirect(

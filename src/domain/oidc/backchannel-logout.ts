@@ -10,6 +10,7 @@ import { appsWithBackchannelLogout } from '../apps/apps.js';
 import { appsOfUserSessions } from '../tokens/signed-in-apps.js';
 import { enqueueBackchannelLogouts } from '../webhooks/webhooks.js';
 import { appSessionsOfRedeemedCodes } from './code-store.js';
+import { appSessionsOfApprovedDeviceCodes } from './device-code-store.js';
 
 /** §2.4: the one member of the token's `events` claim. */
 export const BACKCHANNEL_LOGOUT_EVENT_URI = 'http://schemas.openid.net/event/backchannel-logout';
@@ -24,8 +25,9 @@ interface LogoutPayload {
 }
 
 /**
- * Queues a logout for every app that signed in through one of `sessionIds` (a refresh-token family, or
- * a redeemed authorization code, made in that session) and registered a back-channel logout URI.
+ * Queues a logout for every app that signed in through one of `sessionIds` (a refresh-token family, a
+ * redeemed authorization code or an approved device authorization, made in that session) and
+ * registered a back-channel logout URI.
  * Called by every way a session ends: sign-out (/sso/logout, /end_session), sign out everywhere, a
  * password reset or change, disabling the user (and, when it exists, suspension). Takes the caller's
  * `db`, so the logout commits (or not) with the end of the session.
@@ -36,7 +38,11 @@ export async function queueSessionLogouts(
 ): Promise<number> {
   if (ended.sessionIds.length === 0) return 0;
   const tokens = await appsOfUserSessions(deps, ended.userId, ended.sessionIds);
-  const codes = await appSessionsOfRedeemedCodes(deps.db, ended.sessionIds);
+  const codes = [
+    ...(await appSessionsOfRedeemedCodes(deps.db, ended.sessionIds)),
+    // RFC 8628: a device the user approved in that session signed in through it too.
+    ...(await appSessionsOfApprovedDeviceCodes(deps.db, ended.sessionIds)),
+  ];
   const grants = [...tokens, ...codes.map((c) => ({ appId: c.app_id, sessionId: c.session_id }))];
   return queueLogouts(deps, ended.userId, grants, ended.now);
 }

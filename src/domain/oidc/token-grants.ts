@@ -18,7 +18,7 @@ import { findCode, markCodeReplayed, spendCode } from './code-store.js';
 import { issueIdToken } from './id-tokens.js';
 import { formatScope, hasScope, parseScope } from './scopes.js';
 
-type GrantDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret' | 'apps' | 'metrics' | 'rotations' | 'liveness'>;
+export type GrantDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'keys' | 'log' | 'secret' | 'apps' | 'metrics' | 'rotations' | 'liveness'>;
 
 /** What a code exchange or a refresh grant issued; src/http/token-responses.ts spells it as RFC 6749 §5.1 JSON. */
 export interface OAuthTokens {
@@ -30,7 +30,7 @@ export interface OAuthTokens {
 }
 
 /** RFC 8707 §2: a `resource` must be one the app registered (absolute, no fragment), else invalid_target. */
-function checkResource(app: App, resource: string | undefined): void {
+export function checkResource(app: App, resource: string | undefined): void {
   if (resource !== undefined && !isRegisteredResource(app, resource)) throw appError('resource_not_allowed');
 }
 
@@ -77,51 +77,20 @@ export async function exchangeAuthorizationCode(
   if (pkce === 'mismatch') throw appError('pkce_verifier_mismatch');
   if (pkce === 'unexpected') throw appError('pkce_verifier_unexpected');
 
-  const user = await findUserById(deps, row.user_id);
-  if (!user || user.disabled) throw appError('user_cannot_sign_in');
-  const offline = hasScope(row.scope, 'offline_access') && app.grantTypes.includes('refresh_token');
   // RFC 8707 §2.2: the token request's resource, else the one asked for at /authorize, else the client.
-  const resource = input.resource ?? row.resource;
-  // OIDC Core §5.5: the individual claims the request asked for (claims-request.ts).
-  const requested = readRequestedClaims(row.requested_claims);
-  let accessToken: string;
-  let expiresIn: number;
-  let refreshToken: string | undefined;
-  if (offline) {
-    // RFC 6749 §6: issued under client authentication, refreshed only with it.
-    const clientBound = authenticatedClient(app);
-    const ctx = {
-      familyId: row.family_id,
-      sessionId: row.session_id,
-      authTime: row.auth_time,
-      scope: row.scope,
-      clientBound,
-      resource,
-      amr: row.amr,
-      userinfoClaims: requested.userinfo,
-    };
-    ({ accessToken, expiresIn, refreshToken } = await issueTokens(deps, user, app, ctx, meta));
-  } else {
-    // No refresh token, but the code's family still names the grant (a replay ends it: liveness.ts).
-    const ties = grantClaims({ familyId: row.family_id, sessionId: row.session_id });
-    const grant = { scope: row.scope, authTime: row.auth_time, resource, amr: row.amr, userinfoClaims: requested.userinfo };
-    ({ token: accessToken, expiresIn } = await issueGrantAccessToken(deps, user, app, grant, ties));
-  }
-  const res: OAuthTokens = { accessToken, expiresIn, scope: row.scope };
-  if (hasScope(row.scope, 'openid')) {
-    res.idToken = await issueIdToken(deps, {
-      user,
-      app,
-      scope: row.scope,
-      accessToken,
-      authTime: row.auth_time,
-      amr: row.amr,
-      claims: requested.id_token,
-      nonce: row.nonce,
-      sessionId: row.session_id,
-      ttl: accessTokenTtl(deps, app),
-    });
-  }
+  const grant: UserGrant = {
+    userId: row.user_id,
+    familyId: row.family_id,
+    sessionId: row.session_id,
+    authTime: row.auth_time,
+    scope: row.scope,
+    resource: input.resource ?? row.resource,
+    amr: row.amr,
+    // OIDC Core §5.5: the individual claims the request asked for (claims-request.ts).
+    requestedClaims: row.requested_claims,
+    nonce: row.nonce,
+  };
+  const { tokens: res, refreshToken } = await issueUserGrant(deps, app, grant, meta);
   if (refreshToken) {
     // A replay that raced this redemption may have revoked the family before it existed: look again.
     if ((await findCode(deps.db, hash))?.replayed_at) {
@@ -132,6 +101,81 @@ export async function exchangeAuthorizationCode(
     res.refreshToken = refreshToken;
   }
   return res;
+}
+
+/** What a user granted an app, as a code (or a device authorization) keeps it until the exchange. */
+export interface UserGrant {
+  userId: string;
+  /** The grant the tokens name (grant_id), fixed when the code was issued. */
+  familyId: string;
+  sessionId: string | null;
+  authTime: Date;
+  scope: string;
+  /** RFC 8707: the resource the access token is for; undefined = the client itself. */
+  resource: string | null | undefined;
+  amr: string | null;
+  /** OIDC Core §5.5: the `claims` request kept with the grant (claims-request.ts); null = none. */
+  requestedClaims: string | null;
+  nonce: string | null;
+}
+
+/**
+ * The tokens of a user grant, the one way every user-grant exchange issues them (the authorization
+ * code, RFC 8628's device_code): an RFC 9068 access token tied to the grant (grant_id, sid: liveness
+ * and back-channel logout), a refresh token when the grant has offline_access and the app may refresh,
+ * an ID token when the grant has openid. The refresh token is returned apart, for the caller to hand
+ * out only once it has checked nothing raced the exchange.
+ */
+export async function issueUserGrant(
+  deps: GrantDeps,
+  app: App,
+  grant: UserGrant,
+  meta: RequestMeta,
+): Promise<{ tokens: OAuthTokens; refreshToken: string | undefined }> {
+  const user = await findUserById(deps, grant.userId);
+  if (!user || user.disabled) throw appError('user_cannot_sign_in');
+  const offline = hasScope(grant.scope, 'offline_access') && app.grantTypes.includes('refresh_token');
+  const resource = grant.resource ?? null;
+  const requested = readRequestedClaims(grant.requestedClaims);
+  let accessToken: string;
+  let expiresIn: number;
+  let refreshToken: string | undefined;
+  if (offline) {
+    // RFC 6749 §6: issued under client authentication, refreshed only with it.
+    const clientBound = authenticatedClient(app);
+    const ctx = {
+      familyId: grant.familyId,
+      sessionId: grant.sessionId,
+      authTime: grant.authTime,
+      scope: grant.scope,
+      clientBound,
+      resource,
+      amr: grant.amr,
+      userinfoClaims: requested.userinfo,
+    };
+    ({ accessToken, expiresIn, refreshToken } = await issueTokens(deps, user, app, ctx, meta));
+  } else {
+    // No refresh token, but the grant's family still names it (a code replay ends it: liveness.ts).
+    const ties = grantClaims({ familyId: grant.familyId, sessionId: grant.sessionId });
+    const claims = { scope: grant.scope, authTime: grant.authTime, resource, amr: grant.amr, userinfoClaims: requested.userinfo };
+    ({ token: accessToken, expiresIn } = await issueGrantAccessToken(deps, user, app, claims, ties));
+  }
+  const tokens: OAuthTokens = { accessToken, expiresIn, scope: grant.scope };
+  if (hasScope(grant.scope, 'openid')) {
+    tokens.idToken = await issueIdToken(deps, {
+      user,
+      app,
+      scope: grant.scope,
+      accessToken,
+      authTime: grant.authTime,
+      amr: grant.amr,
+      claims: requested.id_token,
+      nonce: grant.nonce,
+      sessionId: grant.sessionId,
+      ttl: accessTokenTtl(deps, app),
+    });
+  }
+  return { tokens, refreshToken };
 }
 
 export async function refreshGrant(

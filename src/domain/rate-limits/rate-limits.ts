@@ -42,6 +42,8 @@ export const RULES = {
   tokenVerifyPerIp: { name: 'token_verify_ip', limit: 300, windowSeconds: 60 },
   // Wrong TOTP codes per user, across every pending sign-in (issue 17; each sign-in has 5 of its own).
   totpFailuresPerUser: { name: 'totp_failures_user', limit: 10, windowSeconds: 900 },
+  // Wrong user codes on /device per source IP (RFC 8628 §5.1): bounds guessing; never counts sign-ins.
+  deviceUserCodeFailuresPerIp: { name: 'device_user_code_failures_ip', limit: 10, windowSeconds: 900 },
 } satisfies Record<string, RateLimitRule>;
 
 /**

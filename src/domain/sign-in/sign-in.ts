@@ -13,7 +13,7 @@ import type { Locale } from '../../i18n/locales.js';
 import { AppError, appError } from '../../errors.js';
 import type { App } from '../apps/apps.js';
 import type { RequestMeta } from '../audit/audit.js';
-import { issueCodeRedirect, openPending, type PendingAuthorization } from '../oidc/authorization.js';
+import { codeOrConsent, openPending, type PendingAuthorization } from '../oidc/authorization.js';
 import type { AuthMethod } from '../oidc/auth-context.js';
 import { resumeSession, startSession } from '../sessions/sessions.js';
 import { issueTokens, type IssuedTokens } from '../tokens/refresh-tokens.js';
@@ -67,7 +67,9 @@ export type SignInAnswer =
   /** Back to the app's callback with the tokens (the Keymaster flow). */
   | ({ kind: 'tokens'; tokens: IssuedTokens; redirectUri: string; state: string | undefined } & SignInCookies)
   /** Back to the client with an authorization code (OIDC): `url` is the whole redirect. */
-  | ({ kind: 'code_redirect'; url: string; sessionCookie: string } & SignInCookies);
+  | ({ kind: 'code_redirect'; url: string; sessionCookie: string } & SignInCookies)
+  /** Signed in, but the third-party app needs the user's consent first (consent.ts): the consent page. */
+  | ({ kind: 'consent'; appId: string; redirectUri: string; authz: string; sessionCookie: string } & SignInCookies);
 
 /** "Password login not enabled": the one place that decides whether an app takes passwords. */
 export function assertPasswordSignIn(app: App): void {
@@ -87,7 +89,7 @@ export function assertSignInRequest(deps: Pick<Deps, 'secret' | 'clock'>, app: A
 }
 
 /** The pending authorization request, opened once per sign-in; it must be this app's, for this callback. */
-function openRequest(deps: Pick<Deps, 'secret' | 'clock'>, app: App, request: SignInRequest): PendingAuthorization | undefined {
+export function openRequest(deps: Pick<Deps, 'secret' | 'clock'>, app: App, request: SignInRequest): PendingAuthorization | undefined {
   if (request.authz === undefined) return undefined;
   const pending = openPending(deps, request.authz);
   if (pending.clientId !== app.appId || pending.redirectUri !== request.redirectUri) throw appError('sign_in_request_mismatch');
@@ -169,7 +171,7 @@ const TotpSessionClaims = z.object({
   c: z.uuid(),
   u: z.uuid(),
   a: z.string(),
-  f: z.enum(['api', 'page']),
+  f: z.enum(['api', 'page', 'session']),
   /** The pending request: the callback, state and sealed /authorize request (hashed) it must come back with. */
   r: z.string(),
   s: z.string().optional(),
@@ -178,7 +180,7 @@ const TotpSessionClaims = z.object({
 });
 type TotpSessionClaims = z.infer<typeof TotpSessionClaims>;
 type SecondFactorBinding = {
-  flow: 'api' | 'page';
+  flow: 'api' | 'page' | 'session';
   appId?: string;
   redirectUri: string;
   state?: string | undefined;
@@ -191,17 +193,22 @@ const totpSessionKey = (deps: Pick<Deps, 'secret'>) => deriveKey(deps.secret, 't
 async function openSecondFactor(
   deps: Pick<Deps, 'db' | 'clock' | 'secret'>,
   user: User,
-  app: App,
+  app: App | undefined,
   bind: SecondFactorBinding,
 ): Promise<string | undefined> {
   if (!(await isTotpEnabled(deps, user.id))) return undefined;
   const now = deps.clock.now();
   const expiresAt = new Date(now.getTime() + TOTP_SESSION_TTL_MS);
-  const id = await totpStore.insertChallenge(deps.db, { user_id: user.id, app_id: app.appId, created_at: now, expires_at: expiresAt });
+  const id = await totpStore.insertChallenge(deps.db, {
+    user_id: user.id,
+    app_id: app?.appId ?? null,
+    created_at: now,
+    expires_at: expiresAt,
+  });
   const claims: TotpSessionClaims = {
     c: id,
     u: user.id,
-    a: app.appId,
+    a: app?.appId ?? '',
     f: bind.flow,
     r: bind.redirectUri,
     ...(bind.state !== undefined && { s: bind.state }),
@@ -261,7 +268,7 @@ async function passSecondFactor(
   const result = await spendSecondFactor(deps, row, code);
   if (result === 'wrong') {
     const { count } = await hitRateLimit(deps, RULES.totpFailuresPerUser, claims.u);
-    await recordWrongSecondFactor(deps, row, claims.a, count, meta);
+    await recordWrongSecondFactor(deps, row, claims.a || undefined, count, meta);
     throw appError('totp_code_invalid');
   }
   if (!(await totpStore.spendChallenge(deps.db, claims.c, now))) throw appError('totp_session_invalid', { detail: 'challenge raced' });
@@ -289,6 +296,96 @@ export async function signInWithUpstream(
 /** The browser that just signed in is now a known device of this account. */
 function withDevice(deps: Pick<Deps, 'secret'>, outcome: SignInAnswer, user: User, deviceCookie: string | undefined): SignInAnswer {
   return { ...outcome, deviceCookie: rememberKnownDevice(deps.secret, deviceCookie, user.id) };
+}
+
+/**
+/**
+ * The verification link opened in the browser that asked for it (accounts.ts verifyEmailInBrowser
+ * said so): the user is signed in and the pending sign-in continues, as a password sign-in would end.
+ * A broken pending request is thrown (isSignInRequestRefusal) before anything is written. amr is
+ * unknown: the link proved the mailbox, not the password.
+ */
+export async function signInAfterVerification(
+  deps: SignInDeps,
+  app: App,
+  user: User,
+  request: SignInRequest,
+  meta: RequestMeta = {},
+): Promise<SignInAnswer> {
+  const pending = openRequest(deps, app, request);
+  return finishSignIn(deps, app, user, request, pending, meta, null);
+}
+
+type PasswordCredentials = { email?: string | undefined; password?: string | undefined };
+type SessionCookies = { sessionCookie: string; deviceCookie: string };
+/** A sign-in that opens only the SSO session (/account, /device): the cookies, or the code page first (TOTP on). */
+export type SessionSignIn = ({ kind: 'session' } & SessionCookies) | { kind: 'second_factor_required'; totpSession: string };
+/** What a session-only sign-in is for: its totp_session is good for that page only. */
+export type SessionPurpose = 'account' | 'device';
+
+/**
+ * The /device page's sign-in (RFC 8628 §3.3): the password check of the hosted form (lockout,
+ * throttles, known devices), then the SSO session alone; the device gets its tokens at /token once
+ * the user approves. Refusals are thrown for the form to show, as signInWithPassword does.
+ */
+export async function signInForDevice(
+  deps: SignInDeps,
+  app: App,
+  credentials: PasswordCredentials,
+  meta: RequestMeta = {},
+  deviceCookie?: string,
+): Promise<SessionSignIn> {
+  assertPasswordSignIn(app);
+  return startPasswordSession(deps, credentials, { purpose: 'device', app }, meta, deviceCookie);
+}
+
+/**
+ * The sign-in of Keymaster's own account page (/account): the password, then an SSO session and
+ * nothing for any app. Refusals are thrown as on the hosted form (isSignInRefusal).
+ */
+export async function signInToAccount(
+  deps: SignInDeps,
+  credentials: PasswordCredentials,
+  meta: RequestMeta = {},
+  deviceCookie?: string,
+): Promise<SessionSignIn> {
+  return startPasswordSession(deps, credentials, { purpose: 'account' }, meta, deviceCookie);
+}
+
+/** The code page of a session-only sign-in (/account, /device): the code, then the SSO session with amr [pwd, otp]. */
+export async function finishSessionSignIn(
+  deps: SignInDeps,
+  target: { purpose: SessionPurpose; app?: App },
+  totpSession: string,
+  code: string,
+  meta: RequestMeta = {},
+  deviceCookie?: string,
+): Promise<SessionCookies> {
+  const bind = { flow: 'session' as const, appId: target.app?.appId ?? '', redirectUri: target.purpose };
+  const user = await passSecondFactor(deps, totpSession, code, bind, meta);
+  const { cookieValue } = await startSession(deps, user.id, meta, ['pwd', 'otp']);
+  return { sessionCookie: cookieValue, deviceCookie: rememberKnownDevice(deps.secret, deviceCookie, user.id) };
+}
+
+async function startPasswordSession(
+  deps: SignInDeps,
+  credentials: PasswordCredentials,
+  target: { purpose: SessionPurpose; app?: App },
+  meta: RequestMeta,
+  deviceCookie: string | undefined,
+): Promise<SessionSignIn> {
+  const appId = target.app?.appId;
+  if (!credentials.email || !credentials.password) throw appError('credentials_missing');
+  const knownDevices = readKnownDevices(deps.secret, deviceCookie);
+  const user = await authenticatePassword(
+    deps,
+    { email: credentials.email, password: credentials.password, ...(appId !== undefined && { appId }), knownDevices },
+    meta,
+  );
+  const totpSession = await openSecondFactor(deps, user, target.app, { flow: 'session', redirectUri: target.purpose });
+  if (totpSession) return { kind: 'second_factor_required', totpSession };
+  const { cookieValue } = await startSession(deps, user.id, meta, ['pwd']);
+  return { kind: 'session', sessionCookie: cookieValue, deviceCookie: rememberKnownDevice(deps.secret, deviceCookie, user.id) };
 }
 
 /** GET /login with a live SSO session: fresh tokens for the app at once, no new session; undefined when there is none. */
@@ -321,8 +418,12 @@ async function finishSignIn(
     const { cookieValue, session } = await startSession(d, user.id, meta, amr);
     const ctx = { sessionId: session.id, authTime: session.auth_time };
     if (pending) {
-      const code = { ...ctx, amr: session.amr };
-      return { kind: 'code_redirect', url: await issueCodeRedirect(d, app, user, pending, code), sessionCookie: cookieValue };
+      const next = await codeOrConsent(d, app, user, pending, { ...ctx, amr: session.amr });
+      if (next.kind === 'consent') {
+        const { redirectUri, authz } = request as Required<Pick<SignInRequest, 'redirectUri' | 'authz'>>;
+        return { kind: 'consent', appId: app.appId, redirectUri, authz, sessionCookie: cookieValue };
+      }
+      return { kind: 'code_redirect', url: next.url, sessionCookie: cookieValue };
     }
     const tokens = await issueTokens(d, user, app, ctx, meta);
     return { kind: 'tokens', tokens, redirectUri: request.redirectUri, state: request.state, sessionCookie: cookieValue };

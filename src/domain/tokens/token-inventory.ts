@@ -252,3 +252,23 @@ export async function signOutEverywhere(
   }
   return { revoked, sessions: sessionIds.length };
 }
+
+/**
+ * Ends every live sign-in (refresh-token family) of one user at one app, as "sign out" of each would
+ * (revokeUserFamily + its back-channel logout): the user revoked that app's access (/account).
+ * Takes the caller's `db`, so it commits with the caller's transaction; the caller then calls
+ * forgetLiveness and records the event. Returns the families ended.
+ */
+export async function endAppSignIns(
+  deps: Pick<Deps, 'db'>,
+  ended: { userId: string; appId: string; now: Date; reason: string },
+): Promise<string[]> {
+  const { userId, appId, now, reason } = ended;
+  const live = await store.refreshTokensQuery(deps.db, { userId, appId, liveAt: now, limit: 10_000 }).execute();
+  const families = new Map(live.map((t) => [t.family_id, t.session_id]));
+  for (const [familyId, sessionId] of families) {
+    if ((await store.revokeUserFamily(deps.db, userId, familyId, now, reason)) > 0)
+      await queueGrantLogout(deps, { userId, appId, sessionId, now });
+  }
+  return [...families.keys()];
+}

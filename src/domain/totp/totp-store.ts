@@ -89,7 +89,7 @@ export async function countUnusedRecoveryCodes(db: Db, userId: string): Promise<
 
 export async function insertChallenge(
   db: Db,
-  row: { user_id: string; app_id: string; created_at: Date; expires_at: Date },
+  row: { user_id: string; app_id: string | null; created_at: Date; expires_at: Date },
 ): Promise<string> {
   const r = await db.insertInto('totp_challenges').values(row).returning('id').executeTakeFirstOrThrow();
   return r.id;

@@ -5,7 +5,7 @@
 // or the sealed /authorize request, so that sign-in still ends with a code; the emails keep it with
 // their token (emailLinkSignIn), so their links stay short. Links in emails are opened with GET,
 // which only shows a button: mail scanners that prefetch links cannot spend the single-use token.
-import { safeEqual } from '../../lib/crypto.js';
+import { randomToken, safeEqual } from '../../lib/crypto.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
@@ -18,7 +18,7 @@ import {
   resetLinkAccount,
   requestVerificationEmail,
   resolveAccountApp,
-  verifyEmail,
+  verifyEmailInBrowser,
   type AccountContext,
   type EmailLinkSignIn,
 } from '../../domain/accounts/accounts.js';
@@ -28,6 +28,9 @@ import { formError } from '../error-handler.js';
 import { signInQuery } from '../login-page.js';
 import { pageLocale, renderPage, type Text } from '../render.js';
 import { requestMeta } from '../request-meta.js';
+import { isSignInRequestRefusal, signInAfterVerification } from '../../domain/sign-in/sign-in.js';
+import { answerSignIn } from '../sign-in-reply.js';
+import { clearVerifyCookie, readVerifyCookie, setVerifyCookie } from '../sso-cookie.js';
 import { ForgotForm, PageQuery, RegisterForm, ResetForm, TokenPageQuery, VerifyForm } from '../schemas/accounts.js';
 
 interface PageContext {
@@ -136,17 +139,20 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       const c = await pageContext(deps, f);
       if (!f.email || !f.password)
         return registerPage(reply, c, { error: { key: 'account.missingFields' }, name: f.name, email: f.email, status: 400 });
+      // This browser's binding (km_verify): the link, opened here, signs the user in (POST /account/verify).
+      const browserBinding = randomToken(32);
       try {
         await registerAccount(
           deps,
           { email: f.email, password: f.password, name: f.name || undefined },
-          accountContext(req, c),
+          { ...accountContext(req, c), browserBinding },
           requestMeta(req),
         );
       } catch (err) {
         const { message, status } = formError(reply, err);
         return registerPage(reply, c, { error: message, name: f.name, email: f.email, status });
       }
+      setVerifyCookie(deps.config, reply, browserBinding);
       return done(reply, c, 'account.checkEmailTitle', { key: 'account.registered', values: { email: f.email } });
     },
   );
@@ -170,8 +176,13 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     { config, schema: { body: VerifyForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT },
     async (req, reply) => {
       const c = await pageContext(deps, req.body);
+      let verified: Awaited<ReturnType<typeof verifyEmailInBrowser>>;
       try {
-        await verifyEmail(deps, { token: req.body.token }, requestMeta(req));
+        verified = await verifyEmailInBrowser(
+          deps,
+          { token: req.body.token, browserBinding: readVerifyCookie(deps.config, req) },
+          requestMeta(req),
+        );
       } catch (err) {
         const { status } = formError(reply, err);
         return renderPage(
@@ -187,6 +198,18 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
           },
           status,
         );
+      }
+      // The browser that registered: signed in, on to the app through the flow that started it (a code,
+      // the consent page, or tokens). A request that can no longer be used falls back to "sign in".
+      if (verified.sameBrowser && c.app) {
+        const request = { redirectUri: c.redirectUri ?? c.app.redirectUris[0]!, ...c.signIn };
+        try {
+          const outcome = await signInAfterVerification(deps, c.app, verified.user, request, requestMeta(req));
+          clearVerifyCookie(deps.config, reply);
+          return answerSignIn(deps.config, reply, outcome);
+        } catch (err) {
+          if (!isSignInRequestRefusal(err)) throw err;
+        }
       }
       return done(reply, c, 'account.verifiedTitle', { key: 'account.verified' });
     },
@@ -215,13 +238,15 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       const f = req.body;
       const c = await pageContext(deps, f);
       if (!f.email) return resendPage(reply, c, { error: { key: 'account.enterEmail' }, status: 400 });
+      const browserBinding = randomToken(32);
       try {
-        await requestVerificationEmail(deps, { email: f.email }, accountContext(req, c), requestMeta(req, reply));
+        await requestVerificationEmail(deps, { email: f.email }, { ...accountContext(req, c), browserBinding }, requestMeta(req, reply));
       } catch (err) {
         const { message, status } = formError(reply, err);
         return resendPage(reply, c, { error: message, email: f.email, status });
       }
-      // The same page whether the email has an account, is verified already, or not.
+      // The same page (and cookie) whether the email has an account, is verified already, or not.
+      setVerifyCookie(deps.config, reply, browserBinding);
       return done(reply, c, 'account.checkEmailTitle', { key: 'account.resent', values: { hours: deps.config.verifyTokenTtlHours } });
     },
   );

@@ -8,7 +8,6 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
 import { resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
-import { abandonedRequestRedirect } from '../../domain/oidc/authorization.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import {
   assertSignInRequest,
@@ -19,8 +18,8 @@ import {
 } from '../../domain/sign-in/sign-in.js';
 import { AppError } from '../../errors.js';
 import { isSignInRefusal } from '../../domain/users/users.js';
-import { formError, wayBackOnError } from '../error-handler.js';
-import { renderLoginPage, renderTotpPage } from '../login-page.js';
+import { formError } from '../error-handler.js';
+import { refuseSignInRequest, renderLoginPage, renderTotpPage } from '../login-page.js';
 import { FORM_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
 import { pageLocale } from '../render.js';
 import { requestMeta } from '../request-meta.js';
@@ -29,16 +28,8 @@ import { answerSignIn } from '../sign-in-reply.js';
 import { readDeviceCookie, readSsoCookie } from '../sso-cookie.js';
 
 const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
-  /**
-   * A sealed /authorize request that cannot be used (expired, tampered with, another client's) is
-   * refused on the branded error page, whose way back is the client's callback with an error (the
-   * client starts again): never a sign-in that would end with tokens.
-   */
-  const refuseRequest = (req: FastifyRequest, client: App, redirectUri: string, authz: string, err: unknown): never => {
-    const href = abandonedRequestRedirect(deps, client, redirectUri, authz);
-    if (href) wayBackOnError(req, { href, label: { key: 'error.backToApp', values: { app: client.name } } });
-    throw err;
-  };
+  const refuseRequest = (req: FastifyRequest, client: App, redirectUri: string, authz: string, err: unknown): never =>
+    refuseSignInRequest(deps, req, client, redirectUri, authz, err);
 
   app.get('/login', { schema: { querystring: LoginQuery }, config: { errorFormat: 'html' } }, async (req, reply) => {
     const q = req.query;

@@ -11,6 +11,7 @@ import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { authorize } from '../../domain/oidc/authorization.js';
 import { AuthorizeParams } from '../schemas/oidc.js';
 import { readSsoCookie } from '../sso-cookie.js';
+import { consentPagePath } from '../consent-page.js';
 import { renderLoginPage } from '../login-page.js';
 import { uiLocaleOf } from '../../i18n/locales.js';
 
@@ -18,6 +19,10 @@ const oidcAuthorizeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
   async function handle(req: FastifyRequest, reply: FastifyReply, params: z.infer<typeof AuthorizeParams>) {
     const outcome = await authorize(deps, params, { cookieValue: readSsoCookie(deps.config, req) });
     if (outcome.kind === 'redirect') return reply.header('Cache-Control', 'no-store').redirect(outcome.url, 303);
+    if (outcome.kind === 'consent') {
+      const to = consentPagePath({ appId: outcome.app.appId, redirectUri: outcome.redirectUri, authz: outcome.pending });
+      return reply.header('Cache-Control', 'no-store').redirect(to, 303);
+    }
     return renderLoginPage(
       reply,
       outcome.app,

@@ -4,12 +4,12 @@ import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Config } from '../../config.js';
 import type { Deps } from '../../deps.js';
-import { GRANT_TYPES, SCOPES } from '../../domain/apps/apps.js';
+import { DEVICE_CODE_GRANT, GRANT_TYPES, SCOPES } from '../../domain/apps/apps.js';
 import { CLIENT_ASSERTION_ALGS } from '../../domain/apps/client-keys.js';
 import { ACR_VALUES } from '../../domain/oidc/auth-context.js';
 import { LOCALES } from '../../i18n/locales.js';
 
-export function discoveryDocument(config: Pick<Config, 'issuer' | 'privateKeyJwt' | 'par'>) {
+export function discoveryDocument(config: Pick<Config, 'issuer' | 'privateKeyJwt' | 'par' | 'deviceGrant'>) {
   const at = (path: string) => `${config.issuer}${path}`;
   const clientAuth = ['client_secret_basic', 'client_secret_post', ...(config.privateKeyJwt ? ['private_key_jwt'] : [])];
   // RFC 8414 §2: the signing algorithms of private_key_jwt assertions, per endpoint, only when it is on.
@@ -24,13 +24,15 @@ export function discoveryDocument(config: Pick<Config, 'issuer' | 'privateKeyJwt
     revocation_endpoint: at('/revoke'),
     introspection_endpoint: at('/introspect'),
     end_session_endpoint: at('/end_session'),
+    // RFC 8628 §4: only while KEYMASTER_DEVICE_GRANT is on.
+    ...(config.deviceGrant && { device_authorization_endpoint: at('/device_authorization') }),
     // Back-Channel Logout 1.0 §2.1: logout tokens are sent, and carry `sid` (as ID tokens do).
     backchannel_logout_supported: true,
     backchannel_logout_session_supported: true,
     scopes_supported: [...SCOPES],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: [...GRANT_TYPES],
+    grant_types_supported: GRANT_TYPES.filter((g) => config.deviceGrant || g !== DEVICE_CODE_GRANT),
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['RS256'],
     token_endpoint_auth_methods_supported: [...clientAuth, 'none'],
@@ -42,7 +44,7 @@ export function discoveryDocument(config: Pick<Config, 'issuer' | 'privateKeyJwt
     // RFC 9126 §5: PAR is offered to every client and required of none by default (apps may require it).
     ...(config.par && { pushed_authorization_request_endpoint: at('/par'), require_pushed_authorization_requests: false }),
     code_challenge_methods_supported: ['S256'],
-    prompt_values_supported: ['none', 'login'],
+    prompt_values_supported: ['none', 'login', 'consent'],
     // auth-context.ts: the acr an ID token says; acr_values at /authorize is voluntary (OIDC Core §3.1.2.1).
     acr_values_supported: [...ACR_VALUES],
     claims_supported: [

@@ -1,4 +1,5 @@
-// POST /token (RFC 6749 §3.2, form-encoded): authorization_code, refresh_token and client_credentials;
+// POST /token (RFC 6749 §3.2, form-encoded): authorization_code, refresh_token, client_credentials and,
+// when KEYMASTER_DEVICE_GRANT is on, RFC 8628's device_code;
 // POST /auth/token: the Keymaster API's client-credentials endpoint (KEYMASTER-API.md §5).
 // Errors are RFC 6749 §5.2 JSON; every response carries Cache-Control: no-store.
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -9,6 +10,8 @@ import { FORM_BODY_LIMIT, rateLimit } from '../plugins/guards.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { authenticateTokenClient } from '../../domain/oidc/client-auth.js';
 import { clientCredentialsGrant, exchangeAuthorizationCode, refreshGrant } from '../../domain/oidc/token-grants.js';
+import { DEVICE_CODE_GRANT } from '../../domain/apps/apps.js';
+import { exchangeDeviceCode } from '../../domain/oidc/device-grant.js';
 import { appError } from '../../errors.js';
 import { clientCredentialsOf } from '../client-credentials.js';
 import { requestMeta } from '../request-meta.js';
@@ -36,6 +39,10 @@ const oidcTokenRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
       const input = { code: required(b.code, 'code'), redirectUri: b.redirect_uri, codeVerifier: b.code_verifier, resource: b.resource };
       return oauthTokensJson(await exchangeAuthorizationCode(deps, client, input, meta));
     }
+    if (type === DEVICE_CODE_GRANT) {
+      const input = { deviceCode: required(b.device_code, 'device_code'), resource: b.resource };
+      return oauthTokensJson(await exchangeDeviceCode(deps, client, input, meta));
+    }
     if (type === 'refresh_token') {
       const input = { refreshToken: required(b.refresh_token, 'refresh_token'), scope: b.scope, resource: b.resource };
       return oauthTokensJson(await refreshGrant(deps, client, input, meta));
@@ -43,6 +50,7 @@ const oidcTokenRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
     return serviceTokenJson(await clientCredentialsGrant(deps, client, { scope: b.scope, resource: b.resource }));
   }
 
+  const userGrants = ['authorization_code', 'refresh_token', 'client_credentials', ...(deps.config.deviceGrant ? [DEVICE_CODE_GRANT] : [])];
   const schema = { body: TokenBody, response: { 200: TokenResponse } };
   app.post(
     '/token',
@@ -54,7 +62,7 @@ const oidcTokenRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
     },
     async (req, reply) => {
       noStore(reply);
-      return grant(req, req.body, ['authorization_code', 'refresh_token', 'client_credentials']);
+      return grant(req, req.body, userGrants);
     },
   );
   app.post(

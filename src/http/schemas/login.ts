@@ -81,3 +81,17 @@ export const TotpLoginForm = LoginForm.omit({ email: true, password: true }).ext
   code: SecondFactorCode.default(''),
   recovery_code: SecondFactorCode.default(''),
 });
+
+/** The code page of a session-only sign-in (/account/sign-in/totp, /device/login/totp). */
+export const SessionTotpFields = {
+  _csrf: z.string().max(200).optional(),
+  totp_session: TotpSession,
+  code: SecondFactorCode.default(''),
+  recovery_code: SecondFactorCode.default(''),
+};
+
+/** The code typed, or the recovery code when only that field was filled in. */
+export function secondFactorOf(f: { code: string; recovery_code: string }): { code: string; recovery: boolean } {
+  const recovery = f.code === '' && f.recovery_code !== '';
+  return { code: recovery ? f.recovery_code : f.code, recovery };
+}

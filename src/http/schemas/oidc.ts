@@ -41,6 +41,8 @@ export const TokenBody = z.looseObject({
   redirect_uri: Param().optional(),
   code_verifier: Param(200).optional(),
   refresh_token: Param(512).optional(),
+  // RFC 8628 §3.4.
+  device_code: Param(512).optional(),
   scope: Param(1000).optional(),
   resource: Param().optional(),
 });

@@ -217,7 +217,13 @@ describe('discovery (oidcc-server, Config OP)', () => {
       request_uri_parameter_supported: false,
     });
     expect(doc.scopes_supported).toEqual(expect.arrayContaining(['openid', 'profile', 'email', 'offline_access', 'roles']));
-    expect(doc.grant_types_supported).toEqual(['authorization_code', 'refresh_token', 'client_credentials']);
+    expect(doc.grant_types_supported).toEqual([
+      'authorization_code',
+      'refresh_token',
+      'client_credentials',
+      'urn:ietf:params:oauth:grant-type:device_code',
+    ]);
+    expect(doc.device_authorization_endpoint).toBe(`${iss}/device_authorization`);
     expect(doc.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']);
     expect(doc.pushed_authorization_request_endpoint).toBe(`${iss}/par`);
     // Every advertised endpoint answers (not 404).
@@ -230,9 +236,10 @@ describe('discovery (oidcc-server, Config OP)', () => {
       'introspection_endpoint',
       'end_session_endpoint',
       'pushed_authorization_request_endpoint',
+      'device_authorization_endpoint',
     ]) {
       const path = new URL(doc[key]).pathname;
-      const r = await ctx.app.inject({ method: key.match(/token|revocation|introspection|pushed/) ? 'POST' : 'GET', url: path });
+      const r = await ctx.app.inject({ method: key.match(/token|revocation|introspection|pushed|device/) ? 'POST' : 'GET', url: path });
       expect(r.statusCode, key).not.toBe(404);
     }
     const rfc8414 = await ctx.app.inject({ url: '/.well-known/oauth-authorization-server' });
@@ -254,6 +261,8 @@ describe('discovery (oidcc-server, Config OP)', () => {
     ...['introspection_endpoint_auth_signing_alg_values_supported'],
     // RFC 9126 §5.
     ...['pushed_authorization_request_endpoint', 'require_pushed_authorization_requests'],
+    // RFC 8628 §4.
+    'device_authorization_endpoint',
   ]);
 
   describe('at an https issuer', () => {
