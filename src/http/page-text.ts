@@ -10,7 +10,14 @@ export const describeScope = (scope: string): Text =>
   KNOWN_SCOPES.has(scope) ? { key: `consent.scope_${scope}` } : { key: 'consent.scope_custom', values: { scope } };
 
 /** The status codes of /account?status=… (redirect-after-post), each a fixed message: nothing is reflected. */
-const STATUSES: ReadonlySet<string> = new Set(['name_saved', 'password_changed', 'session_ended', 'app_revoked', 'signed_out_everywhere']);
+const STATUSES: ReadonlySet<string> = new Set([
+  'name_saved',
+  'password_changed',
+  'session_ended',
+  'app_revoked',
+  'signed_out_everywhere',
+  'totp_disabled',
+]);
 
 export const accountStatus = (status: string | undefined): Text | undefined =>
   status !== undefined && STATUSES.has(status) ? { key: `myaccount.status_${status}` } : undefined;

@@ -95,7 +95,22 @@ export async function setupTotp(
   const row = await store.upsertPendingSecret(deps.db, userId, sealSecret(deps, userId, base32), deps.clock.now());
   if (!row) throw appError('totp_already_enabled');
   await recordAuditEvent(deps, { event: 'totp.setup', userId }, meta);
-  const otpauthUrl = totpFor(deps, user.email, base32).toString();
+  return describeSecret(deps, user.email, base32);
+}
+
+/** The enrolment under way (set up, not confirmed), to draw again: undefined when there is none. */
+export async function pendingTotpSetup(
+  deps: Pick<Deps, 'db' | 'config' | 'secret'>,
+  userId: string,
+): Promise<{ secret: string; otpauthUrl: string; qr: string } | undefined> {
+  const [user, row] = await Promise.all([findUserRecord(deps, userId), store.findTotp(deps.db, userId)]);
+  if (!user || !row?.pending_secret || row.secret) return undefined;
+  return describeSecret(deps, user.email, openSecret(deps, userId, row.pending_secret));
+}
+
+/** The secret as an authenticator app takes it: the otpauth:// URL and its QR code (an SVG data URL, for <img>). */
+async function describeSecret(deps: Pick<Deps, 'config'>, email: string, base32: string) {
+  const otpauthUrl = totpFor(deps, email, base32).toString();
   const svg = await QRCode.toString(otpauthUrl, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
   return { secret: base32, otpauthUrl, qr: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` };
 }

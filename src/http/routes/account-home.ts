@@ -10,13 +10,14 @@ import { accountHolder, accountOverview, changeAccountPassword, renameAccount } 
 import { revokeConsent } from '../../domain/consents/consents.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { finishSessionSignIn, signInToAccount } from '../../domain/sign-in/sign-in.js';
+import { confirmTotp, disableTotp, getTotpStatus, pendingTotpSetup, regenerateRecoveryCodes, setupTotp } from '../../domain/totp/totp.js';
 import { revokeUserSession, signOutEverywhere } from '../../domain/tokens/token-inventory.js';
 import { isSignInRefusal, type User } from '../../domain/users/users.js';
 import { AppError } from '../../errors.js';
 import { safeEqual } from '../../lib/crypto.js';
 import { formError } from '../error-handler.js';
 import { renderCodePage } from '../login-page.js';
-import { secondFactorOf, SessionTotpFields } from '../schemas/login.js';
+import { SecondFactorCode, secondFactorOf, SessionTotpFields } from '../schemas/login.js';
 import { accountStatus, describeScope } from '../page-text.js';
 import { FORM_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
 import { renderPage, type Text } from '../render.js';
@@ -61,9 +62,18 @@ const accountHomeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
   async function accountPage(
     reply: FastifyReply,
     user: User,
-    opts: { status?: string | undefined; name?: string; nameError?: Text; passwordErrors?: PasswordErrors; code?: number } = {},
+    opts: {
+      status?: string | undefined;
+      name?: string;
+      nameError?: Text;
+      passwordErrors?: PasswordErrors;
+      code?: number;
+      /** The two-step verification section (issue 17): a setup under way, codes to show once, a refusal. */
+      totp?: { setup?: { secret: string; qr: string } | undefined; recoveryCodes?: string[]; error?: Text };
+    } = {},
   ) {
     const overview = await accountOverview(deps, user);
+    const totp = { ...(await getTotpStatus(deps, user.id)), ...opts.totp };
     return renderPage(
       reply,
       'account.eta',
@@ -77,6 +87,7 @@ const accountHomeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
         pw: opts.passwordErrors ?? {},
         policy,
         csrfToken: reply.generateCsrf(),
+        totp,
         sessions: overview.sessions.map((s) => ({
           id: s.id,
           appName: s.appName,
@@ -187,6 +198,65 @@ const accountHomeRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       }
     },
   );
+
+  // Two-step verification (issue 17): set up (QR and key), confirm (recovery codes shown once), and
+  // turn off or renew the codes with a fresh factor. Setup and codes are drawn in the answer to the
+  // POST itself (no redirect): the secret and the codes never travel in a URL.
+  const TotpFactorForm = z.object({
+    _csrf: z.string().max(200).optional(),
+    code: SecondFactorCode.optional(),
+    password: z.string().max(1024).optional(),
+  });
+  const freshFactor = (f: z.infer<typeof TotpFactorForm>) => ({ code: f.code || undefined, password: f.password || undefined });
+  const totpRefusal = async (reply: FastifyReply, user: User, err: unknown, setup?: { secret: string; qr: string }) => {
+    if (!(err instanceof AppError)) throw err;
+    const { message, status } = formError(reply, err);
+    return accountPage(reply, user, { totp: { error: message, setup }, code: status });
+  };
+
+  app.post('/account/totp/setup', { ...post, schema: { body: CsrfOnlyForm } }, async (req, reply) => {
+    const user = await holder(req);
+    if (!user) return toSignIn(reply);
+    try {
+      const setup = await setupTotp(deps, user.id, { ...requestMeta(req), actor: 'user' });
+      return accountPage(reply, user, { totp: { setup } });
+    } catch (err) {
+      return totpRefusal(reply, user, err);
+    }
+  });
+
+  app.post('/account/totp/confirm', { ...post, schema: { body: TotpFactorForm } }, async (req, reply) => {
+    const user = await holder(req);
+    if (!user) return toSignIn(reply);
+    try {
+      const { recoveryCodes } = await confirmTotp(deps, user.id, req.body.code ?? '', { ...requestMeta(req), actor: 'user' });
+      return accountPage(reply, user, { totp: { recoveryCodes } });
+    } catch (err) {
+      return totpRefusal(reply, user, err, await pendingTotpSetup(deps, user.id));
+    }
+  });
+
+  app.post('/account/totp/recovery-codes', { ...post, schema: { body: TotpFactorForm } }, async (req, reply) => {
+    const user = await holder(req);
+    if (!user) return toSignIn(reply);
+    try {
+      const { recoveryCodes } = await regenerateRecoveryCodes(deps, user.id, freshFactor(req.body), { ...requestMeta(req), actor: 'user' });
+      return accountPage(reply, user, { totp: { recoveryCodes } });
+    } catch (err) {
+      return totpRefusal(reply, user, err);
+    }
+  });
+
+  app.post('/account/totp/disable', { ...post, schema: { body: TotpFactorForm } }, async (req, reply) => {
+    const user = await holder(req);
+    if (!user) return toSignIn(reply);
+    try {
+      await disableTotp(deps, user.id, freshFactor(req.body), { ...requestMeta(req), actor: 'user' });
+    } catch (err) {
+      return totpRefusal(reply, user, err);
+    }
+    return back(reply, 'totp_disabled');
+  });
 
   app.post('/account/profile', { ...post, schema: { body: ProfileForm } }, async (req, reply) => {
     const user = await holder(req);
