@@ -417,3 +417,51 @@ describe('hosted sign-in with TOTP on', () => {
     expect(doc.acr_values_supported).toContain(ACR_MFA);
   });
 });
+
+describe('session-only sign-ins with TOTP on (/account)', () => {
+  it('the account page sign-in asks for the code before it opens a session', async () => {
+    const u = await enrolled();
+    const page = await ctx.app.inject({ url: '/account/sign-in' });
+    const cookies = cookiesOf(page);
+    const post = (url: string, body: { body: string }, fields: Record<string, string>) =>
+      ctx.app.inject({
+        method: 'POST',
+        url,
+        headers: { ...FORM, cookie: cookieHeader(cookies) },
+        payload: new URLSearchParams({ ...hiddenFieldsOf(body.body), _csrf: csrfTokenOf(body.body), ...fields }).toString(),
+      });
+    const codePage = await post('/account/sign-in', page, { email: u.email, password: u.password });
+    expect(codePage.statusCode).toBe(200);
+    expect(cookiesOf(codePage)).not.toHaveProperty('km_sso');
+    expect(codePage.body).toContain('action="/account/sign-in/totp"');
+    // A /login totp_session is not an /account one, and the other way round.
+    const wrongPurpose = await ctx.app.inject({
+      method: 'POST',
+      url: '/login/totp',
+      headers: { ...FORM, cookie: cookieHeader(cookies) },
+      payload: new URLSearchParams({
+        _csrf: csrfTokenOf(codePage.body),
+        app_id: u.appId,
+        redirect_uri: DEFAULT_REDIRECT,
+        totp_session: hiddenFieldsOf(codePage.body).totp_session!,
+        code: codeAt(u.secret),
+      }).toString(),
+    });
+    expect(wrongPurpose.statusCode).toBe(400);
+    const done = await post('/account/sign-in/totp', codePage, { code: codeAt(u.secret) });
+    expect(done.statusCode, done.body).toBe(303);
+    expect(done.headers.location).toBe('/account');
+    expect(cookiesOf(done)).toHaveProperty('km_sso');
+    const session = await db()
+      .selectFrom('sessions')
+      .select('amr')
+      .where('user_id', '=', u.userId)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirstOrThrow();
+    expect(session.amr).toBe('pwd otp');
+    const account = await ctx.app.inject({ url: '/account', headers: { cookie: cookieHeader({ ...cookies, ...cookiesOf(done) }) } });
+    expect(account.statusCode).toBe(200);
+    expect(account.body).toContain('Two-step verification is on.');
+    expect(account.body).toContain('action="/account/totp/disable"');
+  });
+});

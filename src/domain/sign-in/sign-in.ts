@@ -274,7 +274,12 @@ async function passSecondFactor(
   if (!(await totpStore.spendChallenge(deps.db, claims.c, now))) throw appError('totp_session_invalid', { detail: 'challenge raced' });
   await recordAuditEvent(
     deps,
-    { event: 'login.second_factor', userId: row.id, appId: claims.a, data: { method: result === 'recovery' ? 'recovery_code' : 'totp' } },
+    {
+      event: 'login.second_factor',
+      userId: row.id,
+      appId: claims.a || undefined,
+      data: { method: result === 'recovery' ? 'recovery_code' : 'totp' },
+    },
     meta,
   );
   return toUser(row);
