@@ -288,7 +288,7 @@ describe('sign in with Google (upstream OpenID provider)', () => {
     const ended = await continueWithGoogle(page, app.appId, sub);
     expect(ended.pathname).toBe('/login/google/callback');
     expect(status).toBe(403);
-    expect(await page.getByRole('alert').textContent()).toBe('Email not verified by Google');
+    expect(await page.getByRole('alert').textContent()).toBe('Email not verified by Google.');
     expect(await page.content()).toContain(app.name);
     const goBack = page.getByRole('link', { name: 'Go back' });
     expect(await goBack.getAttribute('href')).toBe(
