@@ -12,7 +12,7 @@ import type { Deps } from '../../deps.js';
 import type { Locale } from '../../i18n/locales.js';
 import { AppError, appError } from '../../errors.js';
 import type { App } from '../apps/apps.js';
-import type { RequestMeta } from '../audit/audit.js';
+import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { codeOrConsent, openPending, type PendingAuthorization } from '../oidc/authorization.js';
 import type { AuthMethod } from '../oidc/auth-context.js';
 import { resumeSession, startSession } from '../sessions/sessions.js';
@@ -21,7 +21,6 @@ import { completeUpstreamLogin, type UpstreamFlow } from '../upstream/upstream-l
 import { readKnownDevices, rememberKnownDevice } from '../users/known-devices.js';
 import { MINUTE } from '../../lib/clock.js';
 import { decrypt, deriveKey, encrypt, sha256 } from '../../lib/crypto.js';
-import { recordAuditEvent } from '../audit/audit.js';
 import { checkRateLimit, hitRateLimit, RULES } from '../rate-limits/rate-limits.js';
 import * as totpStore from '../totp/totp-store.js';
 import { isTotpEnabled, spendSecondFactor } from '../totp/totp.js';
