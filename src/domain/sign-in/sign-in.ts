@@ -22,8 +22,7 @@ import { readKnownDevices, rememberKnownDevice } from '../users/known-devices.js
 import { MINUTE } from '../../lib/clock.js';
 import { decrypt, deriveKey, encrypt, sha256 } from '../../lib/crypto.js';
 import { checkRateLimit, hitRateLimit, RULES } from '../rate-limits/rate-limits.js';
-import * as totpStore from '../totp/totp-store.js';
-import { isTotpEnabled, spendSecondFactor } from '../totp/totp.js';
+import { challenges, isTotpEnabled, spendSecondFactor } from '../totp/totp.js';
 import {
   assertNotLocked,
   authenticatePassword,
@@ -198,7 +197,7 @@ async function openSecondFactor(
   if (!(await isTotpEnabled(deps, user.id))) return undefined;
   const now = deps.clock.now();
   const expiresAt = new Date(now.getTime() + TOTP_SESSION_TTL_MS);
-  const id = await totpStore.insertChallenge(deps.db, {
+  const id = await challenges.insert(deps, {
     user_id: user.id,
     app_id: app?.appId ?? null,
     created_at: now,
@@ -257,9 +256,9 @@ async function passSecondFactor(
   if (!row) throw appError('totp_session_invalid', { detail: 'user gone' });
   assertNotLocked(row, now);
   if (row.disabled_at) throw appError('account_disabled');
-  const attempt = await totpStore.countChallengeAttempt(deps.db, claims.c, claims.u, now, TOTP_SESSION_ATTEMPTS);
+  const attempt = await challenges.countAttempt(deps, claims.c, claims.u, now, TOTP_SESSION_ATTEMPTS);
   if (!attempt) {
-    const c = await totpStore.findChallenge(deps.db, claims.c);
+    const c = await challenges.find(deps, claims.c);
     if (c && !c.used_at && c.expires_at > now && c.attempts >= TOTP_SESSION_ATTEMPTS)
       throw appError('totp_attempts_exceeded', { retryAfter: 60 });
     throw appError('totp_session_invalid', { detail: 'challenge spent, expired or unknown' });
@@ -270,7 +269,7 @@ async function passSecondFactor(
     await recordWrongSecondFactor(deps, row, claims.a || undefined, count, meta);
     throw appError('totp_code_invalid');
   }
-  if (!(await totpStore.spendChallenge(deps.db, claims.c, now))) throw appError('totp_session_invalid', { detail: 'challenge raced' });
+  if (!(await challenges.spend(deps, claims.c, now))) throw appError('totp_session_invalid', { detail: 'challenge raced' });
   await recordAuditEvent(
     deps,
     {

@@ -225,3 +225,16 @@ export async function regenerateRecoveryCodes(
   });
   return { recoveryCodes: codes };
 }
+
+/**
+ * The challenges of pending sign-ins (domain/sign-in owns their rules): one row per password sign-in
+ * waiting for its code, spent once, with a bounded number of attempts.
+ */
+export const challenges = {
+  insert: (deps: Pick<Deps, 'db'>, row: { user_id: string; app_id: string | null; created_at: Date; expires_at: Date }) =>
+    store.insertChallenge(deps.db, row),
+  countAttempt: (deps: Pick<Deps, 'db'>, id: string, userId: string, now: Date, maxAttempts: number) =>
+    store.countChallengeAttempt(deps.db, id, userId, now, maxAttempts),
+  find: (deps: Pick<Deps, 'db'>, id: string) => store.findChallenge(deps.db, id),
+  spend: (deps: Pick<Deps, 'db'>, id: string, now: Date) => store.spendChallenge(deps.db, id, now),
+};
