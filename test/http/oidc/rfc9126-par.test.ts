@@ -252,6 +252,41 @@ describe('RFC 9126 §2.3: refusals at /par are JSON and write nothing', () => {
   });
 });
 
+describe('RFC 9126 §2.1: ui_locales is checked at /par, a bad stored request is refused', () => {
+  it('a repeated ui_locales is a 400 at /par; an unreadable stored request is request_uri_invalid', async () => {
+    const { app, clientSecret } = await makeApp(ctx.deps);
+    const auth = { authorization: basicAuth(app.appId, clientSecret) };
+    const twice = await fetch(new URL('/par', ctx.baseUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...auth },
+      body: `${new URLSearchParams(authorizationParams())}&ui_locales=de&ui_locales=fr`,
+    });
+    expect(twice.status).toBe(400);
+    expect(((await twice.json()) as Record<string, string>).error).toBe('invalid_request');
+    const long = await par(authorizationParams({ ui_locales: 'de '.repeat(100) }), auth);
+    expect(long.status).toBe(400);
+    expect(await pushedRows(app.appId)).toHaveLength(0);
+    // One good value is kept.
+    const ok = await par(authorizationParams({ ui_locales: 'de fr' }), auth);
+    expect(ok.status).toBe(201);
+    // A row stored before this check (an array where a string belongs): the error page, not a 500.
+    const requestUri = 'urn:ietf:params:oauth:request_uri:stale';
+    const now = new Date(Date.now() + clock.offset);
+    await ctx.deps.db
+      .insertInto('pushed_authorization_requests')
+      .values({
+        request_hash: sha256(requestUri),
+        app_id: app.appId,
+        params: JSON.stringify({ ...authorizationParams(), ui_locales: ['de', 'fr'] }),
+        created_at: now,
+        expires_at: new Date(now.getTime() + 60_000),
+      })
+      .execute();
+    await expectRefusedPage(authorizeUrl({ client_id: app.appId, request_uri: requestUri }));
+    expect((await pushedRows(app.appId)).map((r) => r.request_hash)).not.toContain(sha256(requestUri));
+  });
+});
+
 describe('discovery and the switch (RFC 9126 §5)', () => {
   it('advertises the endpoint; KEYMASTER_PAR=false removes it and /par answers 404', async () => {
     expect(as.pushed_authorization_request_endpoint).toBe(`${ctx.deps.config.issuer}/par`);
