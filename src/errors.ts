@@ -139,6 +139,10 @@ export const REASONS = {
   sign_in_request_expired: { code: 'invalid_request', text: 'The sign-in request has expired. Go back to the app and try again.' },
   sign_in_request_mismatch: { code: 'invalid_request', text: 'The sign-in request does not match this app' },
   // Pushed Authorization Requests (RFC 9126): a refusal at /par carries /authorize's error value.
+  pushed_request_required: {
+    code: 'invalid_request',
+    text: 'This app requires its sign-in to start from the app itself. Go back to the app and try again.',
+  },
   request_uri_invalid: {
     code: 'invalid_request',
     text: 'The sign-in request has expired or was already used. Go back to the app and try again.',

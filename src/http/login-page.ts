@@ -2,8 +2,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import type { Deps } from '../deps.js';
-import type { App } from '../domain/apps/apps.js';
-import { abandonedRequestRedirect } from '../domain/oidc/authorization.js';
+import { isRegisteredRedirectUri, type App } from '../domain/apps/apps.js';
+import { abandonedRequestRedirect, errorRedirect } from '../domain/oidc/authorization.js';
 import { wayBackOnError } from './error-handler.js';
 import { renderPage, type Text } from './render.js';
 import { upstreamLinks } from './upstream-links.js';
@@ -167,5 +167,25 @@ export function refuseSignInRequest(
 ): never {
   const href = abandonedRequestRedirect(deps, client, redirectUri, authz);
   if (href) wayBackOnError(req, { href, label: { key: 'error.backToApp', values: { app: client.name } } });
+  throw err;
+}
+
+/**
+ * A sign-in for an app that requires pushed requests, without one (RFC 9126 §6): the branded error
+ * page, whose way back is the client's callback with invalid_request, so the client starts again
+ * through /par. Never the sign-in page (it would refuse again).
+ */
+export function refusePushedRequired(
+  deps: Pick<Deps, 'config'>,
+  req: FastifyRequest,
+  client: App,
+  redirectUri: string,
+  state: string | undefined,
+  err: unknown,
+): never {
+  if (isRegisteredRedirectUri(client, redirectUri)) {
+    const back = errorRedirect(deps, redirectUri, 'invalid_request', 'This client requires pushed authorization requests', state);
+    if (back.kind === 'redirect') wayBackOnError(req, { href: back.url, label: { key: 'error.backToApp', values: { app: client.name } } });
+  }
   throw err;
 }

@@ -109,24 +109,48 @@ function escapeAst(ast: Ast): Ast {
 
 const TAG_FNS = Object.fromEntries(HTML_TAGS.map((t) => [t, (chunks: unknown[]) => `<${t}>${chunks.join('')}</${t}>`]));
 
-/** The arguments and tags a message uses (to check an override against its original). */
-export function messageNames(source: string): { args: Set<string>; tags: Set<string> } {
+/** An argument's element type: 1 plain, 2 number, 3 date, 4 time, 5 select, 6 plural (named in ARG_KINDS). */
+export const ARG_KINDS: Readonly<Record<number, string>> = { 1: 'plain', 2: 'number', 3: 'date', 4: 'time', 5: 'select', 6: 'plural' };
+
+/** The arguments (with the element types each is used as) and tags a message uses (to check an override against its original). */
+export function messageNames(source: string): { args: Set<string>; kinds: Map<string, Set<number>>; tags: Set<string> } {
   const args = new Set<string>();
+  const kinds = new Map<string, Set<number>>();
   const tags = new Set<string>();
   const walk = (ast: Ast) => {
     for (const el of ast) {
-      if (kind(el) > LITERAL && kind(el) < 7) args.add((el as { value: string }).value);
+      if (kind(el) > LITERAL && kind(el) < 7) {
+        const name = (el as { value: string }).value;
+        args.add(name);
+        if (!kinds.has(name)) kinds.set(name, new Set());
+        kinds.get(name)!.add(kind(el));
+      }
       if (kind(el) === TAG) tags.add((el as { value: string }).value);
       if ('options' in el) for (const o of Object.values(el.options)) walk(o.value);
       if ('children' in el) walk(el.children);
     }
   };
   walk(new IntlMessageFormat(source, DEFAULT_LOCALE).getAst());
-  return { args, tags };
+  return { args, kinds, tags };
 }
 
 /** Per-app texts: `{ 'login.heading': 'Willkommen' }` for one locale, validated on the app (text-overrides.ts). */
 export type LocaleOverrides = Readonly<Record<string, string>>;
+
+/** Where a failing override is reported (the server's logger, set at start-up; stderr until then). */
+type OverrideWarning = (fields: { locale: Locale; key: string; err: string }, msg: string) => void;
+let overrideWarning: OverrideWarning = (fields, msg) => process.emitWarning(`${msg}: ${fields.locale} ${fields.key}: ${fields.err}`);
+export function onOverrideFailure(fn: OverrideWarning): void {
+  overrideWarning = fn;
+}
+const warned = new Set<string>();
+function warnOnce(locale: Locale, key: string, source: string, err: unknown): void {
+  const id = `${locale}\u0000${key}\u0000${source}`;
+  if (warned.has(id)) return;
+  if (warned.size >= 1000) warned.clear();
+  warned.add(id);
+  overrideWarning({ locale, key, err: (err as Error).message }, 'an app text override failed to format; the catalog message was used');
+}
 
 // Compiled overrides, shared by every request of every app that uses the same text (bounded).
 const overrideCache = new Map<string, Compiled>();
@@ -170,14 +194,25 @@ export function translator(locale: Locale, overrides?: LocaleOverrides): Transla
   const all = allCatalogs();
   const catalog = all.get(locale)!;
   const english = all.get(DEFAULT_LOCALE)!;
-  const lookup = (key: string): Compiled => {
-    const custom = overrides?.[key];
-    if (custom !== undefined) return compileOverride(locale, custom);
+  const fromCatalog = (key: string): Compiled => {
     const found = catalog.get(key) ?? english.get(key);
     if (!found) throw new Error(`unknown message key ${key}`);
     return found;
   };
-  const t = (key: string, values?: Values) => String(lookup(key).format.format(values));
+  // The app's text if it formats; one that throws (stored before today's checks, or a value of a kind
+  // it did not expect) gives way to the catalog's message, so a page or an email never fails on it.
+  const format = <T>(key: string, run: (m: Compiled) => T): T => {
+    const custom = overrides?.[key];
+    if (custom !== undefined) {
+      try {
+        return run(compileOverride(locale, custom));
+      } catch (err) {
+        warnOnce(locale, key, custom, err);
+      }
+    }
+    return run(fromCatalog(key));
+  };
+  const t = (key: string, values?: Values) => format(key, (m) => String(m.format.format(values)));
   const tx = (text: Text): string => {
     if (!text.values) return t(text.key);
     const values: Values = {};
@@ -191,14 +226,15 @@ export function translator(locale: Locale, overrides?: LocaleOverrides): Transla
     t,
     tx,
     th: (key, values) => {
-      const m = lookup(key);
-      m.html ??= new IntlMessageFormat(escapeAst(m.format.getAst()), locale);
       const escaped: Record<string, unknown> = { ...TAG_FNS };
       for (const [k, v] of Object.entries(values ?? {})) {
         escaped[k] = typeof v === 'string' ? escapeHtml(v) : typeof v === 'object' && v !== null && 'html' in v ? v.html : v;
       }
-      const out = m.html.format(escaped as Values);
-      return Array.isArray(out) ? out.join('') : String(out);
+      return format(key, (m) => {
+        m.html ??= new IntlMessageFormat(escapeAst(m.format.getAst()), locale);
+        const out = m.html.format(escaped as Values);
+        return Array.isArray(out) ? out.join('') : String(out);
+      });
     },
   };
 }

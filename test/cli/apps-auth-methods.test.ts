@@ -95,4 +95,29 @@ describe('keymaster apps: client authentication methods and PAR', { timeout: 180
     const shown = JSON.parse((await cli(['apps', 'show', app.app_id, '--json'])).stdout);
     expect(shown.jwks_uri).toBe('https://keys.example.com/jwks.json');
   });
+
+  it('apps update without a flag leaves require-PAR and the other booleans as they were', async () => {
+    const created = await cli(['apps', 'create', '--name', 'Plain', '--redirect-uri', 'https://p.example.com/cb', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    const app = JSON.parse(created.stdout);
+    const off = {
+      require_pushed_authorization_requests: false,
+      development: false,
+      third_party: false,
+      backchannel_logout_uri: null,
+    };
+    expect(app).toMatchObject(off);
+    const updated = await cli(['apps', 'update', app.app_id, '--name', 'Renamed', '--json']);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(JSON.parse(updated.stdout)).toMatchObject({ name: 'Renamed', ...off });
+    const shown = JSON.parse((await cli(['apps', 'show', app.app_id, '--json'])).stdout);
+    expect(shown).toMatchObject({ name: 'Renamed', ...off });
+    // The pairs still work both ways.
+    const on = await cli(['apps', 'update', app.app_id, '--require-par', '--third-party', '--development', '--json']);
+    expect(JSON.parse(on.stdout)).toMatchObject({ require_pushed_authorization_requests: true, third_party: true, development: true });
+    const renamed = await cli(['apps', 'update', app.app_id, '--name', 'Again', '--json']);
+    expect(JSON.parse(renamed.stdout)).toMatchObject({ require_pushed_authorization_requests: true, third_party: true, development: true });
+    const back = await cli(['apps', 'update', app.app_id, '--no-require-par', '--no-third-party', '--no-development', '--json']);
+    expect(JSON.parse(back.stdout)).toMatchObject(off);
+  });
 });

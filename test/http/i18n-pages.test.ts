@@ -228,4 +228,27 @@ describe('per-app text overrides', () => {
     const en = await ctx.app.inject({ url: `/login?${q(app.appId)}` });
     expect(en.body).toContain('<h1>Sign in</h1>');
   });
+
+  it('an override that fails to format falls back to the catalog message, warned once', async () => {
+    const { app } = await makeApp(ctx.deps, { name: 'Fallback' });
+    // Stored before kinds were checked: {app} as a date throws when the page formats it.
+    await ctx.deps.db
+      .updateTable('apps')
+      .set({ text_overrides: JSON.stringify({ de: { 'layout.continueTo': 'fort zu {app, date}', 'login.heading': 'Hallo' } }) })
+      .where('app_id', '=', app.appId)
+      .execute();
+    for (let i = 0; i < 2; i++) {
+      const de = await ctx.app.inject({ url: `/login?${q(app.appId)}`, headers: { 'accept-language': 'de' } });
+      expect(de.statusCode).toBe(200);
+      expect(de.body).toContain('<h1>Hallo</h1>');
+      expect(de.body).not.toContain('fort zu');
+      expect(de.body).toContain('weiter zu <strong>Fallback</strong>');
+    }
+    const warnings = ctx
+      .logText()
+      .split('\n')
+      .filter((l) => l.includes('an app text override failed to format'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('layout.continueTo');
+  });
 });

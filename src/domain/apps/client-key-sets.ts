@@ -2,17 +2,21 @@
 // JWK Set is imported once per version; a jwks_uri is fetched through the outbound address policy
 // (address-policy.ts, the webhook rules: no loopback, private or metadata address unless allow-listed),
 // with a timeout and a size cap, kept for KEY_SET_TTL_MS, and fetched again early only when an
-// assertion names a kid the set lacks (key rotation), at most once per REFETCH_COOLDOWN_MS, so a
-// client cannot make us hammer its URI. Times are deps.clock's.
+// assertion names a kid the set lacks (key rotation). Every attempt, success or failure, is recorded:
+// no URI is tried more than once per REFETCH_COOLDOWN_MS, so no one (a client, or anyone sending JWTs
+// with iss = its client_id) can make us hammer it. When a refetch fails, the keys fetched before stay
+// in use for up to MAX_STALE_MS. Times are deps.clock's.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
 import { ADDRESS_REFUSED, guardedLookup, ipLiteralOf, type AddressPolicy } from '../../lib/address-policy.js';
-import { MINUTE, SECOND } from '../../lib/clock.js';
+import { HOUR, MINUTE, SECOND } from '../../lib/clock.js';
 import { PublicJwks } from './client-keys.js';
 
 export const KEY_SET_TTL_MS = 5 * MINUTE;
 export const REFETCH_COOLDOWN_MS = 30 * SECOND;
+/** How long keys fetched before stay in use while the jwks_uri fails. */
+export const MAX_STALE_MS = HOUR;
 const FETCH_TIMEOUT_MS = 5 * SECOND;
 const MAX_BYTES = 64 * 1024;
 const MAX_ENTRIES = 1000;
@@ -25,8 +29,14 @@ export interface KeySet {
 
 interface Entry {
   source: string;
-  keys: JWTVerifyGetKey;
+  /** The last key set fetched (null: none yet, or too stale to keep). */
+  keys: JWTVerifyGetKey | null;
+  /** When `keys` were fetched. */
   fetchedAt: number;
+  /** When the URI was last tried, whatever the outcome. */
+  attemptedAt: number;
+  /** Why the last attempt failed (undefined: it succeeded). */
+  error?: KeySetUnavailable | undefined;
 }
 
 /** Why a key set could not be had: logged as the failure's detail, never shown. */
@@ -46,32 +56,48 @@ export class ClientKeySets {
     if (app.jwks !== null) {
       const source = `inline ${app.jwks}`;
       const hit = this.#entries.get(app.appId);
-      if (hit?.source === source) return { keys: hit.keys, fresh: false };
+      if (hit?.source === source && hit.keys) return { keys: hit.keys, fresh: false };
       const jwks = PublicJwks.safeParse(parseJson(app.jwks));
       if (!jwks.success) throw new KeySetUnavailable('the registered jwks is not a public JWK Set');
-      const entry = { source, keys: createLocalJWKSet(jwks.data), fetchedAt: now };
+      const entry = { source, keys: createLocalJWKSet(jwks.data), fetchedAt: now, attemptedAt: now };
       this.#remember(app.appId, entry);
       return { keys: entry.keys, fresh: false };
     }
     if (app.jwksUri === null) throw new KeySetUnavailable('no jwks or jwks_uri registered');
     const source = `uri ${app.jwksUri}`;
-    const hit = this.#entries.get(app.appId);
-    if (hit?.source === source) {
-      const age = now - hit.fetchedAt;
-      if (!refetch && age < KEY_SET_TTL_MS) return { keys: hit.keys, fresh: false };
-      if (refetch && age < REFETCH_COOLDOWN_MS) return { keys: hit.keys, fresh: false };
+    const found = this.#entries.get(app.appId);
+    const hit = found?.source === source ? found : undefined;
+    if (hit) {
+      const usable = hit.keys !== null && now - hit.fetchedAt < MAX_STALE_MS ? hit.keys : null;
+      const fresh = hit.error === undefined && now - hit.fetchedAt < KEY_SET_TTL_MS;
+      if (usable && fresh && !refetch) return { keys: usable, fresh: false };
+      // Tried within the cooldown (whatever came of it): no new fetch.
+      if (now - hit.attemptedAt < REFETCH_COOLDOWN_MS) {
+        if (usable) return { keys: usable, fresh: false };
+        throw hit.error ?? new KeySetUnavailable('jwks_uri: no key set');
+      }
     }
-    const entry = await this.#fetchOnce(app.appId, app.jwksUri, source, now);
-    return { keys: entry.keys, fresh: true };
+    const entry = await this.#fetchOnce(app.appId, app.jwksUri, source, now, hit);
+    if (entry.error === undefined && entry.keys) return { keys: entry.keys, fresh: true };
+    // The refetch failed: the keys fetched before, if not too stale.
+    if (entry.keys && now - entry.fetchedAt < MAX_STALE_MS) return { keys: entry.keys, fresh: false };
+    throw entry.error ?? new KeySetUnavailable('jwks_uri: no key set');
   }
 
-  /** Concurrent requests of one app share one fetch. */
-  #fetchOnce(appId: string, uri: string, source: string, now: number): Promise<Entry> {
+  /** Concurrent requests of one app share one fetch; its outcome, good or bad, is remembered. */
+  #fetchOnce(appId: string, uri: string, source: string, now: number, previous: Entry | undefined): Promise<Entry> {
     const running = this.#inflight.get(appId);
     if (running) return running;
     const p = fetchJwks(new URL(uri), this.policy)
-      .then((jwks) => {
-        const entry = { source, keys: createLocalJWKSet(jwks), fetchedAt: now };
+      .then(
+        (jwks): Entry => ({ source, keys: createLocalJWKSet(jwks), fetchedAt: now, attemptedAt: now }),
+        (err: unknown): Entry => {
+          const error = err instanceof KeySetUnavailable ? err : new KeySetUnavailable(`jwks_uri: ${String(err)}`.slice(0, 500));
+          const kept = previous?.keys && now - previous.fetchedAt < MAX_STALE_MS ? previous : undefined;
+          return { source, keys: kept?.keys ?? null, fetchedAt: kept?.fetchedAt ?? now, attemptedAt: now, error };
+        },
+      )
+      .then((entry) => {
         this.#remember(appId, entry);
         return entry;
       })

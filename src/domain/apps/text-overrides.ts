@@ -5,7 +5,7 @@
 // the page never meant to show), at most MAX_OVERRIDE_LENGTH characters. Pages escape it like any
 // message (catalog.ts: `t` is escaped by eta, `th` escapes literals and keeps only <strong>/<code>).
 import { z } from 'zod';
-import { englishSource, messageNames } from '../../i18n/catalog.js';
+import { ARG_KINDS, englishSource, messageNames } from '../../i18n/catalog.js';
 import { LOCALES } from '../../i18n/locales.js';
 
 export const MAX_OVERRIDE_LENGTH = 500;
@@ -30,6 +30,16 @@ export function overrideProblem(key: string, text: string): string | undefined {
   if (badArgs.length) {
     const known = [...allowed.args].map((a) => `{${a}}`).join(', ') || 'none';
     return `uses ${badArgs.map((a) => `{${a}}`).join(', ')}, but the original message's arguments are ${known}`;
+  }
+  // Same kind as the original (a plain {app} cannot become a date, a plural or a select): a value of
+  // the wrong kind would make the message throw when a page or an email formats it.
+  for (const [name, used] of names.kinds) {
+    const original = allowed.kinds.get(name)!;
+    const wrong = [...used].find((k) => !original.has(k));
+    if (wrong !== undefined) {
+      const as = [...original].map((k) => ARG_KINDS[k]).join(' or ');
+      return `uses {${name}} as ${ARG_KINDS[wrong]}, but in the original message it is ${as}`;
+    }
   }
   const badTags = [...names.tags].filter((t) => !allowed.tags.has(t));
   if (badTags.length) return `uses the tag <${badTags.join('>, <')}>, which the original message does not`;

@@ -316,8 +316,10 @@ async function takePushedRequest(deps: Pick<Deps, 'db' | 'clock'>, q: Authorizat
   if (!q.client_id) throw appError('parameter_missing', { name: 'client_id' });
   const row = isUuid(q.client_id) ? await takePushedRow(deps.db, sha256(q.request_uri!), q.client_id, deps.clock.now()) : undefined;
   if (!row) throw appError('request_uri_invalid', { detail: `request_uri unknown, used, expired or not of client ${q.client_id}` });
-  const params = PushedParams.parse(JSON.parse(row.params));
-  return { ...params, client_id: q.client_id };
+  // Stored by an older release, or otherwise not the shape we write: the request is spent and refused.
+  const params = PushedParams.safeParse(JSON.parse(row.params));
+  if (!params.success) throw appError('request_uri_invalid', { detail: 'stored pushed request has unreadable parameters' });
+  return { ...params.data, client_id: q.client_id };
 }
 
 const PushedParams = z.partialRecord(z.enum(AUTHORIZATION_PARAMS), z.string());

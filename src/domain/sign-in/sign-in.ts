@@ -77,6 +77,17 @@ export function assertPasswordSignIn(app: App): void {
 /** The refusals of a broken pending request (sealed /authorize request): never answered with tokens. */
 const REQUEST_REFUSALS: ReadonlySet<string> = new Set(['sign_in_request_invalid', 'sign_in_request_expired', 'sign_in_request_mismatch']);
 export const isSignInRequestRefusal = (err: unknown): err is AppError => err instanceof AppError && REQUEST_REFUSALS.has(err.reason);
+export const isPushedRequestRequired = (err: unknown): err is AppError =>
+  err instanceof AppError && err.reason === 'pushed_request_required';
+
+/**
+ * RFC 9126 §6 on Keymaster's own sign-in pages: an app that requires pushed requests signs users in
+ * only for a sealed /authorize request (`authz`), which /authorize makes only from a pushed one. Without
+ * it (GET/POST /login, the SSO fast path, /login/google) the sign-in is refused.
+ */
+export function assertPushedIfRequired(app: App, authz: string | undefined): void {
+  if (app.requirePushedAuthorizationRequests && authz === undefined) throw appError('pushed_request_required');
+}
 
 /**
  * Checks the pending request a sign-in page is about to carry (GET /login after a detour through
@@ -88,6 +99,7 @@ export function assertSignInRequest(deps: Pick<Deps, 'secret' | 'clock'>, app: A
 
 /** The pending authorization request, opened once per sign-in; it must be this app's, for this callback. */
 export function openRequest(deps: Pick<Deps, 'secret' | 'clock'>, app: App, request: SignInRequest): PendingAuthorization | undefined {
+  assertPushedIfRequired(app, request.authz);
   if (request.authz === undefined) return undefined;
   const pending = openPending(deps, request.authz);
   if (pending.clientId !== app.appId || pending.redirectUri !== request.redirectUri) throw appError('sign_in_request_mismatch');
@@ -399,6 +411,7 @@ export async function resumeSignIn(
   sessionCookie: string | undefined,
   meta: RequestMeta = {},
 ): Promise<SignInAnswer | undefined> {
+  assertPushedIfRequired(app, undefined);
   const resumed = await resumeSession(deps, sessionCookie);
   if (!resumed) return undefined;
   const { session, user } = resumed;

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config.js';
 import { appError } from '../../errors.js';
-import { allCatalogs } from '../../i18n/catalog.js';
+import { allCatalogs, onOverrideFailure } from '../../i18n/catalog.js';
 import { contentTypeError } from './guards.js';
 import { hookList } from './route-hooks.js';
 
@@ -75,6 +75,7 @@ export async function registerWebPlugins(app: FastifyInstance, config: Config): 
   // Every message of every locale is parsed and compiled now, once (~40 ms), not on the first page a
   // user asks for; a catalog that does not parse stops the start-up, naming the file and key.
   allCatalogs();
+  onOverrideFailure((fields, msg) => app.log.warn(fields, msg));
   await app.register(view, {
     engine: { eta: new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true }) },
     templates: VIEWS_DIR,

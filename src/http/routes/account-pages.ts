@@ -28,7 +28,7 @@ import { formError } from '../error-handler.js';
 import { signInQuery } from '../login-page.js';
 import { pageLocale, renderPage, type Text } from '../render.js';
 import { requestMeta } from '../request-meta.js';
-import { isSignInRequestRefusal, signInAfterVerification } from '../../domain/sign-in/sign-in.js';
+import { isPushedRequestRequired, isSignInRequestRefusal, signInAfterVerification } from '../../domain/sign-in/sign-in.js';
 import { answerSignIn } from '../sign-in-reply.js';
 import { clearVerifyCookie, readVerifyCookie, setVerifyCookie } from '../sso-cookie.js';
 import { ForgotForm, PageQuery, RegisterForm, ResetForm, TokenPageQuery, VerifyForm } from '../schemas/accounts.js';
@@ -208,7 +208,8 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
           clearVerifyCookie(deps.config, reply);
           return answerSignIn(deps.config, reply, outcome);
         } catch (err) {
-          if (!isSignInRequestRefusal(err)) throw err;
+          // A stale request, or an app that requires pushed requests without one: "verified, sign in".
+          if (!isSignInRequestRefusal(err) && !isPushedRequestRequired(err)) throw err;
         }
       }
       return done(reply, c, 'account.verifiedTitle', { key: 'account.verified' });

@@ -11,6 +11,7 @@ import { resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import {
   assertSignInRequest,
+  isPushedRequestRequired,
   isSignInRequestRefusal,
   resumeSignIn,
   signInWithPassword,
@@ -19,7 +20,7 @@ import {
 import { AppError } from '../../errors.js';
 import { isSignInRefusal } from '../../domain/users/users.js';
 import { formError } from '../error-handler.js';
-import { refuseSignInRequest, renderLoginPage, renderTotpPage } from '../login-page.js';
+import { refusePushedRequired, refuseSignInRequest, renderLoginPage, renderTotpPage } from '../login-page.js';
 import { FORM_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
 import { pageLocale } from '../render.js';
 import { requestMeta } from '../request-meta.js';
@@ -35,6 +36,15 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
     const q = req.query;
     // The page needs the app whatever happens; an unknown app or callback is the plain error page.
     const client = await resolveAppForRedirect(deps, q.app_id, q.redirect_uri);
+    if (q.authz === undefined && client.requirePushedAuthorizationRequests) {
+      // RFC 9126 §6: this app's sign-ins start at /par; the SSO fast path below would skip it too.
+      try {
+        assertSignInRequest(deps, client, { redirectUri: q.redirect_uri });
+      } catch (err) {
+        if (isPushedRequestRequired(err)) refusePushedRequired(deps, req, client, q.redirect_uri, q.state, err);
+        throw err;
+      }
+    }
     if (q.authz !== undefined) {
       // Back from a detour (create account, forgot password) in the middle of /authorize: the request
       // must still be good, and it is answered by a sign-in on this form (/authorize already decided
@@ -74,6 +84,7 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
         return answerSignIn(deps.config, reply, outcome);
       } catch (err) {
         if (f.authz !== undefined && isSignInRequestRefusal(err)) refuseRequest(req, client, f.redirect_uri, f.authz, err);
+        if (isPushedRequestRequired(err)) refusePushedRequired(deps, req, client, f.redirect_uri, f.state, err);
         if (!isSignInRefusal(err)) throw err;
         const { message, status } = formError(reply, err);
         const unverified = err.reason === 'email_not_verified';

@@ -7,12 +7,12 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
-import { signInWithUpstream } from '../../domain/sign-in/sign-in.js';
+import { assertPushedIfRequired, isPushedRequestRequired, signInWithUpstream } from '../../domain/sign-in/sign-in.js';
 import { claimUpstreamFlow, FLOW_TTL_MS, startUpstreamLogin } from '../../domain/upstream/upstream-login.js';
 import type { UpstreamProviderName } from '../../domain/upstream/upstream-providers.js';
 import { AppError } from '../../errors.js';
 import { pageText, wireError } from '../error-handler.js';
-import type { LoginParams } from '../login-page.js';
+import { refusePushedRequired, type LoginParams } from '../login-page.js';
 import { cookieName } from '../plugins/web.js';
 import { renderPage } from '../render.js';
 import { requestMeta } from '../request-meta.js';
@@ -43,6 +43,12 @@ const upstreamLoginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
     const q = req.query;
     // Unknown app or unregistered redirect_uri: the plain error page (no link back to a URI we refuse).
     const client = await resolveAppForRedirect(deps, q.app_id, q.redirect_uri);
+    try {
+      assertPushedIfRequired(client, q.authz);
+    } catch (err) {
+      if (isPushedRequestRequired(err)) refusePushedRequired(deps, req, client, q.redirect_uri, q.state, err);
+      throw err;
+    }
     try {
       const started = await startUpstreamLogin(
         deps,

@@ -20,6 +20,8 @@ export const AuthorizeParams = z.looseObject({
   prompt: Param(100).optional(),
   max_age: Param(20).optional(),
   login_hint: Param(320).optional(),
+  // OIDC Core §3.1.2.1: space-separated BCP 47 tags; read by the domain (locale negotiation).
+  ui_locales: Param(200).optional(),
   request: Param(8000).optional(),
   request_uri: Param().optional(),
   // RFC 8707: checked against the app's registered resources by the domain (invalid_target).

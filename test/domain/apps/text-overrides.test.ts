@@ -75,4 +75,25 @@ describe('text overrides and the default locale', () => {
     ).toEqual(["textOverrides.de.errors.account_locked: uses {hours}, but the original message's arguments are {minutes}"]);
     expect((await getApp(ctx.deps, app.appId)).textOverrides).toEqual({ de: { 'login.heading': 'Hallo' } });
   });
+
+  it('an argument keeps the kind it has in the original (plain, date, plural)', async () => {
+    const bad = {
+      de: {
+        'layout.continueTo': 'weiter zu {app, date}',
+        'errors.account_locked': 'Gesperrt für {minutes} Minuten',
+        'login.heading': 'Hallo',
+      },
+      fr: { 'layout.continueTo': '{app, plural, one {#} other {#}}' },
+    };
+    expect(await issuesOf(makeApp(ctx.deps, { textOverrides: bad }))).toEqual([
+      'textOverrides.de.layout.continueTo: uses {app} as date, but in the original message it is plain',
+      'textOverrides.de.errors.account_locked: uses {minutes} as plain, but in the original message it is plural',
+      'textOverrides.fr.layout.continueTo: uses {app} as plural, but in the original message it is plain',
+    ]);
+    // The same kinds, worded otherwise, are fine.
+    const { app } = await makeApp(ctx.deps, {
+      textOverrides: { de: { 'errors.account_locked': 'Gesperrt: {minutes, plural, one {eine Minute} other {# Minuten}}' } },
+    });
+    expect((await getApp(ctx.deps, app.appId)).textOverrides.de).toHaveProperty('errors.account_locked');
+  });
 });

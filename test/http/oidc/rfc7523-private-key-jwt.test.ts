@@ -10,7 +10,13 @@ import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../../src/domain/apps/apps.js';
 import { pruneExpired } from '../../../src/domain/housekeeping/prune.js';
-import { ClientKeySets, KeySetUnavailable } from '../../../src/domain/apps/client-key-sets.js';
+import {
+  ClientKeySets,
+  KEY_SET_TTL_MS,
+  KeySetUnavailable,
+  MAX_STALE_MS,
+  REFETCH_COOLDOWN_MS,
+} from '../../../src/domain/apps/client-key-sets.js';
 import { createAddressPolicy } from '../../../src/lib/address-policy.js';
 import { MINUTE, SECOND, type Clock } from '../../../src/lib/clock.js';
 import { discoveryDocument } from '../../../src/http/routes/oidc-discovery.js';
@@ -36,6 +42,8 @@ let jwksServer: Server;
 let jwksUri: string;
 let served: { keys: JWK[] } = { keys: [] };
 let jwksHits = 0;
+/** What the JWKS server answers: 200 with `served`, or this status with no key set (an outage). */
+let jwksStatus = 200;
 
 beforeAll(async () => {
   // Every refusal here is counted like a wrong secret, all from 127.0.0.1: the limits are scaled up so
@@ -45,6 +53,7 @@ beforeAll(async () => {
   as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, insecure));
   jwksServer = createServer((_req, res) => {
     jwksHits++;
+    if (jwksStatus !== 200) return void res.writeHead(jwksStatus).end('down');
     res.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(JSON.stringify(served));
   });
   await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
@@ -346,6 +355,66 @@ describe('RFC 7523 §2.2: jwks_uri', () => {
     expect(jwksHits - before).toBe(2);
     expectInvalidClient(await serviceToken(await assertion(app.appId, a)));
     expect(jwksHits - before).toBe(2);
+  });
+
+  it('a failing jwks_uri is fetched once per cooldown, however many /token requests', async () => {
+    const key = await keypair();
+    const { app } = await makeApp(ctx.deps, {
+      grantTypes: ['client_credentials'],
+      allowedScopes: ['users:read'],
+      tokenEndpointAuthMethod: 'private_key_jwt',
+      jwksUri,
+    });
+    jwksStatus = 500;
+    try {
+      const before = jwksHits;
+      for (let i = 0; i < 5; i++) expectInvalidClient(await serviceToken(await assertion(app.appId, key)));
+      expect(jwksHits - before).toBe(1);
+      expect(ctx.logText()).toContain('HTTP 500');
+      clock.offset += REFETCH_COOLDOWN_MS + SECOND;
+      for (let i = 0; i < 3; i++) expectInvalidClient(await serviceToken(await assertion(app.appId, key)));
+      expect(jwksHits - before).toBe(2);
+      expect(await jtiRows(app.appId)).toHaveLength(0);
+    } finally {
+      jwksStatus = 200;
+    }
+  });
+
+  it('an outage after a successful fetch keeps the client working with the cached keys', async () => {
+    const key = await keypair();
+    served = { keys: [key.publicJwk] };
+    const { app } = await makeApp(ctx.deps, {
+      grantTypes: ['client_credentials'],
+      allowedScopes: ['users:read'],
+      tokenEndpointAuthMethod: 'private_key_jwt',
+      jwksUri,
+    });
+    const before = jwksHits;
+    expect((await serviceToken(await assertion(app.appId, key))).status).toBe(200);
+    expect(jwksHits - before).toBe(1);
+    jwksStatus = 503;
+    try {
+      // Past the TTL the refetch fails: the keys fetched before still verify, and the cooldown holds.
+      clock.offset += KEY_SET_TTL_MS + SECOND;
+      expect((await serviceToken(await assertion(app.appId, key))).status).toBe(200);
+      expect((await serviceToken(await assertion(app.appId, key))).status).toBe(200);
+      expect(jwksHits - before).toBe(2);
+      clock.offset += REFETCH_COOLDOWN_MS + SECOND;
+      expect((await serviceToken(await assertion(app.appId, key))).status).toBe(200);
+      expect(jwksHits - before).toBe(3);
+      // Too stale: no longer trusted.
+      clock.offset += MAX_STALE_MS;
+      expectInvalidClient(await serviceToken(await assertion(app.appId, key)));
+      expect(jwksHits - before).toBe(4);
+      // The server is back: the next attempt (after the cooldown) works again.
+      jwksStatus = 200;
+      clock.offset += REFETCH_COOLDOWN_MS + SECOND;
+      expect((await serviceToken(await assertion(app.appId, key))).status).toBe(200);
+      expect(jwksHits - before).toBe(5);
+      expect(await jtiRows(app.appId)).toHaveLength(5);
+    } finally {
+      jwksStatus = 200;
+    }
   });
 
   it('the outbound address policy applies: loopback is refused unless allow-listed', async () => {

@@ -11,6 +11,7 @@ import { SECOND, type Clock } from '../../../src/lib/clock.js';
 import { sha256 } from '../../../src/lib/crypto.js';
 import { discoveryDocument } from '../../../src/http/routes/oidc-discovery.js';
 import { createTestContext, startTestServer, type TestContext } from '../../helpers/app.js';
+import { csrfTokenOf } from '../../helpers/http.js';
 import { DEFAULT_REDIRECT, makeApp, makeUser } from '../../helpers/factories.js';
 import { basicAuth, CookieJar, get, hiddenFieldsOf, pkcePair, signIn } from '../../helpers/oidc.js';
 
@@ -209,7 +210,76 @@ describe('RFC 9126 §6: an app may require pushed requests', () => {
     const pushed = await push(app.appId, oauth.ClientSecretBasic(clientSecret), authorizationParams());
     expect((await get(authorizeUrl({ client_id: app.appId, request_uri: pushed.request_uri }), new CookieJar())).status).toBe(200);
   });
+
+  it("Keymaster's own /login and /login/google refuse such an app without a pushed request, SSO session or not", async () => {
+    const { app, clientSecret } = await makeApp(ctx.deps, { requirePushedAuthorizationRequests: true });
+    const open = await makeApp(ctx.deps);
+    const { user, password } = await makeUser(ctx.deps);
+    const loginUrl = (appId: string, path = '/login') =>
+      new URL(`${path}?${new URLSearchParams({ app_id: appId, redirect_uri: DEFAULT_REDIRECT, state: 'st-login' })}`, ctx.baseUrl);
+    const expectPushedRequiredPage = async (res: Response) => {
+      expect(res.status).toBe(400);
+      expect(res.headers.get('location')).toBeNull();
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      const html = await res.text();
+      expect(html).toContain('requires its sign-in to start from the app itself');
+      // The way back is the client's callback with an error, never this sign-in page again.
+      const back = new URL(hiddenHref(html));
+      expect(back.origin + back.pathname).toBe(DEFAULT_REDIRECT);
+      expect(back.searchParams.get('error')).toBe('invalid_request');
+      expect(back.searchParams.get('state')).toBe('st-login');
+    };
+    const rows = async () => ({
+      sessions: (await ctx.deps.db.selectFrom('sessions').select('id').where('user_id', '=', user.id).execute()).length,
+      tokens: (await ctx.deps.db.selectFrom('refresh_tokens').select('app_id').where('app_id', '=', app.appId).execute()).length,
+      codes: (await ctx.deps.db.selectFrom('authorization_codes').select('app_id').where('app_id', '=', app.appId).execute()).length,
+    });
+
+    // GET /login without a session: refused (no sign-in form to type a password into).
+    const jar = new CookieJar();
+    await expectPushedRequiredPage(await get(loginUrl(app.appId), jar));
+
+    // POST /login without authz (the form of another app, pointed at this one): refused, nothing written.
+    const page = await get(loginUrl(open.app.appId), jar);
+    const html = await page.text();
+    const fields = { ...hiddenFieldsOf(html), app_id: app.appId, _csrf: csrfTokenOf(html), email: user.email, password };
+    delete (fields as Record<string, string>).authz;
+    const posted = await fetch(new URL('/login', ctx.baseUrl), {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() },
+      body: new URLSearchParams(fields).toString(),
+    });
+    await expectPushedRequiredPage(posted);
+    expect(await rows()).toEqual({ sessions: 0, tokens: 0, codes: 0 });
+
+    // With a live SSO session (signed in through another app), the fast path does not answer either.
+    const signedIn = await signIn(authorizeUrl({ client_id: open.app.appId, ...authorizationParams() }), user.email, password);
+    expect(signedIn.callback.searchParams.get('code')).toBeTruthy();
+    await expectPushedRequiredPage(await get(loginUrl(app.appId), signedIn.jar));
+    await expectPushedRequiredPage(await get(loginUrl(app.appId, '/login/google'), signedIn.jar));
+    expect(await rows()).toMatchObject({ tokens: 0, codes: 0 });
+    expect(await ctx.deps.db.selectFrom('upstream_flows').select('app_id').where('app_id', '=', app.appId).execute()).toHaveLength(0);
+
+    // Through /par the same user signs in (the SSO session answers with a code).
+    const pushed = await push(app.appId, oauth.ClientSecretBasic(clientSecret), authorizationParams());
+    const { callback } = await signIn(
+      authorizeUrl({ client_id: app.appId, request_uri: pushed.request_uri }),
+      user.email,
+      password,
+      signedIn.jar,
+    );
+    expect(callback.searchParams.get('code')).toBeTruthy();
+  });
 });
+
+/** The error page's way back (its only link to another origin). */
+function hiddenHref(html: string): string {
+  const hrefs = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!.replaceAll('&amp;', '&'));
+  const back = hrefs.find((h) => h.startsWith(DEFAULT_REDIRECT));
+  if (!back) throw new Error(`no way back to the client in: ${hrefs.join(' ')}`);
+  return back;
+}
 
 describe('RFC 9126 §2.3: refusals at /par are JSON and write nothing', () => {
   it('bad redirect_uri, scope, response_type, pushed request_uri, client_id mismatch, client auth', async () => {
@@ -249,6 +319,41 @@ describe('RFC 9126 §2.3: refusals at /par are JSON and write nothing', () => {
     });
     expect(json.status).toBe(415);
     expect(await pushedRows(app.appId)).toHaveLength(0);
+  });
+});
+
+describe('RFC 9126 §2.1: ui_locales is checked at /par, a bad stored request is refused', () => {
+  it('a repeated ui_locales is a 400 at /par; an unreadable stored request is request_uri_invalid', async () => {
+    const { app, clientSecret } = await makeApp(ctx.deps);
+    const auth = { authorization: basicAuth(app.appId, clientSecret) };
+    const twice = await fetch(new URL('/par', ctx.baseUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...auth },
+      body: `${new URLSearchParams(authorizationParams())}&ui_locales=de&ui_locales=fr`,
+    });
+    expect(twice.status).toBe(400);
+    expect(((await twice.json()) as Record<string, string>).error).toBe('invalid_request');
+    const long = await par(authorizationParams({ ui_locales: 'de '.repeat(100) }), auth);
+    expect(long.status).toBe(400);
+    expect(await pushedRows(app.appId)).toHaveLength(0);
+    // One good value is kept.
+    const ok = await par(authorizationParams({ ui_locales: 'de fr' }), auth);
+    expect(ok.status).toBe(201);
+    // A row stored before this check (an array where a string belongs): the error page, not a 500.
+    const requestUri = 'urn:ietf:params:oauth:request_uri:stale';
+    const now = new Date(Date.now() + clock.offset);
+    await ctx.deps.db
+      .insertInto('pushed_authorization_requests')
+      .values({
+        request_hash: sha256(requestUri),
+        app_id: app.appId,
+        params: JSON.stringify({ ...authorizationParams(), ui_locales: ['de', 'fr'] }),
+        created_at: now,
+        expires_at: new Date(now.getTime() + 60_000),
+      })
+      .execute();
+    await expectRefusedPage(authorizeUrl({ client_id: app.appId, request_uri: requestUri }));
+    expect((await pushedRows(app.appId)).map((r) => r.request_hash)).not.toContain(sha256(requestUri));
   });
 });
 
