@@ -199,6 +199,11 @@ export const REASONS = {
   email_invalid: { code: 'invalid_request', text: 'Enter a valid email address' },
   email_already_registered: { code: 'conflict', text: 'Email already registered' },
   password_login_disabled: { code: 'invalid_request', text: 'Password login not enabled' },
+  // A third-party app gets tokens only through /authorize with the user's consent (issue 16).
+  third_party_needs_oauth: {
+    code: 'forbidden',
+    text: 'This app must sign you in through the standard OAuth flow (/authorize), where you can review what it may see',
+  },
   password_too_weak: {
     code: 'invalid_request',
     text: (p: { problems: PasswordProblem[] }) => `Password too weak: needs ${p.problems.map(passwordProblemText).join(', ')}`,

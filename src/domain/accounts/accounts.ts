@@ -10,7 +10,7 @@ import { appError } from '../../errors.js';
 import { HOUR, MINUTE } from '../../lib/clock.js';
 import { randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
 import { DEFAULT_BRAND_COLOR } from '../../lib/brand-palette.js';
-import { findApp, type App } from '../apps/apps.js';
+import { assertKeymasterFlowApp, findApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { queueEmail } from '../email/outbox.js';
 import type { EmailTemplate } from '../email/mailer.js';
@@ -375,6 +375,7 @@ export async function loginAccount(
 ): Promise<{ tokens: IssuedTokens; user: User }> {
   const app = await resolveAccountApp(deps, input.appId);
   if (!app) throw invalidAppId();
+  assertKeymasterFlowApp(app);
   assertPasswordSignIn(app);
   const user = await authenticatePassword(deps, { email: input.email, password: input.password, appId: app.appId }, meta);
   return { tokens: await issueTokens(deps, user, app, {}, meta), user };
