@@ -167,6 +167,8 @@ export const REASONS = {
   // The /device page: a user code that names no pending request.
   user_code_invalid: { code: 'invalid_request', text: 'That code is not valid or has expired' },
   device_request_invalid: { code: 'invalid_request', text: 'This device sign-in request is not valid or has expired' },
+  // The sealed /device request opened in a browser that did not enter its code (device-grant.ts).
+  device_request_foreign: { code: 'invalid_request', text: 'Enter the code shown on your device to continue' },
 
   // Tokens.
   refresh_token_invalid: { code: 'invalid_grant', text: 'Invalid or expired refresh token' },
