@@ -72,6 +72,13 @@ describe('/account', () => {
       '/account/./x',
       '/\\evil.example',
       '/login',
+      '/account/%2e%2e/login?app_id=x',
+      '/account/%2E%2E/login',
+      '/account/.%2e/login',
+      '/account/%2e./login',
+      '/account%2f..%2flogin',
+      '/account/%5c..%5clogin',
+      '/account%2F%2Fevil.example',
     ]) {
       const res = await ctx.app.inject({ url: `/account/sign-in?return_to=${encodeURIComponent(bad)}` });
       expect(res.statusCode, bad).toBe(400);
