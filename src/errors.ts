@@ -171,6 +171,8 @@ export const REASONS = {
   // The /device page: a user code that names no pending request.
   user_code_invalid: { code: 'invalid_request', text: 'That code is not valid or has expired' },
   device_request_invalid: { code: 'invalid_request', text: 'This device sign-in request is not valid or has expired' },
+  // The sealed /device request opened in a browser that did not enter its code (device-grant.ts).
+  device_request_foreign: { code: 'invalid_request', text: 'Enter the code shown on your device to continue' },
 
   // Tokens.
   refresh_token_invalid: { code: 'invalid_grant', text: 'Invalid or expired refresh token' },
@@ -203,6 +205,11 @@ export const REASONS = {
   email_invalid: { code: 'invalid_request', text: 'Enter a valid email address' },
   email_already_registered: { code: 'conflict', text: 'Email already registered' },
   password_login_disabled: { code: 'invalid_request', text: 'Password login not enabled' },
+  // A third-party app gets tokens only through /authorize with the user's consent (issue 16).
+  third_party_needs_oauth: {
+    code: 'forbidden',
+    text: 'This app must sign you in through the standard OAuth flow (/authorize), where you can review what it may see',
+  },
   password_too_weak: {
     code: 'invalid_request',
     text: (p: { problems: PasswordProblem[] }) => `Password too weak: needs ${p.problems.map(passwordProblemText).join(', ')}`,

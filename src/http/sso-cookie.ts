@@ -45,3 +45,15 @@ export function setVerifyCookie(config: Config, reply: FastifyReply, value: stri
 export function clearVerifyCookie(config: Config, reply: FastifyReply): void {
   reply.clearCookie(cookieName(config, 'km_verify'), cookieOptions(config));
 }
+
+/**
+ * km_device_request: binds the /device pages' sealed request to the browser that entered the user
+ * code (device-grant.ts). Random, its SHA-256 in the sealed request; as long-lived as the request.
+ */
+export function readDeviceRequestCookie(config: Config, req: FastifyRequest): string | undefined {
+  return req.cookies[cookieName(config, 'km_device_request')];
+}
+
+export function setDeviceRequestCookie(config: Config, reply: FastifyReply, value: string, maxAgeSeconds: number): void {
+  reply.setCookie(cookieName(config, 'km_device_request'), value, { ...cookieOptions(config), maxAge: maxAgeSeconds });
+}

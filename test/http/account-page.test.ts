@@ -72,6 +72,13 @@ describe('/account', () => {
       '/account/./x',
       '/\\evil.example',
       '/login',
+      '/account/%2e%2e/login?app_id=x',
+      '/account/%2E%2E/login',
+      '/account/.%2e/login',
+      '/account/%2e./login',
+      '/account%2f..%2flogin',
+      '/account/%5c..%5clogin',
+      '/account%2F%2Fevil.example',
     ]) {
       const res = await ctx.app.inject({ url: `/account/sign-in?return_to=${encodeURIComponent(bad)}` });
       expect(res.statusCode, bad).toBe(400);
@@ -192,6 +199,38 @@ describe('/account', () => {
     expect(ended.statusCode).toBe(303);
     expect(ended.headers.location).toBe('/account?status=session_ended');
     expect(await liveFamilies(user.id)).toEqual([]);
+  });
+
+  it('connected apps: revoking one spends its unexchanged authorization codes, in the same step', async () => {
+    const { user, password } = await makeUser(ctx.deps);
+    const { app, clientSecret } = await makeApp(ctx.deps, { thirdParty: true });
+    const v = await accountVisitor(user.email, password);
+    await connect(v, app, clientSecret);
+    // A second code, issued (consent remembered) and not exchanged.
+    const pkce = pkcePair();
+    const again = await v.get(`/authorize?${authorizeQuery(app.appId, { code_challenge: pkce.challenge, code_challenge_method: 'S256' })}`);
+    const code = new URL(again.headers.location as string).searchParams.get('code')!;
+    expect(code).toBeTruthy();
+    const consent = await ctx.deps.db.selectFrom('consents').selectAll().where('user_id', '=', user.id).executeTakeFirstOrThrow();
+    const revoked = await v.submit(await v.get('/account'), `/account/apps/${consent.id}/revoke`);
+    expect(revoked.statusCode).toBe(303);
+    const unused = await ctx.deps.db
+      .selectFrom('authorization_codes')
+      .select('code_hash')
+      .where('user_id', '=', user.id)
+      .where('app_id', '=', app.appId)
+      .where('used_at', 'is', null)
+      .execute();
+    expect(unused).toEqual([]);
+    const token = await postForm(
+      ctx,
+      '/token',
+      { grant_type: 'authorization_code', code, redirect_uri: DEFAULT_REDIRECT, code_verifier: pkce.verifier },
+      { authorization: basicAuth(app.appId, clientSecret) },
+    );
+    expect(token.statusCode).toBe(400);
+    expect(token.json().error).toBe('invalid_grant');
+    expect(await liveFamilies(user.id, app.appId)).toEqual([]);
   });
 
   it("connected apps: listed, revoked (grant gone, the app's families end, back-channel logout queued); IDOR is 404", async () => {

@@ -228,3 +228,51 @@ describe('consent at /authorize', () => {
     expect(res.json().prompt_values_supported).toEqual(['none', 'login', 'consent']);
   });
 });
+
+describe('the claims parameter within consent (OIDC Core §5.5)', () => {
+  /** Third-party sign-in → consent → Allow → code exchanged: the tokens, the consent page, the code row. */
+  async function consentedTokens(scope: string, claims: string) {
+    const { app, clientSecret } = await makeApp(ctx.deps, { thirdParty: true });
+    const { user, password } = await makeUser(ctx.deps);
+    const v = new Visitor(ctx);
+    const signedIn = await signInThrough(v, app.appId, user, password, { scope, claims });
+    const page = await v.get(localPath(signedIn));
+    expect(page.statusCode).toBe(200);
+    const allowed = await v.submit(page, '/authorize/consent', { decision: 'allow' });
+    const [row] = await codesOf(app.appId);
+    const token = await postForm(
+      ctx,
+      '/token',
+      {
+        grant_type: 'authorization_code',
+        code: new URL(allowed.headers.location as string).searchParams.get('code')!,
+        redirect_uri: DEFAULT_REDIRECT,
+      },
+      { authorization: basicAuth(app.appId, clientSecret) },
+    );
+    expect(token.statusCode).toBe(200);
+    const jwks = jose.createLocalJWKSet((await ctx.app.inject({ url: '/.well-known/jwks.json' })).json());
+    const { payload } = await jose.jwtVerify(token.json().id_token, jwks, { issuer: ctx.deps.config.issuer, audience: app.appId });
+    const info = await ctx.app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${token.json().access_token}` } });
+    return { page: page.body, row: row!, idToken: payload, userinfo: info.json<Record<string, unknown>>(), user };
+  }
+
+  it('a third-party app gets no claim whose scope the user was not asked for', async () => {
+    const claims = JSON.stringify({ id_token: { email: null, roles: null }, userinfo: { name: { essential: true } } });
+    const got = await consentedTokens('openid', claims);
+    expect(got.page).not.toContain('See your email address');
+    expect(got.page).not.toContain('See your name');
+    expect(got.row.requested_claims).toBeNull();
+    expect(got.idToken).not.toHaveProperty('email');
+    expect(got.idToken).not.toHaveProperty('roles');
+    expect(got.userinfo).toEqual({ sub: got.user.id });
+  });
+
+  it('a third-party app gets a claim whose scope the user allowed', async () => {
+    const got = await consentedTokens('openid email', JSON.stringify({ id_token: { email: null, name: null } }));
+    expect(got.page).toContain('See your email address');
+    expect(JSON.parse(got.row.requested_claims!)).toEqual({ userinfo: [], id_token: ['email'] });
+    expect(got.idToken.email).toBe(got.user.email);
+    expect(got.idToken).not.toHaveProperty('name');
+  });
+});

@@ -10,7 +10,7 @@ import { appError } from '../../errors.js';
 import { HOUR, MINUTE } from '../../lib/clock.js';
 import { randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
 import { DEFAULT_BRAND_COLOR } from '../../lib/brand-palette.js';
-import { findApp, type App } from '../apps/apps.js';
+import { assertKeymasterFlowApp, findApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { queueEmail } from '../email/outbox.js';
 import type { EmailTemplate } from '../email/mailer.js';
@@ -375,6 +375,7 @@ export async function loginAccount(
 ): Promise<{ kind: 'tokens'; tokens: IssuedTokens; user: User } | { kind: 'totp_required'; totpSession: string }> {
   const app = await resolveAccountApp(deps, input.appId);
   if (!app) throw invalidAppId();
+  assertKeymasterFlowApp(app);
   assertPasswordSignIn(app);
   const user = await authenticatePassword(deps, { email: input.email, password: input.password, appId: app.appId }, meta);
   // TOTP on (issue 17): the password alone yields no tokens, only the pending second factor.

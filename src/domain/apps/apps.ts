@@ -384,6 +384,14 @@ export async function authenticateClient(deps: Pick<Deps, 'db' | 'apps'>, appId:
 }
 
 /** Exact, byte-for-byte match against a registered URI (RFC 9700 §4.1.3): no prefix, no wildcard, no normalising. */
+/**
+ * Keymaster's own flow (/login without a sealed /authorize request, /api/v1/auth/login) hands out
+ * tokens with no consent page: a third-party app must use /authorize, where consent is asked.
+ */
+export function assertKeymasterFlowApp(app: Pick<App, 'thirdParty'>): void {
+  if (app.thirdParty) throw appError('third_party_needs_oauth');
+}
+
 export function isRegisteredRedirectUri(app: App, uri: string): boolean {
   return app.redirectUris.includes(uri);
 }

@@ -230,8 +230,9 @@ export async function checkAuthorizationRequest(
   }
   if (p.state !== undefined && p.state.length > 1000) return fail('invalid_request', 'state is too long');
   if (p.nonce !== undefined && p.nonce.length > 1000) return fail('invalid_request', 'nonce is too long');
-  // OIDC Core §5.5: individual claims on top of the scope's, only those the app may have.
-  const claims = p.claims === undefined ? undefined : parseClaimsRequest(app, p.claims);
+  // OIDC Core §5.5: individual claims on top of the scope's, only those the app may have (a
+  // third-party app: only those its consented scopes carry).
+  const claims = p.claims === undefined ? undefined : parseClaimsRequest(app, p.claims, granted);
   if (claims === 'invalid') return fail('invalid_request', 'claims must be a JSON object as in OIDC Core §5.5');
 
   const pending: PendingAuthorization = {

@@ -3,10 +3,12 @@
 // member maps a claim name to null or {essential, value, values} (§5.5.1); all three are accepted,
 // and the claim is returned as the user's value whatever `value` says (a voluntary request; `essential`
 // changes nothing either, §5.5.1: the request does not fail when a claim cannot be returned). Claim
-// names Keymaster does not hold are ignored, and so are those the app may not have: a claim is granted
-// only when the app is allowed the scope that carries it (CLAIM_SCOPES), so the parameter never
-// widens what an app can learn beyond its allowed scopes (docs/SECURITY.md). Malformed JSON or a
-// malformed member is invalid_request (by redirect: authorization.ts).
+// names Keymaster does not hold are ignored, and so are those the app may not have. A first-party app
+// (asks no consent) gets a claim when it is allowed the scope that carries it (CLAIM_SCOPES), as §5.5
+// intends (`scope=openid` plus a claim request for `name`). A third-party app gets one only when that
+// scope is among the request's granted scopes: its consent page names those scopes and nothing else,
+// so the parameter never widens what it learns beyond what the user allowed (docs/SECURITY.md).
+// Malformed JSON or a malformed member is invalid_request (by redirect: authorization.ts).
 import { z } from 'zod';
 import type { App } from '../apps/apps.js';
 
@@ -36,8 +38,15 @@ const Individual = z.union([
 const Member = z.record(z.string().max(200), Individual);
 const ClaimsParam = z.looseObject({ userinfo: Member.optional(), id_token: Member.optional() });
 
-/** The claims parameter as `app` may have it; 'invalid' when it is not JSON of §5.5's shape. */
-export function parseClaimsRequest(app: Pick<App, 'allowedScopes'>, raw: string): RequestedClaims | 'invalid' {
+/**
+ * The claims parameter as `app` may have it for a request granted `grantedScopes`; 'invalid' when it
+ * is not JSON of §5.5's shape.
+ */
+export function parseClaimsRequest(
+  app: Pick<App, 'allowedScopes' | 'thirdParty'>,
+  raw: string,
+  grantedScopes: readonly string[],
+): RequestedClaims | 'invalid' {
   let json: unknown;
   try {
     json = JSON.parse(raw);
@@ -46,9 +55,10 @@ export function parseClaimsRequest(app: Pick<App, 'allowedScopes'>, raw: string)
   }
   const parsed = ClaimsParam.safeParse(json);
   if (!parsed.success) return 'invalid';
+  const scopes = app.thirdParty ? grantedScopes : app.allowedScopes;
   const granted = (member: Record<string, unknown> | undefined) =>
     Object.keys(member ?? {})
-      .filter((name) => Object.hasOwn(CLAIM_SCOPES, name) && app.allowedScopes.includes(CLAIM_SCOPES[name]!))
+      .filter((name) => Object.hasOwn(CLAIM_SCOPES, name) && scopes.includes(CLAIM_SCOPES[name]!))
       .sort();
   return { userinfo: granted(parsed.data.userinfo), id_token: granted(parsed.data.id_token) };
 }

@@ -20,6 +20,19 @@ export async function spendCode(db: Db, codeHash: string, appId: string, now: Da
     .executeTakeFirst();
 }
 
+/** Spends every live, unused code of `userId` for `appId` (a connected app revoked); how many. */
+export async function spendUserCodes(db: Db, userId: string, appId: string, now: Date): Promise<number> {
+  const r = await db
+    .updateTable('authorization_codes')
+    .set({ used_at: now })
+    .where('user_id', '=', userId)
+    .where('app_id', '=', appId)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
 /** Records a second redemption attempt of a used code of `appId`; returns the row if there was one. */
 export async function markCodeReplayed(db: Db, codeHash: string, appId: string, now: Date): Promise<AuthorizationCodeRow | undefined> {
   return db

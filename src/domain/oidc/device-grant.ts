@@ -13,7 +13,7 @@ import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { appError, type AppError } from '../../errors.js';
 import { MINUTE } from '../../lib/clock.js';
-import { decrypt, deriveKey, encrypt, hmacSha256, randomToken, sha256 } from '../../lib/crypto.js';
+import { decrypt, deriveKey, encrypt, hmacSha256, randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
 import { DEVICE_CODE_GRANT, findApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { countFailure, peekRateLimit, RULES } from '../rate-limits/rate-limits.js';
@@ -109,52 +109,72 @@ export async function startDeviceAuthorization(
 
 // ---- the /device pages (§3.3) ----
 
-const SealedRequest = z.object({ u: z.string(), exp: z.number() });
+// The sealed reference names the request (its user-code hash), the code as the user entered it (the
+// confirm page shows it, to be checked against the device's), and the SHA-256 of a random value set
+// in an HttpOnly cookie when the code was entered: the reference is good only in the browser that
+// typed the code, so a confirm link sent to someone else goes back to code entry.
+const SealedRequest = z.object({ u: z.string(), c: z.string(), b: z.string(), exp: z.number() });
+type OpenedRequest = Omit<z.infer<typeof SealedRequest>, 'exp'>;
 
-function sealRequest(deps: Pick<Deps, 'secret' | 'clock'>, hash: string): string {
+function sealRequest(deps: Pick<Deps, 'secret' | 'clock'>, opened: OpenedRequest): string {
   const exp = Math.floor((deps.clock.now().getTime() + REQUEST_TTL_MS) / 1000);
-  return encrypt(deriveKey(deps.secret, 'device-request'), JSON.stringify({ u: hash, exp }), 'device');
+  return encrypt(deriveKey(deps.secret, 'device-request'), JSON.stringify({ ...opened, exp }), 'device');
 }
 
-function openRequest(deps: Pick<Deps, 'secret' | 'clock'>, sealed: string): string {
+function openRequest(deps: Pick<Deps, 'secret' | 'clock'>, sealed: string, browserBinding: string | undefined): OpenedRequest {
+  let r: z.infer<typeof SealedRequest>;
   try {
-    const r = SealedRequest.parse(JSON.parse(decrypt(deriveKey(deps.secret, 'device-request'), sealed, 'device')));
-    if (r.exp * 1000 >= deps.clock.now().getTime()) return r.u;
+    r = SealedRequest.parse(JSON.parse(decrypt(deriveKey(deps.secret, 'device-request'), sealed, 'device')));
   } catch {
     // Tampered with, or not ours.
+    throw appError('device_request_invalid');
   }
-  throw appError('device_request_invalid');
+  if (r.exp * 1000 < deps.clock.now().getTime()) throw appError('device_request_invalid');
+  // Hash-then-compare in constant time (safeEqual); no cookie at all is a foreign browser too.
+  if (browserBinding === undefined || !safeEqual(sha256(browserBinding), r.b)) throw appError('device_request_foreign');
+  return { u: r.u, c: r.c, b: r.b };
 }
 
 /** A pending request as the confirm page shows it: the app, the scopes, and the sealed reference its form carries. */
 export interface DeviceRequest {
   app: App;
   scopes: string[];
-  /** The sealed reference to the request (its user-code hash), for the sign-in and confirm forms. */
+  /** The user code as shown on the device (XXXX-XXXX): the confirm page asks the user to compare. */
+  userCode: string;
+  /** The sealed reference to the request, for the sign-in and confirm forms of this browser only. */
   request: string;
   /** The user of the browser's live SSO session; undefined: the page signs the user in first. */
   user: User | undefined;
+  /** Set by enterUserCode only: the value of the browser-binding cookie the route sets. */
+  browserBinding?: string;
 }
 
 type PageDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'secret' | 'rateCounters'>;
 
 async function pendingRequest(
   deps: Pick<Deps, 'db' | 'clock' | 'config' | 'secret'>,
-  hash: string,
+  opened: OpenedRequest,
   sessionCookie: string | undefined,
 ): Promise<DeviceRequest | undefined> {
-  const row = await store.findPendingByUserCode(deps.db, hash, deps.clock.now());
+  const row = await store.findPendingByUserCode(deps.db, opened.u, deps.clock.now());
   if (!row) return undefined;
   const app = await findApp(deps, row.app_id);
   if (!app) return undefined;
   const live = await resumeSession(deps, sessionCookie);
-  return { app, scopes: parseScope(row.scope), request: sealRequest(deps, hash), user: live?.user };
+  return {
+    app,
+    scopes: parseScope(row.scope),
+    userCode: formatUserCode(opened.c),
+    request: sealRequest(deps, opened),
+    user: live?.user,
+  };
 }
 
 /**
  * The user typed (or the link carried) a user code. Past the per-source limit on wrong codes, every
  * entry is refused with 429 (rate_limited, retryAfter) until the window ends; a wrong code is counted
- * and refused (user_code_invalid), or 429 if it was the one past the limit.
+ * and refused (user_code_invalid), or 429 if it was the one past the limit. A right one binds the
+ * request to this browser (browserBinding, for its cookie).
  */
 export async function enterUserCode(
   deps: PageDeps,
@@ -163,17 +183,21 @@ export async function enterUserCode(
   const throttle = await peekRateLimit(deps, RULES.deviceUserCodeFailuresPerIp, input.source);
   if (throttle.limited) throw appError('rate_limited', { retryAfter: throttle.retryAfter });
   const normalised = normaliseUserCode(input.userCode);
-  const found = normalised === undefined ? undefined : await pendingRequest(deps, userCodeHash(deps, normalised), input.sessionCookie);
-  if (found) return found;
+  const browserBinding = randomToken(32);
+  const found =
+    normalised === undefined
+      ? undefined
+      : await pendingRequest(deps, { u: userCodeHash(deps, normalised), c: normalised, b: sha256(browserBinding) }, input.sessionCookie);
+  if (found) return { ...found, browserBinding };
   throw (await countFailure(deps, RULES.deviceUserCodeFailuresPerIp, input.source)) ?? appError('user_code_invalid');
 }
 
-/** The request a sealed reference names, if it is still pending (after the sign-in detour). */
+/** The request a sealed reference names, if it is still pending and this browser entered its code. */
 export async function resumeDeviceRequest(
   deps: Pick<Deps, 'db' | 'clock' | 'config' | 'secret'>,
-  input: { request: string; sessionCookie: string | undefined },
+  input: { request: string; browserBinding: string | undefined; sessionCookie: string | undefined },
 ): Promise<DeviceRequest> {
-  const found = await pendingRequest(deps, openRequest(deps, input.request), input.sessionCookie);
+  const found = await pendingRequest(deps, openRequest(deps, input.request, input.browserBinding), input.sessionCookie);
   if (!found) throw appError('device_request_invalid');
   return found;
 }
@@ -187,10 +211,10 @@ export type DeviceDecision = { kind: 'sign_in' } | { kind: 'decided'; approved: 
  */
 export async function decideDeviceRequest(
   deps: Pick<Deps, 'db' | 'clock' | 'config' | 'secret'>,
-  input: { request: string; approve: boolean; sessionCookie: string | undefined },
+  input: { request: string; approve: boolean; browserBinding: string | undefined; sessionCookie: string | undefined },
   meta: RequestMeta = {},
 ): Promise<DeviceDecision> {
-  const hash = openRequest(deps, input.request);
+  const hash = openRequest(deps, input.request, input.browserBinding).u;
   const live = await resumeSession(deps, input.sessionCookie);
   if (!live) return { kind: 'sign_in' };
   const now = deps.clock.now();

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import type { Locale } from '../../i18n/locales.js';
 import { AppError, appError } from '../../errors.js';
-import type { App } from '../apps/apps.js';
+import { assertKeymasterFlowApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { codeOrConsent, openPending, type PendingAuthorization } from '../oidc/authorization.js';
 import type { AuthMethod } from '../oidc/auth-context.js';
@@ -97,10 +97,16 @@ export function assertSignInRequest(deps: Pick<Deps, 'secret' | 'clock'>, app: A
   openRequest(deps, app, request);
 }
 
-/** The pending authorization request, opened once per sign-in; it must be this app's, for this callback. */
+/**
+ * The pending authorization request, opened once per sign-in; it must be this app's, for this callback.
+ * None means Keymaster's own flow (tokens with no consent page): refused for a third-party app.
+ */
 export function openRequest(deps: Pick<Deps, 'secret' | 'clock'>, app: App, request: SignInRequest): PendingAuthorization | undefined {
   assertPushedIfRequired(app, request.authz);
-  if (request.authz === undefined) return undefined;
+  if (request.authz === undefined) {
+    assertKeymasterFlowApp(app);
+    return undefined;
+  }
   const pending = openPending(deps, request.authz);
   if (pending.clientId !== app.appId || pending.redirectUri !== request.redirectUri) throw appError('sign_in_request_mismatch');
   return pending;
@@ -412,6 +418,7 @@ export async function resumeSignIn(
   meta: RequestMeta = {},
 ): Promise<SignInAnswer | undefined> {
   assertPushedIfRequired(app, undefined);
+  assertKeymasterFlowApp(app);
   const resumed = await resumeSession(deps, sessionCookie);
   if (!resumed) return undefined;
   const { session, user } = resumed;

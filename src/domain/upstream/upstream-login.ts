@@ -8,7 +8,7 @@ import type { Deps } from '../../deps.js';
 import { AppError, appError } from '../../errors.js';
 import { HOUR, MINUTE } from '../../lib/clock.js';
 import { decrypt, deriveKey, encrypt, randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
-import { findApp, type App } from '../apps/apps.js';
+import { assertKeymasterFlowApp, findApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { consumeRateLimit, type RateLimitRule } from '../rate-limits/rate-limits.js';
 import type { User } from '../users/users.js';
@@ -40,6 +40,8 @@ export async function startUpstreamLogin(
   client: ClientRequest,
   meta: RequestMeta = {},
 ): Promise<{ cookieValue: string; authorizationUrl: string }> {
+  // Keymaster's own flow ends in tokens with no consent page: not for a third-party app.
+  if (client.authz === undefined) assertKeymasterFlowApp(app);
   if (!upstreamEnabled(deps.config, app, provider)) {
     throw appError('upstream_not_enabled', { provider: PROVIDER_LABELS[provider] });
   }

@@ -7,7 +7,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps.js';
-import { resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
+import { assertKeymasterFlowApp, resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import {
   assertSignInRequest,
@@ -55,7 +55,10 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
         if (isSignInRequestRefusal(err)) refuseRequest(req, client, q.redirect_uri, q.authz, err);
         throw err;
       }
-    } else if (q.prompt !== 'login') {
+    } else if (q.prompt === 'login') {
+      // Keymaster's own flow: refused for a third-party app (resumeSignIn refuses it otherwise).
+      assertKeymasterFlowApp(client);
+    } else {
       const request = { redirectUri: q.redirect_uri, state: q.state };
       const resumed = await resumeSignIn(deps, client, request, readSsoCookie(deps.config, req), requestMeta(req));
       if (resumed) return answerSignIn(deps.config, reply, resumed);

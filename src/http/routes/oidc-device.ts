@@ -4,7 +4,7 @@
 //   POST /device/login           the hosted sign-in form, when the browser has no SSO session
 //   GET/POST /device/confirm     the app, the scopes in plain words, Approve / Deny; then the done page
 // The device's polls are a grant of POST /token (oidc-token.ts).
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
@@ -12,6 +12,7 @@ import type { App } from '../../domain/apps/apps.js';
 import { authenticateTokenClient } from '../../domain/oidc/client-auth.js';
 import {
   decideDeviceRequest,
+  DEVICE_CODE_TTL_MS,
   enterUserCode,
   resumeDeviceRequest,
   startDeviceAuthorization,
@@ -37,7 +38,14 @@ import {
   DeviceRequestQuery,
   DeviceSignInForm,
 } from '../schemas/device.js';
-import { readDeviceCookie, readSsoCookie, setDeviceCookie, setSsoCookie } from '../sso-cookie.js';
+import {
+  readDeviceCookie,
+  readDeviceRequestCookie,
+  readSsoCookie,
+  setDeviceCookie,
+  setDeviceRequestCookie,
+  setSsoCookie,
+} from '../sso-cookie.js';
 
 const isReason = (err: unknown, reason: string): err is AppError => err instanceof AppError && err.reason === reason;
 
@@ -104,16 +112,19 @@ const oidcDeviceRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
       app: found.app,
       scopes: found.scopes.map(scopeText),
       email: found.user.email,
+      userCode: found.userCode,
       request: found.request,
       csrfToken: reply.generateCsrf(),
     });
   };
 
-  /** A sealed request that is stale or answered: the code page says so and offers a new try. */
+  /** A sealed request that is stale or answered, or another browser's: the code page says so and offers a new try. */
   const requestRefused = (reply: FastifyReply, err: unknown) => {
+    if (isReason(err, 'device_request_foreign')) return codePage(reply, { error: { key: 'device.requestForeign' }, status: 400 });
     if (!isReason(err, 'device_request_invalid')) throw err;
     return codePage(reply, { error: { key: 'device.requestInvalid' }, status: 400 });
   };
+  const binding = (req: FastifyRequest) => readDeviceRequestCookie(deps.config, req);
 
   app.get('/device', { schema: { querystring: DeviceQuery }, config: html }, async (req, reply) => {
     const userCode = req.query.user_code?.trim();
@@ -124,7 +135,9 @@ const oidcDeviceRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
   app.post('/device', { schema: { body: DeviceCodeForm }, ...form }, async (req, reply) => {
     const userCode = req.body.user_code;
     try {
-      return nextStep(reply, await enterUserCode(deps, { userCode, source: req.ip, sessionCookie: readSsoCookie(deps.config, req) }));
+      const found = await enterUserCode(deps, { userCode, source: req.ip, sessionCookie: readSsoCookie(deps.config, req) });
+      if (found.browserBinding) setDeviceRequestCookie(deps.config, reply, found.browserBinding, DEVICE_CODE_TTL_MS / 1000);
+      return nextStep(reply, found);
     } catch (err) {
       if (isReason(err, 'rate_limited')) return throttledPage(reply, err);
       if (!isReason(err, 'user_code_invalid')) throw err;
@@ -139,7 +152,7 @@ const oidcDeviceRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
       const f = req.body;
       let found: DeviceRequest;
       try {
-        found = await resumeDeviceRequest(deps, { request: f.request, sessionCookie: undefined });
+        found = await resumeDeviceRequest(deps, { request: f.request, browserBinding: binding(req), sessionCookie: undefined });
       } catch (err) {
         return requestRefused(reply, err);
       }
@@ -180,7 +193,7 @@ const oidcDeviceRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
       const f = req.body;
       let found: DeviceRequest;
       try {
-        found = await resumeDeviceRequest(deps, { request: f.request, sessionCookie: undefined });
+        found = await resumeDeviceRequest(deps, { request: f.request, browserBinding: binding(req), sessionCookie: undefined });
       } catch (err) {
         return requestRefused(reply, err);
       }
@@ -205,7 +218,11 @@ const oidcDeviceRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
     try {
       return nextStep(
         reply,
-        await resumeDeviceRequest(deps, { request: req.query.request, sessionCookie: readSsoCookie(deps.config, req) }),
+        await resumeDeviceRequest(deps, {
+          request: req.query.request,
+          browserBinding: binding(req),
+          sessionCookie: readSsoCookie(deps.config, req),
+        }),
       );
     } catch (err) {
       return requestRefused(reply, err);
@@ -215,10 +232,17 @@ const oidcDeviceRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
   app.post('/device/confirm', { schema: { body: DeviceConfirmForm }, ...form }, async (req, reply) => {
     const { request, decision } = req.body;
     try {
-      const input = { request, approve: decision === 'approve', sessionCookie: readSsoCookie(deps.config, req) };
+      const input = {
+        request,
+        approve: decision === 'approve',
+        browserBinding: binding(req),
+        sessionCookie: readSsoCookie(deps.config, req),
+      };
       const outcome = await decideDeviceRequest(deps, input, requestMeta(req));
       // The session ended between the pages: sign in again, then the same confirm screen.
-      if (outcome.kind === 'sign_in') return nextStep(reply, await resumeDeviceRequest(deps, { request, sessionCookie: undefined }));
+      if (outcome.kind === 'sign_in') {
+        return nextStep(reply, await resumeDeviceRequest(deps, { request, browserBinding: binding(req), sessionCookie: undefined }));
+      }
       return renderPage(reply, 'device-done.eta', {
         title: outcome.approved ? 'device.approvedTitle' : 'device.deniedTitle',
         app: outcome.app,

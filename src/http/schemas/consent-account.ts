@@ -15,14 +15,24 @@ export const ConsentForm = ConsentQuery.extend({ ...Csrf, decision: z.enum(['all
 
 /**
  * Where the account sign-in returns: a same-origin path under /account only, never `//host`,
- * `/\\host`, an absolute URL or a dot segment, so the page can never send the user elsewhere.
+ * `/\\host`, an absolute URL or a dot segment (literal or percent-encoded: `%2e`, `%2f`, `%5c` are
+ * refused outright), and resolved as a browser would (WHATWG URL) it must still be /account or below.
  */
+const RESOLVE_BASE = 'https://keymaster.invalid';
+const underAccount = (v: string): boolean => {
+  const url = new URL(v, RESOLVE_BASE);
+  return url.origin === RESOLVE_BASE && (url.pathname === '/account' || url.pathname.startsWith('/account/'));
+};
 export const ReturnTo = z
   .string()
   .max(200)
   .regex(/^\/account(?:[/?][A-Za-z0-9\-._~/?=&%]*)?$/, 'must be a path on this site')
-  // No `//`, no backslash, no dot segment (`/account/../login` leaves /account once resolved).
-  .refine((v) => !v.includes('//') && !v.includes('\\') && !/\/\.\.?(?:[/?]|$)/.test(v), 'must be a path on this site');
+  // No `//`, no backslash, no dot segment (`/account/../login` leaves /account once resolved), no
+  // encoded dot, slash or backslash (`/account/%2e%2e/login` is the same path to a browser).
+  .refine(
+    (v) => !v.includes('//') && !v.includes('\\') && !/\/\.\.?(?:[/?]|$)/.test(v) && !/%(?:2e|2f|5c)/i.test(v) && underAccount(v),
+    'must be a path on this site',
+  );
 
 export const AccountQuery = z.object({ status: z.string().max(50).optional() });
 export const AccountSignInQuery = z.object({ return_to: ReturnTo.optional() });

@@ -222,6 +222,54 @@ describe('RFC 8628 Device Authorization Grant', () => {
     expect(logs).not.toContain(hiddenFieldsOf(confirmPage).request);
   });
 
+  it('the /device request is bound to the browser that entered the code: a confirm link in another browser goes back to code entry, nothing approved', async () => {
+    const s = await setup();
+    const victimApp = await setup();
+    const d = await s.start();
+    // The attacker enters their device's code (no session: the sign-in page carries the sealed request).
+    const attacker = new Browser('198.51.100.9');
+    const entered = await attacker.enterCode(d.user_code);
+    expect(entered.body).toContain('action="/device/login"');
+    expect(attacker.cookies.km_device_request).toBeTruthy();
+    const sealed = hiddenFieldsOf(entered.body).request!;
+    // The victim is signed in, with a binding cookie of their own (a foreign one for this request).
+    const victim = new Browser();
+    const own = await victim.enterCode((await victimApp.start()).user_code, { email: s.user.email, password: s.password });
+    expect(own.statusCode).toBe(200);
+    expect(victim.cookies.km_device_request).toBeTruthy();
+    for (const cookies of [victim.cookies, { km_sso: victim.cookies.km_sso! }]) {
+      const link = await ctx.app.inject({
+        url: `/device/confirm?${new URLSearchParams({ request: sealed })}`,
+        headers: { cookie: cookieHeader(cookies) },
+      });
+      expect(link.statusCode).toBe(400);
+      expect(link.body).toContain('Enter the code shown on your device here');
+      expect(link.body).toContain('name="user_code"');
+      expect(link.body).not.toContain('value="approve"');
+    }
+    // A forged Approve with the victim's session and CSRF token is refused the same way.
+    const codePage = await victim.get('/device');
+    const approve = await victim.post('/device/confirm', codePage.body, { request: sealed, decision: 'approve' });
+    expect(approve.statusCode).toBe(400);
+    expect(approve.body).toContain('name="user_code"');
+    const login = await victim.post('/device/login', codePage.body, { request: sealed, email: s.user.email, password: s.password });
+    expect(login.statusCode).toBe(400);
+    expect(login.headers.location).toBeUndefined();
+    expect(await row(d.device_code)).toMatchObject({ status: 'pending', user_id: null });
+    expect((await s.poll(d.device_code)).json().error).toBe('authorization_pending');
+    // In the browser that entered the code, the same request goes on.
+    const signedIn = await attacker.post('/device/login', entered.body, { email: s.user.email, password: s.password });
+    expect(signedIn.statusCode).toBe(303);
+  });
+
+  it('the confirm page shows the user code to compare with the device', async () => {
+    const s = await setup();
+    const d = await s.start();
+    const confirm = await new Browser().enterCode(d.user_code, { email: s.user.email, password: s.password });
+    expect(confirm.body).toContain('Check that this code matches the one on your device');
+    expect(confirm.body).toContain(`<strong class="user-code">${d.user_code}</strong>`);
+  });
+
   it('RFC 8628 §3.5: concurrent exchanges of one approved device_code: exactly one gets tokens', async () => {
     const s = await setup();
     const { d } = await approvedDevice(s);
