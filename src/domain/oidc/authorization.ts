@@ -14,7 +14,7 @@ import { consentNeeded } from '../consents/consents.js';
 import { resumeSession } from '../sessions/sessions.js';
 import type { User } from '../users/users.js';
 import { formatRequestedClaims, parseClaimsRequest, type RequestedClaims } from './claims-request.js';
-import { insertCode } from './code-store.js';
+import { insertCode, spendUserCodes } from './code-store.js';
 import { takePushedRequest as takePushedRow } from './pushed-request-store.js';
 import { formatScope, parseScope } from './scopes.js';
 
@@ -376,4 +376,9 @@ export function checkPkce(challenge: string | null, verifier: string | undefined
   if (verifier === undefined) return 'missing';
   if (!PKCE_VERIFIER.test(verifier)) return 'mismatch';
   return createHash('sha256').update(verifier, 'ascii').digest('base64url') === challenge ? 'ok' : 'mismatch';
+}
+
+/** Access to an app removed (token-inventory.ts endAppSignIns): the user's unexchanged codes for it are spent. */
+export function spendOutstandingCodes(db: Deps['db'], userId: string, appId: string, now: Date): Promise<number> {
+  return spendUserCodes(db, userId, appId, now);
 }

@@ -8,7 +8,7 @@ import type { RefreshTokenRow } from '../../storage/schema.js';
 import { isUuid } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { queueGrantLogout, queueSessionLogouts } from '../oidc/backchannel-logout.js';
-import { spendUserCodes } from '../oidc/code-store.js';
+import { spendOutstandingCodes } from '../oidc/authorization.js';
 import { findUserByEmailOrId, refuseEarlierAccessTokens } from '../users/users.js';
 import { enqueueUserEvent } from '../webhooks/webhooks.js';
 import { isLiveRefreshToken } from './live.js';
@@ -266,7 +266,7 @@ export async function endAppSignIns(
 ): Promise<string[]> {
   const { userId, appId, now, reason } = ended;
   // A code issued before and not yet exchanged would start a new family: spent with the rest.
-  await spendUserCodes(deps.db, userId, appId, now);
+  await spendOutstandingCodes(deps.db, userId, appId, now);
   const live = await store.refreshTokensQuery(deps.db, { userId, appId, liveAt: now, limit: 10_000 }).execute();
   const families = new Map(live.map((t) => [t.family_id, t.session_id]));
   for (const [familyId, sessionId] of families) {
