@@ -293,7 +293,7 @@ describe('discovery (oidcc-server, Config OP)', () => {
       expect(Array.isArray(doc.code_challenge_methods_supported)).toBe(true);
       expect(doc.claims_supported).toEqual(expect.arrayContaining(['sub', 'iss', 'aud', 'exp', 'iat']));
       expect(doc.claims_parameter_supported).toBe(true); // OIDC Core §5.5 (claims-request.ts)
-      expect(doc.acr_values_supported).toEqual(['urn:keymaster:acr:pwd']);
+      expect(doc.acr_values_supported).toEqual(['urn:keymaster:acr:pwd', 'urn:keymaster:acr:mfa']);
       expect(doc.request_parameter_supported).toBe(false);
       const keys = (await https.app.inject({ url: new URL(doc.jwks_uri).pathname })).json().keys;
       expect(keys.length).toBeGreaterThan(0);
