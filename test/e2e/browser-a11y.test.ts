@@ -2,27 +2,17 @@
 // colour scheme, the default brand and a light one (#f5c518, where white text would be 1.63:1). No
 // serious or critical violation is allowed. axe is evaluated through DevTools (not a <script> tag), so
 // the pages keep their CSP and a CSP violation still shows as a console error.
-import type { Server } from 'node:http';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestContext } from '../helpers/app.js';
-import { launchChromium, seriousAxeViolations, startAppCallbackServer, type AxeViolation } from '../helpers/browser.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TestContext } from '../helpers/app.js';
+import { seriousAxeViolations, type AxeViolation, useBrowserJourney } from '../helpers/browser.js';
 import { makeApp, makeUser } from '../helpers/factories.js';
 
 let ctx: TestContext;
 let browser: Browser;
-let appServer: Server;
 let callback: string;
-beforeAll(async () => {
-  ctx = await startTestServer();
-  ({ server: appServer, callback } = await startAppCallbackServer());
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await ctx?.close();
-  appServer?.close();
-});
+const journey = useBrowserJourney();
+beforeAll(() => void ({ ctx, browser, callback } = journey));
 
 const describeAll = (vs: AxeViolation[]) =>
   vs.map((v) => `${v.impact} ${v.id}: ${v.help} @ ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`).join('\n');

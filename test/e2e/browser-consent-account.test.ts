@@ -2,28 +2,18 @@
 // (PKCE, state) through the sign-in page and the consent page, then /account: rename, change the
 // password, sign out a session, revoke the app. axe-core (no serious or critical violation) on every
 // new page at desktop and 390 px width; no CSP violation (console errors) anywhere.
-import type { Server } from 'node:http';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestContext } from '../helpers/app.js';
-import { launchChromium, seriousAxeViolations, startAppCallbackServer, type AxeViolation } from '../helpers/browser.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TestContext } from '../helpers/app.js';
+import { seriousAxeViolations, type AxeViolation, useBrowserJourney } from '../helpers/browser.js';
 import { makeApp, makeUser } from '../helpers/factories.js';
 import { authorizeQuery, pkcePair } from '../helpers/oidc.js';
 
 let ctx: TestContext;
 let browser: Browser;
-let appServer: Server;
 let callback: string;
-beforeAll(async () => {
-  ctx = await startTestServer();
-  ({ server: appServer, callback } = await startAppCallbackServer());
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await ctx?.close();
-  appServer?.close();
-});
+const journey = useBrowserJourney();
+beforeAll(() => void ({ ctx, browser, callback } = journey));
 
 const VIEWPORTS = [
   { name: 'desktop', width: 1280, height: 800 },

@@ -1,27 +1,17 @@
 // The sign-in page in German in real Chromium (a browser whose language is de-DE): <html lang="de">,
 // German labels and buttons (the show-password toggle too), a German refusal, no serious or critical
 // axe-core violation in either state, and the sign-in still lands on the app with tokens.
-import type { Server } from 'node:http';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestContext } from '../helpers/app.js';
-import { launchChromium, seriousAxeViolations, startAppCallbackServer } from '../helpers/browser.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TestContext } from '../helpers/app.js';
+import { seriousAxeViolations, useBrowserJourney } from '../helpers/browser.js';
 import { makeApp, makeUser } from '../helpers/factories.js';
 
 let ctx: TestContext;
 let browser: Browser;
-let appServer: Server;
 let callback: string;
-beforeAll(async () => {
-  ctx = await startTestServer();
-  ({ server: appServer, callback } = await startAppCallbackServer());
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await ctx?.close();
-  appServer?.close();
-});
+const journey = useBrowserJourney();
+beforeAll(() => void ({ ctx, browser, callback } = journey));
 
 describe('the sign-in page in German, in Chromium', () => {
   it('is German, accessible, and signs in', async () => {

@@ -1,27 +1,16 @@
 // The hosted sign-in page in real headless Chromium (Debian's package, driven by playwright-core):
 // open /login, fill Email and Password, click Sign in, land on the app's callback with tokens.
-import type { Server } from 'node:http';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestContext } from '../helpers/app.js';
-import { launchChromium, startAppCallbackServer } from '../helpers/browser.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TestContext } from '../helpers/app.js';
+import { useBrowserJourney } from '../helpers/browser.js';
 import { makeApp, makeUser } from '../helpers/factories.js';
 
 let ctx: TestContext;
 let browser: Browser;
-let appServer: Server;
 let callback: string;
-beforeAll(async () => {
-  ctx = await startTestServer();
-  // The relying app: a real server on loopback whose callback just answers 200.
-  ({ server: appServer, callback } = await startAppCallbackServer());
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await ctx?.close();
-  appServer?.close();
-});
+const journey = useBrowserJourney();
+beforeAll(() => void ({ ctx, browser, callback } = journey));
 
 describe('hosted sign-in in Chromium', () => {
   it('signs in and lands on the callback with tokens; the SSO session skips the form next time', async () => {

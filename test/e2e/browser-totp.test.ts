@@ -1,28 +1,18 @@
 // Two-step verification in real headless Chromium (issue 17): enrol on /account (the key read from
 // the page, codes computed with the otpauth library), then sign in to an app with the password and a
 // code, and again with a recovery code. axe-core finds nothing serious on each new page; no CSP errors.
-import type { Server } from 'node:http';
 import { Secret, TOTP } from 'otpauth';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestContext } from '../helpers/app.js';
-import { launchChromium, seriousAxeViolations, startAppCallbackServer } from '../helpers/browser.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TestContext } from '../helpers/app.js';
+import { seriousAxeViolations, useBrowserJourney } from '../helpers/browser.js';
 import { makeApp, makeUser } from '../helpers/factories.js';
 
 let ctx: TestContext;
 let browser: Browser;
-let appServer: Server;
 let callback: string;
-beforeAll(async () => {
-  ctx = await startTestServer();
-  ({ server: appServer, callback } = await startAppCallbackServer());
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await ctx?.close();
-  appServer?.close();
-});
+const journey = useBrowserJourney();
+beforeAll(() => void ({ ctx, browser, callback } = journey));
 
 const codeAt = (secret: string, offsetSteps: number) =>
   new TOTP({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate({

@@ -5,6 +5,8 @@ import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { startTestServer, type TestContext } from './app.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -49,4 +51,31 @@ export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> 
     return (await axe.run(document, { resultTypes: ['violations'] })).violations;
   });
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+export interface BrowserJourney {
+  ctx: TestContext;
+  browser: Browser;
+  /** The relying app's callback: a real loopback server that answers 200. */
+  callback: string;
+}
+
+/**
+ * The usual browser-journey fixture for a test file: a real server, a loopback app callback and
+ * Chromium, started before the file's tests and closed after. The fields are set once beforeAll ran.
+ */
+export function useBrowserJourney(): BrowserJourney {
+  const journey = {} as BrowserJourney;
+  let appServer: Server | undefined;
+  beforeAll(async () => {
+    journey.ctx = await startTestServer();
+    ({ server: appServer, callback: journey.callback } = await startAppCallbackServer());
+    journey.browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await journey.browser?.close();
+    await journey.ctx?.close();
+    appServer?.close();
+  });
+  return journey;
 }
