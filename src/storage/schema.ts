@@ -39,6 +39,15 @@ export interface AppsTable {
   default_locale: ColumnType<string | null, string | null | undefined, string | null>;
   /** Per-app texts `{locale: {messageKey: text}}` (migration 0023). */
   text_overrides: ColumnType<Record<string, Record<string, string>>, string | undefined, string>;
+  /** Migration 0025 (issue 14): the owning tenant (null: the platform's own), registration policy, roles. */
+  tenant_id: ColumnType<string | null, string | null | undefined, string | null>;
+  registration_policy: ColumnType<RegistrationPolicy, RegistrationPolicy | undefined, RegistrationPolicy>;
+  available_roles: ColumnType<string[], string[] | undefined, string[]>;
+  auto_assign_roles: ColumnType<string[], string[] | undefined, string[]>;
+  logo_data: ColumnType<Buffer | null, Buffer | null | undefined, Buffer | null>;
+  logo_content_type: ColumnType<string | null, string | null | undefined, string | null>;
+  /** 'console' for the built-in Console app (its access tokens are Admin JWTs); null for every other. */
+  builtin: ColumnType<'console' | null, 'console' | null | undefined, 'console' | null>;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
 }
@@ -324,6 +333,55 @@ export interface TotpChallengesTable {
   used_at: Timestamp | null;
 }
 
+export type RegistrationPolicy = 'open' | 'invite' | 'approval';
+export type MembershipStatus = 'active' | 'suspended' | 'pending';
+export type AdminTier = 'platform_admin' | 'tenant_admin' | 'app_admin' | 'manager';
+
+/** Migration 0025 (issue 14). */
+export interface TenantsTable {
+  id: Generated<string>;
+  name: string;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+}
+
+/** A user's enrolment in one app: that app's roles and status (migration 0025). */
+export interface MembershipsTable {
+  user_id: string;
+  app_id: string;
+  roles: ColumnType<string[], string[] | undefined, string[]>;
+  status: ColumnType<MembershipStatus, MembershipStatus | undefined, MembershipStatus>;
+  enrolled_at: DefaultedTimestamp;
+  last_login_at: Timestamp | null;
+  status_changed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  updated_at: DefaultedTimestamp;
+}
+
+export interface InvitesTable {
+  id: Generated<string>;
+  app_id: string;
+  email: string;
+  roles: ColumnType<string[], string[] | undefined, string[]>;
+  code_hash: string;
+  created_by: string | null;
+  created_at: DefaultedTimestamp;
+  expires_at: Timestamp;
+  accepted_at: Timestamp | null;
+  accepted_by: string | null;
+  revoked_at: Timestamp | null;
+}
+
+/** Admin tiers, separate from app roles (migration 0025). */
+export interface AdminGrantsTable {
+  id: Generated<string>;
+  user_id: string;
+  tier: AdminTier;
+  tenant_id: string | null;
+  app_id: string | null;
+  created_by: string | null;
+  created_at: DefaultedTimestamp;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: DefaultedTimestamp;
@@ -354,6 +412,10 @@ export interface Database {
   user_totp: UserTotpTable;
   totp_recovery_codes: TotpRecoveryCodesTable;
   totp_challenges: TotpChallengesTable;
+  tenants: TenantsTable;
+  memberships: MembershipsTable;
+  invites: InvitesTable;
+  admin_grants: AdminGrantsTable;
 }
 
 export type AppRow = Selectable<AppsTable>;
@@ -377,3 +439,7 @@ export type AuditEventRow = Selectable<AuditEventsTable>;
 export type EmailTokenRow = Selectable<EmailTokensTable>;
 export type ConsentRow = Selectable<ConsentsTable>;
 export type EmailOutboxRow = Selectable<EmailOutboxTable>;
+export type TenantRow = Selectable<TenantsTable>;
+export type MembershipRow = Selectable<MembershipsTable>;
+export type InviteRow = Selectable<InvitesTable>;
+export type AdminGrantRow = Selectable<AdminGrantsTable>;
