@@ -1,6 +1,7 @@
 // Audit trail: security-relevant events in audit_events (never secrets; ids and reasons only).
 // Who caused an event is `data.actor`: "cli" for the admin CLI, "user" for a signed-in user acting on
-// their own account, absent for anonymous requests (sign-in attempts, token presentations).
+// their own account, "admin" / "service" for the Admin API (with `actor_id` and `source`), absent for
+// anonymous requests (sign-in attempts, token presentations).
 import type { Clock } from '../../lib/clock.js';
 import { countAuditEvent, type Metrics } from '../../lib/metrics.js';
 import type { Db } from '../../storage/db.js';
@@ -12,6 +13,10 @@ export interface RequestMeta {
   userAgent?: string | undefined;
   /** Who acted: "cli", "user", "system"…; recorded in the audit event's data. */
   actor?: string | undefined;
+  /** Who exactly, when actor is "admin" (the admin's user id) or "service" (the calling app's id). */
+  actorId?: string | undefined;
+  /** Through what the actor came: "admin_api", "service_token" (Keymaster's audit field), "cli"… */
+  source?: string | undefined;
   /** Settles once the reply to the request has gone out (HTTP only): deps.background work waits for it. */
   answered?: Promise<void> | undefined;
 }
@@ -30,7 +35,12 @@ export async function recordAuditEvent(
   meta: RequestMeta = {},
 ): Promise<void> {
   if (deps.metrics) countAuditEvent(deps.metrics, e.event, e.data);
-  const data = { ...(e.data ?? {}), ...(meta.actor !== undefined && { actor: meta.actor }) };
+  const data = {
+    ...(e.data ?? {}),
+    ...(meta.actor !== undefined && { actor: meta.actor }),
+    ...(meta.actorId !== undefined && { actor_id: meta.actorId }),
+    ...(meta.source !== undefined && { source: meta.source }),
+  };
   await insertAuditEvent(deps.db, {
     at: deps.clock.now(),
     event: e.event,
