@@ -271,6 +271,26 @@ export const REASONS = {
     text: 'The webhook URL must point to a public address: not loopback, private, link-local, multicast or reserved',
   },
   delivery_status_invalid: { code: 'invalid_request', text: (p: { allowed: string[] }) => `status must be one of ${p.allowed.join(', ')}` },
+
+  // Memberships and invites (issue 14): access to one app.
+  app_access_denied: { code: 'access_denied', text: 'You do not have access' },
+  membership_suspended: { code: 'access_denied', text: 'Account suspended' },
+  membership_pending: { code: 'access_denied', text: 'Your access to this app is waiting for approval by an administrator' },
+  invite_required: { code: 'invalid_request', text: 'This app requires an invite code' },
+  membership_not_found: { code: 'not_found', text: 'The user is not a member of this app' },
+  membership_not_pending: { code: 'conflict', text: 'The membership is not waiting for approval' },
+  role_not_available: {
+    code: 'invalid_request',
+    text: (p: { role: string; available: string[] }) =>
+      `Role "${p.role}" is not available in this app (available: ${p.available.join(', ') || 'none'})`,
+  },
+  invite_invalid: { code: 'invalid_request', text: 'The invite code is invalid, expired, already used or revoked' },
+  invite_email_mismatch: { code: 'invalid_request', text: 'This invite was sent to a different email address' },
+  invite_not_found: { code: 'not_found', text: 'No such invite' },
+  invite_sign_in_required: {
+    code: 'invalid_request',
+    text: 'An account with this email already exists: sign in (or give its password) to accept the invite',
+  },
 } as const satisfies Record<string, ReasonSpec>;
 
 type Catalogue = typeof REASONS;
