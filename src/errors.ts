@@ -97,6 +97,20 @@ export const REASONS = {
   shutting_down: { code: 'temporarily_unavailable', text: 'The server is restarting. Try again shortly.' },
   metrics_token_required: { code: 'invalid_token', text: 'A valid metrics token is required' },
 
+  // The Admin API (issue 14): who may act, and on what. A resource the caller may not see is a 404.
+  admin_access_required: { code: 'forbidden', text: 'Admin access required' },
+  admin_tier_insufficient: { code: 'forbidden', text: 'Your admin tier does not allow this' },
+  service_scope_missing: { code: 'forbidden', text: (p: { scope: string }) => `This service token lacks the ${p.scope} scope` },
+  builtin_app_protected: { code: 'forbidden', text: 'The built-in Console app cannot be changed or deleted here' },
+  tenant_not_found: { code: 'not_found', text: 'No such tenant' },
+  tenant_not_empty: { code: 'conflict', text: 'The tenant still owns apps: move or delete them first' },
+  admin_grant_not_found: { code: 'not_found', text: 'No such admin grant' },
+  admin_grant_exists: { code: 'conflict', text: 'The user already holds this admin tier' },
+  admin_grant_scope: {
+    code: 'invalid_request',
+    text: (p: { tier: string; needs: string }) => `The ${p.tier} tier needs ${p.needs}`,
+  },
+
   // Apps and clients.
   unknown_app: { code: 'invalid_request', text: (p: Party) => `Unknown ${p.party}_id` },
   app_id_invalid: { code: 'invalid_request', text: 'Invalid app_id' },
