@@ -126,7 +126,7 @@ export async function listUsersPage(db: Db, f: UserPageFilter): Promise<(UserRow
     q = q.where(sql<boolean>`(lower(users.email) like ${p} or lower(users.name) like ${p})`);
     // In byte order (COLLATE "C"): an order no index offers, so Postgres takes the two prefix indexes
     // (BitmapOr) and sorts the matches, instead of walking the whole email index in order and
-    // filtering every row (docs/ADMIN-API.md has the plans).
+    // filtering every row (docs/ADMIN-API.md, "User search and its index").
     if (f.after && 'email' in f.after) {
       const { email, id } = f.after;
       q = q.where(
