@@ -321,6 +321,8 @@ export async function assertRegistrationOpen(deps: Pick<Deps, 'db'>, appId: stri
   if (app?.registration_policy === 'invite') throw appError('invite_required');
 }
 
+/** apps.available_roles' default (migration 0025). */
+export const DEFAULT_AVAILABLE_ROLES = ['user', 'manager', 'admin'];
 export const REGISTRATION_POLICIES = ['open', 'invite', 'approval'] as const;
 export const AppAccessInput = z.object({
   registrationPolicy: z.enum(REGISTRATION_POLICIES).optional(),
