@@ -356,3 +356,14 @@ export async function setAppAccess(
   await recordAuditEvent(deps, { event: 'app.updated', appId, data: { fields } }, meta);
   return row;
 }
+
+/**
+ * An accepted invite's enrolment (invites.ts, inside its transaction: takes the caller's db): the
+ * invite's roles join any the user had in the app; pending becomes active, suspended stays suspended.
+ */
+export async function enrolWithInvite(
+  db: Db,
+  row: { user_id: string; app_id: string; roles: string[]; now: Date },
+): Promise<MembershipRow> {
+  return store.enrolWithInvite(db, row);
+}
