@@ -9,6 +9,7 @@ import { clientErrorHandler, errorHandler, sendError } from './http/error-handle
 import { lazyChildLogger } from './http/lazy-logger.js';
 import { registerWebPlugins } from './http/plugins/web.js';
 import accountApiRoutes from './http/routes/account-api.js';
+import inviteRoutes, { invitePageRoutes } from './http/routes/invites.js';
 import accountPageRoutes from './http/routes/account-pages.js';
 import accountHomeRoutes from './http/routes/account-home.js';
 import assetRoutes from './http/routes/assets.js';
@@ -107,6 +108,9 @@ export async function buildApp(deps: Deps) {
   await app.register(accountApiRoutes, { deps });
   await app.register(accountPageRoutes, { deps });
   await app.register(accountHomeRoutes, { deps });
+  // Invites (issue 14): accepting one signs in to its app.
+  await app.register(inviteRoutes, { deps });
+  await app.register(invitePageRoutes, { deps });
   // The Admin API (issue 14): /admin/*, its own route list in http/admin/plugin.ts.
   await registerAdminApi(app, deps);
 

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import type { Deps } from '../deps.js';
 import { isRegisteredRedirectUri, type App } from '../domain/apps/apps.js';
+import { isAccessRefusal } from '../domain/memberships/memberships.js';
 import { abandonedRequestRedirect, errorRedirect } from '../domain/oidc/authorization.js';
 import { wayBackOnError } from './error-handler.js';
 import { renderPage, type Text } from './render.js';
@@ -165,7 +166,8 @@ export function refuseSignInRequest(
   authz: string,
   err: unknown,
 ): never {
-  const href = abandonedRequestRedirect(deps, client, redirectUri, authz);
+  // The app's access rule (memberships.ts) refused the user: the client hears access_denied, and why.
+  const href = abandonedRequestRedirect(deps, client, redirectUri, authz, ...(isAccessRefusal(err) ? [err.description] : []));
   if (href) wayBackOnError(req, { href, label: { key: 'error.backToApp', values: { app: client.name } } });
   throw err;
 }

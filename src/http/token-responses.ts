@@ -4,6 +4,7 @@
 // RFC 6749 §7.1 makes it case-insensitive, so each contract keeps its documented spelling.
 import type { OAuthTokens, ServiceToken } from '../domain/oidc/token-grants.js';
 import type { IssuedTokens } from '../domain/tokens/refresh-tokens.js';
+import type { User } from '../domain/users/users.js';
 
 type TokenPair = Pick<IssuedTokens, 'accessToken' | 'refreshToken' | 'expiresIn'>;
 
@@ -52,4 +53,17 @@ export function tokenRedirectUrl(redirectUri: string, tokens: TokenPair, state: 
   url.searchParams.set('expires_in', String(tokens.expiresIn));
   if (state !== undefined) url.searchParams.set('state', state);
   return url.toString();
+}
+
+/** The user in a login's answer (the account API's login, accept-invite). */
+export function accountUserJson(u: User) {
+  return {
+    id: u.id,
+    email: u.email,
+    name: u.name,
+    email_verified: u.emailVerified,
+    is_active: !u.disabled,
+    created_at: u.createdAt.toISOString(),
+    last_login_at: u.lastLoginAt?.toISOString() ?? null,
+  };
 }

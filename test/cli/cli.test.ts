@@ -85,6 +85,8 @@ describe('keymaster CLI', { timeout: 180_000 }, () => {
   });
 
   it('users create --json and users list', async () => {
+    const app = await cli(['apps', 'create', '--name', 'Jane App', '--redirect-uri', 'https://jane.example/cb', '--json']);
+    const appId = JSON.parse(app.stdout).app_id as string;
     const created = await cli([
       'users',
       'create',
@@ -96,13 +98,21 @@ describe('keymaster CLI', { timeout: 180_000 }, () => {
       'Jane Doe',
       '--roles',
       'user,admin',
+      '--app',
+      appId,
       '--verified',
       '--json',
     ]);
     expect(created.code).toBe(0);
     const user = JSON.parse(created.stdout);
     expect(user.id).toMatch(UUID);
-    expect(user).toMatchObject({ email: 'Jane@Example.com', roles: ['user', 'admin'], email_verified: true });
+    expect(user).toMatchObject({
+      email: 'Jane@Example.com',
+      app_id: appId,
+      roles: ['user', 'admin'],
+      legacy_roles: [],
+      email_verified: true,
+    });
     const dup = await cli(['users', 'create', '--email', 'jane@example.com', '--password', 'x']);
     expect(dup.code).toBe(2);
     expect(dup.stderr.trim()).toBe('keymaster: Email already registered');
@@ -117,6 +127,7 @@ describe('keymaster CLI', { timeout: 180_000 }, () => {
     [['apps', 'create', '--name', 'X', '--redirect-uri', 'https://x/cb', '--color', 'red'], /colour/],
     [['users', 'create', '--email', 'not-an-email', '--password', 'x'], /email/],
     [['users', 'create', '--email', 'a@b.co', '--password', 'x', '--roles', 'bad role!'], /Invalid role/],
+    [['users', 'create', '--email', 'a@b.co', '--password', 'x', '--roles', 'user'], /--roles needs --app/],
     [['bogus'], /unknown command 'bogus'/],
   ])('bad arguments %j → one line on stderr, exit 2', async (args, message) => {
     const res = await cli(args);

@@ -49,7 +49,13 @@ beforeAll(async () => {
   try {
     const { app } = await makeApp(deps);
     const { user } = await makeUser(deps);
-    const first = await issueTokens(deps, await member(deps, user, app), app, {}, { userAgent: 'Firefox/140', ip: '203.0.113.5' });
+    const first = await issueTokens(
+      deps,
+      await member(deps, user, app, ['user']),
+      app,
+      {},
+      { userAgent: 'Firefox/140', ip: '203.0.113.5' },
+    );
     const second = await rotateRefreshToken(deps, { refreshToken: first.refreshToken, appId: app.appId });
     Object.assign(seed, {
       appId: app.appId,

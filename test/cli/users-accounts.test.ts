@@ -43,6 +43,12 @@ describe('keymaster users update | unlock', { timeout: 120_000 }, () => {
     const created = await cli(['users', 'create', '--email', 'ops@example.com', '--password', 'Sup3r-secret!', '--json']);
     expect(created.code).toBe(0);
     const id = JSON.parse(created.stdout).id as string;
+    const app = await cli(['apps', 'create', '--name', 'Ops App', '--redirect-uri', 'https://ops.example/cb', '--json']);
+    const appId = JSON.parse(app.stdout).app_id as string;
+    // Roles are per app (issue 14): --roles needs --app.
+    const noApp = await cli(['users', 'update', 'ops@example.com', '--roles', 'user']);
+    expect(noApp.code).toBe(2);
+    expect(noApp.stderr.trim()).toBe('keymaster: --roles needs --app: roles are per app');
 
     const updated = await cli([
       'users',
@@ -52,6 +58,8 @@ describe('keymaster users update | unlock', { timeout: 120_000 }, () => {
       'Ops Person',
       '--roles',
       'user,admin',
+      '--app',
+      appId,
       '--verified',
       '--disable',
       '--json',
@@ -60,7 +68,9 @@ describe('keymaster users update | unlock', { timeout: 120_000 }, () => {
     expect(JSON.parse(updated.stdout)).toMatchObject({
       id,
       name: 'Ops Person',
+      app_id: appId,
       roles: ['user', 'admin'],
+      legacy_roles: [],
       email_verified: true,
       disabled: true,
     });

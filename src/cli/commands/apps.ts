@@ -4,6 +4,16 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { createApp, deleteApp, getApp, listApps, rotateClientSecret, updateApp, type App } from '../../domain/apps/apps.js';
 import { PublicJwks } from '../../domain/apps/client-keys.js';
 import type { TextOverrides } from '../../domain/apps/text-overrides.js';
+import {
+  AppAccessInput,
+  checkAppRoles,
+  DEFAULT_AVAILABLE_ROLES,
+  getAppAccess,
+  setAppAccess,
+  type AppAccessRow,
+} from '../../domain/memberships/memberships.js';
+import { parseRoles } from '../../domain/users/users.js';
+import type { Deps } from '../../deps.js';
 import { CLI, print, table, withDeps } from '../context.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -53,8 +63,32 @@ const csv = (v: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-function appJson(app: App) {
+/** An app with its access settings (issue 14: registration policy, roles), as the memberships module keeps them. */
+type AppWithAccess = App & { access?: AppAccessRow };
+
+const roleList = (v: string): string[] => (v.trim() === '' ? [] : parseRoles(v));
+
+function accessInput(o: { registrationPolicy?: string; availableRoles?: string[]; autoAssignRoles?: string[] }) {
   return {
+    ...(o.registrationPolicy !== undefined && { registrationPolicy: o.registrationPolicy as 'open' | 'invite' | 'approval' }),
+    ...(o.availableRoles !== undefined && { availableRoles: o.availableRoles }),
+    ...(o.autoAssignRoles !== undefined && { autoAssignRoles: o.autoAssignRoles }),
+  };
+}
+
+/** Sets the access settings given (none: only reads them) and returns the app with them. */
+async function withAccess(deps: Deps, app: App, input: ReturnType<typeof accessInput>): Promise<AppWithAccess> {
+  const access = Object.keys(input).length > 0 ? await setAppAccess(deps, app.appId, input, CLI) : await getAppAccess(deps, app.appId);
+  return { ...app, access };
+}
+
+function appJson(app: AppWithAccess) {
+  return {
+    ...(app.access && {
+      registration_policy: app.access.registration_policy,
+      available_roles: app.access.available_roles,
+      auto_assign_roles: app.access.auto_assign_roles,
+    }),
     app_id: app.appId,
     name: app.name,
     redirect_uris: app.redirectUris,
@@ -80,8 +114,14 @@ function appJson(app: App) {
   };
 }
 
-function appText(app: App): string {
+function appText(app: AppWithAccess): string {
   return [
+    ...(app.access
+      ? [
+          `registration:   ${app.access.registration_policy}`,
+          `roles:          ${app.access.available_roles.join(',') || '(none)'} (auto-assigned: ${app.access.auto_assign_roles.join(',') || 'none'})`,
+        ]
+      : []),
     `app_id:         ${app.appId}`,
     `name:           ${app.name}`,
     `redirect_uris:  ${app.redirectUris.join(' ')}`,
@@ -137,10 +177,17 @@ export function registerAppCommands(program: Command): void {
     .option('--default-locale <locale>', 'language of its pages when the browser asks for none we speak (en, de, fr, es)')
     .option('--text <locale:key=text>', 'its own wording of a page or email text, e.g. de:login.heading="Willkommen" (repeatable)', text)
     .option('--third-party', 'a third-party app: users are asked for consent at /authorize (default: first-party)')
+    .option('--registration-policy <policy>', 'who may enrol: open (default), invite (only by invite) or approval (an admin approves)')
+    .option('--available-roles <list>', 'roles that can be assigned in this app, comma-separated (default user,manager,admin)', roleList)
+    .option('--auto-assign-roles <list>', 'roles a user enrolled by signing in gets, comma-separated (default none)', roleList)
     .option('--json', 'machine-readable output')
     .action(async (o) => {
+      const access = accessInput(o);
+      // Checked before the app is created: a refused policy or role creates nothing.
+      const parsed = AppAccessInput.parse(access);
+      checkAppRoles({ available_roles: parsed.availableRoles ?? DEFAULT_AVAILABLE_ROLES }, parsed.autoAssignRoles ?? []);
       await withDeps(async (deps) => {
-        const { app, clientSecret } = await createApp(
+        const { app: created, clientSecret } = await createApp(
           deps,
           {
             name: o.name,
@@ -165,6 +212,7 @@ export function registerAppCommands(program: Command): void {
           },
           CLI,
         );
+        const app = await withAccess(deps, created, access);
         // A public app never authenticates with a secret (PKCE only), so none is shown.
         if (app.clientType === 'public')
           print(o.json, appJson(app), `${appText(app)}\n\nPublic app: no client secret; it must use PKCE (S256).`);
@@ -189,7 +237,7 @@ export function registerAppCommands(program: Command): void {
         const all = await listApps(deps);
         print(
           o.json,
-          all.map(appJson),
+          all.map((a) => appJson(a)),
           table(all.map((a) => ({ app_id: a.appId, name: a.name, providers: a.providers, redirect_uris: a.redirectUris }))),
         );
       });
@@ -201,7 +249,7 @@ export function registerAppCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
-        const app = await getApp(deps, appId);
+        const app = await withAccess(deps, await getApp(deps, appId), {});
         print(o.json, appJson(app), appText(app));
       });
     });
@@ -239,6 +287,9 @@ export function registerAppCommands(program: Command): void {
     .option('--clear-texts', 'remove every text override (before any --text)')
     .option('--third-party', 'users are asked for consent at /authorize')
     .option('--no-third-party', 'a first-party app again: no consent screen')
+    .option('--registration-policy <policy>', 'who may enrol: open, invite (only by invite) or approval (an admin approves)')
+    .option('--available-roles <list>', 'roles that can be assigned in this app, comma-separated (replaces them)', roleList)
+    .option('--auto-assign-roles <list>', 'roles a user enrolled by signing in gets, comma-separated (empty: none)', roleList)
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
@@ -270,7 +321,8 @@ export function registerAppCommands(program: Command): void {
           },
           CLI,
         );
-        print(o.json, appJson(app), appText(app));
+        const withRoles = await withAccess(deps, app, accessInput(o));
+        print(o.json, appJson(withRoles), appText(withRoles));
       });
     });
 

@@ -180,3 +180,16 @@ export async function findAccess(db: Db, userId: string, appId: string): Promise
     .where('a.app_id', '=', appId)
     .executeTakeFirst() as Promise<AccessRow | undefined>;
 }
+
+export async function updateAppAccess(
+  db: Db,
+  appId: string,
+  set: { registration_policy?: RegistrationPolicy; available_roles?: string[]; auto_assign_roles?: string[]; updated_at: Date },
+): Promise<AppAccessRow> {
+  return db
+    .updateTable('apps')
+    .set(set)
+    .where('app_id', '=', appId)
+    .returning(['app_id', 'name', 'registration_policy', 'available_roles', 'auto_assign_roles', 'builtin'])
+    .executeTakeFirstOrThrow() as Promise<AppAccessRow>;
+}

@@ -320,3 +320,50 @@ export async function assertRegistrationOpen(deps: Pick<Deps, 'db'>, appId: stri
   const app = await store.findAppAccess(deps.db, appId);
   if (app?.registration_policy === 'invite') throw appError('invite_required');
 }
+
+/** apps.available_roles' default (migration 0025). */
+export const DEFAULT_AVAILABLE_ROLES = ['user', 'manager', 'admin'];
+export const REGISTRATION_POLICIES = ['open', 'invite', 'approval'] as const;
+export const AppAccessInput = z.object({
+  registrationPolicy: z.enum(REGISTRATION_POLICIES).optional(),
+  availableRoles: z.array(Role).max(100).optional(),
+  autoAssignRoles: z.array(Role).max(50).optional(),
+});
+
+/**
+ * An app's access settings (CLI `apps create|update --registration-policy --available-roles
+ * --auto-assign-roles`): auto-assigned roles must be available ones. Audited as app.updated.
+ */
+export async function setAppAccess(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  appId: string,
+  input: z.input<typeof AppAccessInput>,
+  meta: RequestMeta = {},
+): Promise<store.AppAccessRow> {
+  const v = AppAccessInput.parse(input);
+  const current = await getAppAccess(deps, appId);
+  const available = v.availableRoles ? [...new Set(v.availableRoles)] : current.available_roles;
+  const auto = v.autoAssignRoles ? [...new Set(v.autoAssignRoles)] : current.auto_assign_roles;
+  checkAppRoles({ available_roles: available }, auto);
+  const fields = Object.keys(v).filter((k) => v[k as keyof typeof v] !== undefined);
+  if (fields.length === 0) return current;
+  const row = await store.updateAppAccess(deps.db, appId, {
+    ...(v.registrationPolicy !== undefined && { registration_policy: v.registrationPolicy }),
+    ...(v.availableRoles !== undefined && { available_roles: available }),
+    ...(v.autoAssignRoles !== undefined && { auto_assign_roles: auto }),
+    updated_at: deps.clock.now(),
+  });
+  await recordAuditEvent(deps, { event: 'app.updated', appId, data: { fields } }, meta);
+  return row;
+}
+
+/**
+ * An accepted invite's enrolment (invites.ts, inside its transaction: takes the caller's db): the
+ * invite's roles join any the user had in the app; pending becomes active, suspended stays suspended.
+ */
+export async function enrolWithInvite(
+  db: Db,
+  row: { user_id: string; app_id: string; roles: string[]; now: Date },
+): Promise<MembershipRow> {
+  return store.enrolWithInvite(db, row);
+}

@@ -15,10 +15,9 @@ import {
   verifyEmail,
 } from '../../domain/accounts/accounts.js';
 import { confirmTotp, disableTotp, regenerateRecoveryCodes, setupTotp } from '../../domain/totp/totp.js';
-import type { User } from '../../domain/users/users.js';
 import { authenticateBearer } from '../bearer.js';
 import { requestMeta } from '../request-meta.js';
-import { accountTokensJson } from '../token-responses.js';
+import { accountTokensJson, accountUserJson } from '../token-responses.js';
 import {
   LoginBody,
   LoginResponse,
@@ -40,17 +39,8 @@ import {
   TotpVerifyBody,
 } from '../schemas/accounts.js';
 
-export function accountUserJson(u: User) {
-  return {
-    id: u.id,
-    email: u.email,
-    name: u.name,
-    email_verified: u.emailVerified,
-    is_active: !u.disabled,
-    created_at: u.createdAt.toISOString(),
-    last_login_at: u.lastLoginAt?.toISOString() ?? null,
-  };
-}
+// accountUserJson lives in token-responses.ts (the accept-invite routes answer with it too).
+export { accountUserJson };
 
 export const MESSAGES = {
   registered: 'Registration successful. Please check your email to verify your account.',

@@ -19,6 +19,7 @@ import {
 } from '../../domain/sign-in/sign-in.js';
 import { AppError } from '../../errors.js';
 import { isSignInRefusal } from '../../domain/users/users.js';
+import { isAccessRefusal } from '../../domain/memberships/memberships.js';
 import { formError } from '../error-handler.js';
 import { refusePushedRequired, refuseSignInRequest, renderLoginPage, renderTotpPage } from '../login-page.js';
 import { FORM_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
@@ -86,7 +87,8 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
         if (outcome.kind === 'second_factor_required') return renderTotpPage(reply, client, { ...f, totp_session: outcome.totpSession });
         return answerSignIn(deps.config, reply, outcome);
       } catch (err) {
-        if (f.authz !== undefined && isSignInRequestRefusal(err)) refuseRequest(req, client, f.redirect_uri, f.authz, err);
+        if (f.authz !== undefined && (isSignInRequestRefusal(err) || isAccessRefusal(err)))
+          refuseRequest(req, client, f.redirect_uri, f.authz, err);
         if (isPushedRequestRequired(err)) refusePushedRequired(deps, req, client, f.redirect_uri, f.state, err);
         if (!isSignInRefusal(err)) throw err;
         const { message, status } = formError(reply, err);

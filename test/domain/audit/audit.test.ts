@@ -64,7 +64,7 @@ describe('audit events', () => {
       reason: 'account_locked',
     });
     expect(await eventsFor({ userId: user.id })).toEqual([
-      { event: 'user.created', data: { roles: [], actor: 'cli' } },
+      { event: 'user.created', data: { actor: 'cli' } },
       { event: 'login.success', data: { method: 'password' } },
       { event: 'login.failure', data: { reason: 'bad_password', failedLogins: 1 } },
       { event: 'login.failure', data: { reason: 'bad_password', failedLogins: 2 } },

@@ -20,7 +20,7 @@ describe('listTokens', () => {
     const { app } = await makeApp(ctx.deps);
     const { app: other } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps, { name: 'Grace', memberOf: { app, roles: ['admin'] } });
-    const first = await issueTokens(ctx.deps, await member(ctx.deps, user, app), app, {}, meta);
+    const first = await issueTokens(ctx.deps, await member(ctx.deps, user, app, ['admin']), app, {}, meta);
     clock().advance(60_000);
     const second = await rotateRefreshToken(ctx.deps, { refreshToken: first.refreshToken, appId: app.appId }, meta);
     await issueTokens(ctx.deps, await member(ctx.deps, user, other), other, {}, meta);

@@ -28,7 +28,8 @@ type Person = { email: string; password: string };
 
 async function people(): Promise<{ client: Client; user: { id: string } & Person }> {
   const client = await makeApp(ctx.deps);
-  const { user, password } = await makeUser(ctx.deps);
+  // Roles are per app (issue 14): the user is a member of the client with the role `user`.
+  const { user, password } = await makeUser(ctx.deps, { memberOf: { app: client.app, roles: ['user'] } });
   return { client, user: { id: user.id, email: user.email, password } };
 }
 
