@@ -38,6 +38,8 @@ export interface TokenInfo {
   userAgent: string | null;
   ip: string | null;
   state: 'active' | 'rotated' | 'revoked' | 'expired';
+  /** A refresh key (seed 001's "+"): the admin who created it; null for a sign-in's token. */
+  issuedBy: string | null;
 }
 
 export function toTokenInfo(r: RefreshTokenRow, now: Date): TokenInfo {
@@ -62,6 +64,7 @@ export function toTokenInfo(r: RefreshTokenRow, now: Date): TokenInfo {
     userAgent: r.user_agent,
     ip: r.ip,
     state,
+    issuedBy: r.issued_by,
   };
 }
 
