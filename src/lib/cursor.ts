@@ -1,28 +1,34 @@
-// Opaque keyset cursors: the sort key of a page's last row, base64url JSON. Clients pass back the
-// `next_cursor` they were given; anything else fails `decodeCursor` (a 400 in the HTTP layer), never a
-// query on a value of the wrong type.
-export type CursorKey = readonly (string | number)[];
+// Keyset-pagination cursors: the last row's sort key as base64url JSON, checked against a zod schema
+// when it comes back. A cursor is not a secret and grants nothing: every page query applies the
+// caller's filters again.
+import type { z } from 'zod';
 
-export function encodeCursor(key: CursorKey): string {
+export function encodeCursor(key: unknown): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 }
 
-/** The key, if `cursor` is one of ours whose parts pass `checks` (one per part); undefined otherwise. */
-export function decodeCursor<K extends CursorKey>(cursor: string, checks: { [I in keyof K]: (v: unknown) => v is K[I] }): K | undefined {
-  let parsed: unknown;
+/** The key a cursor carries, or undefined when it is not one this list made (the caller answers 400). */
+export function decodeCursor<T extends z.ZodType>(schema: T, cursor: string): z.output<T> | undefined {
+  if (cursor.length > 1000 || !/^[A-Za-z0-9_-]*$/.test(cursor)) return undefined;
   try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+    return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
   }
-  if (!Array.isArray(parsed) || parsed.length !== checks.length) return undefined;
-  return parsed.every((v, i) => checks[i]!(v)) ? (parsed as unknown as K) : undefined;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export const isUuidPart = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
-/** An ISO 8601 instant as Date.prototype.toISOString writes it (microseconds allowed: Postgres keeps them). */
-export const isInstantPart = (v: unknown): v is string =>
-  typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(v) && !Number.isNaN(Date.parse(v));
-export const isIdPart = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
+/**
+ * A timestamptz as Postgres prints it (`2026-01-15 12:00:00.123456+00`): cursors carry it so no
+ * microsecond is lost, and only a valid one of this shape is cast back (anything else is a bad
+ * cursor, never a database error).
+ */
+export function isPgTimestampText(v: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?[+-](\d{2})(:\d{2})?$/.exec(v);
+  if (!m) return false;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+  return (
+    t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi
+  );
+}

@@ -7,7 +7,8 @@ import { countAuditEvent, type Metrics } from '../../lib/metrics.js';
 import type { Db } from '../../storage/db.js';
 import type { AuditEventRow } from '../../storage/schema.js';
 import { appError } from '../../errors.js';
-import { decodeCursor, encodeCursor, isIdPart } from '../../lib/cursor.js';
+import { z } from 'zod';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { countAuditEventsSince, insertAuditEvent, listAuditEvents as listRows, listAuditEventsPage } from './audit-store.js';
 
 export interface RequestMeta {
@@ -121,7 +122,7 @@ export async function listAuditPage(
   const limit = Math.min(Math.max(f.limit ?? AUDIT_PAGE.default, 1), AUDIT_PAGE.max);
   let afterId: number | undefined;
   if (f.cursor !== undefined) {
-    const key = decodeCursor<[number]>(f.cursor, [isIdPart]);
+    const key = decodeCursor(z.tuple([z.number().int().positive()]), f.cursor);
     if (!key) throw appError('cursor_invalid');
     afterId = key[0];
   }

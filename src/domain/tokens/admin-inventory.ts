@@ -5,7 +5,8 @@
 // functions as the CLI (token-inventory.ts) once the target is known to be within reach.
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
-import { decodeCursor, encodeCursor, isUuidPart } from '../../lib/cursor.js';
+import { z } from 'zod';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { isUuid } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { forgetLiveness } from './liveness.js';
@@ -29,7 +30,7 @@ function pageLimit(limit: number | undefined): number {
 
 function afterOf(cursor: string | undefined): string | undefined {
   if (cursor === undefined) return undefined;
-  const key = decodeCursor<[string]>(cursor, [isUuidPart]);
+  const key = decodeCursor(z.tuple([z.uuid()]), cursor);
   if (!key) throw appError('cursor_invalid');
   return key[0];
 }

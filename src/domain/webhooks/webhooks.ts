@@ -8,7 +8,7 @@ import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { createAddressPolicy, ipLiteralOf } from '../../lib/address-policy.js';
 import { decrypt, deriveKey, encrypt, randomToken } from '../../lib/crypto.js';
-import { decodeCursor, encodeCursor, isUuidPart } from '../../lib/cursor.js';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import type { WebhookDeliveryRow, WebhookRow } from '../../storage/schema.js';
 import { getApp, isUuid } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
@@ -233,7 +233,7 @@ export async function listDeliveriesPage(
   const limit = Math.min(Math.max(page.limit ?? DELIVERY_PAGE.default, 1), DELIVERY_PAGE.max);
   let afterId: string | undefined;
   if (page.cursor !== undefined) {
-    const key = decodeCursor<[string]>(page.cursor, [isUuidPart]);
+    const key = decodeCursor(z.tuple([z.uuid()]), page.cursor);
     if (!key) throw appError('cursor_invalid');
     afterId = key[0];
   }
