@@ -35,6 +35,8 @@ import { registryMetrics } from './management.js';
 import ssoLogoutRoutes from './http/routes/sso-logout.js';
 import upstreamLoginRoutes from './http/routes/upstream-login.js';
 import tokenVerifyRoutes from './http/routes/token-verify.js';
+import { registerAdminApi } from './http/admin/plugin.js';
+import logoRoutes from './http/routes/logos.js';
 
 export type App = FastifyInstance;
 
@@ -106,6 +108,10 @@ export async function buildApp(deps: Deps) {
   await app.register(accountApiRoutes, { deps });
   await app.register(accountPageRoutes, { deps });
   await app.register(accountHomeRoutes, { deps });
+  // The Admin API (issue 14): /admin/*, its own route list in http/admin/plugin.ts.
+  await registerAdminApi(app, deps);
+  // Uploaded app logos, from our own origin (POST /admin/apps/{id}/logo).
+  await app.register(logoRoutes, { deps });
 
   return app;
 }

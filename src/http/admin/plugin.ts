@@ -31,6 +31,7 @@ import { JSON_BODY_LIMIT } from '../plugins/guards.js';
 import adminAppRoutes from './apps.js';
 import { authenticateAdmin } from './auth.js';
 import adminUserRoutes from './users.js';
+import adminOperationRoutes from './operations.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -42,7 +43,7 @@ declare module 'fastify' {
 export const ADMIN_PREFIX = '/admin';
 
 /** The Admin API's route modules, in one place (like app.ts's list). */
-const ROUTE_MODULES: FastifyPluginAsyncZod<{ deps: Deps }>[] = [adminAppRoutes, adminUserRoutes];
+const ROUTE_MODULES: FastifyPluginAsyncZod<{ deps: Deps }>[] = [adminAppRoutes, adminUserRoutes, adminOperationRoutes];
 
 const adminPlugin: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   // The built-in Console app: its access tokens are the Admin JWTs (domain/apps/console-app.ts).
