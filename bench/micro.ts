@@ -28,9 +28,13 @@ try {
     email: `m-${randomUUID()}@example.com`,
     password: 'Micro-Password-9!',
     name: 'M',
-    roles: ['user'],
     verified: true,
   });
+  // Roles are per app (memberships, issue 14): the user is a member of the app, as a sign-in enrols.
+  await deps.db
+    .insertInto('memberships')
+    .values({ user_id: user.id, app_id: app.appId, roles: ['user'] })
+    .execute();
   const N = Number(process.env.MICRO_N ?? 2000);
   const C = 16;
   async function measure(label: string, n: number, fn: (i: number) => Promise<unknown>) {
@@ -58,7 +62,9 @@ try {
     await measure('verifyPassword', 100, () => verifyPassword(row.password_hash, 'Micro-Password-9!'));
   }
   const tokens: string[] = [];
-  await measure('issueTokens (sign-in)', N, async () => tokens.push((await issueTokens(deps, user, app)).refreshToken));
+  await measure('issueTokens (sign-in)', N, async () =>
+    tokens.push((await issueTokens(deps, { ...user, roles: ['user'] }, app)).refreshToken),
+  );
   await measure('select 1 (kysely sql``)', N, () => sql`select 1`.execute(deps.db));
   const { CompiledQuery } = await import('kysely');
   await measure('select 1 (CompiledQuery.raw)', N, () => deps.db.executeQuery(CompiledQuery.raw('select 1', [])));

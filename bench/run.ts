@@ -329,7 +329,7 @@ async function fixture(databaseUrl: string): Promise<KmFixture> {
     grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
   });
   const email = `bench-${randomUUID().slice(0, 8)}@example.com`;
-  await createUser(deps, { email, password: PASSWORD, name: 'Bench User', roles: ['user'], verified: true });
+  await createUser(deps, { email, password: PASSWORD, name: 'Bench User', verified: true });
   return { appId: app.appId, clientSecret, email, deps };
 }
 
@@ -472,7 +472,7 @@ async function historyCase(admin: pg.Client, dbName: string, port: number, token
       onProgress: (n) => n % 500_000 === 0 && log(`history: ${n.toLocaleString('en-US')} rows`),
     });
     const email = `history-${randomUUID().slice(0, 8)}@example.com`;
-    const user = await createUser(hx.deps, { email, password: PASSWORD, name: 'History User', roles: ['user'], verified: true });
+    const user = await createUser(hx.deps, { email, password: PASSWORD, name: 'History User', verified: true });
     await writeHistory(hx.deps.db, { appId, userIds: [user.id], shape: { families: HISTORY_FAMILIES, rotations: HISTORY_ROTATIONS } });
     // As autovacuum would soon after such an insert; here before measuring, not during.
     const h = new pg.Client({ connectionString: url.toString() });

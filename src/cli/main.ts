@@ -6,6 +6,7 @@ import { registerAuditCommands } from './commands/audit.js';
 import { registerTokenCommands } from './commands/tokens.js';
 import { registerHousekeepingCommands } from './commands/housekeeping.js';
 import { registerKeyCommands } from './commands/keys.js';
+import { registerMemberCommands } from './commands/members.js';
 import { registerUserCommands } from './commands/users.js';
 import { registerWebhookCommands } from './commands/webhooks.js';
 import { loadConfig } from '../config.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
 
   registerAppCommands(program);
   registerUserCommands(program);
+  registerMemberCommands(program);
   registerTokenCommands(program);
   registerAuditCommands(program);
   registerWebhookCommands(program);

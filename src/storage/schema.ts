@@ -79,7 +79,11 @@ export interface UsersTable {
   email_verified_at: Timestamp | null;
   password_hash: string | null;
   name: string | null;
-  roles: ColumnType<string[], string[] | undefined, string[]>;
+  /**
+   * The global roles of before issue 14 (migration 0026 renamed users.roles): kept for an admin to see
+   * and assign; never put in a token. Roles now belong to a membership (memberships.roles).
+   */
+  legacy_roles: ColumnType<string[], string[] | undefined, string[]>;
   failed_logins: Generated<number>;
   locked_until: Timestamp | null;
   disabled_at: Timestamp | null;

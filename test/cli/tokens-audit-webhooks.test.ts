@@ -11,7 +11,7 @@ import { issueTokens, rotateRefreshToken } from '../../src/domain/tokens/refresh
 import { sha256 } from '../../src/lib/crypto.js';
 import { TEST_SECRET } from '../helpers/app.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from '../helpers/db.js';
-import { makeApp, makeUser } from '../helpers/factories.js';
+import { makeApp, makeUser, member } from '../helpers/factories.js';
 
 let env: Record<string, string>;
 let database: TestDatabase | undefined;
@@ -49,7 +49,7 @@ beforeAll(async () => {
   try {
     const { app } = await makeApp(deps);
     const { user } = await makeUser(deps);
-    const first = await issueTokens(deps, user, app, {}, { userAgent: 'Firefox/140', ip: '203.0.113.5' });
+    const first = await issueTokens(deps, await member(deps, user, app), app, {}, { userAgent: 'Firefox/140', ip: '203.0.113.5' });
     const second = await rotateRefreshToken(deps, { refreshToken: first.refreshToken, appId: app.appId });
     Object.assign(seed, {
       appId: app.appId,

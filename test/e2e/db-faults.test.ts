@@ -18,7 +18,7 @@ import { openPostgres } from '../../src/storage/db.js';
 import { DatabaseUnavailableError } from '../../src/storage/unavailable.js';
 import { freePort, TEST_SECRET } from '../helpers/app.js';
 import { onPostgres } from '../helpers/db.js';
-import { DEFAULT_REDIRECT, makeApp, makeUser } from '../helpers/factories.js';
+import { DEFAULT_REDIRECT, makeApp, makeUser, member } from '../helpers/factories.js';
 import { startPrivateCluster, type PrivateCluster } from '../helpers/pg-cluster.js';
 import { isAlive, spawnServer, type ServerProcess } from '../helpers/server-process.js';
 
@@ -57,7 +57,7 @@ describe.runIf(onPostgres())('database timeouts (private cluster)', () => {
     try {
       const { app: client } = await makeApp(s.deps);
       const { user } = await makeUser(s.deps);
-      const tokens = await issueTokens(s.deps, user, client);
+      const tokens = await issueTokens(s.deps, await member(s.deps, user, client), client);
       await s.deps.db.connection().execute(async () => {
         // The pool's only connection is held here.
         const oauth = await s.app.inject({
@@ -160,7 +160,8 @@ describe.runIf(onPostgres())('database faults under load (private cluster)', () 
     const { app } = await makeApp(deps);
     appId = app.appId;
     const { user } = await makeUser(deps);
-    for (let i = 0; i < CHAINS; i++) chains.push({ token: (await issueTokens(deps, user, app)).refreshToken, ok: 0, unavailable: 0 });
+    for (let i = 0; i < CHAINS; i++)
+      chains.push({ token: (await issueTokens(deps, await member(deps, user, app), app)).refreshToken, ok: 0, unavailable: 0 });
     const env = {
       DATABASE_URL: url,
       DATABASE_POOL_MAX: '4',

@@ -20,7 +20,7 @@ const discover = (clientId: string, auth: oidc.ClientAuth, metadata?: Partial<oi
 describe('openid-client as the relying party (oidcc-server, oidcc-refresh-token, oidcc-rp-initiated-logout)', () => {
   it('runs the whole authorization code + PKCE journey with a confidential client', async () => {
     const { app, clientSecret } = await makeApp(ctx.deps);
-    const { user, password } = await makeUser(ctx.deps, { name: 'Ada Lovelace', roles: ['admin'] });
+    const { user, password } = await makeUser(ctx.deps, { name: 'Ada Lovelace', memberOf: { app, roles: ['admin'] } });
     const config = await discover(app.appId, oidc.ClientSecretBasic(clientSecret));
     expect(config.serverMetadata().issuer).toBe(ctx.deps.config.issuer);
 

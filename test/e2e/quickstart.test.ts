@@ -16,7 +16,7 @@ afterAll(() => ctx.close());
 describe('quick start journey', () => {
   it('sign in → verify → refresh → revoke → logout', async () => {
     const { app } = await makeApp(ctx.deps, { name: 'Quickstart App' });
-    const { user, password } = await makeUser(ctx.deps, { name: 'Jane Doe', roles: ['user', 'admin'] });
+    const { user, password } = await makeUser(ctx.deps, { name: 'Jane Doe', memberOf: { app, roles: ['user', 'admin'] } });
     const jar = new CookieJar();
 
     // Step 1: redirect to /login.

@@ -9,7 +9,7 @@ import type { User } from '../../src/domain/users/users.js';
 import { LOGO_CSP } from '../../src/http/routes/logos.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
 import { bearer, makeAdmin, makeTenant, type TestAdmin } from '../helpers/admin.js';
-import { makeApp, makeUser } from '../helpers/factories.js';
+import { makeApp, makeUser, member } from '../helpers/factories.js';
 import { signIn } from '../helpers/sign-in.js';
 
 let ctx: TestContext;
@@ -43,6 +43,9 @@ beforeAll(async () => {
   adminA = await makeAdmin(ctx, 'app_admin', { appId: appA.appId });
   managerA = await makeAdmin(ctx, 'manager', { appId: appA.appId });
   adminB = await makeAdmin(ctx, 'app_admin', { appId: appB.appId });
+  // A refresh key is its creator's own credential for the app: the app admins are members.
+  await member(ctx.deps, adminA.user, appA, ['admin']);
+  await member(ctx.deps, adminB.user, appB, ['admin']);
   // A user access token of an ordinary app: not an Admin JWT.
   plainToken = (await signIn(ctx, appA.appId, u.user.email, u.password)).accessToken;
 });
@@ -184,21 +187,22 @@ describe('seed 001 refresh keys', () => {
     expect(Date.parse(key.expires_at) - Date.parse(key.created_at)).toBe(3600_000);
     const list = await get(`${keysUrl()}?keys_only=true`, managerA);
     const [listed] = (list.json() as { refresh_tokens: TokenJson[] }).refresh_tokens;
-    expect(listed).toMatchObject({ jti: key.jti, refresh_key: true, content: { email: adminA.user.email } });
+    expect(listed).toMatchObject({ jti: key.jti, refresh_key: true, content: { email: adminA.user.email, roles: ['admin'] } });
     expect(list.body).not.toContain(key.refresh_token);
     const row = await ctx.deps.db.selectFrom('refresh_tokens').selectAll().where('jti', '=', key.jti).executeTakeFirstOrThrow();
     expect(row.issued_by).toBe(adminA.user.id);
     expect(row.family_expires_at?.toISOString()).toBe(key.expires_at);
 
-    // A manager may revoke it; after that it no longer refreshes.
+    // It refreshes like any refresh token (rotation: a new one comes back)...
+    const refresh = (token: string) =>
+      ctx.app.inject({ method: 'POST', url: '/token/refresh', payload: { refresh_token: token, app_id: appA.appId } });
+    const used = await refresh(key.refresh_token);
+    expect(used.statusCode, used.body).toBe(200);
+    const next = (used.json() as { refresh_token: string }).refresh_token;
+    // ...and a manager may revoke it (its family): then the rotated one no longer refreshes either.
     const revoked = await send('DELETE', `${keysUrl()}/${key.jti}`, managerA);
     expect(revoked.statusCode, revoked.body).toBe(200);
-    const refresh = await ctx.app.inject({
-      method: 'POST',
-      url: '/token/refresh',
-      payload: { refresh_token: key.refresh_token, app_id: appA.appId },
-    });
-    expect(refresh.statusCode).toBe(401);
+    expect((await refresh(next)).statusCode).toBe(401);
   });
 
   it('refuses bad input with 400 {detail} and writes nothing', async () => {
@@ -230,6 +234,10 @@ describe('seed 001 refresh keys', () => {
 
   it('a manager may not create one (403); another tenant or app is 404; a key of appB is not revoked through appA', async () => {
     expect((await send('POST', keysUrl(), managerA, { audience: appA.appId, lifetime: '1h' })).statusCode).toBe(403);
+    // A tenant admin who is not a member of the app gets no key: it could never refresh.
+    const notMember = await send('POST', keysUrl(), tenantA, { audience: appA.appId, lifetime: '1h' });
+    expect(notMember.statusCode).toBe(403);
+    expect(notMember.json()).toEqual({ detail: 'You do not have access' });
     for (const who of [tenantB, adminB]) {
       expect((await send('POST', keysUrl(), who, { audience: appA.appId, lifetime: '1h' })).statusCode).toBe(404);
       expect((await get(keysUrl(), who)).statusCode).toBe(404);
@@ -356,7 +364,8 @@ describe('signing keys', () => {
 describe('stats', () => {
   it('counts what the admin sees', async () => {
     const a = (await get('/admin/stats', adminA)).json() as Record<string, number>;
-    expect(a).toMatchObject({ apps: 1, users: 1, last_24h: expect.any(Object) });
+    // appA's members: the user and its app admin.
+    expect(a).toMatchObject({ apps: 1, users: 2, last_24h: expect.any(Object) });
     const t = (await get('/admin/stats', tenantA)).json() as Record<string, number>;
     expect(t.apps).toBe(2);
     const p = (await get('/admin/stats', platform)).json() as Record<string, number>;

@@ -6,7 +6,7 @@ import { issueTokens } from '../../src/domain/tokens/refresh-tokens.js';
 import { DAY, type FixedClock } from '../../src/lib/clock.js';
 import { sha256 } from '../../src/lib/crypto.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
-import { makeApp, makeUser } from '../helpers/factories.js';
+import { makeApp, makeUser, member } from '../helpers/factories.js';
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -17,7 +17,7 @@ afterAll(() => ctx.close());
 async function signIn() {
   const { app } = await makeApp(ctx.deps);
   const { user } = await makeUser(ctx.deps);
-  const tokens = await issueTokens(ctx.deps, user, app);
+  const tokens = await issueTokens(ctx.deps, await member(ctx.deps, user, app), app);
   return { app, user, tokens };
 }
 

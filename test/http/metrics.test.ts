@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildManagementApp, registryMetrics } from '../../src/management.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
-import { makeApp, makeUser } from '../helpers/factories.js';
+import { makeApp, makeUser, member } from '../helpers/factories.js';
 import { onPostgres } from '../helpers/db.js';
 
 let ctx: TestContext;
@@ -51,7 +51,7 @@ describe('GET /metrics', () => {
     const { issueTokens, rotateRefreshToken } = await import('../../src/domain/tokens/refresh-tokens.js');
     const { authenticatePassword } = await import('../../src/domain/users/users.js');
     const before = await scrape();
-    const set = await issueTokens(ctx.deps, user, app);
+    const set = await issueTokens(ctx.deps, await member(ctx.deps, user, app), app);
     await rotateRefreshToken(ctx.deps, { refreshToken: set.refreshToken, appId: app.appId });
     await expect(rotateRefreshToken(ctx.deps, { refreshToken: set.refreshToken, appId: app.appId })).rejects.toThrow();
     await expect(authenticatePassword(ctx.deps, { email: user.email, password: 'wrong-password' })).rejects.toThrow();

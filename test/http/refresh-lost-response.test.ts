@@ -10,7 +10,7 @@ import { issueTokens, successorToken } from '../../src/domain/tokens/refresh-tok
 import { HOUR, MINUTE, SECOND, type FixedClock } from '../../src/lib/clock.js';
 import { sha256 } from '../../src/lib/crypto.js';
 import { createTestContext } from '../helpers/app.js';
-import { makeApp, makeUser } from '../helpers/factories.js';
+import { makeApp, makeUser, member } from '../helpers/factories.js';
 
 async function setUp(env: Record<string, string> = {}) {
   const ctx = await createTestContext({ clock: 'fixed', listen: true, env });
@@ -28,7 +28,7 @@ async function setUp(env: Record<string, string> = {}) {
   const signIn = async () => {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
-    const set = await issueTokens(ctx.deps, user, app, {}, { userAgent: 'phone-app' });
+    const set = await issueTokens(ctx.deps, await member(ctx.deps, user, app), app, {}, { userAgent: 'phone-app' });
     return { app, user, set };
   };
   return { ctx, clock: ctx.clock as FixedClock, refresh, family, replays, signIn };

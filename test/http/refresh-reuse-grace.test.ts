@@ -5,7 +5,7 @@ import { issueTokens, successorToken } from '../../src/domain/tokens/refresh-tok
 import { sha256 } from '../../src/lib/crypto.js';
 import { SECOND, type FixedClock } from '../../src/lib/clock.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
-import { makeApp, makeUser } from '../helpers/factories.js';
+import { makeApp, makeUser, member } from '../helpers/factories.js';
 
 let ctx: TestContext;
 let clock: FixedClock;
@@ -32,7 +32,7 @@ async function signIn(reuse?: number) {
   if (reuse !== undefined) await updateApp(ctx.deps, app.appId, { refreshReuseInterval: reuse });
   const { user } = await makeUser(ctx.deps);
   const fresh = { ...app, refreshReuseInterval: reuse ?? null };
-  const set = await issueTokens(ctx.deps, user, fresh, {}, { ip: '10.0.0.1', userAgent: 'sign-in' });
+  const set = await issueTokens(ctx.deps, await member(ctx.deps, user, fresh), fresh, {}, { ip: '10.0.0.1', userAgent: 'sign-in' });
   return { app: fresh, user, set };
 }
 
@@ -107,7 +107,7 @@ describe('refresh reuse grace (default 10 s)', () => {
 
   it('a replay revokes only that family: the same user on another device stays signed in', async () => {
     const { app, user, set } = await signIn();
-    const otherDevice = await issueTokens(ctx.deps, user, app);
+    const otherDevice = await issueTokens(ctx.deps, await member(ctx.deps, user, app), app);
     const first = await refresh(app.appId, set.refreshToken);
     expect((await refresh(app.appId, first.json().refresh_token)).statusCode).toBe(200);
     clock.advance(11 * SECOND);

@@ -210,7 +210,7 @@ beforeAll(async () => {
   ctx = await createTestContext();
   const { app } = await makeApp(ctx.deps);
   const { user } = await makeUser(ctx.deps);
-  fx = { app, user, genuine: (await issueAccessToken(ctx.deps, user, app)).token };
+  fx = { app, user, genuine: (await issueAccessToken(ctx.deps, { ...user, roles: [] }, app)).token };
 });
 afterAll(() => ctx.close());
 

@@ -12,7 +12,7 @@ import { createDeps } from '../../src/deps.js';
 import { issueTokens } from '../../src/domain/tokens/refresh-tokens.js';
 import { freePort, TEST_SECRET } from '../helpers/app.js';
 import { onPostgres } from '../helpers/db.js';
-import { makeApp, makeUser } from '../helpers/factories.js';
+import { makeApp, makeUser, member } from '../helpers/factories.js';
 import { spawnServer } from '../helpers/server-process.js';
 
 const REFRESHES = 10;
@@ -27,7 +27,7 @@ describe.runIf(!onPostgres())('embedded durability', () => {
     const deps = await createDeps(loadConfig(env));
     const { app } = await makeApp(deps);
     const { user } = await makeUser(deps);
-    let token = (await issueTokens(deps, user, app)).refreshToken;
+    let token = (await issueTokens(deps, await member(deps, user, app), app)).refreshToken;
     await deps.close();
 
     const trace = join(dir, 'strace.out');

@@ -10,7 +10,7 @@ import { randomToken, sha256 } from '../../src/lib/crypto.js';
 import { openPostgres } from '../../src/storage/db.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
 import { createTestDatabase, onPostgres } from '../helpers/db.js';
-import { makeApp, makeUser } from '../helpers/factories.js';
+import { makeApp, makeUser, member } from '../helpers/factories.js';
 
 describe.runIf(onPostgres())('prepared statements', () => {
   let ctx: TestContext;
@@ -22,7 +22,7 @@ describe.runIf(onPostgres())('prepared statements', () => {
   async function rotateOnOwnConnection(preparedStatements: boolean) {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
-    const first = await issueTokens(ctx.deps, user, app);
+    const first = await issueTokens(ctx.deps, await member(ctx.deps, user, app), app);
     // One connection, so pg_prepared_statements below is the one that ran the rotation.
     const handle = openPostgres(ctx.database.url!, 1, preparedStatements);
     try {

@@ -13,7 +13,7 @@ import { MAX_ATTEMPTS, withRetries } from '../../src/storage/retry.js';
 import { DatabaseUnavailableError } from '../../src/storage/unavailable.js';
 import { TEST_SECRET } from '../helpers/app.js';
 import { onPostgres } from '../helpers/db.js';
-import { makeApp, makeUser } from '../helpers/factories.js';
+import { makeApp, makeUser, member } from '../helpers/factories.js';
 import { startPrivateCluster, type PrivateCluster } from '../helpers/pg-cluster.js';
 
 /** Resolves once `n` callers have arrived: both transactions have read before either writes. */
@@ -161,7 +161,7 @@ describe.runIf(onPostgres())('serializable isolation (private cluster)', () => {
       const { app: client } = await makeApp(deps);
       const { user } = await makeUser(deps);
       for (let round = 0; round < 5; round++) {
-        const set = await issueTokens(deps, user, client);
+        const set = await issueTokens(deps, await member(deps, user, client), client);
         const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => refresh(client.appId, set.refreshToken, i % 2)));
         expect(answers.map((a) => a.statusCode)).toEqual(answers.map(() => 200));
         expect(new Set(answers.map((a) => a.json().refresh_token)).size).toBe(1);
@@ -174,7 +174,9 @@ describe.runIf(onPostgres())('serializable isolation (private cluster)', () => {
     it('40 chains rotating at once (rotation batches) all advance', async () => {
       const { app: client } = await makeApp(deps);
       const { user } = await makeUser(deps);
-      const tokens = await Promise.all(Array.from({ length: 40 }, async () => (await issueTokens(deps, user, client)).refreshToken));
+      const tokens = await Promise.all(
+        Array.from({ length: 40 }, async () => (await issueTokens(deps, await member(deps, user, client), client)).refreshToken),
+      );
       for (let round = 0; round < 3; round++) {
         const answers = await Promise.all(tokens.map((t, i) => refresh(client.appId, t, i % 2)));
         expect(answers.map((a) => a.statusCode)).toEqual(answers.map(() => 200));

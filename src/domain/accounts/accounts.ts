@@ -13,6 +13,7 @@ import { DEFAULT_BRAND_COLOR } from '../../lib/brand-palette.js';
 import { assertKeymasterFlowApp, findApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { queueEmail } from '../email/outbox.js';
+import { admitToApp, assertRegistrationOpen } from '../memberships/memberships.js';
 import type { EmailTemplate } from '../email/mailer.js';
 import { accountRules, clearRateLimit, consumeRateLimit } from '../rate-limits/rate-limits.js';
 import { endAllUserSessions } from '../sessions/sessions.js';
@@ -190,6 +191,8 @@ export async function registerAccount(
   if (meta.ip) await consumeRateLimit(deps, rules.registerPerIp, meta.ip);
   await consumeRateLimit(deps, rules.registerPerEmail, email);
   const app = await resolveAccountApp(deps, ctx.appId);
+  // An invite-only app takes new users only through an invite (acceptInvite), never a sign-up.
+  await assertRegistrationOpen(deps, app?.appId);
   const row = await createUserIfEmailFree(deps, {
     email,
     name: input.name ?? null,
@@ -378,10 +381,12 @@ export async function loginAccount(
   assertKeymasterFlowApp(app);
   assertPasswordSignIn(app);
   const user = await authenticatePassword(deps, { email: input.email, password: input.password, appId: app.appId }, meta);
-  // TOTP on (issue 17): the password alone yields no tokens, only the pending second factor.
+  // TOTP on (issue 17): the password alone yields no tokens, only the pending second factor. The
+  // app's access rule (memberships.ts) is checked before it too: a refused user types no code.
   const totpSession = await openApiSecondFactor(deps, user, app);
+  const { roles } = await admitToApp(deps, { userId: user.id, appId: app.appId, record: !totpSession }, meta);
   if (totpSession) return { kind: 'totp_required', totpSession };
-  return { kind: 'tokens', tokens: await issueTokens(deps, user, app, {}, meta), user };
+  return { kind: 'tokens', tokens: await issueTokens(deps, { ...user, roles }, app, {}, meta), user };
 }
 
 /** POST /api/v1/auth/totp/verify: the code for a login's totp_session, then the login's tokens. */
@@ -393,7 +398,8 @@ export async function loginAccountSecondFactor(
   const { user, appId } = await passApiSecondFactor(deps, input.totpSession, input.code, meta);
   const app = await resolveAccountApp(deps, appId);
   if (!app) throw appError('totp_session_invalid', { detail: 'app gone' });
-  return { tokens: await issueTokens(deps, user, app, {}, meta), user };
+  const { roles } = await admitToApp(deps, { userId: user.id, appId: app.appId, record: true }, meta);
+  return { tokens: await issueTokens(deps, { ...user, roles }, app, {}, meta), user };
 }
 
 /** Rotates a refresh token for the app it was issued to (or the one named). */
@@ -471,13 +477,13 @@ export async function unlockUser(
 }
 
 /**
- * CLI: `keymaster users update`. Disabling ends every session and refresh token at once (a disabled
+ * CLI: `keymaster users update` (roles are per app now: memberships.ts setMembershipRoles). Disabling ends every session and refresh token at once (a disabled
  * account also fails rotation, but its live tokens should not wait for that).
  */
 export async function adminUpdateUser(
   deps: Pick<Deps, 'db' | 'clock' | 'liveness'>,
   userId: string,
-  input: { name?: string | undefined; roles?: string[] | undefined; verified?: boolean | undefined; disabled?: boolean | undefined },
+  input: { name?: string | undefined; verified?: boolean | undefined; disabled?: boolean | undefined },
   meta: RequestMeta = {},
 ): Promise<User> {
   const now = deps.clock.now();
@@ -490,7 +496,6 @@ export async function adminUpdateUser(
       userId,
       {
         name: input.name,
-        roles: input.roles,
         ...(input.verified !== undefined && { emailVerifiedAt: input.verified ? (current.email_verified_at ?? now) : null }),
         ...(input.disabled !== undefined && { disabledAt: input.disabled ? (current.disabled_at ?? now) : null }),
       },
@@ -513,8 +518,6 @@ export async function adminUpdateUser(
     meta,
   );
   // Webhooks (KEYMASTER-API.md §6), to every app the user has signed in to.
-  const rolesChanged = input.roles !== undefined && [...before.roles].sort().join(',') !== [...row.roles].sort().join(',');
-  if (rolesChanged) await enqueueUserEvent(deps, { event: 'user.role_changed', user: row });
   if (input.disabled && !before.disabled_at) await enqueueUserEvent(deps, { event: 'user.suspended', user: row });
   return toUser(row);
 }

@@ -10,7 +10,7 @@
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import type { AdminGrantRow } from '../../storage/schema.js';
-import { findApp, type App } from '../apps/apps.js';
+import { findApp, type App, type SERVICE_SCOPES } from '../apps/apps.js';
 import type { RequestMeta } from '../audit/audit.js';
 import { getUser, type User } from '../users/users.js';
 import * as store from './admin-store.js';
@@ -108,16 +108,24 @@ export function assertServiceScope(actor: ServiceActor, scope: string, appId?: s
 }
 
 /**
- * The app, if the caller may see it (any admin tier on it; a service its own app); else 404.
- * `need: 'full'` refuses a manager (403): changing the app, its secret or anyone's roles.
+ * The app, if the caller may see it (any admin tier on it); else 404. `need: 'full'` refuses a
+ * manager (403): changing the app, its secret or anyone's roles. A service token passes only where
+ * the route names the scope it needs (`serviceScope`), and only for its own app; elsewhere it is a 403.
  */
-export async function authorizeApp(deps: Pick<Deps, 'db'>, actor: Actor, appId: string, need: 'members' | 'full'): Promise<App> {
+export async function authorizeApp(
+  deps: Pick<Deps, 'db'>,
+  actor: Actor,
+  appId: string,
+  need: 'members' | 'full',
+  opts: { serviceScope?: (typeof SERVICE_SCOPES)[number] } = {},
+): Promise<App> {
+  if (actor.kind === 'service') {
+    if (!opts.serviceScope) throw appError('admin_access_required', { detail: 'a service token cannot call this' });
+    assertServiceScope(actor, opts.serviceScope, appId);
+  }
   const app = await findApp(deps, appId);
   if (!app) throw appError('app_not_found', { appId });
-  if (actor.kind === 'service') {
-    if (app.appId !== actor.appId) throw appError('app_not_found', { appId });
-    return app;
-  }
+  if (actor.kind === 'service') return app;
   const access = appAccess(actor, app);
   if (access === 'none') throw appError('app_not_found', { appId });
   if (need === 'full' && access !== 'full') throw appError('admin_tier_insufficient');

@@ -56,3 +56,8 @@ export async function revokeOpenInvite(db: Db, appId: string, id: string, now: D
     .returningAll()
     .executeTakeFirst();
 }
+
+/** The app an invite belongs to (the Admin API's DELETE /admin/invites/{id} authorizes on it). */
+export async function findInviteAppId(db: Db, id: string): Promise<string | undefined> {
+  return (await db.selectFrom('invites').select('app_id').where('id', '=', id).executeTakeFirst())?.app_id;
+}

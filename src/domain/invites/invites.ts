@@ -247,3 +247,8 @@ export async function acceptInvite(
   deps.liveness.invalidate(result.user.id);
   return result;
 }
+
+/** The app of an invite, or undefined (no such invite): the Admin API checks the caller may see it first. */
+export async function findInviteAppId(deps: Pick<Deps, 'db'>, inviteId: string): Promise<string | undefined> {
+  return isUuid(inviteId) ? store.findInviteAppId(deps.db, inviteId) : undefined;
+}

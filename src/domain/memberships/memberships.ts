@@ -5,7 +5,7 @@
 // the app's webhooks (user.role_changed, user.suspended, user.deleted = "removed from the app").
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
-import { appError } from '../../errors.js';
+import { AppError, appError } from '../../errors.js';
 import type { Db } from '../../storage/db.js';
 import type { MembershipRow, MembershipStatus } from '../../storage/schema.js';
 import { isUuid } from '../apps/apps.js';
@@ -245,7 +245,7 @@ export async function removeMembership(
  * Returns the roles for the app's tokens.
  */
 export async function admitToApp(
-  deps: Pick<Deps, 'db' | 'clock' | 'metrics'>,
+  deps: Pick<Deps, 'db' | 'clock'> & { metrics?: Deps['metrics'] },
   input: { userId: string; appId: string; record?: boolean },
   meta: RequestMeta = {},
 ): Promise<{ roles: string[]; enrolled: boolean }> {
@@ -292,6 +292,27 @@ export async function admitToApp(
   if (current.status === 'pending') throw appError('membership_pending');
   return { roles: current.roles, enrolled: row !== undefined };
 }
+
+/**
+ * The roles for a refresh of the user's tokens for the app: admitToApp's rule without enrolling (a
+ * refresh never enrols) and without last_login_at. Throws its refusals (suspended, pending, none).
+ */
+export async function refreshRoles(deps: Pick<Deps, 'db'>, userId: string, appId: string): Promise<string[]> {
+  const access = await store.findAccess(deps.db, userId, appId);
+  if (!access) throw appError('app_access_denied', { detail: 'unknown app' });
+  if (access.builtin === 'console') {
+    if (!access.is_admin) throw appError('app_access_denied', { detail: 'console: no admin grant' });
+    return access.roles ?? [];
+  }
+  if (access.status === 'active') return access.roles ?? [];
+  if (access.status === 'suspended') throw appError('membership_suspended');
+  if (access.status === 'pending') throw appError('membership_pending');
+  throw appError('app_access_denied', { detail: 'not a member' });
+}
+
+/** The refusals of admitToApp: a hosted page shows them as what happened, an OAuth flow answers access_denied. */
+const ACCESS_REFUSALS: ReadonlySet<string> = new Set(['app_access_denied', 'membership_suspended', 'membership_pending']);
+export const isAccessRefusal = (err: unknown): err is AppError => err instanceof AppError && ACCESS_REFUSALS.has(err.reason);
 
 /** Whether the user's registration through the app is allowed at all (an invite app takes new users only by invite). */
 export async function assertRegistrationOpen(deps: Pick<Deps, 'db'>, appId: string | undefined): Promise<void> {

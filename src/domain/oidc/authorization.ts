@@ -6,6 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
+import { admitToApp, isAccessRefusal } from '../memberships/memberships.js';
 import { appError } from '../../errors.js';
 import { MINUTE, SECOND } from '../../lib/clock.js';
 import { decrypt, deriveKey, encrypt, randomToken, sha256 } from '../../lib/crypto.js';
@@ -141,6 +142,7 @@ export function abandonedRequestRedirect(
   app: App,
   redirectUri: string,
   sealed: string,
+  description = 'The sign-in request expired or is not valid',
 ): string | undefined {
   if (!isRegisteredRedirectUri(app, redirectUri)) return undefined;
   let state: string | undefined;
@@ -150,7 +152,7 @@ export function abandonedRequestRedirect(
   } catch {
     // Tampered with or not ours: there is no state to give back.
   }
-  const outcome = errorRedirect(deps, redirectUri, 'access_denied', 'The sign-in request expired or is not valid', state);
+  const outcome = errorRedirect(deps, redirectUri, 'access_denied', description, state);
   return outcome.kind === 'redirect' ? outcome.url : undefined;
 }
 
@@ -274,6 +276,13 @@ export async function authorize(
     const live = await resumeSession(deps, session.cookieValue);
     const fresh = live && (maxAge === undefined || live.session.auth_time.getTime() + maxAge * 1000 >= deps.clock.now().getTime());
     if (live && fresh) {
+      // The app's access rule (memberships.ts): a refusal goes back to the client as access_denied.
+      try {
+        await admitToApp(deps, { userId: live.user.id, appId: app.appId, record: true });
+      } catch (err) {
+        if (isAccessRefusal(err)) return fail('access_denied', err.description);
+        throw err;
+      }
       const ctx = { sessionId: live.session.id, authTime: live.session.auth_time, amr: live.session.amr };
       const next = await codeOrConsent(deps, app, live.user, pending, ctx);
       if (next.kind === 'redirect') return next;

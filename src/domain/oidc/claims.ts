@@ -6,7 +6,8 @@ import type { User } from '../users/users.js';
 import { hasScope } from './scopes.js';
 
 /** What the scoped claims are made of: a user as read from users (or as the rotation statement returns it). */
-export type ClaimsUser = Pick<User, 'id' | 'email' | 'name' | 'roles' | 'emailVerified' | 'updatedAt'>;
+/** roles: the user's roles in the app the claims are for (its membership's). */
+export type ClaimsUser = Pick<User, 'id' | 'email' | 'name' | 'emailVerified' | 'updatedAt'> & { roles: string[] };
 
 /** The user's claims `scope` grants; a claim without a value is omitted, never null (OIDC Core §5.3.2). */
 export function scopedClaims(user: ClaimsUser, scope: string): Record<string, unknown> {

@@ -10,6 +10,7 @@ import { isRegisteredResource, SERVICE_SCOPES, type App } from '../apps/apps.js'
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { accessTokenTtl, issueGrantAccessToken } from '../tokens/access-tokens.js';
 import { forgetLiveness, grantClaims } from '../tokens/liveness.js';
+import { admitToApp, getMembership } from '../memberships/memberships.js';
 import { issueTokens, refreshTokenScope, revokeTokenFamily, rotateRefreshToken } from '../tokens/refresh-tokens.js';
 import { findUserById } from '../users/users.js';
 import { checkPkce } from './authorization.js';
@@ -132,8 +133,12 @@ export async function issueUserGrant(
   grant: UserGrant,
   meta: RequestMeta,
 ): Promise<{ tokens: OAuthTokens; refreshToken: string | undefined }> {
-  const user = await findUserById(deps, grant.userId);
-  if (!user || user.disabled) throw appError('user_cannot_sign_in');
+  const found = await findUserById(deps, grant.userId);
+  if (!found || found.disabled) throw appError('user_cannot_sign_in');
+  // The roles of the user's membership of this app now (memberships.ts): a suspension since the
+  // code was issued refuses the exchange (invalid_grant).
+  const { roles } = await admitToApp(deps, { userId: found.id, appId: app.appId });
+  const user = { ...found, roles };
   const offline = hasScope(grant.scope, 'offline_access') && app.grantTypes.includes('refresh_token');
   const resource = grant.resource ?? null;
   const requested = readRequestedClaims(grant.requestedClaims);
@@ -202,7 +207,9 @@ export async function refreshGrant(
   const scope = rotated.scope ?? '';
   const res: OAuthTokens = { accessToken: rotated.accessToken, expiresIn: rotated.expiresIn, scope, refreshToken: rotated.refreshToken };
   if (hasScope(scope, 'openid')) {
-    const user = await findUserById(deps, rotated.userId);
+    const found = await findUserById(deps, rotated.userId);
+    const membership = found && (await getMembership(deps, found.id, app.appId));
+    const user = found && { ...found, roles: membership?.roles ?? [] };
     if (user) {
       res.idToken = await issueIdToken(deps, {
         user,

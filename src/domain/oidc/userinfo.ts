@@ -6,6 +6,7 @@ import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { verifyLiveAccessToken } from '../tokens/liveness.js';
 import { findUserById } from '../users/users.js';
+import { getMembership } from '../memberships/memberships.js';
 import { CLAIM_SCOPES } from './claims-request.js';
 import { namedClaims, scopedClaims } from './claims.js';
 
@@ -14,8 +15,13 @@ export async function userInfo(
   accessToken: string,
 ): Promise<Record<string, unknown>> {
   const claims = await verifyLiveAccessToken(deps, accessToken);
-  const user = await findUserById(deps, claims.sub);
-  if (!user || user.disabled) throw appError('access_token_invalid', { detail: 'user gone or disabled' });
+  const found = await findUserById(deps, claims.sub);
+  if (!found || found.disabled) throw appError('access_token_invalid', { detail: 'user gone or disabled' });
+  // The roles of the user's membership of the token's app, now (the token is live: not suspended there).
+  const appId = claims.client_id ?? claims.aud;
+  const wantsRoles = typeof claims.scope !== 'string' || Object.hasOwn(claims, 'roles') || claims.scope.split(' ').includes('roles');
+  const roles = wantsRoles ? ((await getMembership(deps, found.id, appId))?.roles ?? []) : [];
+  const user = { ...found, roles };
   if (typeof claims.scope === 'string') {
     // The scope's claims, and those asked for with the `claims` parameter (OIDC Core §5.5), which the
     // token carries (access-tokens.ts): answered with the user's current values.

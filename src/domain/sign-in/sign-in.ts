@@ -13,6 +13,7 @@ import type { Locale } from '../../i18n/locales.js';
 import { AppError, appError } from '../../errors.js';
 import { assertKeymasterFlowApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
+import { admitToApp } from '../memberships/memberships.js';
 import { codeOrConsent, openPending, type PendingAuthorization } from '../oidc/authorization.js';
 import type { AuthMethod } from '../oidc/auth-context.js';
 import { resumeSession, startSession } from '../sessions/sessions.js';
@@ -422,7 +423,9 @@ export async function resumeSignIn(
   const resumed = await resumeSession(deps, sessionCookie);
   if (!resumed) return undefined;
   const { session, user } = resumed;
-  const tokens = await issueTokens(deps, user, app, { sessionId: session.id, authTime: session.auth_time }, meta);
+  // The SSO fast path is a sign-in to this app too: its access rule (memberships.ts) applies.
+  const { roles } = await admitToApp(deps, { userId: user.id, appId: app.appId, record: true }, meta);
+  const tokens = await issueTokens(deps, { ...user, roles }, app, { sessionId: session.id, authTime: session.auth_time }, meta);
   return { kind: 'tokens', tokens, redirectUri: request.redirectUri, state: request.state, sessionCookie: undefined };
 }
 
@@ -436,19 +439,23 @@ async function finishSignIn(
   meta: RequestMeta,
   amr: readonly AuthMethod[] | null,
 ): Promise<SignInAnswer> {
+  // The app's access rule first (memberships.ts), outside the transaction: a pending enrolment
+  // (approval policy) is kept even though this sign-in is refused.
+  const { roles } = await admitToApp(deps, { userId: user.id, appId: app.appId, record: true }, meta);
+  const appUser = { ...user, roles };
   return deps.db.transaction().execute(async (trx): Promise<SignInAnswer> => {
     const d = { ...deps, db: trx };
     const { cookieValue, session } = await startSession(d, user.id, meta, amr);
     const ctx = { sessionId: session.id, authTime: session.auth_time };
     if (pending) {
-      const next = await codeOrConsent(d, app, user, pending, { ...ctx, amr: session.amr });
+      const next = await codeOrConsent(d, app, appUser, pending, { ...ctx, amr: session.amr });
       if (next.kind === 'consent') {
         const { redirectUri, authz } = request as Required<Pick<SignInRequest, 'redirectUri' | 'authz'>>;
         return { kind: 'consent', appId: app.appId, redirectUri, authz, sessionCookie: cookieValue };
       }
       return { kind: 'code_redirect', url: next.url, sessionCookie: cookieValue };
     }
-    const tokens = await issueTokens(d, user, app, ctx, meta);
+    const tokens = await issueTokens(d, appUser, app, ctx, meta);
     return { kind: 'tokens', tokens, redirectUri: request.redirectUri, state: request.state, sessionCookie: cookieValue };
   });
 }

@@ -85,7 +85,7 @@ async function signAccessToken(deps: IssueDeps, app: App, claims: { sub: string;
 /** A Keymaster sign-in's access token (seed 000's claims, plus client_id). */
 export async function issueAccessToken(
   deps: IssueDeps,
-  user: Pick<User, 'id' | 'email' | 'name' | 'roles'>,
+  user: Pick<User, 'id' | 'email' | 'name'> & { roles: string[] },
   app: App,
   ties?: GrantTies,
 ): Promise<IssuedAccessToken> {

@@ -9,8 +9,8 @@
 //     admin) or its code was replayed (RFC 9700 §4.2.4, OIDC conformance oidcc-codereuse-30seconds);
 //   - its SSO session (`sid`) ended in a later second than the token's iat (sign-out, end_session). A
 //     refresh-token family outlives its SSO session, so tokens it issues afterwards stay live.
-// A per-app suspension (issue 14, memberships) plugs in as one more fact of UserLiveness (the apps
-// the user is suspended from) and one more line in liveTokenRefusal, against the token's `aud`.
+//   - its app's membership is not active (issue 14: suspended, or pending): the app is the token's
+//     client_id (its aud when it has none); other apps' tokens are unaffected.
 //
 // The facts come from deps.liveness (liveness-cache.ts): no database round trip while a user's entry
 // is fresh, ≤ LIVENESS_CACHE_TTL_MS stale for ends made by another process.
@@ -29,6 +29,8 @@ export interface UserLiveness {
   endedGrants: ReadonlySet<string>;
   /** Ended SSO sessions: id → the epoch second it ended. */
   endedSessions: ReadonlyMap<string, number>;
+  /** Apps the user's membership of is not active (suspended, pending). */
+  inactiveApps: ReadonlySet<string>;
 }
 
 /** The claims liveness reads; a token without grant_id or sid is checked on its user alone. */
@@ -37,9 +39,12 @@ export interface LivenessClaims {
   iat: number;
   grant_id?: unknown;
   sid?: unknown;
+  client_id?: unknown;
+  aud?: unknown;
 }
 
-export type LivenessRefusal = 'user_unknown' | 'user_disabled' | 'issued_before_valid_after' | 'grant_ended' | 'session_ended';
+export type LivenessRefusal =
+  'user_unknown' | 'user_disabled' | 'issued_before_valid_after' | 'grant_ended' | 'session_ended' | 'membership_inactive';
 
 /**
  * How far back an end can concern a token still unexpired: the longest access-token lifetime
@@ -62,6 +67,8 @@ export function liveTokenRefusal(state: UserLiveness | undefined, claims: Livene
   if (typeof claims.grant_id === 'string' && state.endedGrants.has(claims.grant_id)) return 'grant_ended';
   const ended = typeof claims.sid === 'string' ? state.endedSessions.get(claims.sid) : undefined;
   if (ended !== undefined && claims.iat < ended) return 'session_ended';
+  const appId = typeof claims.client_id === 'string' ? claims.client_id : claims.aud;
+  if (typeof appId === 'string' && state.inactiveApps.has(appId)) return 'membership_inactive';
   return undefined;
 }
 
@@ -77,6 +84,7 @@ export async function userLiveness(deps: LivenessDeps, userId: string): Promise<
       validAfter: row.tokens_valid_after ? epochSeconds(row.tokens_valid_after) : null,
       endedGrants: new Set(row.ended_families),
       endedSessions: new Map(Object.entries(row.ended_sessions).map(([id, at]) => [id, Number(at)])),
+      inactiveApps: new Set(row.inactive_apps),
     };
   });
 }

@@ -3,7 +3,7 @@
 // token of a new family, issued as a sign-in's would be (newRefreshRow), so every rule of refresh
 // tokens holds for it: bound to its app, rotated on every use, a replay revokes the family, listed and
 // revoked with the rest. What is special: it is the acting admin's own credential (its subject is the
-// admin, never someone they could impersonate), it expires after its lifetime, and no rotation moves
+// admin, never someone they could impersonate, with the roles of their membership of the app), it expires after its lifetime, and no rotation moves
 // that end (family_expires_at, 0028). The token is returned once; only its hash is stored.
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
@@ -11,6 +11,7 @@ import { appError } from '../../errors.js';
 import { SECOND } from '../../lib/clock.js';
 import { getApp } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
+import { refreshRoles } from '../memberships/memberships.js';
 import { findUserById } from '../users/users.js';
 import { newRefreshRow } from './refresh-tokens.js';
 import { insertRefreshToken } from './refresh-token-store.js';
@@ -48,13 +49,15 @@ export async function createRefreshKey(
 ): Promise<CreatedRefreshKey> {
   const app = await getApp(deps, input.appId);
   if (input.audience !== app.appId) throw appError('refresh_key_audience_invalid');
-  const user = await findUserById(deps, input.adminId);
-  if (!user || user.disabled) throw appError('user_not_found');
-  const now = deps.clock.now();
-  const end = new Date(now.getTime() + input.lifetimeSeconds * SECOND);
-  const { token, row } = newRefreshRow(deps, user, app, { familyExpiresAt: end, issuedBy: user.id }, meta);
+  const found = await findUserById(deps, input.adminId);
+  if (!found || found.disabled) throw appError('user_not_found');
+  // The admin's roles in this app, by the rule a refresh applies: no active membership, no key (it
+  // could never refresh), and no roles beyond what the admin holds there.
+  const user = { ...found, roles: await refreshRoles(deps, found.id, app.appId) };
+  const { token, row } = newRefreshRow(deps, user, app, { issuedBy: user.id }, meta);
   // The first token lives its whole lifetime; its successors get the app's refresh lifetime, within it.
-  const stored = await insertRefreshToken(deps.db, { ...row, expires_at: end });
+  const end = new Date(row.created_at.getTime() + input.lifetimeSeconds * SECOND);
+  const stored = await insertRefreshToken(deps.db, { ...row, expires_at: end, family_expires_at: end });
   await recordAuditEvent(
     deps,
     {

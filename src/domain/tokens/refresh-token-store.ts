@@ -102,7 +102,7 @@ export interface RotationSuccessor {
  * Rotation in ONE statement (atomic without BEGIN/COMMIT): spends the live token of `appId` whose
  * user is enabled — the conditional UPDATE decides the race exactly as spendRefreshToken does — and
  * inserts its successor, which copies the family's columns (its sign-in too) from the spent row and the user's current
- * claims from users (for a family with a scope, with email_verified and updated_at: see Rotated). Returns those claims, or nothing when nothing was spent (the caller classifies).
+ * claims from users and their roles from the membership of the app (an active one: else nothing is spent) (for a family with a scope, with email_verified and updated_at: see Rotated). Returns those claims, or nothing when nothing was spent (the caller classifies).
  */
 export async function rotateInOneStatement(db: Db, spend: RotationSpend, successor: RotationSuccessor): Promise<Rotated | undefined> {
   return (await rotateManyInOneStatement(db, [{ spend, successor }])).get(successor.jti);
@@ -154,13 +154,18 @@ export const ROTATE_SQL = prepared(`
       from input i
       cross join lateral (
         select t.jti,
-               case when t.scope is null then jsonb_build_object('email', u.email, 'name', u.name, 'roles', u.roles)
-                    else jsonb_build_object('email', u.email, 'name', u.name, 'roles', u.roles,
+               case when t.scope is null then jsonb_build_object('email', u.email, 'name', u.name, 'roles', coalesce(m.roles, '{}'))
+                    else jsonb_build_object('email', u.email, 'name', u.name, 'roles', coalesce(m.roles, '{}'),
                       'email_verified', u.email_verified_at is not null,
                       'updated_at', floor(extract(epoch from u.updated_at))::bigint) end as claims
           from refresh_tokens t
           join users u on u.id = t.user_id
+          left join memberships m on m.user_id = t.user_id and m.app_id = t.app_id
          where t.token_hash = i.token_hash and u.disabled_at is null
+           -- The roles are the membership's of this app (issue 14); a membership that is not active
+           -- spends nothing here, and the slow path refuses it. The built-in Console app needs no
+           -- membership, an admin tier (memberships.ts admitToApp): also left to the slow path.
+           and m.status = 'active'
          limit 1
       ) x
   ), spent as (

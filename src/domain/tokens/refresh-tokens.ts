@@ -33,7 +33,8 @@ import { DAY } from '../../lib/clock.js';
 import { deriveKey, hmacSha256, randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
 import { findCachedApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
-import { findUserById, type User } from '../users/users.js';
+import { refreshRoles } from '../memberships/memberships.js';
+import { findUserById, type AppUser, type User } from '../users/users.js';
 import { issueAccessToken, issueGrantAccessToken, type IssuedAccessToken } from './access-tokens.js';
 import { forgetLiveness, grantClaims } from './liveness.js';
 import { isLiveRefreshToken, mayPresentRefreshToken } from './live.js';
@@ -104,7 +105,7 @@ interface FamilyContext {
 
 export function newRefreshRow(
   deps: Pick<Deps, 'clock' | 'config'>,
-  user: Pick<User, 'id' | 'email' | 'name' | 'roles'>,
+  user: Pick<User, 'id' | 'email' | 'name'> & { roles: string[] },
   app: App,
   ctx: FamilyContext,
   meta: RequestMeta,
@@ -145,7 +146,8 @@ export function newRefreshRow(
 /** Issues an access token and the first refresh token of a new family (a sign-in). */
 export async function issueTokens(
   deps: TokenDeps,
-  user: User,
+  // With the roles of the user's membership of `app` (memberships.ts admitToApp decides them).
+  user: AppUser,
   app: App,
   // familyId may be chosen by the caller (an authorization code records it before it is spent).
   ctx: Omit<FamilyContext, 'parentJti'> = {},
@@ -165,7 +167,7 @@ export async function issueTokens(
  */
 function familyAccessToken(
   deps: TokenDeps,
-  user: User,
+  user: AppUser,
   app: App,
   family: { family_id: string; session_id: string | null; scope: string | null; auth_time: Date | null },
   resource: string | null,
@@ -271,12 +273,16 @@ export async function rotateRefreshToken(
   const outcome = await deps.db.transaction().execute(async (trx): Promise<RotateOutcome> => {
     const spent = await store.spendRefreshToken(trx, hash, app.appId, successorJti, now, clientAuthenticated);
     if (spent) {
-      // Spent here only when the fast path's statement found the user disabled (or lost a race).
-      const user = await findUserById({ db: trx }, spent.user_id);
-      if (!user || user.disabled) {
+      // Spent here only when the fast path's statement found the user disabled, the membership of
+      // the app not active (or lost a race).
+      const found = await findUserById({ db: trx }, spent.user_id);
+      if (!found || found.disabled) {
         await store.revokeFamily(trx, spent.family_id, now, 'account_disabled');
         return { kind: 'suspended', userId: spent.user_id };
       }
+      // Suspended (or pending, or removed) in this app: thrown, so the transaction rolls back and the
+      // token stays as it was (a reactivated membership refreshes it again).
+      const user = { ...found, roles: await refreshRoles({ db: trx }, found.id, app.appId) };
       const ctx = {
         familyId: spent.family_id,
         parentJti: spent.jti,
@@ -307,11 +313,12 @@ export async function rotateRefreshToken(
         // Derived again from the presented parent; a successor written some other way never matches.
         safeEqual(next.token_hash, successor.tokenHash)
       ) {
-        const user = await findUserById({ db: trx }, next.user_id);
-        if (!user || user.disabled) {
+        const found = await findUserById({ db: trx }, next.user_id);
+        if (!found || found.disabled) {
           await store.revokeFamily(trx, next.family_id, now, 'account_disabled');
           return { kind: 'suspended', userId: next.user_id };
         }
+        const user = { ...found, roles: await refreshRoles({ db: trx }, found.id, app.appId) };
         return {
           kind: 'reused',
           rotated: issuedTokens(await familyAccessToken(deps, user, app, next, resource), token, next),

@@ -30,7 +30,6 @@ export const UserInput = z.object({
   email: Email,
   password: Password.optional(),
   name: z.string().trim().min(1).max(200).optional(),
-  roles: z.array(Role).max(50).default([]),
   verified: z.boolean().default(false),
 });
 export type UserInput = z.input<typeof UserInput>;
@@ -39,7 +38,8 @@ export interface User {
   id: string;
   email: string;
   name: string | null;
-  roles: string[];
+  /** The global roles of before issue 14 (users.legacy_roles): shown, never in a token (memberships hold the roles). */
+  legacyRoles: string[];
   emailVerified: boolean;
   disabled: boolean;
   lockedUntil: Date | null;
@@ -55,12 +55,15 @@ export interface User {
   locale: Locale | null;
 }
 
+/** A user as one app sees them: with their roles in that app (the membership's; memberships.ts). */
+export type AppUser = User & { roles: string[] };
+
 export function toUser(row: UserRow): User {
   return {
     id: row.id,
     email: row.email,
     name: row.name,
-    roles: row.roles,
+    legacyRoles: row.legacy_roles,
     emailVerified: row.email_verified_at !== null,
     disabled: row.disabled_at !== null,
     lockedUntil: row.locked_until,
@@ -81,13 +84,12 @@ export async function createUser(
   const row = await store.insertUser(deps.db, {
     email: v.email,
     name: v.name ?? null,
-    roles: v.roles,
     password_hash: v.password ? await hashPassword(v.password) : null,
     email_verified_at: v.verified ? deps.clock.now() : null,
   });
   if (!row) throw appError('email_already_registered');
   const { appId, ...requestMeta } = meta;
-  await recordAuditEvent(deps, { event: 'user.created', userId: row.id, appId, data: { roles: row.roles } }, requestMeta);
+  await recordAuditEvent(deps, { event: 'user.created', userId: row.id, appId, data: {} }, requestMeta);
   if (appId) await enqueueUserEvent(deps, { event: 'user.signup', user: row, appIds: [appId] });
   return toUser(row);
 }
@@ -126,7 +128,7 @@ export async function findUserRecordByEmail(deps: Pick<Deps, 'db'>, email: strin
 }
 
 /**
- * A new user without roles, unless the email is taken (then undefined: no error is raised, so the
+ * A new user (in no app yet), unless the email is taken (then undefined: no error is raised, so the
  * caller's transaction stays usable). Nothing is audited here; the caller records why it was created.
  */
 export async function createUserIfEmailFree(
@@ -136,7 +138,6 @@ export async function createUserIfEmailFree(
   return store.insertUser(deps.db, {
     email: input.email,
     name: input.name,
-    roles: [],
     password_hash: input.passwordHash,
     email_verified_at: input.emailVerifiedAt,
     locale: input.locale ?? null,
@@ -216,12 +217,11 @@ export async function recordLastLogin(deps: Pick<Deps, 'db'>, userId: string, no
 export async function editUser(
   deps: Pick<Deps, 'db'>,
   userId: string,
-  edit: { name?: string | undefined; roles?: string[] | undefined; emailVerifiedAt?: Date | null; disabledAt?: Date | null },
+  edit: { name?: string | undefined; emailVerifiedAt?: Date | null; disabledAt?: Date | null },
   now: Date,
 ): Promise<UserRow | undefined> {
   return store.updateUser(deps.db, userId, {
     ...(edit.name !== undefined && { name: edit.name }),
-    ...(edit.roles !== undefined && { roles: edit.roles }),
     ...(edit.emailVerifiedAt !== undefined && { email_verified_at: edit.emailVerifiedAt }),
     ...(edit.disabledAt !== undefined && { disabled_at: edit.disabledAt }),
     updated_at: now,

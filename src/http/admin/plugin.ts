@@ -30,6 +30,8 @@ import { ensureConsoleApp } from '../../domain/apps/console-app.js';
 import { JSON_BODY_LIMIT } from '../plugins/guards.js';
 import adminAppRoutes from './apps.js';
 import { authenticateAdmin } from './auth.js';
+import adminMemberRoutes from './members.js';
+import adminTenantRoutes from './tenants.js';
 import adminUserRoutes from './users.js';
 import adminOperationRoutes from './operations.js';
 
@@ -43,7 +45,13 @@ declare module 'fastify' {
 export const ADMIN_PREFIX = '/admin';
 
 /** The Admin API's route modules, in one place (like app.ts's list). */
-const ROUTE_MODULES: FastifyPluginAsyncZod<{ deps: Deps }>[] = [adminAppRoutes, adminUserRoutes, adminOperationRoutes];
+const ROUTE_MODULES: FastifyPluginAsyncZod<{ deps: Deps }>[] = [
+  adminAppRoutes,
+  adminUserRoutes,
+  adminMemberRoutes,
+  adminTenantRoutes,
+  adminOperationRoutes,
+];
 
 const adminPlugin: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   // The built-in Console app: its access tokens are the Admin JWTs (domain/apps/console-app.ts).

@@ -205,3 +205,43 @@ export const GrantJson = z.object({
   created_at: z.string(),
 });
 export const GrantList = z.object({ admins: z.array(GrantJson), next_cursor: z.string().nullable() });
+
+// Members and invites ----------------------------------------------------------------------------
+export const MemberListQuery = z.object({
+  limit: Limit,
+  cursor: Cursor.optional(),
+  status: z.enum(['active', 'suspended', 'pending']).optional(),
+});
+export const MemberJson = z.object({
+  user_id: z.string(),
+  app_id: z.string(),
+  roles: z.array(z.string()),
+  status: z.string(),
+  enrolled_at: z.string(),
+  last_login_at: z.string().nullable(),
+});
+export const MemberList = z.object({ members: z.array(MemberJson), next_cursor: z.string().nullable() });
+export const InviteBody = z.strictObject({
+  app_id: Uuid,
+  email: Email,
+  roles: Roles.optional(),
+  expires_in_hours: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 24)
+    .optional(),
+});
+export const InviteIdParams = z.object({ invite_id: Uuid });
+export const InviteJson = z.object({
+  id: z.string(),
+  app_id: z.string(),
+  email: z.string(),
+  roles: z.array(z.string()),
+  status: z.string(),
+  created_at: z.string(),
+  expires_at: z.string(),
+});
+/** The link carries the single-use code: shown once, for an admin to pass on by hand if the email is lost. */
+export const CreatedInviteJson = InviteJson.extend({ invite_url: z.string() });
+export const InviteList = z.object({ invites: z.array(InviteJson), next_cursor: z.string().nullable() });

@@ -11,7 +11,7 @@ import { addWebhook, listDeliveriesPage, pingWebhook } from '../../../src/domain
 import { AppError } from '../../../src/errors.js';
 import { DAY, HOUR, type FixedClock } from '../../../src/lib/clock.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
-import { makeApp, makeUser } from '../../helpers/factories.js';
+import { makeApp, makeUser, member } from '../../helpers/factories.js';
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -75,8 +75,8 @@ describe('token pages and scoped revocation', () => {
     const { app } = await makeApp(ctx.deps);
     const { app: other } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
-    for (let i = 0; i < 3; i++) await issueTokens(ctx.deps, user, app, {});
-    const foreign = await issueTokens(ctx.deps, user, other, {});
+    for (let i = 0; i < 3; i++) await issueTokens(ctx.deps, await member(ctx.deps, user, app), app, {});
+    const foreign = await issueTokens(ctx.deps, await member(ctx.deps, user, other), other, {});
     const jtis: string[] = [];
     let cursor: string | undefined;
     do {
@@ -113,6 +113,7 @@ describe('refresh keys (seed 001 "+")', () => {
   it("is the admin's own refresh token for the app: it refreshes, and no rotation outlives its lifetime", async () => {
     const { app } = await makeApp(ctx.deps); // the default refresh lifetime: 30 days
     const { user: admin } = await makeUser(ctx.deps, { name: 'Ada' });
+    await member(ctx.deps, admin, app, ['ops']);
     const key = await createRefreshKey(
       ctx.deps,
       { appId: app.appId, audience: app.appId, lifetimeSeconds: 2 * 86_400, adminId: admin.id },
@@ -121,7 +122,7 @@ describe('refresh keys (seed 001 "+")', () => {
     expect(key.refreshToken).toMatch(/^[0-9a-f]{64}$/);
     expect(key.expiresAt.getTime() - key.createdAt.getTime()).toBe(2 * DAY);
     const [listed] = (await listAppTokensPage(ctx.deps, app.appId, { keysOnly: true })).tokens;
-    expect(listed).toMatchObject({ jti: key.jti, userId: admin.id, issuedBy: admin.id, claims: { email: admin.email } });
+    expect(listed).toMatchObject({ jti: key.jti, userId: admin.id, issuedBy: admin.id, claims: { email: admin.email, roles: ['ops'] } });
 
     clock().advance(DAY);
     const rotated = await rotateRefreshToken(ctx.deps, { refreshToken: key.refreshToken, appId: app.appId });
@@ -140,6 +141,8 @@ describe('refresh keys (seed 001 "+")', () => {
     const { user: admin } = await makeUser(ctx.deps);
     const input = { appId: app.appId, audience: 'https://api.example.com', lifetimeSeconds: 3600, adminId: admin.id };
     expect(await reason(createRefreshKey(ctx.deps, input, {}))).toBe('refresh_key_audience_invalid');
+    // Not a member of the app: no key (it could never refresh).
+    expect(await reason(createRefreshKey(ctx.deps, { ...input, audience: app.appId }, {}))).toBe('app_access_denied');
     const unknown = '00000000-0000-4000-8000-000000000000';
     expect(await reason(createRefreshKey(ctx.deps, { ...input, appId: unknown, audience: unknown }, {}))).toBe('app_not_found');
     expect((await listAppTokensPage(ctx.deps, app.appId, {})).tokens).toEqual([]);
@@ -190,7 +193,7 @@ describe('stats', () => {
   it('counts within scope: an empty scope counts nothing, a replay counts for its app', async () => {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
-    const first = await issueTokens(ctx.deps, user, app, {});
+    const first = await issueTokens(ctx.deps, await member(ctx.deps, user, app), app, {});
     const second = await rotateRefreshToken(ctx.deps, { refreshToken: first.refreshToken, appId: app.appId });
     clock().advance(60_000);
     // The successor used, the parent again: a replay (within the retry window it would be a retry).

@@ -5,7 +5,7 @@ import { endSession, startSession } from '../../../src/domain/sessions/sessions.
 import { issueTokens, revokeRefreshToken, rotateRefreshToken } from '../../../src/domain/tokens/refresh-tokens.js';
 import { authenticatePassword, createUser } from '../../../src/domain/users/users.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
-import { makeApp, makeUser } from '../../helpers/factories.js';
+import { makeApp, makeUser, member } from '../../helpers/factories.js';
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -80,12 +80,12 @@ describe('audit events', () => {
   it('records a refresh replay, a revocation and an SSO logout', async () => {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
-    const first = await issueTokens(ctx.deps, user, app);
+    const first = await issueTokens(ctx.deps, await member(ctx.deps, user, app), app);
     const second = await rotateRefreshToken(ctx.deps, { refreshToken: first.refreshToken, appId: app.appId });
     await expect(rotateRefreshToken(ctx.deps, { refreshToken: first.refreshToken, appId: app.appId }, meta)).rejects.toMatchObject({
       reason: 'refresh_token_invalid',
     });
-    const other = await issueTokens(ctx.deps, user, app);
+    const other = await issueTokens(ctx.deps, await member(ctx.deps, user, app), app);
     await revokeRefreshToken(ctx.deps, { refreshToken: other.refreshToken }, meta);
     const { cookieValue, session } = await startSession(ctx.deps, user.id, meta);
     await endSession(ctx.deps, cookieValue, meta);

@@ -5,7 +5,7 @@ import { accessTokenRefusal, type LivenessClaims } from '../../../src/domain/tok
 import { issueTokens, revokeRefreshToken } from '../../../src/domain/tokens/refresh-tokens.js';
 import { DAY, MINUTE, type FixedClock } from '../../../src/lib/clock.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
-import { makeApp, makeUser } from '../../helpers/factories.js';
+import { makeApp, makeUser, member } from '../../helpers/factories.js';
 
 let ctx: TestContext;
 let clock: FixedClock;
@@ -32,16 +32,16 @@ async function seed() {
   const start = clock.now();
   // 25 tokens that will be long expired, 3 revoked long ago, then (38 days later) 4 live ones and
   // 2 that expired only 1 day ago (still within retention).
-  for (let i = 0; i < 25; i++) await issueTokens(ctx.deps, user, app);
+  for (let i = 0; i < 25; i++) await issueTokens(ctx.deps, await member(ctx.deps, user, app), app);
   for (let i = 0; i < 3; i++) {
-    const t = await issueTokens(ctx.deps, user, app);
+    const t = await issueTokens(ctx.deps, await member(ctx.deps, user, app), app);
     await revokeRefreshToken(ctx.deps, { refreshToken: t.refreshToken });
   }
   clock.advance(8 * DAY);
-  for (let i = 0; i < 2; i++) await issueTokens(ctx.deps, user, app);
+  for (let i = 0; i < 2; i++) await issueTokens(ctx.deps, await member(ctx.deps, user, app), app);
   clock.advance(30 * DAY);
   const liveTokens = [];
-  for (let i = 0; i < 4; i++) liveTokens.push(await issueTokens(ctx.deps, user, app));
+  for (let i = 0; i < 4; i++) liveTokens.push(await issueTokens(ctx.deps, await member(ctx.deps, user, app), app));
   const now = clock.now();
   const sessions = [
     { expires_at: new Date(start.getTime() + DAY), revoked_at: null }, // expired 37 days ago: goes
@@ -112,7 +112,7 @@ describe('pruneExpired keeps what access-token liveness reads', () => {
     try {
       const { app } = await makeApp(c.deps);
       const { user } = await makeUser(c.deps);
-      const t = await issueTokens(c.deps, user, app);
+      const t = await issueTokens(c.deps, await member(c.deps, user, app), app);
       await revokeRefreshToken(c.deps, { refreshToken: t.refreshToken });
       (c.clock as FixedClock).advance(MINUTE);
       await pruneExpired(c.deps);

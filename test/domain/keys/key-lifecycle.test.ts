@@ -4,7 +4,7 @@ import { advanceKeyLifecycle, KeyRing, listSigningKeys, publishLeadMs, rotateSig
 import { issueTokens } from '../../../src/domain/tokens/refresh-tokens.js';
 import { DAY, SECOND, type FixedClock } from '../../../src/lib/clock.js';
 import { startTestServer, type TestContext } from '../../helpers/app.js';
-import { makeApp, makeUser } from '../../helpers/factories.js';
+import { makeApp, makeUser, member } from '../../helpers/factories.js';
 
 let ctx: TestContext;
 let clock: FixedClock;
@@ -26,7 +26,7 @@ describe('signing key lifecycle', () => {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
     const oldKid = ctx.deps.keys.active.kid;
-    const before = await issueTokens(ctx.deps, user, app);
+    const before = await issueTokens(ctx.deps, await member(ctx.deps, user, app), app);
     expect(kidOf(before.accessToken)).toBe(oldKid);
 
     const { kid: newKid, activateAt } = await rotateSigningKey(ctx.deps);
@@ -35,7 +35,7 @@ describe('signing key lifecycle', () => {
     expect(activateAt.getTime() - clock.now().getTime()).toBeGreaterThanOrEqual(300 * SECOND);
     expect(await ctx.deps.keys.reloadIfChanged()).toBe(true);
     expect(await jwksKids()).toEqual(expect.arrayContaining([oldKid, newKid]));
-    expect(kidOf((await issueTokens(ctx.deps, user, app)).accessToken)).toBe(oldKid);
+    expect(kidOf((await issueTokens(ctx.deps, await member(ctx.deps, user, app), app)).accessToken)).toBe(oldKid);
 
     clock.advance(publishLeadMs(ctx.deps) - SECOND);
     expect((await advanceKeyLifecycle(ctx.deps)).activated).toBeNull();
@@ -46,7 +46,7 @@ describe('signing key lifecycle', () => {
     expect(changes.activated).toBe(newKid);
     await ctx.deps.keys.reloadIfChanged();
     expect(await states()).toMatchObject({ [oldKid]: 'previous', [newKid]: 'active' });
-    const after = await issueTokens(ctx.deps, user, app);
+    const after = await issueTokens(ctx.deps, await member(ctx.deps, user, app), app);
     expect(kidOf(after.accessToken)).toBe(newKid);
 
     // A third-party verifier with a remote JWKS accepts tokens from both sides of the rotation.

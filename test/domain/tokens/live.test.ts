@@ -7,7 +7,7 @@ import { issueTokens } from '../../../src/domain/tokens/refresh-tokens.js';
 import { DAY } from '../../../src/lib/clock.js';
 import { sha256 } from '../../../src/lib/crypto.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
-import { makeApp, makeUser } from '../../helpers/factories.js';
+import { makeApp, makeUser, member } from '../../helpers/factories.js';
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -20,7 +20,8 @@ describe('live refresh token predicate', () => {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
     const now = ctx.deps.clock.now();
-    const issued = await Promise.all([0, 1, 2, 3].map(() => issueTokens(ctx.deps, user, app)));
+    const appUser = await member(ctx.deps, user, app);
+    const issued = await Promise.all([0, 1, 2, 3].map(() => issueTokens(ctx.deps, appUser, app)));
     const [live, rotated, revoked, expired] = issued.map((t) => sha256(t.refreshToken)) as [string, string, string, string];
     const db = ctx.deps.db;
     await db.updateTable('refresh_tokens').set({ rotated_at: now }).where('token_hash', '=', rotated).execute();

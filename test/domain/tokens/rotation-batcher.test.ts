@@ -7,7 +7,7 @@ import { verifyAccessToken } from '../../../src/domain/tokens/access-tokens.js';
 import { issueTokens, revokeRefreshToken, rotateRefreshToken, successorToken } from '../../../src/domain/tokens/refresh-tokens.js';
 import { randomToken, sha256 } from '../../../src/lib/crypto.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
-import { makeApp, makeUser } from '../../helpers/factories.js';
+import { makeApp, makeUser, member } from '../../helpers/factories.js';
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -31,9 +31,12 @@ async function appWithTokens(n: number, reuse?: number) {
   const fresh: App = { ...app, refreshReuseInterval: reuse ?? null };
   const { user } = await makeUser(ctx.deps);
   const sets = [];
-  for (let i = 0; i < n; i++) sets.push(await issueTokens(ctx.deps, user, fresh));
+  for (let i = 0; i < n; i++) sets.push(await issueTokens(ctx.deps, await member(ctx.deps, user, fresh), fresh));
   // Warm the app cache, so that every rotation below queues in the same turn.
-  await rotateRefreshToken(ctx.deps, { refreshToken: (await issueTokens(ctx.deps, user, fresh)).refreshToken, appId: app.appId });
+  await rotateRefreshToken(ctx.deps, {
+    refreshToken: (await issueTokens(ctx.deps, await member(ctx.deps, user, fresh), fresh)).refreshToken,
+    appId: app.appId,
+  });
   return { app: fresh, user, sets };
 }
 

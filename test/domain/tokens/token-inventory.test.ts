@@ -4,7 +4,7 @@ import { issueTokens, rotateRefreshToken } from '../../../src/domain/tokens/refr
 import { sha256 } from '../../../src/lib/crypto.js';
 import { DAY, type FixedClock } from '../../../src/lib/clock.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
-import { makeApp, makeUser } from '../../helpers/factories.js';
+import { makeApp, makeUser, member } from '../../helpers/factories.js';
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -19,11 +19,11 @@ describe('listTokens', () => {
   it('shows every seed-001 field, and filters by user (email or id), app and liveness', async () => {
     const { app } = await makeApp(ctx.deps);
     const { app: other } = await makeApp(ctx.deps);
-    const { user } = await makeUser(ctx.deps, { name: 'Grace', roles: ['admin'] });
-    const first = await issueTokens(ctx.deps, user, app, {}, meta);
+    const { user } = await makeUser(ctx.deps, { name: 'Grace', memberOf: { app, roles: ['admin'] } });
+    const first = await issueTokens(ctx.deps, await member(ctx.deps, user, app), app, {}, meta);
     clock().advance(60_000);
     const second = await rotateRefreshToken(ctx.deps, { refreshToken: first.refreshToken, appId: app.appId }, meta);
-    await issueTokens(ctx.deps, user, other, {}, meta);
+    await issueTokens(ctx.deps, await member(ctx.deps, user, other), other, {}, meta);
 
     const mine = await listTokens(ctx.deps, { user: user.email.toUpperCase(), appId: app.appId });
     expect(mine).toHaveLength(2);
@@ -73,9 +73,9 @@ describe('revokeTokens', () => {
   it('revoking one jti revokes its whole family (and nothing else), recorded with the actor', async () => {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
-    const a = await issueTokens(ctx.deps, user, app, {}, meta);
+    const a = await issueTokens(ctx.deps, await member(ctx.deps, user, app), app, {}, meta);
     const a2 = await rotateRefreshToken(ctx.deps, { refreshToken: a.refreshToken, appId: app.appId });
-    const b = await issueTokens(ctx.deps, user, app, {}, meta);
+    const b = await issueTokens(ctx.deps, await member(ctx.deps, user, app), app, {}, meta);
     const [parent] = (await listTokens(ctx.deps, { user: user.id })).filter((t) => t.familyId === a.familyId && t.state === 'rotated');
 
     expect(await revokeTokens(ctx.deps, { jti: parent!.jti }, { actor: 'cli' })).toEqual({ revoked: 2, sessions: 0 });
@@ -99,8 +99,8 @@ describe('revokeTokens', () => {
   it('revokes by family, and by user (tokens and SSO sessions)', async () => {
     const { app } = await makeApp(ctx.deps);
     const { user } = await makeUser(ctx.deps);
-    const f1 = await issueTokens(ctx.deps, user, app);
-    await issueTokens(ctx.deps, user, app);
+    const f1 = await issueTokens(ctx.deps, await member(ctx.deps, user, app), app);
+    await issueTokens(ctx.deps, await member(ctx.deps, user, app), app);
     expect(await revokeTokens(ctx.deps, { familyId: f1.familyId })).toEqual({ revoked: 1, sessions: 0 });
     expect(await revokeTokens(ctx.deps, { familyId: f1.familyId })).toEqual({ revoked: 0, sessions: 0 });
     await ctx.deps.db

@@ -1,3 +1,4 @@
+import { setMembershipRoles } from '../../../src/domain/memberships/memberships.js';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,7 +7,7 @@ import { addWebhook, enqueueUserEvent, enqueueWebhookEvent, pingWebhook } from '
 import { deliverDueWebhooks, type DeliveryOptions } from '../../../src/domain/webhooks/webhook-delivery.js';
 import { type FixedClock, HOUR, SECOND } from '../../../src/lib/clock.js';
 import { createTestContext, type TestContext } from '../../helpers/app.js';
-import { DEFAULT_LOGOUT, makeApp, makeUser } from '../../helpers/factories.js';
+import { DEFAULT_LOGOUT, makeApp, makeUser, member } from '../../helpers/factories.js';
 import { issueTokens } from '../../../src/domain/tokens/refresh-tokens.js';
 import { createUser } from '../../../src/domain/users/users.js';
 import { adminUpdateUser } from '../../../src/domain/accounts/accounts.js';
@@ -198,7 +199,7 @@ describe('delivery', () => {
     const { webhook: h1 } = await addWebhook(ctx.deps, { appId: a1.appId, url: rx.url, events: ['user.role_changed', 'user.signup'] });
     const { webhook: h2 } = await addWebhook(ctx.deps, { appId: a2.appId, url: rx.url, events: ['user.role_changed'] });
     const { webhook: h1login } = await addWebhook(ctx.deps, { appId: a1.appId, url: rx.url, events: ['user.login'] });
-    await issueTokens(ctx.deps, user, a1);
+    await issueTokens(ctx.deps, await member(ctx.deps, user, a1), a1);
     const ids = await enqueueUserEvent(ctx.deps, { event: 'user.role_changed', user });
     expect(ids).toHaveLength(1);
     expect((await deliveries(h1.id)).map((d) => d.event)).toEqual(['user.role_changed']);
@@ -217,12 +218,13 @@ describe('delivery', () => {
 
   it('an admin role change or suspension queues user.role_changed / user.suspended; an unchanged role list does not', async () => {
     const { app } = await makeApp(ctx.deps);
-    const { user } = await makeUser(ctx.deps, { roles: ['user'] });
+    const { user } = await makeUser(ctx.deps, { memberOf: { app, roles: ['user'] } });
     const { webhook } = await addWebhook(ctx.deps, { appId: app.appId, url: rx.url, events: ['user.role_changed', 'user.suspended'] });
-    await issueTokens(ctx.deps, user, app);
-    await adminUpdateUser(ctx.deps, user.id, { roles: ['user'] });
+    await issueTokens(ctx.deps, await member(ctx.deps, user, app, ['user']), app);
+    // Roles are per app (issue 14): the membership's change is the app's webhook event.
+    await setMembershipRoles(ctx.deps, { userId: user.id, appId: app.appId, roles: ['user'] });
     expect(await deliveries(webhook.id)).toEqual([]);
-    await adminUpdateUser(ctx.deps, user.id, { roles: ['user', 'admin'] });
+    await setMembershipRoles(ctx.deps, { userId: user.id, appId: app.appId, roles: ['user', 'admin'] });
     await adminUpdateUser(ctx.deps, user.id, { disabled: true });
     await adminUpdateUser(ctx.deps, user.id, { disabled: true });
     const events = (await deliveries(webhook.id)).map((d) => JSON.parse(d.payload) as { event: string; data: { user_id: string } });

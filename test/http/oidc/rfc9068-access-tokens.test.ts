@@ -44,7 +44,7 @@ async function form(path: string, body: Record<string, string>, headers: Record<
 /** The authorization code flow over HTTP: /authorize → hosted sign-in → /token. */
 async function codeFlow(scope: string, clientType: 'confidential' | 'public' = 'confidential') {
   const { app, clientSecret } = await makeApp(ctx.deps, { clientType });
-  const { user, password } = await makeUser(ctx.deps, { roles: ['editor'] });
+  const { user, password } = await makeUser(ctx.deps, { memberOf: { app, roles: ['editor'] } });
   const pkce = pkcePair();
   const q = new URLSearchParams({
     client_id: app.appId,
@@ -186,7 +186,7 @@ describe('RFC 9068 §2.2: oauth4webapi validateJwtAccessToken accepts our access
 
   it("Keymaster's own /login token keeps seed 000's claims (plus client_id), and passes too", async () => {
     const { app } = await makeApp(ctx.deps);
-    const { user, password } = await makeUser(ctx.deps, { roles: ['editor'] });
+    const { user, password } = await makeUser(ctx.deps, { memberOf: { app, roles: ['editor'] } });
     const q = new URLSearchParams({ app_id: app.appId, redirect_uri: DEFAULT_REDIRECT });
     const { callback } = await signIn(new URL(`/login?${q}`, ctx.baseUrl), user.email, password);
     const token = callback.searchParams.get('access_token')!;

@@ -20,7 +20,7 @@ const epoch = (d: Date) => Math.floor(d.getTime() / 1000);
 
 async function signedIn(scope: string) {
   const { app, clientSecret } = await makeApp(ctx.deps);
-  const { user, password } = await makeUser(ctx.deps, { name: 'Grace Hopper', roles: ['editor'] });
+  const { user, password } = await makeUser(ctx.deps, { name: 'Grace Hopper', memberOf: { app, roles: ['editor'] } });
   const { code } = await obtainCode(ctx, app.appId, { email: user.email, password }, { scope });
   const auth = { authorization: basicAuth(app.appId, clientSecret) };
   const res = await postForm(ctx, '/token', { grant_type: 'authorization_code', code, redirect_uri: DEFAULT_REDIRECT }, auth);
@@ -103,7 +103,7 @@ describe('claims by scope (OIDC Core §5.4)', () => {
 
   it("Keymaster's own /login token is unchanged: its claims, and /userinfo's answer for it", async () => {
     const { app } = await makeApp(ctx.deps);
-    const { user, password } = await makeUser(ctx.deps, { name: 'Grace Hopper', roles: ['editor'] });
+    const { user, password } = await makeUser(ctx.deps, { name: 'Grace Hopper', memberOf: { app, roles: ['editor'] } });
     const page = await ctx.app.inject({ url: `/login?app_id=${app.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}` });
     const cookies = cookiesOf(page);
     const res = await ctx.app.inject({

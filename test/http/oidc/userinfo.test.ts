@@ -15,7 +15,7 @@ afterAll(() => ctx.close());
 
 async function signedIn(scope = 'openid profile email roles offline_access') {
   const { app, clientSecret } = await makeApp(ctx.deps);
-  const { user, password } = await makeUser(ctx.deps, { roles: ['editor'] });
+  const { user, password } = await makeUser(ctx.deps, { memberOf: { app, roles: ['editor'] } });
   const { code } = await obtainCode(ctx, app.appId, { email: user.email, password }, { scope });
   const auth = { authorization: basicAuth(app.appId, clientSecret) };
   const tokens = (await postForm(ctx, '/token', { grant_type: 'authorization_code', code, redirect_uri: DEFAULT_REDIRECT }, auth)).json();
