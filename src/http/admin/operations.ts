@@ -128,7 +128,15 @@ const adminOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
 
   app.get(
     '/users/:user_id/sessions',
-    { schema: { tags, params: s.UserParams, querystring: s.PageQuery, response: { 200: s.SessionList } } },
+    {
+      schema: {
+        tags,
+        summary: "A user's live sign-ins within reach",
+        params: s.UserParams,
+        querystring: s.PageQuery,
+        response: { 200: s.SessionList },
+      },
+    },
     async (req) => {
       const actor = await opsActor(deps, req);
       await authorizeUser(deps, actor.admin, req.params.user_id);
@@ -151,7 +159,7 @@ const adminOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
 
   app.delete(
     '/users/:user_id/sessions/:session_id',
-    { schema: { tags, params: s.UserSessionParams, response: { 200: s.Revoked } } },
+    { schema: { tags, summary: 'End one sign-in of a user', params: s.UserSessionParams, response: { 200: s.Revoked } } },
     async (req) => {
       const actor = await opsActor(deps, req);
       await authorizeUser(deps, actor.admin, req.params.user_id);
@@ -162,7 +170,15 @@ const adminOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
 
   app.get(
     '/users/:user_id/refresh-tokens',
-    { schema: { tags, params: s.UserParams, querystring: s.UserTokensQuery, response: { 200: s.RefreshTokenList } } },
+    {
+      schema: {
+        tags,
+        summary: "A user's refresh tokens (seed 001's fields)",
+        params: s.UserParams,
+        querystring: s.UserTokensQuery,
+        response: { 200: s.RefreshTokenList },
+      },
+    },
     async (req) => {
       const actor = await opsActor(deps, req);
       await authorizeUser(deps, actor.admin, req.params.user_id);
@@ -180,7 +196,15 @@ const adminOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
 
   app.delete(
     '/refresh-tokens/:jti',
-    { schema: { tags, params: s.JtiParams, querystring: s.RevokeQuery, response: { 200: s.Revoked } } },
+    {
+      schema: {
+        tags,
+        summary: "Revoke a refresh token's family (or ?family=true: a family)",
+        params: s.JtiParams,
+        querystring: s.RevokeQuery,
+        response: { 200: s.Revoked },
+      },
+    },
     async (req) => {
       const actor = await opsActor(deps, req);
       const target = req.query.family ? { familyId: req.params.jti } : { jti: req.params.jti };
@@ -191,7 +215,7 @@ const adminOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
 
   app.post(
     '/users/:user_id/sign-out-everywhere',
-    { schema: { tags, params: s.UserParams, response: { 200: s.SignedOut } } },
+    { schema: { tags, summary: 'Sign a user out everywhere within reach', params: s.UserParams, response: { 200: s.SignedOut } } },
     async (req) => {
       const actor = await opsActor(deps, req);
       await authorizeUser(deps, actor.admin, req.params.user_id);
@@ -204,7 +228,15 @@ const adminOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
 
   app.get(
     '/apps/:app_id/refresh-keys',
-    { schema: { tags, params: s.AppParams, querystring: s.AppKeysQuery, response: { 200: s.RefreshTokenList } } },
+    {
+      schema: {
+        tags,
+        summary: "An app's refresh-token inventory (seed 001)",
+        params: s.AppParams,
+        querystring: s.AppKeysQuery,
+        response: { 200: s.RefreshTokenList },
+      },
+    },
     async (req) => {
       const actor = await opsActor(deps, req);
       await authorizeApp(deps, actor.admin, req.params.app_id, 'members');
@@ -217,7 +249,15 @@ const adminOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
 
   app.post(
     '/apps/:app_id/refresh-keys',
-    { schema: { tags, params: s.AppParams, body: s.RefreshKeyBody, response: { 201: s.RefreshKeyCreated } } },
+    {
+      schema: {
+        tags,
+        summary: 'Create a refresh key for an audience and lifetime (shown once)',
+        params: s.AppParams,
+        body: s.RefreshKeyBody,
+        response: { 201: s.RefreshKeyCreated },
+      },
+    },
     async (req, reply) => {
       const actor = await opsActor(deps, req);
       await authorizeApp(deps, actor.admin, req.params.app_id, 'full');
@@ -242,7 +282,7 @@ const adminOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
 
   app.delete(
     '/apps/:app_id/refresh-keys/:jti',
-    { schema: { tags, params: s.AppTokenParams, response: { 200: s.Revoked } } },
+    { schema: { tags, summary: 'Revoke a refresh key or token of the app', params: s.AppTokenParams, response: { 200: s.Revoked } } },
     async (req) => {
       const actor = await opsActor(deps, req);
       await authorizeApp(deps, actor.admin, req.params.app_id, 'members');
@@ -258,27 +298,46 @@ const adminOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
 
   // --- Audit ---------------------------------------------------------------------------------------
 
-  app.get('/audit-events', { schema: { tags, querystring: s.AuditQuery, response: { 200: s.AuditList } } }, async (req) => {
-    const actor = await opsActor(deps, req);
-    const q = req.query;
-    const page = await listAuditPage(deps, {
-      event: q.event,
-      userId: q.user_id,
-      appId: q.app_id,
-      since: q.since,
-      until: q.until,
-      appIds: actor.appIds,
-      cursor: q.cursor,
-      limit: q.limit,
-    });
-    return { events: page.events.map(auditJson), next_cursor: page.next ?? null };
-  });
+  app.get(
+    '/audit-events',
+    {
+      schema: {
+        tags,
+        summary: 'Audit events, newest first, filtered and paged',
+        querystring: s.AuditQuery,
+        response: { 200: s.AuditList },
+      },
+    },
+    async (req) => {
+      const actor = await opsActor(deps, req);
+      const q = req.query;
+      const page = await listAuditPage(deps, {
+        event: q.event,
+        userId: q.user_id,
+        appId: q.app_id,
+        since: q.since,
+        until: q.until,
+        appIds: actor.appIds,
+        cursor: q.cursor,
+        limit: q.limit,
+      });
+      return { events: page.events.map(auditJson), next_cursor: page.next ?? null };
+    },
+  );
 
   // --- Webhooks ------------------------------------------------------------------------------------
 
   app.post(
     '/apps/:app_id/webhooks',
-    { schema: { tags, params: s.AppParams, body: s.WebhookBody, response: { 201: s.WebhookCreated } } },
+    {
+      schema: {
+        tags,
+        summary: 'Add a webhook (the secret is shown once)',
+        params: s.AppParams,
+        body: s.WebhookBody,
+        response: { 201: s.WebhookCreated },
+      },
+    },
     async (req, reply) => {
       const actor = await opsActor(deps, req);
       await authorizeApp(deps, actor.admin, req.params.app_id, 'full');
@@ -288,11 +347,15 @@ const adminOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
     },
   );
 
-  app.get('/apps/:app_id/webhooks', { schema: { tags, params: s.AppParams, response: { 200: s.WebhookList } } }, async (req) => {
-    const actor = await opsActor(deps, req);
-    await authorizeApp(deps, actor.admin, req.params.app_id, 'members');
-    return { webhooks: (await listWebhooks(deps, req.params.app_id)).map(webhookJson) };
-  });
+  app.get(
+    '/apps/:app_id/webhooks',
+    { schema: { tags, summary: "An app's webhooks", params: s.AppParams, response: { 200: s.WebhookList } } },
+    async (req) => {
+      const actor = await opsActor(deps, req);
+      await authorizeApp(deps, actor.admin, req.params.app_id, 'members');
+      return { webhooks: (await listWebhooks(deps, req.params.app_id)).map(webhookJson) };
+    },
+  );
 
   async function reachWebhook(actor: Ops, id: string): Promise<Webhook> {
     const hook = await findWebhookInScope(deps, id, actor.appIds);
@@ -300,26 +363,42 @@ const adminOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
     return hook;
   }
 
-  app.delete('/webhooks/:id', { schema: { tags, params: s.WebhookParams, response: { 200: s.Revoked } } }, async (req) => {
-    const actor = await opsActor(deps, req);
-    const hook = await reachWebhook(actor, req.params.id);
-    await authorizeApp(deps, actor.admin, hook.appId, 'full');
-    await deleteWebhook(deps, hook.id, actor.meta);
-    return { status: 'ok' as const, revoked: 1 };
-  });
+  app.delete(
+    '/webhooks/:id',
+    { schema: { tags, summary: 'Delete a webhook', params: s.WebhookParams, response: { 200: s.Revoked } } },
+    async (req) => {
+      const actor = await opsActor(deps, req);
+      const hook = await reachWebhook(actor, req.params.id);
+      await authorizeApp(deps, actor.admin, hook.appId, 'full');
+      await deleteWebhook(deps, hook.id, actor.meta);
+      return { status: 'ok' as const, revoked: 1 };
+    },
+  );
 
-  app.post('/webhooks/:id/ping', { schema: { tags, params: s.WebhookParams, response: { 202: s.PingQueued } } }, async (req, reply) => {
-    const actor = await opsActor(deps, req);
-    const hook = await reachWebhook(actor, req.params.id);
-    await authorizeApp(deps, actor.admin, hook.appId, 'full');
-    const deliveryId = await pingWebhook(deps, hook.id, actor.meta);
-    reply.code(202);
-    return { status: 'ok' as const, delivery_id: deliveryId };
-  });
+  app.post(
+    '/webhooks/:id/ping',
+    { schema: { tags, summary: 'Queue a ping to a webhook', params: s.WebhookParams, response: { 202: s.PingQueued } } },
+    async (req, reply) => {
+      const actor = await opsActor(deps, req);
+      const hook = await reachWebhook(actor, req.params.id);
+      await authorizeApp(deps, actor.admin, hook.appId, 'full');
+      const deliveryId = await pingWebhook(deps, hook.id, actor.meta);
+      reply.code(202);
+      return { status: 'ok' as const, delivery_id: deliveryId };
+    },
+  );
 
   app.get(
     '/webhooks/:id/deliveries',
-    { schema: { tags, params: s.WebhookParams, querystring: s.PageQuery, response: { 200: s.DeliveryList } } },
+    {
+      schema: {
+        tags,
+        summary: "A webhook's deliveries with their status",
+        params: s.WebhookParams,
+        querystring: s.PageQuery,
+        response: { 200: s.DeliveryList },
+      },
+    },
     async (req) => {
       const actor = await opsActor(deps, req);
       const hook = await reachWebhook(actor, req.params.id);
@@ -343,7 +422,7 @@ const adminOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
 
   // --- Signing keys (platform admins) -----------------------------------------------------------
 
-  app.get('/keys', { schema: { tags, response: { 200: s.SigningKeyList } } }, async (req) => {
+  app.get('/keys', { schema: { tags, summary: 'Signing keys (platform admins)', response: { 200: s.SigningKeyList } } }, async (req) => {
     assertPlatformAdmin(actorOf(req));
     // Whatever is due first, so the list is the current truth (as `keymaster keys list` does).
     await advanceKeyLifecycle(deps);
@@ -361,49 +440,65 @@ const adminOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
     };
   });
 
-  app.post('/keys/rotate', { schema: { tags, body: s.RotateBody, response: { 200: s.Rotated } } }, async (req) => {
-    assertPlatformAdmin(actorOf(req));
-    const meta = adminMeta(req);
-    const immediate = req.body.immediately === true;
-    const { kid, activateAt } = await rotateSigningKey(deps, { immediate }, meta);
-    // This process signs with the new key at once; the others pick it up at their next key poll.
-    if (immediate) await deps.keys.reloadIfChanged();
-    const active = activateAt.getTime() <= deps.clock.now().getTime();
-    return {
-      kid,
-      state: active ? ('active' as const) : ('next' as const),
-      activate_at: activateAt.toISOString(),
-      warning: active
-        ? 'The new key signs now. Resource servers whose cached JWKS does not have it yet reject new tokens until they refetch the JWKS (at most its Cache-Control max-age, or at once on an unknown kid).'
-        : null,
-    };
-  });
+  app.post(
+    '/keys/rotate',
+    { schema: { tags, summary: 'Rotate the signing key (platform admins)', body: s.RotateBody, response: { 200: s.Rotated } } },
+    async (req) => {
+      assertPlatformAdmin(actorOf(req));
+      const meta = adminMeta(req);
+      const immediate = req.body.immediately === true;
+      const { kid, activateAt } = await rotateSigningKey(deps, { immediate }, meta);
+      // This process signs with the new key at once; the others pick it up at their next key poll.
+      if (immediate) await deps.keys.reloadIfChanged();
+      const active = activateAt.getTime() <= deps.clock.now().getTime();
+      return {
+        kid,
+        state: active ? ('active' as const) : ('next' as const),
+        activate_at: activateAt.toISOString(),
+        warning: active
+          ? 'The new key signs now. Resource servers whose cached JWKS does not have it yet reject new tokens until they refetch the JWKS (at most its Cache-Control max-age, or at once on an unknown kid).'
+          : null,
+      };
+    },
+  );
 
   // --- Stats ------------------------------------------------------------------------------------
 
-  app.get('/stats', { schema: { tags, response: { 200: s.Stats } } }, async (req) => {
-    const actor = await opsActor(deps, req);
-    const st = await adminStats(deps, actor.appIds);
-    return {
-      users: st.users,
-      apps: st.apps,
-      active_sessions: st.activeSessions,
-      live_refresh_tokens: st.liveRefreshTokens,
-      last_24h: {
-        since: st.last24h.since.toISOString(),
-        sign_in_failures: st.last24h.signInFailures,
-        replays: st.last24h.replays,
-        lockouts: st.last24h.lockouts,
-      },
-    };
-  });
+  app.get(
+    '/stats',
+    { schema: { tags, summary: "Counts and the last 24 hours' failures, replays and lockouts", response: { 200: s.Stats } } },
+    async (req) => {
+      const actor = await opsActor(deps, req);
+      const st = await adminStats(deps, actor.appIds);
+      return {
+        users: st.users,
+        apps: st.apps,
+        active_sessions: st.activeSessions,
+        live_refresh_tokens: st.liveRefreshTokens,
+        last_24h: {
+          since: st.last24h.since.toISOString(),
+          sign_in_failures: st.last24h.signInFailures,
+          replays: st.last24h.replays,
+          lockouts: st.last24h.lockouts,
+        },
+      };
+    },
+  );
 
   // --- Logo -------------------------------------------------------------------------------------
 
   app.post(
     '/apps/:app_id/logo',
     // The file is capped at 2 MB while it streams (the plugin's limits); the rest is multipart framing.
-    { bodyLimit: LOGO_MAX_BYTES + 64 * 1024, schema: { tags, params: s.AppParams, response: { 200: s.LogoSaved } } },
+    {
+      bodyLimit: LOGO_MAX_BYTES + 64 * 1024,
+      schema: {
+        tags,
+        summary: 'Upload the app logo (multipart field file: PNG, JPEG or SVG, at most 2 MB)',
+        params: s.AppParams,
+        response: { 200: s.LogoSaved },
+      },
+    },
     async (req) => {
       const actor = await opsActor(deps, req);
       await authorizeApp(deps, actor.admin, req.params.app_id, 'full');
