@@ -490,13 +490,13 @@ export async function listUsersPage(
   const kept = rows.slice(0, page.limit);
   const users = kept.map(toUser);
   const last = users.at(-1);
-  const lastTs = kept.at(-1)?.cursor_ts;
+  const lastRow = kept.at(-1);
   const more = rows.length > page.limit && last;
   const nextCursor = !more
     ? null
     : page.search !== undefined
-      ? encodeCursor({ e: last.email.toLowerCase(), i: last.id })
-      : encodeCursor({ c: lastTs, i: last.id });
+      ? encodeCursor({ e: lastRow!.cursor_email, i: last.id })
+      : encodeCursor({ c: lastRow!.cursor_ts, i: last.id });
   return { users, nextCursor };
 }
 
