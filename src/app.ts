@@ -37,6 +37,7 @@ import ssoLogoutRoutes from './http/routes/sso-logout.js';
 import upstreamLoginRoutes from './http/routes/upstream-login.js';
 import tokenVerifyRoutes from './http/routes/token-verify.js';
 import { registerAdminApi } from './http/admin/plugin.js';
+import logoRoutes from './http/routes/logos.js';
 
 export type App = FastifyInstance;
 
@@ -113,6 +114,8 @@ export async function buildApp(deps: Deps) {
   await app.register(invitePageRoutes, { deps });
   // The Admin API (issue 14): /admin/*, its own route list in http/admin/plugin.ts.
   await registerAdminApi(app, deps);
+  // Uploaded app logos, from our own origin (POST /admin/apps/{id}/logo).
+  await app.register(logoRoutes, { deps });
 
   return app;
 }

@@ -305,6 +305,15 @@ export const REASONS = {
     code: 'invalid_request',
     text: 'An account with this email already exists: sign in (or give its password) to accept the invite',
   },
+
+  // Admin API operations (issue 14).
+  logo_too_large: { code: 'invalid_request', text: 'The logo is larger than 2 MB' },
+  logo_not_image: { code: 'invalid_request', text: 'The logo must be a PNG, JPEG or SVG image' },
+  logo_file_missing: { code: 'invalid_request', text: 'Send the logo as a multipart/form-data field named "file"' },
+  refresh_key_audience_invalid: {
+    code: 'invalid_request',
+    text: "audience must be this app's id: a refresh token is bound to one app, and its access tokens are issued for it",
+  },
 } as const satisfies Record<string, ReasonSpec>;
 
 type Catalogue = typeof REASONS;

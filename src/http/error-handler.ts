@@ -70,6 +70,7 @@ const CODE_STATUS: Record<ErrorCode, number> = {
 /** Statuses that follow from the reason whatever the format. */
 const REASON_STATUS: Partial<Record<Reason, number>> = {
   body_too_large: 413,
+  logo_too_large: 413,
   unsupported_media_type: 415,
   invalid_credentials: 401,
   totp_code_invalid: 401,

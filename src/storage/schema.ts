@@ -152,6 +152,9 @@ export interface RefreshTokensTable {
   family_started_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   family_user_agent: ColumnType<string | null, string | null | undefined, string | null>;
   family_ip: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Migration 0028: a refresh key's bound on its whole family (null: none), and the admin who created it. */
+  family_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  issued_by: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface AuditEventsTable {

@@ -6,7 +6,10 @@ import type { Clock } from '../../lib/clock.js';
 import { countAuditEvent, type Metrics } from '../../lib/metrics.js';
 import type { Db } from '../../storage/db.js';
 import type { AuditEventRow } from '../../storage/schema.js';
-import { insertAuditEvent, listAuditEvents as listRows } from './audit-store.js';
+import { appError } from '../../errors.js';
+import { z } from 'zod';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import { countAuditEventsSince, insertAuditEvent, listAuditEvents as listRows, listAuditEventsPage } from './audit-store.js';
 
 export interface RequestMeta {
   ip?: string | undefined;
@@ -87,4 +90,69 @@ export async function listAuditEvents(
     userAgent: r.user_agent,
     data: r.data,
   }));
+}
+
+/** How many events a page holds unless asked (and at most). */
+export const AUDIT_PAGE = { default: 50, max: 200 } as const;
+
+export interface AuditPage {
+  events: AuditEntry[];
+  /** Opaque; undefined on the last page. */
+  next: string | undefined;
+}
+
+/**
+ * The Admin API's audit list: filters, a time window [since, until), newest first, a keyset page at a
+ * time. `appIds` confines it to those apps' events (a tenant or app admin); undefined means all.
+ * `cursor` is a previous page's `next`; one that is not ours is cursor_invalid.
+ */
+export async function listAuditPage(
+  deps: { db: Db },
+  f: {
+    userId?: string | undefined;
+    appId?: string | undefined;
+    event?: string | undefined;
+    since?: Date | undefined;
+    until?: Date | undefined;
+    appIds?: readonly string[] | undefined;
+    cursor?: string | undefined;
+    limit?: number | undefined;
+  },
+): Promise<AuditPage> {
+  const limit = Math.min(Math.max(f.limit ?? AUDIT_PAGE.default, 1), AUDIT_PAGE.max);
+  let afterId: number | undefined;
+  if (f.cursor !== undefined) {
+    const key = decodeCursor(z.tuple([z.number().int().positive()]), f.cursor);
+    if (!key) throw appError('cursor_invalid');
+    afterId = key[0];
+  }
+  if ((f.userId && !UUID.test(f.userId)) || (f.appId && !UUID.test(f.appId))) return { events: [], next: undefined };
+  const rows = await listAuditEventsPage(deps.db, { ...f, afterId, limit: limit + 1 });
+  const more = rows.length > limit;
+  const shown = (more ? rows.slice(0, limit) : rows).map(toEntry);
+  return { events: shown, next: more ? encodeCursor([shown[shown.length - 1]!.id]) : undefined };
+}
+
+/** Counts of `events` since `since`, within `appIds` when given (the Admin API's stats). */
+export async function countRecentEvents(
+  deps: { db: Db },
+  events: readonly string[],
+  since: Date,
+  appIds?: readonly string[],
+): Promise<Record<string, number>> {
+  const counts = await countAuditEventsSince(deps.db, events, since, appIds);
+  return Object.fromEntries(events.map((e) => [e, counts[e] ?? 0]));
+}
+
+function toEntry(r: AuditEventRow): AuditEntry {
+  return {
+    id: Number(r.id),
+    at: r.at,
+    event: r.event,
+    userId: r.user_id,
+    appId: r.app_id,
+    ip: r.ip,
+    userAgent: r.user_agent,
+    data: r.data,
+  };
 }

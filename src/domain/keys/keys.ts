@@ -16,6 +16,7 @@ import { decrypt, deriveKey, encrypt } from '../../lib/crypto.js';
 import type { Db } from '../../storage/db.js';
 import type { KeyState, SigningKeyRow } from '../../storage/schema.js';
 import { longestAppAccessTokenTtl } from '../apps/apps.js';
+import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import * as store from './key-store.js';
 import { findActiveKey, insertKey, listPublishableKeys } from './key-store.js';
 
@@ -138,8 +139,9 @@ export async function advanceKeyLifecycle(deps: LifecycleDeps): Promise<KeyLifec
 export async function rotateSigningKey(
   deps: LifecycleDeps,
   opts: { immediate?: boolean } = {},
+  meta?: RequestMeta,
 ): Promise<{ kid: string; activateAt: Date; changes: KeyLifecycleChanges }> {
-  return withKeyLock(deps, async (trx) => {
+  const rotated = await withKeyLock(deps, async (trx) => {
     const now = deps.clock.now();
     const activateAt = opts.immediate ? now : new Date(now.getTime() + publishLeadMs(deps));
     const existing = await store.findNextKey(trx);
@@ -154,6 +156,12 @@ export async function rotateSigningKey(
     const row = (await store.listAllKeys(trx)).find((k) => k.kid === kid)!;
     return { kid, activateAt: row.activate_at ?? row.activated_at ?? now, changes };
   });
+  // The Admin API's rotations are audited with the acting admin (the CLI's go to its own log).
+  if (meta) {
+    const data = { kid: rotated.kid, immediate: Boolean(opts.immediate), activateAt: rotated.activateAt.toISOString() };
+    await recordAuditEvent(deps, { event: 'signing_key.rotated', data }, meta);
+  }
+  return rotated;
 }
 
 export interface SigningKeyInfo {

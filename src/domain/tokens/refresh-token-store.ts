@@ -177,12 +177,16 @@ export const ROTATE_SQL = prepared(`
        and ${clientBindingSql('t', 'f.client_authenticated')}
     returning f.now, f.successor_jti, f.successor_hash, f.expires_at, f.user_agent, f.ip, f.reuse_until,
               f.claims, t.jti, t.family_id, t.app_id, t.user_id, t.session_id, t.scope, t.auth_time, t.client_bound,
-              coalesce(t.family_started_at, t.created_at) as family_started_at, t.family_user_agent, t.family_ip
+              coalesce(t.family_started_at, t.created_at) as family_started_at, t.family_user_agent, t.family_ip,
+              t.family_expires_at, t.issued_by
   )
   insert into refresh_tokens
     (jti, token_hash, family_id, parent_jti, app_id, user_id, session_id, scope, claims, auth_time,
-     created_at, expires_at, user_agent, ip, reuse_until, client_bound, family_started_at, family_user_agent, family_ip)
+     created_at, expires_at, user_agent, ip, reuse_until, client_bound, family_started_at, family_user_agent, family_ip,
+     family_expires_at, issued_by)
   select successor_jti, successor_hash, family_id, jti, app_id, user_id, session_id, scope, claims,
-         auth_time, now, expires_at, user_agent, ip, reuse_until, client_bound, family_started_at, family_user_agent, family_ip
+         -- A refresh key's family never outlives its lifetime (0028).
+         auth_time, now, least(expires_at, family_expires_at), user_agent, ip, reuse_until, client_bound,
+         family_started_at, family_user_agent, family_ip, family_expires_at, issued_by
     from spent
   returning jti, user_id, family_id, scope, claims, session_id, auth_time`);

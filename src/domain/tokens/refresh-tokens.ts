@@ -97,9 +97,13 @@ interface FamilyContext {
   amr?: string | null;
   /** Claims asked for at /userinfo with `claims` (OIDC Core §5.5): the first access token only, likewise. */
   userinfoClaims?: readonly string[];
+  /** A refresh key's bound on the whole family (0028): no token of it expires later. Inherited. */
+  familyExpiresAt?: Date | null;
+  /** The admin who created the family as a refresh key (0028). Inherited. */
+  issuedBy?: string | null;
 }
 
-function newRefreshRow(
+export function newRefreshRow(
   deps: Pick<Deps, 'clock' | 'config'>,
   user: Pick<User, 'id' | 'email' | 'name'> & { roles: string[] },
   app: App,
@@ -127,12 +131,14 @@ function newRefreshRow(
       auth_time: ctx.authTime ?? null,
       client_bound: ctx.clientBound ?? false,
       created_at: now,
-      expires_at: new Date(now.getTime() + refreshTokenTtlMs(deps, app)),
+      expires_at: new Date(Math.min(now.getTime() + refreshTokenTtlMs(deps, app), ctx.familyExpiresAt?.getTime() ?? Infinity)),
       user_agent: userAgent,
       ip,
       family_started_at: signIn.at ?? now,
       family_user_agent: signIn.userAgent,
       family_ip: signIn.ip,
+      family_expires_at: ctx.familyExpiresAt ?? null,
+      issued_by: ctx.issuedBy ?? null,
     },
   };
 }
@@ -285,6 +291,8 @@ export async function rotateRefreshToken(
         authTime: spent.auth_time,
         clientBound: spent.client_bound,
         signIn: { at: spent.family_started_at ?? spent.created_at, userAgent: spent.family_user_agent, ip: spent.family_ip },
+        familyExpiresAt: spent.family_expires_at,
+        issuedBy: spent.issued_by,
       };
       const { row } = newRefreshRow(deps, user, app, ctx, meta, successorJti, token);
       await store.insertRefreshToken(trx, { ...row, reuse_until: successor.reuseUntil });

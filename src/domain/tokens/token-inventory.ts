@@ -38,6 +38,10 @@ export interface TokenInfo {
   userAgent: string | null;
   ip: string | null;
   state: 'active' | 'rotated' | 'revoked' | 'expired';
+  /** A refresh key (seed 001's "+"): the admin who created it; null for a sign-in's token. */
+  issuedBy: string | null;
+  /** The family's sign-in: when, and from which device (a rotation's own device may be an app backend). */
+  signIn: { at: Date; userAgent: string | null; ip: string | null };
 }
 
 export function toTokenInfo(r: RefreshTokenRow, now: Date): TokenInfo {
@@ -62,6 +66,8 @@ export function toTokenInfo(r: RefreshTokenRow, now: Date): TokenInfo {
     userAgent: r.user_agent,
     ip: r.ip,
     state,
+    issuedBy: r.issued_by,
+    signIn: { at: r.family_started_at ?? r.created_at, userAgent: r.family_user_agent, ip: r.family_ip },
   };
 }
 

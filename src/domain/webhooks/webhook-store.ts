@@ -112,3 +112,18 @@ export async function listDeliveries(
   if (f.status) q = q.where('status', '=', f.status as 'pending');
   return q.orderBy('created_at', 'desc').limit(f.limit).execute();
 }
+
+/** A webhook's deliveries, newest first by (created_at, id), after the row `afterId` (keyset). */
+export async function listDeliveriesPage(
+  db: Db,
+  f: { webhookId: string; afterId?: string | undefined; limit: number },
+): Promise<WebhookDeliveryRow[]> {
+  let q = db.selectFrom('webhook_deliveries as d').selectAll('d').where('d.webhook_id', '=', f.webhookId);
+  if (f.afterId) {
+    q = q.where(
+      sql<boolean>`exists (select 1 from webhook_deliveries p where p.id = ${f.afterId}
+        and (d.created_at, d.id) < (p.created_at, p.id))`,
+    );
+  }
+  return q.orderBy('d.created_at', 'desc').orderBy('d.id', 'desc').limit(f.limit).execute();
+}

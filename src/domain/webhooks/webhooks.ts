@@ -8,6 +8,7 @@ import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { createAddressPolicy, ipLiteralOf } from '../../lib/address-policy.js';
 import { decrypt, deriveKey, encrypt, randomToken } from '../../lib/crypto.js';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import type { WebhookDeliveryRow, WebhookRow } from '../../storage/schema.js';
 import { getApp, isUuid } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
@@ -174,7 +175,7 @@ export async function enqueueBackchannelLogouts(
 }
 
 /** Queues a `ping` to one webhook (whatever it subscribes to), for testing a receiver. */
-export async function pingWebhook(deps: Pick<Deps, 'db' | 'clock'>, id: string): Promise<string> {
+export async function pingWebhook(deps: Pick<Deps, 'db' | 'clock'>, id: string, meta?: RequestMeta): Promise<string> {
   const row = isUuid(id) ? await store.findWebhook(deps.db, id) : undefined;
   if (!row) throw appError('webhook_not_found', { id });
   const now = deps.clock.now();
@@ -188,6 +189,7 @@ export async function pingWebhook(deps: Pick<Deps, 'db' | 'clock'>, id: string):
   await store.insertDeliveries(deps.db, [
     { id: deliveryId, webhook_id: row.id, app_id: row.app_id, event: 'ping', payload, next_attempt_at: now, created_at: now },
   ]);
+  if (meta) await recordAuditEvent(deps, { event: 'webhook.pinged', appId: row.app_id, data: { webhookId: id, deliveryId } }, meta);
   return deliveryId;
 }
 
@@ -207,4 +209,36 @@ export async function listDeliveries(
     status: f.status,
     limit: Math.min(Math.max(f.limit ?? 100, 1), 10_000),
   });
+}
+
+/** A webhook as the Admin API finds it: undefined when unknown or (appIds given) of an app out of reach. */
+export async function findWebhookInScope(
+  deps: Pick<Deps, 'db'>,
+  id: string,
+  appIds: readonly string[] | undefined,
+): Promise<Webhook | undefined> {
+  const row = isUuid(id) ? await store.findWebhook(deps.db, id) : undefined;
+  if (!row || (appIds !== undefined && !appIds.includes(row.app_id))) return undefined;
+  return toWebhook(row);
+}
+
+export const DELIVERY_PAGE = { default: 50, max: 200 } as const;
+
+/** A page of one webhook's deliveries, newest first; `cursor` is a previous page's `next`. */
+export async function listDeliveriesPage(
+  deps: Pick<Deps, 'db'>,
+  webhookId: string,
+  page: { cursor?: string | undefined; limit?: number | undefined } = {},
+): Promise<{ deliveries: WebhookDeliveryRow[]; next: string | undefined }> {
+  const limit = Math.min(Math.max(page.limit ?? DELIVERY_PAGE.default, 1), DELIVERY_PAGE.max);
+  let afterId: string | undefined;
+  if (page.cursor !== undefined) {
+    const key = decodeCursor(z.tuple([z.uuid()]), page.cursor);
+    if (!key) throw appError('cursor_invalid');
+    afterId = key[0];
+  }
+  const rows = await store.listDeliveriesPage(deps.db, { webhookId, afterId, limit: limit + 1 });
+  const more = rows.length > limit;
+  const shown = more ? rows.slice(0, limit) : rows;
+  return { deliveries: shown, next: more ? encodeCursor([shown[shown.length - 1]!.id]) : undefined };
 }

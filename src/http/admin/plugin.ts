@@ -33,6 +33,7 @@ import { authenticateAdmin } from './auth.js';
 import adminMemberRoutes from './members.js';
 import adminTenantRoutes from './tenants.js';
 import adminUserRoutes from './users.js';
+import adminOperationRoutes from './operations.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -44,7 +45,13 @@ declare module 'fastify' {
 export const ADMIN_PREFIX = '/admin';
 
 /** The Admin API's route modules, in one place (like app.ts's list). */
-const ROUTE_MODULES: FastifyPluginAsyncZod<{ deps: Deps }>[] = [adminAppRoutes, adminUserRoutes, adminMemberRoutes, adminTenantRoutes];
+const ROUTE_MODULES: FastifyPluginAsyncZod<{ deps: Deps }>[] = [
+  adminAppRoutes,
+  adminUserRoutes,
+  adminMemberRoutes,
+  adminTenantRoutes,
+  adminOperationRoutes,
+];
 
 const adminPlugin: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   // The built-in Console app: its access tokens are the Admin JWTs (domain/apps/console-app.ts).
