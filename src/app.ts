@@ -35,6 +35,7 @@ import { registryMetrics } from './management.js';
 import ssoLogoutRoutes from './http/routes/sso-logout.js';
 import upstreamLoginRoutes from './http/routes/upstream-login.js';
 import tokenVerifyRoutes from './http/routes/token-verify.js';
+import setupRoutes from './http/routes/setup.js';
 
 export type App = FastifyInstance;
 
@@ -106,6 +107,8 @@ export async function buildApp(deps: Deps) {
   await app.register(accountApiRoutes, { deps });
   await app.register(accountPageRoutes, { deps });
   await app.register(accountHomeRoutes, { deps });
+  // First start: "create the first administrator" behind the one-time setup link (issue 14).
+  await app.register(setupRoutes, { deps });
 
   return app;
 }

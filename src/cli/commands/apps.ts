@@ -1,10 +1,11 @@
 // keymaster apps create|list|show|update|rotate-secret|delete
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
-import { createApp, deleteApp, getApp, listApps, rotateClientSecret, updateApp, type App } from '../../domain/apps/apps.js';
+import { createApp, deleteApp, getApp, listApps, rotateClientSecret, setAppTenant, updateApp, type App } from '../../domain/apps/apps.js';
 import { PublicJwks } from '../../domain/apps/client-keys.js';
 import type { TextOverrides } from '../../domain/apps/text-overrides.js';
-import { CLI, print, table, withDeps } from '../context.js';
+import { getTenant } from '../../domain/admin/tenants.js';
+import { CLI, cliPath, print, table, withDeps } from '../context.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const reuseInterval = (v: string): number | null => {
@@ -18,7 +19,7 @@ const clearable = (v: string | false | undefined): string | null | undefined => 
 const jwksFile = (path: string): PublicJwks => {
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    json = JSON.parse(readFileSync(cliPath(path), 'utf8'));
   } catch {
     throw new InvalidArgumentError('must be a readable JSON file holding a JWK Set');
   }
@@ -239,9 +240,21 @@ export function registerAppCommands(program: Command): void {
     .option('--clear-texts', 'remove every text override (before any --text)')
     .option('--third-party', 'users are asked for consent at /authorize')
     .option('--no-third-party', 'a first-party app again: no consent screen')
+    .option('--tenant <tenant_id>', 'move the app into this tenant ("none": back to the platform)')
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
+        const { tenant, json: _json, ...changes } = o as Record<string, unknown> & { tenant?: string };
+        if (tenant !== undefined) {
+          const tenantId = tenant === 'none' ? null : (await getTenant(deps, tenant)).id;
+          await setAppTenant(deps, appId, tenantId, CLI);
+          // Only --tenant: nothing else to change.
+          if (Object.values(changes).every((v) => v === undefined)) {
+            const app = await getApp(deps, appId);
+            print(o.json, { ...appJson(app), tenant_id: tenantId }, `${appText(app)}\ntenant:         ${tenantId ?? '(platform)'}`);
+            return;
+          }
+        }
         const texts = o.text || o.clearTexts ? withTexts(o.clearTexts ? {} : (await getApp(deps, appId)).textOverrides, o.text) : undefined;
         const app = await updateApp(
           deps,

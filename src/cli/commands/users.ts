@@ -4,7 +4,7 @@ import { adminUpdateUser, unlockUser } from '../../domain/accounts/accounts.js';
 import { createUser, findUserByEmailOrId, listUsers, parseRoles, type User } from '../../domain/users/users.js';
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
-import { CLI, print, table, withDeps } from '../context.js';
+import { CLI, cliEnv, print, table, withDeps } from '../context.js';
 
 export function userJson(u: User) {
   return {
@@ -40,7 +40,7 @@ export function registerUserCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       // An empty KEYMASTER_PASSWORD counts as unset: the error names both ways of giving one.
-      const password: string | undefined = o.password ?? (process.env.KEYMASTER_PASSWORD || undefined);
+      const password: string | undefined = o.password ?? (cliEnv('KEYMASTER_PASSWORD') || undefined);
       if (password === undefined) throw appError('usage', { message: 'give --password or set KEYMASTER_PASSWORD' });
       await withDeps(async (deps) => {
         const user = await createUser(
