@@ -42,7 +42,10 @@ const email = () => `first-admin-${Math.random().toString(36).slice(2)}@example.
 describe('setup link', () => {
   it('is logged at start while no admin exists, with only its hash stored; never once an admin exists', async () => {
     await announceSetupLink(ctx.deps);
-    const line = ctx.logs().filter((l) => l.event === 'setup.link_issued').at(-1)!;
+    const line = ctx
+      .logs()
+      .filter((l) => l.event === 'setup.link_issued')
+      .at(-1)!;
     const url = /(http:\/\/\S+\/setup\?token=[0-9a-f]{64})/.exec(line.msg as string)![1]!;
     expect(url.startsWith(`${ctx.deps.config.issuer}/setup?token=`)).toBe(true);
     const rows = await ctx.deps.db.selectFrom('setup_link').selectAll().execute();
