@@ -271,10 +271,7 @@ export const REASONS = {
     text: 'The webhook URL must point to a public address: not loopback, private, link-local, multicast or reserved',
   },
   delivery_status_invalid: { code: 'invalid_request', text: (p: { allowed: string[] }) => `status must be one of ${p.allowed.join(', ')}` },
-  // Admin bootstrap (issue 14, branch admin-cli): tenants, admin grants, the first-start setup link.
-  tenant_not_found: { code: 'not_found', text: (p: { tenantId: string }) => `No tenant with id ${p.tenantId}` },
-  admin_grant_not_found: { code: 'not_found', text: (p: { grantId: string }) => `No admin grant with id ${p.grantId}` },
-  admin_grant_exists: { code: 'conflict', text: 'The user already holds this admin grant' },
+  // Admin bootstrap (issue 14, branch admin-cli): the first-start setup link.
   setup_link_invalid: { code: 'forbidden', text: 'This setup link is invalid, expired or already used' },
 } as const satisfies Record<string, ReasonSpec>;
 

@@ -3,7 +3,7 @@
 // refused with a branded page.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { announceSetupLink, issueSetupLink, SETUP_LINK_TTL_MS } from '../../src/domain/admin/bootstrap.js';
-import { hasPlatformAdmin } from '../../src/domain/admin/grants.js';
+import { hasPlatformAdmin } from '../../src/domain/admin/operator-grants.js';
 import type { FixedClock } from '../../src/lib/clock.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
 import { DEFAULT_PASSWORD } from '../helpers/factories.js';

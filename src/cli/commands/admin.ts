@@ -1,14 +1,14 @@
 // keymaster admin create|grant|revoke|list, keymaster tenants create|list
 import type { Command } from 'commander';
 import { createPlatformAdmin } from '../../domain/admin/bootstrap.js';
-import { ADMIN_TIERS, grantAdminTier, listAdminGrants, revokeAdminGrant, type AdminGrant } from '../../domain/admin/grants.js';
-import { createTenant, listTenants, type Tenant } from '../../domain/admin/tenants.js';
+import { ADMIN_TIERS, grantTierAsOperator, listAllAdminGrants, revokeGrantAsOperator, type ListedGrant } from '../../domain/admin/operator-grants.js';
+import { createTenant, listTenantsPage, type Tenant } from '../../domain/tenants/tenants.js';
 import { findUserByEmailOrId } from '../../domain/users/users.js';
 import { appError } from '../../errors.js';
 import { CLI, isRemote, print, readStdin, table, withDeps, writeErr } from '../context.js';
 import { promptHidden } from '../prompt.js';
 
-const grantJson = (g: AdminGrant) => ({
+const grantJson = (g: ListedGrant) => ({
   id: g.id,
   user_id: g.userId,
   email: g.email,
@@ -71,7 +71,7 @@ export function registerAdminCommands(program: Command): void {
       await withDeps(async (deps) => {
         const user = await findUserByEmailOrId(deps, ref);
         if (!user) throw appError('user_ref_not_found', { ref });
-        const g = await grantAdminTier(deps, { userId: user.id, tier: o.tier, tenantId: o.tenant, appId: o.app }, CLI);
+        const g = await grantTierAsOperator(deps, { userId: user.id, tier: o.tier, tenantId: o.tenant, appId: o.app }, CLI);
         const scope = o.tenant ? ` of tenant ${o.tenant}` : o.app ? ` of app ${o.app}` : '';
         print(
           o.json,
@@ -87,7 +87,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (grantId: string, o) => {
       await withDeps(async (deps) => {
-        await revokeAdminGrant(deps, grantId, CLI);
+        await revokeGrantAsOperator(deps, grantId, CLI);
         print(o.json, { grant_id: grantId, revoked: true }, `revoked grant ${grantId}`);
       });
     });
@@ -98,7 +98,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {
-        const grants = await listAdminGrants(deps);
+        const grants = await listAllAdminGrants(deps);
         if (!o.json && grants.length === 0) writeErr('keymaster: no administrator yet: run `keymaster admin create --email <email>`\n');
         print(
           o.json,
@@ -128,7 +128,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {
-        const all = await listTenants(deps);
+        const { tenants: all } = await listTenantsPage(deps, { limit: 1000 });
         print(o.json, all.map(tenantJson), table(all.map((t) => ({ id: t.id, name: t.name, created_at: t.createdAt }))));
       });
     });

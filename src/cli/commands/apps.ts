@@ -1,10 +1,9 @@
 // keymaster apps create|list|show|update|rotate-secret|delete
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
-import { createApp, deleteApp, getApp, listApps, rotateClientSecret, setAppTenant, updateApp, type App } from '../../domain/apps/apps.js';
+import { createApp, deleteApp, getApp, listApps, rotateClientSecret, updateApp, type App } from '../../domain/apps/apps.js';
 import { PublicJwks } from '../../domain/apps/client-keys.js';
 import type { TextOverrides } from '../../domain/apps/text-overrides.js';
-import { getTenant } from '../../domain/admin/tenants.js';
 import { CLI, cliPath, print, table, withDeps } from '../context.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -244,17 +243,6 @@ export function registerAppCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
-        const { tenant, json: _json, ...changes } = o as Record<string, unknown> & { tenant?: string };
-        if (tenant !== undefined) {
-          const tenantId = tenant === 'none' ? null : (await getTenant(deps, tenant)).id;
-          await setAppTenant(deps, appId, tenantId, CLI);
-          // Only --tenant: nothing else to change.
-          if (Object.values(changes).every((v) => v === undefined)) {
-            const app = await getApp(deps, appId);
-            print(o.json, { ...appJson(app), tenant_id: tenantId }, `${appText(app)}\ntenant:         ${tenantId ?? '(platform)'}`);
-            return;
-          }
-        }
         const texts = o.text || o.clearTexts ? withTexts(o.clearTexts ? {} : (await getApp(deps, appId)).textOverrides, o.text) : undefined;
         const app = await updateApp(
           deps,
@@ -280,6 +268,8 @@ export function registerAppCommands(program: Command): void {
             requirePushedAuthorizationRequests: o.requirePar,
             defaultLocale: o.defaultLocale === 'default' ? null : o.defaultLocale,
             textOverrides: texts,
+            // Issue 14: the owning tenant; "none" moves the app back to the platform.
+            ...(o.tenant !== undefined && { tenantId: o.tenant === 'none' ? null : o.tenant }),
           },
           CLI,
         );

@@ -21,8 +21,8 @@ import {
   toUser,
   type User,
 } from '../users/users.js';
-import { insertGrant, platformAdminExists } from './grant-store.js';
-import { grantAdminTier } from './grants.js';
+import { insertGrant, platformAdminExists } from './operator-grant-store.js';
+import { grantTierAsOperator } from './operator-grants.js';
 import { findSetupLink, lockSetupLink, markSetupLinkUsed, replaceSetupLink, type SetupLinkRow } from './setup-store.js';
 
 export const SETUP_LINK_TTL_MS = 24 * HOUR;
@@ -63,7 +63,7 @@ export async function createPlatformAdmin(
     assertPasswordPolicy(deps.config.passwordPolicy, Password.parse(password));
     user = await createUser(deps, { email, password, name: input.name, verified: true }, meta);
   }
-  const grant = await grantAdminTier(deps, { userId: user.id, tier: 'platform_admin' }, meta);
+  const grant = await grantTierAsOperator(deps, { userId: user.id, tier: 'platform_admin' }, meta);
   return { user, userCreated: !existing, grantId: grant.grantId, grantCreated: grant.created };
 }
 

@@ -409,20 +409,3 @@ export async function resolveAppForRedirect(deps: Pick<Deps, 'db'>, appId: strin
   }
   return app;
 }
-
-/**
- * Moves an app into a tenant (its tenant admins may then manage it) or, with null, back to the
- * platform. The caller checks that the tenant exists (domain/admin/tenants.ts).
- */
-export async function setAppTenant(
-  deps: Pick<Deps, 'db' | 'clock' | 'apps'>,
-  appId: string,
-  tenantId: string | null,
-  meta: RequestMeta = {},
-): Promise<{ appId: string; tenantId: string | null }> {
-  const row = isUuid(appId) ? await store.updateApp(deps.db, appId, { tenant_id: tenantId, updated_at: deps.clock.now() }) : undefined;
-  if (!row) throw appError('app_not_found', { appId });
-  deps.apps.invalidate(appId);
-  await recordAuditEvent(deps, { event: 'app.updated', appId, data: { changed: ['tenantId'], tenant_id: tenantId } }, meta);
-  return { appId: row.app_id, tenantId: row.tenant_id };
-}

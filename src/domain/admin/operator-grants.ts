@@ -1,16 +1,16 @@
-// Admin tiers (issue 14, Keymaster's): platform_admin (everything), tenant_admin (one tenant's apps
-// and their users), app_admin and manager (one app). Separate from an app's own roles: an app's
-// `admin` role never grants admin rights here. Granting the first platform admin retires the setup
-// link (bootstrap.ts) in the same transaction.
+// Admin grants made by the server's operator: `keymaster admin …` run by whoever owns the database
+// (or its data folder), who stands above every tier, so no tier rule of grants.ts applies (that one
+// checks an Admin API caller's own tier). The tiers and their scopes are the same (migration 0025's
+// CHECK); a platform_admin grant retires the setup link (bootstrap.ts) in the same transaction.
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import type { AdminTier } from '../../storage/schema.js';
 import { getApp, isUuid } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
-import * as store from './grant-store.js';
+import * as store from './operator-grant-store.js';
 import { deleteSetupLink } from './setup-store.js';
-import { getTenant } from './tenants.js';
+import { getTenant } from '../tenants/tenants.js';
 
 export const ADMIN_TIERS = ['platform_admin', 'tenant_admin', 'app_admin', 'manager'] as const satisfies readonly AdminTier[];
 
@@ -35,7 +35,7 @@ export const GrantInput = z
     }
   });
 
-export interface AdminGrant {
+export interface ListedGrant {
   id: string;
   userId: string;
   email: string;
@@ -49,7 +49,7 @@ export interface AdminGrant {
  * Grants a tier; a grant the user already holds is returned as it is (`created: false`), so a
  * bootstrap script can run twice. The tenant or app it is scoped to must exist.
  */
-export async function grantAdminTier(
+export async function grantTierAsOperator(
   deps: Pick<Deps, 'db' | 'clock'>,
   input: z.input<typeof GrantInput>,
   meta: RequestMeta = {},
@@ -78,13 +78,13 @@ export async function grantAdminTier(
   });
 }
 
-export async function revokeAdminGrant(deps: Pick<Deps, 'db' | 'clock'>, grantId: string, meta: RequestMeta = {}): Promise<void> {
+export async function revokeGrantAsOperator(deps: Pick<Deps, 'db' | 'clock'>, grantId: string, meta: RequestMeta = {}): Promise<void> {
   const row = isUuid(grantId) ? await store.deleteGrant(deps.db, grantId) : undefined;
-  if (!row) throw appError('admin_grant_not_found', { grantId });
+  if (!row) throw appError('admin_grant_not_found');
   await recordAuditEvent(deps, { event: 'admin.revoked', userId: row.user_id, data: { grant_id: grantId, tier: row.tier } }, meta);
 }
 
-export async function listAdminGrants(deps: Pick<Deps, 'db'>): Promise<AdminGrant[]> {
+export async function listAllAdminGrants(deps: Pick<Deps, 'db'>): Promise<ListedGrant[]> {
   return (await store.listGrants(deps.db)).map((r) => ({
     id: r.id,
     userId: r.user_id,

@@ -1,4 +1,4 @@
-// admin_grants queries (migration 0025).
+// admin_grants queries for operator-grants.ts and bootstrap.ts (migration 0025).
 import type { Db } from '../../storage/db.js';
 import type { AdminTier } from '../../storage/schema.js';
 
