@@ -36,6 +36,7 @@ import ssoLogoutRoutes from './http/routes/sso-logout.js';
 import upstreamLoginRoutes from './http/routes/upstream-login.js';
 import tokenVerifyRoutes from './http/routes/token-verify.js';
 import setupRoutes from './http/routes/setup.js';
+import { registerAdminApi } from './http/admin/plugin.js';
 
 export type App = FastifyInstance;
 
@@ -109,6 +110,8 @@ export async function buildApp(deps: Deps) {
   await app.register(accountHomeRoutes, { deps });
   // First start: "create the first administrator" behind the one-time setup link (issue 14).
   await app.register(setupRoutes, { deps });
+  // The Admin API (issue 14): /admin/*, its own route list in http/admin/plugin.ts.
+  await registerAdminApi(app, deps);
 
   return app;
 }

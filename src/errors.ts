@@ -97,6 +97,20 @@ export const REASONS = {
   shutting_down: { code: 'temporarily_unavailable', text: 'The server is restarting. Try again shortly.' },
   metrics_token_required: { code: 'invalid_token', text: 'A valid metrics token is required' },
 
+  // The Admin API (issue 14): who may act, and on what. A resource the caller may not see is a 404.
+  admin_access_required: { code: 'forbidden', text: 'Admin access required' },
+  admin_tier_insufficient: { code: 'forbidden', text: 'Your admin tier does not allow this' },
+  service_scope_missing: { code: 'forbidden', text: (p: { scope: string }) => `This service token lacks the ${p.scope} scope` },
+  builtin_app_protected: { code: 'forbidden', text: 'The built-in Console app cannot be changed or deleted here' },
+  tenant_not_found: { code: 'not_found', text: 'No such tenant' },
+  tenant_not_empty: { code: 'conflict', text: 'The tenant still owns apps: move or delete them first' },
+  admin_grant_not_found: { code: 'not_found', text: 'No such admin grant' },
+  admin_grant_exists: { code: 'conflict', text: 'The user already holds this admin tier' },
+  admin_grant_scope: {
+    code: 'invalid_request',
+    text: (p: { tier: string; needs: string }) => `The ${p.tier} tier needs ${p.needs}`,
+  },
+
   // Apps and clients.
   unknown_app: { code: 'invalid_request', text: (p: Party) => `Unknown ${p.party}_id` },
   app_id_invalid: { code: 'invalid_request', text: 'Invalid app_id' },
@@ -273,6 +287,26 @@ export const REASONS = {
   delivery_status_invalid: { code: 'invalid_request', text: (p: { allowed: string[] }) => `status must be one of ${p.allowed.join(', ')}` },
   // Admin bootstrap (issue 14, branch admin-cli): the first-start setup link.
   setup_link_invalid: { code: 'forbidden', text: 'This setup link is invalid, expired or already used' },
+
+  // Memberships and invites (issue 14): access to one app.
+  app_access_denied: { code: 'access_denied', text: 'You do not have access' },
+  membership_suspended: { code: 'access_denied', text: 'Account suspended' },
+  membership_pending: { code: 'access_denied', text: 'Your access to this app is waiting for approval by an administrator' },
+  invite_required: { code: 'invalid_request', text: 'This app requires an invite code' },
+  membership_not_found: { code: 'not_found', text: 'The user is not a member of this app' },
+  membership_not_pending: { code: 'conflict', text: 'The membership is not waiting for approval' },
+  role_not_available: {
+    code: 'invalid_request',
+    text: (p: { role: string; available: string[] }) =>
+      `Role "${p.role}" is not available in this app (available: ${p.available.join(', ') || 'none'})`,
+  },
+  invite_invalid: { code: 'invalid_request', text: 'The invite code is invalid, expired, already used or revoked' },
+  invite_email_mismatch: { code: 'invalid_request', text: 'This invite was sent to a different email address' },
+  invite_not_found: { code: 'not_found', text: 'No such invite' },
+  invite_sign_in_required: {
+    code: 'invalid_request',
+    text: 'An account with this email already exists: sign in (or give its password) to accept the invite',
+  },
 } as const satisfies Record<string, ReasonSpec>;
 
 type Catalogue = typeof REASONS;

@@ -91,6 +91,10 @@ const TABLES: Record<ErrorFormat, Table> = {
       account_disabled: { status: 400, error: 'invalid_grant', text: 'Account suspended' },
       // RFC 8628 §3.5: a token error, 400 like every other (RFC 6749 §5.2).
       device_access_denied: { status: 400 },
+      // A grant refused by the user's membership of the app (issue 14): an invalid_grant like a disabled account.
+      membership_suspended: { status: 400, error: 'invalid_grant' },
+      membership_pending: { status: 400, error: 'invalid_grant' },
+      app_access_denied: { status: 400, error: 'invalid_grant' },
     },
   },
   // Keymaster's /token/refresh contract: a refused refresh token is 401; KEYMASTER-API.md §5 says "Account suspended".

@@ -48,6 +48,9 @@ export interface AppsTable {
   logo_content_type: ColumnType<string | null, string | null | undefined, string | null>;
   /** 'console' for the built-in Console app (its access tokens are Admin JWTs); null for every other. */
   builtin: ColumnType<'console' | null, 'console' | null | undefined, 'console' | null>;
+  /** Migration 0029: Keymaster's bundle_id and branding.logo_height (POST /admin/apps). */
+  bundle_id: ColumnType<string | null, string | null | undefined, string | null>;
+  logo_height: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
 }

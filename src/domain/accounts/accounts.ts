@@ -458,11 +458,15 @@ export async function updateAccount(
 }
 
 /** CLI: `keymaster users unlock` — clears the lockout and the per-email failure window. */
-export async function unlockUser(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'rateCounters'>, userId: string): Promise<User> {
+export async function unlockUser(
+  deps: Pick<Deps, 'db' | 'clock' | 'config' | 'rateCounters'>,
+  userId: string,
+  meta: RequestMeta = {},
+): Promise<User> {
   const row = await clearLockout(deps, userId, deps.clock.now());
   if (!row) throw appError('user_not_found');
   await clearRateLimit(deps, accountRules(deps.config).loginFailuresPerEmail, row.email);
-  await recordAuditEvent(deps, { event: 'user.unlocked', userId: row.id }, {});
+  await recordAuditEvent(deps, { event: 'user.unlocked', userId: row.id }, meta);
   return toUser(row);
 }
 

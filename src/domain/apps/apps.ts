@@ -6,13 +6,15 @@ import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { isLoopbackHost } from '../../lib/address-policy.js';
 import { randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
-import type { AppRow, TokenEndpointAuthMethod } from '../../storage/schema.js';
+import { decodeCursor, encodeCursor, isPgTimestampText } from '../../lib/cursor.js';
+import type { AppRow, RegistrationPolicy, TokenEndpointAuthMethod } from '../../storage/schema.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import * as store from './app-store.js';
 import type { CachedApp } from './app-cache.js';
 import { JwksUri, PublicJwks } from './client-keys.js';
 import { DefaultLocale, TextOverrides } from './text-overrides.js';
 import type { Locale } from '../../i18n/locales.js';
+import { findTenant } from '../tenants/tenants.js';
 
 export const PROVIDERS = ['password', 'google'] as const;
 export const CLIENT_TYPES = ['confidential', 'public'] as const;
@@ -66,6 +68,21 @@ export function isRegisteredResource(app: Pick<App, 'resources'>, resource: stri
 
 export const HexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour like #1a73e8');
 
+/** KEYMASTER-API.md §7: invite, open or approval. */
+export const REGISTRATION_POLICIES = ['open', 'invite', 'approval'] as const;
+/** An app role's name (the same rule as users.ts's Role, which the token's `roles` claim carries). */
+export const AppRole = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'roles are 1-64 letters, digits or _.:-');
+export const AppRoles = z.array(AppRole).max(50);
+export const DEFAULT_AVAILABLE_ROLES = ['user', 'manager', 'admin'];
+/** Access-token lifetime (seconds) and refresh lifetime (days) an app may set. */
+export const AccessTokenTtl = z.number().int().min(60).max(86_400);
+export const RefreshTokenTtlDays = z.number().int().min(1).max(365);
+export const BundleId = z
+  .string()
+  .max(200)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9.\-_]*$/, 'must be a bundle id like com.example.app');
+export const LogoHeight = z.number().int().min(16).max(256);
+
 export const AppInput = z.object({
   name: z.string().trim().min(1).max(100),
   redirectUris: z.array(RedirectUri).min(1, 'at least one redirect URI is required').max(50),
@@ -96,6 +113,15 @@ export const AppInput = z.object({
   defaultLocale: DefaultLocale.optional(),
   /** `{locale: {messageKey: text}}`: its own wording of any page or email text (text-overrides.ts). */
   textOverrides: TextOverrides.default({}),
+  // Issue 14: the owning tenant, who may enrol, and the roles of its memberships.
+  tenantId: z.uuid().nullable().optional(),
+  registrationPolicy: z.enum(REGISTRATION_POLICIES).default('open'),
+  availableRoles: AppRoles.default(DEFAULT_AVAILABLE_ROLES),
+  autoAssignRoles: AppRoles.default([]),
+  accessTokenTtl: AccessTokenTtl.optional(),
+  refreshTokenTtlDays: RefreshTokenTtlDays.optional(),
+  bundleId: BundleId.optional(),
+  logoHeight: LogoHeight.optional(),
 });
 export type AppInput = z.input<typeof AppInput>;
 
@@ -134,6 +160,17 @@ function checkClientSettings(v: ClientSettings) {
   }
 }
 
+/** New members get auto_assign_roles, so each must be one the app offers. */
+function checkRoleSettings(available: readonly string[], autoAssign: readonly string[]) {
+  const missing = autoAssign.find((r) => !available.includes(r));
+  if (missing !== undefined) throw appError('role_not_available', { role: missing, available: [...available] });
+}
+
+/** A tenant that does not exist is a clear 404, not a foreign-key failure. */
+async function assertTenantExists(deps: Pick<Deps, 'db'>, tenantId: string) {
+  if (!(await findTenant(deps, tenantId))) throw appError('tenant_not_found');
+}
+
 // Defaults are stripped: zod 4 applies a default inside .partial(), which would reset omitted fields.
 /** Seconds within which a rotated refresh token may be presented again for the same successor; 0 = strict. */
 export const ReuseInterval = z.number().int().min(0).max(300);
@@ -161,6 +198,15 @@ export const AppUpdateInput = AppInput.partial().extend({
   defaultLocale: DefaultLocale.nullable().optional(),
   /** Replaces the whole set ({} removes every override). */
   textOverrides: TextOverrides.optional(),
+  tenantId: z.uuid().nullable().optional(),
+  registrationPolicy: z.enum(REGISTRATION_POLICIES).optional(),
+  availableRoles: AppRoles.optional(),
+  autoAssignRoles: AppRoles.optional(),
+  /** null: the server default again. */
+  accessTokenTtl: AccessTokenTtl.nullable().optional(),
+  refreshTokenTtlDays: RefreshTokenTtlDays.nullable().optional(),
+  bundleId: BundleId.nullable().optional(),
+  logoHeight: LogoHeight.nullable().optional(),
 });
 
 export interface App {
@@ -195,6 +241,17 @@ export interface App {
   /** null = English. */
   defaultLocale: Locale | null;
   textOverrides: TextOverrides;
+  /** Issue 14: the owning tenant (null: the platform's own) and the membership settings. */
+  tenantId: string | null;
+  registrationPolicy: RegistrationPolicy;
+  availableRoles: string[];
+  autoAssignRoles: string[];
+  bundleId: string | null;
+  logoHeight: number | null;
+  /** An uploaded logo is stored (POST /admin/apps/{id}/logo); the bytes stay out of this value. */
+  hasLogo: boolean;
+  /** 'console' for the built-in Console app (domain/admin/console-app.ts). */
+  builtin: 'console' | null;
   createdAt: Date;
 }
 
@@ -223,6 +280,14 @@ export function toApp(row: AppRow): App {
     requirePushedAuthorizationRequests: row.require_pushed_authorization_requests,
     defaultLocale: (row.default_locale as Locale | null) ?? null,
     textOverrides: row.text_overrides ?? {},
+    tenantId: row.tenant_id,
+    registrationPolicy: row.registration_policy,
+    availableRoles: row.available_roles,
+    autoAssignRoles: row.auto_assign_roles,
+    bundleId: row.bundle_id,
+    logoHeight: row.logo_height,
+    hasLogo: row.logo_data !== null && row.logo_data !== undefined,
+    builtin: row.builtin,
     createdAt: row.created_at,
   };
 }
@@ -237,6 +302,8 @@ export async function createApp(
 ): Promise<{ app: App; clientSecret: string }> {
   const v = AppInput.parse(input);
   checkClientSettings(v);
+  checkRoleSettings(v.availableRoles, v.autoAssignRoles);
+  if (v.tenantId) await assertTenantExists(deps, v.tenantId);
   const clientSecret = randomToken(32);
   const row = await store.insertApp(deps.db, {
     name: v.name,
@@ -259,6 +326,14 @@ export async function createApp(
     require_pushed_authorization_requests: v.requirePushedAuthorizationRequests,
     default_locale: v.defaultLocale ?? null,
     text_overrides: JSON.stringify(v.textOverrides),
+    tenant_id: v.tenantId ?? null,
+    registration_policy: v.registrationPolicy,
+    available_roles: v.availableRoles,
+    auto_assign_roles: v.autoAssignRoles,
+    access_token_ttl: v.accessTokenTtl ?? null,
+    refresh_token_ttl_days: v.refreshTokenTtlDays ?? null,
+    bundle_id: v.bundleId ?? null,
+    logo_height: v.logoHeight ?? null,
   });
   await recordAuditEvent(deps, { event: 'app.created', appId: row.app_id, data: { name: row.name } }, meta);
   return { app: toApp(row), clientSecret };
@@ -319,6 +394,8 @@ export async function updateApp(
     jwks: v.jwks === undefined ? current.jwks : v.jwks,
     jwksUri: v.jwksUri === undefined ? current.jwksUri : v.jwksUri,
   });
+  checkRoleSettings(v.availableRoles ?? current.availableRoles, v.autoAssignRoles ?? current.autoAssignRoles);
+  if (v.tenantId) await assertTenantExists(deps, v.tenantId);
   const row = await store.updateApp(deps.db, appId, {
     ...(v.name !== undefined && { name: v.name }),
     ...(v.redirectUris !== undefined && { redirect_uris: v.redirectUris }),
@@ -342,6 +419,14 @@ export async function updateApp(
     }),
     ...(v.defaultLocale !== undefined && { default_locale: v.defaultLocale }),
     ...(v.textOverrides !== undefined && { text_overrides: JSON.stringify(v.textOverrides) }),
+    ...(v.tenantId !== undefined && { tenant_id: v.tenantId }),
+    ...(v.registrationPolicy !== undefined && { registration_policy: v.registrationPolicy }),
+    ...(v.availableRoles !== undefined && { available_roles: v.availableRoles }),
+    ...(v.autoAssignRoles !== undefined && { auto_assign_roles: v.autoAssignRoles }),
+    ...(v.accessTokenTtl !== undefined && { access_token_ttl: v.accessTokenTtl }),
+    ...(v.refreshTokenTtlDays !== undefined && { refresh_token_ttl_days: v.refreshTokenTtlDays }),
+    ...(v.bundleId !== undefined && { bundle_id: v.bundleId }),
+    ...(v.logoHeight !== undefined && { logo_height: v.logoHeight }),
     updated_at: deps.clock.now(),
   });
   deps.apps.invalidate(appId);
@@ -408,4 +493,34 @@ export async function resolveAppForRedirect(deps: Pick<Deps, 'db'>, appId: strin
     throw appError('redirect_uri_not_registered', { party: 'app' }, { detail: `redirect_uri ${redirectUri}` });
   }
   return app;
+}
+
+const AppCursor = z.object({ c: z.string().max(64).refine(isPgTimestampText), i: z.uuid() });
+
+/**
+ * A page of apps, oldest first, keyset-paginated; `scope` narrows it to the tenants and apps an admin
+ * may see (domain/admin/authorization.ts), undefined lists all.
+ */
+export async function listAppsPage(
+  deps: Pick<Deps, 'db'>,
+  page: {
+    limit: number;
+    cursor?: string | undefined;
+    scope?: { tenantIds: string[]; appIds: string[] } | undefined;
+    tenantId?: string | undefined;
+  },
+): Promise<{ apps: App[]; nextCursor: string | null }> {
+  const key = page.cursor === undefined ? undefined : decodeCursor(AppCursor, page.cursor);
+  if (page.cursor !== undefined && !key) throw appError('cursor_invalid');
+  const rows = await store.listAppsPage(deps.db, {
+    limit: page.limit + 1,
+    scope: page.scope,
+    tenantId: page.tenantId,
+    after: key && { createdAt: key.c, appId: key.i },
+  });
+  const kept = rows.slice(0, page.limit);
+  const last = kept.at(-1);
+  const nextCursor = rows.length > page.limit && last ? encodeCursor({ c: last.cursor_ts, i: last.app_id }) : null;
+  const apps = kept.map(toApp);
+  return { apps, nextCursor };
 }

@@ -39,6 +39,7 @@ export const EMAIL_TEMPLATES = {
   'verify-email': 'email.verifySubject',
   'reset-password': 'email.resetSubject',
   'password-changed': 'email.changedSubject',
+  invite: 'email.inviteSubject',
 } as const;
 export type EmailTemplate = keyof typeof EMAIL_TEMPLATES;
 

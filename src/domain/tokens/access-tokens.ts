@@ -138,3 +138,27 @@ export async function verifyAccessToken(
     throw appError('access_token_invalid', { detail: 'service token where a user token is expected' });
   return v.payload as AccessTokenClaims;
 }
+
+/** A verified service token (client credentials, token_grants.ts): sub = client_id = the app. */
+export interface ServiceTokenClaims extends JWTPayload {
+  sub: string;
+  aud: string;
+  client_id: string;
+  scope?: string;
+  token_type: 'service';
+}
+
+/**
+ * Verifies a service token with the same checks as verifyAccessToken (RS256, our kid, typ at+jwt,
+ * issuer, expiry), and that it is one: token_type "service", never a user's token. It has no user, so
+ * no liveness; the caller checks its app still exists.
+ */
+export async function verifyServiceToken(deps: Pick<Deps, 'config' | 'clock' | 'keys'>, token: string): Promise<ServiceTokenClaims> {
+  const v = await verifyOurJwt(deps, token, { typ: 'at+jwt' });
+  if (!v.ok) throw appError(v.expired ? 'access_token_expired' : 'access_token_invalid', { detail: v.reason });
+  const c = v.payload;
+  if (c.token_type !== 'service' || typeof c.sub !== 'string' || typeof c.aud !== 'string' || c.client_id !== c.sub) {
+    throw appError('access_token_invalid', { detail: 'not a service token' });
+  }
+  return c as ServiceTokenClaims;
+}

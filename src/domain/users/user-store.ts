@@ -65,3 +65,80 @@ export async function updateUser(db: Db, id: string, changes: Partial<Omit<NewUs
 export async function setUserLocale(db: Db, id: string, locale: string): Promise<void> {
   await db.updateTable('users').set({ locale }).where('id', '=', id).execute();
 }
+
+/** Who a page of users is drawn from: all, those enrolled in an app of a scope, or in one app. */
+export interface UserPageFilter {
+  limit: number;
+  /** Case-insensitive prefix of the email or the name (indexes users_email_prefix, users_name_prefix). */
+  prefix?: string | undefined;
+  /** With a prefix: after (lower(email), id); without: after (created_at, id), newest first (users_created). */
+  after?: { email: string; id: string } | { createdAt: string; id: string } | undefined;
+  scope?: { tenantIds: string[]; appIds: string[] } | undefined;
+  appId?: string | undefined;
+}
+
+/** LIKE's own characters in a user's text are literal. */
+const likePrefix = (s: string) => `${s.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/**
+ * `cursor_ts`: created_at as Postgres prints it, microseconds kept (a JS Date keeps milliseconds, and
+ * a cursor rounded to them would skip rows).
+ */
+export async function listUsersPage(db: Db, f: UserPageFilter): Promise<(UserRow & { cursor_ts: string })[]> {
+  let q = db
+    .selectFrom('users')
+    .selectAll('users')
+    .select(sql<string>`users.created_at::text`.as('cursor_ts'));
+  if (f.scope) {
+    const { tenantIds, appIds } = f.scope;
+    if (tenantIds.length === 0 && appIds.length === 0) return [];
+    q = q.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('memberships')
+          .innerJoin('apps', 'apps.app_id', 'memberships.app_id')
+          .select('memberships.app_id')
+          .whereRef('memberships.user_id', '=', 'users.id')
+          .where((e) =>
+            e.or([
+              ...(tenantIds.length ? [e('apps.tenant_id', 'in', tenantIds)] : []),
+              ...(appIds.length ? [e('memberships.app_id', 'in', appIds)] : []),
+            ]),
+          ),
+      ),
+    );
+  }
+  if (f.appId) {
+    const appId = f.appId;
+    q = q.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('memberships')
+          .select('memberships.app_id')
+          .whereRef('memberships.user_id', '=', 'users.id')
+          .where('memberships.app_id', '=', appId),
+      ),
+    );
+  }
+  if (f.prefix !== undefined) {
+    const p = likePrefix(f.prefix);
+    q = q.where(sql<boolean>`(lower(users.email) like ${p} or lower(users.name) like ${p})`);
+    if (f.after && 'email' in f.after) q = q.where(sql<boolean>`(lower(users.email), users.id) > (${f.after.email}, ${f.after.id}::uuid)`);
+    return q
+      .orderBy(sql`lower(users.email)`)
+      .orderBy('users.id')
+      .limit(f.limit)
+      .execute();
+  }
+  if (f.after && 'createdAt' in f.after) {
+    const { createdAt, id } = f.after;
+    q = q.where(
+      sql<boolean>`(users.created_at < ${createdAt}::timestamptz or (users.created_at = ${createdAt}::timestamptz and users.id > ${id}::uuid))`,
+    );
+  }
+  return q.orderBy('users.created_at', 'desc').orderBy('users.id').limit(f.limit).execute();
+}
+
+export async function deleteUser(db: Db, id: string): Promise<UserRow | undefined> {
+  return db.deleteFrom('users').where('id', '=', id).returningAll().executeTakeFirst();
+}

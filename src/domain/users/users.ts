@@ -5,6 +5,7 @@ import { isLocale, type Locale } from '../../i18n/locales.js';
 import { appError, AppError, type Reason } from '../../errors.js';
 import { isUuid } from '../apps/apps.js';
 import { MINUTE } from '../../lib/clock.js';
+import { decodeCursor, encodeCursor, isPgTimestampText } from '../../lib/cursor.js';
 import type { UserRow } from '../../storage/schema.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
 import { enqueueUserEvent, enqueueWebhookEvent } from '../webhooks/webhooks.js';
@@ -454,4 +455,62 @@ export function parseRoles(csv: string): string[] {
   const bad = roles.find((r) => !Role.safeParse(r).success);
   if (bad) throw appError('invalid_role', { role: bad });
   return roles;
+}
+
+const UserCursor = z.union([
+  z.object({ e: z.string().max(400), i: z.uuid() }),
+  z.object({ c: z.string().max(64).refine(isPgTimestampText), i: z.uuid() }),
+]);
+
+/**
+ * A page of users (the Admin API): newest first, or with `search` the users whose email or name
+ * starts with it (case-insensitive), in email order. Keyset cursors; `scope` narrows to the users
+ * enrolled in an app of those tenants or apps, `appId` to one app's.
+ */
+export async function listUsersPage(
+  deps: Pick<Deps, 'db'>,
+  page: {
+    limit: number;
+    search?: string | undefined;
+    cursor?: string | undefined;
+    scope?: { tenantIds: string[]; appIds: string[] } | undefined;
+    appId?: string | undefined;
+  },
+): Promise<{ users: User[]; nextCursor: string | null }> {
+  const key = page.cursor === undefined ? undefined : decodeCursor(UserCursor, page.cursor);
+  // A cursor of the other ordering (search vs. none) cannot continue this list.
+  if (page.cursor !== undefined && (!key || 'e' in key !== (page.search !== undefined))) throw appError('cursor_invalid');
+  const rows = await store.listUsersPage(deps.db, {
+    limit: page.limit + 1,
+    prefix: page.search,
+    scope: page.scope,
+    appId: page.appId,
+    after: key && ('e' in key ? { email: key.e, id: key.i } : { createdAt: key.c, id: key.i }),
+  });
+  const kept = rows.slice(0, page.limit);
+  const users = kept.map(toUser);
+  const last = users.at(-1);
+  const lastTs = kept.at(-1)?.cursor_ts;
+  const more = rows.length > page.limit && last;
+  const nextCursor = !more
+    ? null
+    : page.search !== undefined
+      ? encodeCursor({ e: last.email.toLowerCase(), i: last.id })
+      : encodeCursor({ c: lastTs, i: last.id });
+  return { users, nextCursor };
+}
+
+/**
+ * Deletes the account and, by the foreign keys' cascades, everything it owns: memberships, sessions,
+ * refresh tokens, identities, admin grants. Its live access tokens fail at once (no user, liveness.ts).
+ */
+export async function deleteUserAccount(
+  deps: Pick<Deps, 'db' | 'clock' | 'liveness'>,
+  userId: string,
+  meta: RequestMeta = {},
+): Promise<void> {
+  const row = isUuid(userId) ? await store.deleteUser(deps.db, userId) : undefined;
+  if (!row) throw appError('user_not_found');
+  deps.liveness.invalidate(userId);
+  await recordAuditEvent(deps, { event: 'user.deleted', userId }, meta);
 }
