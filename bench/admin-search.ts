@@ -1,0 +1,23 @@
+// The admin user search case of `npm run bench` (BENCH_CASES=adminsearch; issue 14): GET
+// /admin/users?search=<prefix> with BENCH_ADMIN_USERS (1,000,000) users in Postgres, on a database of
+// its own. The users are written by Postgres in one INSERT … SELECT generate_series; their emails and
+// names start with hex digits spread evenly (md5), so a prefix of n characters matches about
+// users / 16^n of them, as a real directory's initials would.
+import { sql } from 'kysely';
+import type { Deps } from '../src/deps.js';
+
+/** `n` users without a password, in one statement; returns how long Postgres took (ms). */
+export async function seedSearchUsers(db: Deps['db'], n: number): Promise<number> {
+  const t0 = performance.now();
+  await sql`
+    insert into users (email, name, roles, email_verified_at, created_at)
+    select md5('e' || g) || '.' || g || '@example.com', 'User ' || substr(md5('n' || g), 1, 12), '{user}', now(),
+           now() - g * interval '1 second'
+      from generate_series(1, ${n}::int) g`.execute(db);
+  return performance.now() - t0;
+}
+
+/** The search queries the bench asks: a prefix of four hex digits (~15 matches per million) and of two (~3,900). */
+export function searchPrefixes(): { narrow: string; broad: string } {
+  return { narrow: '3fa2', broad: '3f' };
+}
