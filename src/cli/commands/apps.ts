@@ -76,6 +76,7 @@ function appJson(app: App) {
     require_pushed_authorization_requests: app.requirePushedAuthorizationRequests,
     default_locale: app.defaultLocale,
     text_overrides: app.textOverrides,
+    tenant_id: app.tenantId,
     created_at: app.createdAt.toISOString(),
   };
 }
@@ -102,6 +103,7 @@ function appText(app: App): string {
     ...(app.jwks ? [`jwks:           ${(JSON.parse(app.jwks) as { keys: unknown[] }).keys.length} key(s) registered`] : []),
     ...(app.requirePushedAuthorizationRequests ? ['require_par:    yes (authorization requests only through /par)'] : []),
     `locale:         ${app.defaultLocale ?? '(English)'}`,
+    ...(app.tenantId ? [`tenant:         ${app.tenantId}`] : []),
     ...Object.entries(app.textOverrides).flatMap(([locale, texts]) =>
       Object.entries(texts).map(([key, value]) => `text:           ${locale}:${key}=${JSON.stringify(value)}`),
     ),
