@@ -570,10 +570,10 @@ async function adminSearchCase(dbName: string, port: number): Promise<Row[]> {
   try {
     km = await startKeymaster(url.toString(), port, 1);
     hx = await fixture(url.toString());
-    const ms = await seedSearchUsers(hx.deps.db, ADMIN_USERS);
-    log(`admin search: ${ADMIN_USERS.toLocaleString('en-US')} users written in ${Math.round(ms / 1000)} s`);
     const h = new pg.Client({ connectionString: url.toString() });
     await h.connect();
+    const ms = await seedSearchUsers(h, ADMIN_USERS);
+    log(`admin search: ${ADMIN_USERS.toLocaleString('en-US')} users written in ${Math.round(ms / 1000)} s`);
     await h.query('vacuum (analyze) users');
     const adminEmail = `bench-admin-${randomUUID().slice(0, 8)}@example.com`;
     const adminUser = await createUser(hx.deps, { email: adminEmail, password: PASSWORD, name: 'Bench Admin', verified: true });
