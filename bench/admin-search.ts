@@ -14,7 +14,7 @@ export async function seedSearchUsers(client: pg.Client, n: number): Promise<num
   await client.query('set statement_timeout = 0');
   await client.query(
     `insert into users (email, name, roles, email_verified_at, created_at)
-     select md5('e' || g) || '.' || g || '@example.com', 'User ' || substr(md5('n' || g), 1, 12), '{user}', now(),
+     select md5('e' || g) || '.' || g || '@example.com', substr(md5('n' || g), 1, 8) || ' ' || substr(md5('s' || g), 1, 10), '{user}', now(),
             now() - g * interval '1 second'
        from generate_series(1, $1::int) g`,
     [n],
