@@ -9,7 +9,7 @@
 //   of load, per refresh job)   BENCH_SERVER_ARGS="--cpu-prof" (extra node flags for Keymaster)
 //   BENCH_PIN_POSTGRES=0 (leave the local Postgres unpinned; by default it joins the load generator on core 1)
 //   BENCH_ONLY=ceilings,keymaster,workers,peer (a subset)   BENCH_CASES=jwks,refresh,cc,introspect,userinfo,
-//   signin,flood,history
+//   signin,flood,history,adminsearch
 //   (a subset of the one-process measurements; history runs on a database of its own, ~5 min more:
 //   BENCH_HISTORY_ROWS=2000000 rows of other users' history, one user with BENCH_HISTORY_FAMILIES=1000
 //   families of BENCH_HISTORY_ROTATIONS=300 tokens)   BENCH_LOG_LEVEL=warn (Keymaster's LOG_LEVEL;
@@ -33,6 +33,8 @@ import { listTokens } from '../src/domain/tokens/token-inventory.js';
 import { createUser } from '../src/domain/users/users.js';
 import { randomToken, sha256 } from '../src/lib/crypto.js';
 import { createHistoryUsers, timeCalls, writeHistory } from './history.js';
+import { searchPrefixes, seedSearchUsers } from './admin-search.js';
+import { findConsoleAppId } from '../src/domain/apps/console-app.js';
 import type { LoadJob, LoadResult } from './load.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -47,7 +49,9 @@ const PG_ADMIN = env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgre
 /** Comma list of phases to run: ceilings,keymaster,workers,peer (all by default), e.g. for profiling. */
 const ONLY = new Set((env.BENCH_ONLY ?? 'ceilings,keymaster,workers,peer').split(','));
 /** Comma list of the one-process measurements: jwks,refresh,cc,introspect,userinfo,signin,flood,history (all by default), e.g. to profile one. */
-const CASES = new Set((env.BENCH_CASES ?? 'jwks,refresh,cc,introspect,userinfo,signin,flood,history').split(','));
+const CASES = new Set((env.BENCH_CASES ?? 'jwks,refresh,cc,introspect,userinfo,signin,flood,history,adminsearch').split(','));
+/** The admin search case (bench/admin-search.ts): users in its database. */
+const ADMIN_USERS = num(env.BENCH_ADMIN_USERS, 1_000_000);
 /** The history case (bench/history.ts): rows of other users' history, and the one user's families × rotations. */
 const HISTORY_ROWS = num(env.BENCH_HISTORY_ROWS, 2_000_000);
 const HISTORY_FAMILIES = num(env.BENCH_HISTORY_FAMILIES, 1000);
@@ -545,6 +549,99 @@ async function historyCase(admin: pg.Client, dbName: string, port: number, token
 }
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
+// ---------- admin user search (issue 14) ----------
+
+/**
+ * GET /admin/users?search=<prefix> as a platform admin (an Admin JWT of the Console app) with
+ * ADMIN_USERS users, one connection (an admin types; the p99 of one request is the figure) and then
+ * CONNECTIONS. Also EXPLAIN ANALYZE of the query the route runs, printed to stderr.
+ */
+async function adminSearchCase(dbName: string, port: number): Promise<Row[]> {
+  const out: Row[] = [];
+  let h: pg.Client | undefined;
+  const name = `${dbName}_admin_search`;
+  const a0 = new pg.Client({ connectionString: PG_ADMIN });
+  await a0.connect();
+  await a0.query(`create database ${name}`);
+  await a0.end();
+  const url = new URL(PG_ADMIN);
+  url.pathname = `/${name}`;
+  let km: ChildProcess | undefined;
+  let hx: KmFixture | undefined;
+  try {
+    km = await startKeymaster(url.toString(), port, 1);
+    hx = await fixture(url.toString());
+    h = new pg.Client({ connectionString: url.toString() });
+    // The database is dropped (force) at the end: its connection's end is not an error.
+    h.on('error', () => {});
+    await h.connect();
+    const ms = await seedSearchUsers(h, ADMIN_USERS);
+    log(`admin search: ${ADMIN_USERS.toLocaleString('en-US')} users written in ${Math.round(ms / 1000)} s`);
+    await h.query('vacuum (analyze) users');
+    const adminEmail = `bench-admin-${randomUUID().slice(0, 8)}@example.com`;
+    const adminUser = await createUser(hx.deps, { email: adminEmail, password: PASSWORD, name: 'Bench Admin', verified: true });
+    await h.query(`insert into admin_grants (user_id, tier) values ($1, 'platform_admin')`, [adminUser.id]);
+    const base = `http://127.0.0.1:${port}`;
+    const consoleApp = await findConsoleAppId(hx.deps);
+    const login = await fetch(`${base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: JSON_HEADERS,
+      body: JSON.stringify({ email: adminEmail, password: PASSWORD, app_id: consoleApp }),
+    });
+    if (!login.ok) throw new Error(`admin search: Console sign-in answered ${login.status}`);
+    const { access_token: token } = (await login.json()) as { access_token: string };
+    const { narrow, broad } = searchPrefixes();
+    for (const [label, prefix] of [
+      ['narrow', narrow],
+      ['broad', broad],
+    ] as const) {
+      const path = `/admin/users?search=${prefix}`;
+      const check = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      // A slow query answers 503 (the statement timeout): measured all the same, and said.
+      const listed = check.ok ? (((await check.json()) as { users?: unknown[] }).users?.length ?? 0) : `HTTP ${check.status}`;
+      // The plan of the route's query (user-store.ts listUsersPage with a prefix), at this size.
+      const plan = await h.query<{ 'QUERY PLAN': string }>(
+        `explain (analyze, buffers) select users.*, users.created_at::text as cursor_ts from users
+          where (lower(users.email) like $1 or lower(users.name) like $1) order by lower(users.email), users.id limit 51`,
+        [`${prefix}%`],
+      );
+      log(`admin search EXPLAIN ANALYZE (search=${prefix}):\n${plan.rows.map((r) => r['QUERY PLAN']).join('\n')}`);
+      // The same page as two index range scans (email, name), for comparison: a candidate rewrite.
+      const union = await h.query<{ 'QUERY PLAN': string }>(
+        `explain (analyze, buffers) select * from (
+           (select users.*, users.created_at::text as cursor_ts from users where lower(users.email) like $1
+             order by lower(users.email), users.id limit 51)
+           union
+           (select users.*, users.created_at::text as cursor_ts from users where lower(users.name) like $1
+             order by lower(users.email), users.id limit 51)) u
+         order by lower(u.email), u.id limit 51`,
+        [`${prefix}%`],
+      );
+      log(`admin search EXPLAIN ANALYZE, two range scans (search=${prefix}):\n${union.rows.map((r) => r['QUERY PLAN']).join('\n')}`);
+      for (const c of [...new Set([1, CONNECTIONS])]) {
+        const [r] = await load(
+          [job(`admin search ${label} x${c}`, base, { path, headers: { authorization: `Bearer ${token}` }, connections: c })],
+          km,
+        );
+        out.push({
+          group: 'keymaster',
+          name: `admin user search (${(ADMIN_USERS / 1e6).toLocaleString('en-US')}M users, ?search=${prefix}: ${listed} listed), ${c} connection${c === 1 ? '' : 's'}`,
+          result: r!,
+        });
+      }
+    }
+  } finally {
+    await h?.end().catch(() => {});
+    if (km) await stop(km);
+    await hx?.deps.close();
+    const a = new pg.Client({ connectionString: PG_ADMIN });
+    await a.connect();
+    await a.query(`drop database if exists ${name} with (force)`);
+    await a.end();
+  }
+  return out;
+}
+
 // ---------- the run ----------
 
 interface Row {
@@ -694,6 +791,8 @@ async function main() {
 
     // Keymaster, one process, with a long history (issue 19), on a database of its own
     if (ONLY.has('keymaster') && CASES.has('history')) rows.push(...(await historyCase(admin, dbName, p.km, tokensPerJob)));
+    // Keymaster, one process, admin user search with 1M users (issue 14), on a database of its own
+    if (ONLY.has('keymaster') && CASES.has('adminsearch')) rows.push(...(await adminSearchCase(dbName, p.km)));
 
     // Keymaster, clustered
     if (WORKERS > 1 && ONLY.has('workers')) {
@@ -775,6 +874,7 @@ async function main() {
 // ---------- the table ----------
 
 function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: number[]; load1: number[] }) {
+  const worst = (v: (number | undefined)[]) => (v.length && v.every((x) => x !== undefined) ? Math.max(...(v as number[])) : undefined);
   const find = (group: string, name: string) => rows.find((r) => r.group === group && r.name.startsWith(name));
   const rps = (r: Row | undefined) => r?.result?.okRps ?? r?.value;
   const signs = rps(find('ceiling', 'RS256'));
@@ -887,6 +987,14 @@ function summarise(rows: Row[], rssPeak: number, when: { started: Date; load0: n
     ],
     ['session list p99 (history, 1 connection) < 50 ms', find('keymaster', 'session list')?.result?.p99, 50, 'below', 'ms'],
     ['tokens list --user p99 (history) < 50 ms', find('keymaster', 'tokens list --user')?.result?.p99, 50, 'below', 'ms'],
+    [
+      'admin user search p99 (1M users, 1 connection) < 50 ms',
+      // The worse of the narrow and the broad prefix.
+      worst(rows.filter((r) => r.name.startsWith('admin user search') && r.name.endsWith(', 1 connection')).map((r) => r.result?.p99)),
+      50,
+      'below',
+      'ms',
+    ],
   ] as const;
   lines.push('', '| target | measured | met |', '|---|---:|:---:|');
   const targetJson: Record<string, { value: number | undefined; met: boolean | undefined }> = {};

@@ -36,6 +36,7 @@ import { registryMetrics } from './management.js';
 import ssoLogoutRoutes from './http/routes/sso-logout.js';
 import upstreamLoginRoutes from './http/routes/upstream-login.js';
 import tokenVerifyRoutes from './http/routes/token-verify.js';
+import setupRoutes from './http/routes/setup.js';
 import { registerAdminApi } from './http/admin/plugin.js';
 import logoRoutes from './http/routes/logos.js';
 
@@ -112,6 +113,8 @@ export async function buildApp(deps: Deps) {
   // Invites (issue 14): accepting one signs in to its app.
   await app.register(inviteRoutes, { deps });
   await app.register(invitePageRoutes, { deps });
+  // First start: "create the first administrator" behind the one-time setup link (issue 14).
+  await app.register(setupRoutes, { deps });
   // The Admin API (issue 14): /admin/*, its own route list in http/admin/plugin.ts.
   await registerAdminApi(app, deps);
   // Uploaded app logos, from our own origin (POST /admin/apps/{id}/logo).

@@ -285,6 +285,8 @@ export const REASONS = {
     text: 'The webhook URL must point to a public address: not loopback, private, link-local, multicast or reserved',
   },
   delivery_status_invalid: { code: 'invalid_request', text: (p: { allowed: string[] }) => `status must be one of ${p.allowed.join(', ')}` },
+  // Admin bootstrap (issue 14, branch admin-cli): the first-start setup link.
+  setup_link_invalid: { code: 'forbidden', text: 'This setup link is invalid, expired or already used' },
 
   // Memberships and invites (issue 14): access to one app.
   app_access_denied: { code: 'access_denied', text: 'You do not have access' },

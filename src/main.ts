@@ -6,6 +6,9 @@
 // close the pool; a hard timeout exits 1.
 import cluster from 'node:cluster';
 import { buildApp } from './app.js';
+import { startAdminSocket, type AdminSocket } from './cli/admin-socket.js';
+import { runProgram } from './cli/main.js';
+import { announceSetupLink } from './domain/admin/bootstrap.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDeps, createLogger } from './deps.js';
 import { startJobs } from './jobs.js';
@@ -38,6 +41,7 @@ async function runServer(config: Config): Promise<void> {
         })
       : undefined;
   const jobs = startJobs(deps);
+  let adminSocket: AdminSocket | undefined;
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
@@ -55,7 +59,7 @@ async function runServer(config: Config): Promise<void> {
     // sockets that are idle when it starts: close the others as soon as their request is answered.
     const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
     try {
-      await Promise.all([app.close(), management?.close()]);
+      await Promise.all([app.close(), management?.close(), adminSocket?.close()]);
       await jobs.stop();
       clearInterval(reaper);
       await deps.close();
@@ -69,6 +73,10 @@ async function runServer(config: Config): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
   await app.listen({ port: config.port, host: config.host });
   if (management && config.management) await management.listen({ ...config.management });
+  // The embedded database is this process's alone: the CLI runs its commands here (src/cli/admin-socket.ts).
+  if (!config.databaseUrl) adminSocket = await startAdminSocket(deps, runProgram);
+  // Under a cluster the primary announced it, once.
+  if (cluster.isPrimary) await announceSetupLink(deps);
   deps.log.info(
     {
       event: 'server.started',
@@ -89,6 +97,7 @@ const REFORK_RESET_MS = 30_000;
 async function runPrimary(config: Config): Promise<void> {
   const log = createLogger(config);
   const deps = await createDeps(config, { role: 'server', log });
+  await announceSetupLink(deps);
   await deps.close();
   if (config.management) {
     // Readiness from the primary: its own probe of the database the workers share.

@@ -1,5 +1,12 @@
 // Shared CLI plumbing: open deps once per command, print JSON or text, and map errors to exit codes
 // (2 = bad arguments or input, 1 = anything else).
+// A command runs either in its own process, or inside the running server (embedded database: the CLI
+// sends its argv over the admin socket, src/cli/admin-socket.ts). There a CliScope, bound with
+// AsyncLocalStorage to that one run, gives it the server's deps (so it opens no database and the
+// server's caches see its changes at once), the caller's stdin, environment and working directory,
+// and collects what it prints.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { resolve } from 'node:path';
 import { ZodError } from 'zod';
 import { ConfigError, loadConfig } from '../config.js';
 import { createDeps, createLogger, type Deps } from '../deps.js';
@@ -9,7 +16,59 @@ import { DataDirLockedError } from '../storage/db.js';
 /** Audit metadata for changes made from the admin CLI. */
 export const CLI = { actor: 'cli' } as const;
 
+export interface CliScope {
+  /** The server's own deps; never closed by a command. */
+  deps: Deps;
+  /** What the caller piped in (only for commands that read stdin, e.g. --password-stdin). */
+  stdin: string | undefined;
+  /** The caller's variables that commands read (KEYMASTER_PASSWORD). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The caller's working directory: relative paths in options are theirs. */
+  cwd: string;
+  out(s: string): void;
+  err(s: string): void;
+}
+
+const scope = new AsyncLocalStorage<CliScope>();
+
+/** Runs `fn` (a whole CLI run) inside the server with this scope. */
+export function runInCliScope<T>(s: CliScope, fn: () => Promise<T>): Promise<T> {
+  return scope.run(s, fn);
+}
+
+/** True when the command runs inside the server (over the admin socket). */
+export const isRemote = (): boolean => scope.getStore() !== undefined;
+
+export function writeOut(s: string): void {
+  const sink = scope.getStore();
+  if (sink) sink.out(s);
+  else process.stdout.write(s);
+}
+
+export function writeErr(s: string): void {
+  const sink = scope.getStore();
+  if (sink) sink.err(s);
+  else process.stderr.write(s);
+}
+
+/** An environment variable of the caller. */
+export const cliEnv = (name: string): string | undefined => (scope.getStore() ? scope.getStore()!.env[name] : process.env[name]);
+
+/** A path the caller gave, made absolute against the caller's working directory. */
+export const cliPath = (p: string): string => resolve(scope.getStore()?.cwd ?? process.cwd(), p);
+
+/** Everything on stdin (the caller's, when run inside the server). */
+export async function readStdin(): Promise<string> {
+  const s = scope.getStore();
+  if (s) return s.stdin ?? '';
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export async function withDeps<T>(fn: (deps: Deps) => Promise<T>): Promise<T> {
+  const inServer = scope.getStore();
+  if (inServer) return fn(inServer.deps);
   const config = loadConfig();
   // Logs go to stderr (warn and up) so stdout stays clean for --json output.
   const log = createLogger({ logLevel: process.env.LOG_LEVEL ?? 'warn' }, process.stderr);
@@ -22,7 +81,7 @@ export async function withDeps<T>(fn: (deps: Deps) => Promise<T>): Promise<T> {
 }
 
 export function print(json: boolean, value: unknown, text: string): void {
-  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+  writeOut(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
 }
 
 export function table(rows: Record<string, unknown>[]): string {
@@ -49,7 +108,7 @@ export function table(rows: Record<string, unknown>[]): string {
 
 /** One line on stderr and an exit code; never a stack trace for expected problems. */
 export function reportError(err: unknown): number {
-  const line = (msg: string) => process.stderr.write(`keymaster: ${msg}\n`);
+  const line = (msg: string) => writeErr(`keymaster: ${msg}\n`);
   if (err instanceof ZodError) {
     return (line(err.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')), 2);
   }

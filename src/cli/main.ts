@@ -1,6 +1,7 @@
 // `keymaster` — the admin CLI. Calls the same domain functions as the server, never HTTP.
 import { Command, CommanderError } from 'commander';
 import { migrate } from '../storage/migrate.js';
+import { registerAdminCommands } from './commands/admin.js';
 import { registerAppCommands } from './commands/apps.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerTokenCommands } from './commands/tokens.js';
@@ -11,7 +12,9 @@ import { registerUserCommands } from './commands/users.js';
 import { registerWebhookCommands } from './commands/webhooks.js';
 import { loadConfig } from '../config.js';
 import { openDatabase } from '../storage/db.js';
-import { print, reportError } from './context.js';
+import { appError } from '../errors.js';
+import { isRemote, print, reportError, writeErr, writeOut } from './context.js';
+import { forwardToServer } from './remote.js';
 
 export function buildProgram(): Command {
   const program = new Command('keymaster').description('Keymaster identity server administration').showHelpAfterError(false);
@@ -21,6 +24,11 @@ export function buildProgram(): Command {
     .description('apply pending database migrations')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
+      if (isRemote())
+        throw appError('usage', {
+          message:
+            'migrate cannot run while the server runs: it applied every pending migration when it started (stop it to migrate by hand)',
+        });
       // Opens the database alone: createDeps would migrate first and leave nothing to report.
       const handle = await openDatabase(loadConfig(), 'cli');
       try {
@@ -32,6 +40,7 @@ export function buildProgram(): Command {
     });
 
   registerAppCommands(program);
+  registerAdminCommands(program);
   registerUserCommands(program);
   registerMemberCommands(program);
   registerTokenCommands(program);
@@ -42,12 +51,27 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * `keymaster …` as typed: on the embedded database, while a server holds it, the command runs inside
+ * that server (src/cli/remote.ts); otherwise here.
+ */
 export async function runCli(argv: string[]): Promise<number> {
+  let forwarded: number | undefined;
+  try {
+    forwarded = await forwardToServer(argv);
+  } catch (err) {
+    return reportError(err);
+  }
+  return forwarded ?? runProgram(argv);
+}
+
+/** Parses and runs one command in this process (or, over the admin socket, inside the server). */
+export async function runProgram(argv: string[]): Promise<number> {
   const program = buildProgram();
   // Commander's own parse errors, on every (sub)command: one line, no help dump.
-  const writeErr = (s: string) => process.stderr.write(`keymaster: ${s.split('\n')[0]!.replace(/^error: /, '')}\n`);
+  const parseErr = (s: string) => writeErr(`keymaster: ${s.split('\n')[0]!.replace(/^error: /, '')}\n`);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
-  for (const cmd of all(program)) cmd.exitOverride().configureOutput({ writeErr });
+  for (const cmd of all(program)) cmd.exitOverride().configureOutput({ writeErr: parseErr, writeOut });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

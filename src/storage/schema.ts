@@ -392,6 +392,15 @@ export interface AdminGrantsTable {
   created_at: DefaultedTimestamp;
 }
 
+/** Migration 0027: the one first-start setup link (a single row; only its token's hash). */
+export interface SetupLinkTable {
+  id: ColumnType<boolean, boolean | undefined, boolean>;
+  token_hash: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: DefaultedTimestamp;
@@ -426,6 +435,7 @@ export interface Database {
   memberships: MembershipsTable;
   invites: InvitesTable;
   admin_grants: AdminGrantsTable;
+  setup_link: SetupLinkTable;
 }
 
 export type AppRow = Selectable<AppsTable>;

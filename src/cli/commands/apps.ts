@@ -14,7 +14,7 @@ import {
 } from '../../domain/memberships/memberships.js';
 import { parseRoles } from '../../domain/users/users.js';
 import type { Deps } from '../../deps.js';
-import { CLI, print, table, withDeps } from '../context.js';
+import { CLI, cliPath, print, table, withDeps } from '../context.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const reuseInterval = (v: string): number | null => {
@@ -28,7 +28,7 @@ const clearable = (v: string | false | undefined): string | null | undefined => 
 const jwksFile = (path: string): PublicJwks => {
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    json = JSON.parse(readFileSync(cliPath(path), 'utf8'));
   } catch {
     throw new InvalidArgumentError('must be a readable JSON file holding a JWK Set');
   }
@@ -110,6 +110,7 @@ function appJson(app: AppWithAccess) {
     require_pushed_authorization_requests: app.requirePushedAuthorizationRequests,
     default_locale: app.defaultLocale,
     text_overrides: app.textOverrides,
+    tenant_id: app.tenantId,
     created_at: app.createdAt.toISOString(),
   };
 }
@@ -142,6 +143,7 @@ function appText(app: AppWithAccess): string {
     ...(app.jwks ? [`jwks:           ${(JSON.parse(app.jwks) as { keys: unknown[] }).keys.length} key(s) registered`] : []),
     ...(app.requirePushedAuthorizationRequests ? ['require_par:    yes (authorization requests only through /par)'] : []),
     `locale:         ${app.defaultLocale ?? '(English)'}`,
+    ...(app.tenantId ? [`tenant:         ${app.tenantId}`] : []),
     ...Object.entries(app.textOverrides).flatMap(([locale, texts]) =>
       Object.entries(texts).map(([key, value]) => `text:           ${locale}:${key}=${JSON.stringify(value)}`),
     ),
@@ -290,6 +292,7 @@ export function registerAppCommands(program: Command): void {
     .option('--registration-policy <policy>', 'who may enrol: open, invite (only by invite) or approval (an admin approves)')
     .option('--available-roles <list>', 'roles that can be assigned in this app, comma-separated (replaces them)', roleList)
     .option('--auto-assign-roles <list>', 'roles a user enrolled by signing in gets, comma-separated (empty: none)', roleList)
+    .option('--tenant <tenant_id>', 'move the app into this tenant ("none": back to the platform)')
     .option('--json', 'machine-readable output')
     .action(async (appId: string, o) => {
       await withDeps(async (deps) => {
@@ -318,6 +321,8 @@ export function registerAppCommands(program: Command): void {
             requirePushedAuthorizationRequests: o.requirePar,
             defaultLocale: o.defaultLocale === 'default' ? null : o.defaultLocale,
             textOverrides: texts,
+            // Issue 14: the owning tenant; "none" moves the app back to the platform.
+            ...(o.tenant !== undefined && { tenantId: o.tenant === 'none' ? null : o.tenant }),
           },
           CLI,
         );

@@ -5,7 +5,7 @@ import { createUser, findUserByEmailOrId, listUsers, parseRoles, type User } fro
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { checkAppRoles, getAppAccess, setMembershipRoles } from '../../domain/memberships/memberships.js';
-import { CLI, print, table, withDeps } from '../context.js';
+import { CLI, cliEnv, print, table, withDeps } from '../context.js';
 
 /** `roles`: the user's roles in the app named with --app (per-app memberships, issue 14). */
 export function userJson(u: User, app?: { appId: string; roles: string[] }) {
@@ -49,7 +49,7 @@ export function registerUserCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       // An empty KEYMASTER_PASSWORD counts as unset: the error names both ways of giving one.
-      const password: string | undefined = o.password ?? (process.env.KEYMASTER_PASSWORD || undefined);
+      const password: string | undefined = o.password ?? (cliEnv('KEYMASTER_PASSWORD') || undefined);
       if (password === undefined) throw appError('usage', { message: 'give --password or set KEYMASTER_PASSWORD' });
       if (o.roles !== undefined && o.app === undefined) throw appError('usage', { message: '--roles needs --app: roles are per app' });
       await withDeps(async (deps) => {
