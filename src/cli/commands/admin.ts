@@ -1,7 +1,13 @@
 // keymaster admin create|grant|revoke|list, keymaster tenants create|list
 import type { Command } from 'commander';
 import { createPlatformAdmin } from '../../domain/admin/bootstrap.js';
-import { ADMIN_TIERS, grantTierAsOperator, listAllAdminGrants, revokeGrantAsOperator, type ListedGrant } from '../../domain/admin/operator-grants.js';
+import {
+  ADMIN_TIERS,
+  grantTierAsOperator,
+  listAllAdminGrants,
+  revokeGrantAsOperator,
+  type ListedGrant,
+} from '../../domain/admin/operator-grants.js';
 import { createTenant, listTenantsPage, type Tenant } from '../../domain/tenants/tenants.js';
 import { findUserByEmailOrId } from '../../domain/users/users.js';
 import { appError } from '../../errors.js';
