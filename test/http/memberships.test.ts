@@ -286,6 +286,13 @@ describe('OAuth /authorize', () => {
 describe('the built-in Console app', () => {
   it('admits only a user with an admin grant (no membership needed)', async () => {
     const { app } = await makeApp(ctx.deps);
+    // The server made its own Console app at start-up; this test's app stands in for it.
+    const started = await ctx.deps.db
+      .updateTable('apps')
+      .set({ builtin: null })
+      .where('builtin', '=', 'console')
+      .returning('app_id')
+      .execute();
     await ctx.deps.db.updateTable('apps').set({ builtin: 'console' }).where('app_id', '=', app.appId).execute();
     try {
       const { user, password } = await makeUser(ctx.deps);
@@ -303,6 +310,8 @@ describe('the built-in Console app', () => {
       expect((await refresh(app.appId, ok.json().refresh_token)).statusCode).toBe(200);
     } finally {
       await ctx.deps.db.updateTable('apps').set({ builtin: null }).where('app_id', '=', app.appId).execute();
+      for (const { app_id } of started)
+        await ctx.deps.db.updateTable('apps').set({ builtin: 'console' }).where('app_id', '=', app_id).execute();
     }
   });
 });

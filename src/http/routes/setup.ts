@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { createFirstAdmin, isSetupLinkUsable } from '../../domain/admin/bootstrap.js';
 import { AppError } from '../../errors.js';
+import { safeEqual } from '../../lib/crypto.js';
 import { formError } from '../error-handler.js';
 import { FORM_BODY_LIMIT, formGuard } from '../plugins/guards.js';
 import { renderPage, type Text } from '../render.js';
@@ -53,7 +54,7 @@ const setupRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
       const f = req.body;
       const again = { email: f.email, name: f.name, status: 400 };
       if (!f.email || !f.password) return form(reply, f.token, { ...again, error: { key: 'setup.missingFields' } });
-      if (f.password !== f.confirm_password) return form(reply, f.token, { ...again, error: { key: 'account.passwordsDiffer' } });
+      if (!safeEqual(f.password, f.confirm_password)) return form(reply, f.token, { ...again, error: { key: 'account.passwordsDiffer' } });
       try {
         const user = await createFirstAdmin(
           deps,
