@@ -27,7 +27,10 @@ describe('GET /admin/users', () => {
     const made = [];
     for (let i = 0; i < 5; i++) made.push((await makeUser(ctx.deps, { email: `${tag}-${i}@example.com` })).user.id);
     made.push((await makeUser(ctx.deps, { name: `${tag.toUpperCase()} Person` })).user.id);
-    await makeUser(ctx.deps, { email: `x${tag}@example.com` });
+    // Matches by email and by name: listed once. A name-only match sorts among the emails by its name.
+    made.push((await makeUser(ctx.deps, { email: `${tag}-2b@example.com`, name: `${tag}-0 Both` })).user.id);
+    made.push((await makeUser(ctx.deps, { name: `${tag}-3 Name` })).user.id);
+    await makeUser(ctx.deps, { email: `x${tag}@example.com`, name: `x${tag}` });
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
@@ -41,7 +44,14 @@ describe('GET /admin/users', () => {
       seen.push(...page.users.map((u) => u.id));
       cursor = page.next_cursor;
     } while (cursor);
-    expect(seen.sort()).toEqual(made.sort());
+    expect([...seen].sort()).toEqual([...made].sort());
+    // In the order of what matched (the email, else the name), byte order, id last.
+    const keyOf = async (id: string) => {
+      const u = (await call('GET', `/admin/users/${id}`, w.platform.headers)).json() as { email: string; display_name: string | null };
+      return u.email.toLowerCase().startsWith(tag) ? u.email.toLowerCase() : u.display_name!.toLowerCase();
+    };
+    const keys = await Promise.all(seen.map(keyOf));
+    expect(keys).toEqual([...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
     // LIKE's wildcards in the search are literal characters.
     expect(await userIds('/admin/users?search=%25', w.platform.headers)).toEqual([]);
     // Keymaster's page=1 is accepted.

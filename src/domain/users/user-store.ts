@@ -1,7 +1,10 @@
 // users queries. Email lookups are case-insensitive (unique index on lower(email)).
-import { sql } from 'kysely';
+import { sql, type RawBuilder, type SelectQueryBuilder } from 'kysely';
 import type { Db } from '../../storage/db.js';
-import type { NewUser, UserRow } from '../../storage/schema.js';
+import type { Database, NewUser, UserRow } from '../../storage/schema.js';
+
+/** A row of a users page, with what its cursor is made of. */
+export type UserPageRow = UserRow & { cursor_ts: string; cursor_key?: string };
 
 export async function insertUser(db: Db, row: NewUser): Promise<UserRow | undefined> {
   // ON CONFLICT on the expression index: a duplicate email returns nothing instead of raising.
@@ -71,8 +74,8 @@ export interface UserPageFilter {
   limit: number;
   /** Case-insensitive prefix of the email or the name (indexes users_email_prefix, users_name_prefix). */
   prefix?: string | undefined;
-  /** With a prefix: after (lower(email), id); without: after (created_at, id), newest first (users_created). */
-  after?: { email: string; id: string } | { createdAt: string; id: string } | undefined;
+  /** With a prefix: after (search key, id) (searchUsersPage); without: after (created_at, id), newest first (users_created). */
+  after?: { key: string; id: string } | { createdAt: string; id: string } | undefined;
   scope?: { tenantIds: string[]; appIds: string[] } | undefined;
   appId?: string | undefined;
 }
@@ -84,12 +87,11 @@ const likePrefix = (s: string) => `${s.toLowerCase().replace(/[\\%_]/g, (c) => `
  * `cursor_ts`: created_at as Postgres prints it, microseconds kept (a JS Date keeps milliseconds, and
  * a cursor rounded to them would skip rows).
  */
-export async function listUsersPage(db: Db, f: UserPageFilter): Promise<(UserRow & { cursor_ts: string; cursor_email: string })[]> {
+export async function listUsersPage(db: Db, f: UserPageFilter): Promise<UserPageRow[]> {
   let q = db
     .selectFrom('users')
     .selectAll('users')
-    .select(sql<string>`users.created_at::text`.as('cursor_ts'))
-    .select(sql<string>`lower(users.email)`.as('cursor_email'));
+    .select(sql<string>`users.created_at::text`.as('cursor_ts'));
   if (f.scope) {
     const { tenantIds, appIds } = f.scope;
     if (tenantIds.length === 0 && appIds.length === 0) return [];
@@ -122,22 +124,8 @@ export async function listUsersPage(db: Db, f: UserPageFilter): Promise<(UserRow
     );
   }
   if (f.prefix !== undefined) {
-    const p = likePrefix(f.prefix);
-    q = q.where(sql<boolean>`(lower(users.email) like ${p} or lower(users.name) like ${p})`);
-    // In byte order (COLLATE "C"): an order no index offers, so Postgres takes the two prefix indexes
-    // (BitmapOr) and sorts the matches, instead of walking the whole email index in order and
-    // filtering every row (docs/ADMIN-API.md, "User search and its index").
-    if (f.after && 'email' in f.after) {
-      const { email, id } = f.after;
-      q = q.where(
-        sql<boolean>`(lower(users.email) collate "C" > ${email} or (lower(users.email) collate "C" = ${email} and users.id > ${id}::uuid))`,
-      );
-    }
-    return q
-      .orderBy(sql`lower(users.email) collate "C"`)
-      .orderBy('users.id')
-      .limit(f.limit)
-      .execute();
+    const { rows } = await searchUsers(q, f.prefix, f.after && 'key' in f.after ? f.after : undefined, f.limit).execute(db);
+    return rows;
   }
   if (f.after && 'createdAt' in f.after) {
     const { createdAt, id } = f.after;
@@ -147,6 +135,53 @@ export async function listUsersPage(db: Db, f: UserPageFilter): Promise<(UserRow
   }
   return q.orderBy('users.created_at', 'desc').orderBy('users.id').limit(f.limit).execute();
 }
+
+type UsersQuery = SelectQueryBuilder<Database, 'users', UserRow & { cursor_ts: string }>;
+
+/**
+ * The search, as two index range scans merged (users_email_prefix, users_name_prefix; text_pattern_ops
+ * order is byte order, the `~<~` family): the users whose email starts with the prefix, keyed by their
+ * email, and those whose name does but whose email does not, keyed by their name (so each user comes
+ * once). Each scan stops after `limit` rows from the cursor on, and the page is the first `limit` of
+ * the two in (key, id) order: a page costs the same for a prefix matching 10 users or 500,000
+ * (docs/ADMIN-API.md, "User search and its index"); measured by `npm run bench` (BENCH_CASES=adminsearch).
+ */
+function searchUsers(q: UsersQuery, prefix: string, after: { key: string; id: string } | undefined, limit: number) {
+  const p = likePrefix(prefix);
+  const from = (key: RawBuilder<string>) =>
+    after ? sql<boolean>`${key} ~>=~ ${after.key} and (${key} ~>~ ${after.key} or users.id > ${after.id}::uuid)` : sql<boolean>`true`;
+  const email = sql<string>`lower(users.email)`;
+  const name = sql<string>`lower(users.name)`;
+  const byEmail = q
+    .select(email.as('cursor_key'))
+    .where(sql<boolean>`${email} like ${p}`)
+    .where(from(email))
+    .orderBy(sql`${email} using ~<~`)
+    .orderBy('users.id')
+    .limit(limit);
+  const byName = q
+    .select(name.as('cursor_key'))
+    .where('users.name', 'is not', null)
+    .where(sql<boolean>`${name} like ${p} and not (${email} like ${p})`)
+    .where(from(name))
+    .orderBy(sql`${name} using ~<~`)
+    .orderBy('users.id')
+    .limit(limit);
+  return sql<UserPageRow>`select * from ((${byEmail}) union all (${byName})) page
+    order by page.cursor_key collate "C", page.id limit ${limit}`;
+}
+
+/** A platform admin's first search page as SQL, for `npm run bench` to EXPLAIN the route's own query. */
+export const searchUsersQuery = (db: Db, prefix: string, limit = 51) =>
+  searchUsers(
+    db
+      .selectFrom('users')
+      .selectAll('users')
+      .select(sql<string>`users.created_at::text`.as('cursor_ts')),
+    prefix,
+    undefined,
+    limit,
+  ).compile(db);
 
 export async function deleteUser(db: Db, id: string): Promise<UserRow | undefined> {
   return db.deleteFrom('users').where('id', '=', id).returningAll().executeTakeFirst();

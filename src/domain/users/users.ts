@@ -464,7 +464,7 @@ const UserCursor = z.union([
 
 /**
  * A page of users (the Admin API): newest first, or with `search` the users whose email or name
- * starts with it (case-insensitive), in email order. Keyset cursors; `scope` narrows to the users
+ * starts with it (case-insensitive), in the order of what matched (the email, else the name). Keyset cursors; `scope` narrows to the users
  * enrolled in an app of those tenants or apps, `appId` to one app's.
  */
 export async function listUsersPage(
@@ -485,7 +485,7 @@ export async function listUsersPage(
     prefix: page.search,
     scope: page.scope,
     appId: page.appId,
-    after: key && ('e' in key ? { email: key.e, id: key.i } : { createdAt: key.c, id: key.i }),
+    after: key && ('e' in key ? { key: key.e, id: key.i } : { createdAt: key.c, id: key.i }),
   });
   const kept = rows.slice(0, page.limit);
   const users = kept.map(toUser);
@@ -495,7 +495,7 @@ export async function listUsersPage(
   const nextCursor = !more
     ? null
     : page.search !== undefined
-      ? encodeCursor({ e: lastRow!.cursor_email, i: last.id })
+      ? encodeCursor({ e: lastRow!.cursor_key!, i: last.id })
       : encodeCursor({ c: lastRow!.cursor_ts, i: last.id });
   return { users, nextCursor };
 }
