@@ -64,6 +64,11 @@ describe('GET /admin/users', () => {
     expect(tenant).not.toContain(w.uB1.id);
     expect((await call('GET', `/admin/users?app_id=${w.b1.appId}`, w.tenantAdminA.headers)).statusCode).toBe(404);
     expect(await userIds('/admin/users?limit=200', w.appAdminA1.headers)).toEqual([w.uA1.id]);
+    // A search keeps the scope (the tenant's apps are read first, then memberships of those apps).
+    const byEmail = (u: { email: string }) => `/admin/users?limit=200&search=${encodeURIComponent(u.email)}`;
+    expect(await userIds(byEmail(w.uA1), w.tenantAdminA.headers)).toEqual([w.uA1.id]);
+    expect(await userIds(byEmail(w.uB1), w.tenantAdminA.headers)).toEqual([]);
+    expect(await userIds(byEmail(w.uB1), w.platform.headers)).toEqual([w.uB1.id]);
   });
 
   it('a users:read service token lists only its own app (app_id required)', async () => {
