@@ -61,6 +61,9 @@ export async function buildApp(deps: Deps) {
     return503OnClosing: false,
     // Errors before a request exists (headers too large, malformed, timed out), in the OAuth shape.
     clientErrorHandler,
+    // What the router refuses before any route (a path parameter over maxParamLength, a URL it cannot
+    // decode) goes through our error handler too, never Fastify's own body.
+    frameworkErrors: errorHandler,
     // req.log is made on first use at an enabled level (a pino child with redaction is not free: lazy-logger.ts).
     childLoggerFactory: lazyChildLogger,
     // Per-request info lines cost throughput on the hot paths at LOG_LEVEL=info (KEYMASTER_REQUEST_LOG=false).

@@ -202,6 +202,10 @@ export function toAppError(err: unknown): { error: AppError; httpStatus?: number
   if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { error: appError('body_too_large') };
   if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return { error: appError('unsupported_media_type', {}) };
   if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return { error: appError('invalid_json') };
+  // The router's own refusals (Fastify's frameworkErrors): a 400 like any other bad path parameter.
+  if (fe.code === 'FST_ERR_MAX_PARAM_LENGTH') return { error: appError('invalid_input', { problems: 'a path parameter is too long' }) };
+  if (fe.code === 'FST_ERR_BAD_URL')
+    return { error: appError('invalid_input', { problems: 'the path is not valid percent-encoded UTF-8' }) };
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     const reason = fe.statusCode === 404 ? 'route_not_found' : 'request_not_processed';
     return { error: appError(reason, { detail: fe.message }), httpStatus: fe.statusCode };
@@ -224,8 +228,15 @@ export async function errorHandler(this: unknown, err: unknown, request: Fastify
   return send(request, reply, error, wire);
 }
 
+/** The APIs whose every answer is `{detail}`: a path under them that matched no route answers so too. */
+const DETAIL_PREFIXES = /^\/(?:admin|api)(?:[/?]|$)/;
+
 function formatOf(request: FastifyRequest): ErrorFormat {
-  return request.routeOptions.config?.errorFormat ?? 'keymaster';
+  const own = request.routeOptions.config?.errorFormat;
+  if (own) return own;
+  // No route (a 404, or a URL the router refused): the shape of the API the path belongs to.
+  if (request.is404 && DETAIL_PREFIXES.test(request.url)) return 'detail';
+  return 'keymaster';
 }
 
 /** Answers `e` in the route's error format (the not-found handler, the error handler). */

@@ -7,12 +7,17 @@ export function encodeCursor(key: unknown): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 }
 
-/** The key a cursor carries, or undefined when it is not one this list made (the caller answers 400). */
+/**
+ * The key a cursor carries, or undefined when it is not one this list made (the caller answers 400).
+ * Strict: the cursor must be exactly what encodeCursor makes of the parsed key, so an extra element
+ * or key (which a zod object would strip), another JSON spelling or base64 padding is refused too.
+ * The one decoder of every list: a near-copy of it is how a list came to accept extra elements.
+ */
 export function decodeCursor<T extends z.ZodType>(schema: T, cursor: string): z.output<T> | undefined {
   if (cursor.length > 1000 || !/^[A-Za-z0-9_-]*$/.test(cursor)) return undefined;
   try {
     const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-    return parsed.success ? parsed.data : undefined;
+    return parsed.success && encodeCursor(parsed.data) === cursor ? parsed.data : undefined;
   } catch {
     return undefined;
   }

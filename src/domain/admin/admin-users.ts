@@ -1,14 +1,14 @@
 // Users created through the Admin API (KEYMASTER-API.md §5 POST /admin/users): by a platform admin,
 // who may make them a platform admin too, or by a service token with users:create, which enrols them
-// in its own app (with the app's auto_assign_roles) and may not make admins. One transaction: a
-// refused enrolment or grant leaves no user behind.
+// in its own app (with the app's auto_assign_roles) and may not make admins. One transaction each: a
+// refused enrolment or grant leaves no user, membership or audit event behind.
 import type { Deps } from '../../deps.js';
 import { appError } from '../../errors.js';
 import { assertPasswordPolicy } from '../accounts/password-policy.js';
 import { findApp } from '../apps/apps.js';
 import type { RequestMeta } from '../audit/audit.js';
-import { setMembershipRoles } from '../memberships/memberships.js';
-import { createUser, deleteUserAccount, type User } from '../users/users.js';
+import { setMembershipRolesInTransaction } from '../memberships/memberships.js';
+import { createUser, type User } from '../users/users.js';
 import { assertPlatformAdmin, assertServiceScope, type Actor } from './authorization.js';
 import * as store from './admin-store.js';
 
@@ -50,16 +50,14 @@ export async function adminCreateUser(
       return user;
     });
   }
-  // The enrolment opens its own transaction (memberships.ts), so it cannot share the user's: if it
-  // fails (the app was deleted meanwhile), the new user is deleted again.
-  const app = await findApp(deps, actor.appId);
-  if (!app) throw appError('app_not_found', { appId: actor.appId });
-  const user = await createUser(deps, profile, { ...meta, appId: app.appId });
-  try {
-    await setMembershipRoles(deps, { userId: user.id, appId: app.appId, roles: app.autoAssignRoles }, meta);
-  } catch (err) {
-    await deleteUserAccount(deps, user.id, meta);
-    throw err;
-  }
-  return user;
+  // A service's user: the user, the enrolment in its app and their audit events, or none of them.
+  const appId = actor.appId;
+  return deps.db.transaction().execute(async (trx) => {
+    const inTrx = { ...deps, db: trx };
+    const app = await findApp(inTrx, appId);
+    if (!app) throw appError('app_not_found', { appId });
+    const user = await createUser(inTrx, profile, { ...meta, appId: app.appId });
+    await setMembershipRolesInTransaction(inTrx, { userId: user.id, appId: app.appId, roles: app.autoAssignRoles }, meta);
+    return user;
+  });
 }

@@ -29,10 +29,14 @@ export const USER_SCOPES = ['openid', 'profile', 'email', 'offline_access', 'rol
 export const SERVICE_SCOPES = ['push:send', 'invites:create', 'users:read', 'users:create'] as const;
 export const SCOPES = [...USER_SCOPES, ...SERVICE_SCOPES] as const;
 
-/** Absolute URI without a fragment (RFC 6749 §3.1.2): http(s), or a private-use scheme for native apps. */
+/**
+ * Absolute URI without a fragment (RFC 6749 §3.1.2): http(s), or a private-use scheme for native apps.
+ * No `*`: URIs match exactly (RFC 9700 §4.1.3), so a wildcard would be stored yet never match.
+ */
 export const RedirectUri = z
   .string()
   .max(2000)
+  .refine((v) => !v.includes('*'), 'must be an exact URI: a wildcard (*) never matches')
   .refine((v) => {
     if (!URL.canParse(v)) return false;
     const u = new URL(v);
@@ -305,37 +309,41 @@ export async function createApp(
   checkRoleSettings(v.availableRoles, v.autoAssignRoles);
   if (v.tenantId) await assertTenantExists(deps, v.tenantId);
   const clientSecret = randomToken(32);
-  const row = await store.insertApp(deps.db, {
-    name: v.name,
-    client_secret_hash: sha256(clientSecret),
-    redirect_uris: v.redirectUris,
-    post_logout_redirect_uris: v.postLogoutRedirectUris,
-    logo_url: v.logoUrl ?? null,
-    primary_color: v.primaryColor ?? null,
-    providers: v.providers,
-    client_type: v.clientType,
-    grant_types: v.grantTypes,
-    allowed_scopes: v.allowedScopes,
-    development: v.development,
-    backchannel_logout_uri: v.backchannelLogoutUri ?? null,
-    resources: v.resources,
-    third_party: v.thirdParty,
-    token_endpoint_auth_method: v.tokenEndpointAuthMethod,
-    jwks: v.jwks ? JSON.stringify(v.jwks) : null,
-    jwks_uri: v.jwksUri ?? null,
-    require_pushed_authorization_requests: v.requirePushedAuthorizationRequests,
-    default_locale: v.defaultLocale ?? null,
-    text_overrides: JSON.stringify(v.textOverrides),
-    tenant_id: v.tenantId ?? null,
-    registration_policy: v.registrationPolicy,
-    available_roles: v.availableRoles,
-    auto_assign_roles: v.autoAssignRoles,
-    access_token_ttl: v.accessTokenTtl ?? null,
-    refresh_token_ttl_days: v.refreshTokenTtlDays ?? null,
-    bundle_id: v.bundleId ?? null,
-    logo_height: v.logoHeight ?? null,
+  // The app and its audit event, or neither.
+  const row = await deps.db.transaction().execute(async (trx) => {
+    const inserted = await store.insertApp(trx, {
+      name: v.name,
+      client_secret_hash: sha256(clientSecret),
+      redirect_uris: v.redirectUris,
+      post_logout_redirect_uris: v.postLogoutRedirectUris,
+      logo_url: v.logoUrl ?? null,
+      primary_color: v.primaryColor ?? null,
+      providers: v.providers,
+      client_type: v.clientType,
+      grant_types: v.grantTypes,
+      allowed_scopes: v.allowedScopes,
+      development: v.development,
+      backchannel_logout_uri: v.backchannelLogoutUri ?? null,
+      resources: v.resources,
+      third_party: v.thirdParty,
+      token_endpoint_auth_method: v.tokenEndpointAuthMethod,
+      jwks: v.jwks ? JSON.stringify(v.jwks) : null,
+      jwks_uri: v.jwksUri ?? null,
+      require_pushed_authorization_requests: v.requirePushedAuthorizationRequests,
+      default_locale: v.defaultLocale ?? null,
+      text_overrides: JSON.stringify(v.textOverrides),
+      tenant_id: v.tenantId ?? null,
+      registration_policy: v.registrationPolicy,
+      available_roles: v.availableRoles,
+      auto_assign_roles: v.autoAssignRoles,
+      access_token_ttl: v.accessTokenTtl ?? null,
+      refresh_token_ttl_days: v.refreshTokenTtlDays ?? null,
+      bundle_id: v.bundleId ?? null,
+      logo_height: v.logoHeight ?? null,
+    });
+    await recordAuditEvent({ ...deps, db: trx }, { event: 'app.created', appId: inserted.app_id, data: { name: inserted.name } }, meta);
+    return inserted;
   });
-  await recordAuditEvent(deps, { event: 'app.created', appId: row.app_id, data: { name: row.name } }, meta);
   return { app: toApp(row), clientSecret };
 }
 
@@ -396,45 +404,50 @@ export async function updateApp(
   });
   checkRoleSettings(v.availableRoles ?? current.availableRoles, v.autoAssignRoles ?? current.autoAssignRoles);
   if (v.tenantId) await assertTenantExists(deps, v.tenantId);
-  const row = await store.updateApp(deps.db, appId, {
-    ...(v.name !== undefined && { name: v.name }),
-    ...(v.redirectUris !== undefined && { redirect_uris: v.redirectUris }),
-    ...(v.postLogoutRedirectUris !== undefined && { post_logout_redirect_uris: v.postLogoutRedirectUris }),
-    ...(v.logoUrl !== undefined && { logo_url: v.logoUrl }),
-    ...(v.primaryColor !== undefined && { primary_color: v.primaryColor }),
-    ...(v.providers !== undefined && { providers: v.providers }),
-    ...(v.clientType !== undefined && { client_type: v.clientType }),
-    ...(v.grantTypes !== undefined && { grant_types: v.grantTypes }),
-    ...(v.allowedScopes !== undefined && { allowed_scopes: v.allowedScopes }),
-    ...(v.refreshReuseInterval !== undefined && { refresh_reuse_interval: v.refreshReuseInterval }),
-    ...(v.development !== undefined && { development: v.development }),
-    ...(v.backchannelLogoutUri !== undefined && { backchannel_logout_uri: v.backchannelLogoutUri }),
-    ...(v.resources !== undefined && { resources: v.resources }),
-    ...(v.thirdParty !== undefined && { third_party: v.thirdParty }),
-    ...(v.tokenEndpointAuthMethod !== undefined && { token_endpoint_auth_method: v.tokenEndpointAuthMethod }),
-    ...(v.jwks !== undefined && { jwks: v.jwks && JSON.stringify(v.jwks) }),
-    ...(v.jwksUri !== undefined && { jwks_uri: v.jwksUri }),
-    ...(v.requirePushedAuthorizationRequests !== undefined && {
-      require_pushed_authorization_requests: v.requirePushedAuthorizationRequests,
-    }),
-    ...(v.defaultLocale !== undefined && { default_locale: v.defaultLocale }),
-    ...(v.textOverrides !== undefined && { text_overrides: JSON.stringify(v.textOverrides) }),
-    ...(v.tenantId !== undefined && { tenant_id: v.tenantId }),
-    ...(v.registrationPolicy !== undefined && { registration_policy: v.registrationPolicy }),
-    ...(v.availableRoles !== undefined && { available_roles: v.availableRoles }),
-    ...(v.autoAssignRoles !== undefined && { auto_assign_roles: v.autoAssignRoles }),
-    ...(v.accessTokenTtl !== undefined && { access_token_ttl: v.accessTokenTtl }),
-    ...(v.refreshTokenTtlDays !== undefined && { refresh_token_ttl_days: v.refreshTokenTtlDays }),
-    ...(v.bundleId !== undefined && { bundle_id: v.bundleId }),
-    ...(v.logoHeight !== undefined && { logo_height: v.logoHeight }),
-    updated_at: deps.clock.now(),
-  });
-  deps.apps.invalidate(appId);
   const changed = Object.entries(v)
     .filter(([, val]) => val !== undefined)
     .map(([k]) => k);
-  await recordAuditEvent(deps, { event: 'app.updated', appId, data: { changed } }, meta);
-  return toApp(row!);
+  // The change and its audit event, or neither.
+  const row = await deps.db.transaction().execute(async (trx) => {
+    const updated = await store.updateApp(trx, appId, {
+      ...(v.name !== undefined && { name: v.name }),
+      ...(v.redirectUris !== undefined && { redirect_uris: v.redirectUris }),
+      ...(v.postLogoutRedirectUris !== undefined && { post_logout_redirect_uris: v.postLogoutRedirectUris }),
+      ...(v.logoUrl !== undefined && { logo_url: v.logoUrl }),
+      ...(v.primaryColor !== undefined && { primary_color: v.primaryColor }),
+      ...(v.providers !== undefined && { providers: v.providers }),
+      ...(v.clientType !== undefined && { client_type: v.clientType }),
+      ...(v.grantTypes !== undefined && { grant_types: v.grantTypes }),
+      ...(v.allowedScopes !== undefined && { allowed_scopes: v.allowedScopes }),
+      ...(v.refreshReuseInterval !== undefined && { refresh_reuse_interval: v.refreshReuseInterval }),
+      ...(v.development !== undefined && { development: v.development }),
+      ...(v.backchannelLogoutUri !== undefined && { backchannel_logout_uri: v.backchannelLogoutUri }),
+      ...(v.resources !== undefined && { resources: v.resources }),
+      ...(v.thirdParty !== undefined && { third_party: v.thirdParty }),
+      ...(v.tokenEndpointAuthMethod !== undefined && { token_endpoint_auth_method: v.tokenEndpointAuthMethod }),
+      ...(v.jwks !== undefined && { jwks: v.jwks && JSON.stringify(v.jwks) }),
+      ...(v.jwksUri !== undefined && { jwks_uri: v.jwksUri }),
+      ...(v.requirePushedAuthorizationRequests !== undefined && {
+        require_pushed_authorization_requests: v.requirePushedAuthorizationRequests,
+      }),
+      ...(v.defaultLocale !== undefined && { default_locale: v.defaultLocale }),
+      ...(v.textOverrides !== undefined && { text_overrides: JSON.stringify(v.textOverrides) }),
+      ...(v.tenantId !== undefined && { tenant_id: v.tenantId }),
+      ...(v.registrationPolicy !== undefined && { registration_policy: v.registrationPolicy }),
+      ...(v.availableRoles !== undefined && { available_roles: v.availableRoles }),
+      ...(v.autoAssignRoles !== undefined && { auto_assign_roles: v.autoAssignRoles }),
+      ...(v.accessTokenTtl !== undefined && { access_token_ttl: v.accessTokenTtl }),
+      ...(v.refreshTokenTtlDays !== undefined && { refresh_token_ttl_days: v.refreshTokenTtlDays }),
+      ...(v.bundleId !== undefined && { bundle_id: v.bundleId }),
+      ...(v.logoHeight !== undefined && { logo_height: v.logoHeight }),
+      updated_at: deps.clock.now(),
+    });
+    if (!updated) throw appError('app_not_found', { appId });
+    await recordAuditEvent({ ...deps, db: trx }, { event: 'app.updated', appId, data: { changed } }, meta);
+    return updated;
+  });
+  deps.apps.invalidate(appId);
+  return toApp(row);
 }
 
 /** A new secret replaces the old one at once; the old secret stops working immediately. */
@@ -445,16 +458,24 @@ export async function rotateClientSecret(
 ): Promise<string> {
   await getApp(deps, appId);
   const clientSecret = randomToken(32);
-  await store.updateApp(deps.db, appId, { client_secret_hash: sha256(clientSecret), updated_at: deps.clock.now() });
+  // The new secret and its audit event, or neither (the old secret keeps working).
+  await deps.db.transaction().execute(async (trx) => {
+    const updated = await store.updateApp(trx, appId, { client_secret_hash: sha256(clientSecret), updated_at: deps.clock.now() });
+    if (!updated) throw appError('app_not_found', { appId });
+    await recordAuditEvent({ ...deps, db: trx }, { event: 'app.secret_rotated', appId }, meta);
+  });
   deps.apps.invalidate(appId);
-  await recordAuditEvent(deps, { event: 'app.secret_rotated', appId }, meta);
   return clientSecret;
 }
 
 export async function deleteApp(deps: Pick<Deps, 'db' | 'clock' | 'apps'>, appId: string, meta: RequestMeta = {}): Promise<void> {
-  if (!isUuid(appId) || !(await store.deleteApp(deps.db, appId))) throw appError('app_not_found', { appId });
+  if (!isUuid(appId)) throw appError('app_not_found', { appId });
+  // The deletion and its audit event, or neither.
+  await deps.db.transaction().execute(async (trx) => {
+    if (!(await store.deleteApp(trx, appId))) throw appError('app_not_found', { appId });
+    await recordAuditEvent({ ...deps, db: trx }, { event: 'app.deleted', appId }, meta);
+  });
   deps.apps.invalidate(appId);
-  await recordAuditEvent(deps, { event: 'app.deleted', appId }, meta);
 }
 
 /**

@@ -9,6 +9,7 @@ import { appError } from '../../errors.js';
 import { DEFAULT_LOCALE, isLocale } from '../../i18n/locales.js';
 import { DEFAULT_BRAND_COLOR } from '../../lib/brand-palette.js';
 import { HOUR } from '../../lib/clock.js';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { randomToken, sha256 } from '../../lib/crypto.js';
 import type { InviteRow } from '../../storage/schema.js';
 import { assertPasswordPolicy } from '../accounts/password-policy.js';
@@ -126,6 +127,8 @@ export async function createInvite(
   return { invite: toInvite(row, now), code };
 }
 
+/** A page position: the last row's creation time and id (decodeCursor checks it strictly). */
+const InviteCursor = z.tuple([z.iso.datetime(), z.uuid()]);
 const InvitesPage = z.object({ cursor: z.string().max(200).optional(), limit: z.number().int().min(1).max(200) });
 
 export async function listInvites(
@@ -137,15 +140,9 @@ export async function listInvites(
   if (!isUuid(appId)) throw appError('app_id_invalid');
   let after: { createdAt: Date; id: string } | undefined;
   if (o.cursor) {
-    try {
-      const v: unknown = JSON.parse(Buffer.from(o.cursor, 'base64url').toString('utf8'));
-      if (Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'string' && isUuid(v[1])) {
-        after = { createdAt: new Date(v[0]), id: v[1] };
-      }
-    } catch {
-      // unreadable: refused below
-    }
-    if (!after || Number.isNaN(after.createdAt.getTime())) throw appError('cursor_invalid');
+    const key = decodeCursor(InviteCursor, o.cursor);
+    if (!key) throw appError('cursor_invalid');
+    after = { createdAt: new Date(key[0]), id: key[1] };
   }
   const rows = await store.listAppInvites(deps.db, appId, { after, limit: o.limit + 1 });
   const page = rows.slice(0, o.limit);
@@ -153,8 +150,7 @@ export async function listInvites(
   const now = deps.clock.now();
   return {
     items: page.map((r) => toInvite(r, now)),
-    nextCursor:
-      rows.length > o.limit && last ? Buffer.from(JSON.stringify([last.created_at.toISOString(), last.id])).toString('base64url') : null,
+    nextCursor: rows.length > o.limit && last ? encodeCursor([last.created_at.toISOString(), last.id]) : null,
   };
 }
 

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { AppError, appError } from '../../errors.js';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import type { Db } from '../../storage/db.js';
 import type { MembershipRow, MembershipStatus } from '../../storage/schema.js';
 import { isUuid } from '../apps/apps.js';
@@ -65,19 +66,14 @@ export async function listMembershipsOfUser(deps: Pick<Deps, 'db'>, userId: stri
   return (await store.listUserMemberships(deps.db, userId)).map(toMembership);
 }
 
-const encodeCursor = (r: MembershipRow) => Buffer.from(JSON.stringify([r.enrolled_at.toISOString(), r.user_id])).toString('base64url');
+/** A page position: the last row's enrolment time and user id (decodeCursor checks it strictly). */
+const MemberCursor = z.tuple([z.iso.datetime(), z.uuid()]);
+const memberCursor = (r: MembershipRow) => encodeCursor([r.enrolled_at.toISOString(), r.user_id]);
 
-function decodeCursor(cursor: string): { enrolledAt: Date; userId: string } {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && isUuid(v[1])) {
-      const enrolledAt = new Date(v[0]);
-      if (!Number.isNaN(enrolledAt.getTime())) return { enrolledAt, userId: v[1] };
-    }
-  } catch {
-    // fall through: an unreadable cursor
-  }
-  throw appError('cursor_invalid');
+function afterCursor(cursor: string): { enrolledAt: Date; userId: string } {
+  const key = decodeCursor(MemberCursor, cursor);
+  if (!key) throw appError('cursor_invalid');
+  return { enrolledAt: new Date(key[0]), userId: key[1] };
 }
 
 /** An app's members, newest enrolment first; `nextCursor` (opaque) fetches the next page. */
@@ -88,11 +84,11 @@ export async function listMembersOfApp(
 ): Promise<{ items: Membership[]; nextCursor: string | null }> {
   const o = MembersPage.parse(opts);
   if (!isUuid(appId)) throw appError('app_id_invalid');
-  const after = o.cursor ? decodeCursor(o.cursor) : undefined;
+  const after = o.cursor ? afterCursor(o.cursor) : undefined;
   const rows = await store.listAppMembers(deps.db, appId, { after, limit: o.limit + 1, status: o.status });
   const page = rows.slice(0, o.limit);
   const last = page.at(-1);
-  return { items: page.map(toMembership), nextCursor: rows.length > o.limit && last ? encodeCursor(last) : null };
+  return { items: page.map(toMembership), nextCursor: rows.length > o.limit && last ? memberCursor(last) : null };
 }
 
 /** The app's access settings, or app_not_found. */
@@ -129,30 +125,37 @@ export async function setMembershipRoles(
   input: { userId: string; appId: string; roles: string[] },
   meta: RequestMeta = {},
 ): Promise<Membership> {
+  return deps.db.transaction().execute((trx) => setMembershipRolesInTransaction({ ...deps, db: trx }, input, meta));
+}
+
+/** setMembershipRoles inside the caller's transaction (`deps.db` is it), for a use case that enrols as one step of several. */
+export async function setMembershipRolesInTransaction(
+  deps: MembershipDeps,
+  input: { userId: string; appId: string; roles: string[] },
+  meta: RequestMeta = {},
+): Promise<Membership> {
   assertIds(input.userId, input.appId);
   const app = await getAppAccess(deps, input.appId);
   const roles = checkAppRoles(app, input.roles);
   const now = deps.clock.now();
-  const row = await deps.db.transaction().execute(async (trx) => {
-    const data = await userData(trx, input.userId);
-    const before = await store.findMembershipForUpdate(trx, input.userId, input.appId);
-    const after = await store.upsertMembershipRoles(trx, { user_id: input.userId, app_id: input.appId, roles, now });
-    if (!before || !sameRoles(before.roles, after.roles)) {
-      await recordAuditEvent(
-        { ...deps, db: trx },
-        {
-          event: 'user.role_changed',
-          userId: input.userId,
-          appId: input.appId,
-          data: { roles: after.roles, previous: before?.roles ?? null, enrolled: !before },
-        },
-        meta,
-      );
-      await enqueueWebhookEvent({ ...deps, db: trx }, { appId: input.appId, event: 'user.role_changed', data });
-    }
-    return after;
-  });
-  return toMembership(row);
+  const trx = deps.db;
+  const data = await userData(trx, input.userId);
+  const before = await store.findMembershipForUpdate(trx, input.userId, input.appId);
+  const after = await store.upsertMembershipRoles(trx, { user_id: input.userId, app_id: input.appId, roles, now });
+  if (!before || !sameRoles(before.roles, after.roles)) {
+    await recordAuditEvent(
+      { ...deps, db: trx },
+      {
+        event: 'user.role_changed',
+        userId: input.userId,
+        appId: input.appId,
+        data: { roles: after.roles, previous: before?.roles ?? null, enrolled: !before },
+      },
+      meta,
+    );
+    await enqueueWebhookEvent({ ...deps, db: trx }, { appId: input.appId, event: 'user.role_changed', data });
+  }
+  return toMembership(after);
 }
 
 /** Suspends (for this app only, at once) or reactivates a membership. */

@@ -74,7 +74,7 @@ export const SignedOut = z.object({
   apps: z.array(z.string()).nullable().describe('the apps signed out of (a scoped admin); null: everywhere'),
 });
 
-export const RefreshKeyBody = z.object({
+export const RefreshKeyBody = z.strictObject({
   audience: z.string().max(2000).describe("the app's id: a refresh token is bound to one app"),
   lifetime: RefreshKeyLifetime.describe('seconds, or a number with s, m, h or d ("30d"); 60 s to 365 days'),
 });
@@ -110,7 +110,7 @@ export const AuditItem = z.object({
 });
 export const AuditList = z.object({ events: z.array(AuditItem), next_cursor: Cursor });
 
-export const WebhookBody = z.object({
+export const WebhookBody = z.strictObject({
   url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).max(2000),
   events: z
     .array(z.enum(WEBHOOK_EVENTS))
@@ -157,7 +157,7 @@ export const SigningKeyItem = z.object({
   retired_at: z.string().nullable(),
 });
 export const SigningKeyList = z.object({ keys: z.array(SigningKeyItem) });
-export const RotateBody = z.object({
+export const RotateBody = z.strictObject({
   immediately: z.boolean().optional().describe('the new key signs at once (a compromised key); caches may not know it yet'),
 });
 export const Rotated = z.object({

@@ -43,7 +43,7 @@ import {
   pingWebhook,
   type Webhook,
 } from '../../domain/webhooks/webhooks.js';
-import { appError } from '../../errors.js';
+import { AppError, appError } from '../../errors.js';
 import {
   assertAdmin,
   assertPlatformAdmin,
@@ -510,26 +510,40 @@ const adminOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
 };
 export default adminOpsRoutes;
 
-/** The multipart field `file`, whole (at most LOGO_MAX_BYTES: the plugin stops reading beyond). */
+/**
+ * The multipart field `file`, whole (at most LOGO_MAX_BYTES: the plugin stops reading beyond), and
+ * nothing else: every part is read, so a second file or any other field is a 400, never ignored.
+ */
 async function readLogoFile(req: FastifyRequest): Promise<Buffer> {
   if (!req.isMultipart()) throw appError('logo_file_missing');
-  let part;
+  let file: Buffer | undefined;
   try {
-    part = await req.file();
+    for await (const part of req.parts()) {
+      if (part.type !== 'file' || part.fieldname !== 'file') {
+        throw appError('invalid_input', {
+          problems: `only one part, the file named "file", is accepted (got "${safeName(part.fieldname)}")`,
+        });
+      }
+      if (file) throw appError('invalid_input', { problems: 'send one file only' });
+      file = await part.toBuffer();
+    }
   } catch (err) {
     throw multipartError(err);
   }
-  if (!part || part.fieldname !== 'file') throw appError('logo_file_missing');
-  try {
-    return await part.toBuffer();
-  } catch (err) {
-    throw multipartError(err);
-  }
+  if (!file) throw appError('logo_file_missing');
+  return file;
 }
 
+/** A client's field name, shown back only as plain short text. */
+const safeName = (name: string) => name.replace(/[^\w.-]/g, '?').slice(0, 40);
+
 function multipartError(err: unknown) {
+  if (err instanceof AppError) return err;
   const code = (err as { code?: string }).code;
   if (code === 'FST_REQ_FILE_TOO_LARGE') return appError('logo_too_large');
+  if (code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT' || code === 'FST_FIELDS_LIMIT') {
+    return appError('invalid_input', { problems: 'send one file only' });
+  }
   if (typeof code === 'string' && code.startsWith('FST_')) return appError('logo_file_missing', { detail: code });
   return err;
 }
