@@ -1,0 +1,522 @@
+// The Admin API's authorization, route by route (issue 14, docs/ADMIN-API.md "Tiers"): every /admin
+// route of the route table × every kind of caller, with the resource in the caller's app (A1), in
+// another app of the same tenant (A2) and in another tenant (B1). What a caller may not see answers
+// 404, what it sees but may not change 403, and a refused request leaves every table as it was. A
+// route added without an expectation here fails the first test. Then the IDORs that a status alone
+// does not show (ids in bodies, query filters, cursors), escalation, the last platform admin, and the
+// membership rule at the device-flow approval page.
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/domain/apps/apps.js';
+import { createInvite } from '../../src/domain/invites/invites.js';
+import { addWebhook } from '../../src/domain/webhooks/webhooks.js';
+import type { Tenant } from '../../src/domain/tenants/tenants.js';
+import type { User } from '../../src/domain/users/users.js';
+import type { AdminTier } from '../../src/storage/schema.js';
+import { createTestContext, type TestContext } from '../helpers/app.js';
+import { bearer, consoleToken, grantTier, makeAdmin, makeTenant, type TestAdmin } from '../helpers/admin.js';
+import { DEFAULT_PASSWORD, DEFAULT_REDIRECT, makeApp, makeUser } from '../helpers/factories.js';
+import { algNone, decodeParts, signWithOurKey, tamperPayload } from '../helpers/forge.js';
+import { basicAuth } from '../helpers/oidc.js';
+
+let ctx: TestContext;
+
+// ---- the world -------------------------------------------------------------------------------------
+
+const SERVICE_SCOPES = ['users:read', 'users:create', 'invites:create'] as const;
+/** The callers whose answer depends on the route, in the order of an expectation string. */
+const ACTORS = ['platform', 'tenantAdmin', 'appAdmin', 'manager', 'svcRead', 'svcCreate', 'svcInvite'] as const;
+type Actor = (typeof ACTORS)[number];
+/** The callers every route refuses the same way: no, a bad, an expired, a forged or a foreign token (401); a user without a tier (403). */
+const REFUSED = ['anonymous', 'expired', 'forged', 'algNone', 'foreignAppJwt', 'noGrant'] as const;
+type Refused = (typeof REFUSED)[number];
+
+interface World {
+  t1: Tenant;
+  t2: Tenant;
+  a1: App;
+  a2: App;
+  b1: App;
+  headers: Record<Actor | Refused, Record<string, string>>;
+  admins: Record<'platform' | 'tenantAdmin' | 'appAdmin' | 'manager', TestAdmin>;
+}
+let w: World;
+
+async function clientCredentials(app: App, secret: string, scope: string): Promise<string> {
+  const res = await ctx.app.inject({
+    method: 'POST',
+    url: '/token',
+    headers: { authorization: basicAuth(app.appId, secret), 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
+  });
+  expect(res.statusCode, res.body).toBe(200);
+  return (res.json() as { access_token: string }).access_token;
+}
+
+/** A password sign-in to `app` (the account API): its tokens. */
+async function login(app: App, email: string, password = DEFAULT_PASSWORD) {
+  const res = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password, app_id: app.appId } });
+  return res;
+}
+
+async function enrol(userId: string, appId: string, status: 'active' | 'suspended' | 'pending' = 'active', roles = ['user']) {
+  await ctx.deps.db.insertInto('memberships').values({ user_id: userId, app_id: appId, roles, status }).execute();
+}
+
+async function freshUser(app: App, status: 'active' | 'suspended' | 'pending' = 'active'): Promise<User> {
+  const { user } = await makeUser(ctx.deps);
+  await enrol(user.id, app.appId, status);
+  return user;
+}
+
+async function buildWorld(): Promise<World> {
+  const t1 = await makeTenant(ctx, 'T1');
+  const t2 = await makeTenant(ctx, 'T2');
+  const svcApp = {
+    grantTypes: ['client_credentials', 'authorization_code', 'refresh_token'],
+    allowedScopes: ['openid', ...SERVICE_SCOPES],
+  } as never;
+  const { app: a1, clientSecret } = await makeApp(ctx.deps, { name: 'A1', tenantId: t1.id, ...(svcApp as object) });
+  const { app: a2 } = await makeApp(ctx.deps, { name: 'A2', tenantId: t1.id });
+  const { app: b1 } = await makeApp(ctx.deps, { name: 'B1', tenantId: t2.id, ...(svcApp as object) });
+  const admins = {
+    platform: await makeAdmin(ctx, 'platform_admin'),
+    tenantAdmin: await makeAdmin(ctx, 'tenant_admin', { tenantId: t1.id }),
+    appAdmin: await makeAdmin(ctx, 'app_admin', { appId: a1.appId }),
+    manager: await makeAdmin(ctx, 'manager', { appId: a1.appId }),
+  };
+  // The admins are members of A1 too (a refresh key is the admin's own credential for the app).
+  for (const a of Object.values(admins)) await enrol(a.user.id, a1.appId);
+  // A user who held a tier when they signed in to the Console, and holds none now.
+  const noGrant = await makeAdmin(ctx, 'manager', { appId: a1.appId });
+  await ctx.deps.db.deleteFrom('admin_grants').where('user_id', '=', noGrant.user.id).execute();
+  // The platform admin's access token for A1, not the Console: no Admin JWT.
+  const foreign = await login(a1, admins.platform.user.email, admins.platform.password);
+  expect(foreign.statusCode, foreign.body).toBe(200);
+  const good = decodeParts(admins.platform.token);
+  const now = Math.floor(Date.now() / 1000);
+  const expired = await signWithOurKey(ctx.deps, { ...good.payload, iat: now - 3600, exp: now - 60 }, { kid: good.header.kid });
+  const service = async (scope: string) => bearer(await clientCredentials(a1, clientSecret, scope));
+  return {
+    t1,
+    t2,
+    a1,
+    a2,
+    b1,
+    admins,
+    headers: {
+      platform: admins.platform.headers,
+      tenantAdmin: admins.tenantAdmin.headers,
+      appAdmin: admins.appAdmin.headers,
+      manager: admins.manager.headers,
+      svcRead: await service('users:read'),
+      svcCreate: await service('users:create'),
+      svcInvite: await service('invites:create'),
+      anonymous: {},
+      expired: bearer(expired),
+      forged: bearer(tamperPayload(admins.tenantAdmin.token, { sub: admins.platform.user.id })),
+      algNone: bearer(algNone({ ...good.header, alg: 'none' }, good.payload)),
+      foreignAppJwt: bearer((foreign.json() as { access_token: string }).access_token),
+      noGrant: noGrant.headers,
+    },
+  };
+}
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  w = await buildWorld();
+}, 120_000);
+afterAll(() => ctx.close());
+
+/** Every table an admin call could change (audit events and throttle windows aside), as text. */
+const WATCHED = [
+  'apps',
+  'users',
+  'memberships',
+  'invites',
+  'tenants',
+  'admin_grants',
+  'refresh_tokens',
+  'sessions',
+  'webhooks',
+  'webhook_deliveries',
+  'signing_keys',
+  'email_outbox',
+  'email_tokens',
+] as const;
+async function snapshotAll(): Promise<string> {
+  const out: Record<string, unknown> = {};
+  for (const t of WATCHED) {
+    out[t] = await sql`select * from ${sql.table(t)} order by 1`.execute(ctx.deps.db).then((r) => r.rows);
+  }
+  return JSON.stringify(out, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
+}
+
+// ---- the route table's expectations ----------------------------------------------------------------
+
+/** Where the resource of a request is: the callers' own app, another app of their tenant, another tenant. */
+type Where = 'A1' | 'A2' | 'B1';
+interface Place {
+  where: Where;
+  app: App;
+  tenant: Tenant;
+  /** A new user enrolled in the place's app. */
+  user(status?: 'active' | 'suspended' | 'pending'): Promise<User>;
+  /** A new app in the place's tenant; at A1 the app admin and manager of A1 hold their tiers on it too. */
+  freshApp(): Promise<App>;
+}
+interface Req {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+  payload?: object | Buffer;
+  headers?: Record<string, string>;
+}
+/**
+ * One character per caller of ACTORS (platform, tenant admin of T1, app admin of A1, manager of A1,
+ * A1's service tokens with users:read, users:create, invites:create): 2 = 2xx, 3 = 403, 4 = 404, 0 = 400.
+ */
+type Expect = string;
+interface RouteCase {
+  build: (p: Place) => Promise<Req>;
+  /** By where the resource is; a route about no resource has A1 only. */
+  expect: Partial<Record<Where, Expect>>;
+}
+
+const PNG = Buffer.concat([
+  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]),
+  Buffer.from('IHDR'),
+  Buffer.from([0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4, 0x89]),
+  Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]),
+]);
+const BOUNDARY = '----km-authz-boundary';
+const logoBody = Buffer.concat([
+  Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="logo.png"\r\nContent-Type: image/png\r\n\r\n`),
+  PNG,
+  Buffer.from(`\r\n--${BOUNDARY}--\r\n`),
+]);
+const uniq = () => Math.random().toString(36).slice(2, 10);
+
+/** A user signed in to the place's app: the user and their refresh token's jti and family. */
+async function signedInUser(p: Place) {
+  const user = await freshUser(p.app);
+  const res = await login(p.app, user.email);
+  expect(res.statusCode, res.body).toBe(200);
+  const row = await ctx.deps.db
+    .selectFrom('refresh_tokens')
+    .select(['jti', 'family_id'])
+    .where('user_id', '=', user.id)
+    .executeTakeFirstOrThrow();
+  return { user, jti: row.jti, familyId: row.family_id };
+}
+const inviteIn = async (p: Place) =>
+  (await createInvite(ctx.deps, { appId: p.app.appId, email: `inv-${uniq()}@example.com`, roles: ['user'] })).invite;
+const webhookIn = async (p: Place) =>
+  (await addWebhook(ctx.deps, { appId: p.app.appId, url: 'https://hooks.example.com/km', events: ['user.login'] })).webhook;
+async function grantIn(p: Place): Promise<string> {
+  const u = await freshUser(p.app);
+  return grantTier(ctx, u.id, 'manager', { appId: p.app.appId });
+}
+
+// Abbreviations of the common shapes (platform, tenant, app admin, manager, read, create, invite):
+const ANY_ADMIN = { A1: '2222333', A2: '2244333', B1: '2444333' }; // every tier on the app; no service
+const FULL = { A1: '2223333', A2: '2244333', B1: '2444333' }; // not managers; no service
+const PLATFORM = { A1: '2333333' };
+const LIST = { A1: '2222333' };
+
+const ROUTES: Record<string, RouteCase> = {
+  'GET /admin/openapi.json': { build: async () => ({ method: 'GET', url: '/admin/openapi.json' }), expect: { A1: '2222222' } },
+  // -- apps
+  'POST /admin/apps': {
+    build: async (p) => ({
+      method: 'POST',
+      url: '/admin/apps',
+      payload: { name: `New ${uniq()}`, tenant_id: p.tenant.id, config: { redirect_uris: [DEFAULT_REDIRECT] } },
+    }),
+    // Into another tenant: the tenant is not theirs (403 as for an app admin: assertCanCreateAppIn).
+    expect: { A1: '2233333', B1: '2333333' },
+  },
+  'GET /admin/apps': { build: async () => ({ method: 'GET', url: '/admin/apps' }), expect: LIST },
+  'GET /admin/apps/:app_id': { build: async (p) => ({ method: 'GET', url: `/admin/apps/${p.app.appId}` }), expect: ANY_ADMIN },
+  'PUT /admin/apps/:app_id': {
+    build: async (p) => ({ method: 'PUT', url: `/admin/apps/${p.app.appId}`, payload: { name: p.app.name } }),
+    expect: FULL,
+  },
+  'DELETE /admin/apps/:app_id': {
+    build: async (p) => ({ method: 'DELETE', url: `/admin/apps/${(await p.freshApp()).appId}` }),
+    expect: { A1: '2233333', A2: '2244333', B1: '2444333' },
+  },
+  'POST /admin/apps/:app_id/regenerate-secret': {
+    build: async (p) => ({ method: 'POST', url: `/admin/apps/${(await p.freshApp()).appId}/regenerate-secret` }),
+    expect: FULL,
+  },
+  'POST /admin/apps/:app_id/logo': {
+    build: async (p) => ({
+      method: 'POST',
+      url: `/admin/apps/${p.app.appId}/logo`,
+      payload: logoBody,
+      headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+    }),
+    expect: FULL,
+  },
+  // -- users
+  'GET /admin/users': {
+    build: async (p) => ({ method: 'GET', url: `/admin/users?app_id=${p.app.appId}` }),
+    expect: { A1: '2222233', A2: '2244433', B1: '2444433' },
+  },
+  'POST /admin/users': {
+    build: async () => ({ method: 'POST', url: '/admin/users', payload: { email: `new-${uniq()}@example.com` } }),
+    expect: { A1: '2333323' },
+  },
+  'GET /admin/users/:user_id': {
+    build: async (p) => ({ method: 'GET', url: `/admin/users/${(await p.user()).id}` }),
+    // Only users:read reads a user, and only a member of its own app.
+    expect: { A1: '2222233', A2: '2244433', B1: '2444433' },
+  },
+  'PATCH /admin/users/:user_id': {
+    build: async (p) => ({ method: 'PATCH', url: `/admin/users/${(await p.user()).id}`, payload: { display_name: 'Renamed' } }),
+    expect: FULL,
+  },
+  'POST /admin/users/:user_id/disable': {
+    build: async (p) => ({ method: 'POST', url: `/admin/users/${(await p.user()).id}/disable` }),
+    expect: FULL,
+  },
+  'POST /admin/users/:user_id/enable': {
+    build: async (p) => ({ method: 'POST', url: `/admin/users/${(await p.user()).id}/enable` }),
+    expect: FULL,
+  },
+  'POST /admin/users/:user_id/unlock': {
+    build: async (p) => ({ method: 'POST', url: `/admin/users/${(await p.user()).id}/unlock` }),
+    expect: FULL,
+  },
+  'POST /admin/users/:user_id/send-reset': {
+    build: async (p) => ({ method: 'POST', url: `/admin/users/${(await p.user()).id}/send-reset` }),
+    expect: FULL,
+  },
+  'DELETE /admin/users/:user_id': {
+    build: async (p) => ({ method: 'DELETE', url: `/admin/users/${(await p.user()).id}` }),
+    expect: { A1: '2333333', A2: '2333333', B1: '2333333' },
+  },
+  'PUT /admin/users/:user_id/roles': {
+    build: async (p) => ({
+      method: 'PUT',
+      url: `/admin/users/${(await p.user()).id}/roles`,
+      payload: { app_id: p.app.appId, roles: ['user'] },
+    }),
+    expect: FULL,
+  },
+  // -- members and invites
+  'GET /admin/apps/:app_id/members': {
+    build: async (p) => ({ method: 'GET', url: `/admin/apps/${p.app.appId}/members` }),
+    expect: ANY_ADMIN,
+  },
+  'POST /admin/apps/:app_id/members/:user_id/suspend': {
+    build: async (p) => ({ method: 'POST', url: `/admin/apps/${p.app.appId}/members/${(await p.user()).id}/suspend` }),
+    expect: ANY_ADMIN,
+  },
+  'POST /admin/apps/:app_id/members/:user_id/activate': {
+    build: async (p) => ({ method: 'POST', url: `/admin/apps/${p.app.appId}/members/${(await p.user('suspended')).id}/activate` }),
+    expect: ANY_ADMIN,
+  },
+  'POST /admin/apps/:app_id/members/:user_id/approve': {
+    build: async (p) => ({ method: 'POST', url: `/admin/apps/${p.app.appId}/members/${(await p.user('pending')).id}/approve` }),
+    expect: ANY_ADMIN,
+  },
+  'DELETE /admin/apps/:app_id/members/:user_id': {
+    build: async (p) => ({ method: 'DELETE', url: `/admin/apps/${p.app.appId}/members/${(await p.user()).id}` }),
+    expect: ANY_ADMIN,
+  },
+  'POST /admin/invites': {
+    build: async (p) => ({ method: 'POST', url: '/admin/invites', payload: { app_id: p.app.appId, email: `inv-${uniq()}@example.com` } }),
+    expect: { A1: '2222332', A2: '2244334', B1: '2444334' },
+  },
+  'GET /admin/apps/:app_id/invites': {
+    build: async (p) => ({ method: 'GET', url: `/admin/apps/${p.app.appId}/invites` }),
+    expect: ANY_ADMIN,
+  },
+  'DELETE /admin/invites/:invite_id': {
+    build: async (p) => ({ method: 'DELETE', url: `/admin/invites/${(await inviteIn(p)).id}` }),
+    expect: ANY_ADMIN,
+  },
+  // -- tenants and admin tiers
+  'POST /admin/tenants': { build: async () => ({ method: 'POST', url: '/admin/tenants', payload: { name: `T ${uniq()}` } }), expect: PLATFORM },
+  'GET /admin/tenants': { build: async () => ({ method: 'GET', url: '/admin/tenants' }), expect: LIST },
+  'GET /admin/tenants/:id': {
+    build: async (p) => ({ method: 'GET', url: `/admin/tenants/${p.tenant.id}` }),
+    expect: { A1: '2244333', B1: '2444333' },
+  },
+  'PUT /admin/tenants/:id': {
+    build: async (p) => ({ method: 'PUT', url: `/admin/tenants/${p.tenant.id}`, payload: { name: p.tenant.name } }),
+    expect: { A1: '2344333', B1: '2444333' },
+  },
+  'DELETE /admin/tenants/:id': {
+    build: async () => ({ method: 'DELETE', url: `/admin/tenants/${(await makeTenant(ctx, `Empty ${uniq()}`)).id}` }),
+    expect: PLATFORM,
+  },
+  'GET /admin/admins': { build: async () => ({ method: 'GET', url: '/admin/admins' }), expect: LIST },
+  'POST /admin/admins': {
+    build: async (p) => ({
+      method: 'POST',
+      url: '/admin/admins',
+      payload: { user_id: (await p.user()).id, tier: 'manager', app_id: p.app.appId },
+    }),
+    expect: FULL,
+  },
+  'DELETE /admin/admins/:id': {
+    build: async (p) => ({ method: 'DELETE', url: `/admin/admins/${await grantIn(p)}` }),
+    expect: FULL,
+  },
+  // -- operations
+  'GET /admin/users/:user_id/sessions': {
+    build: async (p) => ({ method: 'GET', url: `/admin/users/${(await signedInUser(p)).user.id}/sessions` }),
+    expect: ANY_ADMIN,
+  },
+  'DELETE /admin/users/:user_id/sessions/:session_id': {
+    build: async (p) => {
+      const s = await signedInUser(p);
+      return { method: 'DELETE', url: `/admin/users/${s.user.id}/sessions/${s.familyId}` };
+    },
+    expect: ANY_ADMIN,
+  },
+  'GET /admin/users/:user_id/refresh-tokens': {
+    build: async (p) => ({ method: 'GET', url: `/admin/users/${(await signedInUser(p)).user.id}/refresh-tokens` }),
+    expect: ANY_ADMIN,
+  },
+  'POST /admin/users/:user_id/sign-out-everywhere': {
+    build: async (p) => ({ method: 'POST', url: `/admin/users/${(await signedInUser(p)).user.id}/sign-out-everywhere` }),
+    expect: ANY_ADMIN,
+  },
+  'DELETE /admin/refresh-tokens/:jti': {
+    build: async (p) => ({ method: 'DELETE', url: `/admin/refresh-tokens/${(await signedInUser(p)).jti}` }),
+    expect: ANY_ADMIN,
+  },
+  'GET /admin/apps/:app_id/refresh-keys': {
+    build: async (p) => ({ method: 'GET', url: `/admin/apps/${p.app.appId}/refresh-keys` }),
+    expect: ANY_ADMIN,
+  },
+  'POST /admin/apps/:app_id/refresh-keys': {
+    build: async (p) => ({ method: 'POST', url: `/admin/apps/${p.app.appId}/refresh-keys`, payload: { audience: p.app.appId, lifetime: '1h' } }),
+    // The key is the admin's own credential: an admin who is no member of the app gets none (403).
+    expect: { A1: '2223333', A2: '3344333', B1: '3444333' },
+  },
+  'DELETE /admin/apps/:app_id/refresh-keys/:jti': {
+    build: async (p) => ({ method: 'DELETE', url: `/admin/apps/${p.app.appId}/refresh-keys/${(await signedInUser(p)).jti}` }),
+    expect: ANY_ADMIN,
+  },
+  'GET /admin/audit-events': { build: async () => ({ method: 'GET', url: '/admin/audit-events' }), expect: LIST },
+  'POST /admin/apps/:app_id/webhooks': {
+    build: async (p) => ({
+      method: 'POST',
+      url: `/admin/apps/${p.app.appId}/webhooks`,
+      payload: { url: 'https://hooks.example.com/km', events: ['user.login'] },
+    }),
+    expect: FULL,
+  },
+  'GET /admin/apps/:app_id/webhooks': {
+    build: async (p) => ({ method: 'GET', url: `/admin/apps/${p.app.appId}/webhooks` }),
+    expect: ANY_ADMIN,
+  },
+  'DELETE /admin/webhooks/:id': {
+    build: async (p) => ({ method: 'DELETE', url: `/admin/webhooks/${(await webhookIn(p)).id}` }),
+    expect: FULL,
+  },
+  'POST /admin/webhooks/:id/ping': {
+    build: async (p) => ({ method: 'POST', url: `/admin/webhooks/${(await webhookIn(p)).id}/ping` }),
+    expect: FULL,
+  },
+  'GET /admin/webhooks/:id/deliveries': {
+    build: async (p) => ({ method: 'GET', url: `/admin/webhooks/${(await webhookIn(p)).id}/deliveries` }),
+    expect: ANY_ADMIN,
+  },
+  'GET /admin/keys': { build: async () => ({ method: 'GET', url: '/admin/keys' }), expect: PLATFORM },
+  'POST /admin/keys/rotate': { build: async () => ({ method: 'POST', url: '/admin/keys/rotate', payload: {} }), expect: PLATFORM },
+  'GET /admin/stats': { build: async () => ({ method: 'GET', url: '/admin/stats' }), expect: LIST },
+};
+
+function place(where: Where): Place {
+  const app = where === 'A1' ? w.a1 : where === 'A2' ? w.a2 : w.b1;
+  const tenant = where === 'B1' ? w.t2 : w.t1;
+  return {
+    where,
+    app,
+    tenant,
+    user: (status) => freshUser(app, status),
+    freshApp: async () => {
+      const { app: fresh } = await makeApp(ctx.deps, { name: `Fresh ${uniq()}`, tenantId: tenant.id });
+      if (where === 'A1') {
+        await grantTier(ctx, w.admins.appAdmin.user.id, 'app_admin', { appId: fresh.appId });
+        await grantTier(ctx, w.admins.manager.user.id, 'manager', { appId: fresh.appId });
+      }
+      return fresh;
+    },
+  };
+}
+
+const CLASS: Record<string, (s: number) => boolean> = {
+  '2': (s) => s >= 200 && s < 300,
+  '3': (s) => s === 403,
+  '4': (s) => s === 404,
+  '0': (s) => s === 400,
+  '1': (s) => s === 401,
+};
+
+async function run(req: Req, headers: Record<string, string>) {
+  return ctx.app.inject({
+    method: req.method,
+    url: req.url,
+    headers: { ...headers, ...req.headers },
+    ...(req.payload !== undefined && { payload: req.payload as never }),
+  });
+}
+
+/** Runs the request; a refusal must leave every watched table as it was and answer {detail}. */
+async function check(name: string, req: Req, headers: Record<string, string>, want: string): Promise<string | undefined> {
+  const before = await snapshotAll();
+  const res = await run(req, headers);
+  const ok = CLASS[want]!(res.statusCode);
+  if (!ok) return `${name}: ${res.statusCode} (want ${want}xx-class) ${res.body.slice(0, 160)}`;
+  if (res.statusCode >= 400) {
+    if (typeof (res.json() as { detail?: unknown }).detail !== 'string') return `${name}: refusal without {detail}: ${res.body}`;
+    if ((await snapshotAll()) !== before) return `${name}: refused with ${res.statusCode} but changed rows`;
+  }
+  return undefined;
+}
+
+const adminRoutes = () =>
+  ctx.app.routeTable.filter((r) => r.url.startsWith('/admin/') && r.method !== 'HEAD').map((r) => `${r.method} ${r.url}`);
+
+describe('the route table', () => {
+  it('every /admin route has an expectation here, and every expectation a route', () => {
+    const routes = [...new Set(adminRoutes())].sort();
+    expect(routes.length).toBeGreaterThan(40);
+    expect(routes).toEqual(Object.keys(ROUTES).sort());
+  });
+
+  it('without a valid Admin JWT or admin-scoped service token: 401 (no, expired, forged, alg none, another app’s token) or 403 (no tier)', async () => {
+    const failures: string[] = [];
+    for (const [key, route] of Object.entries(ROUTES)) {
+      if (key === 'GET /admin/openapi.json') continue;
+      const req = await route.build(place('A1'));
+      for (const who of REFUSED) {
+        const f = await check(`${key} as ${who}`, req, w.headers[who], who === 'noGrant' ? '3' : '1');
+        if (f) failures.push(f);
+      }
+    }
+    expect(failures).toEqual([]);
+  }, 300_000);
+
+  for (const where of ['A1', 'A2', 'B1'] as const) {
+    it(`each route × each tier and service token, the resource in ${where}`, async () => {
+      const failures: string[] = [];
+      for (const [key, route] of Object.entries(ROUTES)) {
+        const want = route.expect[where];
+        if (!want) continue;
+        for (const [i, who] of ACTORS.entries()) {
+          const req = await route.build(place(where));
+          const f = await check(`${key} [${where}] as ${who}`, req, w.headers[who], want[i]!);
+          if (f) failures.push(f);
+        }
+      }
+      expect(failures).toEqual([]);
+    }, 300_000);
+  }
+});
