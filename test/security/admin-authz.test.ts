@@ -520,3 +520,124 @@ describe('the route table', () => {
     }, 300_000);
   }
 });
+
+// ---- IDOR: ids in bodies, filters and cursors --------------------------------------------------------
+
+const as = (who: Actor, method: Req['method'], url: string, payload?: object) =>
+  run({ method, url, ...(payload !== undefined && { payload }) }, w.headers[who]);
+
+/** A user enrolled in A1 and in B1, signed in to both (a refresh token each). */
+async function userInA1AndB1() {
+  const user = await freshUser(w.a1);
+  await enrol(user.id, w.b1.appId);
+  for (const app of [w.a1, w.b1]) expect((await login(app, user.email)).statusCode).toBe(200);
+  const tokens = await ctx.deps.db.selectFrom('refresh_tokens').select(['jti', 'family_id', 'app_id']).where('user_id', '=', user.id).execute();
+  const of = (app: App) => tokens.find((t) => t.app_id === app.appId)!;
+  return { user, a1: of(w.a1), b1: of(w.b1) };
+}
+
+describe('IDOR: another tenant’s or app’s id where the route takes one', () => {
+  it('PUT /admin/users/{id}/roles cannot enrol a user the caller does not see into their app (404, nothing written)', async () => {
+    const outsider = await freshUser(w.b1);
+    for (const who of ['tenantAdmin', 'appAdmin'] as const) {
+      const before = await snapshotAll();
+      const res = await as(who, 'PUT', `/admin/users/${outsider.id}/roles`, { app_id: w.a1.appId, roles: ['user'] });
+      expect(res.statusCode, `${who}: ${res.body}`).toBe(404);
+      expect(await snapshotAll()).toBe(before);
+      expect((await as(who, 'GET', `/admin/users/${outsider.id}`)).statusCode).toBe(404);
+    }
+    // A user they already see (a member of A1) may be given roles in another of their apps.
+    const insider = await freshUser(w.a1);
+    expect((await as('tenantAdmin', 'PUT', `/admin/users/${insider.id}/roles`, { app_id: w.a2.appId, roles: ['user'] })).statusCode).toBe(200);
+    expect((await as('platform', 'PUT', `/admin/users/${outsider.id}/roles`, { app_id: w.a1.appId, roles: ['user'] })).statusCode).toBe(200);
+  });
+
+  it('POST /admin/admins: a user or email of another tenant answers as an unknown one', async () => {
+    const outsider = await freshUser(w.b1);
+    const byId = await as('appAdmin', 'POST', '/admin/admins', { user_id: outsider.id, tier: 'manager', app_id: w.a1.appId });
+    const byEmail = await as('appAdmin', 'POST', '/admin/admins', { email: outsider.email, tier: 'manager', app_id: w.a1.appId });
+    const nobody = await as('appAdmin', 'POST', '/admin/admins', { email: `nobody-${uniq()}@example.com`, tier: 'manager', app_id: w.a1.appId });
+    expect([byId.statusCode, byEmail.statusCode, nobody.statusCode]).toEqual([404, 404, 404]);
+    // The same words for "exists elsewhere" and "does not exist" (no email oracle).
+    const words = (r: typeof byEmail) => (r.json() as { detail: string }).detail.replace(/\S+@\S+/, '<email>');
+    expect(words(byEmail)).toBe(words(nobody));
+  });
+
+  it('a user of A1 and B1: the tenant admin of T1 sees and ends only the A1 side', async () => {
+    const { user, a1, b1 } = await userInA1AndB1();
+    const detail = (await as('tenantAdmin', 'GET', `/admin/users/${user.id}`)).json() as { memberships: { app_id: string }[] };
+    expect(detail.memberships.map((m) => m.app_id)).toEqual([w.a1.appId]);
+    const tokens = (await as('tenantAdmin', 'GET', `/admin/users/${user.id}/refresh-tokens?app_id=${w.b1.appId}`)).json() as {
+      refresh_tokens: unknown[];
+    };
+    expect(tokens.refresh_tokens).toEqual([]);
+    const sessions = (await as('tenantAdmin', 'GET', `/admin/users/${user.id}/sessions`)).json() as { sessions: { app_id: string }[] };
+    expect(sessions.sessions.map((s) => s.app_id)).toEqual([w.a1.appId]);
+    // A global change needs every app of the user: 403, and the B1 token and session survive.
+    const before = await snapshotAll();
+    expect((await as('tenantAdmin', 'POST', `/admin/users/${user.id}/disable`)).statusCode).toBe(403);
+    expect((await as('tenantAdmin', 'PATCH', `/admin/users/${user.id}`, { display_name: 'X' })).statusCode).toBe(403);
+    expect(await snapshotAll()).toBe(before);
+    // B1's family through a route of A1, or as the user's session: not theirs.
+    const viaApp = await as('tenantAdmin', 'DELETE', `/admin/apps/${w.a1.appId}/refresh-keys/${b1.jti}`);
+    expect(viaApp.statusCode).toBe(404);
+    const viaSession = await as('tenantAdmin', 'DELETE', `/admin/users/${user.id}/sessions/${b1.family_id}`);
+    expect([404, 200]).toContain(viaSession.statusCode);
+    if (viaSession.statusCode === 200) expect((viaSession.json() as { revoked: number }).revoked).toBe(0);
+    const out = (await as('tenantAdmin', 'POST', `/admin/users/${user.id}/sign-out-everywhere`)).json() as { revoked_tokens: number };
+    expect(out.revoked_tokens).toBe(1);
+    const live = await ctx.deps.db.selectFrom('refresh_tokens').select(['jti', 'revoked_at']).where('jti', 'in', [a1.jti, b1.jti]).execute();
+    expect(live.find((t) => t.jti === b1.jti)!.revoked_at).toBeNull();
+    expect(live.find((t) => t.jti === a1.jti)!.revoked_at).not.toBeNull();
+  });
+
+  it('query filters naming another tenant’s app or user widen nothing', async () => {
+    const { user } = await userInA1AndB1();
+    const audit = (q: string) => as('tenantAdmin', 'GET', `/admin/audit-events?${q}`);
+    const b1Events = await audit(`app_id=${w.b1.appId}&limit=200`);
+    expect(b1Events.statusCode).toBe(200);
+    expect((b1Events.json() as { events: unknown[] }).events).toEqual([]);
+    const userEvents = (await audit(`user_id=${user.id}&limit=200`)).json() as { events: { app_id: string | null }[] };
+    expect(userEvents.events.length).toBeGreaterThan(0);
+    expect(userEvents.events.every((e) => e.app_id === w.a1.appId)).toBe(true);
+    const apps = (await as('tenantAdmin', 'GET', `/admin/apps?tenant_id=${w.t2.id}`)).json() as { apps?: unknown[] };
+    expect(apps.apps ?? []).toEqual([]);
+    const outsider = await freshUser(w.b1);
+    const search = (await as('tenantAdmin', 'GET', `/admin/users?search=${encodeURIComponent(outsider.email)}`)).json() as {
+      users: unknown[];
+    };
+    expect(search.users).toEqual([]);
+    expect((await as('appAdmin', 'GET', `/admin/users?app_id=${w.b1.appId}`)).statusCode).toBe(404);
+  });
+
+  it('a cursor made from another tenant’s list does not widen the result', async () => {
+    for (let i = 0; i < 3; i++) await freshUser(w.b1);
+    const walk = async (who: Actor, url: string, key: string, cursor?: string) => {
+      const sep = url.includes('?') ? '&' : '?';
+      const res = await as(who, 'GET', `${url}${cursor ? `${sep}cursor=${encodeURIComponent(cursor)}` : ''}`);
+      expect(res.statusCode, res.body).toBe(200);
+      const body = res.json() as Record<string, unknown>;
+      return { items: body[key] as { id?: string; user_id?: string; app_id?: string | null }[], next: body.next_cursor as string | null };
+    };
+    const cases = [
+      { url: '/admin/users?limit=1', key: 'users', platformUrl: '/admin/users?limit=1' },
+      { url: '/admin/audit-events?limit=1', key: 'events', platformUrl: `/admin/audit-events?limit=1&app_id=${w.b1.appId}` },
+      { url: '/admin/apps?limit=1', key: 'apps', platformUrl: '/admin/apps?limit=1' },
+      { url: '/admin/admins?limit=1', key: 'admins', platformUrl: '/admin/admins?limit=1' },
+      { url: `/admin/apps/${w.a1.appId}/members?limit=1`, key: 'members', platformUrl: `/admin/apps/${w.b1.appId}/members?limit=1` },
+    ];
+    for (const c of cases) {
+      const foreign = await walk('platform', c.platformUrl, c.key);
+      expect(foreign.next, c.url).not.toBeNull();
+      // Everything the scoped caller may see, without a cursor; with the foreign cursor, a subset of it.
+      const all = await walk('appAdmin', c.url.replace('limit=1', 'limit=200'), c.key);
+      const ids = (items: typeof all.items) => items.map((x) => JSON.stringify(x));
+      const withForeign = await as('appAdmin', 'GET', `${c.url.replace('limit=1', 'limit=200')}&cursor=${encodeURIComponent(foreign.next!)}`);
+      if (withForeign.statusCode === 400) continue; // refused as a cursor of another list: fine
+      expect(withForeign.statusCode, `${c.url}: ${withForeign.body}`).toBe(200);
+      const seen = new Set(ids(all.items));
+      const got = ids((withForeign.json() as Record<string, typeof all.items>)[c.key]!);
+      expect(got.filter((x) => !seen.has(x)), c.url).toEqual([]);
+    }
+  });
+});

@@ -225,6 +225,8 @@ const adminUserRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
       const actor = actorOf(req);
       if (actor.kind === 'service') throw appError('admin_access_required', { detail: 'a service token cannot set roles' });
       const target = await authorizeApp(deps, actor, req.body.app_id, 'full');
+      // Enrolling is no way to reach a user: below platform admin, only one the caller already sees.
+      if (!isPlatformAdmin(actor)) await authorizeUser(deps, actor, req.params.user_id, 'see');
       const m = await setMembershipRoles(deps, { userId: req.params.user_id, appId: target.appId, roles: req.body.roles }, adminMeta(req));
       return membershipJson(m);
     },
