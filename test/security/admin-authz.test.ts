@@ -14,7 +14,7 @@ import type { Tenant } from '../../src/domain/tenants/tenants.js';
 import type { User } from '../../src/domain/users/users.js';
 import type { AdminTier } from '../../src/storage/schema.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
-import { bearer, consoleToken, grantTier, makeAdmin, makeTenant, type TestAdmin } from '../helpers/admin.js';
+import { bearer, grantTier, makeAdmin, makeTenant, type TestAdmin } from '../helpers/admin.js';
 import { DEFAULT_PASSWORD, DEFAULT_REDIRECT, makeApp, makeUser } from '../helpers/factories.js';
 import { algNone, decodeParts, signWithOurKey, tamperPayload } from '../helpers/forge.js';
 import { basicAuth } from '../helpers/oidc.js';
@@ -338,7 +338,10 @@ const ROUTES: Record<string, RouteCase> = {
     expect: ANY_ADMIN,
   },
   // -- tenants and admin tiers
-  'POST /admin/tenants': { build: async () => ({ method: 'POST', url: '/admin/tenants', payload: { name: `T ${uniq()}` } }), expect: PLATFORM },
+  'POST /admin/tenants': {
+    build: async () => ({ method: 'POST', url: '/admin/tenants', payload: { name: `T ${uniq()}` } }),
+    expect: PLATFORM,
+  },
   'GET /admin/tenants': { build: async () => ({ method: 'GET', url: '/admin/tenants' }), expect: LIST },
   'GET /admin/tenants/:id': {
     build: async (p) => ({ method: 'GET', url: `/admin/tenants/${p.tenant.id}` }),
@@ -394,7 +397,11 @@ const ROUTES: Record<string, RouteCase> = {
     expect: ANY_ADMIN,
   },
   'POST /admin/apps/:app_id/refresh-keys': {
-    build: async (p) => ({ method: 'POST', url: `/admin/apps/${p.app.appId}/refresh-keys`, payload: { audience: p.app.appId, lifetime: '1h' } }),
+    build: async (p) => ({
+      method: 'POST',
+      url: `/admin/apps/${p.app.appId}/refresh-keys`,
+      payload: { audience: p.app.appId, lifetime: '1h' },
+    }),
     // The key is the admin's own credential: an admin who is no member of the app gets none (403).
     expect: { A1: '2223333', A2: '3344333', B1: '3444333' },
   },
@@ -531,7 +538,11 @@ async function userInA1AndB1() {
   const user = await freshUser(w.a1);
   await enrol(user.id, w.b1.appId);
   for (const app of [w.a1, w.b1]) expect((await login(app, user.email)).statusCode).toBe(200);
-  const tokens = await ctx.deps.db.selectFrom('refresh_tokens').select(['jti', 'family_id', 'app_id']).where('user_id', '=', user.id).execute();
+  const tokens = await ctx.deps.db
+    .selectFrom('refresh_tokens')
+    .select(['jti', 'family_id', 'app_id'])
+    .where('user_id', '=', user.id)
+    .execute();
   const of = (app: App) => tokens.find((t) => t.app_id === app.appId)!;
   return { user, a1: of(w.a1), b1: of(w.b1) };
 }
@@ -548,15 +559,23 @@ describe('IDOR: another tenant’s or app’s id where the route takes one', () 
     }
     // A user they already see (a member of A1) may be given roles in another of their apps.
     const insider = await freshUser(w.a1);
-    expect((await as('tenantAdmin', 'PUT', `/admin/users/${insider.id}/roles`, { app_id: w.a2.appId, roles: ['user'] })).statusCode).toBe(200);
-    expect((await as('platform', 'PUT', `/admin/users/${outsider.id}/roles`, { app_id: w.a1.appId, roles: ['user'] })).statusCode).toBe(200);
+    expect((await as('tenantAdmin', 'PUT', `/admin/users/${insider.id}/roles`, { app_id: w.a2.appId, roles: ['user'] })).statusCode).toBe(
+      200,
+    );
+    expect((await as('platform', 'PUT', `/admin/users/${outsider.id}/roles`, { app_id: w.a1.appId, roles: ['user'] })).statusCode).toBe(
+      200,
+    );
   });
 
   it('POST /admin/admins: a user or email of another tenant answers as an unknown one', async () => {
     const outsider = await freshUser(w.b1);
     const byId = await as('appAdmin', 'POST', '/admin/admins', { user_id: outsider.id, tier: 'manager', app_id: w.a1.appId });
     const byEmail = await as('appAdmin', 'POST', '/admin/admins', { email: outsider.email, tier: 'manager', app_id: w.a1.appId });
-    const nobody = await as('appAdmin', 'POST', '/admin/admins', { email: `nobody-${uniq()}@example.com`, tier: 'manager', app_id: w.a1.appId });
+    const nobody = await as('appAdmin', 'POST', '/admin/admins', {
+      email: `nobody-${uniq()}@example.com`,
+      tier: 'manager',
+      app_id: w.a1.appId,
+    });
     expect([byId.statusCode, byEmail.statusCode, nobody.statusCode]).toEqual([404, 404, 404]);
     // The same words for "exists elsewhere" and "does not exist" (no email oracle).
     const words = (r: typeof byEmail) => (r.json() as { detail: string }).detail.replace(/\S+@\S+/, '<email>');
@@ -586,7 +605,11 @@ describe('IDOR: another tenant’s or app’s id where the route takes one', () 
     if (viaSession.statusCode === 200) expect((viaSession.json() as { revoked: number }).revoked).toBe(0);
     const out = (await as('tenantAdmin', 'POST', `/admin/users/${user.id}/sign-out-everywhere`)).json() as { revoked_tokens: number };
     expect(out.revoked_tokens).toBe(1);
-    const live = await ctx.deps.db.selectFrom('refresh_tokens').select(['jti', 'revoked_at']).where('jti', 'in', [a1.jti, b1.jti]).execute();
+    const live = await ctx.deps.db
+      .selectFrom('refresh_tokens')
+      .select(['jti', 'revoked_at'])
+      .where('jti', 'in', [a1.jti, b1.jti])
+      .execute();
     expect(live.find((t) => t.jti === b1.jti)!.revoked_at).toBeNull();
     expect(live.find((t) => t.jti === a1.jti)!.revoked_at).not.toBeNull();
   });
@@ -632,12 +655,179 @@ describe('IDOR: another tenant’s or app’s id where the route takes one', () 
       // Everything the scoped caller may see, without a cursor; with the foreign cursor, a subset of it.
       const all = await walk('appAdmin', c.url.replace('limit=1', 'limit=200'), c.key);
       const ids = (items: typeof all.items) => items.map((x) => JSON.stringify(x));
-      const withForeign = await as('appAdmin', 'GET', `${c.url.replace('limit=1', 'limit=200')}&cursor=${encodeURIComponent(foreign.next!)}`);
+      const withForeign = await as(
+        'appAdmin',
+        'GET',
+        `${c.url.replace('limit=1', 'limit=200')}&cursor=${encodeURIComponent(foreign.next!)}`,
+      );
       if (withForeign.statusCode === 400) continue; // refused as a cursor of another list: fine
       expect(withForeign.statusCode, `${c.url}: ${withForeign.body}`).toBe(200);
       const seen = new Set(ids(all.items));
       const got = ids((withForeign.json() as Record<string, typeof all.items>)[c.key]!);
-      expect(got.filter((x) => !seen.has(x)), c.url).toEqual([]);
+      expect(
+        got.filter((x) => !seen.has(x)),
+        c.url,
+      ).toEqual([]);
     }
   });
+});
+
+// ---- escalation ----------------------------------------------------------------------------------------
+
+describe('escalation: nobody grants or reaches above their own tier', () => {
+  /** Every attempt is refused with `status` and writes nothing. */
+  async function refused(who: Actor, method: Req['method'], url: string, payload: object | undefined, status: number) {
+    const before = await snapshotAll();
+    const res = await as(who, method, url, payload);
+    expect(res.statusCode, `${who} ${method} ${url} ${JSON.stringify(payload)}: ${res.body}`).toBe(status);
+    expect(await snapshotAll()).toBe(before);
+  }
+  const grant = (tier: AdminTier, on: { tenant_id?: string; app_id?: string } = {}) => ({ tier, ...on });
+
+  it('a tenant admin: not platform admin, nothing in T2', async () => {
+    const u = (await freshUser(w.a1)).id;
+    await refused('tenantAdmin', 'POST', '/admin/admins', { user_id: u, ...grant('platform_admin') }, 403);
+    await refused('tenantAdmin', 'POST', '/admin/admins', { user_id: u, ...grant('tenant_admin', { tenant_id: w.t2.id }) }, 404);
+    await refused('tenantAdmin', 'POST', '/admin/admins', { user_id: u, ...grant('app_admin', { app_id: w.b1.appId }) }, 404);
+    await refused('tenantAdmin', 'PUT', `/admin/apps/${w.a1.appId}`, { tenant_id: w.t2.id }, 403);
+    await refused('tenantAdmin', 'PUT', `/admin/apps/${w.a1.appId}`, { tenant_id: null }, 403);
+    await refused('tenantAdmin', 'POST', '/admin/users', { email: `x-${uniq()}@example.com`, is_platform_admin: true }, 403);
+    const platformGrant = await ctx.deps.db
+      .selectFrom('admin_grants')
+      .select('id')
+      .where('user_id', '=', w.admins.platform.user.id)
+      .executeTakeFirstOrThrow();
+    await refused('tenantAdmin', 'DELETE', `/admin/admins/${platformGrant.id}`, undefined, 404);
+  });
+
+  it('an app admin: not tenant admin, nothing on A2', async () => {
+    const u = (await freshUser(w.a1)).id;
+    await refused('appAdmin', 'POST', '/admin/admins', { user_id: u, ...grant('platform_admin') }, 403);
+    await refused('appAdmin', 'POST', '/admin/admins', { user_id: u, ...grant('tenant_admin', { tenant_id: w.t1.id }) }, 404);
+    await refused('appAdmin', 'POST', '/admin/admins', { user_id: u, ...grant('app_admin', { app_id: w.a2.appId }) }, 404);
+    await refused('appAdmin', 'POST', '/admin/admins', { user_id: u, ...grant('manager', { app_id: w.a2.appId }) }, 404);
+    await refused('appAdmin', 'PUT', `/admin/apps/${w.a1.appId}`, { tenant_id: w.t2.id }, 403);
+    await refused('appAdmin', 'DELETE', `/admin/apps/${w.a1.appId}`, undefined, 403);
+    await refused('appAdmin', 'PUT', `/admin/users/${u}/roles`, { app_id: w.a2.appId, roles: ['admin'] }, 404);
+    const tenantGrant = await ctx.deps.db
+      .selectFrom('admin_grants')
+      .select('id')
+      .where('user_id', '=', w.admins.tenantAdmin.user.id)
+      .executeTakeFirstOrThrow();
+    await refused('appAdmin', 'DELETE', `/admin/admins/${tenantGrant.id}`, undefined, 404);
+  });
+
+  it('a manager: no roles, no app settings, no tiers, no invite beyond auto_assign_roles', async () => {
+    const u = (await freshUser(w.a1)).id;
+    await refused('manager', 'PUT', `/admin/users/${u}/roles`, { app_id: w.a1.appId, roles: ['admin'] }, 403);
+    await refused('manager', 'PUT', `/admin/apps/${w.a1.appId}`, { registration_policy: 'open', name: 'Taken' }, 403);
+    await refused('manager', 'POST', `/admin/apps/${w.a1.appId}/regenerate-secret`, undefined, 403);
+    await refused('manager', 'POST', '/admin/admins', { user_id: u, ...grant('manager', { app_id: w.a1.appId }) }, 403);
+    await refused('manager', 'POST', '/admin/invites', { app_id: w.a1.appId, email: `m-${uniq()}@example.com`, roles: ['admin'] }, 403);
+    const appAdminGrant = await ctx.deps.db
+      .selectFrom('admin_grants')
+      .select('id')
+      .where('user_id', '=', w.admins.appAdmin.user.id)
+      .where('app_id', '=', w.a1.appId)
+      .executeTakeFirstOrThrow();
+    await refused('manager', 'DELETE', `/admin/admins/${appAdminGrant.id}`, undefined, 403);
+  });
+
+  it('a service token: no admin grant, no platform admin, no other app, no roles', async () => {
+    const u = (await freshUser(w.a1)).id;
+    for (const who of ['svcRead', 'svcCreate', 'svcInvite'] as const) {
+      await refused(who, 'POST', '/admin/admins', { user_id: u, ...grant('app_admin', { app_id: w.a1.appId }) }, 403);
+      await refused(who, 'PUT', `/admin/users/${u}/roles`, { app_id: w.a1.appId, roles: ['admin'] }, 403);
+    }
+    await refused('svcCreate', 'POST', '/admin/users', { email: `s-${uniq()}@example.com`, is_platform_admin: true }, 403);
+    await refused('svcInvite', 'POST', '/admin/invites', { app_id: w.b1.appId, email: `s-${uniq()}@example.com` }, 404);
+    await refused('svcInvite', 'POST', '/admin/invites', { app_id: w.a2.appId, email: `s-${uniq()}@example.com` }, 404);
+    await refused('svcRead', 'GET', `/admin/users?app_id=${w.b1.appId}`, undefined, 404);
+    // Created by users:create: enrolled in its own app, with no tier.
+    const made = await as('svcCreate', 'POST', '/admin/users', { email: `s-${uniq()}@example.com` });
+    expect(made.statusCode).toBe(201);
+    const id = (made.json() as { id: string }).id;
+    const m = await ctx.deps.db.selectFrom('memberships').select('app_id').where('user_id', '=', id).execute();
+    expect(m.map((r) => r.app_id)).toEqual([w.a1.appId]);
+    expect(await ctx.deps.db.selectFrom('admin_grants').select('id').where('user_id', '=', id).execute()).toEqual([]);
+  });
+});
+
+// ---- the last platform admin ----------------------------------------------------------------------------
+
+describe('the last platform admin cannot be revoked, disabled or deleted', () => {
+  let own: TestContext;
+  beforeAll(async () => {
+    own = await createTestContext();
+  });
+  afterAll(() => own.close());
+
+  const call = (who: TestAdmin, method: Req['method'], url: string) => own.app.inject({ method, url, headers: who.headers });
+  const grantOf = async (userId: string) =>
+    (
+      await own.deps.db
+        .selectFrom('admin_grants')
+        .select('id')
+        .where('user_id', '=', userId)
+        .where('tier', '=', 'platform_admin')
+        .executeTakeFirstOrThrow()
+    ).id;
+
+  it('alone: 409 for each, nothing written; with a second one, one of them may go', async () => {
+    const p1 = await makeAdmin(own, 'platform_admin');
+    const rows = async () =>
+      JSON.stringify(await own.deps.db.selectFrom('admin_grants').selectAll().execute()) +
+      JSON.stringify(await own.deps.db.selectFrom('users').select(['id', 'disabled_at']).execute());
+    const before = await rows();
+    for (const [method, url] of [
+      ['DELETE', `/admin/admins/${await grantOf(p1.user.id)}`],
+      ['POST', `/admin/users/${p1.user.id}/disable`],
+      ['DELETE', `/admin/users/${p1.user.id}`],
+    ] as const) {
+      const res = await call(p1, method, url);
+      expect(res.statusCode, `${method} ${url}: ${res.body}`).toBe(409);
+      expect((res.json() as { detail: string }).detail).toMatch(/last platform admin/);
+    }
+    expect(await rows()).toBe(before);
+
+    // A disabled second platform admin does not count.
+    const p2 = await makeAdmin(own, 'platform_admin');
+    expect((await call(p1, 'POST', `/admin/users/${p2.user.id}/disable`)).statusCode).toBe(200);
+    expect((await call(p1, 'DELETE', `/admin/admins/${await grantOf(p1.user.id)}`)).statusCode).toBe(409);
+    expect((await call(p1, 'POST', `/admin/users/${p2.user.id}/enable`)).statusCode).toBe(200);
+    // Two live ones: p1 may step down; then p2 is the last.
+    expect((await call(p1, 'DELETE', `/admin/admins/${await grantOf(p1.user.id)}`)).statusCode).toBe(200);
+    const p2token = { ...p2, headers: bearer(await consoleTokenOf(p2)) };
+    expect((await call(p2token, 'DELETE', `/admin/users/${p2.user.id}`)).statusCode).toBe(409);
+    expect((await call(p2token, 'POST', `/admin/users/${p2.user.id}/disable`)).statusCode).toBe(409);
+  });
+
+  it('two platform admins revoking each other at once: exactly one succeeds', async () => {
+    // Whoever else holds the tier in this database first steps aside (through the rule, not around it).
+    const a = await makeAdmin(own, 'platform_admin');
+    const b = await makeAdmin(own, 'platform_admin');
+    const others = await own.deps.db
+      .selectFrom('admin_grants')
+      .select('id')
+      .where('tier', '=', 'platform_admin')
+      .where('user_id', 'not in', [a.user.id, b.user.id])
+      .execute();
+    for (const g of others) expect((await call(a, 'DELETE', `/admin/admins/${g.id}`)).statusCode).toBe(200);
+    const [ra, rb] = await Promise.all([
+      call(a, 'DELETE', `/admin/admins/${await grantOf(b.user.id)}`),
+      call(b, 'DELETE', `/admin/admins/${await grantOf(a.user.id)}`),
+    ]);
+    // The loser is refused as the last one (409) or, had the winner committed before it was
+    // authenticated, as no longer a platform admin (403).
+    const codes = [ra.statusCode, rb.statusCode].sort();
+    expect(codes[0]).toBe(200);
+    expect([403, 409]).toContain(codes[1]);
+    const left = await own.deps.db.selectFrom('admin_grants').select('user_id').where('tier', '=', 'platform_admin').execute();
+    expect(left).toHaveLength(1);
+  });
+
+  async function consoleTokenOf(a: TestAdmin): Promise<string> {
+    const { consoleToken } = await import('../helpers/admin.js');
+    return consoleToken(own, a.user.email, a.password);
+  }
 });

@@ -159,9 +159,9 @@ const adminTenantRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     {
       schema: {
         tags: ['admins'],
-        summary: 'Revoke an admin grant (same rule as granting it)',
+        summary: 'Revoke an admin grant (same rule as granting it; never the last platform admin)',
         params: IdParams,
-        response: { 200: StatusOk, ...errors },
+        response: { 200: StatusOk, ...errors, 409: ErrorJson },
       },
     },
     async (req) => {
