@@ -7,7 +7,7 @@
 // membership rule at the device-flow approval page.
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/domain/apps/apps.js';
+import { DEVICE_CODE_GRANT, type App } from '../../src/domain/apps/apps.js';
 import { createInvite } from '../../src/domain/invites/invites.js';
 import { addWebhook } from '../../src/domain/webhooks/webhooks.js';
 import type { Tenant } from '../../src/domain/tenants/tenants.js';
@@ -17,7 +17,8 @@ import { createTestContext, type TestContext } from '../helpers/app.js';
 import { bearer, grantTier, makeAdmin, makeTenant, type TestAdmin } from '../helpers/admin.js';
 import { DEFAULT_PASSWORD, DEFAULT_REDIRECT, makeApp, makeUser } from '../helpers/factories.js';
 import { algNone, decodeParts, signWithOurKey, tamperPayload } from '../helpers/forge.js';
-import { basicAuth } from '../helpers/oidc.js';
+import { cookieHeader, cookiesOf, csrfTokenOf, FORM, form } from '../helpers/http.js';
+import { basicAuth, hiddenFieldsOf, postForm } from '../helpers/oidc.js';
 
 let ctx: TestContext;
 
@@ -830,4 +831,94 @@ describe('the last platform admin cannot be revoked, disabled or deleted', () =>
     const { consoleToken } = await import('../helpers/admin.js');
     return consoleToken(own, a.user.email, a.password);
   }
+});
+
+// ---- the membership rule at the device-flow approval page ----------------------------------------------
+
+describe('device flow: only a user the app admits may approve a device for it', () => {
+  class Browser {
+    cookies: Record<string, string> = {};
+    async get(url: string) {
+      const res = await ctx.app.inject({ url, headers: { cookie: cookieHeader(this.cookies) } });
+      this.cookies = { ...this.cookies, ...cookiesOf(res) };
+      return res;
+    }
+    async post(url: string, page: string, fields: Record<string, string>) {
+      const res = await ctx.app.inject({
+        method: 'POST',
+        url,
+        headers: { ...FORM, cookie: cookieHeader(this.cookies) },
+        payload: form({ ...hiddenFieldsOf(page), _csrf: csrfTokenOf(page), ...fields }),
+      });
+      this.cookies = { ...this.cookies, ...cookiesOf(res) };
+      return res;
+    }
+  }
+
+  async function deviceApp(policy: 'invite' | 'open') {
+    const { app, clientSecret } = await makeApp(ctx.deps, {
+      grantTypes: ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT],
+      allowedScopes: ['openid', 'offline_access'],
+      registrationPolicy: policy,
+    } as never);
+    const auth = { authorization: basicAuth(app.appId, clientSecret) };
+    const start = await postForm(ctx, '/device_authorization', { scope: 'openid offline_access' }, auth);
+    expect(start.statusCode, start.body).toBe(200);
+    const d = start.json() as { device_code: string; user_code: string };
+    const poll = () => postForm(ctx, '/token', { grant_type: DEVICE_CODE_GRANT, device_code: d.device_code }, auth);
+    return { app, d, poll };
+  }
+
+  /** Enters the code, signs in, approves: the answer to the approval. */
+  async function approve(userCode: string, email: string) {
+    const b = new Browser();
+    const entry = await b.get('/device');
+    const signIn = await b.post('/device', entry.body, { user_code: userCode });
+    const signedIn = await b.post('/device/login', signIn.body, { email, password: DEFAULT_PASSWORD });
+    expect(signedIn.statusCode, signedIn.body.slice(0, 300)).toBe(303);
+    const confirm = await b.get(signedIn.headers.location as string);
+    expect(confirm.statusCode).toBe(200);
+    return b.post('/device/confirm', confirm.body, { decision: 'approve' });
+  }
+
+  const deviceRow = (appId: string) =>
+    ctx.deps.db.selectFrom('device_codes').select(['status', 'user_id']).where('app_id', '=', appId).executeTakeFirstOrThrow();
+
+  it('not a member of an invite-only app: refused with "You do not have access", the request stays pending, no tokens', async () => {
+    const { app, d, poll } = await deviceApp('invite');
+    const { user } = await makeUser(ctx.deps);
+    const res = await approve(d.user_code, user.email);
+    expect(res.statusCode).toBe(403);
+    expect(res.body).toContain('You do not have access');
+    expect(await deviceRow(app.appId)).toEqual({ status: 'pending', user_id: null });
+    expect((await poll()).json()).toMatchObject({ error: 'authorization_pending' });
+    expect(await ctx.deps.db.selectFrom('memberships').select('user_id').where('app_id', '=', app.appId).execute()).toEqual([]);
+  });
+
+  it('suspended in the app: refused with "Account suspended"; an active member of the same app approves', async () => {
+    const { app, d, poll } = await deviceApp('invite');
+    const suspended = await freshUser(app, 'suspended');
+    const res = await approve(d.user_code, suspended.email);
+    expect(res.statusCode).toBe(403);
+    expect(res.body).toContain('Account suspended');
+    expect(await deviceRow(app.appId)).toEqual({ status: 'pending', user_id: null });
+    const active = await freshUser(app);
+    expect((await approve(d.user_code, active.email)).statusCode).toBe(200);
+    const tokens = await poll();
+    expect(tokens.statusCode, tokens.body).toBe(200);
+  });
+
+  it('an open app enrols the approving user with its auto-assigned roles, as a sign-in does', async () => {
+    const { app, d, poll } = await deviceApp('open');
+    const { user } = await makeUser(ctx.deps);
+    expect((await approve(d.user_code, user.email)).statusCode).toBe(200);
+    expect((await poll()).statusCode).toBe(200);
+    const m = await ctx.deps.db
+      .selectFrom('memberships')
+      .select('status')
+      .where('app_id', '=', app.appId)
+      .where('user_id', '=', user.id)
+      .execute();
+    expect(m).toEqual([{ status: 'active' }]);
+  });
 });
