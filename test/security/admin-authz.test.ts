@@ -5,8 +5,14 @@
 // route added without an expectation here fails the first test. Then the IDORs that a status alone
 // does not show (ids in bodies, query filters, cursors), escalation, the last platform admin, and the
 // membership rule at the device-flow approval page.
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminSocketPath, adminTokenPath, startAdminSocket } from '../../src/cli/admin-socket.js';
+import { runProgram } from '../../src/cli/main.js';
 import { DEVICE_CODE_GRANT, type App } from '../../src/domain/apps/apps.js';
 import { createInvite } from '../../src/domain/invites/invites.js';
 import { addWebhook } from '../../src/domain/webhooks/webhooks.js';
@@ -920,5 +926,151 @@ describe('device flow: only a user the app admits may approve a device for it', 
       .where('user_id', '=', user.id)
       .execute();
     expect(m).toEqual([{ status: 'active' }]);
+  });
+});
+
+// ---- the membership rule at the other ways in; concurrency --------------------------------------------
+
+describe('membership at sign-in, refresh and the Console; concurrent redemption', () => {
+  it('password sign-in and refresh: invite-only non-member and suspended member refused for that app only', async () => {
+    const { app: closed } = await makeApp(ctx.deps, { registrationPolicy: 'invite' } as never);
+    const { app: other } = await makeApp(ctx.deps, { registrationPolicy: 'open' } as never);
+    const { user: stranger } = await makeUser(ctx.deps);
+    const refusedLogin = await login(closed, stranger.email);
+    expect(refusedLogin.statusCode).toBe(403);
+    expect(refusedLogin.json()).toMatchObject({ detail: 'You do not have access' });
+    expect(await ctx.deps.db.selectFrom('refresh_tokens').select('jti').where('user_id', '=', stranger.id).execute()).toEqual([]);
+
+    const member = await freshUser(closed);
+    const first = await login(closed, member.email);
+    expect(first.statusCode).toBe(200);
+    const { refresh_token } = first.json() as { refresh_token: string };
+    expect((await login(other, member.email)).statusCode).toBe(200);
+    expect((await as('platform', 'POST', `/admin/apps/${closed.appId}/members/${member.id}/suspend`)).statusCode).toBe(200);
+    const again = await login(closed, member.email);
+    expect(again.statusCode).toBe(403);
+    expect(again.json()).toMatchObject({ detail: 'Account suspended' });
+    const refreshed = await ctx.app.inject({ method: 'POST', url: '/token/refresh', payload: { refresh_token, app_id: closed.appId } });
+    expect(refreshed.statusCode).toBeGreaterThanOrEqual(400);
+    expect(refreshed.body).not.toContain('access_token');
+    // The other app is not affected.
+    expect((await login(other, member.email)).statusCode).toBe(200);
+  });
+
+  it('client credentials do not depend on memberships; the Console admits only admin-grant holders, at sign-in and refresh', async () => {
+    // A1's service tokens were issued with no membership at all (buildWorld): the grant is the app's own.
+    expect(w.a1.grantTypes).toContain('client_credentials');
+    expect((await as('svcRead', 'GET', `/admin/users?app_id=${w.a1.appId}`)).statusCode).toBe(200);
+    const { consoleAppId } = await import('../helpers/admin.js');
+    const consoleApp = { appId: await consoleAppId(ctx) } as App;
+    const { user } = await makeUser(ctx.deps);
+    await enrol(user.id, w.a1.appId);
+    const refused = await login(consoleApp, user.email);
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json()).toMatchObject({ detail: 'You do not have access' });
+    // With a tier: in; the tier revoked: the Console refresh is refused and the Admin JWT stops working.
+    const grantId = await grantTier(ctx, user.id, 'manager', { appId: w.a1.appId });
+    const inside = await login(consoleApp, user.email);
+    expect(inside.statusCode).toBe(200);
+    const t = inside.json() as { access_token: string; refresh_token: string };
+    expect((await run({ method: 'GET', url: '/admin/apps' }, bearer(t.access_token))).statusCode).toBe(200);
+    await ctx.deps.db.deleteFrom('admin_grants').where('id', '=', grantId).execute();
+    expect((await run({ method: 'GET', url: '/admin/apps' }, bearer(t.access_token))).statusCode).toBe(403);
+    const refreshed = await ctx.app.inject({
+      method: 'POST',
+      url: '/token/refresh',
+      payload: { refresh_token: t.refresh_token, app_id: consoleApp.appId },
+    });
+    expect(refreshed.statusCode).toBeGreaterThanOrEqual(400);
+    expect(refreshed.body).not.toContain('access_token');
+  });
+
+  it('two accepts of one invite code at once: exactly one succeeds (new account and existing account)', async () => {
+    const { app } = await makeApp(ctx.deps, { registrationPolicy: 'invite' } as never);
+    const accept = (code: string, email: string, extra: object) =>
+      ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/accept-invite',
+        payload: { app_id: app.appId, invite_code: code, email, ...extra },
+      });
+    const codeOf = (url: string) => new URL(url).searchParams.get('code') ?? url.split('/').pop()!;
+    // A new account.
+    const email = `race-${uniq()}@example.com`;
+    const inv = await as('platform', 'POST', '/admin/invites', { app_id: app.appId, email });
+    expect(inv.statusCode).toBe(201);
+    const code = codeOf((inv.json() as { invite_url: string }).invite_url);
+    const [r1, r2] = await Promise.all([
+      accept(code, email, { password: DEFAULT_PASSWORD, display_name: 'One' }),
+      accept(code, email, { password: DEFAULT_PASSWORD, display_name: 'Two' }),
+    ]);
+    expect(
+      [r1.statusCode, r2.statusCode].filter((s) => s === 200),
+      `${r1.body} ${r2.body}`,
+    ).toHaveLength(1);
+    expect(await ctx.deps.db.selectFrom('users').select('id').where('email', '=', email).execute()).toHaveLength(1);
+    // An existing account proving itself with its password.
+    const { user } = await makeUser(ctx.deps);
+    const inv2 = await as('platform', 'POST', '/admin/invites', { app_id: app.appId, email: user.email });
+    const code2 = codeOf((inv2.json() as { invite_url: string }).invite_url);
+    const both = await Promise.all([
+      accept(code2, user.email, { password: DEFAULT_PASSWORD }),
+      accept(code2, user.email, { password: DEFAULT_PASSWORD }),
+    ]);
+    expect(
+      both.map((r) => r.statusCode).filter((s) => s === 200),
+      both.map((r) => r.body).join(' '),
+    ).toHaveLength(1);
+    expect(both.every((r) => r.statusCode < 500)).toBe(true);
+    const redeemed = await ctx.deps.db.selectFrom('invites').select(['accepted_by']).where('app_id', '=', app.appId).execute();
+    expect(redeemed.map((i) => i.accepted_by)).toContain(user.id);
+    expect(redeemed.every((i) => i.accepted_by !== null)).toBe(true);
+  });
+});
+
+// ---- the CLI's local credential -------------------------------------------------------------------------
+
+describe('the admin socket: 0600 socket and token file, the token compared in constant time', () => {
+  it('modes, a wrong or differently sized token refused without running anything, the right one runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'km-authz-'));
+    const old = process.umask(0); // the modes must not depend on the umask
+    let socket: Awaited<ReturnType<typeof startAdminSocket>>;
+    try {
+      socket = await startAdminSocket({ ...ctx.deps, config: { ...ctx.deps.config, dataDir: dir } }, runProgram);
+    } finally {
+      process.umask(old);
+    }
+    try {
+      expect(statSync(adminSocketPath(dir)).mode & 0o777).toBe(0o600);
+      expect(statSync(adminTokenPath(dir)).mode & 0o777).toBe(0o600);
+      const token = readFileSync(adminTokenPath(dir), 'utf8').trim();
+      expect(token.length).toBeGreaterThanOrEqual(43);
+      const ask = (t: string) =>
+        new Promise<Record<string, unknown>>((resolve, reject) => {
+          const c = connect(adminSocketPath(dir));
+          let raw = '';
+          c.on('connect', () => c.write(`${JSON.stringify({ token: t, argv: ['apps', 'list', '--json'], cwd: dir })}\n`));
+          c.on('data', (d) => (raw += d.toString()));
+          c.on('error', reject);
+          c.on('end', () => resolve(JSON.parse(raw) as Record<string, unknown>));
+        });
+      for (const wrong of ['', token.slice(0, -1), `${token}x`, token.replace(/./, (ch) => (ch === 'A' ? 'B' : 'A'))]) {
+        const a = await ask(wrong);
+        expect(a.error).toMatch(/wrong or missing token/);
+        expect(a.stdout).toBeUndefined();
+      }
+      const ok = await ask(token);
+      expect(ok.code, JSON.stringify(ok)).toBe(0);
+    } finally {
+      await socket.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the compare is safeEqual (SHA-256 both sides, then timingSafeEqual), never ===', () => {
+    const src = readFileSync(new URL('../../src/cli/admin-socket.ts', import.meta.url), 'utf8');
+    expect(src).toMatch(/if \(!safeEqual\(req\.token, token\)\)/);
+    expect(src).not.toMatch(/req\.token\s*[!=]==?/);
+    const crypto = readFileSync(new URL('../../src/lib/crypto.ts', import.meta.url), 'utf8');
+    expect(crypto).toMatch(/export function safeEqual[\s\S]{0,300}timingSafeEqual\(ha, hb\)/);
   });
 });
