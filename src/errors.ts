@@ -106,6 +106,7 @@ export const REASONS = {
   tenant_not_empty: { code: 'conflict', text: 'The tenant still owns apps: move or delete them first' },
   admin_grant_not_found: { code: 'not_found', text: 'No such admin grant' },
   admin_grant_exists: { code: 'conflict', text: 'The user already holds this admin tier' },
+  last_platform_admin: { code: 'conflict', text: 'The last platform admin cannot be revoked, disabled or deleted' },
   admin_grant_scope: {
     code: 'invalid_request',
     text: (p: { tier: string; needs: string }) => `The ${p.tier} tier needs ${p.needs}`,

@@ -3,6 +3,7 @@
 // as SHA-256, single use (one conditional UPDATE), 24 h for verification and 1 h for reset. A reset
 // ends every session and refresh token of the user and clears the lockout. A token keeps the pending
 // sign-in its link continues (AccountContext: the app's state, the sealed /authorize request).
+import { assertKeepsPlatformAdmin } from '../admin/grants.js';
 import { enqueueUserEvent } from '../webhooks/webhooks.js';
 import type { Deps } from '../../deps.js';
 import { DEFAULT_LOCALE, isLocale, type Locale } from '../../i18n/locales.js';
@@ -491,6 +492,7 @@ export async function adminUpdateUser(
     const d = { db: trx };
     const current = await findUserRecord(d, userId);
     if (!current) return undefined;
+    if (input.disabled && !current.disabled_at) await assertKeepsPlatformAdmin(trx, userId);
     const r = await editUser(
       d,
       userId,

@@ -1,4 +1,5 @@
 // admin_grants queries (migration 0025), and the scope checks the Admin API's authorization reads.
+import { sql } from 'kysely';
 import type { Db } from '../../storage/db.js';
 import type { AdminGrantRow, AdminTier } from '../../storage/schema.js';
 
@@ -28,6 +29,18 @@ export async function insertGrantIfAbsent(
     .onConflict((oc) => oc.doNothing())
     .returningAll()
     .executeTakeFirst();
+}
+
+/** The grants of the platform admins whose accounts are live (not disabled), row-locked until the transaction ends. */
+export async function lockLivePlatformAdminGrants(db: Db): Promise<{ id: string; user_id: string }[]> {
+  return db
+    .selectFrom('admin_grants as g')
+    .innerJoin('users as u', 'u.id', 'g.user_id')
+    .select(['g.id', 'g.user_id'])
+    .where('g.tier', '=', 'platform_admin')
+    .where('u.disabled_at', 'is', null)
+    .modifyEnd(sql`for update of g`)
+    .execute();
 }
 
 export async function deleteGrant(db: Db, id: string): Promise<boolean> {

@@ -10,6 +10,7 @@ import type { RequestMeta } from '../audit/audit.js';
 import { setMembershipRolesInTransaction } from '../memberships/memberships.js';
 import { createUser, type User } from '../users/users.js';
 import { assertPlatformAdmin, assertServiceScope, type Actor } from './authorization.js';
+import { assertKeepsPlatformAdmin } from './grants.js';
 import * as store from './admin-store.js';
 
 export interface AdminUserInput {
@@ -60,4 +61,19 @@ export async function adminCreateUser(
     await setMembershipRolesInTransaction(inTrx, { userId: user.id, appId: app.appId, roles: app.autoAssignRoles }, meta);
     return user;
   });
+}
+
+/** DELETE /admin/users/{id} (platform admins): never the last live platform admin (one transaction with the check). */
+export async function adminDeleteUser(
+  deps: Pick<Deps, 'db' | 'clock' | 'liveness'>,
+  actor: Actor,
+  userId: string,
+  meta: RequestMeta = {},
+): Promise<void> {
+  assertPlatformAdmin(actor);
+  await deps.db.transaction().execute(async (trx) => {
+    await assertKeepsPlatformAdmin(trx, userId);
+    await deleteUserAccount({ ...deps, db: trx }, userId, meta);
+  });
+  deps.liveness.invalidate(userId);
 }

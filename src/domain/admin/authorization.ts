@@ -148,7 +148,7 @@ export function assertCanMoveAppTo(actor: Actor, tenantId: string | null): void 
 /**
  * How much of a user the caller needs:
  * - 'see': read them. A platform admin sees any user; another admin a user enrolled in an app they
- *   see; a service a user enrolled in its own app.
+ *   see; a service with users:read a user enrolled in its own app (any other need: 403).
  * - 'some': a per-user action without effect on other apps' data (unlock, send a reset email): full
  *   access (not manager) to at least one of the user's apps.
  * - 'all': a change to the global account (name, verification, disable): the user is global, so the
@@ -159,11 +159,17 @@ export function assertCanMoveAppTo(actor: Actor, tenantId: string | null): void 
 export type UserNeed = 'see' | 'some' | 'all';
 
 export async function authorizeUser(deps: Pick<Deps, 'db'>, actor: Actor, userId: string, need: UserNeed = 'see'): Promise<User> {
+  if (actor.kind === 'service') {
+    // Reading a member of its own app is all a service token does with a user (users:read); refused
+    // before the lookup, so the answer does not say whether the id exists.
+    if (need !== 'see') throw appError('admin_access_required', { detail: 'a service token cannot change a user' });
+    assertServiceScope(actor, 'users:read');
+  }
   const user = await getUser(deps, userId);
   if (isPlatformAdmin(actor)) return user;
   const apps = (await store.listUserAppTenants(deps.db, user.id)).map((a) => ({ appId: a.app_id, tenantId: a.tenant_id }));
   if (actor.kind === 'service') {
-    if (need !== 'see' || !apps.some((a) => a.appId === actor.appId)) throw appError('user_not_found');
+    if (!apps.some((a) => a.appId === actor.appId)) throw appError('user_not_found');
     return user;
   }
   const access = apps.map((a) => appAccess(actor, a));
@@ -192,6 +198,7 @@ export async function userIsPlatformAdmin(deps: Pick<Deps, 'db'>, userId: string
 
 /** The tenant, if the caller may see it: a platform admin any, a tenant admin their own. */
 export function assertTenantVisible(actor: Actor, tenantId: string): void {
-  if (actor.kind === 'admin' && (actor.platform || actor.tenantIds.includes(tenantId))) return;
+  assertAdmin(actor);
+  if (actor.platform || actor.tenantIds.includes(tenantId)) return;
   throw appError('tenant_not_found');
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { AppError, appError } from '../../errors.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import type { Db } from '../../storage/db.js';
 import type { AdminGrantRow, AdminTier } from '../../storage/schema.js';
 import { findApp } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
@@ -113,6 +114,8 @@ export async function revokeAdminGrant(
   assertAdmin(actor);
   const row = UUID.test(grantId) ? await store.findGrant(deps.db, grantId) : undefined;
   if (!row) throw appError('admin_grant_not_found');
+  // A platform admin grant is not among the grants a lower tier sees (listAdminGrants).
+  if (row.tier === 'platform_admin' && !actor.platform) throw appError('admin_grant_not_found');
   try {
     await checkGrantable(deps, actor, { tier: row.tier, tenantId: row.tenant_id ?? undefined, appId: row.app_id ?? undefined });
   } catch (err) {
@@ -120,7 +123,10 @@ export async function revokeAdminGrant(
     if (err instanceof AppError && err.code === 'not_found') throw appError('admin_grant_not_found');
     throw err;
   }
-  if (!(await store.deleteGrant(deps.db, grantId))) throw appError('admin_grant_not_found');
+  await deps.db.transaction().execute(async (trx) => {
+    if (row.tier === 'platform_admin') await assertKeepsPlatformAdmin(trx, row.user_id);
+    if (!(await store.deleteGrant(trx, grantId))) throw appError('admin_grant_not_found');
+  });
   await recordAuditEvent(
     deps,
     {
@@ -131,6 +137,18 @@ export async function revokeAdminGrant(
     },
     meta,
   );
+}
+
+/**
+ * Refuses (409 last_platform_admin) a change that would leave no live platform admin: revoking the
+ * user's platform grant, disabling or deleting the user. Call it inside the change's transaction: it
+ * locks the platform grants, so two concurrent removals of the last two are decided one after the other.
+ */
+export async function assertKeepsPlatformAdmin(db: Db, losingUserId: string): Promise<void> {
+  const live = await store.lockLivePlatformAdminGrants(db);
+  if (live.some((g) => g.user_id === losingUserId) && live.every((g) => g.user_id === losingUserId)) {
+    throw appError('last_platform_admin');
+  }
 }
 
 /** The grants the caller sees: all for a platform admin, else those on their tenants and apps. */

@@ -16,6 +16,7 @@ import { MINUTE } from '../../lib/clock.js';
 import { decrypt, deriveKey, encrypt, hmacSha256, randomToken, safeEqual, sha256 } from '../../lib/crypto.js';
 import { DEVICE_CODE_GRANT, findApp, type App } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
+import { admitToApp } from '../memberships/memberships.js';
 import { countFailure, peekRateLimit, RULES } from '../rate-limits/rate-limits.js';
 import { resumeSession } from '../sessions/sessions.js';
 import type { User } from '../users/users.js';
@@ -207,7 +208,9 @@ export type DeviceDecision = { kind: 'sign_in' } | { kind: 'decided'; approved: 
 /**
  * §3.3: the signed-in user approves or denies. Without a live SSO session: sign_in (the page sends
  * the user through sign-in first). The decision is one conditional UPDATE of a pending request:
- * a second decision, or one after expiry, is device_request_invalid. Audited either way.
+ * a second decision, or one after expiry, is device_request_invalid. Audited either way. An approval
+ * is a sign-in to the app: the app's rule (admitToApp) decides first, so a suspended member or a
+ * non-member of an invite-only app is refused (its refusal is thrown) and the request stays pending.
  */
 export async function decideDeviceRequest(
   deps: Pick<Deps, 'db' | 'clock' | 'config' | 'secret'>,
@@ -218,6 +221,11 @@ export async function decideDeviceRequest(
   const live = await resumeSession(deps, input.sessionCookie);
   if (!live) return { kind: 'sign_in' };
   const now = deps.clock.now();
+  if (input.approve) {
+    const pending = await store.findPendingByUserCode(deps.db, hash, now);
+    if (!pending) throw appError('device_request_invalid');
+    await admitToApp(deps, { userId: live.user.id, appId: pending.app_id, record: true }, meta);
+  }
   const row = await deps.db.transaction().execute(async (trx) => {
     const decided = await store.decideDeviceCode(trx, hash, now, {
       status: input.approve ? 'approved' : 'denied',

@@ -148,7 +148,8 @@ const adminAppRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
     async (req) => {
       const actor = actorOf(req);
       assertAdmin(actor);
-      const page = await listAppsPage(deps, { ...req.query, scope: visibleScope(actor) });
+      const { limit, cursor, tenant_id: tenantId } = req.query;
+      const page = await listAppsPage(deps, { limit, cursor, tenantId, scope: visibleScope(actor) });
       return { apps: page.apps.map(appJson), next_cursor: page.nextCursor };
     },
   );

@@ -140,7 +140,8 @@ const adminTenantRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       const b = req.body;
       const ref = (b.user_id ?? b.email)!;
       const found = await findUserByEmailOrId(deps, ref);
-      if (!found) throw appError('user_ref_not_found', { ref });
+      // Below platform admin an unknown email answers as one outside the caller's reach (no oracle).
+      if (!found) throw isPlatformAdmin(actor) ? appError('user_ref_not_found', { ref }) : appError('user_not_found');
       // Below platform admin, only a user the caller already sees (enrolled in one of their apps).
       const user = isPlatformAdmin(actor) ? found : await authorizeUser(deps, actor, found.id, 'see');
       const grant = await grantAdminTier(
@@ -158,9 +159,9 @@ const adminTenantRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     {
       schema: {
         tags: ['admins'],
-        summary: 'Revoke an admin grant (same rule as granting it)',
+        summary: 'Revoke an admin grant (same rule as granting it; never the last platform admin)',
         params: IdParams,
-        response: { 200: StatusOk, ...errors },
+        response: { 200: StatusOk, ...errors, 409: ErrorJson },
       },
     },
     async (req) => {

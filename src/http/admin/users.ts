@@ -3,9 +3,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { Deps } from '../../deps.js';
-import { adminCreateUser } from '../../domain/admin/admin-users.js';
+import { adminCreateUser, adminDeleteUser } from '../../domain/admin/admin-users.js';
 import {
-  assertPlatformAdmin,
   assertServiceScope,
   authorizeApp,
   authorizeUser,
@@ -16,7 +15,7 @@ import {
 } from '../../domain/admin/authorization.js';
 import { adminUpdateUser, requestPasswordReset, unlockUser } from '../../domain/accounts/accounts.js';
 import { listMembershipsOfUser, setMembershipRoles, type Membership } from '../../domain/memberships/memberships.js';
-import { deleteUserAccount, listUsersPage, type User } from '../../domain/users/users.js';
+import { listUsersPage, type User } from '../../domain/users/users.js';
 import { appError } from '../../errors.js';
 import { actorOf, adminMeta } from './auth.js';
 import {
@@ -161,7 +160,7 @@ const adminUserRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
           tags,
           summary: disabled ? 'Disable the account: every session and token ends at once' : 'Enable the account again',
           params: UserIdParams,
-          response: { 200: UserJson, ...errors },
+          response: { 200: UserJson, ...errors, 409: ErrorJson },
         },
       },
       async (req) => {
@@ -197,15 +196,13 @@ const adminUserRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
     {
       schema: {
         tags,
-        summary: 'Delete the account and all it owns (platform admin)',
+        summary: 'Delete the account and all it owns (platform admin; never the last one)',
         params: UserIdParams,
-        response: { 200: StatusOk, ...errors },
+        response: { 200: StatusOk, ...errors, 409: ErrorJson },
       },
     },
     async (req) => {
-      const actor = actorOf(req);
-      assertPlatformAdmin(actor);
-      await deleteUserAccount(deps, req.params.user_id, adminMeta(req));
+      await adminDeleteUser(deps, actorOf(req), req.params.user_id, adminMeta(req));
       return { status: 'ok' as const };
     },
   );
@@ -225,6 +222,8 @@ const adminUserRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { dep
       const actor = actorOf(req);
       if (actor.kind === 'service') throw appError('admin_access_required', { detail: 'a service token cannot set roles' });
       const target = await authorizeApp(deps, actor, req.body.app_id, 'full');
+      // Enrolling is no way to reach a user: below platform admin, only one the caller already sees.
+      if (!isPlatformAdmin(actor)) await authorizeUser(deps, actor, req.params.user_id, 'see');
       const m = await setMembershipRoles(deps, { userId: req.params.user_id, appId: target.appId, roles: req.body.roles }, adminMeta(req));
       return membershipJson(m);
     },

@@ -18,6 +18,7 @@ import {
   startDeviceAuthorization,
   type DeviceRequest,
 } from '../../domain/oidc/device-grant.js';
+import { isAccessRefusal } from '../../domain/memberships/memberships.js';
 import { RULES } from '../../domain/rate-limits/rate-limits.js';
 import { finishSessionSignIn, signInForDevice } from '../../domain/sign-in/sign-in.js';
 import { isSignInRefusal } from '../../domain/users/users.js';
@@ -249,6 +250,11 @@ const oidcDeviceRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
         approved: outcome.approved,
       });
     } catch (err) {
+      // The app does not admit this user (not invited, suspended, awaiting approval): its words, 403.
+      if (isAccessRefusal(err)) {
+        const { message, status } = formError(reply, err);
+        return codePage(reply, { error: message, status });
+      }
       return requestRefused(reply, err);
     }
   });
