@@ -1,7 +1,7 @@
 // The real `keymaster` CLI (runCli, in-process) against a real database: Postgres when TEST_DATABASE_URL
 // is set, otherwise an embedded database in a temporary data dir (the CLI opens it like the server would).
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
@@ -125,7 +125,7 @@ describe('keymaster tokens', () => {
         event: 'refresh_token.revoked',
         user_id: seed.userId,
         app_id: seed.appId,
-        data: { familyId: seed.familyId, revoked: 2, reason: 'admin', actor: 'cli' },
+        data: { familyId: seed.familyId, revoked: 2, reason: 'admin', actor: 'cli', actor_id: userInfo().username, source: 'cli' },
       }),
     ]);
   });
