@@ -60,6 +60,15 @@ describe('GET/POST /invite', () => {
     const dead = await ctx.app.inject({ url: `/invite?app_id=${app.appId}&code=${encodeURIComponent(code)}` });
     expect(dead.statusCode).toBe(400);
     expect(dead.body).toContain('This invitation is not valid');
+    // The app's own page, titled for what happened, with a way on to the app's sign-in (not a fault: no reference).
+    expect(dead.body).toContain('<h1>This invitation no longer works</h1>');
+    expect(dead.body).toContain(app.name);
+    expect(dead.body).toContain(`href="/login?app_id=${app.appId}&amp;redirect_uri=`);
+    expect(dead.body).not.toContain('Reference:');
+    // An unknown app: the start page is the way back.
+    const unknown = await ctx.app.inject({ url: `/invite?app_id=nope&code=x` });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.body).toContain('href="/"');
   });
 
   it('an existing user signs in with their password; a wrong one is refused and nothing is enrolled', async () => {

@@ -3,12 +3,12 @@
 // hosted page the invite email links to is GET/POST /invite.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { getApp, type App } from '../../domain/apps/apps.js';
+import { findApp, getApp, type App } from '../../domain/apps/apps.js';
 import { acceptInvite, findOpenInvite } from '../../domain/invites/invites.js';
 import { endSession, resumeSession, startSession } from '../../domain/sessions/sessions.js';
 import { isTotpEnabled } from '../../domain/totp/totp.js';
 import { authenticatePassword, findUserRecordByEmail, type User } from '../../domain/users/users.js';
-import { appError } from '../../errors.js';
+import { AppError, appError } from '../../errors.js';
 import { formError } from '../error-handler.js';
 import { FORM_BODY_LIMIT, formGuard, JSON_BODY_LIMIT } from '../plugins/guards.js';
 import { renderPage, type Text } from '../render.js';
@@ -113,8 +113,40 @@ const invitePageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
     );
   };
 
+  const signInUrlOf = (a: App) => {
+    const redirectUri = a.redirectUris[0];
+    return redirectUri ? `/login?${new URLSearchParams({ app_id: a.appId, redirect_uri: redirectUri })}` : undefined;
+  };
+  /**
+   * The open invite, or undefined after rendering the page of one that cannot be used (unknown, used,
+   * revoked or expired alike): the app's own page, with a way on to its sign-in, else the start page.
+   */
+  const openInvite = async (reply: FastifyReply, appId: string, code: string) => {
+    try {
+      return await findOpenInvite(deps, appId, code);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.reason !== 'invite_invalid') throw err;
+      const inviteApp = await findApp(deps, appId);
+      const back = inviteApp && signInUrlOf(inviteApp);
+      await renderPage(
+        reply,
+        'error.eta',
+        {
+          title: 'account.inviteDeadTitle',
+          app: inviteApp,
+          message: { key: 'errors.invite_invalid' },
+          home: '/',
+          ...(back && { back, backLabel: { key: 'account.continueToSignIn' } }),
+        },
+        400,
+      );
+      return undefined;
+    }
+  };
+
   app.get('/invite', { config, schema: { querystring: InvitePageQuery } }, async (req, reply) => {
-    const invite = await findOpenInvite(deps, req.query.app_id, req.query.code);
+    const invite = await openInvite(reply, req.query.app_id, req.query.code);
+    if (!invite) return reply;
     const inviteApp = await getApp(deps, invite.appId);
     return page(reply, inviteApp, { code: req.query.code, email: invite.email }, await signedInUser(req));
   });
@@ -124,7 +156,8 @@ const invitePageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
     { config, schema: { body: InviteForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT },
     async (req, reply) => {
       const f = req.body;
-      const invite = await findOpenInvite(deps, f.app_id, f.code);
+      const invite = await openInvite(reply, f.app_id, f.code);
+      if (!invite) return reply;
       const inviteApp = await getApp(deps, invite.appId);
       const meta = requestMeta(req);
       const signedIn = await signedInUser(req);
@@ -154,13 +187,11 @@ const invitePageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
         const { message, status } = formError(reply, err);
         return page(reply, inviteApp, form, signedIn, message, status);
       }
-      const redirectUri = inviteApp.redirectUris[0];
-      const signInUrl = redirectUri ? `/login?${new URLSearchParams({ app_id: inviteApp.appId, redirect_uri: redirectUri })}` : undefined;
       return renderPage(reply, 'account-done.eta', {
         title: 'account.inviteJoinedTitle',
         app: inviteApp,
         message: { key: 'account.inviteJoined', values: { app: inviteApp.name } },
-        signInUrl,
+        signInUrl: signInUrlOf(inviteApp),
       });
     },
   );
