@@ -35,7 +35,9 @@ export interface CliDatabase {
 export async function createCliDatabase(opts: { prefix?: string; extra?: Record<string, string> } = {}): Promise<CliDatabase> {
   const database = onPostgres() ? await createTestDatabase() : undefined;
   const dataDir = database ? undefined : mkdtempSync(join(tmpdir(), opts.prefix ?? 'km-cli-'));
-  const env = database ? { DATABASE_URL: database.url!, KEYMASTER_SECRET: TEST_SECRET } : { KEYMASTER_DATA_DIR: dataDir! };
+  const env: Record<string, string> = database
+    ? { DATABASE_URL: database.url!, KEYMASTER_SECRET: TEST_SECRET }
+    : { KEYMASTER_DATA_DIR: dataDir! };
   return {
     env: { ...env, ...opts.extra },
     database,
