@@ -199,7 +199,12 @@ const invitePageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { de
   // "Not you?": ends this browser's SSO session and goes back to the invite, now signed out.
   app.post(
     '/invite/switch',
-    { config: { ...config, accepts: 'form' as const }, schema: { body: SwitchForm }, preValidation: formGuard(app, deps.config), bodyLimit: FORM_BODY_LIMIT },
+    {
+      config: { ...config, accepts: 'form' as const },
+      schema: { body: SwitchForm },
+      preValidation: formGuard(app, deps.config),
+      bodyLimit: FORM_BODY_LIMIT,
+    },
     async (req, reply) => {
       await endSession(deps, readSsoCookie(deps.config, req), requestMeta(req));
       clearSsoCookie(deps.config, reply);
