@@ -6,15 +6,30 @@
 // server's caches see its changes at once), the caller's stdin, environment and working directory,
 // and collects what it prints.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { ZodError } from 'zod';
 import { ConfigError, loadConfig } from '../config.js';
 import { createDeps, createLogger, type Deps } from '../deps.js';
+import type { RequestMeta } from '../domain/audit/audit.js';
 import { AppError, appError, isServerFault } from '../errors.js';
 import { DataDirLockedError } from '../storage/db.js';
 
-/** Audit metadata for changes made from the admin CLI. */
-export const CLI = { actor: 'cli' } as const;
+/** The operating-system account running this process (a container may have no passwd entry: the uid). */
+function operatorName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid:${process.getuid?.() ?? 'unknown'}`;
+  }
+}
+
+/**
+ * Audit metadata for changes made from the admin CLI, in the Admin API's shape (actor, actor_id,
+ * source): who acted is the operating-system account that ran the command. Over the admin socket that
+ * is the server's own account too: only the data folder's owner can read the socket's token.
+ */
+export const CLI: Readonly<RequestMeta> = Object.freeze({ actor: 'cli', actorId: operatorName(), source: 'cli' });
 
 export interface CliScope {
   /** The server's own deps; never closed by a command. */

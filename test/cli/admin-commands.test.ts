@@ -1,39 +1,17 @@
 // keymaster admin create|grant|revoke|list, tenants create|list, apps update --tenant: a real CLI
 // process on a Postgres database (TEST_DATABASE_URL runs) or a fresh embedded data dir, no server.
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_SECRET } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createCliDatabase, runCliProcess, type CliDatabase } from '../helpers/cli.js';
 import { DEFAULT_PASSWORD } from '../helpers/factories.js';
 
-const BIN = join(process.cwd(), 'src/cli/bin.js');
-let database: TestDatabase | undefined;
-let env: Record<string, string>;
-
+let world: CliDatabase;
 beforeAll(async () => {
-  database = process.env.TEST_DATABASE_URL ? await createTestDatabase() : undefined;
-  env = database?.url
-    ? { DATABASE_URL: database.url, KEYMASTER_SECRET: TEST_SECRET }
-    : { KEYMASTER_DATA_DIR: mkdtempSync(join(tmpdir(), 'km-admin-')) };
+  world = await createCliDatabase({ prefix: 'km-admin-' });
 });
-afterAll(async () => {
-  await database?.close();
-});
+afterAll(() => world.close());
 
 /** Runs the CLI with `stdin` piped in (never a terminal: nothing can be asked). */
-async function cli(args: string[], stdin = '') {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH!, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end(stdin);
-  const code = await new Promise<number>((r) => child.once('exit', (c) => r(c ?? 1)));
-  return { code, stdout, stderr, json: () => JSON.parse(stdout) as Record<string, unknown> };
-}
+const cli = (args: string[], stdin = '') => runCliProcess(world.env, args, { stdin });
 
 describe('keymaster admin and tenants', { timeout: 180_000 }, () => {
   it('admin create needs a password for a new user (stdin, never an option), checks the policy, and is idempotent', async () => {

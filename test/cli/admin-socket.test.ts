@@ -2,20 +2,17 @@
 // folder, and `keymaster …` runs its commands inside it over <dataDir>/admin.sock, with the same
 // output and exit codes as a local run, and the server's caches see each change at once. Postgres:
 // no socket; the CLI opens the shared database itself, as before.
-import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, TEST_SECRET } from '../helpers/app.js';
+import { runCliProcess } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { DEFAULT_PASSWORD } from '../helpers/factories.js';
 import { spawnServer, type ServerProcess } from '../helpers/server-process.js';
 
-const run = promisify(execFile);
-const BIN = join(process.cwd(), 'src/cli/bin.js');
 const embedded = !process.env.TEST_DATABASE_URL;
 let database: TestDatabase | undefined;
 let server: ServerProcess;
@@ -36,26 +33,7 @@ afterAll(async () => {
   await database?.close();
 });
 
-async function cli(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}) {
-  const e = { PATH: process.env.PATH!, ...env, ...opts.env };
-  if (opts.stdin === undefined) {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: e, timeout: 60_000 });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const x = err as { code: number; stdout: string; stderr: string };
-      return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-    }
-  }
-  const child = spawn(process.execPath, [BIN, ...args], { env: e });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end(opts.stdin);
-  const code = await new Promise<number>((r) => child.once('exit', (c) => r(c ?? 1)));
-  return { code, stdout, stderr };
-}
+const cli = (args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}) => runCliProcess(env, args, opts);
 
 /** One raw request on the admin socket. */
 function rawRequest(request: object): Promise<Record<string, unknown>> {

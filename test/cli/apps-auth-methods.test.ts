@@ -1,39 +1,24 @@
 // `keymaster apps create|update` for private_key_jwt (--auth-method, --jwks-file, --jwks-uri) and
 // RFC 9126 (--require-par): a real CLI process on a real database, as test/cli/cli.test.ts runs it.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_SECRET } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createCliDatabase, runCliProcess, type CliDatabase } from '../helpers/cli.js';
 
-const run = promisify(execFile);
-const BIN = join(process.cwd(), 'src/cli/bin.js');
-let database: TestDatabase | undefined;
-let env: Record<string, string>;
-let dir: string;
-
+let world: CliDatabase;
+let dir: string; // key files the commands read
 beforeAll(async () => {
-  database = process.env.TEST_DATABASE_URL ? await createTestDatabase() : undefined;
-  dir = mkdtempSync(join(tmpdir(), 'km-cli-keys-'));
-  env = database?.url ? { DATABASE_URL: database.url, KEYMASTER_SECRET: TEST_SECRET } : { KEYMASTER_DATA_DIR: join(dir, 'data') };
+  world = await createCliDatabase({ prefix: 'km-cli-keys-' });
+  dir = mkdtempSync(join(tmpdir(), 'km-cli-keys-files-'));
 });
 afterAll(async () => {
-  await database?.close();
+  await world.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
-async function cli(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH!, ...env }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[]) => runCliProcess(world.env, args);
 
 describe('keymaster apps: client authentication methods and PAR', { timeout: 180_000 }, () => {
   it('create with a JWK Set file and --require-par; update to a jwks_uri; bad key files exit 2', async () => {

@@ -1,39 +1,16 @@
 // `keymaster apps create|update --default-locale --text` (issue 16) as an admin runs it: a real process
 // on a Postgres database (TEST_DATABASE_URL runs) or a fresh embedded data dir. Bad texts are refused
 // by the domain's schema with a clear line and exit 2, and the app is left as it was.
-import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_SECRET } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createCliDatabase, runCliProcess, type CliDatabase } from '../helpers/cli.js';
 
-const run = promisify(execFile);
-const BIN = join(process.cwd(), 'src/cli/bin.js');
-let database: TestDatabase | undefined;
-let env: Record<string, string>;
-
+let world: CliDatabase;
 beforeAll(async () => {
-  database = process.env.TEST_DATABASE_URL ? await createTestDatabase() : undefined;
-  env = database?.url
-    ? { DATABASE_URL: database.url, KEYMASTER_SECRET: TEST_SECRET }
-    : { KEYMASTER_DATA_DIR: mkdtempSync(join(tmpdir(), 'km-cli-')) };
+  world = await createCliDatabase();
 });
-afterAll(async () => {
-  await database?.close();
-});
+afterAll(() => world.close());
 
-async function cli(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH!, ...env }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[]) => runCliProcess(world.env, args);
 
 describe('apps --default-locale and --text', { timeout: 180_000 }, () => {
   it('sets, merges and removes texts; refuses bad ones with exit 2 and changes nothing', async () => {

@@ -1,42 +1,16 @@
 // The keymaster CLI as an admin runs it: a real process (src/cli/bin.js), on a Postgres database
 // (TEST_DATABASE_URL runs) or a fresh embedded data dir.
-import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCliDatabase, runCliProcess, type CliDatabase } from '../helpers/cli.js';
 import { acquireDataDirLock } from '../../src/storage/db.js';
-import { TEST_SECRET } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
-const run = promisify(execFile);
-const BIN = join(process.cwd(), 'src/cli/bin.js');
-let database: TestDatabase | undefined;
-let env: Record<string, string>;
-
+let world: CliDatabase;
 beforeAll(async () => {
-  database = process.env.TEST_DATABASE_URL ? await createTestDatabase() : undefined;
-  env = database?.url
-    ? { DATABASE_URL: database.url, KEYMASTER_SECRET: TEST_SECRET }
-    : { KEYMASTER_DATA_DIR: mkdtempSync(join(tmpdir(), 'km-cli-')) };
+  world = await createCliDatabase();
 });
-afterAll(async () => {
-  await database?.close();
-});
+afterAll(() => world.close());
 
-async function cli(args: string[], extraEnv: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH!, ...env, ...extraEnv },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[], extraEnv: Record<string, string> = {}) => runCliProcess(world.env, args, { env: extraEnv });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -137,7 +111,7 @@ describe('keymaster CLI', { timeout: 180_000 }, () => {
   });
 
   it.runIf(!process.env.TEST_DATABASE_URL)('says to stop the server or use Postgres when the data dir is in use', async () => {
-    const release = acquireDataDirLock(env.KEYMASTER_DATA_DIR!, 'server');
+    const release = acquireDataDirLock(world.dataDir!, 'server');
     try {
       const res = await cli(['apps', 'list']);
       expect(res.code).toBe(1);

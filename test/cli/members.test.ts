@@ -1,38 +1,15 @@
 // `keymaster members …`, `invites …` and the apps' access options (issue 14) as an admin runs them:
 // a real process on a Postgres database (TEST_DATABASE_URL runs) or a fresh embedded data dir.
-import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_SECRET } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createCliDatabase, runCliProcess, type CliDatabase } from '../helpers/cli.js';
 
-const run = promisify(execFile);
-const BIN = join(process.cwd(), 'src/cli/bin.js');
-let database: TestDatabase | undefined;
-let env: Record<string, string>;
-
+let world: CliDatabase;
 beforeAll(async () => {
-  database = process.env.TEST_DATABASE_URL ? await createTestDatabase() : undefined;
-  env = database?.url
-    ? { DATABASE_URL: database.url, KEYMASTER_SECRET: TEST_SECRET }
-    : { KEYMASTER_DATA_DIR: mkdtempSync(join(tmpdir(), 'km-cli-')) };
+  world = await createCliDatabase();
 });
-afterAll(async () => {
-  await database?.close();
-});
+afterAll(() => world.close());
 
-async function cli(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH!, ...env }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[]) => runCliProcess(world.env, args);
 const json = async (args: string[]) => {
   const res = await cli([...args, '--json']);
   if (res.code !== 0) throw new Error(`${args.join(' ')}: ${res.code} ${res.stderr}`);

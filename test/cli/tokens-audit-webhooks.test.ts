@@ -1,15 +1,15 @@
 // The real `keymaster` CLI (runCli, in-process) against a real database: Postgres when TEST_DATABASE_URL
 // is set, otherwise an embedded database in a temporary data dir (the CLI opens it like the server would).
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config.js';
 import { createDeps, createLogger } from '../../src/deps.js';
 import { issueTokens, rotateRefreshToken } from '../../src/domain/tokens/refresh-tokens.js';
 import { sha256 } from '../../src/lib/crypto.js';
 import { TEST_SECRET } from '../helpers/app.js';
+import { runCliInProcess } from '../helpers/cli.js';
 import { createTestDatabase, onPostgres, type TestDatabase } from '../helpers/db.js';
 import { makeApp, makeUser, member } from '../helpers/factories.js';
 
@@ -18,24 +18,7 @@ let database: TestDatabase | undefined;
 let dataDir: string | undefined;
 const seed = { appId: '', email: '', userId: '', familyId: '', refreshToken: '' };
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const saved = { ...process.env };
-  delete process.env.DATABASE_URL;
-  Object.assign(process.env, env);
-  let out = '';
-  let err = '';
-  const write = { out: process.stdout.write, err: process.stderr.write };
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  try {
-    const code = await runCli(args);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = write.out;
-    process.stderr.write = write.err;
-    process.env = saved;
-  }
-}
+const cli = (...args: string[]) => runCliInProcess(env, args);
 
 beforeAll(async () => {
   if (onPostgres()) {
@@ -78,7 +61,7 @@ describe('keymaster tokens', () => {
   it('list --json shows every seed-001 field; the table shows the same tokens', async () => {
     const res = await cli('tokens', 'list', '--user', seed.email, '--json');
     expect(res.code).toBe(0);
-    const rows = JSON.parse(res.out) as Record<string, unknown>[];
+    const rows = JSON.parse(res.stdout) as Record<string, unknown>[];
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatchObject({
       audience: seed.appId,
@@ -97,35 +80,35 @@ describe('keymaster tokens', () => {
 
     const table = await cli('tokens', 'list', '--app', seed.appId);
     expect(table.code).toBe(0);
-    expect(table.out.split('\n')[0]).toMatch(/^jti\s+family\s+audience\s+user\s+state/);
-    expect(table.out).toContain(sha256(seed.refreshToken).slice(0, 12));
-    expect(table.out).not.toContain(seed.refreshToken);
+    expect(table.stdout.split('\n')[0]).toMatch(/^jti\s+family\s+audience\s+user\s+state/);
+    expect(table.stdout).toContain(sha256(seed.refreshToken).slice(0, 12));
+    expect(table.stdout).not.toContain(seed.refreshToken);
   });
 
   it('revoke JTI ends the family; bad arguments exit 2 with one line', async () => {
-    const [head] = JSON.parse((await cli('tokens', 'list', '--user', seed.userId, '--active', '--json')).out) as { jti: string }[];
+    const [head] = JSON.parse((await cli('tokens', 'list', '--user', seed.userId, '--active', '--json')).stdout) as { jti: string }[];
     const res = await cli('tokens', 'revoke', head!.jti, '--json');
     expect(res.code).toBe(0);
-    expect(JSON.parse(res.out)).toEqual({ revoked: 2, sessions: 0 });
-    expect(JSON.parse((await cli('tokens', 'list', '--user', seed.userId, '--active', '--json')).out)).toEqual([]);
+    expect(JSON.parse(res.stdout)).toEqual({ revoked: 2, sessions: 0 });
+    expect(JSON.parse((await cli('tokens', 'list', '--user', seed.userId, '--active', '--json')).stdout)).toEqual([]);
 
     const none = await cli('tokens', 'revoke');
     expect(none.code).toBe(2);
-    expect(none.err).toBe('keymaster: give exactly one of JTI, --family ID or --user ID\n');
+    expect(none.stderr).toBe('keymaster: give exactly one of JTI, --family ID or --user ID\n');
     const unknown = await cli('tokens', 'list', '--user', 'ghost@example.com');
     expect(unknown.code).toBe(2);
-    expect(unknown.err).toBe('keymaster: No user ghost@example.com\n');
+    expect(unknown.stderr).toBe('keymaster: No user ghost@example.com\n');
   });
 
   it('audit list shows the CLI revocation with its actor', async () => {
     const res = await cli('audit', 'list', '--event', 'refresh_token.revoked', '--user', seed.email, '--json');
     expect(res.code).toBe(0);
-    expect(JSON.parse(res.out)).toEqual([
+    expect(JSON.parse(res.stdout)).toEqual([
       expect.objectContaining({
         event: 'refresh_token.revoked',
         user_id: seed.userId,
         app_id: seed.appId,
-        data: { familyId: seed.familyId, revoked: 2, reason: 'admin', actor: 'cli' },
+        data: { familyId: seed.familyId, revoked: 2, reason: 'admin', actor: 'cli', actor_id: userInfo().username, source: 'cli' },
       }),
     ]);
   });
@@ -145,20 +128,20 @@ describe('keymaster webhooks', () => {
       '--json',
     );
     expect(add.code).toBe(0);
-    const hook = JSON.parse(add.out) as { id: string; secret: string; events: string[] };
+    const hook = JSON.parse(add.stdout) as { id: string; secret: string; events: string[] };
     expect(hook.secret).toMatch(/^[0-9a-f]{64}$/);
     expect(hook.events).toEqual(['user.login', 'user.logout']);
     const list = await cli('webhooks', 'list', '--json');
-    expect(JSON.parse(list.out)).toEqual([expect.objectContaining({ id: hook.id, url: 'https://hooks.example.com/km' })]);
-    expect(list.out).not.toContain(hook.secret);
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ id: hook.id, url: 'https://hooks.example.com/km' })]);
+    expect(list.stdout).not.toContain(hook.secret);
 
     expect((await cli('webhooks', 'ping', hook.id)).code).toBe(0);
-    const deliveries = JSON.parse((await cli('webhooks', 'deliveries', '--app', seed.appId, '--status', 'pending', '--json')).out);
+    const deliveries = JSON.parse((await cli('webhooks', 'deliveries', '--app', seed.appId, '--status', 'pending', '--json')).stdout);
     expect(deliveries).toEqual([expect.objectContaining({ webhook_id: hook.id, event: 'ping', status: 'pending', attempts: 0 })]);
 
     const bad = await cli('webhooks', 'add', '--app', seed.appId, '--url', 'https://x.example.com', '--events', 'user.nope');
     expect(bad.code).toBe(2);
-    expect(bad.err).toBe(
+    expect(bad.stderr).toBe(
       'keymaster: events.0: Invalid option: expected one of "user.signup"|"user.login"|"user.logout"|"user.role_changed"|"user.suspended"|"user.deleted"|"ping"\n',
     );
   });

@@ -1,42 +1,18 @@
 // `keymaster users update` and `users unlock` as an admin runs them: a real process on a Postgres
 // database (TEST_DATABASE_URL runs) or a fresh embedded data dir.
-import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCliDatabase, runCliProcess, type CliDatabase } from '../helpers/cli.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/storage/db.js';
 import { verify } from 'argon2';
-import { TEST_SECRET } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
-const run = promisify(execFile);
-const BIN = join(process.cwd(), 'src/cli/bin.js');
-let database: TestDatabase | undefined;
-let env: Record<string, string>;
-
+let world: CliDatabase;
 beforeAll(async () => {
-  database = process.env.TEST_DATABASE_URL ? await createTestDatabase() : undefined;
-  env = database?.url
-    ? { DATABASE_URL: database.url, KEYMASTER_SECRET: TEST_SECRET }
-    : { KEYMASTER_DATA_DIR: mkdtempSync(join(tmpdir(), 'km-cli-')) };
+  world = await createCliDatabase();
 });
-afterAll(async () => {
-  await database?.close();
-});
+afterAll(() => world.close());
 
-async function cli(args: string[], extraEnv: Record<string, string> = {}) {
-  try {
-    const options = { env: { PATH: process.env.PATH!, ...env, ...extraEnv }, timeout: 60_000 };
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], options);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[], extraEnv: Record<string, string> = {}) => runCliProcess(world.env, args, { env: extraEnv });
 
 describe('keymaster users update | unlock', { timeout: 120_000 }, () => {
   it('updates name, roles, verification and disabled state; unlocks a locked account', async () => {
@@ -76,7 +52,7 @@ describe('keymaster users update | unlock', { timeout: 120_000 }, () => {
     });
 
     // Lock the account directly in the database (as ten failures would), then unlock it by id.
-    const handle = await openDatabase(loadConfig({ ...env }), 'cli');
+    const handle = await openDatabase(loadConfig({ ...world.env }), 'cli');
     await handle.db
       .updateTable('users')
       .set({ failed_logins: 10, locked_until: new Date(Date.now() + 3_600_000) })
@@ -109,7 +85,7 @@ describe('keymaster users update | unlock', { timeout: 120_000 }, () => {
       KEYMASTER_PASSWORD: 'From-the-env-1!',
     });
     expect(created.code).toBe(0);
-    const db = await openDatabase(loadConfig({ ...env }), 'cli');
+    const db = await openDatabase(loadConfig({ ...world.env }), 'cli');
     try {
       const row = await db.db.selectFrom('users').select('password_hash').where('email', '=', 'env@example.com').executeTakeFirstOrThrow();
       expect(await verify(row.password_hash!, 'From-the-env-1!')).toBe(true);

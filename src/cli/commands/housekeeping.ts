@@ -1,7 +1,8 @@
 // keymaster stats | keymaster prune
 import { InvalidArgumentError, type Command } from 'commander';
+import { recordAuditEvent } from '../../domain/audit/audit.js';
 import { collectTableStats, pruneExpired } from '../../domain/housekeeping/prune.js';
-import { print, table, withDeps } from '../context.js';
+import { CLI, print, table, withDeps } from '../context.js';
 
 const size = (b: number) => (b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(1)} MiB` : `${(b / 1024).toFixed(0)} KiB`);
 
@@ -28,6 +29,9 @@ export function registerHousekeepingCommands(program: Command): void {
     .action(async (o) => {
       await withDeps(async (deps) => {
         const results = await pruneExpired(deps, { batchSize: o.batchSize });
+        // A prune by hand is an operator's act (the server's scheduled prunes are not audited).
+        const affected = Object.fromEntries(results.map((r) => [r.name, r.affected]));
+        await recordAuditEvent(deps, { event: 'housekeeping.pruned', data: { affected } }, CLI);
         print(
           o.json,
           results,

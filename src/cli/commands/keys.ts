@@ -1,7 +1,7 @@
 // keymaster keys list|rotate
 import type { Command } from 'commander';
 import { advanceKeyLifecycle, listSigningKeys, rotateSigningKey, type SigningKeyInfo } from '../../domain/keys/keys.js';
-import { print, table, withDeps } from '../context.js';
+import { CLI, print, table, withDeps } from '../context.js';
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
@@ -41,7 +41,7 @@ export function registerKeyCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       await withDeps(async (deps) => {
-        const { kid, activateAt } = await rotateSigningKey(deps, { immediate: Boolean(o.immediate) });
+        const { kid, activateAt } = await rotateSigningKey(deps, { immediate: Boolean(o.immediate) }, CLI);
         const active = activateAt.getTime() <= deps.clock.now().getTime();
         print(
           o.json,

@@ -131,7 +131,7 @@ export function registerUserCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (ref: string, o) => {
       await withDeps(async (deps) => {
-        const user = await unlockUser(deps, (await resolveUser(deps, ref)).id);
+        const user = await unlockUser(deps, (await resolveUser(deps, ref)).id, CLI);
         print(o.json, userJson(user), `unlocked user ${user.id} <${user.email}>`);
       });
     });

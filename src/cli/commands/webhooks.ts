@@ -80,7 +80,7 @@ export function registerWebhookCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (id: string, o) => {
       await withDeps(async (deps) => {
-        const deliveryId = await pingWebhook(deps, id);
+        const deliveryId = await pingWebhook(deps, id, CLI);
         print(o.json, { delivery_id: deliveryId }, `queued ping ${deliveryId} (a running server delivers it)`);
       });
     });
