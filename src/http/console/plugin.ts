@@ -59,7 +59,7 @@ import consoleAuthRoutes, { requireSession, renderNoAccess } from './auth.js';
 import { ConsoleApiError, consoleContext, renderConsoleError, setConsoleContext, type ConsoleScreen } from './kit.js';
 import overviewScreen from './overview.js';
 // -- screen imports, one slot each (see CONSOLE_SCREENS):
-// slot: import appsScreen from './apps.js';
+import appsScreen from './apps.js';
 // --
 // slot: import usersScreen from './users.js';
 // --
@@ -82,7 +82,7 @@ export type { ConsoleScreen } from './kit.js';
 export const CONSOLE_SCREENS: readonly ConsoleScreen[] = [
   overviewScreen,
   // --
-  // slot: apps (appsScreen)
+  appsScreen,
   // --
   // slot: users (usersScreen)
   // --
