@@ -77,11 +77,21 @@ describe('Console apps, platform admin', () => {
     const form = await platform.get('/console/apps/new');
     expect(form.statusCode).toBe(200);
     const res = await platform.post('/console/apps/new', createFields('Shop'), form);
-    expect(res.statusCode).toBe(201);
-    expect(res.headers['cache-control']).toBe('no-store');
-    expect(res.headers.location).toBeUndefined();
-    const secret = /<code id="client-secret"[^>]*>([0-9a-f]{64})<\/code>/.exec(res.body)![1]!;
-    expect(res.body).toContain('data-copy="client-secret"');
+    // Post/redirect/get: a reload never makes a second app; the secret travels sealed, never in the URL.
+    expect(res.statusCode).toBe(303);
+    const secretUrl = res.headers.location as string;
+    expect(secretUrl).toMatch(/^\/console\/apps\/[0-9a-f-]{36}\/secret$/);
+    const shown = await platform.get(secretUrl);
+    expect(shown.statusCode).toBe(200);
+    expect(shown.headers['cache-control']).toBe('no-store');
+    const secret = /<code id="client-secret"[^>]*>([0-9a-f]{64})<\/code>/.exec(shown.body)![1]!;
+    expect(shown.body).toContain('data-copy="client-secret"');
+    expect(JSON.stringify(res.headers)).not.toContain(secret);
+    // Once: the same page again (a reload) no longer has it.
+    const again = await platform.get(secretUrl);
+    expect(again.statusCode).toBe(200);
+    expect(again.body).not.toContain(secret);
+    expect(again.body).toContain('no longer available');
     const row = await ctx.deps.db.selectFrom('apps').selectAll().where('name', '=', 'Shop').executeTakeFirstOrThrow();
     expect(row.client_secret_hash).toBe(sha256(secret));
     expect(row).toMatchObject({
@@ -169,9 +179,13 @@ describe('Console apps, platform admin', () => {
       .executeTakeFirstOrThrow();
     expect((await platform.post(`/console/apps/${w.a1.appId}/regenerate-secret`, {})).statusCode).toBe(403);
     const res = await platform.post(`/console/apps/${w.a1.appId}/regenerate-secret`, {}, confirm);
-    expect(res.statusCode).toBe(200);
-    expect(res.headers['cache-control']).toBe('no-store');
-    const secret = /<code id="client-secret"[^>]*>([0-9a-f]{64})<\/code>/.exec(res.body)![1]!;
+    expect(res.statusCode).toBe(303);
+    expect(res.headers.location).toBe(`/console/apps/${w.a1.appId}/secret`);
+    const shown = await platform.get(res.headers.location as string);
+    expect(shown.headers['cache-control']).toBe('no-store');
+    const secret = /<code id="client-secret"[^>]*>([0-9a-f]{64})<\/code>/.exec(shown.body)![1]!;
+    // A second look does not show it.
+    expect((await platform.get(`/console/apps/${w.a1.appId}/secret`)).body).not.toContain(secret);
     const after = await ctx.deps.db
       .selectFrom('apps')
       .select('client_secret_hash')
@@ -199,7 +213,7 @@ describe('Console apps, platform admin', () => {
   it('previews the real sign-in page with the app branding, framable by the Console only, with an unsaved colour', async () => {
     const page = await platform.get(`/console/apps/${w.a1.appId}`);
     expect(page.body).toContain(
-      `<iframe id="preview" class="preview" title="Preview of the sign-in page of A1" src="/console/apps/${w.a1.appId}/preview" sandbox></iframe>`,
+      `<iframe id="preview" class="preview" title="Preview of the sign-in page of A1" src="/console/apps/${w.a1.appId}/preview" sandbox="allow-same-origin"></iframe>`,
     );
     expect(page.headers['content-security-policy']).toContain("frame-src 'self'");
     const preview = await platform.get(`/console/apps/${w.a1.appId}/preview`);
@@ -248,7 +262,7 @@ describe('Console apps, tier boundaries', () => {
     const own = await browser.get(`/console/apps/${w.a1.appId}`);
     expect(own.statusCode).toBe(200);
     for (const other of [w.a2.appId, w.b1.appId]) {
-      for (const path of ['', '/preview', '/delete', '/regenerate-secret']) {
+      for (const path of ['', '/preview', '/delete', '/regenerate-secret', '/secret']) {
         const res = await browser.get(`/console/apps/${other}${path}`);
         expect(res.statusCode, `${path}`).toBe(404);
         expect(res.body).toContain('href="/console"');
@@ -282,7 +296,7 @@ describe('Console apps, tier boundaries', () => {
     expect(form.body).not.toContain(w.tenantB.id);
     expect(form.body).not.toContain('None (a platform app)');
     const res = await browser.post('/console/apps/new', createFields('Tenant app', { tenant_id: w.tenantA.id }), form);
-    expect(res.statusCode).toBe(201);
+    expect(res.statusCode).toBe(303);
     const before = await snapshot(ctx, 'apps');
     const other = await browser.post('/console/apps/new', createFields('Elsewhere', { tenant_id: w.tenantB.id }), form);
     expect(other.statusCode).toBeGreaterThanOrEqual(400);

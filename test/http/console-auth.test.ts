@@ -77,16 +77,13 @@ describe('Console sign-in', () => {
     expect(page.body).not.toMatch(/<style/);
   });
 
-  it('returns to the page that started the sign-in, and never to another origin', async () => {
+  it('returns to the page that started the sign-in, and only ever to a Console path', async () => {
     const admin = await platformAdmin();
     const { callback } = await consoleSignIn(ctx, admin, '/console/nowhere?a=1');
     expect(callback.headers.location).toBe('/console/nowhere?a=1');
-    const res = await ctx.app.inject({ url: '/console//evil.example' });
-    // Fastify normalises nothing here: whatever the path, the return target stays inside /console.
-    if (res.statusCode === 302) {
-      const flowStart = new URL(res.headers.location as string, ctx.baseUrl);
-      expect(flowStart.pathname).toBe('/authorize');
-    }
+    // Only a Console path is ever a return target (safeReturnTo): a path-only redirect on our origin.
+    const odd = await consoleSignIn(ctx, admin, '/console/..%2F%2Fevil.example');
+    expect(odd.callback.headers.location).toMatch(/^\/console\//);
   });
 
   it('refuses a callback whose state is wrong or whose flow cookie is missing: no session', async () => {

@@ -32,6 +32,7 @@ import {
   type ConsoleMe,
   type ConsoleScreen,
 } from './kit.js';
+import { takeSecretFlash, writeSecretFlash } from './session.js';
 
 /** The Admin API's app (GET /admin/apps/{id}). */
 export interface AppWire {
@@ -238,6 +239,10 @@ export function formFieldErrors(apiFields: Record<string, string>): Record<strin
   return out;
 }
 
+/** The message above the form: the API's own when no field carries it. */
+const summary = (errors: Record<string, string>, detail: string) =>
+  Object.keys(errors).length > 0 ? 'Some fields need attention: see the messages next to them.' : detail;
+
 /** What the admin may do with an app (the API decides; this only chooses what the page offers). */
 export function appRights(me: ConsoleMe, a: Pick<AppWire, 'id' | 'tenant_id' | 'builtin'>) {
   const tenantAdmin = a.tenant_id !== null && me.tenantIds.includes(a.tenant_id);
@@ -339,16 +344,19 @@ const appsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) 
     const r = await consoleApi(req).send<AppWire & { client_secret: string }>('POST', '/apps', body);
     if (!r.ok) {
       if (r.error.status >= 500 || r.error.status === 401) throw r.error;
-      return showForm(req, reply, values, { errors: formFieldErrors(r.error.fields), detail: r.error.detail, status: r.error.status });
+      const errors = formFieldErrors(r.error.fields);
+      return showForm(req, reply, values, { errors, detail: summary(errors, r.error.detail), status: r.error.status });
     }
-    // The secret is shown here, once: this answer is no-store and the secret is in no URL.
-    return renderConsole(
-      req,
-      reply,
-      'app-secret.eta',
-      { title: 'App created', app: r.body, secret: r.body.client_secret, created: true },
-      { status: 201 },
-    );
+    // Shown once, by the GET it redirects to (session.ts writeSecretFlash): never in a URL.
+    writeSecretFlash(deps, reply, { appId: r.body.id, secret: r.body.client_secret, created: true });
+    return reply.redirect(`/console/apps/${r.body.id}/secret`, 303);
+  });
+
+  app.get('/apps/:id/secret', { schema: { params: AppParams } }, async (req, reply) => {
+    const a = await getApp(req, req.params.id);
+    const flash = takeSecretFlash(deps, req, reply, a.id);
+    const title = flash ? (flash.created ? 'App created' : 'New client secret') : 'Client secret';
+    return renderConsole(req, reply, 'app-secret.eta', { title, app: a, secret: flash?.secret, created: flash?.created ?? false });
   });
 
   app.get('/apps/:id', { schema: { params: AppParams, querystring: ShowQuery } }, async (req, reply) =>
@@ -414,7 +422,8 @@ const appsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) 
   app.post('/apps/:id/regenerate-secret', { schema: { params: AppParams, body: NoBody }, ...form }, async (req, reply) => {
     const a = await getApp(req, req.params.id);
     const r = must(await consoleApi(req).send<{ client_secret: string }>('POST', `/apps/${a.id}/regenerate-secret`));
-    return renderConsole(req, reply, 'app-secret.eta', { title: 'New client secret', app: a, secret: r.client_secret, created: false });
+    writeSecretFlash(deps, reply, { appId: a.id, secret: r.client_secret, created: false });
+    return reply.redirect(`/console/apps/${a.id}/secret`, 303);
   });
 
   app.get('/apps/:id/delete', { schema: { params: AppParams } }, async (req, reply) => {

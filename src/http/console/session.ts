@@ -97,3 +97,30 @@ export function safeReturnTo(path: string | undefined): string {
   if (!path || !/^\/console(?:[/?#]|$)/.test(path) || path.includes('\\') || path.startsWith('//')) return CONSOLE_PATH;
   return path;
 }
+
+/**
+ * km_console_secret: a client secret on its way from the POST that made it to the one GET that shows
+ * it (post/redirect/get, so a reload never makes a second app or secret). Sealed like the session,
+ * 5 minutes, read once: the secret is never in a URL and never stored by the server.
+ */
+const SecretFlash = z.object({ appId: z.string(), secret: z.string(), created: z.boolean() });
+export type SecretFlash = z.infer<typeof SecretFlash>;
+const secretCookieName = (config: Pick<Config, 'secureCookies'>) => nameOf(config, 'km_console_secret');
+
+export function writeSecretFlash(deps: Sealer & Pick<Deps, 'config'>, reply: FastifyReply, flash: SecretFlash): void {
+  const value = encrypt(key(deps), JSON.stringify(flash), 'console-secret');
+  reply.setCookie(secretCookieName(deps.config), value, { ...cookieOptions(deps.config), maxAge: 300 });
+}
+
+/** The secret for `appId`, if one is waiting; the cookie is cleared either way. */
+export function takeSecretFlash(
+  deps: Sealer & Pick<Deps, 'config'>,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  appId: string,
+): SecretFlash | undefined {
+  const flash = open(deps, SecretFlash, req.cookies[secretCookieName(deps.config)], 'console-secret');
+  if (req.cookies[secretCookieName(deps.config)] !== undefined)
+    reply.clearCookie(secretCookieName(deps.config), cookieOptions(deps.config));
+  return flash?.appId === appId ? flash : undefined;
+}
