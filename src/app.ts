@@ -39,6 +39,7 @@ import tokenVerifyRoutes from './http/routes/token-verify.js';
 import setupRoutes from './http/routes/setup.js';
 import { registerAdminApi } from './http/admin/plugin.js';
 import logoRoutes from './http/routes/logos.js';
+import { registerConsole } from './http/console/plugin.js';
 
 export type App = FastifyInstance;
 
@@ -122,6 +123,8 @@ export async function buildApp(deps: Deps) {
   await registerAdminApi(app, deps);
   // Uploaded app logos, from our own origin (POST /admin/apps/{id}/logo).
   await app.register(logoRoutes, { deps });
+  // The Console (issue 15): /console, its own screen list in http/console/plugin.ts.
+  await registerConsole(app, deps);
 
   return app;
 }

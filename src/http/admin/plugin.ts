@@ -34,6 +34,7 @@ import adminMemberRoutes from './members.js';
 import adminTenantRoutes from './tenants.js';
 import adminUserRoutes from './users.js';
 import adminOperationRoutes from './operations.js';
+import adminMeRoutes from './me.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -51,6 +52,7 @@ const ROUTE_MODULES: FastifyPluginAsyncZod<{ deps: Deps }>[] = [
   adminMemberRoutes,
   adminTenantRoutes,
   adminOperationRoutes,
+  adminMeRoutes,
 ];
 
 const adminPlugin: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
