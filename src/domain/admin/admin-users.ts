@@ -8,7 +8,7 @@ import { assertPasswordPolicy } from '../accounts/password-policy.js';
 import { findApp } from '../apps/apps.js';
 import type { RequestMeta } from '../audit/audit.js';
 import { setMembershipRolesInTransaction } from '../memberships/memberships.js';
-import { createUser, type User } from '../users/users.js';
+import { createUser, deleteUserAccount, type User } from '../users/users.js';
 import { assertPlatformAdmin, assertServiceScope, type Actor } from './authorization.js';
 import { assertKeepsPlatformAdmin } from './grants.js';
 import * as store from './admin-store.js';
