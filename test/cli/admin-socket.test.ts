@@ -4,7 +4,7 @@
 // no socket; the CLI opens the shared database itself, as before.
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, TEST_SECRET } from '../helpers/app.js';
@@ -85,6 +85,11 @@ describe('the CLI while the server runs', { timeout: 120_000 }, () => {
     const login = await fetch(`${server.url}/login?app_id=${app.app_id}&redirect_uri=${encodeURIComponent('https://demo.example.com/cb')}`);
     expect(login.status).toBe(200);
     expect(await login.text()).toContain('Socket Demo');
+    // Audited as a CLI change, with who ran it, when run inside the server as when run alone.
+    const audit = await cli(['audit', 'list', '--app', app.app_id, '--event', 'app.created', '--json']);
+    expect(JSON.parse(audit.stdout)).toEqual([
+      expect.objectContaining({ data: expect.objectContaining({ actor: 'cli', actor_id: userInfo().username, source: 'cli' }) }),
+    ]);
   });
 
   it('bad commands give the exit codes of a local run; migrate says why it cannot run', async () => {

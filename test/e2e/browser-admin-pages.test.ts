@@ -1,10 +1,10 @@
 // The hosted pages of the admin plane (issue 14) in real headless Chromium, at desktop (1280 px) and
-// phone (390 px) width: the first-start setup page (form, refused form, done, dead link), the invite
-// page (new and existing account, a wrong password, signed in as the invited account and as someone
-// else, a used and an expired code, done), and the sign-in refusals a membership gives (waiting for
-// approval, "You do not have access", "Account suspended"). Each page: no serious or critical
-// axe-core violation, no horizontal scroll at 390 px, and every error page offers a way back (a link
-// or a button). Screenshots go to .test-cache/screenshots/admin-pages/ for a person to look at.
+// phone (390 px) width, light and dark: the first-start setup page (form, refused form, done, dead
+// link), the invite page (new and existing account, a wrong password, signed in as the invited
+// account and as someone else, a used and an expired code, done), and the sign-in refusals a
+// membership gives (waiting for approval, "You do not have access", "Account suspended"). Each page:
+// no serious or critical axe-core violation, no horizontal scroll at 390 px, and every error page
+// offers a way back (a link or a button). Screenshots go to .test-cache/screenshots/admin-pages/.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -189,49 +189,51 @@ async function scenes(vp: string): Promise<Scene[]> {
 }
 
 describe('admin-plane pages in Chromium: axe, a way back, no sideways scroll', () => {
-  it('setup, invite and membership refusal pages at 1280 px and 390 px', async () => {
+  it('setup, invite and membership refusal pages at 1280 px and 390 px, light and dark', async () => {
     const found: string[] = [];
     let checked = 0;
     for (const vp of VIEWPORTS) {
-      for (const scene of await scenes(vp.name)) {
-        const context = await journey.browser.newContext({ viewport: { width: vp.width, height: vp.height } });
-        try {
-          if (scene.sso) {
-            await context.addCookies([{ name: 'km_sso', value: await scene.sso(), url: ctx.baseUrl, httpOnly: true, sameSite: 'Lax' }]);
+      for (const colorScheme of ['light', 'dark'] as const) {
+        for (const scene of await scenes(`${vp.name}-${colorScheme}`)) {
+          const context = await journey.browser.newContext({ viewport: { width: vp.width, height: vp.height }, colorScheme });
+          try {
+            if (scene.sso) {
+              await context.addCookies([{ name: 'km_sso', value: await scene.sso(), url: ctx.baseUrl, httpOnly: true, sameSite: 'Lax' }]);
+            }
+            const page = await context.newPage();
+            const consoleErrors: string[] = [];
+            page.on(
+              'console',
+              (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && consoleErrors.push(m.text()),
+            );
+            await scene.open(page);
+            const where = `${scene.name} (${vp.name}, ${colorScheme})`;
+            const slug = `${scene.name
+              .replace(/[^a-z0-9]+/gi, '-')
+              .replace(/-$/, '')
+              .toLowerCase()}-${vp.name}-${colorScheme}`;
+            await page.screenshot({ path: join(SHOTS, `${slug}.png`), fullPage: true });
+            const text = await page.locator('main').innerText();
+            if (!(typeof scene.shows === 'string' ? text.includes(scene.shows) : scene.shows.test(text))) {
+              found.push(`${where}: does not show ${String(scene.shows)}:\n${text}`);
+            }
+            const bad = await seriousAxeViolations(page);
+            if (bad.length) found.push(`${where}:\n${describeAll(bad)}`);
+            if (consoleErrors.length) found.push(`${where}: console errors\n${consoleErrors.join('\n')}`);
+            const sideways = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+            if (sideways > 0) found.push(`${where}: scrolls sideways by ${sideways} px`);
+            if (scene.error) {
+              const ways = await page.locator('main a[href], main form button[type=submit]').count();
+              if (ways === 0) found.push(`${where}: an error page with no way back (no link or button)`);
+            }
+            checked++;
+          } finally {
+            await context.close();
           }
-          const page = await context.newPage();
-          const consoleErrors: string[] = [];
-          page.on(
-            'console',
-            (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && consoleErrors.push(m.text()),
-          );
-          await scene.open(page);
-          const where = `${scene.name} (${vp.name})`;
-          const slug = `${scene.name
-            .replace(/[^a-z0-9]+/gi, '-')
-            .replace(/-$/, '')
-            .toLowerCase()}-${vp.name}`;
-          await page.screenshot({ path: join(SHOTS, `${slug}.png`), fullPage: true });
-          const text = await page.locator('main').innerText();
-          if (!(typeof scene.shows === 'string' ? text.includes(scene.shows) : scene.shows.test(text))) {
-            found.push(`${where}: does not show ${String(scene.shows)}:\n${text}`);
-          }
-          const bad = await seriousAxeViolations(page);
-          if (bad.length) found.push(`${where}:\n${describeAll(bad)}`);
-          if (consoleErrors.length) found.push(`${where}: console errors\n${consoleErrors.join('\n')}`);
-          const sideways = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-          if (sideways > 0) found.push(`${where}: scrolls sideways by ${sideways} px`);
-          if (scene.error) {
-            const ways = await page.locator('main a[href], main form button[type=submit]').count();
-            if (ways === 0) found.push(`${where}: an error page with no way back (no link or button)`);
-          }
-          checked++;
-        } finally {
-          await context.close();
         }
       }
     }
-    expect(checked).toBe(2 * 15);
+    expect(checked).toBe(2 * 2 * 15);
     expect(found, found.join('\n\n')).toEqual([]);
   }, 360_000);
 });
