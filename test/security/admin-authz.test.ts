@@ -1074,3 +1074,53 @@ describe('the admin socket: 0600 socket and token file, the token compared in co
     expect(crypto).toMatch(/export function safeEqual[\s\S]{0,300}timingSafeEqual\(ha, hb\)/);
   });
 });
+
+describe('a lower tier cannot act on the account of a higher or foreign admin', () => {
+  let own: TestContext;
+  beforeAll(async () => {
+    own = await createTestContext();
+  });
+  afterAll(() => own.close());
+
+  it('a tenant admin cannot disable, rename, unlock or reset a platform admin or another tenant’s admin enrolled in their app', async () => {
+    const { app: x } = await makeApp(own.deps, { name: 'X', tenantId: (await makeTenant(own, 'TX')).id });
+    const tx = x.tenantId!;
+    const other = await makeTenant(own, 'TY');
+    await makeAdmin(own, 'platform_admin'); // so the last-admin rule is not what refuses
+    const { user: p2 } = await makeUser(own.deps);
+    await grantTier(own, p2.id, 'platform_admin');
+    const { user: foreignTenantAdmin } = await makeUser(own.deps);
+    await grantTier(own, foreignTenantAdmin.id, 'tenant_admin', { tenantId: other.id });
+    const { user: appAdminOfX } = await makeUser(own.deps);
+    await grantTier(own, appAdminOfX.id, 'app_admin', { appId: x.appId });
+    for (const u of [p2, foreignTenantAdmin, appAdminOfX]) {
+      await own.deps.db.insertInto('memberships').values({ user_id: u.id, app_id: x.appId, roles: [], status: 'active' }).execute();
+    }
+    const ta = await makeAdmin(own, 'tenant_admin', { tenantId: tx });
+    await own.deps.db.insertInto('memberships').values({ user_id: ta.user.id, app_id: x.appId, roles: [], status: 'active' }).execute();
+    const xAdmin = await makeAdmin(own, 'app_admin', { appId: x.appId });
+    const call = (who: TestAdmin, method: Req['method'], url: string, payload?: object) =>
+      own.app.inject({ method, url, headers: who.headers, ...(payload && { payload }) });
+    const users = async () => JSON.stringify(await own.deps.db.selectFrom('users').selectAll().orderBy('id').execute());
+
+    const before = await users();
+    for (const [who, target] of [
+      [ta, p2],
+      [ta, foreignTenantAdmin],
+      [xAdmin, ta.user],
+    ] as const) {
+      for (const [method, path, body] of [
+        ['POST', 'disable', undefined],
+        ['PATCH', '', { display_name: 'Mine now' }],
+        ['POST', 'unlock', undefined],
+        ['POST', 'send-reset', undefined],
+      ] as const) {
+        const res = await call(who, method, `/admin/users/${target.id}${path ? `/${path}` : ''}`, body);
+        expect(res.statusCode, `${method} ${path} on ${target.email}: ${res.body}`).toBe(403);
+      }
+    }
+    expect(await users()).toBe(before);
+    // Within their reach: the tenant admin may disable the app admin of their tenant's app.
+    expect((await call(ta, 'POST', `/admin/users/${appAdminOfX.id}/disable`)).statusCode).toBe(200);
+  });
+});

@@ -154,6 +154,7 @@ export function assertCanMoveAppTo(actor: Actor, tenantId: string | null): void 
  * - 'all': a change to the global account (name, verification, disable): the user is global, so the
  *   caller needs full access to every app the user is enrolled in (a tenant admin cannot disable a
  *   user another tenant also has).
+ * - 'some' and 'all' also need every admin tier the user holds to be one the caller could grant.
  * Not seen → 404 user_not_found; seen but not enough → 403.
  */
 export type UserNeed = 'see' | 'some' | 'all';
@@ -176,7 +177,28 @@ export async function authorizeUser(deps: Pick<Deps, 'db'>, actor: Actor, userId
   if (!access.some((a) => a !== 'none')) throw appError('user_not_found');
   if (need === 'some' && !access.includes('full')) throw appError('admin_tier_insufficient');
   if (need === 'all' && access.some((a) => a !== 'full')) throw appError('admin_tier_insufficient');
+  if (need !== 'see' && !(await holdsOnlyTiersWithin(deps, actor, user.id))) {
+    throw appError('admin_tier_insufficient', { detail: 'the account holds an admin tier beyond the caller' });
+  }
   return user;
+}
+
+/**
+ * Whether every admin tier `userId` holds is one `actor` could grant (grants.ts): a tenant admin
+ * may not disable, rename, unlock or reset a platform admin, or another tenant's admin, merely
+ * because that admin is also a member of one of the tenant's apps.
+ */
+async function holdsOnlyTiersWithin(deps: Pick<Deps, 'db'>, actor: AdminActor, userId: string): Promise<boolean> {
+  for (const g of await store.listGrantsOfUser(deps.db, userId)) {
+    if (g.tier === 'platform_admin') return false;
+    if (g.tier === 'tenant_admin') {
+      if (!actor.tenantIds.includes(g.tenant_id!)) return false;
+      continue;
+    }
+    const app = await findApp(deps, g.app_id!);
+    if (!app || appAccess(actor, app) !== 'full') return false;
+  }
+  return true;
 }
 
 /** Of `items` (memberships, say), those in apps the caller sees. */
