@@ -444,6 +444,8 @@ const ROUTES: Record<string, RouteCase> = {
   'GET /admin/keys': { build: async () => ({ method: 'GET', url: '/admin/keys' }), expect: PLATFORM },
   'POST /admin/keys/rotate': { build: async () => ({ method: 'POST', url: '/admin/keys/rotate', payload: {} }), expect: PLATFORM },
   'GET /admin/stats': { build: async () => ({ method: 'GET', url: '/admin/stats' }), expect: LIST },
+  // Who the caller is (the Console's navigation): any admin tier; a service token is not an admin.
+  'GET /admin/me': { build: async () => ({ method: 'GET', url: '/admin/me' }), expect: LIST },
 };
 
 function place(where: Where): Place {
