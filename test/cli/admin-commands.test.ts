@@ -61,6 +61,20 @@ describe('keymaster admin and tenants', { timeout: 180_000 }, () => {
     expect(mine.every((e) => e.data.actor === 'cli')).toBe(true);
   });
 
+  it('revoke never removes the last live platform admin (the Admin API rule), and changes nothing then', async () => {
+    const platform = async () =>
+      (JSON.parse((await cli(['admin', 'list', '--json'])).stdout) as { id: string; email: string; tier: string }[]).filter(
+        (g) => g.tier === 'platform_admin',
+      );
+    const before = await platform();
+    expect(before.length).toBeGreaterThanOrEqual(2); // boss@ and helper@ above
+    for (const g of before.slice(1)) expect((await cli(['admin', 'revoke', g.id])).code).toBe(0);
+    const last = await cli(['admin', 'revoke', before[0]!.id]);
+    expect(last.code).not.toBe(0);
+    expect(last.stderr).toContain('The last platform admin cannot be revoked');
+    expect((await platform()).map((g) => g.id)).toEqual([before[0]!.id]);
+  });
+
   it('tenants create|list and apps update --tenant (alone it changes nothing else)', async () => {
     const tenant = await cli(['tenants', 'create', '--name', 'Acme', '--json']);
     expect(tenant.code).toBe(0);

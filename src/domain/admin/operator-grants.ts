@@ -8,6 +8,8 @@ import { appError } from '../../errors.js';
 import type { AdminTier } from '../../storage/schema.js';
 import { getApp, isUuid } from '../apps/apps.js';
 import { recordAuditEvent, type RequestMeta } from '../audit/audit.js';
+import { findGrant as findGrantById } from './admin-store.js';
+import { assertKeepsPlatformAdmin } from './grants.js';
 import * as store from './operator-grant-store.js';
 import { deleteSetupLink } from './setup-store.js';
 import { getTenant } from '../tenants/tenants.js';
@@ -78,10 +80,23 @@ export async function grantTierAsOperator(
   });
 }
 
+/**
+ * `keymaster admin revoke`: the Admin API's rule too, never the last live platform admin (the
+ * operator makes another first with `admin create`); the removal and its audit event in one transaction.
+ */
 export async function revokeGrantAsOperator(deps: Pick<Deps, 'db' | 'clock'>, grantId: string, meta: RequestMeta = {}): Promise<void> {
-  const row = isUuid(grantId) ? await store.deleteGrant(deps.db, grantId) : undefined;
-  if (!row) throw appError('admin_grant_not_found');
-  await recordAuditEvent(deps, { event: 'admin.revoked', userId: row.user_id, data: { grant_id: grantId, tier: row.tier } }, meta);
+  const found = isUuid(grantId) ? await findGrantById(deps.db, grantId) : undefined;
+  if (!found) throw appError('admin_grant_not_found');
+  await deps.db.transaction().execute(async (tx) => {
+    if (found.tier === 'platform_admin') await assertKeepsPlatformAdmin(tx, found.user_id);
+    const row = await store.deleteGrant(tx, grantId);
+    if (!row) throw appError('admin_grant_not_found');
+    await recordAuditEvent(
+      { db: tx, clock: deps.clock },
+      { event: 'admin.revoked', userId: row.user_id, data: { grant_id: grantId, tier: row.tier } },
+      meta,
+    );
+  });
 }
 
 export async function listAllAdminGrants(deps: Pick<Deps, 'db'>): Promise<ListedGrant[]> {
