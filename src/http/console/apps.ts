@@ -383,7 +383,18 @@ const appsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) 
 
   app.post(
     '/apps/:id/logo',
-    { schema: { params: AppParams }, preValidation: form.preValidation, bodyLimit: LOGO_MAX_BYTES + 64 * 1024 },
+    {
+      schema: { params: AppParams },
+      preValidation: form.preValidation,
+      bodyLimit: LOGO_MAX_BYTES + 64 * 1024,
+      // Too large (refused while it streams, before the handler): the app's page with the reason at
+      // the file field. Anything else goes on to the Console's error page.
+      errorHandler: async (err, req, reply) => {
+        if ((err as { statusCode?: number }).statusCode !== 413) throw err;
+        const current = await getApp(req, (req.params as { id: string }).id);
+        return showApp(req, reply, current, { logoError: 'The file is larger than 2 MB.', status: 413 });
+      },
+    },
     async (req, reply) => {
       const current = await getApp(req, req.params.id);
       const file = (req.body as Record<string, unknown> | undefined)?.file;
