@@ -441,7 +441,7 @@ const appsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) 
     const a = await getApp(req, req.params.id);
     return renderConfirm(req, reply, {
       title: `Delete ${a.name}?`,
-      message: `Deleting ${a.name} ends every sign-in to it and revokes its tokens; its users stay, their membership of this app goes. This cannot be undone.`,
+      message: `Deleting ${a.name} removes its refresh tokens, memberships, invites and webhooks, and its client ID stops working. The users' accounts stay. This cannot be undone.`,
       action: `/console/apps/${a.id}/delete`,
       confirmLabel: 'Delete the app',
       cancelHref: `/console/apps/${a.id}`,
