@@ -42,6 +42,8 @@ function createFields(name: string, extra: Record<string, string> = {}) {
     refresh_lifetime_days: '7',
     refresh_reuse_interval: '5',
     primary_color: '#aa3300',
+    backchannel_logout_uri: 'https://shop.example.com/backchannel',
+    require_par: 'on',
     ...extra,
   };
 }
@@ -104,6 +106,10 @@ describe('Console apps, platform admin', () => {
       access_token_ttl: 600,
       refresh_token_ttl_days: 7,
       primary_color: '#aa3300',
+      backchannel_logout_uri: 'https://shop.example.com/backchannel',
+      require_pushed_authorization_requests: true,
+      third_party: false,
+      refresh_reuse_interval: 5,
     });
     // Audited as the signed-in admin, through the Admin API.
     const audit = await ctx.deps.db
