@@ -42,6 +42,8 @@ function createFields(name: string, extra: Record<string, string> = {}) {
     refresh_lifetime_days: '7',
     refresh_reuse_interval: '5',
     primary_color: '#aa3300',
+    backchannel_logout_uri: 'https://shop.example.com/backchannel',
+    require_par: 'on',
     ...extra,
   };
 }
@@ -104,6 +106,10 @@ describe('Console apps, platform admin', () => {
       access_token_ttl: 600,
       refresh_token_ttl_days: 7,
       primary_color: '#aa3300',
+      backchannel_logout_uri: 'https://shop.example.com/backchannel',
+      require_pushed_authorization_requests: true,
+      third_party: false,
+      refresh_reuse_interval: 5,
     });
     // Audited as the signed-in admin, through the Admin API.
     const audit = await ctx.deps.db
@@ -195,7 +201,7 @@ describe('Console apps, platform admin', () => {
     expect(after.client_secret_hash).toBe(sha256(secret));
   });
 
-  it('uploads a logo (multipart, CSRF in the form) and refuses a file that is not an image', async () => {
+  it('uploads a logo (multipart, CSRF in the form) and refuses a file that is not an image or over 2 MB', async () => {
     const page = await platform.get(`/console/apps/${w.a1.appId}`);
     const csrf = csrfTokenOf(page.body);
     const noCsrf = await upload(platform, w.a1.appId, PNG, 'wrong');
@@ -203,6 +209,9 @@ describe('Console apps, platform admin', () => {
     const bad = await upload(platform, w.a1.appId, Buffer.from('hello, not an image'), csrf);
     expect(bad.statusCode).toBe(400);
     expect(bad.body).toMatch(/<p class="field-error" id="logo-error">[^<]+<\/p>/);
+    const big = await upload(platform, w.a1.appId, Buffer.concat([PNG, Buffer.alloc(2 * 1024 * 1024)]), csrf);
+    expect(big.statusCode).toBe(413);
+    expect(big.body).toContain('<p class="field-error" id="logo-error">The file is larger than 2 MB.</p>');
     const ok = await upload(platform, w.a1.appId, PNG, csrf);
     expect(ok.statusCode).toBe(303);
     expect(ok.headers.location).toBe(`/console/apps/${w.a1.appId}?saved=logo`);

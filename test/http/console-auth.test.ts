@@ -201,6 +201,18 @@ describe('Console sign-in', () => {
     expect((await browser.get(authorize.pathname + authorize.search)).statusCode).toBe(200);
   });
 
+  it('an admin whose tiers are withdrawn after sign-in gets the no-access page at once', async () => {
+    const admin = await platformAdmin();
+    const { browser } = await consoleSignIn(ctx, admin);
+    expect((await browser.get('/console')).statusCode).toBe(200);
+    await ctx.deps.db.deleteFrom('admin_grants').where('user_id', '=', admin.user.id).execute();
+    const res = await browser.get('/console');
+    expect(res.statusCode).toBe(403);
+    expect(res.body).toContain('No access to the Console');
+    expect(res.body).toContain('Sign in with another account');
+    expect(browser.jar.cookies.km_console).toBeUndefined();
+  });
+
   it('a form posted after the session ended changes nothing and says so', async () => {
     const res = await ctx.app.inject({ method: 'POST', url: '/console/logout', headers: FORM, payload: '' });
     expect(res.statusCode).toBe(401);

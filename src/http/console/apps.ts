@@ -56,6 +56,9 @@ export interface AppWire {
   allowed_scopes: string[];
   refresh_reuse_interval: number | null;
   development: boolean;
+  backchannel_logout_uri: string | null;
+  third_party: boolean;
+  require_pushed_authorization_requests: boolean;
   created_at: string;
 }
 interface TenantWire {
@@ -93,6 +96,9 @@ const AppForm = z.object({
   refresh_reuse_interval: Text(20),
   primary_color: Text(20),
   development: z.literal('on').optional(),
+  third_party: z.literal('on').optional(),
+  require_par: z.literal('on').optional(),
+  backchannel_logout_uri: Text(2000),
 });
 type AppFormBody = z.infer<typeof AppForm>;
 
@@ -132,6 +138,9 @@ export interface AppFormValues {
   refresh_reuse_interval: string;
   primary_color: string;
   development: boolean;
+  third_party: boolean;
+  require_par: boolean;
+  backchannel_logout_uri: string;
 }
 
 const numText = (n: number | null) => (n === null ? '' : String(n));
@@ -154,6 +163,9 @@ function valuesOfApp(a: AppWire): AppFormValues {
     refresh_reuse_interval: numText(a.refresh_reuse_interval),
     primary_color: a.config.branding.primary_color ?? '',
     development: a.development,
+    third_party: a.third_party,
+    require_par: a.require_pushed_authorization_requests,
+    backchannel_logout_uri: a.backchannel_logout_uri ?? '',
   };
 }
 
@@ -174,11 +186,14 @@ const NEW_APP_VALUES: AppFormValues = {
   refresh_reuse_interval: '',
   primary_color: '',
   development: false,
+  third_party: false,
+  require_par: false,
+  backchannel_logout_uri: '',
 };
 
 function valuesOfForm(f: AppFormBody): AppFormValues {
-  const { _csrf: _unused, development, ...rest } = f;
-  return { ...rest, development: development === 'on' };
+  const { _csrf: _unused, development, third_party, require_par, ...rest } = f;
+  return { ...rest, development: development === 'on', third_party: third_party === 'on', require_par: require_par === 'on' };
 }
 
 /**
@@ -215,6 +230,9 @@ function apiBody(v: AppFormValues, create: boolean): { body: Record<string, unkn
     allowed_scopes: v.allowed_scopes,
     refresh_reuse_interval: num('refresh_reuse_interval', v.refresh_reuse_interval),
     development: v.development,
+    third_party: v.third_party,
+    require_pushed_authorization_requests: v.require_par,
+    backchannel_logout_uri: v.backchannel_logout_uri.trim() === '' ? (create ? undefined : null) : v.backchannel_logout_uri.trim(),
     config,
   };
   if (create && v.tenant_id) body.tenant_id = v.tenant_id;
@@ -347,8 +365,16 @@ const appsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) 
       const errors = formFieldErrors(r.error.fields);
       return showForm(req, reply, values, { errors, detail: summary(errors, r.error.detail), status: r.error.status });
     }
+    // POST /admin/apps accepts refresh_reuse_interval but createApp does not store it (AppInput has
+    // no such field; only updates do): set it with a PUT, and say so if that fails (the secret must
+    // still be shown).
+    let note: string | undefined;
+    if (body.refresh_reuse_interval !== undefined && r.body.refresh_reuse_interval !== body.refresh_reuse_interval) {
+      const put = await consoleApi(req).send('PUT', `/apps/${r.body.id}`, { refresh_reuse_interval: body.refresh_reuse_interval });
+      if (!put.ok) note = `The refresh reuse interval was not saved (${put.error.detail}): set it on the app's page.`;
+    }
     // Shown once, by the GET it redirects to (session.ts writeSecretFlash): never in a URL.
-    writeSecretFlash(deps, reply, { appId: r.body.id, secret: r.body.client_secret, created: true });
+    writeSecretFlash(deps, reply, { appId: r.body.id, secret: r.body.client_secret, created: true, ...(note && { note }) });
     return reply.redirect(`/console/apps/${r.body.id}/secret`, 303);
   });
 
@@ -356,7 +382,13 @@ const appsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) 
     const a = await getApp(req, req.params.id);
     const flash = takeSecretFlash(deps, req, reply, a.id);
     const title = flash ? (flash.created ? 'App created' : 'New client secret') : 'Client secret';
-    return renderConsole(req, reply, 'app-secret.eta', { title, app: a, secret: flash?.secret, created: flash?.created ?? false });
+    return renderConsole(req, reply, 'app-secret.eta', {
+      title,
+      app: a,
+      secret: flash?.secret,
+      created: flash?.created ?? false,
+      note: flash?.note,
+    });
   });
 
   app.get('/apps/:id', { schema: { params: AppParams, querystring: ShowQuery } }, async (req, reply) =>
@@ -383,7 +415,18 @@ const appsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) 
 
   app.post(
     '/apps/:id/logo',
-    { schema: { params: AppParams }, preValidation: form.preValidation, bodyLimit: LOGO_MAX_BYTES + 64 * 1024 },
+    {
+      schema: { params: AppParams },
+      preValidation: form.preValidation,
+      bodyLimit: LOGO_MAX_BYTES + 64 * 1024,
+      // Too large (refused while it streams, before the handler): the app's page with the reason at
+      // the file field. Anything else goes on to the Console's error page.
+      errorHandler: async (err, req, reply) => {
+        if ((err as { statusCode?: number }).statusCode !== 413) throw err;
+        const current = await getApp(req, (req.params as { id: string }).id);
+        return showApp(req, reply, current, { logoError: 'The file is larger than 2 MB.', status: 413 });
+      },
+    },
     async (req, reply) => {
       const current = await getApp(req, req.params.id);
       const file = (req.body as Record<string, unknown> | undefined)?.file;
@@ -430,7 +473,7 @@ const appsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) 
     const a = await getApp(req, req.params.id);
     return renderConfirm(req, reply, {
       title: `Delete ${a.name}?`,
-      message: `Deleting ${a.name} ends every sign-in to it and revokes its tokens; its users stay, their membership of this app goes. This cannot be undone.`,
+      message: `Deleting ${a.name} removes its refresh tokens, memberships, invites and webhooks, and its client ID stops working. The users' accounts stay. This cannot be undone.`,
       action: `/console/apps/${a.id}/delete`,
       confirmLabel: 'Delete the app',
       cancelHref: `/console/apps/${a.id}`,

@@ -56,7 +56,7 @@ import { ensureConsoleApp } from '../../domain/apps/console-app.js';
 import { toAppError, wireError } from '../error-handler.js';
 import { VIEWS_DIR } from '../plugins/web.js';
 import consoleAuthRoutes, { requireSession, renderNoAccess } from './auth.js';
-import { ConsoleApiError, consoleContext, renderConsoleError, setConsoleContext, type ConsoleScreen } from './kit.js';
+import { ConsoleApiError, consoleApi, consoleContext, renderConsoleError, setConsoleContext, type ConsoleScreen } from './kit.js';
 import overviewScreen from './overview.js';
 // -- screen imports, one slot each (see CONSOLE_SCREENS):
 import appsScreen from './apps.js';
@@ -107,8 +107,12 @@ const consolePlugin: FastifyPluginAsyncZod<{ deps: Deps; root: FastifyInstance }
 
   app.setErrorHandler(async (err, req, reply) => {
     if (err instanceof ConsoleApiError) {
-      // The admin's tiers were withdrawn since sign-in: the no-access page, not an error.
-      if (err.status === 403 && err.detail === 'Admin access required') return renderNoAccess(consoleContext(req), req, reply);
+      // A 403 because the admin's tiers were withdrawn since sign-in (GET /admin/me is refused too):
+      // the no-access page, not an error; any other 403 is this action's refusal.
+      if (err.status === 403) {
+        const me = await consoleApi(req).get('/me');
+        if (!me.ok && me.error.status === 403) return renderNoAccess(consoleContext(req), req, reply);
+      }
       if (err.status === 401)
         return renderConsoleError(req, reply, 401, 'Your Console session has ended. Sign in again.', {
           href: CONSOLE_PATH,
