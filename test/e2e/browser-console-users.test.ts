@@ -181,7 +181,7 @@ describe('Console Users in Chromium', () => {
     await page.getByRole('heading', { level: 1, name: 'Ivy Invitee' }).waitFor();
     await check(page, 'detail');
     await page.getByRole('button', { name: 'Suspend in Shop' }).click();
-    await page.getByText('The user was suspended in this app.').waitFor();
+    await page.getByText('The user was suspended in Shop.').waitFor();
     await check(page, 'detail-suspended');
     const suspended = await refresh(shop.appId, shopApi.refresh_token);
     expect(suspended.status).toBe(403);

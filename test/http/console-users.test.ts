@@ -177,7 +177,7 @@ describe("Console users: a user's page", () => {
     expect(saved.headers.location).toBe(`/console/users/${user.id}?done=roles&app=${w.a1.appId}`);
     expect((await membership(user.id, w.a1.appId))!.roles).toEqual(['user', 'editor']);
     await expectAudited('user.role_changed', { userId: user.id, appId: w.a1.appId }, w.platform.user.id);
-    expect((await platform.get(saved.headers.location as string)).body).toContain('The roles were saved.');
+    expect((await platform.get(saved.headers.location as string)).body).toContain('The roles in A1 were saved.');
     // A role the app does not offer: the refusal next to that app's roles, nothing changed.
     const before = await snapshot(ctx, 'memberships');
     const bad = await platform.post(action, { roles: 'wizard' }, page);
@@ -209,7 +209,7 @@ describe("Console users: a user's page", () => {
     expect((await membership(user.id, w.b1.appId))!.status).toBe('active');
     await expectAudited('user.suspended', { userId: user.id, appId: w.a1.appId }, w.platform.user.id);
     page = await platform.get(`/console/users/${user.id}?done=suspend&app=${w.a1.appId}`);
-    expect(page.body).toContain('The user was suspended in this app.');
+    expect(page.body).toContain('The user was suspended in A1.');
     expect(page.body).toContain(`action="${base}/activate"`);
     expect((await platform.post(`${base}/activate`, {}, page)).statusCode).toBe(303);
     expect((await membership(user.id, w.a1.appId))!.status).toBe('active');

@@ -135,10 +135,10 @@ function refusal(err: ConsoleApiError, about: Record<string, RegExp> = {}): { er
 const shown = (err: ConsoleApiError) => err.status !== 401 && err.status !== 404 && err.status < 500;
 
 const NOTICES: Record<(typeof DONE)[number], string> = {
-  roles: 'The roles were saved.',
-  approve: 'The membership was approved.',
-  suspend: 'The user was suspended in this app.',
-  activate: 'The user is active in this app again.',
+  roles: 'The roles in {app} were saved.',
+  approve: 'The membership of {app} was approved.',
+  suspend: 'The user was suspended in {app}.',
+  activate: 'The user is active in {app} again.',
   disable: 'The account was disabled: every session and token ended.',
   enable: 'The account was enabled again.',
   unlock: 'The sign-in lockout was cleared.',
@@ -200,8 +200,9 @@ const usersRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
         user,
         memberships,
         rights,
-        notice: opts.done ? NOTICES[opts.done] : undefined,
-        noticeApp: opts.doneApp,
+        notice: opts.done
+          ? NOTICES[opts.done].replace('{app}', memberships.find((m) => m.app_id === opts.doneApp)?.app.name ?? 'the app')
+          : undefined,
         errorAt: opts.errorAt,
       },
       { status: opts.status ?? 200 },
