@@ -397,6 +397,25 @@ describe('Console users: tier boundaries', () => {
     expectNotFoundPage(await admin.post(`/console/users/${both.id}/apps/${w.a2.appId}/suspend`, {}, page), 'A2 suspend');
     expectNotFoundPage(await admin.post(`/console/users/${both.id}/apps/${w.a2.appId}/roles`, { roles: 'user' }, page), 'A2 roles');
     expect(await tables()).toBe(before);
+    // The same user's sign-in to A2 is out of reach: its revoke is a 404 (page and POST), not revoked.
+    await appSignIn(both.email, DEFAULT_PASSWORD, w.a2.appId);
+    const family = (
+      await ctx.deps.db
+        .selectFrom('refresh_tokens')
+        .select('family_id')
+        .where('user_id', '=', both.id)
+        .where('app_id', '=', w.a2.appId)
+        .executeTakeFirstOrThrow()
+    ).family_id;
+    expectNotFoundPage(await admin.get(`/console/users/${both.id}/sessions/${family}/revoke`), 'A2 session confirm');
+    expectNotFoundPage(await admin.post(`/console/users/${both.id}/sessions/${family}/revoke`, {}, page), 'A2 session revoke');
+    const sessions = await admin.get(`/console/users/${both.id}/sessions`);
+    expect(sessions.statusCode).toBe(200);
+    expect(sessions.body).not.toContain(family);
+    expect(
+      (await ctx.deps.db.selectFrom('refresh_tokens').select('revoked_at').where('family_id', '=', family).executeTakeFirstOrThrow())
+        .revoked_at,
+    ).toBeNull();
     await probeOther(admin, page);
   });
 

@@ -456,6 +456,16 @@ const usersRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
   // user's own session route: the API checks there that the family is this user's and within reach.
   app.get('/users/:id/sessions/:sessionId/revoke', { schema: { params: SessionParams } }, async (req, reply) => {
     const user = await getUser(req, req.params.id);
+    // Only a live sign-in or token family of this user within reach gets a confirmation page.
+    const api = consoleApi(req);
+    const { sessionId } = req.params;
+    const sessions = must(await api.get<{ sessions: SessionWire[] }>(`/users/${user.id}/sessions`, { limit: 200 }));
+    const live =
+      sessions.sessions.some((s) => s.id === sessionId) ||
+      must(
+        await api.get<{ refresh_tokens: TokenWire[] }>(`/users/${user.id}/refresh-tokens`, { active: 'true', limit: 200 }),
+      ).refresh_tokens.some((t) => t.family_id === sessionId);
+    if (!live) throw new ConsoleApiError(404, 'not found', {});
     return renderConfirm(req, reply, {
       title: 'Revoke this session?',
       message: `The sign-in ${req.params.sessionId} of ${user.email} ends: its refresh tokens stop working at once and the app must sign them in again.`,
