@@ -61,7 +61,7 @@ import overviewScreen from './overview.js';
 // -- screen imports, one slot each (see CONSOLE_SCREENS):
 import appsScreen from './apps.js';
 // --
-// slot: import usersScreen from './users.js';
+import usersScreen from './users.js';
 // --
 // slot: import operationsScreen from './operations.js';
 // --
@@ -84,7 +84,7 @@ export const CONSOLE_SCREENS: readonly ConsoleScreen[] = [
   // --
   appsScreen,
   // --
-  // slot: users (usersScreen)
+  usersScreen,
   // --
   // slot: operations (operationsScreen)
   // --
