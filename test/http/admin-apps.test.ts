@@ -61,6 +61,15 @@ describe('POST /admin/apps', () => {
     expect(audit.data).toMatchObject({ actor: 'admin', actor_id: w.platform.user.id, source: 'admin_api' });
   });
 
+  it('stores the refresh reuse interval given at creation (it was accepted and dropped)', async () => {
+    const res = await call('POST', '/admin/apps', w.platform.headers, { ...keymasterBody(w.tenantA.id), refresh_reuse_interval: 30 });
+    expect(res.statusCode).toBe(201);
+    const { id } = res.json() as { id: string };
+    const row = await ctx.deps.db.selectFrom('apps').select('refresh_reuse_interval').where('app_id', '=', id).executeTakeFirstOrThrow();
+    expect(row.refresh_reuse_interval).toBe(30);
+    expect(JSON.stringify((await call('GET', `/admin/apps/${id}`, w.platform.headers)).json())).toContain('"refresh_reuse_interval":30');
+  });
+
   it('a tenant admin creates into their own tenant only; app admins and managers cannot create', async () => {
     expect((await call('POST', '/admin/apps', w.tenantAdminA.headers, keymasterBody(w.tenantA.id))).statusCode).toBe(201);
     const before = await snapshot(ctx, 'apps');

@@ -87,6 +87,8 @@ export const BundleId = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9.\-_]*$/, 'must be a bundle id like com.example.app');
 export const LogoHeight = z.number().int().min(16).max(256);
 
+export const ReuseInterval = z.number().int().min(0).max(300);
+
 export const AppInput = z.object({
   name: z.string().trim().min(1).max(100),
   redirectUris: z.array(RedirectUri).min(1, 'at least one redirect URI is required').max(50),
@@ -126,6 +128,8 @@ export const AppInput = z.object({
   refreshTokenTtlDays: RefreshTokenTtlDays.optional(),
   bundleId: BundleId.optional(),
   logoHeight: LogoHeight.optional(),
+  /** Seconds a rotated refresh token may still be presented (concurrent tabs); null: the server's default. */
+  refreshReuseInterval: ReuseInterval.nullable().optional(),
 });
 export type AppInput = z.input<typeof AppInput>;
 
@@ -177,7 +181,6 @@ async function assertTenantExists(deps: Pick<Deps, 'db'>, tenantId: string) {
 
 // Defaults are stripped: zod 4 applies a default inside .partial(), which would reset omitted fields.
 /** Seconds within which a rotated refresh token may be presented again for the same successor; 0 = strict. */
-export const ReuseInterval = z.number().int().min(0).max(300);
 
 export const AppUpdateInput = AppInput.partial().extend({
   postLogoutRedirectUris: z.array(RedirectUri).max(50).optional(),
@@ -340,6 +343,7 @@ export async function createApp(
       refresh_token_ttl_days: v.refreshTokenTtlDays ?? null,
       bundle_id: v.bundleId ?? null,
       logo_height: v.logoHeight ?? null,
+      refresh_reuse_interval: v.refreshReuseInterval ?? null,
     });
     await recordAuditEvent({ ...deps, db: trx }, { event: 'app.created', appId: inserted.app_id, data: { name: inserted.name } }, meta);
     return inserted;

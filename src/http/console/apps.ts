@@ -365,16 +365,8 @@ const appsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) 
       const errors = formFieldErrors(r.error.fields);
       return showForm(req, reply, values, { errors, detail: summary(errors, r.error.detail), status: r.error.status });
     }
-    // POST /admin/apps accepts refresh_reuse_interval but createApp does not store it (AppInput has
-    // no such field; only updates do): set it with a PUT, and say so if that fails (the secret must
-    // still be shown).
-    let note: string | undefined;
-    if (body.refresh_reuse_interval !== undefined && r.body.refresh_reuse_interval !== body.refresh_reuse_interval) {
-      const put = await consoleApi(req).send('PUT', `/apps/${r.body.id}`, { refresh_reuse_interval: body.refresh_reuse_interval });
-      if (!put.ok) note = `The refresh reuse interval was not saved (${put.error.detail}): set it on the app's page.`;
-    }
     // Shown once, by the GET it redirects to (session.ts writeSecretFlash): never in a URL.
-    writeSecretFlash(deps, reply, { appId: r.body.id, secret: r.body.client_secret, created: true, ...(note && { note }) });
+    writeSecretFlash(deps, reply, { appId: r.body.id, secret: r.body.client_secret, created: true });
     return reply.redirect(`/console/apps/${r.body.id}/secret`, 303);
   });
 
@@ -387,7 +379,6 @@ const appsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) 
       app: a,
       secret: flash?.secret,
       created: flash?.created ?? false,
-      note: flash?.note,
     });
   });
 

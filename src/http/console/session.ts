@@ -103,7 +103,7 @@ export function safeReturnTo(path: string | undefined): string {
  * it (post/redirect/get, so a reload never makes a second app or secret). Sealed like the session,
  * 5 minutes, read once: the secret is never in a URL and never stored by the server.
  */
-const SecretFlash = z.object({ appId: z.string(), secret: z.string(), created: z.boolean(), note: z.string().optional() });
+const SecretFlash = z.object({ appId: z.string(), secret: z.string(), created: z.boolean() });
 export type SecretFlash = z.infer<typeof SecretFlash>;
 const secretCookieName = (config: Pick<Config, 'secureCookies'>) => nameOf(config, 'km_console_secret');
 
