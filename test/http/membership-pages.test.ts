@@ -6,9 +6,11 @@
 // an /authorize request, the email-verification link that continues a sign-in. The JSON answers keep
 // their shapes and statuses.
 import type { LightMyRequestResponse } from 'fastify';
+import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/domain/apps/apps.js';
 import { getMembership, setAppAccess, setMembershipStatus } from '../../src/domain/memberships/memberships.js';
+import { FixedClock } from '../../src/lib/clock.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
 import { DEFAULT_REDIRECT, makeApp, makeUser, member } from '../helpers/factories.js';
 import { cookieHeader, cookiesOf, csrfTokenOf, form, FORM } from '../helpers/http.js';
@@ -19,9 +21,11 @@ import { Visitor } from '../helpers/visitor.js';
 
 let ctx: TestContext;
 let smtp: SmtpCapture;
+// A clock of our own, in the middle of a 30 s TOTP step, so a code for the next step is exact.
+const clock = new FixedClock(Math.floor(Date.now() / 30_000) * 30_000 + 15_000);
 beforeAll(async () => {
   smtp = await startSmtpCapture();
-  ctx = await createTestContext({ env: { SMTP_URL: smtp.url } });
+  ctx = await createTestContext({ clock, env: { SMTP_URL: smtp.url } });
 });
 afterAll(async () => {
   await ctx.close();
@@ -189,6 +193,34 @@ describe.each(CASES)('%s: the app’s own page on every hosted path', (kind) => 
 function form_(html: string, email: string, password: string): string {
   return form({ ...hiddenFieldsOf(html), _csrf: csrfTokenOf(html), email, password });
 }
+
+describe('the code page after the password (TOTP on)', () => {
+  const codeAt = (secret: string) =>
+    new TOTP({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate({
+      timestamp: clock.now().getTime(),
+    });
+  const api = (url: string, body: unknown, token?: string) =>
+    ctx.app.inject({ method: 'POST', url, payload: body as object, ...(token && { headers: { authorization: `Bearer ${token}` } }) });
+
+  it('suspended: the password, then the code, then the app’s page (the refusal comes after the second factor)', async () => {
+    const { app, user, password } = await refusingApp('suspended');
+    // TOTP turned on through another app (the account API), one step before this sign-in.
+    const { app: open } = await makeApp(ctx.deps);
+    const token = (await api('/api/v1/auth/login', { email: user.email, password, app_id: open.appId })).json().access_token as string;
+    const { secret } = (await api('/api/v1/auth/totp/setup', undefined, token)).json() as { secret: string };
+    expect((await api('/api/v1/auth/totp/confirm', { code: codeAt(secret) }, token)).statusCode).toBe(200);
+    clock.advance(30_000);
+    const v = new Visitor(ctx);
+    const signInPage = await v.get(`/login?app_id=${app.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}`);
+    const codePage = await v.submit(signInPage, '/login', { email: user.email, password });
+    expect(codePage.statusCode).toBe(200);
+    expect(codePage.body).toContain('name="totp_session"');
+    const res = await v.submit(codePage, '/login/totp', { code: codeAt(secret), recovery_code: '' });
+    const { signInAgain, back } = expectPage(res, 'suspended', app);
+    expect(signInAgain.searchParams.get('prompt')).toBe('login');
+    expect(back).toBe('https://app.example.com/');
+  });
+});
 
 describe('the email-verification link that continues a sign-in', () => {
   it('approval app: registered, verified in the same browser → the waiting-for-approval page', async () => {
