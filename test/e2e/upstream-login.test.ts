@@ -7,6 +7,7 @@ import Provider from 'oidc-provider';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { updateApp } from '../../src/domain/apps/apps.js';
+import { setAppAccess } from '../../src/domain/memberships/memberships.js';
 import { UPSTREAM_STARTS_PER_IP } from '../../src/domain/upstream/upstream-login.js';
 import { createTestContext, freePort, startTestServer, type TestContext } from '../helpers/app.js';
 import { launchChromium } from '../helpers/browser.js';
@@ -298,6 +299,33 @@ describe('sign in with Google (upstream OpenID provider)', () => {
     expect(await refreshTokensOf(user.id)).toHaveLength(0);
     expect((await context.cookies(ctx.baseUrl)).map((c) => c.name)).not.toContain('km_sso');
     await goBack.click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await context.close();
+  });
+
+  it("an invite-only app refuses a Google user on the app's own page (no access), with its ways on", async () => {
+    const app = await googleApp();
+    await setAppAccess(ctx.deps, app.appId, { registrationPolicy: 'invite' });
+    const sub = `outsider-${uniq()}`;
+    accounts.set(sub, { email: `${sub}@gmail.example`, email_verified: true });
+    const { context, page } = await newPage();
+    let status = 0;
+    page.on('response', (r) => {
+      if (new URL(r.url()).pathname === '/login/google/callback') status = r.status();
+    });
+    const ended = await continueWithGoogle(page, app.appId, sub);
+    expect(ended.pathname).toBe('/login/google/callback');
+    expect(status).toBe(403);
+    expect(await page.locator('h1').textContent()).toBe('You do not have access');
+    expect(await page.getByRole('alert').textContent()).toContain(`Your account does not have access to ${app.name}.`);
+    expect(await page.content()).not.toContain('Reference:');
+    expect(await page.getByRole('link', { name: `Back to ${app.name}` }).getAttribute('href')).toBe('https://app.example.com/');
+    const again = page.getByRole('link', { name: 'Sign in with a different account' });
+    expect(await again.getAttribute('href')).toBe(
+      `/login?app_id=${app.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}&state=st-1&prompt=login`,
+    );
+    expect((await context.cookies(ctx.baseUrl)).map((c) => c.name)).not.toContain('km_sso');
+    await again.click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
     await context.close();
   });
