@@ -330,6 +330,37 @@ describe('sign in with Google (upstream OpenID provider)', () => {
     await context.close();
   });
 
+  it('an approval app from /authorize: the waiting-for-approval page, back to the client with access_denied and its state', async () => {
+    const app = await googleApp();
+    await setAppAccess(ctx.deps, app.appId, { registrationPolicy: 'approval' });
+    const sub = `applicant-${uniq()}`;
+    accounts.set(sub, { email: `${sub}@gmail.example`, email_verified: true });
+    const authorize = new URL(`${ctx.baseUrl}/authorize`);
+    const challenge = createHash('sha256').update(randomBytes(32).toString('base64url')).digest('base64url');
+    for (const [k, v] of Object.entries({
+      response_type: 'code',
+      client_id: app.appId,
+      redirect_uri: DEFAULT_REDIRECT,
+      scope: 'openid email',
+      state: 'pending-st',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    })) {
+      authorize.searchParams.set(k, v);
+    }
+    const { context, page } = await newPage();
+    const ended = await continueWithGoogle(page, app.appId, sub, { signInPage: authorize.href });
+    expect(ended.pathname).toBe('/login/google/callback');
+    expect(await page.locator('h1').textContent()).toBe('Waiting for approval');
+    const back = new URL((await page.getByRole('link', { name: `Back to ${app.name}` }).getAttribute('href'))!);
+    expect(back.origin + back.pathname).toBe(DEFAULT_REDIRECT);
+    expect(back.searchParams.get('error')).toBe('access_denied');
+    expect(back.searchParams.get('state')).toBe('pending-st');
+    const again = new URL((await page.getByRole('link', { name: 'Sign in with a different account' }).getAttribute('href'))!, ctx.baseUrl);
+    expect(again.searchParams.get('authz')).toBeTruthy();
+    await context.close();
+  });
+
   it('ends denied consent on the branded error page', async () => {
     const app = await googleApp();
     const { context, page } = await newPage();

@@ -108,8 +108,9 @@ function renderUpstreamError(
   // The app's access rule refused the user: the app's membership page (error-handler.ts).
   const refused: boolean = isAccessRefusal(err);
   if (refused) {
-    if (params.authz !== undefined) refuseSignInRequest(deps, req, app, params.redirect_uri, params.authz, err);
     signInOnError(req, { app, redirectUri: params.redirect_uri, state: params.state, authz: params.authz });
+    // An /authorize request: the way back is the client's callback with access_denied (this throws err).
+    if (params.authz !== undefined) refuseSignInRequest(deps, req, app, params.redirect_uri, params.authz, err);
     throw err;
   }
   const wire = wireError('html', err);
