@@ -11,10 +11,11 @@
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { isAccessRefusal } from '../domain/memberships/memberships.js';
 import { AppError, appError, type ErrorCode, type PasswordProblem, type Reason } from '../errors.js';
 import { isMessageKey } from '../i18n/catalog.js';
 import { DatabaseUnavailableError } from '../storage/unavailable.js';
-import { renderPage, type Text } from './render.js';
+import { renderPage, type PageApp, type Text } from './render.js';
 
 export type ErrorFormat = 'keymaster' | 'oauth' | 'detail' | 'html';
 
@@ -275,6 +276,8 @@ export function wayBackOnError(request: FastifyRequest, back: WayBack): void {
  * from, else Keymaster's start page.
  */
 function renderErrorPage(request: FastifyRequest, reply: FastifyReply, e: AppError, wire: WireError) {
+  const signIn = signIns.get(request);
+  if (signIn && isAccessRefusal(e)) return renderMembershipRefused(request, reply, e, signIn, wire.status);
   const notFound = e.reason === 'route_not_found';
   const title = notFound ? 'error.titleNotFound' : wire.status >= 500 ? 'error.titleServer' : 'error.titleRefused';
   const message = notFound ? { key: 'error.notFound' } : pageText(e);
@@ -292,6 +295,75 @@ function renderErrorPage(request: FastifyRequest, reply: FastifyReply, e: AppErr
     },
     wire.status,
   );
+}
+
+/** The hosted sign-in a request was for (signInOnError): the app, its callback and the pending request. */
+export interface HostedSignIn {
+  app: PageApp;
+  redirectUri: string;
+  state?: string | undefined;
+  authz?: string | undefined;
+  uiLocales?: string | undefined;
+}
+const signIns = new WeakMap<FastifyRequest, HostedSignIn>();
+
+/**
+ * Names the app a hosted sign-in is for (its callback already checked as registered): if the app's
+ * access rule refuses the user (memberships.ts admitToApp: waiting for approval, no access, suspended),
+ * the error page is that app's own membership page instead of the generic one.
+ */
+export function signInOnError(request: FastifyRequest, signIn: HostedSignIn): void {
+  signIns.set(request, signIn);
+}
+
+/** Each refusal's page: its kind (the template's text) and title. */
+const MEMBERSHIP_PAGES: Partial<Record<Reason, { kind: string; title: string }>> = {
+  membership_pending: { kind: 'pending', title: 'membership.pendingTitle' },
+  app_access_denied: { kind: 'denied', title: 'membership.deniedTitle' },
+  membership_suspended: { kind: 'suspended', title: 'membership.suspendedTitle' },
+};
+
+/**
+ * A membership refusal (issue 14) in the app's branding: what happened and what to do, as a page of
+ * its own. Not a fault, so no support reference. 403 like the account API's answer: access is not
+ * granted (yet), and a client or monitor reading the status sees the same as the JSON paths. Ways on:
+ * sign in with a different account (the sign-in form with prompt=login semantics: the SSO session is
+ * not resumed, and a new sign-in replaces it), and back to the app: the client's callback with
+ * access_denied for an OIDC request (refuseSignInRequest named it), else the site of the registered
+ * callback.
+ */
+function renderMembershipRefused(request: FastifyRequest, reply: FastifyReply, e: AppError, s: HostedSignIn, status: number) {
+  const { kind, title } = MEMBERSHIP_PAGES[e.reason] ?? MEMBERSHIP_PAGES.app_access_denied!;
+  const q = new URLSearchParams({ app_id: s.app.appId, redirect_uri: s.redirectUri });
+  if (s.state !== undefined) q.set('state', s.state);
+  // A sealed /authorize request is answered by the form, never by the SSO session; without one, prompt=login says so.
+  if (s.authz !== undefined) q.set('authz', s.authz);
+  else q.set('prompt', 'login');
+  if (s.uiLocales !== undefined) q.set('ui_locales', s.uiLocales);
+  return renderPage(
+    reply,
+    'membership-refused.eta',
+    {
+      title,
+      app: s.app,
+      sub: 'membership.forApp',
+      kind,
+      signInAgain: `/login?${q.toString()}`,
+      backToApp: wayBacks.get(request)?.href ?? siteOf(s.redirectUri),
+      uiLocales: s.uiLocales,
+    },
+    status,
+  );
+}
+
+/** The site of a registered web callback (https, or http on loopback): the app's own pages. */
+function siteOf(uri: string): string | undefined {
+  try {
+    const u = new URL(uri);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? `${u.origin}/` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

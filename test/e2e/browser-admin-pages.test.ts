@@ -2,9 +2,12 @@
 // phone (390 px) width, light and dark: the first-start setup page (form, refused form, done, dead
 // link), the invite page (new and existing account, a wrong password, signed in as the invited
 // account and as someone else, a used and an expired code, done), and the sign-in refusals a
-// membership gives (waiting for approval, "You do not have access", "Account suspended"). Each page:
-// no serious or critical axe-core violation, no horizontal scroll at 390 px, and every error page
-// offers a way back (a link or a button). Screenshots go to .test-cache/screenshots/admin-pages/.
+// membership gives (waiting for approval, "You do not have access", "Account suspended", after the
+// password and from an SSO session): each the app's own page (its name and colour), titled for what
+// happened, with no support reference, "Sign in with a different account" (the form, the session not
+// resumed) and "Back to <app>". Each page: no serious or critical axe-core violation, no horizontal
+// scroll at 390 px, and every error page offers a way back (a link or a button). Screenshots go to
+// .test-cache/screenshots/admin-pages/.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -44,6 +47,8 @@ interface Scene {
   shows: string | RegExp;
   /** An SSO session (its cookie value) the browser holds before the page opens. */
   sso?: () => Promise<string>;
+  /** A membership refusal: the page's <h1> and the app it is branded for. */
+  membership?: { title: string; app: App };
   open: (p: Page) => Promise<unknown>;
 }
 
@@ -52,7 +57,32 @@ async function signInAt(p: Page, app: App, user: { email: string }, password: st
   await p.getByLabel('Email').fill(user.email);
   await p.getByLabel('Password', { exact: true }).fill(password);
   await p.getByRole('button', { name: 'Sign in' }).click();
-  await p.getByRole('alert').waitFor();
+  await p.getByRole('link', { name: 'Sign in with a different account' }).waitFor();
+}
+
+/**
+ * A membership page's own checks: its title, the app's name and colour, no support reference, and the
+ * ways on: back to the app, and "Sign in with a different account" that opens the form (not the session).
+ */
+async function membershipProblems(p: Page, m: { title: string; app: App }): Promise<string[]> {
+  const problems: string[] = [];
+  const h1 = (await p.locator('h1').innerText()).trim();
+  if (h1 !== m.title) problems.push(`h1 is "${h1}", not "${m.title}"`);
+  const main = await p.locator('main').innerText();
+  if (!main.includes(m.app.name)) problems.push(`the app's name ${m.app.name} is not shown`);
+  if (/Reference/.test(main)) problems.push('shows a support reference');
+  if (main.includes('This request cannot be completed')) problems.push('is the generic error page');
+  const brand = await p.locator('a.button:not(.secondary)').evaluate((a) => getComputedStyle(a).backgroundColor);
+  if (brand !== 'rgb(18, 52, 86)') problems.push(`the main button is ${brand}, not the app's colour #123456`);
+  const back = p.getByRole('link', { name: `Back to ${m.app.name}` });
+  if ((await back.count()) !== 1) problems.push(`no "Back to ${m.app.name}" link`);
+  else if (!(await back.getAttribute('href'))!.startsWith(new URL(callback).origin)) problems.push('"Back to" does not lead to the app');
+  await p.getByRole('link', { name: 'Sign in with a different account' }).click();
+  await p
+    .getByLabel('Password', { exact: true })
+    .waitFor({ timeout: 5000 })
+    .catch(() => problems.push('"Sign in with a different account" is not the form'));
+  return problems;
 }
 
 /** The scenes of one viewport: each makes its own data (a setup link, invites, users), so each runs once. */
@@ -101,6 +131,8 @@ async function scenes(vp: string): Promise<Scene[]> {
   await member(ctx.deps, suspended, suspendedApp, ['user']);
   await setMembershipStatus(ctx.deps, { userId: suspended.id, appId: suspendedApp.appId, status: 'suspended' });
   const { user: outsider, password: outsiderPassword } = await makeUser(ctx.deps);
+  const denied = { title: 'You do not have access', app: team };
+  const isSuspended = { title: 'Account suspended', app: suspendedApp };
 
   return [
     { name: 'setup form', shows: 'Create the first administrator', open: (p) => p.goto(setupPath) },
@@ -170,20 +202,31 @@ async function scenes(vp: string): Promise<Scene[]> {
     {
       name: 'sign-in waiting for approval',
       error: true,
-      shows: 'waiting for approval',
+      shows: 'Your request to join Approval Desk was received and is waiting for approval by an administrator.',
+      membership: { title: 'Waiting for approval', app: approval },
       open: (p) => signInAt(p, approval, existing, password),
     },
     {
       name: 'sign-in refused: no access',
       error: true,
-      shows: 'You do not have access',
+      shows: 'Ask the app’s administrator for an invitation.',
+      membership: denied,
       open: (p) => signInAt(p, team, outsider, outsiderPassword),
     },
     {
       name: 'sign-in refused: suspended',
       error: true,
-      shows: 'Account suspended',
+      shows: 'Your access to other apps is not affected.',
+      membership: isSuspended,
       open: (p) => signInAt(p, suspendedApp, suspended, suspendedPassword),
+    },
+    {
+      name: 'SSO session refused: suspended',
+      error: true,
+      shows: 'Your account has been suspended in Suspended Place.',
+      membership: isSuspended,
+      sso: session(suspended.id),
+      open: (p) => p.goto(`${ctx.baseUrl}/login?app_id=${suspendedApp.appId}&redirect_uri=${encodeURIComponent(callback)}`),
     },
   ];
 }
@@ -226,6 +269,9 @@ describe('admin-plane pages in Chromium: axe, a way back, no sideways scroll', (
               const ways = await page.locator('main a[href], main form button[type=submit]').count();
               if (ways === 0) found.push(`${where}: an error page with no way back (no link or button)`);
             }
+            // Last: it follows a link away from the page.
+            if (scene.membership)
+              for (const problem of await membershipProblems(page, scene.membership)) found.push(`${where}: ${problem}`);
             checked++;
           } finally {
             await context.close();
@@ -233,7 +279,7 @@ describe('admin-plane pages in Chromium: axe, a way back, no sideways scroll', (
         }
       }
     }
-    expect(checked).toBe(2 * 2 * 15);
+    expect(checked).toBe(2 * 2 * 16);
     expect(found, found.join('\n\n')).toEqual([]);
   }, 360_000);
 });

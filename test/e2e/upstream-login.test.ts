@@ -7,6 +7,7 @@ import Provider from 'oidc-provider';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { updateApp } from '../../src/domain/apps/apps.js';
+import { setAppAccess } from '../../src/domain/memberships/memberships.js';
 import { UPSTREAM_STARTS_PER_IP } from '../../src/domain/upstream/upstream-login.js';
 import { createTestContext, freePort, startTestServer, type TestContext } from '../helpers/app.js';
 import { launchChromium } from '../helpers/browser.js';
@@ -299,6 +300,64 @@ describe('sign in with Google (upstream OpenID provider)', () => {
     expect((await context.cookies(ctx.baseUrl)).map((c) => c.name)).not.toContain('km_sso');
     await goBack.click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await context.close();
+  });
+
+  it("an invite-only app refuses a Google user on the app's own page (no access), with its ways on", async () => {
+    const app = await googleApp();
+    await setAppAccess(ctx.deps, app.appId, { registrationPolicy: 'invite' });
+    const sub = `outsider-${uniq()}`;
+    accounts.set(sub, { email: `${sub}@gmail.example`, email_verified: true });
+    const { context, page } = await newPage();
+    let status = 0;
+    page.on('response', (r) => {
+      if (new URL(r.url()).pathname === '/login/google/callback') status = r.status();
+    });
+    const ended = await continueWithGoogle(page, app.appId, sub);
+    expect(ended.pathname).toBe('/login/google/callback');
+    expect(status).toBe(403);
+    expect(await page.locator('h1').textContent()).toBe('You do not have access');
+    expect(await page.getByRole('alert').textContent()).toContain(`Your account does not have access to ${app.name}.`);
+    expect(await page.content()).not.toContain('Reference:');
+    expect(await page.getByRole('link', { name: `Back to ${app.name}` }).getAttribute('href')).toBe('https://app.example.com/');
+    const again = page.getByRole('link', { name: 'Sign in with a different account' });
+    expect(await again.getAttribute('href')).toBe(
+      `/login?app_id=${app.appId}&redirect_uri=${encodeURIComponent(DEFAULT_REDIRECT)}&state=st-1&prompt=login`,
+    );
+    expect((await context.cookies(ctx.baseUrl)).map((c) => c.name)).not.toContain('km_sso');
+    await again.click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await context.close();
+  });
+
+  it('an approval app from /authorize: the waiting-for-approval page, back to the client with access_denied and its state', async () => {
+    const app = await googleApp();
+    await setAppAccess(ctx.deps, app.appId, { registrationPolicy: 'approval' });
+    const sub = `applicant-${uniq()}`;
+    accounts.set(sub, { email: `${sub}@gmail.example`, email_verified: true });
+    const authorize = new URL(`${ctx.baseUrl}/authorize`);
+    const challenge = createHash('sha256').update(randomBytes(32).toString('base64url')).digest('base64url');
+    for (const [k, v] of Object.entries({
+      response_type: 'code',
+      client_id: app.appId,
+      redirect_uri: DEFAULT_REDIRECT,
+      scope: 'openid email',
+      state: 'pending-st',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    })) {
+      authorize.searchParams.set(k, v);
+    }
+    const { context, page } = await newPage();
+    const ended = await continueWithGoogle(page, app.appId, sub, { signInPage: authorize.href });
+    expect(ended.pathname).toBe('/login/google/callback');
+    expect(await page.locator('h1').textContent()).toBe('Waiting for approval');
+    const back = new URL((await page.getByRole('link', { name: `Back to ${app.name}` }).getAttribute('href'))!);
+    expect(back.origin + back.pathname).toBe(DEFAULT_REDIRECT);
+    expect(back.searchParams.get('error')).toBe('access_denied');
+    expect(back.searchParams.get('state')).toBe('pending-st');
+    const again = new URL((await page.getByRole('link', { name: 'Sign in with a different account' }).getAttribute('href'))!, ctx.baseUrl);
+    expect(again.searchParams.get('authz')).toBeTruthy();
     await context.close();
   });
 

@@ -137,7 +137,7 @@ describe('registration policies at sign-in', () => {
       payload: form({ _csrf: csrfTokenOf(page.body), app_id: app.appId, redirect_uri: DEFAULT_REDIRECT, email: user.email, password }),
     });
     expect(post.statusCode).toBe(403);
-    expect(post.body).toContain('Sie haben keinen Zugriff auf diese App');
+    expect(post.body).toContain('<h1>Sie haben keinen Zugriff</h1>');
   });
 });
 

@@ -24,10 +24,11 @@ import {
 } from '../../domain/accounts/accounts.js';
 import { findApp, resolveAppForRedirect, type App } from '../../domain/apps/apps.js';
 import { AppError, appError } from '../../errors.js';
-import { formError } from '../error-handler.js';
-import { signInQuery } from '../login-page.js';
+import { formError, signInOnError } from '../error-handler.js';
+import { refuseSignInRequest, signInQuery } from '../login-page.js';
 import { pageLocale, renderPage, type Text } from '../render.js';
 import { requestMeta } from '../request-meta.js';
+import { isAccessRefusal } from '../../domain/memberships/memberships.js';
 import { isPushedRequestRequired, isSignInRequestRefusal, signInAfterVerification } from '../../domain/sign-in/sign-in.js';
 import { answerSignIn } from '../sign-in-reply.js';
 import { clearVerifyCookie, readVerifyCookie, setVerifyCookie } from '../sso-cookie.js';
@@ -203,11 +204,15 @@ const accountPageRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       // the consent page, or tokens). A request that can no longer be used falls back to "sign in".
       if (verified.sameBrowser && c.app) {
         const request = { redirectUri: c.redirectUri ?? c.app.redirectUris[0]!, ...c.signIn };
+        const { state, authz } = c.signIn;
+        signInOnError(req, { app: c.app, redirectUri: request.redirectUri, state, authz, uiLocales: c.uiLocales });
         try {
           const outcome = await signInAfterVerification(deps, c.app, verified.user, request, requestMeta(req));
           clearVerifyCookie(deps.config, reply);
           return answerSignIn(deps.config, reply, outcome);
         } catch (err) {
+          // Refused by the app's access rule: its membership page, back to an OIDC client with access_denied.
+          if (authz !== undefined && isAccessRefusal(err)) refuseSignInRequest(deps, req, c.app, request.redirectUri, authz, err);
           // A stale request, or an app that requires pushed requests without one: "verified, sign in".
           if (!isSignInRequestRefusal(err) && !isPushedRequestRequired(err)) throw err;
         }

@@ -20,8 +20,8 @@ import {
 import { AppError } from '../../errors.js';
 import { isSignInRefusal } from '../../domain/users/users.js';
 import { isAccessRefusal } from '../../domain/memberships/memberships.js';
-import { formError } from '../error-handler.js';
-import { refusePushedRequired, refuseSignInRequest, renderLoginPage, renderTotpPage } from '../login-page.js';
+import { formError, signInOnError } from '../error-handler.js';
+import { refusePushedRequired, refuseSignInRequest, renderLoginPage, renderTotpPage, type LoginParams } from '../login-page.js';
 import { FORM_BODY_LIMIT, formGuard, rateLimit } from '../plugins/guards.js';
 import { pageLocale } from '../render.js';
 import { requestMeta } from '../request-meta.js';
@@ -37,6 +37,7 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
     const q = req.query;
     // The page needs the app whatever happens; an unknown app or callback is the plain error page.
     const client = await resolveAppForRedirect(deps, q.app_id, q.redirect_uri);
+    signInOnError(req, hostedSignIn(client, q));
     if (q.authz === undefined && client.requirePushedAuthorizationRequests) {
       // RFC 9126 §6: this app's sign-ins start at /par; the SSO fast path below would skip it too.
       try {
@@ -79,6 +80,7 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
     async (req, reply) => {
       const f = req.body;
       const client = await resolveAppForRedirect(deps, f.app_id, f.redirect_uri);
+      signInOnError(req, hostedSignIn(client, f));
       const request = { redirectUri: f.redirect_uri, state: f.state, authz: f.authz, locale: pageLocale(req, client, f.ui_locales) };
       try {
         const credentials = { email: f.email, password: f.password };
@@ -115,6 +117,7 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
     async (req, reply) => {
       const f = req.body;
       const client = await resolveAppForRedirect(deps, f.app_id, f.redirect_uri);
+      signInOnError(req, hostedSignIn(client, f));
       const request = { redirectUri: f.redirect_uri, state: f.state, authz: f.authz, locale: pageLocale(req, client, f.ui_locales) };
       const recovery = f.code === '' && f.recovery_code !== '';
       try {
@@ -143,3 +146,12 @@ const loginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps })
   );
 };
 export default loginRoutes;
+
+/** The sign-in a refused membership's page offers again (error-handler.ts signInOnError). */
+const hostedSignIn = (client: App, p: LoginParams) => ({
+  app: client,
+  redirectUri: p.redirect_uri,
+  state: p.state,
+  authz: p.authz,
+  uiLocales: p.ui_locales,
+});

@@ -11,8 +11,9 @@ import { assertPushedIfRequired, isPushedRequestRequired, signInWithUpstream } f
 import { claimUpstreamFlow, FLOW_TTL_MS, startUpstreamLogin } from '../../domain/upstream/upstream-login.js';
 import type { UpstreamProviderName } from '../../domain/upstream/upstream-providers.js';
 import { AppError } from '../../errors.js';
-import { pageText, wireError } from '../error-handler.js';
-import { refusePushedRequired, type LoginParams } from '../login-page.js';
+import { isAccessRefusal } from '../../domain/memberships/memberships.js';
+import { pageText, signInOnError, wireError } from '../error-handler.js';
+import { refusePushedRequired, refuseSignInRequest, type LoginParams } from '../login-page.js';
 import { cookieName } from '../plugins/web.js';
 import { renderPage } from '../render.js';
 import { requestMeta } from '../request-meta.js';
@@ -60,7 +61,7 @@ const upstreamLoginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
       reply.setCookie(flowCookie, started.cookieValue, { ...cookieOpts, maxAge: FLOW_TTL_MS / 1000 });
       return reply.header('Cache-Control', 'no-store').redirect(started.authorizationUrl, 302);
     } catch (err) {
-      return renderUpstreamError(req, reply, err, client, q);
+      return renderUpstreamError(deps, req, reply, err, client, q);
     }
   });
 
@@ -87,7 +88,7 @@ const upstreamLoginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
         );
         return answerSignIn(deps.config, reply, outcome);
       } catch (err) {
-        return renderUpstreamError(req, reply, err, flow.app, params);
+        return renderUpstreamError(deps, req, reply, err, flow.app, params);
       }
     },
   );
@@ -95,8 +96,23 @@ const upstreamLoginRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
 export default upstreamLoginRoutes;
 
 /** The app's branded error page with "Go back" to its sign-in page; anything unexpected is rethrown. */
-function renderUpstreamError(req: FastifyRequest, reply: FastifyReply, err: unknown, app: App, params: LoginParams) {
+function renderUpstreamError(
+  deps: Pick<Deps, 'secret' | 'config'>,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  err: unknown,
+  app: App,
+  params: LoginParams,
+) {
   if (!(err instanceof AppError) || err.code === 'server_error') throw err;
+  // The app's access rule refused the user: the app's membership page (error-handler.ts).
+  const refused: boolean = isAccessRefusal(err);
+  if (refused) {
+    signInOnError(req, { app, redirectUri: params.redirect_uri, state: params.state, authz: params.authz });
+    // An /authorize request: the way back is the client's callback with access_denied (this throws err).
+    if (params.authz !== undefined) refuseSignInRequest(deps, req, app, params.redirect_uri, params.authz, err);
+    throw err;
+  }
   const wire = wireError('html', err);
   req.log.info(
     { event: 'upstream_login.failed', code: err.code, reason: err.reason, status: wire.status, detail: err.detail ?? err.description },
