@@ -93,6 +93,7 @@ export const AuditQuery = z.object({
   event: z.string().min(1).max(100).optional(),
   user_id: uuid.optional(),
   app_id: uuid.optional(),
+  actor_id: uuid.optional().describe("who acted: the admin's user id (data.actor_id)"),
   since: instant.optional(),
   until: instant.optional(),
   cursor,

@@ -7,7 +7,7 @@
 //   GET    /admin/apps/{app_id}/refresh-keys               seed 001's inventory of the app's refresh tokens
 //   POST   /admin/apps/{app_id}/refresh-keys               seed 001's "+": {audience, lifetime} → the key, once
 //   DELETE /admin/apps/{app_id}/refresh-keys/{jti}         revoke (managers may)
-//   GET    /admin/audit-events                             filters, keyset pages, scoped to the apps within reach
+//   GET    /admin/audit-events                             filters (event, user, app, actor, time), keyset pages, scoped to the apps within reach
 //   POST   /admin/apps/{app_id}/webhooks                   {url, events[]} → {id, secret (once), url, events}
 //   GET    /admin/apps/{app_id}/webhooks
 //   DELETE /admin/webhooks/{id}   POST /admin/webhooks/{id}/ping   GET /admin/webhooks/{id}/deliveries
@@ -315,6 +315,7 @@ const adminOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
         event: q.event,
         userId: q.user_id,
         appId: q.app_id,
+        actorId: q.actor_id,
         since: q.since,
         until: q.until,
         appIds: actor.appIds,
