@@ -93,7 +93,7 @@ describe('JWT Refresh Keys (seed 001)', () => {
     expect(list.body).toContain(row.jti);
     expect(list.body).toContain(sha256(token).slice(0, 12));
     for (const col of ['Expires At', 'Created At', 'Revoked At', 'Last Used', 'Content', 'Token Hash', 'JTI', 'Device Info'])
-      expect(list.body).toContain(`<th scope="col">${col}</th>`);
+      expect(list.body).toMatch(new RegExp(`<th scope="col">${col}( <span class="hint">\\(UTC\\)</span>)?</th>`));
     expect(list.body).toContain(w.platform.user.email);
     expect(list.body).not.toContain(token);
   });
@@ -245,7 +245,7 @@ describe('Audit log', () => {
     expect(window.body).toContain('a1 thing');
     // The admin's own actions, named as them.
     const mine = await platform.get(`/console/audit?event=refresh_key.created&actor_id=${w.platform.user.id}`);
-    expect(mine.body).toContain('<code>refresh_key.created</code>');
+    expect(mine.body).toContain('<code class="event">refresh_key.created</code>');
     expect(mine.body).toContain(`<code>${w.platform.user.id}</code>`);
   });
 
@@ -260,11 +260,11 @@ describe('Audit log', () => {
   it('pages older events with a cursor, keeping the filters', async () => {
     for (let i = 0; i < 55; i++) await recordAuditEvent(ctx.deps, { event: 'test.paging', appId: w.a1.appId, data: { n: i } });
     const first = await platform.get('/console/audit?event=test.paging');
-    expect(first.body.match(/<code>test\.paging<\/code>/g)).toHaveLength(50);
+    expect(first.body.match(/<code class="event">test\.paging<\/code>/g)).toHaveLength(50);
     const next = /href="([^"]+)">Older events/.exec(first.body)![1]!.replaceAll('&amp;', '&');
     expect(next).toContain('event=test.paging');
     const second = await platform.get(next);
-    expect(second.body.match(/<code>test\.paging<\/code>/g)).toHaveLength(5);
+    expect(second.body.match(/<code class="event">test\.paging<\/code>/g)).toHaveLength(5);
     expect(second.body).not.toContain('Older events');
   });
 });
