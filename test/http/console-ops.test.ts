@@ -316,7 +316,7 @@ describe('Signing keys', () => {
 });
 
 describe('Operations, tier boundaries', () => {
-  it('an app admin: no signing keys (nav or URL), only their app’s refresh keys, webhooks and audit', async () => {
+  it("an app admin: no signing keys (nav or URL), only their app's refresh keys, webhooks and audit", async () => {
     const { browser } = await consoleSignIn(ctx, { email: w.appAdminA1.user.email, password: w.appAdminA1.password });
     const home = await browser.get('/console');
     expect(home.body).toContain('href="/console/refresh-keys"');
