@@ -16,6 +16,7 @@ export const AppParams = z.object({ app_id: uuid });
 export const AppTokenParams = z.object({ app_id: uuid, jti: uuid });
 export const JtiParams = z.object({ jti: uuid });
 export const WebhookParams = z.object({ id: uuid });
+export const DeliveryParams = z.object({ id: uuid, delivery_id: uuid });
 export const PageQuery = z.object({ cursor, limit });
 export const Cursor = z.string().nullable();
 
