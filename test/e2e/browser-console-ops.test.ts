@@ -1,8 +1,8 @@
 // The Console's Operations screens in real headless Chromium (issue 15): a platform admin creates a
 // seed-001 refresh key with the keyboard only (sees it once, and it really refreshes), revokes one;
 // adds a webhook and pings it (a real local HTTP receiver checks the signature), sees the delivery
-// with its status; filters the audit log; rotates the signing key immediately through the warning
-// page and finds the new key in /.well-known/jwks.json. An app admin has no signing keys. Every
+// with its status, retries one the receiver refused; filters the audit log; rotates the signing key
+// immediately through the warning page and finds the new key in /.well-known/jwks.json. An app admin has no signing keys. Every
 // screen: axe-core with no serious or critical violation, no CSP violation, screenshots at 1280, 640
 // (200 % zoom) and 390 px in .test-cache/screenshots/console/ops-*.png (not committed).
 import { createHmac } from 'node:crypto';
@@ -28,17 +28,22 @@ let receiver: Server;
 let worker: ReturnType<typeof startWebhookWorker> | undefined;
 let receiverUrl: string;
 const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+/** The receiver's next answer is a 500 (then 204 again). */
+let failNext = false;
 const cspErrors: string[] = [];
 
 beforeAll(async () => {
   // The receiver is on loopback, which webhooks may reach only when configured to (DESIGN.md §7.17).
-  ctx = await startTestServer({ env: { KEYMASTER_WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', KEYMASTER_WEBHOOK_POLL_MS: '200' } });
+  ctx = await startTestServer({
+    env: { KEYMASTER_WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', KEYMASTER_WEBHOOK_POLL_MS: '200', KEYMASTER_WEBHOOK_MAX_ATTEMPTS: '1' },
+  });
   receiver = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString('utf8')));
     req.on('end', () => {
       received.push({ headers: req.headers, body });
-      res.writeHead(204).end();
+      res.writeHead(failNext ? 500 : 204).end();
+      failNext = false;
     });
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
@@ -205,6 +210,32 @@ describe('the Console Operations screens in Chromium', () => {
       .toBe(1);
     expect(await page.locator('tbody tr').first().textContent()).toContain('204');
     await checkScreen('webhook-deliveries');
+    // A delivery the receiver refuses fails (one attempt allowed here); Retry sends it again.
+    failNext = true;
+    await page.getByRole('button', { name: 'Send a ping' }).click();
+    await expect
+      .poll(
+        async () => {
+          await page.reload();
+          return page.locator('.badge.status-failed').count();
+        },
+        { timeout: 15_000 },
+      )
+      .toBe(1);
+    await checkScreen('webhook-delivery-failed');
+    await page.getByRole('button', { name: /^Retry/ }).click();
+    await page.getByText('The delivery was queued again').waitFor();
+    await expect
+      .poll(
+        async () => {
+          await page.reload();
+          return page.locator('.badge.status-delivered').count();
+        },
+        { timeout: 15_000 },
+      )
+      .toBe(2);
+    expect(received).toHaveLength(3);
+    expect(received[2]!.body).toBe(received[1]!.body);
     await page.getByRole('link', { name: 'Delete webhook' }).click();
     await h1('Delete this webhook?');
     await checkScreen('webhook-delete');
@@ -219,7 +250,7 @@ describe('the Console Operations screens in Chromium', () => {
     await page.getByLabel('Actor (admin user id)').fill(user.id);
     await page.getByRole('button', { name: 'Show events' }).click();
     await page.locator('tbody tr').first().waitFor();
-    expect(await page.locator('tbody tr').count()).toBe(1);
+    expect(await page.locator('tbody tr').count()).toBe(2);
     await page.locator('summary').first().click();
     await page.locator('details[open] dt', { hasText: 'deliveryId' }).waitFor();
     await checkScreen('audit-filtered');

@@ -6,6 +6,7 @@
 // boundaries, direct URLs included (signing keys are the platform's; an app admin sees their app only).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordAuditEvent } from '../../src/domain/audit/audit.js';
+import { deliverDueWebhooks } from '../../src/domain/webhooks/webhook-delivery.js';
 import { sha256 } from '../../src/lib/crypto.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
 import { enrol, makeAdminWorld, type AdminWorld } from '../helpers/admin-world.js';
@@ -197,6 +198,41 @@ describe('Webhooks', () => {
     expect(shown.body).toMatch(/<td>ping<\/td>\s*<td><span class="badge status-pending">pending<\/span><\/td>/);
   });
 
+  it('retries a failed delivery (CSRF-guarded, audited); only a failed one', async () => {
+    // The worker gives up on the ping after its one allowed attempt (hooks.example.com does not answer).
+    const run = await deliverDueWebhooks(ctx.deps, { maxAttempts: 1, timeoutMs: 2000 });
+    expect(run.failed).toBe(1);
+    const page = await platform.get(`/console/webhooks/${w.a1.appId}/${hookId}`);
+    expect(page.body).toContain('status-failed');
+    const delivery = await ctx.deps.db
+      .selectFrom('webhook_deliveries')
+      .selectAll()
+      .where('webhook_id', '=', hookId)
+      .executeTakeFirstOrThrow();
+    const action = `/console/webhooks/${w.a1.appId}/${hookId}/deliveries/${delivery.id}/retry`;
+    expect(page.body).toContain(`action="${action}"`);
+    expect((await platform.post(action, {})).statusCode).toBe(403);
+    expect(
+      (await ctx.deps.db.selectFrom('webhook_deliveries').select('status').where('id', '=', delivery.id).executeTakeFirstOrThrow()).status,
+    ).toBe('failed');
+    const res = await platform.post(action, {}, page);
+    expect(res.statusCode).toBe(303);
+    expect(res.headers.location).toBe(`/console/webhooks/${w.a1.appId}/${hookId}?retried=1`);
+    const row = await ctx.deps.db.selectFrom('webhook_deliveries').selectAll().where('id', '=', delivery.id).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ status: 'pending', attempts: 0, payload: delivery.payload });
+    const [audit] = await auditOf('webhook.delivery_retried', w.a1.appId);
+    expect(audit!.data).toMatchObject({ actor: 'admin', actor_id: w.platform.user.id, deliveryId: delivery.id });
+    const shown = await platform.get(res.headers.location as string);
+    expect(shown.body).toContain('The delivery was queued again');
+    expect(shown.body).not.toContain(`action="${action}"`);
+    // Pending now: a second retry is refused (404), and nothing changes.
+    expect((await platform.post(action, {}, page)).statusCode).toBe(404);
+    expect(
+      (await ctx.deps.db.selectFrom('webhook_deliveries').select('attempts').where('id', '=', delivery.id).executeTakeFirstOrThrow())
+        .attempts,
+    ).toBe(0);
+  });
+
   it('deletes only after a confirmation page', async () => {
     const confirm = await platform.get(`/console/webhooks/${w.a1.appId}/${hookId}/delete`);
     expect(confirm.statusCode).toBe(200);
@@ -379,6 +415,7 @@ describe('Operations, tier boundaries', () => {
       expect((await browser.get(`${base}/delete`)).statusCode).toBe(404);
       expect((await browser.post(`${base}/ping`, {}, own)).statusCode).toBe(404);
       expect((await browser.post(`${base}/delete`, {}, own)).statusCode).toBe(404);
+      expect((await browser.post(`${base}/deliveries/${b1Hook.id}/retry`, {}, own)).statusCode).toBe(404);
     }
     expect(await ctx.deps.db.selectFrom('webhooks').select('id').where('id', '=', b1Hook.id).execute()).toHaveLength(1);
     expect(await ctx.deps.db.selectFrom('webhook_deliveries').select('id').where('webhook_id', '=', b1Hook.id).execute()).toHaveLength(0);

@@ -1,7 +1,7 @@
 // Console: Webhooks. Per app: the list, the add form (URL, events; the signing secret shown once in
 // the POST's own no-store answer), and per webhook its deliveries with their status, a ping, and
 // delete behind a confirmation page. Admin API: /admin/apps/{app_id}/webhooks, /admin/webhooks/{id}
-// (ping, deliveries, delete). A webhook is always reached through its app (a webhook id under another
+// (ping, deliveries, retry, delete). A webhook is always reached through its app (a webhook id under another
 // app's URL is a 404), so the page's app and the API's scope agree.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -32,13 +32,14 @@ interface DeliveryWire {
 }
 
 const HookParams = z.object({ app_id: z.uuid(), id: z.uuid() });
+const DeliveryParams = z.object({ app_id: z.uuid(), id: z.uuid(), delivery_id: z.uuid() });
 const Events = z
   .union([z.string().max(100), z.array(z.string().max(100)).max(50)])
   .optional()
   .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]));
 const HookForm = z.object({ _csrf: z.string().optional(), url: z.string().max(4000).default(''), events: Events });
 const ListQuery = z.object({ deleted: z.literal('1').optional() });
-const DeliveriesQuery = z.object({ cursor: CursorQuery, pinged: z.literal('1').optional() });
+const DeliveriesQuery = z.object({ cursor: CursorQuery, pinged: z.literal('1').optional(), retried: z.literal('1').optional() });
 
 const BASE = '/console/webhooks';
 /** What an admin subscribes to (ping is what the ping button sends). */
@@ -142,6 +143,7 @@ const webhooksRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
       first: req.query.cursor ? `${BASE}/${a.id}/${hook.id}` : null,
       canChange: fullAccess(await consoleMe(req), a),
       pinged: req.query.pinged === '1',
+      retried: req.query.retried === '1',
       utc,
       base: BASE,
     });
@@ -152,6 +154,17 @@ const webhooksRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
     must(await consoleApi(req).send('POST', `/webhooks/${hook.id}/ping`));
     return reply.redirect(`${BASE}/${a.id}/${hook.id}?pinged=1`, 303);
   });
+
+  // A failed delivery, sent again (the same body; the Admin API queues it with fresh attempts).
+  app.post(
+    '/webhooks/:app_id/:id/deliveries/:delivery_id/retry',
+    { schema: { params: DeliveryParams, body: NoBody }, ...form },
+    async (req, reply) => {
+      const { a, hook } = await hookOf(req, req.params.app_id, req.params.id);
+      must(await consoleApi(req).send('POST', `/webhooks/${hook.id}/deliveries/${req.params.delivery_id}/retry`));
+      return reply.redirect(`${BASE}/${a.id}/${hook.id}?retried=1`, 303);
+    },
+  );
 
   app.get('/webhooks/:app_id/:id/delete', { schema: { params: HookParams } }, async (req, reply) => {
     const { a, hook } = await hookOf(req, req.params.app_id, req.params.id);
