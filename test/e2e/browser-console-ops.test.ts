@@ -110,6 +110,8 @@ describe('the Console Operations screens in Chromium', () => {
     const { user, password } = await makeUser(ctx.deps, { name: 'Ops Admin' });
     await grantTier(ctx, user.id, 'platform_admin');
     const { app } = await makeApp(ctx.deps, { name: 'Billing API' });
+    // A second app, so that the per-app screens start with their app picker.
+    await makeApp(ctx.deps, { name: 'Reporting API' });
     await enrol(ctx, user.id, app.appId);
 
     await page.goto(`${ctx.baseUrl}/console`);

@@ -5,6 +5,7 @@
 // the page, the row, the audit event naming the admin, a refusal without the CSRF token; and the tier
 // boundaries, direct URLs included (signing keys are the platform's; an app admin sees their app only).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findConsoleAppId } from '../../src/domain/apps/console-app.js';
 import { recordAuditEvent } from '../../src/domain/audit/audit.js';
 import { deliverDueWebhooks } from '../../src/domain/webhooks/webhook-delivery.js';
 import { sha256 } from '../../src/lib/crypto.js';
@@ -51,6 +52,8 @@ describe('JWT Refresh Keys (seed 001)', () => {
     const chooser = await platform.get('/console/refresh-keys');
     expect(chooser.statusCode).toBe(200);
     for (const a of [w.a1, w.a2, w.b1]) expect(chooser.body).toContain(`href="/console/refresh-keys/${a.appId}"`);
+    // Not the built-in Console app (a refresh key there would be a long-lived Admin JWT credential).
+    expect(chooser.body).not.toContain(`href="/console/refresh-keys/${await findConsoleAppId(ctx.deps)}"`);
   });
 
   it('"+": audience and lifetime; the key is shown once (no-store, in no URL), stored hashed, audited', async () => {

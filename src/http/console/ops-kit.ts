@@ -17,6 +17,14 @@ export async function visibleApps(req: FastifyRequest): Promise<AppSummary[]> {
   return page.apps;
 }
 
+/**
+ * The apps a per-app operations screen offers: not the built-in Console app (a refresh key there would
+ * be a long-lived Admin JWT credential, and it sends no webhooks). Its URL still answers as the API does.
+ */
+export async function pickableApps(req: FastifyRequest): Promise<AppSummary[]> {
+  return (await visibleApps(req)).filter((a) => a.builtin === null);
+}
+
 /** One app the admin sees, or the API's 404 (another tier's app is "nothing here"). */
 export async function visibleApp(req: FastifyRequest, appId: string): Promise<AppSummary> {
   return must(await consoleApi(req).get<AppSummary>(`/apps/${appId}`));

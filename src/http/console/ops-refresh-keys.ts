@@ -8,7 +8,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { consoleApi, consoleForm, consoleMe, must, renderConfirm, renderConsole } from './kit.js';
-import { AppIdParams, CursorQuery, fullAccess, NoBody, refuse, utc, visibleApp, visibleApps, type AppSummary } from './ops-kit.js';
+import { AppIdParams, CursorQuery, fullAccess, NoBody, refuse, utc, pickableApps, visibleApp, type AppSummary } from './ops-kit.js';
 
 /** GET /admin/apps/{id}/refresh-keys: one record (operations-schemas.ts RefreshTokenItem). */
 export interface RefreshTokenWire {
@@ -71,7 +71,7 @@ const refreshKeysRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
 
   // The apps to pick from (one app: straight to it).
   app.get('/refresh-keys', { schema: {} }, async (req, reply) => {
-    const apps = await visibleApps(req);
+    const apps = await pickableApps(req);
     if (apps.length === 1) return reply.redirect(`${BASE}/${apps[0]!.id}`, 303);
     return renderConsole(req, reply, 'refresh-keys-apps.eta', {
       title: 'JWT Refresh Keys',

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { WEBHOOK_EVENTS } from '../../domain/webhooks/webhooks.js';
 import { consoleApi, consoleForm, consoleMe, must, renderConfirm, renderConsole } from './kit.js';
-import { AppIdParams, CursorQuery, fullAccess, NoBody, refuse, utc, visibleApp, visibleApps, type AppSummary } from './ops-kit.js';
+import { AppIdParams, CursorQuery, fullAccess, NoBody, refuse, utc, pickableApps, visibleApp, type AppSummary } from './ops-kit.js';
 
 interface WebhookWire {
   id: string;
@@ -92,7 +92,7 @@ const webhooksRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
   }
 
   app.get('/webhooks', { schema: {} }, async (req, reply) => {
-    const apps = await visibleApps(req);
+    const apps = await pickableApps(req);
     if (apps.length === 1) return reply.redirect(`${BASE}/${apps[0]!.id}`, 303);
     return renderConsole(req, reply, 'refresh-keys-apps.eta', { title: 'Webhooks', apps, base: BASE, what: 'webhooks' });
   });
