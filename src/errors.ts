@@ -281,6 +281,7 @@ export const REASONS = {
 
   // Webhooks.
   webhook_not_found: { code: 'not_found', text: (p: { id: string }) => `No webhook with id ${p.id}` },
+  delivery_not_retryable: { code: 'not_found', text: (p: { id: string }) => `No failed delivery with id ${p.id} of this webhook` },
   webhook_address_not_allowed: {
     code: 'invalid_request',
     text: 'The webhook URL must point to a public address: not loopback, private, link-local, multicast or reserved',

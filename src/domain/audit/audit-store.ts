@@ -23,6 +23,8 @@ export interface AuditPageFilter {
   userId?: string | undefined;
   appId?: string | undefined;
   event?: string | undefined;
+  /** Who acted (data.actor_id: an admin's user id, a service's app id). */
+  actorId?: string | undefined;
   since?: Date | undefined;
   until?: Date | undefined;
   /** Only events of these apps (a scoped admin); undefined: every event. */
@@ -41,6 +43,7 @@ export async function listAuditEventsPage(db: Db, f: AuditPageFilter): Promise<A
   if (f.userId) q = q.where('user_id', '=', f.userId);
   if (f.appId) q = q.where('app_id', '=', f.appId);
   if (f.event) q = q.where('event', '=', f.event);
+  if (f.actorId) q = q.where(sql<boolean>`data->>'actor_id' = ${f.actorId}`);
   if (f.since) q = q.where('at', '>=', f.since);
   if (f.until) q = q.where('at', '<', f.until);
   if (f.appIds) q = f.appIds.length ? q.where('app_id', 'in', [...f.appIds]) : q.where(sql<boolean>`false`);

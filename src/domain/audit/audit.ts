@@ -112,6 +112,7 @@ export async function listAuditPage(
     userId?: string | undefined;
     appId?: string | undefined;
     event?: string | undefined;
+    actorId?: string | undefined;
     since?: Date | undefined;
     until?: Date | undefined;
     appIds?: readonly string[] | undefined;

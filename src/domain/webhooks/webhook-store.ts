@@ -102,6 +102,18 @@ export async function recordAttempt(
   return Number(res.numUpdatedRows) > 0;
 }
 
+/** Puts a failed delivery of the webhook back in the queue, due now, with a fresh attempt count. */
+export async function requeueFailedDelivery(db: Db, webhookId: string, id: string, now: Date): Promise<boolean> {
+  const res = await db
+    .updateTable('webhook_deliveries')
+    .set({ status: 'pending', attempts: 0, next_attempt_at: now })
+    .where('id', '=', id)
+    .where('webhook_id', '=', webhookId)
+    .where('status', '=', 'failed')
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
 export async function listDeliveries(
   db: Db,
   f: { appId?: string | undefined; webhookId?: string | undefined; status?: string | undefined; limit: number },

@@ -193,6 +193,25 @@ export async function pingWebhook(deps: Pick<Deps, 'db' | 'clock'>, id: string, 
   return deliveryId;
 }
 
+/**
+ * Sends a failed delivery again (the Console's "Retry"): the same frozen body, queued now with a full
+ * set of attempts. Only a failed delivery of this webhook; anything else is delivery_not_retryable.
+ */
+export async function retryDelivery(
+  deps: Pick<Deps, 'db' | 'clock'>,
+  webhook: Pick<Webhook, 'id' | 'appId'>,
+  deliveryId: string,
+  meta: RequestMeta,
+): Promise<void> {
+  const done = isUuid(deliveryId) && (await store.requeueFailedDelivery(deps.db, webhook.id, deliveryId, deps.clock.now()));
+  if (!done) throw appError('delivery_not_retryable', { id: deliveryId });
+  await recordAuditEvent(
+    deps,
+    { event: 'webhook.delivery_retried', appId: webhook.appId, data: { webhookId: webhook.id, deliveryId } },
+    meta,
+  );
+}
+
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 
 export async function listDeliveries(

@@ -16,6 +16,7 @@ export const AppParams = z.object({ app_id: uuid });
 export const AppTokenParams = z.object({ app_id: uuid, jti: uuid });
 export const JtiParams = z.object({ jti: uuid });
 export const WebhookParams = z.object({ id: uuid });
+export const DeliveryParams = z.object({ id: uuid, delivery_id: uuid });
 export const PageQuery = z.object({ cursor, limit });
 export const Cursor = z.string().nullable();
 
@@ -93,6 +94,7 @@ export const AuditQuery = z.object({
   event: z.string().min(1).max(100).optional(),
   user_id: uuid.optional(),
   app_id: uuid.optional(),
+  actor_id: uuid.optional().describe("who acted: the admin's user id (data.actor_id)"),
   since: instant.optional(),
   until: instant.optional(),
   cursor,

@@ -7,10 +7,11 @@
 //   GET    /admin/apps/{app_id}/refresh-keys               seed 001's inventory of the app's refresh tokens
 //   POST   /admin/apps/{app_id}/refresh-keys               seed 001's "+": {audience, lifetime} → the key, once
 //   DELETE /admin/apps/{app_id}/refresh-keys/{jti}         revoke (managers may)
-//   GET    /admin/audit-events                             filters, keyset pages, scoped to the apps within reach
+//   GET    /admin/audit-events                             filters (event, user, app, actor, time), keyset pages, scoped to the apps within reach
 //   POST   /admin/apps/{app_id}/webhooks                   {url, events[]} → {id, secret (once), url, events}
 //   GET    /admin/apps/{app_id}/webhooks
 //   DELETE /admin/webhooks/{id}   POST /admin/webhooks/{id}/ping   GET /admin/webhooks/{id}/deliveries
+//   POST   /admin/webhooks/{id}/deliveries/{delivery_id}/retry   a failed delivery, queued again
 //   GET    /admin/keys   POST /admin/keys/rotate {immediately?}   (platform admins only)
 //   GET    /admin/stats                                    counts over what the admin sees
 //   POST   /admin/apps/{app_id}/logo                       multipart `file`: PNG/JPEG/SVG ≤ 2 MB
@@ -41,6 +42,7 @@ import {
   listDeliveriesPage,
   listWebhooks,
   pingWebhook,
+  retryDelivery,
   type Webhook,
 } from '../../domain/webhooks/webhooks.js';
 import { AppError, appError } from '../../errors.js';
@@ -315,6 +317,7 @@ const adminOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
         event: q.event,
         userId: q.user_id,
         appId: q.app_id,
+        actorId: q.actor_id,
         since: q.since,
         until: q.until,
         appIds: actor.appIds,
@@ -417,6 +420,19 @@ const adminOpsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps
         })),
         next_cursor: page.next ?? null,
       };
+    },
+  );
+
+  app.post(
+    '/webhooks/:id/deliveries/:delivery_id/retry',
+    { schema: { tags, summary: 'Send a failed delivery again', params: s.DeliveryParams, response: { 202: s.PingQueued } } },
+    async (req, reply) => {
+      const actor = await opsActor(deps, req);
+      const hook = await reachWebhook(actor, req.params.id);
+      await authorizeApp(deps, actor.admin, hook.appId, 'full');
+      await retryDelivery(deps, hook, req.params.delivery_id, actor.meta);
+      reply.code(202);
+      return { status: 'ok' as const, delivery_id: req.params.delivery_id };
     },
   );
 

@@ -63,7 +63,7 @@ import appsScreen from './apps.js';
 // --
 import usersScreen from './users.js';
 // --
-// slot: import operationsScreen from './operations.js';
+import operationsScreen from './ops.js';
 // --
 import { CONSOLE_PATH } from './session.js';
 
@@ -86,7 +86,7 @@ export const CONSOLE_SCREENS: readonly ConsoleScreen[] = [
   // --
   usersScreen,
   // --
-  // slot: operations (operationsScreen)
+  operationsScreen,
   // --
 ];
 
