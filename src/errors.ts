@@ -318,6 +318,10 @@ export const REASONS = {
     code: 'invalid_request',
     text: "audience must be this app's id: a refresh token is bound to one app, and its access tokens are issued for it",
   },
+  refresh_key_console_app: {
+    code: 'invalid_request',
+    text: "The Keymaster Console app takes no refresh keys: its access tokens are Admin JWTs, and an admin's Console sessions end when they sign out",
+  },
 } as const satisfies Record<string, ReasonSpec>;
 
 type Catalogue = typeof REASONS;

@@ -4,6 +4,7 @@
 // vs another app, a manager's limits, a non-admin token.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admitToApp } from '../../src/domain/memberships/memberships.js';
+import { findConsoleAppId } from '../../src/domain/apps/console-app.js';
 import type { App } from '../../src/domain/apps/apps.js';
 import type { User } from '../../src/domain/users/users.js';
 import { LOGO_CSP } from '../../src/http/routes/logos.js';
@@ -230,6 +231,17 @@ describe('seed 001 refresh keys', () => {
       expect(res.json()).toHaveProperty('detail');
     }
     expect(await count()).toBe(before);
+  });
+
+  it('the Console app takes no refresh key, even from a platform admin (a year of Admin JWTs): 400, nothing written', async () => {
+    const consoleApp = (await findConsoleAppId(ctx.deps))!;
+    const rows = async () =>
+      (await ctx.deps.db.selectFrom('refresh_tokens').select('jti').where('app_id', '=', consoleApp).execute()).length;
+    const before = await rows();
+    const res = await send('POST', `/admin/apps/${consoleApp}/refresh-keys`, platform, { audience: consoleApp, lifetime: '1h' });
+    expect(res.statusCode, res.body).toBe(400);
+    expect((res.json() as { detail: string }).detail).toMatch(/Console app takes no refresh keys/);
+    expect(await rows()).toBe(before);
   });
 
   it('a manager may not create one (403); another tenant or app is 404; a key of appB is not revoked through appA', async () => {

@@ -5,6 +5,7 @@
 // route added without an expectation here fails the first test. Then the IDORs that a status alone
 // does not show (ids in bodies, query filters, cursors), escalation, the last platform admin, and the
 // membership rule at the device-flow approval page.
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -435,6 +436,27 @@ const ROUTES: Record<string, RouteCase> = {
   },
   'POST /admin/webhooks/:id/ping': {
     build: async (p) => ({ method: 'POST', url: `/admin/webhooks/${(await webhookIn(p)).id}/ping` }),
+    expect: FULL,
+  },
+  'POST /admin/webhooks/:id/deliveries/:delivery_id/retry': {
+    build: async (p) => {
+      const hook = await webhookIn(p);
+      const id = randomUUID();
+      await ctx.deps.db
+        .insertInto('webhook_deliveries')
+        .values({
+          id,
+          webhook_id: hook.id,
+          app_id: p.app.appId,
+          event: 'user.login',
+          payload: '{}',
+          status: 'failed',
+          attempts: 8,
+          next_attempt_at: new Date(),
+        })
+        .execute();
+      return { method: 'POST', url: `/admin/webhooks/${hook.id}/deliveries/${id}/retry` };
+    },
     expect: FULL,
   },
   'GET /admin/webhooks/:id/deliveries': {

@@ -49,6 +49,8 @@ export async function createRefreshKey(
 ): Promise<CreatedRefreshKey> {
   const app = await getApp(deps, input.appId);
   if (input.audience !== app.appId) throw appError('refresh_key_audience_invalid');
+  // A long-lived credential of the Console app would be a year of Admin JWTs outside any sign-in.
+  if (app.builtin === 'console') throw appError('refresh_key_console_app');
   const found = await findUserById(deps, input.adminId);
   if (!found || found.disabled) throw appError('user_not_found');
   // The admin's roles in this app, by the rule a refresh applies: no active membership, no key (it
