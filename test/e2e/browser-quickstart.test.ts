@@ -135,6 +135,7 @@ describe('the quick start, as a newcomer follows it', () => {
     await page.getByLabel('The email address is verified').check();
     await page.getByRole('button', { name: 'Create user' }).click();
     await page.getByRole('heading', { level: 1, name: USER.name }).waitFor();
+    const userId = (await page.locator('.props dd code').first().textContent())!.trim();
     await check(page, '9-user');
     done('Console: user created');
 
@@ -173,7 +174,8 @@ describe('the quick start, as a newcomer follows it', () => {
       algorithms: ['RS256'],
     });
     expect(protectedHeader.kid).toBeTruthy();
-    expect(payload).toMatchObject({ aud: appId, email: USER.email, iss: base });
+    // The new app's default policy is open: the user, a member of no app, joined it at this sign-in.
+    expect(payload).toMatchObject({ sub: userId, aud: appId, email: USER.email, iss: base });
     done('code exchanged at /token, access token verified (jose + JWKS)');
 
     // One process the whole way: the server that printed the link is the one that issued the token.
