@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import {
   CLIENT_TYPES,
+  DEFAULT_AVAILABLE_ROLES,
   findApp,
   GRANT_TYPES,
   HexColor,
@@ -178,8 +179,9 @@ const NEW_APP_VALUES: AppFormValues = {
   post_logout_redirect_uris: '',
   allowed_providers: ['password'],
   grant_types: ['authorization_code', 'refresh_token'],
-  allowed_scopes: ['openid', 'profile', 'email', 'offline_access'],
-  available_roles: 'user',
+  // The Admin API's and the CLI's defaults (an app made anywhere starts the same), with `user` given on sign-up.
+  allowed_scopes: [...USER_SCOPES],
+  available_roles: DEFAULT_AVAILABLE_ROLES.join(' '),
   auto_assign_roles: 'user',
   token_lifetime_minutes: '',
   refresh_lifetime_days: '',
