@@ -7,27 +7,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
+import type { RefreshTokenItem } from '../admin/operations-schemas.js';
 import { consoleApi, consoleForm, consoleMe, must, renderConfirm, renderConsole } from './kit.js';
 import { AppIdParams, CursorQuery, fullAccess, NoBody, refuse, utc, pickableApps, visibleApp, type AppSummary } from './ops-kit.js';
 
-/** GET /admin/apps/{id}/refresh-keys: one record (operations-schemas.ts RefreshTokenItem). */
-export interface RefreshTokenWire {
-  jti: string;
-  family_id: string;
-  audience: string;
-  user_id: string;
-  state: 'active' | 'rotated' | 'revoked' | 'expired';
-  lifetime_seconds: number;
-  created_at: string;
-  expires_at: string;
-  revoked_at: string | null;
-  revoked_reason: string | null;
-  last_used_at: string | null;
-  content: Record<string, unknown>;
-  token_hash: string;
-  device_info: { user_agent: string | null; ip: string | null };
-  refresh_key: boolean;
-}
+/** An Admin API refresh-token record, as its schema says (operations-schemas.ts RefreshTokenItem). */
+export type RefreshTokenWire = z.infer<typeof RefreshTokenItem>;
 interface CreatedWire {
   refresh_token: string;
   jti: string;

@@ -9,6 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
+import type { RefreshTokenItem } from '../admin/operations-schemas.js';
 import type { AppWire } from './apps.js';
 import {
   ConsoleApiError,
@@ -54,21 +55,8 @@ interface SessionWire {
   user_agent: string | null;
   ip: string | null;
 }
-interface TokenWire {
-  jti: string;
-  family_id: string;
-  app_id: string;
-  state: string;
-  created_at: string;
-  expires_at: string;
-  revoked_at: string | null;
-  revoked_reason: string | null;
-  last_used_at: string | null;
-  content: Record<string, unknown>;
-  token_hash: string;
-  device_info: { user_agent: string | null; ip: string | null };
-  refresh_key: boolean;
-}
+/** An Admin API refresh-token record, as its schema says (operations-schemas.ts RefreshTokenItem). */
+type TokenWire = z.infer<typeof RefreshTokenItem>;
 
 const UserParams = z.object({ id: z.uuid() });
 const MemberParams = z.object({ id: z.uuid(), appId: z.uuid() });
