@@ -31,6 +31,7 @@ import { createDeps, type Deps } from '../src/deps.js';
 import { createApp } from '../src/domain/apps/apps.js';
 import { listTokens } from '../src/domain/tokens/token-inventory.js';
 import { createUser } from '../src/domain/users/users.js';
+import { admitToApp } from '../src/domain/memberships/memberships.js';
 import { randomToken, sha256 } from '../src/lib/crypto.js';
 import { createHistoryUsers, timeCalls, writeHistory } from './history.js';
 import { searchPrefixes, seedSearchUsers } from './admin-search.js';
@@ -334,7 +335,10 @@ async function fixture(databaseUrl: string): Promise<KmFixture> {
     grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
   });
   const email = `bench-${randomUUID().slice(0, 8)}@example.com`;
-  await createUser(deps, { email, password: PASSWORD, name: 'Bench User', verified: true });
+  const user = await createUser(deps, { email, password: PASSWORD, name: 'Bench User', verified: true });
+  // Enrolled as a first sign-in would (open policy): the refresh tokens minted in bulk below are
+  // refused without a membership (issue 14), and the refresh rows measured nothing but 403s.
+  await admitToApp(deps, { userId: user.id, appId: app.appId });
   return { appId: app.appId, clientSecret, email, deps };
 }
 
