@@ -123,6 +123,9 @@ function validParam(url: string, name: string): string {
       return ids.familyId;
     case 'jti':
       return ids.jti;
+    case 'delivery_id':
+      // No failed delivery exists: with the other parameter hostile the answer is a 4xx all the same.
+      return randomUUID();
     case 'id':
       if (url.startsWith('/admin/webhooks')) return ids.webhookId;
       if (url.startsWith('/admin/tenants')) return w.tenantB.id;
