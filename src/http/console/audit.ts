@@ -6,18 +6,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps.js';
 import { consoleApi, renderConsole } from './kit.js';
+import type { AuditEventWire } from './overview.js';
 import { CursorQuery, utc, visibleApps } from './ops-kit.js';
-
-interface AuditWire {
-  id: number;
-  at: string;
-  event: string;
-  user_id: string | null;
-  app_id: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  data: Record<string, unknown>;
-}
 
 const text = (max: number) => z.string().max(max).optional();
 const AuditQuery = z.object({
@@ -91,7 +81,7 @@ const auditRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app) => {
     const api = consoleApi(req);
     const [apps, r] = await Promise.all([
       visibleApps(req),
-      api.get<{ events: AuditWire[]; next_cursor: string | null }>('/audit-events', {
+      api.get<{ events: AuditEventWire[]; next_cursor: string | null }>('/audit-events', {
         limit: 50,
         cursor,
         event: filters.event,

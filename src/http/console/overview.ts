@@ -1,27 +1,15 @@
 // Console overview: the counts of GET /admin/stats and the latest sign-in failures, refresh-token
 // replays and lockouts (GET /admin/audit-events), over what the signed-in admin may see.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { z } from 'zod';
 import type { Deps } from '../../deps.js';
+import type { AuditItem, Stats } from '../admin/operations-schemas.js';
 import { consoleApi, must, renderConsole, type ConsoleScreen } from './kit.js';
 
-interface StatsWire {
-  users: number;
-  apps: number;
-  active_sessions: number;
-  live_refresh_tokens: number;
-  last_24h: { since: string; sign_in_failures: number; replays: number; lockouts: number };
-}
+/** The Admin API's records, as its schemas say (operations-schemas.ts). */
+type StatsWire = z.infer<typeof Stats>;
 
-export interface AuditEventWire {
-  id: number;
-  at: string;
-  event: string;
-  user_id: string | null;
-  app_id: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  data: Record<string, unknown>;
-}
+export type AuditEventWire = z.infer<typeof AuditItem>;
 
 /** The problems the overview lists, as the audit log names them (domain/stats/stats.ts RECENT_EVENTS). */
 export const PROBLEM_EVENTS = [
